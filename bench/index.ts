@@ -1,0 +1,17 @@
+/** `npm run bench -- <name> [flags]`: benchmarks that print figures. */
+import { fleetBench } from './fleet.js';
+
+const benches: Record<string, (argv: string[]) => Promise<void>> = { fleet: fleetBench };
+const [name, ...rest] = process.argv.slice(2);
+const run = name ? benches[name] : undefined;
+if (!run) {
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [flags]`);
+  process.exit(2);
+}
+run(rest).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

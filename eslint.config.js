@@ -1,0 +1,53 @@
+// Lint, and the architecture's import direction:
+//   protocol/ ← server/, agent/, cli/ ; testkit/ may import anything ; only bin/ wires parts together.
+import tseslint from 'typescript-eslint';
+import { importX } from 'eslint-plugin-import-x';
+
+const zone = (target, from, message) => ({ target, from, message });
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'src/protocol/gen/**', 'web/dist/**', '.bench-out/**'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.js'] } } },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-empty': ['error', { allowEmptyCatch: false }],
+      'import-x/no-cycle': 'error',
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          basePath: import.meta.dirname,
+          zones: [
+            zone('src/protocol', ['src/server', 'src/agent', 'src/cli', 'src/bin', 'src/testkit'], 'protocol/ is the bottom layer: it imports no other part'),
+            zone('src/agent', ['src/server', 'src/cli', 'src/bin', 'src/testkit'], 'the agent talks to the server only over OpAMP'),
+            zone('src/server', ['src/agent', 'src/cli', 'src/bin', 'src/testkit'], 'the server does not import the agent or the CLI'),
+            zone('src/cli', ['src/server', 'src/agent', 'src/bin', 'src/testkit'], 'the CLI talks to the server only over HTTP'),
+          ],
+        },
+      ],
+      'no-restricted-imports': ['error', { paths: [] }],
+    },
+  },
+  {
+    files: ['src/agent/**/*.ts', 'src/cli/**/*.ts', 'src/protocol/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['pg', 'better-sqlite3', 'kysely', 'hono', '@hono/node-server', '@hono/zod-openapi'].map((name) => ({
+            name,
+            message: 'store and HTTP-server libraries belong to the server',
+          })),
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts', 'src/testkit/**/*.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+);

@@ -1,0 +1,21 @@
+/**
+ * The protocol front door: OpAMP wire types generated from
+ * `proto/*.proto` (see `npm run gen:proto`) and hand-written codecs.
+ * Imports nothing else of Corral.
+ */
+export * from './gen/opamp_pb.js';
+export * from './gen/anyvalue_pb.js';
+export { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+export { FrameError, decodeWsFrame, encodeWsFrame } from './ws-frame.js';
+export {
+  ProtocolError,
+  anyValueToJs,
+  decodeAgentToServer,
+  decodeServerToAgent,
+  encodeAgentToServer,
+  encodeServerToAgent,
+  keyValuesToRecord,
+  recordToKeyValues,
+  uuidBytesToString,
+  uuidStringToBytes,
+} from './opamp.js';

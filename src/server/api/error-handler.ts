@@ -1,0 +1,41 @@
+/**
+ * The one place where errors become HTTP responses:
+ * `{ "error": { "code", "message" } }` with a status chosen by code.
+ */
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from 'pino';
+import type { ZodError } from 'zod';
+import { CorralError } from '../errors.js';
+
+const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
+  INVALID_ARGUMENT: 400,
+  INVALID_SELECTOR: 400,
+  UNAUTHENTICATED: 401,
+  AGENT_NOT_FOUND: 404,
+  TOKEN_NOT_FOUND: 404,
+  CONFIG_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  AGENT_REVOKED: 409,
+};
+
+export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
+  return c.json({ error: { code, message } }, status);
+}
+
+export function describeZodError(error: ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : 'body'}: ${i.message}`)
+    .join('; ');
+}
+
+export function handleError(err: unknown, c: Context, log: Logger): Response {
+  if (err instanceof CorralError) {
+    const status = STATUS_BY_CODE[err.code] ?? 500;
+    if (status === 500) log.error({ err }, 'request failed');
+    return errorResponse(c, status, err.code, status === 500 ? 'internal error' : err.message);
+  }
+  if (err instanceof SyntaxError) return errorResponse(c, 400, 'INVALID_ARGUMENT', `request body is not valid JSON: ${err.message}`);
+  log.error({ err }, 'request failed');
+  return errorResponse(c, 500, 'INTERNAL', 'internal error');
+}

@@ -1,0 +1,248 @@
+/**
+ * REST API `/api/v1`: bearer-token auth, zod-validated input, JSON output
+ * and an OpenAPI document generated from the same schemas at
+ * `/api/v1/openapi.json`.
+ */
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Logger } from 'pino';
+import type { FleetService } from '../fleet/fleet-service.js';
+import type { Store, TokenRecord } from '../store/index.js';
+import { bearerToken, hashSecret } from '../auth/tokens.js';
+import { describeZodError, errorResponse, handleError } from './error-handler.js';
+import {
+  AgentDetail,
+  AgentSummary,
+  Config,
+  CONFIG_NAME,
+  ConfigPut,
+  ConfigStatus,
+  CreatedEnrollmentToken,
+  EnrollmentToken,
+  ErrorBody,
+  Event,
+  LabelsPatch,
+  NewEnrollmentToken,
+} from './schemas.js';
+
+export interface ApiDeps {
+  fleet: FleetService;
+  store: Store;
+  log: Logger;
+}
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+const errors = {
+  400: json(ErrorBody, 'invalid request'),
+  401: json(ErrorBody, 'missing or invalid token'),
+  404: json(ErrorBody, 'not found'),
+};
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const tokenView = (t: TokenRecord) => ({ id: t.id, name: t.name, prefix: t.prefix, createdAt: iso(t.createdAt)!, revokedAt: iso(t.revokedAt) });
+const AgentId = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
+const ConfigName = z.object({
+  name: z.string().regex(CONFIG_NAME, 'config names use letters, digits and ._- (at most 128)').openapi({ param: { name: 'name', in: 'path' } }),
+});
+
+export function createApi(deps: ApiDeps): OpenAPIHono {
+  const { fleet } = deps;
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) return errorResponse(c, 400, 'INVALID_ARGUMENT', describeZodError(result.error));
+      return undefined;
+    },
+  });
+
+  app.onError((err, c) => handleError(err, c, deps.log));
+  app.notFound((c) => errorResponse(c, 404, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.doc('/api/v1/openapi.json', {
+    openapi: '3.0.3',
+    info: { title: 'Corral API', version: '1' },
+    security: [{ bearer: [] }],
+  });
+
+  // Every other /api/v1 route needs the admin token.
+  app.use('/api/v1/*', async (c, next) => {
+    if (c.req.path === '/api/v1/openapi.json') return next();
+    const token = bearerToken(c.req.header('authorization'));
+    if (!token) return errorResponse(c, 401, 'UNAUTHENTICATED', 'missing "Authorization: Bearer <admin token>" header');
+    const record = await deps.store.findActiveTokenByHash(hashSecret(token));
+    if (!record || record.kind !== 'admin') return errorResponse(c, 401, 'UNAUTHENTICATED', 'invalid or revoked admin token');
+    return next();
+  });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/agents',
+      summary: 'List agents, optionally filtered by a label selector',
+      request: { query: z.object({ selector: z.string().max(4096).optional().openapi({ example: 'env=prod,!canary' }) }) },
+      responses: { 200: json(z.object({ agents: z.array(AgentSummary) }), 'agents'), 400: errors[400], 401: errors[401] },
+    }),
+    async (c) => c.json({ agents: await fleet.listAgents(c.req.valid('query').selector ?? '') }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/agents/{id}',
+      summary: 'One agent in detail',
+      request: { params: AgentId },
+      responses: { 200: json(AgentDetail, 'the agent'), ...errors },
+    }),
+    async (c) => c.json(await fleet.getAgent(c.req.valid('param').id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/api/v1/agents/{id}',
+      summary: "Set or remove an agent's operator labels",
+      request: { params: AgentId, body: { content: { 'application/json': { schema: LabelsPatch } }, required: true } },
+      responses: { 200: json(AgentDetail, 'the agent after the change'), ...errors },
+    }),
+    async (c) => c.json(await fleet.patchLabels(c.req.valid('param').id, c.req.valid('json').labels), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/v1/agents/{id}',
+      summary: 'Revoke an agent: disconnect it and refuse it from now on',
+      request: { params: AgentId },
+      responses: { 200: json(AgentDetail, 'the revoked agent'), ...errors },
+    }),
+    async (c) => c.json(await fleet.revokeAgent(c.req.valid('param').id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/enrollment-tokens',
+      summary: 'List enrollment tokens (secrets are never shown again)',
+      responses: { 200: json(z.object({ tokens: z.array(EnrollmentToken) }), 'tokens'), 401: errors[401] },
+    }),
+    async (c) => c.json({ tokens: (await fleet.listEnrollmentTokens()).map(tokenView) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/v1/enrollment-tokens',
+      summary: 'Create an enrollment token',
+      request: { body: { content: { 'application/json': { schema: NewEnrollmentToken } }, required: false } },
+      responses: { 201: json(CreatedEnrollmentToken, 'the token, with its secret shown once'), 400: errors[400], 401: errors[401] },
+    }),
+    async (c) => {
+      const body = c.req.header('content-type')?.includes('json') ? c.req.valid('json') : { name: 'enrollment' };
+      const { record, secret } = await fleet.createEnrollmentToken(body.name);
+      return c.json({ ...tokenView(record), token: secret }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/v1/enrollment-tokens/{id}',
+      summary: 'Revoke an enrollment token: no new enrollments with it; enrolled agents stay',
+      request: { params: z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) }) },
+      responses: { 200: json(EnrollmentToken, 'the revoked token'), ...errors },
+    }),
+    async (c) => c.json(tokenView(await fleet.revokeEnrollmentToken(c.req.valid('param').id)), 200),
+  );
+
+  const configView = (r: Awaited<ReturnType<FleetService['getConfig']>>) => ({
+    ...r,
+    createdAt: iso(r.createdAt)!,
+    updatedAt: iso(r.updatedAt)!,
+  });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/configs',
+      summary: 'List named configs',
+      responses: { 200: json(z.object({ configs: z.array(Config) }), 'configs'), 401: errors[401] },
+    }),
+    async (c) => c.json({ configs: (await fleet.listConfigs()).map(configView) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/configs/{name}',
+      summary: 'One named config',
+      request: { params: ConfigName },
+      responses: { 200: json(Config, 'the config'), ...errors },
+    }),
+    async (c) => c.json(configView(await fleet.getConfig(c.req.valid('param').name)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/api/v1/configs/{name}',
+      summary: 'Create or replace a named config for the agents a selector matches',
+      request: { params: ConfigName, body: { content: { 'application/json': { schema: ConfigPut } }, required: true } },
+      responses: { 200: json(Config, 'the config as stored'), ...errors },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      return c.json(configView(await fleet.putConfig(c.req.valid('param').name, body.selector, body.files)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/v1/configs/{name}',
+      summary: 'Delete a named config; agents are offered what remains',
+      request: { params: ConfigName },
+      responses: { 200: json(z.object({ deleted: z.string() }), 'deleted'), ...errors },
+    }),
+    async (c) => {
+      const { name } = c.req.valid('param');
+      await fleet.deleteConfig(name);
+      return c.json({ deleted: name }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/configs/{name}/status',
+      summary: 'Per matching agent: PENDING, APPLYING, APPLIED or FAILED (with the agent\'s error)',
+      request: { params: ConfigName },
+      responses: { 200: json(ConfigStatus, 'status'), ...errors },
+    }),
+    async (c) => c.json(await fleet.configStatus(c.req.valid('param').name), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/events',
+      summary: 'Fleet events, oldest first; page with `after`',
+      request: {
+        query: z.object({
+          after: z.coerce.number().int().min(0).optional(),
+          agent: z.string().max(64).optional(),
+          type: z.string().max(128).optional(),
+          limit: z.coerce.number().int().min(1).max(1000).optional(),
+        }),
+      },
+      responses: { 200: json(z.object({ events: z.array(Event) }), 'events'), 400: errors[400], 401: errors[401] },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const events = await fleet.listEvents({ afterId: q.after, agentId: q.agent, type: q.type, limit: q.limit });
+      return c.json({ events: events.map((e) => ({ ...e, at: iso(e.at)! })) }, 200);
+    },
+  );
+
+  return app;
+}

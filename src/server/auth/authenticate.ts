@@ -1,0 +1,18 @@
+/**
+ * Who is calling `/v1/opamp`: an agent with its own credential, or anyone
+ * holding an active enrollment token. Anything else is refused (HTTP 401).
+ */
+import type { Store } from '../store/index.js';
+import type { Principal } from '../opamp/session.js';
+import { bearerToken, hashSecret } from './tokens.js';
+
+export async function authenticateAgent(store: Store, authorization: string | undefined): Promise<Principal | null> {
+  const token = bearerToken(authorization);
+  if (!token) return null;
+  const hash = hashSecret(token);
+  const agent = await store.findAgentByCredentialHash(hash);
+  if (agent) return agent.status === 'revoked' ? null : { kind: 'agent', agentId: agent.id };
+  const record = await store.findActiveTokenByHash(hash);
+  if (record?.kind === 'enrollment') return { kind: 'enrollment', tokenId: record.id };
+  return null;
+}

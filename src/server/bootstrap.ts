@@ -1,0 +1,42 @@
+/**
+ * First start: create an admin token and an enrollment token, store only
+ * their hashes and hand the secrets back once for printing. Automation can
+ * choose them with CORRAL_ADMIN_TOKEN / CORRAL_ENROLLMENT_TOKEN.
+ */
+import type { Store } from './store/index.js';
+import { newTokenRecord } from './auth/tokens.js';
+import { ValidationError } from './errors.js';
+
+export interface BootstrapSecrets {
+  adminToken: string;
+  enrollmentToken: string;
+}
+
+const MIN_CHOSEN_TOKEN_LENGTH = 16;
+
+function chosen(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value.length < MIN_CHOSEN_TOKEN_LENGTH || /\s/.test(value)) {
+    throw new ValidationError(`${name} must be at least ${MIN_CHOSEN_TOKEN_LENGTH} characters without spaces`, name);
+  }
+  return value;
+}
+
+/** Returns the new secrets on first start, null when the store was already set up. */
+export async function bootstrapTokens(store: Store, env: Record<string, string | undefined>, now: number): Promise<BootstrapSecrets | null> {
+  if ((await store.listTokens('admin')).length > 0) return null;
+  const admin = newTokenRecord('admin', 'initial admin', now, chosen('CORRAL_ADMIN_TOKEN', env.CORRAL_ADMIN_TOKEN));
+  const enrollment = newTokenRecord('enrollment', 'initial enrollment', now, chosen('CORRAL_ENROLLMENT_TOKEN', env.CORRAL_ENROLLMENT_TOKEN));
+  await store.createToken(enrollment.record);
+  // The admin token goes last: its presence marks the store as set up.
+  await store.createToken(admin.record);
+  return { adminToken: admin.secret, enrollmentToken: enrollment.secret };
+}
+
+/** Replaces every admin token with a new one (for `corral server rotate-admin-token`). */
+export async function rotateAdminToken(store: Store, now: number, secret?: string): Promise<string> {
+  for (const t of await store.listTokens('admin')) if (t.revokedAt === null) await store.revokeToken(t.id, now);
+  const admin = newTokenRecord('admin', 'rotated admin', now, chosen('CORRAL_ADMIN_TOKEN', secret));
+  await store.createToken(admin.record);
+  return admin.secret;
+}

@@ -1,0 +1,50 @@
+/**
+ * Domain errors: each has a stable `code` that the REST layer maps to an
+ * HTTP status in one place (`api/error-handler.ts`).
+ */
+export class CorralError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class AgentNotFoundError extends CorralError {
+  constructor(readonly agentId: string) {
+    super('AGENT_NOT_FOUND', `agent ${agentId} not found`);
+  }
+}
+
+export class AgentRevokedError extends CorralError {
+  constructor(readonly agentId: string) {
+    super('AGENT_REVOKED', `agent ${agentId} is revoked`);
+  }
+}
+
+export class TokenNotFoundError extends CorralError {
+  constructor(readonly tokenId: string) {
+    super('TOKEN_NOT_FOUND', `token ${tokenId} not found`);
+  }
+}
+
+export class ConfigNotFoundError extends CorralError {
+  constructor(readonly configName: string) {
+    super('CONFIG_NOT_FOUND', `config ${configName} not found`);
+  }
+}
+
+export class ValidationError extends CorralError {
+  constructor(message: string, readonly field?: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+export class StoreError extends CorralError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('STORE_ERROR', message, options);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Turns stored agents into what the API shows: effective labels, the
+ * commonly wanted attributes lifted out, and the config status relative to
+ * what the server currently offers.
+ */
+import type { AgentRecord } from '../store/index.js';
+import { effectiveLabels, selectableAttributes } from './agent-labels.js';
+import { desiredConfigFor, type CompiledConfig } from './remote-config.js';
+
+export type ConfigState = 'NONE' | 'PENDING' | 'APPLYING' | 'APPLIED' | 'FAILED';
+
+export interface AgentConfigState {
+  desiredHash: string | null;
+  reportedHash: string | null;
+  status: ConfigState;
+  errorMessage: string;
+}
+
+/**
+ * PENDING: offered but the agent has not reported this hash yet.
+ * NONE: no config matches and the agent reports none.
+ */
+export function configState(agent: AgentRecord, configs: CompiledConfig[]): AgentConfigState {
+  const desired = desiredConfigFor(configs, selectableAttributes(agent));
+  const reported = agent.remoteConfigStatus;
+  const reportedHash = reported && reported.hash !== '' ? reported.hash : null;
+  const desiredHash = desired?.hash ?? null;
+  if (desiredHash === null) {
+    return { desiredHash, reportedHash, status: 'NONE', errorMessage: '' };
+  }
+  if (reported && reportedHash === desiredHash && reported.status !== 'UNSET') {
+    return { desiredHash, reportedHash, status: reported.status, errorMessage: reported.errorMessage };
+  }
+  return { desiredHash, reportedHash, status: 'PENDING', errorMessage: '' };
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function agentSummary(agent: AgentRecord, configs: CompiledConfig[]) {
+  const attrs = { ...agent.identifyingAttributes, ...agent.nonIdentifyingAttributes };
+  return {
+    id: agent.id,
+    name: agent.name,
+    kind: agent.kind,
+    status: agent.status,
+    labels: effectiveLabels(agent),
+    operatorLabels: agent.labels,
+    identifyingAttributes: agent.identifyingAttributes,
+    nonIdentifyingAttributes: agent.nonIdentifyingAttributes,
+    os: attrs['os.type'] ?? '',
+    arch: attrs['host.arch'] ?? '',
+    agentVersion: attrs['service.version'] ?? '',
+    firstSeenAt: iso(agent.firstSeenAt),
+    lastSeenAt: iso(agent.lastSeenAt),
+    health: agent.health
+      ? { healthy: agent.health.healthy, status: agent.health.status, lastError: agent.health.lastError }
+      : null,
+    config: configState(agent, configs),
+  };
+}
+
+export function agentDetail(agent: AgentRecord, configs: CompiledConfig[]) {
+  return {
+    ...agentSummary(agent, configs),
+    capabilities: agent.capabilities,
+    healthTree: agent.health,
+    effectiveConfig: agent.effectiveConfig,
+    packageStatuses: agent.packageStatuses as unknown as Record<string, unknown>[] | null,
+  };
+}

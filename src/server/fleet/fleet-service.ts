@@ -1,0 +1,144 @@
+/**
+ * Operator-facing fleet operations: the REST API calls these, never the
+ * store directly. Every change that can alter what agents should be offered
+ * calls `onFleetChange`, which pushes new offers to connected agents here and
+ * tells other replicas through the store.
+ */
+import type { Logger } from 'pino';
+import type { ConfigFile, ConfigRecord, EventQuery, EventRecord, Store, TokenRecord } from '../store/index.js';
+import { AgentNotFoundError, ConfigNotFoundError, ValidationError } from '../errors.js';
+import type { Clock } from '../clock.js';
+import type { EventRecorder } from '../events.js';
+import { newTokenRecord } from '../auth/tokens.js';
+import { selectableAttributes } from './agent-labels.js';
+import { agentDetail, agentSummary, configState } from './agent-view.js';
+import { compileConfigs, hashConfigFiles } from './remote-config.js';
+import { matchesSelector, parseSelector, SelectorError, type Selector } from './selector.js';
+
+export interface FleetServiceDeps {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  events: EventRecorder;
+  /** Called after any change to labels, configs or revocations. */
+  onFleetChange(reason: { agentId?: string; revoked?: boolean }): void;
+}
+
+function parseOrReject(selector: string): Selector {
+  try {
+    return parseSelector(selector);
+  } catch (e) {
+    if (e instanceof SelectorError) throw new ValidationError(e.message, 'selector');
+    throw e;
+  }
+}
+
+export class FleetService {
+  constructor(private readonly deps: FleetServiceDeps) {}
+
+  private async compiledConfigs() {
+    return compileConfigs(await this.deps.store.listConfigs());
+  }
+
+  async listAgents(selector = '') {
+    const sel = parseOrReject(selector);
+    const [agents, configs] = await Promise.all([this.deps.store.listAgents(), this.compiledConfigs()]);
+    return agents
+      .filter((a) => matchesSelector(sel, selectableAttributes(a)))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1))
+      .map((a) => agentSummary(a, configs));
+  }
+
+  async getAgent(id: string) {
+    const agent = await this.deps.store.getAgent(id);
+    if (!agent) throw new AgentNotFoundError(id);
+    return agentDetail(agent, await this.compiledConfigs());
+  }
+
+  /** Sets (string) or removes (null) operator labels, keeping the others. */
+  async patchLabels(id: string, patch: Record<string, string | null>) {
+    const agent = await this.deps.store.getAgent(id);
+    if (!agent) throw new AgentNotFoundError(id);
+    const labels = { ...agent.labels };
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null) delete labels[k];
+      else labels[k] = v;
+    }
+    const updated = await this.deps.store.setAgentLabels(id, labels);
+    this.deps.events.record('agent.labels_changed', id, { labels });
+    this.deps.onFleetChange({ agentId: id });
+    return agentDetail(updated, await this.compiledConfigs());
+  }
+
+  async revokeAgent(id: string) {
+    const agent = await this.deps.store.revokeAgent(id, this.deps.clock.now());
+    this.deps.events.record('agent.revoked', id);
+    this.deps.onFleetChange({ agentId: id, revoked: true });
+    return agentDetail(agent, await this.compiledConfigs());
+  }
+
+  async listEnrollmentTokens(): Promise<TokenRecord[]> {
+    return this.deps.store.listTokens('enrollment');
+  }
+
+  async createEnrollmentToken(name: string): Promise<{ record: TokenRecord; secret: string }> {
+    const token = newTokenRecord('enrollment', name, this.deps.clock.now());
+    await this.deps.store.createToken(token.record);
+    this.deps.events.record('token.created', null, { id: token.record.id, name });
+    return token;
+  }
+
+  async revokeEnrollmentToken(id: string): Promise<TokenRecord> {
+    const record = await this.deps.store.revokeToken(id, this.deps.clock.now());
+    this.deps.events.record('token.revoked', null, { id });
+    return record;
+  }
+
+  async getConfig(name: string): Promise<ConfigRecord> {
+    const config = await this.deps.store.getConfig(name);
+    if (!config) throw new ConfigNotFoundError(name);
+    return config;
+  }
+
+  listConfigs(): Promise<ConfigRecord[]> {
+    return this.deps.store.listConfigs();
+  }
+
+  /** Creates or replaces a named config. The hash changes only if the files change. */
+  async putConfig(name: string, selector: string, files: Record<string, ConfigFile>): Promise<ConfigRecord> {
+    parseOrReject(selector);
+    const hash = hashConfigFiles(files);
+    const before = await this.deps.store.getConfig(name);
+    if (before && before.hash === hash && before.selector === selector) return before;
+    const record = await this.deps.store.putConfig({ name, selector, files, hash, updatedAt: this.deps.clock.now() });
+    this.deps.events.record('config.changed', null, { name, selector, hash });
+    this.deps.onFleetChange({});
+    return record;
+  }
+
+  async deleteConfig(name: string): Promise<void> {
+    await this.deps.store.deleteConfig(name);
+    this.deps.events.record('config.deleted', null, { name });
+    this.deps.onFleetChange({});
+  }
+
+  /** Per matching agent: has it applied this config's current content? */
+  async configStatus(name: string) {
+    const config = await this.getConfig(name);
+    const selector = parseSelector(config.selector);
+    const [agents, configs] = await Promise.all([this.deps.store.listAgents(), this.compiledConfigs()]);
+    const rows = agents
+      .filter((a) => a.status !== 'revoked' && matchesSelector(selector, selectableAttributes(a)))
+      .map((a) => {
+        const state = configState(a, configs);
+        return { id: a.id, name: a.name, agentStatus: a.status, desiredHash: state.desiredHash, status: state.status, errorMessage: state.errorMessage };
+      });
+    const counts: Record<string, number> = {};
+    for (const r of rows) counts[r.status] = (counts[r.status] ?? 0) + 1;
+    return { name, hash: config.hash, counts, agents: rows };
+  }
+
+  listEvents(query: EventQuery): Promise<EventRecord[]> {
+    return this.deps.store.listEvents(query);
+  }
+}

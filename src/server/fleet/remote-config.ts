@@ -1,0 +1,54 @@
+/**
+ * The remote config an agent should have: every named config whose selector
+ * matches the agent, merged into one OpAMP config map.
+ *
+ * Files are keyed by their file name. When two matching configs carry the
+ * same file name, the config whose name sorts last wins, so the result never
+ * depends on store order. The hash covers names, content types and bodies,
+ * so it changes exactly when the content changes.
+ */
+import { createHash } from 'node:crypto';
+import type { ConfigFile, ConfigRecord } from '../store/index.js';
+import { matchesSelector, parseSelector, type Selector } from './selector.js';
+
+export interface DesiredConfig {
+  /** Names of the configs that contributed, sorted. */
+  configNames: string[];
+  files: Record<string, ConfigFile>;
+  /** sha256 hex of the merged files. */
+  hash: string;
+}
+
+export function hashConfigFiles(files: Record<string, ConfigFile>): string {
+  const h = createHash('sha256');
+  for (const name of Object.keys(files).sort()) {
+    const f = files[name]!;
+    // Length-prefixed so that no two different file sets hash the same.
+    for (const part of [name, f.contentType, f.body]) {
+      const bytes = Buffer.from(part, 'utf8');
+      h.update(`${bytes.length}:`);
+      h.update(bytes);
+    }
+  }
+  return h.digest('hex');
+}
+
+export interface CompiledConfig {
+  record: ConfigRecord;
+  selector: Selector;
+}
+
+export function compileConfigs(configs: ConfigRecord[]): CompiledConfig[] {
+  return [...configs]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((record) => ({ record, selector: parseSelector(record.selector) }));
+}
+
+/** Merges the configs matching `attributes`; null when none match. */
+export function desiredConfigFor(configs: CompiledConfig[], attributes: Record<string, string>): DesiredConfig | null {
+  const matched = configs.filter((c) => matchesSelector(c.selector, attributes));
+  if (matched.length === 0) return null;
+  const files: Record<string, ConfigFile> = {};
+  for (const c of matched) Object.assign(files, c.record.files);
+  return { configNames: matched.map((c) => c.record.name), files, hash: hashConfigFiles(files) };
+}

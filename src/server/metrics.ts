@@ -1,0 +1,73 @@
+/**
+ * Prometheus metrics on `/metrics`: agents by status, OpAMP messages in and
+ * out, live connections, HTTP requests by route and status, and the process
+ * metrics prom-client collects (CPU, RSS, heap, event loop lag, fds).
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Store } from './store/index.js';
+
+export interface ServerMetrics {
+  registry: Registry;
+  opampMessages: Counter<'direction' | 'transport'>;
+  httpRequests: Counter<'route' | 'status'>;
+}
+
+/** Counting agents reads the store, so a scrape storm is answered from a short cache. */
+const AGENT_COUNT_CACHE_MS = 2000;
+
+export function createMetrics(deps: { store: Store; connections: () => number }): ServerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let cached: { at: number; counts: Record<string, number> } | null = null;
+
+  new Gauge({
+    name: 'corral_agents',
+    help: 'Agents known to the store, by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      if (!cached || Date.now() - cached.at > AGENT_COUNT_CACHE_MS) {
+        const counts: Record<string, number> = { online: 0, offline: 0, revoked: 0 };
+        for (const a of await deps.store.listAgents()) counts[a.status] = (counts[a.status] ?? 0) + 1;
+        cached = { at: Date.now(), counts };
+      }
+      for (const [status, n] of Object.entries(cached.counts)) this.set({ status }, n);
+    },
+  });
+  new Gauge({
+    name: 'corral_opamp_connections',
+    help: 'Open OpAMP WebSocket connections on this server process',
+    registers: [registry],
+    collect() {
+      this.set(deps.connections());
+    },
+  });
+  return {
+    registry,
+    opampMessages: new Counter({
+      name: 'corral_opamp_messages_total',
+      help: 'OpAMP messages, by direction (in: AgentToServer, out: ServerToAgent) and transport',
+      labelNames: ['direction', 'transport'],
+      registers: [registry],
+    }),
+    httpRequests: new Counter({
+      name: 'corral_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['route', 'status'],
+      registers: [registry],
+    }),
+  };
+}
+
+/** A low-cardinality route label: ids in paths become placeholders. */
+export function routeLabel(method: string, path: string): string {
+  if (path === '/v1/opamp' || path === '/healthz' || path === '/metrics') return `${method} ${path}`;
+  const parts = path.split('/');
+  if (parts[1] === 'api' && parts[2] === 'v1' && parts[3]) {
+    const route = ['', 'api', 'v1', parts[3]];
+    if (parts[4]) route.push(':id');
+    if (parts[5]) route.push(parts[5]);
+    return `${method} ${route.join('/')}`;
+  }
+  return `${method} other`;
+}

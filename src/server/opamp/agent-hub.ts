@@ -1,0 +1,370 @@
+/**
+ * The live side of the fleet in this server process: sessions of connected
+ * agents, the OpAMP message handling, heartbeat bookkeeping, the offline
+ * sweep, and pushing new offers when desired state changes.
+ *
+ * Durable facts go to the store; the hub keeps only what a replica needs to
+ * talk to its own connections. Changes made on another replica reach this one
+ * through a version counter in the store (`fleet.version`), polled.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  AgentCapabilities,
+  ServerCapabilities,
+  ServerErrorResponseType,
+  ServerToAgentFlags,
+  ServerToAgentSchema,
+  create,
+  uuidBytesToString,
+  type AgentToServer,
+  type ServerToAgent,
+} from '../../protocol/index.js';
+import type { Store } from '../store/index.js';
+import { AgentRevokedError } from '../errors.js';
+import type { Clock } from '../clock.js';
+import type { EventRecorder } from '../events.js';
+import { generateSecret, hashSecret } from '../auth/tokens.js';
+import { selectableAttributes } from '../fleet/agent-labels.js';
+import { compileConfigs, desiredConfigFor, type CompiledConfig, type DesiredConfig } from '../fleet/remote-config.js';
+import { patchHasNews, reportPatch } from './report.js';
+import { configOffer, connectionSettingsOffer } from './offers.js';
+import type { Principal, Session, Transport } from './session.js';
+
+export const SERVER_CAPABILITIES =
+  BigInt(ServerCapabilities.ServerCapabilities_AcceptsStatus) |
+  BigInt(ServerCapabilities.ServerCapabilities_OffersRemoteConfig) |
+  BigInt(ServerCapabilities.ServerCapabilities_AcceptsEffectiveConfig) |
+  BigInt(ServerCapabilities.ServerCapabilities_AcceptsPackagesStatus) |
+  BigInt(ServerCapabilities.ServerCapabilities_OffersConnectionSettings);
+
+const ACCEPTS_REMOTE_CONFIG = BigInt(AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig);
+const ACCEPTS_OPAMP_SETTINGS = BigInt(AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings);
+const FLEET_VERSION_KEY = 'fleet.version';
+
+export interface HubOptions {
+  heartbeatMs: number;
+  /** An agent is offline after this long without a message. */
+  offlineAfterMs: number;
+  /** Public OpAMP URL offered to enrolling agents; empty to let them keep theirs. */
+  opampUrl: string;
+  /** How often another replica's changes are looked for. */
+  pollMs: number;
+}
+
+export interface HubDeps {
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  events: EventRecorder;
+  onMessage?: (direction: 'in' | 'out', transport: Transport) => void;
+}
+
+export class AgentHub {
+  /** Live sessions by agent id (WebSocket and recent HTTP agents). */
+  private readonly sessions = new Map<string, Session>();
+  private configs: CompiledConfig[] = [];
+  private desiredCache = new Map<string, DesiredConfig | null>();
+  private fleetVersion: string | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly opts: HubOptions,
+    private readonly deps: HubDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.reloadConfigs();
+    this.fleetVersion = await this.deps.store.getMeta(FLEET_VERSION_KEY);
+    const sweepMs = Math.max(50, Math.min(1000, Math.floor(this.opts.offlineAfterMs / 4)));
+    this.every(sweepMs, () => this.flushAndSweep());
+    this.every(this.opts.pollMs, () => this.pollFleetVersion());
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let running = false;
+    const t = setInterval(() => {
+      if (running || this.closed) return;
+      running = true;
+      fn()
+        .catch((err: unknown) => this.deps.log.error({ err }, 'background task failed'))
+        .finally(() => {
+          running = false;
+        });
+    }, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  get connectedCount(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.transport === 'ws' && !s.superseded) n++;
+    return n;
+  }
+
+  /**
+   * Handles one AgentToServer and returns the reply. `bound` is the session
+   * the transport already has for this connection (WebSocket), if any.
+   * Throws AgentRevokedError when the agent is revoked: the transport then
+   * refuses it (401 / close).
+   */
+  async handle(
+    msg: AgentToServer,
+    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void },
+  ): Promise<{ reply: ServerToAgent; session: Session | null }> {
+    this.deps.onMessage?.('in', ctx.transport);
+    if (msg.instanceUid.length !== 16) {
+      return { reply: errorReply(msg.instanceUid, `instance_uid must be 16 bytes, got ${msg.instanceUid.length}`), session: null };
+    }
+    const agentId = uuidBytesToString(msg.instanceUid);
+    if (ctx.principal.kind === 'agent' && ctx.principal.agentId !== agentId) {
+      return { reply: errorReply(msg.instanceUid, 'instance_uid does not belong to this credential'), session: null };
+    }
+    if (ctx.bound && ctx.bound.agentId !== agentId) {
+      return { reply: errorReply(msg.instanceUid, 'one agent per connection: instance_uid changed'), session: null };
+    }
+
+    const now = this.deps.clock.now();
+    let session = ctx.bound ?? (ctx.transport === 'http' ? this.sessions.get(agentId) : undefined);
+    let needFullState = false;
+    const patch = reportPatch(msg);
+
+    if (!session) {
+      const known = await this.deps.store.getAgent(agentId);
+      if (known?.status === 'revoked') throw new AgentRevokedError(agentId);
+      session = this.newSession(agentId, msg.instanceUid, ctx.transport, ctx.principal);
+      if (known) {
+        session.operatorLabels = known.labels;
+        session.attributes = selectableAttributes(known);
+        session.reportedConfigHash = known.remoteConfigStatus?.hash ?? null;
+        session.capabilities = BigInt(known.capabilities);
+        session.lastSeq = BigInt(known.lastSequenceNum);
+        session.online = known.status === 'online';
+      }
+      needFullState = !msg.agentDescription && (!known || Object.keys(known.identifyingAttributes).length === 0);
+      ctx.attach?.(session);
+      this.adopt(session);
+    }
+
+    if (!needFullState && !msg.agentDescription && session.lastSeq !== null && msg.sequenceNum !== session.lastSeq + 1n) {
+      needFullState = true;
+    }
+    const capabilitiesChanged = msg.capabilities !== session.capabilities;
+    session.capabilities = msg.capabilities;
+    session.lastSeq = msg.sequenceNum;
+    session.lastSeenAt = now;
+
+    if (patchHasNews(patch) || capabilitiesChanged || !session.online) {
+      const record = await this.deps.store.upsertAgentReport(agentId, patch, now);
+      session.operatorLabels = record.labels;
+      session.attributes = selectableAttributes(record);
+      if (patch.remoteConfigStatus) session.reportedConfigHash = patch.remoteConfigStatus.hash;
+      if (patch.remoteConfigStatus?.status === 'FAILED') {
+        this.deps.events.record('agent.config_failed', agentId, {
+          hash: patch.remoteConfigStatus.hash,
+          error: patch.remoteConfigStatus.errorMessage,
+        });
+      }
+    }
+    session.touchPending = true;
+
+    if (msg.agentDisconnect) {
+      await this.goOffline(session, 'agent disconnected');
+      if (ctx.transport === 'http') this.sessions.delete(agentId);
+      return { reply: this.baseReply(session), session };
+    }
+    if (!session.online) {
+      if (await this.deps.store.setAgentStatus(agentId, 'online', now)) {
+        this.deps.events.record('agent.online', agentId, { transport: ctx.transport });
+      }
+      session.online = true;
+    }
+
+    const reply = this.baseReply(session);
+    if (needFullState) reply.flags |= BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState);
+    if (ctx.principal.kind === 'enrollment' && !session.credentialOffered && (msg.capabilities & ACCEPTS_OPAMP_SETTINGS) !== 0n) {
+      const credential = generateSecret('agent');
+      await this.deps.store.setAgentCredential(agentId, hashSecret(credential));
+      reply.connectionSettings = connectionSettingsOffer(credential, this.opts);
+      session.credentialOffered = true;
+      this.deps.events.record('agent.enrolled', agentId, { tokenId: ctx.principal.tokenId });
+    }
+    const offer = this.pendingConfigOffer(session);
+    if (offer) reply.remoteConfig = offer;
+    return { reply, session };
+  }
+
+  private newSession(agentId: string, instanceUid: Uint8Array, transport: Transport, principal: Principal): Session {
+    return {
+      agentId,
+      instanceUid: new Uint8Array(instanceUid),
+      transport,
+      principal,
+      lastSeq: null,
+      lastSeenAt: this.deps.clock.now(),
+      touchPending: false,
+      online: false,
+      capabilities: 0n,
+      operatorLabels: {},
+      attributes: {},
+      offeredConfigHash: null,
+      reportedConfigHash: null,
+      capabilitiesSent: false,
+      credentialOffered: false,
+      superseded: false,
+    };
+  }
+
+  /** Makes `session` the agent's current one, closing an older connection. */
+  private adopt(session: Session): void {
+    const old = this.sessions.get(session.agentId);
+    if (old && old !== session) {
+      old.superseded = true;
+      old.close?.(4000, 'replaced by a newer connection');
+    }
+    this.sessions.set(session.agentId, session);
+  }
+
+  private baseReply(session: Session): ServerToAgent {
+    const reply = create(ServerToAgentSchema, { instanceUid: session.instanceUid });
+    // The first reply must carry capabilities; HTTP agents cannot tell which was first, so they always get them.
+    if (!session.capabilitiesSent || session.transport === 'http') {
+      reply.capabilities = SERVER_CAPABILITIES;
+      session.capabilitiesSent = true;
+    }
+    return reply;
+  }
+
+  private desiredFor(session: Session): DesiredConfig | null {
+    const key = JSON.stringify(session.attributes);
+    let desired = this.desiredCache.get(key);
+    if (desired === undefined) {
+      desired = desiredConfigFor(this.configs, session.attributes);
+      if (this.desiredCache.size > 10_000) this.desiredCache.clear();
+      this.desiredCache.set(key, desired);
+    }
+    return desired;
+  }
+
+  /** The remote config to send, if the agent should get one it has not been sent in this session. */
+  private pendingConfigOffer(session: Session) {
+    if ((session.capabilities & ACCEPTS_REMOTE_CONFIG) === 0n) return undefined;
+    const desired = this.desiredFor(session);
+    const desiredHash = desired?.hash ?? '';
+    if (desiredHash === session.offeredConfigHash) return undefined;
+    if (desiredHash === (session.reportedConfigHash ?? '')) return undefined;
+    if (!desired && !session.reportedConfigHash) return undefined;
+    session.offeredConfigHash = desiredHash;
+    return configOffer(desired);
+  }
+
+  /** A WebSocket connection closed: the agent is offline at once, unless a newer connection took over. */
+  async connectionClosed(session: Session, reason: string): Promise<void> {
+    if (session.superseded || this.closed) return;
+    this.sessions.delete(session.agentId);
+    await this.flushTouches([session]);
+    await this.goOffline(session, reason);
+  }
+
+  private async goOffline(session: Session, reason: string): Promise<void> {
+    session.online = false;
+    if (await this.deps.store.setAgentStatus(session.agentId, 'offline', this.deps.clock.now())) {
+      this.deps.events.record('agent.offline', session.agentId, { reason });
+    }
+  }
+
+  private async flushTouches(sessions: Iterable<Session>): Promise<void> {
+    const touches = [];
+    for (const s of sessions) {
+      if (!s.touchPending || s.lastSeq === null) continue;
+      s.touchPending = false;
+      touches.push({ id: s.agentId, lastSeenAt: s.lastSeenAt, lastSequenceNum: Number(s.lastSeq) });
+    }
+    if (touches.length > 0) await this.deps.store.touchAgents(touches);
+  }
+
+  private async flushAndSweep(): Promise<void> {
+    await this.flushTouches(this.sessions.values());
+    const now = this.deps.clock.now();
+    const stale = await this.deps.store.markStaleAgentsOffline(now - this.opts.offlineAfterMs);
+    for (const id of stale) {
+      this.deps.events.record('agent.offline', id, { reason: 'missed heartbeats' });
+      const s = this.sessions.get(id);
+      if (s) s.online = false;
+    }
+    // HTTP agents have no connection to close; forget them once they are stale.
+    for (const [id, s] of this.sessions) {
+      if (s.transport === 'http' && now - s.lastSeenAt > this.opts.offlineAfterMs) this.sessions.delete(id);
+    }
+  }
+
+  private async reloadConfigs(): Promise<void> {
+    this.configs = compileConfigs(await this.deps.store.listConfigs());
+    this.desiredCache = new Map();
+  }
+
+  /** Something an operator changed: refresh, push offers here, and tell other replicas. */
+  async fleetChanged(change: { agentId?: string; revoked?: boolean } = {}): Promise<void> {
+    const version = randomUUID();
+    this.fleetVersion = version;
+    await this.deps.store.setMeta(FLEET_VERSION_KEY, version);
+    await this.refresh(change.agentId ? [change.agentId] : undefined);
+  }
+
+  private async pollFleetVersion(): Promise<void> {
+    const version = await this.deps.store.getMeta(FLEET_VERSION_KEY);
+    if (version === this.fleetVersion) return;
+    this.fleetVersion = version;
+    await this.refresh();
+  }
+
+  /** Reloads configs and the given agents (all local ones by default), closes revoked ones, pushes new offers. */
+  private async refresh(agentIds?: string[]): Promise<void> {
+    await this.reloadConfigs();
+    const ids = agentIds ?? [...this.sessions.keys()];
+    const records = agentIds
+      ? await Promise.all(ids.map((id) => this.deps.store.getAgent(id)))
+      : (await this.deps.store.listAgents()).filter((a) => this.sessions.has(a.id));
+    for (const record of records) {
+      const s = record && this.sessions.get(record.id);
+      if (!s) continue;
+      if (record.status === 'revoked') {
+        s.superseded = true;
+        this.sessions.delete(record.id);
+        s.close?.(4001, 'agent revoked');
+        continue;
+      }
+      s.operatorLabels = record.labels;
+      s.attributes = selectableAttributes(record);
+    }
+    let pushed = 0;
+    for (const s of this.sessions.values()) {
+      if (!s.send) continue;
+      const offer = this.pendingConfigOffer(s);
+      if (!offer) continue;
+      const msg = this.baseReply(s);
+      msg.remoteConfig = offer;
+      s.send(msg);
+      this.deps.onMessage?.('out', s.transport);
+      pushed++;
+    }
+    if (pushed > 0) this.deps.log.info({ pushed }, 'pushed config offers');
+  }
+
+  /** Stops timers, writes pending heartbeats and closes every connection (1001). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.flushTouches(this.sessions.values());
+    for (const s of this.sessions.values()) s.close?.(1001, 'server shutting down');
+    this.sessions.clear();
+  }
+}
+
+function errorReply(instanceUid: Uint8Array, message: string): ServerToAgent {
+  return create(ServerToAgentSchema, {
+    instanceUid,
+    errorResponse: { type: ServerErrorResponseType.ServerErrorResponseType_BadRequest, errorMessage: message },
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * What this server process remembers about one agent it is talking to.
+ * Lost on restart by design: the store has the truth, and a fresh session
+ * asks the agent for full state when it cannot tell what it missed.
+ */
+import type { ServerToAgent } from '../../protocol/index.js';
+
+export type Transport = 'ws' | 'http';
+
+/** Who the bearer token says the peer is. */
+export type Principal = { kind: 'enrollment'; tokenId: string } | { kind: 'agent'; agentId: string };
+
+export interface Session {
+  agentId: string;
+  instanceUid: Uint8Array;
+  transport: Transport;
+  principal: Principal;
+  /** WebSocket only: sends a message now. */
+  send?: (msg: ServerToAgent) => void;
+  /** WebSocket only: closes the connection. */
+  close?: (code: number, reason: string) => void;
+  /** Last sequence_num seen, null before the first message. */
+  lastSeq: bigint | null;
+  lastSeenAt: number;
+  /** A heartbeat is waiting to be written to the store. */
+  touchPending: boolean;
+  /** Whether we believe the store has this agent online. */
+  online: boolean;
+  capabilities: bigint;
+  /** Operator labels, cached to compute selectable attributes. */
+  operatorLabels: Record<string, string>;
+  /** Labels + description attributes, what selectors match. */
+  attributes: Record<string, string>;
+  /** Hash (hex) of the remote config last offered in this session; '' for none. */
+  offeredConfigHash: string | null;
+  /** Hash (hex) the agent last reported having. */
+  reportedConfigHash: string | null;
+  capabilitiesSent: boolean;
+  credentialOffered: boolean;
+  /** Set when a newer connection took over, so closing this one changes nothing. */
+  superseded: boolean;
+}

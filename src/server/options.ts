@@ -1,0 +1,82 @@
+/**
+ * Server options: what a user passes (`ServerOptions`, from flags or code)
+ * compiled once into what the server runs on (`CompiledServerOptions`).
+ */
+import { resolve } from 'node:path';
+import { ValidationError } from './errors.js';
+
+export interface ServerOptions {
+  /** host:port to listen on. Default 127.0.0.1:4320; port 0 picks a free one. */
+  listen?: string;
+  /** Where the SQLite file (and later artifacts) live. Default ./corral-data. */
+  dataDir?: string;
+  /** Empty: SQLite in the data dir. A postgres:// URL selects PostgreSQL. */
+  database?: string;
+  /** Heartbeat interval offered to agents, seconds. Default 30. */
+  heartbeatSeconds?: number;
+  /** Agents are offline after this many missed heartbeats. Default 3. */
+  offlineAfterMissed?: number;
+  /** Open OpAMP WebSocket connections this process accepts before answering 503. Default 15000. */
+  maxConnections?: number;
+  /** Concurrent OpAMP HTTP requests before answering 429. Default 256. */
+  maxHttpInFlight?: number;
+  /** URL agents should use to reach this server, if not the listen address (behind a proxy). */
+  publicUrl?: string;
+  /** How often to look for changes made by other replicas, ms. Default 1000. */
+  pollMs?: number;
+}
+
+export interface CompiledServerOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+  database: string;
+  heartbeatMs: number;
+  offlineAfterMs: number;
+  maxConnections: number;
+  maxHttpInFlight: number;
+  publicUrl: string | null;
+  pollMs: number;
+  retryAfterSeconds: number;
+}
+
+function positive(name: string, value: number | undefined, fallback: number, { integer = true } = {}): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+    throw new ValidationError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`, name);
+  }
+  return v;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ValidationError(`--listen must be HOST:PORT (e.g. 127.0.0.1:4320), got "${listen}"`, 'listen');
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
+  const { host, port } = parseListen(o.listen ?? '127.0.0.1:4320');
+  const heartbeatMs = positive('heartbeatSeconds', o.heartbeatSeconds, 30, { integer: false }) * 1000;
+  const missed = positive('offlineAfterMissed', o.offlineAfterMissed, 3);
+  const database = o.database ?? '';
+  if (database !== '' && !/^postgres(ql)?:\/\//.test(database)) {
+    throw new ValidationError(`--database must be empty (SQLite in the data dir) or a postgres:// URL`, 'database');
+  }
+  if (o.publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(o.publicUrl)) {
+    throw new ValidationError(`--public-url must be an http(s) URL, got "${o.publicUrl}"`, 'publicUrl');
+  }
+  return {
+    host,
+    port,
+    dataDir: resolve(o.dataDir ?? 'corral-data'),
+    database,
+    heartbeatMs,
+    offlineAfterMs: heartbeatMs * missed,
+    maxConnections: positive('maxConnections', o.maxConnections, 15_000),
+    maxHttpInFlight: positive('maxHttpInFlight', o.maxHttpInFlight, 256),
+    publicUrl: o.publicUrl?.replace(/\/+$/, '') ?? null,
+    pollMs: positive('pollMs', o.pollMs, 1000),
+    retryAfterSeconds: 5,
+  };
+}

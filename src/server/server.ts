@@ -1,0 +1,143 @@
+/**
+ * Wires one server process: store, hub, transports, REST API, metrics, on
+ * one HTTP port. `startServer` resolves once it is listening; `stop()` shuts
+ * down gracefully (stop accepting, close agent connections with 1001, write
+ * pending heartbeats and events, close the store).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import type { Logger } from 'pino';
+import { openStore, type Store } from './store/index.js';
+import { systemClock, type Clock } from './clock.js';
+import { EventRecorder } from './events.js';
+import { AgentHub } from './opamp/agent-hub.js';
+import { WsTransport } from './opamp/ws-transport.js';
+import { HttpTransport } from './opamp/http-transport.js';
+import { PROTOBUF_CONTENT_TYPE } from './opamp/limits.js';
+import { FleetService } from './fleet/fleet-service.js';
+import { createApi } from './api/routes.js';
+import { createMetrics, routeLabel } from './metrics.js';
+import { bootstrapTokens, type BootstrapSecrets } from './bootstrap.js';
+import type { CompiledServerOptions } from './options.js';
+
+export interface RunningServer {
+  /** http://host:port actually listened on. */
+  url: string;
+  store: Store;
+  /** Tokens created on first start (shown once), else null. */
+  firstStart: BootstrapSecrets | null;
+  stop(): Promise<void>;
+}
+
+export interface ServerDeps {
+  log: Logger;
+  clock?: Clock;
+  env?: Record<string, string | undefined>;
+  /** Use this store instead of opening one (tests). */
+  store?: Store;
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'Content-Type': contentType });
+  res.end(body);
+}
+
+export async function startServer(opts: CompiledServerOptions, deps: ServerDeps): Promise<RunningServer> {
+  const log = deps.log;
+  const clock = deps.clock ?? systemClock;
+  const store = deps.store ?? (await openStore({ database: opts.database, dataDir: opts.dataDir, log }));
+  const firstStart = await bootstrapTokens(store, deps.env ?? process.env, clock.now());
+  const events = new EventRecorder({ store, clock, log });
+
+  const http = createServer();
+  http.keepAliveTimeout = 65_000;
+  let opampUrl = '';
+  let metricsRef: ReturnType<typeof createMetrics> | null = null;
+  const hub = new AgentHub(
+    { heartbeatMs: opts.heartbeatMs, offlineAfterMs: opts.offlineAfterMs, pollMs: opts.pollMs, get opampUrl() { return opampUrl; } },
+    { store, clock, log: log.child({ component: 'hub' }), events, onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
+  );
+  const ws = new WsTransport({ maxConnections: opts.maxConnections, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
+  const httpOpamp = new HttpTransport({ maxInFlight: opts.maxHttpInFlight, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
+  const metrics = createMetrics({ store, connections: () => ws.connections });
+  metricsRef = metrics;
+  const fleet = new FleetService({
+    store,
+    clock,
+    log,
+    events,
+    onFleetChange: (change) => {
+      hub.fleetChanged(change).catch((err: unknown) => log.error({ err }, 'failed to push fleet change'));
+    },
+  });
+  const api = getRequestListener(createApi({ fleet, store, log: log.child({ component: 'api' }) }).fetch);
+
+  http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    res.on('finish', () => metrics.httpRequests.inc({ route: routeLabel(req.method ?? 'GET', path), status: String(res.statusCode) }));
+    if (path === '/v1/opamp') {
+      const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (req.method === 'POST' && contentType === PROTOBUF_CONTENT_TYPE) {
+        void httpOpamp.handle(req, res);
+        return;
+      }
+      req.resume();
+      if (req.method === 'POST') return send(res, 415, 'text/plain', `OpAMP over HTTP needs Content-Type: ${PROTOBUF_CONTENT_TYPE}\n`);
+      res.setHeader('Upgrade', 'websocket');
+      return send(res, 426, 'text/plain', 'OpAMP: use a WebSocket upgrade, or POST with Content-Type: application/x-protobuf\n');
+    }
+    if (path === '/healthz') return send(res, 200, 'application/json', JSON.stringify({ status: 'ok', store: store.kind }));
+    if (path === '/metrics') {
+      metrics.registry
+        .metrics()
+        .then((text) => send(res, 200, metrics.registry.contentType, text))
+        .catch((err: unknown) => {
+          log.error({ err }, 'metrics failed');
+          send(res, 500, 'text/plain', 'metrics failed\n');
+        });
+      return;
+    }
+    void api(req, res);
+  });
+  http.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/v1/opamp') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    ws.upgrade(req, socket, head);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = http.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  opampUrl = `${(opts.publicUrl ?? url).replace(/^http/, 'ws')}/v1/opamp`;
+  await hub.start();
+  log.info({ url, store: store.kind }, 'server listening');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    url,
+    store,
+    firstStart,
+    stop() {
+      stopping ??= (async () => {
+        log.info('server stopping');
+        const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+        await ws.close();
+        await hub.close();
+        http.closeIdleConnections();
+        await events.close();
+        await closed;
+        await store.close();
+        log.info('server stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * One contract for every Store: the same cases against SQLite (temp dir)
+ * and PostgreSQL (own schema at CORRAL_TEST_POSTGRES_URL).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore, type Store } from './index.js';
+import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, TokenNotFoundError } from '../errors.js';
+import { postgresForTest, type TestSchema } from '../../testkit/postgres.js';
+
+const id = (n: number) => `0190aaaa-0000-7000-8000-${String(n).padStart(12, '0')}`;
+
+for (const backend of ['sqlite', 'postgres'] as const) {
+  describe(`store contract: ${backend}`, { concurrency: false }, () => {
+    let store: Store;
+    let dir = '';
+    let schema: TestSchema | null = null;
+    let skip = '';
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'corral-store-'));
+      let database = '';
+      if (backend === 'postgres') {
+        const pg = await postgresForTest();
+        if ('skip' in pg) {
+          skip = pg.skip;
+          return;
+        }
+        schema = pg.schema;
+        database = schema.url;
+      }
+      store = await openStore({ database, dataDir: dir });
+    });
+
+    after(async () => {
+      await store?.close();
+      await schema?.drop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('migrates again without change, also twice at once', async (t) => {
+      if (skip) return t.skip(skip);
+      await store.migrate();
+      const database = schema?.url ?? '';
+      const [a, b] = await Promise.all([openStore({ database, dataDir: dir }), openStore({ database, dataDir: dir })]);
+      await Promise.all([a.close(), b.close()]);
+      assert.equal(store.kind, backend);
+    });
+
+    it('creates an agent on first report, then patches only what the report carries', async (t) => {
+      if (skip) return t.skip(skip);
+      const created = await store.upsertAgentReport(
+        id(1),
+        { kind: 'corral', name: 'web-1', identifyingAttributes: { 'service.name': 'io.corral.agent' }, nonIdentifyingAttributes: { 'os.type': 'linux' }, capabilities: 7 },
+        1000,
+      );
+      assert.equal(created.status, 'online');
+      assert.equal(created.firstSeenAt, 1000);
+      assert.equal(created.capabilities, 7);
+      const health = { healthy: true, startTimeMs: 1, lastError: '', status: 'running', statusTimeMs: 2, components: {} };
+      const patched = await store.upsertAgentReport(id(1), { health, remoteConfigStatus: { hash: 'ab', status: 'APPLIED', errorMessage: '' } }, 2000);
+      assert.equal(patched.name, 'web-1');
+      assert.deepEqual(patched.nonIdentifyingAttributes, { 'os.type': 'linux' });
+      assert.deepEqual(patched.health, health);
+      assert.equal(patched.remoteConfigStatus?.status, 'APPLIED');
+      assert.equal(patched.lastSeenAt, 2000);
+      assert.equal(patched.firstSeenAt, 1000);
+      assert.equal((await store.getAgent(id(1)))?.kind, 'corral');
+      assert.equal(await store.getAgent(id(999_998)), null);
+    });
+
+    it('sets labels and credentials, and finds agents by credential', async (t) => {
+      if (skip) return t.skip(skip);
+      const labelled = await store.setAgentLabels(id(1), { env: 'prod' });
+      assert.deepEqual(labelled.labels, { env: 'prod' });
+      await assert.rejects(store.setAgentLabels(id(999_998), {}), AgentNotFoundError);
+      await store.setAgentCredential(id(1), 'c0ffee');
+      assert.equal((await store.findAgentByCredentialHash('c0ffee'))?.id, id(1));
+      assert.equal(await store.findAgentByCredentialHash('nope'), null);
+    });
+
+    it('reports a status change once', async (t) => {
+      if (skip) return t.skip(skip);
+      assert.equal(await store.setAgentStatus(id(1), 'offline', 3000), true);
+      assert.equal(await store.setAgentStatus(id(1), 'offline', 3001), false);
+      assert.equal(await store.setAgentStatus(id(1), 'online', 3002), true);
+      assert.equal((await store.getAgent(id(1)))?.lastSeenAt, 3002);
+    });
+
+    it('touches thousands of agents in a batch and sweeps the stale ones', async (t) => {
+      if (skip) return t.skip(skip);
+      const n = 5000;
+      for (let i = 10; i < 10 + n; i += 500) {
+        await Promise.all(Array.from({ length: 500 }, (_, k) => store.upsertAgentReport(id(i + k), { name: `a${i + k}` }, 100)));
+      }
+      await store.touchAgents(Array.from({ length: n / 2 }, (_, k) => ({ id: id(10 + k), lastSeenAt: 5000, lastSequenceNum: k })));
+      // An older touch never moves last_seen backwards; unknown ids are ignored.
+      await store.touchAgents([{ id: id(10), lastSeenAt: 10, lastSequenceNum: 1 }, { id: id(999_999), lastSeenAt: 1, lastSequenceNum: 1 }]);
+      assert.equal((await store.getAgent(id(10)))?.lastSeenAt, 5000);
+      assert.equal((await store.getAgent(id(11)))?.lastSequenceNum, 1);
+      const stale = await store.markStaleAgentsOffline(4000);
+      assert.equal(stale.length, n / 2 + 1, "the untouched half and agent 1");
+      assert.ok(stale.includes(id(10 + n - 1)));
+      assert.ok(!stale.includes(id(10)));
+      assert.deepEqual(await store.markStaleAgentsOffline(4000), []);
+      assert.equal((await store.listAgents()).length, n + 1);
+    });
+
+    it('revokes an agent: refused from then on, credential gone, status kept', async (t) => {
+      if (skip) return t.skip(skip);
+      const revoked = await store.revokeAgent(id(1), 6000);
+      assert.equal(revoked.status, 'revoked');
+      assert.equal(revoked.credentialHash, null);
+      assert.equal(await store.findAgentByCredentialHash('c0ffee'), null);
+      await assert.rejects(store.upsertAgentReport(id(1), { name: 'again' }, 7000), AgentRevokedError);
+      assert.equal((await store.getAgent(id(1)))?.name, 'web-1');
+      assert.equal(await store.setAgentStatus(id(1), 'online', 7000), false);
+      await assert.rejects(store.revokeAgent(id(999_998), 1), AgentNotFoundError);
+    });
+
+    it('finds tokens by hash until they are revoked', async (t) => {
+      if (skip) return t.skip(skip);
+      await store.createToken({ id: 't1', kind: 'enrollment', name: 'one', hash: 'h1', prefix: 'corral_enroll_ab', createdAt: 1, revokedAt: null });
+      await store.createToken({ id: 't2', kind: 'admin', name: 'adm', hash: 'h2', prefix: 'corral_admin_cd', createdAt: 2, revokedAt: null });
+      assert.equal((await store.findActiveTokenByHash('h1'))?.id, 't1');
+      assert.deepEqual((await store.listTokens('enrollment')).map((x) => x.id), ['t1']);
+      assert.equal((await store.listTokens()).length, 2);
+      const revoked = await store.revokeToken('t1', 10);
+      assert.equal(revoked.revokedAt, 10);
+      assert.equal((await store.revokeToken('t1', 20)).revokedAt, 10, 'revoking twice keeps the first time');
+      assert.equal(await store.findActiveTokenByHash('h1'), null);
+      await assert.rejects(store.revokeToken('nope', 1), TokenNotFoundError);
+    });
+
+    it('stores configs by name, replacing content and keeping createdAt', async (t) => {
+      if (skip) return t.skip(skip);
+      const files = { 'a.json': { contentType: 'application/json', body: '{}' } };
+      const first = await store.putConfig({ name: 'c1', selector: 'env=prod', files, hash: 'h1', updatedAt: 100 });
+      assert.equal(first.createdAt, 100);
+      const second = await store.putConfig({ name: 'c1', selector: 'env=dev', files, hash: 'h2', updatedAt: 200 });
+      assert.equal(second.createdAt, 100);
+      assert.equal(second.updatedAt, 200);
+      assert.equal(second.selector, 'env=dev');
+      assert.deepEqual((await store.getConfig('c1'))?.files, files);
+      assert.deepEqual((await store.listConfigs()).map((c) => c.name), ['c1']);
+      await store.deleteConfig('c1');
+      assert.equal(await store.getConfig('c1'), null);
+      await assert.rejects(store.deleteConfig('c1'), ConfigNotFoundError);
+    });
+
+    it('pages events oldest first, filtered by agent and type', async (t) => {
+      if (skip) return t.skip(skip);
+      await store.appendEvents(
+        Array.from({ length: 30 }, (_, i) => ({ at: i, type: i % 2 ? 'agent.online' : 'agent.offline', agentId: i % 3 ? id(2) : null, data: { i } })),
+      );
+      const newest = await store.listEvents({ limit: 10 });
+      assert.equal(newest.length, 10);
+      assert.deepEqual(newest.map((e) => e.data.i), [20, 21, 22, 23, 24, 25, 26, 27, 28, 29]);
+      const page = await store.listEvents({ afterId: newest[0]!.id, limit: 3 });
+      assert.deepEqual(page.map((e) => e.data.i), [21, 22, 23]);
+      const online = await store.listEvents({ type: 'agent.online', agentId: id(2), limit: 1000 });
+      assert.ok(online.every((e) => e.type === 'agent.online' && e.agentId === id(2)));
+      assert.equal(online.length, 10);
+    });
+
+    it('keeps meta values', async (t) => {
+      if (skip) return t.skip(skip);
+      assert.equal(await store.getMeta('k'), null);
+      await store.setMeta('k', 'v1');
+      await store.setMeta('k', 'v2');
+      assert.equal(await store.getMeta('k'), 'v2');
+    });
+  });
+}

@@ -1,0 +1,3 @@
+/** The store's front door. */
+export type * from './store.js';
+export { openStore, describeDatabase, type OpenStoreOptions } from './open-store.js';

@@ -1,0 +1,368 @@
+/**
+ * The Store over Kysely: one implementation for SQLite and PostgreSQL; only
+ * the dialect differs (chosen in open-store.ts).
+ */
+import { Migrator, sql, type Kysely, type Selectable } from 'kysely';
+import type { AgentsTable, Database } from './schema.js';
+import { migrationProvider } from './migrations.js';
+import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, CorralError, StoreError, TokenNotFoundError } from '../errors.js';
+import type {
+  AgentRecord,
+  AgentReportPatch,
+  AgentTouch,
+  ConfigRecord,
+  EventQuery,
+  EventRecord,
+  NewEvent,
+  Store,
+  TokenKind,
+  TokenRecord,
+} from './store.js';
+
+const json = (v: unknown): string => JSON.stringify(v);
+const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+const num = (v: number | string | bigint): number => Number(v);
+
+function toAgent(r: Selectable<AgentsTable>): AgentRecord {
+  return {
+    id: r.id,
+    kind: r.kind as AgentRecord['kind'],
+    name: r.name,
+    status: r.status as AgentRecord['status'],
+    labels: JSON.parse(r.labels) as Record<string, string>,
+    identifyingAttributes: JSON.parse(r.identifying_attributes) as Record<string, string>,
+    nonIdentifyingAttributes: JSON.parse(r.non_identifying_attributes) as Record<string, string>,
+    capabilities: num(r.capabilities),
+    health: parse(r.health),
+    effectiveConfig: parse(r.effective_config),
+    remoteConfigStatus: parse(r.remote_config_status),
+    packageStatuses: parse(r.package_statuses),
+    credentialHash: r.credential_hash,
+    firstSeenAt: num(r.first_seen_at),
+    lastSeenAt: num(r.last_seen_at),
+    lastSequenceNum: num(r.last_sequence_num),
+    revokedAt: r.revoked_at === null ? null : num(r.revoked_at),
+  };
+}
+
+function toToken(r: Selectable<Database['tokens']>): TokenRecord {
+  return {
+    id: r.id,
+    kind: r.kind as TokenKind,
+    name: r.name,
+    hash: r.hash,
+    prefix: r.prefix,
+    createdAt: num(r.created_at),
+    revokedAt: r.revoked_at === null ? null : num(r.revoked_at),
+  };
+}
+
+function toConfig(r: Selectable<Database['configs']>): ConfigRecord {
+  return {
+    name: r.name,
+    selector: r.selector,
+    files: JSON.parse(r.files) as ConfigRecord['files'],
+    hash: r.hash,
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+/** Columns for the parts of a report that are present. */
+function patchColumns(p: AgentReportPatch): Partial<AgentsTable> {
+  const c: Partial<AgentsTable> = {};
+  if (p.kind !== undefined) c.kind = p.kind;
+  if (p.name !== undefined) c.name = p.name;
+  if (p.identifyingAttributes !== undefined) c.identifying_attributes = json(p.identifyingAttributes);
+  if (p.nonIdentifyingAttributes !== undefined) c.non_identifying_attributes = json(p.nonIdentifyingAttributes);
+  if (p.capabilities !== undefined) c.capabilities = p.capabilities;
+  if (p.health !== undefined) c.health = p.health === null ? null : json(p.health);
+  if (p.effectiveConfig !== undefined) c.effective_config = p.effectiveConfig === null ? null : json(p.effectiveConfig);
+  if (p.remoteConfigStatus !== undefined) c.remote_config_status = p.remoteConfigStatus === null ? null : json(p.remoteConfigStatus);
+  if (p.packageStatuses !== undefined) c.package_statuses = p.packageStatuses === null ? null : json(p.packageStatuses);
+  return c;
+}
+
+const TOUCH_CHUNK = 500;
+
+export class KyselyStore implements Store {
+  private closed = false;
+
+  constructor(
+    readonly kind: 'sqlite' | 'postgres',
+    private readonly db: Kysely<Database>,
+  ) {}
+
+  /** Runs a store operation, turning driver errors into StoreError. */
+  private async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreError(`store is closed (${what})`);
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof CorralError) throw e;
+      throw new StoreError(`${what} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.run('migrate', async () => {
+      const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.kind) });
+      const { error } = await migrator.migrateToLatest();
+      if (error) throw error;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.destroy();
+  }
+
+  createToken(t: TokenRecord): Promise<void> {
+    return this.run('create token', async () => {
+      await this.db
+        .insertInto('tokens')
+        .values({ id: t.id, kind: t.kind, name: t.name, hash: t.hash, prefix: t.prefix, created_at: t.createdAt, revoked_at: t.revokedAt })
+        .execute();
+    });
+  }
+
+  findActiveTokenByHash(hash: string): Promise<TokenRecord | null> {
+    return this.run('find token', async () => {
+      const r = await this.db.selectFrom('tokens').selectAll().where('hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
+      return r ? toToken(r) : null;
+    });
+  }
+
+  listTokens(kind?: TokenKind): Promise<TokenRecord[]> {
+    return this.run('list tokens', async () => {
+      let q = this.db.selectFrom('tokens').selectAll().orderBy('created_at').orderBy('id');
+      if (kind) q = q.where('kind', '=', kind);
+      return (await q.execute()).map(toToken);
+    });
+  }
+
+  revokeToken(id: string, at: number): Promise<TokenRecord> {
+    return this.run('revoke token', async () => {
+      await this.db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+      const r = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!r) throw new TokenNotFoundError(id);
+      return toToken(r);
+    });
+  }
+
+  getAgent(id: string): Promise<AgentRecord | null> {
+    return this.run('get agent', async () => {
+      const r = await this.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+      return r ? toAgent(r) : null;
+    });
+  }
+
+  findAgentByCredentialHash(hash: string): Promise<AgentRecord | null> {
+    return this.run('find agent by credential', async () => {
+      const r = await this.db.selectFrom('agents').selectAll().where('credential_hash', '=', hash).executeTakeFirst();
+      return r ? toAgent(r) : null;
+    });
+  }
+
+  listAgents(): Promise<AgentRecord[]> {
+    return this.run('list agents', async () => (await this.db.selectFrom('agents').selectAll().orderBy('id').execute()).map(toAgent));
+  }
+
+  upsertAgentReport(id: string, patch: AgentReportPatch, at: number): Promise<AgentRecord> {
+    return this.run('store agent report', () =>
+      this.db.transaction().execute(async (tx) => {
+        const existing = await tx.selectFrom('agents').select(['status']).where('id', '=', id).executeTakeFirst();
+        if (existing?.status === 'revoked') throw new AgentRevokedError(id);
+        const cols = patchColumns(patch);
+        if (!existing) {
+          await tx
+            .insertInto('agents')
+            .values({
+              id,
+              kind: 'opamp',
+              name: '',
+              status: 'online',
+              labels: '{}',
+              identifying_attributes: '{}',
+              non_identifying_attributes: '{}',
+              capabilities: 0,
+              health: null,
+              effective_config: null,
+              remote_config_status: null,
+              package_statuses: null,
+              credential_hash: null,
+              first_seen_at: at,
+              last_seen_at: at,
+              last_sequence_num: 0,
+              revoked_at: null,
+              ...cols,
+            })
+            // Two replicas may create the same agent at once; the second just applies its patch.
+            .onConflict((oc) => oc.column('id').doUpdateSet({ ...cols, last_seen_at: at }))
+            .execute();
+        } else {
+          await tx.updateTable('agents').set({ ...cols, last_seen_at: at }).where('id', '=', id).execute();
+        }
+        const r = await tx.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+        return toAgent(r);
+      }),
+    );
+  }
+
+  setAgentCredential(id: string, credentialHash: string): Promise<void> {
+    return this.run('set agent credential', async () => {
+      const res = await this.db
+        .updateTable('agents')
+        .set({ credential_hash: credentialHash })
+        .where('id', '=', id)
+        .where('status', '!=', 'revoked')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) throw new AgentNotFoundError(id);
+    });
+  }
+
+  setAgentLabels(id: string, labels: Record<string, string>): Promise<AgentRecord> {
+    return this.run('set agent labels', async () => {
+      const res = await this.db.updateTable('agents').set({ labels: json(labels) }).where('id', '=', id).executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) throw new AgentNotFoundError(id);
+      return toAgent(await this.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+    });
+  }
+
+  setAgentStatus(id: string, status: 'online' | 'offline', at: number): Promise<boolean> {
+    return this.run('set agent status', async () => {
+      const set = status === 'online' ? { status, last_seen_at: at } : { status };
+      const res = await this.db
+        .updateTable('agents')
+        .set(set)
+        .where('id', '=', id)
+        .where('status', '!=', 'revoked')
+        .where('status', '!=', status)
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    });
+  }
+
+  touchAgents(touches: AgentTouch[]): Promise<void> {
+    if (touches.length === 0) return Promise.resolve();
+    return this.run('touch agents', async () => {
+      for (let i = 0; i < touches.length; i += TOUCH_CHUNK) {
+        const chunk = touches.slice(i, i + TOUCH_CHUNK);
+        if (this.kind === 'postgres') {
+          // One statement per chunk: UPDATE ... FROM (VALUES ...).
+          const rows = sql.join(chunk.map((t) => sql`(${t.id}::text, ${t.lastSeenAt}::bigint, ${t.lastSequenceNum}::bigint)`));
+          await sql`update agents set last_seen_at = greatest(agents.last_seen_at, v.seen), last_sequence_num = v.seq
+                    from (values ${rows}) as v(id, seen, seq) where agents.id = v.id`.execute(this.db);
+        } else {
+          await this.db.transaction().execute(async (tx) => {
+            for (const t of chunk) {
+              await tx
+                .updateTable('agents')
+                .set({ last_seen_at: sql`max(last_seen_at, ${t.lastSeenAt})`, last_sequence_num: t.lastSequenceNum })
+                .where('id', '=', t.id)
+                .execute();
+            }
+          });
+        }
+      }
+    });
+  }
+
+  markStaleAgentsOffline(before: number): Promise<string[]> {
+    return this.run('mark stale agents offline', async () => {
+      const rows = await this.db
+        .updateTable('agents')
+        .set({ status: 'offline' })
+        .where('status', '=', 'online')
+        .where('last_seen_at', '<', before)
+        .returning('id')
+        .execute();
+      return rows.map((r) => r.id);
+    });
+  }
+
+  revokeAgent(id: string, at: number): Promise<AgentRecord> {
+    return this.run('revoke agent', async () => {
+      await this.db
+        .updateTable('agents')
+        .set({ status: 'revoked', credential_hash: null, revoked_at: at })
+        .where('id', '=', id)
+        .where('status', '!=', 'revoked')
+        .execute();
+      const r = await this.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!r) throw new AgentNotFoundError(id);
+      return toAgent(r);
+    });
+  }
+
+  putConfig(c: Omit<ConfigRecord, 'createdAt'>): Promise<ConfigRecord> {
+    return this.run('put config', async () => {
+      await this.db
+        .insertInto('configs')
+        .values({ name: c.name, selector: c.selector, files: json(c.files), hash: c.hash, created_at: c.updatedAt, updated_at: c.updatedAt })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ selector: c.selector, files: json(c.files), hash: c.hash, updated_at: c.updatedAt }))
+        .execute();
+      return toConfig(await this.db.selectFrom('configs').selectAll().where('name', '=', c.name).executeTakeFirstOrThrow());
+    });
+  }
+
+  getConfig(name: string): Promise<ConfigRecord | null> {
+    return this.run('get config', async () => {
+      const r = await this.db.selectFrom('configs').selectAll().where('name', '=', name).executeTakeFirst();
+      return r ? toConfig(r) : null;
+    });
+  }
+
+  listConfigs(): Promise<ConfigRecord[]> {
+    return this.run('list configs', async () => (await this.db.selectFrom('configs').selectAll().orderBy('name').execute()).map(toConfig));
+  }
+
+  deleteConfig(name: string): Promise<void> {
+    return this.run('delete config', async () => {
+      const res = await this.db.deleteFrom('configs').where('name', '=', name).executeTakeFirst();
+      if (Number(res.numDeletedRows) === 0) throw new ConfigNotFoundError(name);
+    });
+  }
+
+  appendEvents(events: NewEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    return this.run('append events', async () => {
+      for (let i = 0; i < events.length; i += TOUCH_CHUNK) {
+        await this.db
+          .insertInto('events')
+          .values(events.slice(i, i + TOUCH_CHUNK).map((e) => ({ at: e.at, type: e.type, agent_id: e.agentId, data: json(e.data) })))
+          .execute();
+      }
+    });
+  }
+
+  listEvents(query: EventQuery): Promise<EventRecord[]> {
+    return this.run('list events', async () => {
+      const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
+      let q = this.db.selectFrom('events').selectAll();
+      if (query.afterId !== undefined) q = q.where('id', '>', query.afterId);
+      if (query.agentId !== undefined) q = q.where('agent_id', '=', query.agentId);
+      if (query.type !== undefined) q = q.where('type', '=', query.type);
+      // Without `afterId`, the newest `limit` events; with it, the next `limit` after it. Oldest first either way.
+      const rows =
+        query.afterId === undefined
+          ? (await q.orderBy('id', 'desc').limit(limit).execute()).reverse()
+          : await q.orderBy('id', 'asc').limit(limit).execute();
+      return rows.map((r) => ({ id: num(r.id), at: num(r.at), type: r.type, agentId: r.agent_id, data: JSON.parse(r.data) as Record<string, unknown> }));
+    });
+  }
+
+  getMeta(key: string): Promise<string | null> {
+    return this.run('get meta', async () => {
+      const r = await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
+      return r?.value ?? null;
+    });
+  }
+
+  setMeta(key: string, value: string): Promise<void> {
+    return this.run('set meta', async () => {
+      await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+    });
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Schema migrations, written once with Kysely's schema builder so the same
+ * steps run on SQLite and PostgreSQL. Never edit a released migration; add
+ * the next one. Kysely's Migrator takes a lock (pg advisory lock, SQLite
+ * transaction), so replicas starting together migrate once.
+ */
+import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+type Dialect = 'sqlite' | 'postgres';
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '0001_initial': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('tokens')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull().unique())
+          .addColumn('prefix', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('revoked_at', 'bigint')
+          .execute();
+
+        await db.schema
+          .createTable('agents')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('labels', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('identifying_attributes', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('non_identifying_attributes', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('capabilities', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('health', 'text')
+          .addColumn('effective_config', 'text')
+          .addColumn('remote_config_status', 'text')
+          .addColumn('package_statuses', 'text')
+          .addColumn('credential_hash', 'text')
+          .addColumn('first_seen_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_sequence_num', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('revoked_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('agents_credential_hash').on('agents').column('credential_hash').execute();
+        await db.schema.createIndex('agents_status_last_seen').on('agents').columns(['status', 'last_seen_at']).execute();
+
+        await db.schema
+          .createTable('configs')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('selector', 'text', (c) => c.notNull())
+          .addColumn('files', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('events')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('agent_id', 'text')
+          .addColumn('data', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('events_agent').on('events').columns(['agent_id', 'id']).execute();
+        await db.schema.createIndex('events_type').on('events').columns(['type', 'id']).execute();
+
+        await db.schema
+          .createTable('meta')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
+  };
+}
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return { getMigrations: async () => migrations(dialect) };
+}

@@ -1,0 +1,74 @@
+/**
+ * Opens the store the server was told to use: SQLite in the data dir by
+ * default, PostgreSQL for a postgres:// URL. Returns it migrated.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from './schema.js';
+import type { Store } from './store.js';
+import { KyselyStore } from './kysely-store.js';
+import { StoreError } from '../errors.js';
+
+export interface OpenStoreOptions {
+  /** Empty for SQLite in `dataDir`; a postgres:// URL for PostgreSQL. */
+  database: string;
+  dataDir: string;
+  log?: Logger;
+  /** PostgreSQL pool size. Default 10. */
+  poolSize?: number;
+}
+
+const INT8_OID = 20;
+
+/** Where a URL points, without its password, for error messages. */
+export function describeDatabase(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return 'an unparseable URL';
+  }
+}
+
+export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+  let store: KyselyStore;
+  if (/^postgres(ql)?:\/\//.test(opts.database)) {
+    // bigint columns hold milliseconds and counters well inside 2^53: read them as numbers, on this pool only.
+    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) };
+    const pool = new pg.Pool({ connectionString: opts.database, max: opts.poolSize ?? 10, types: types as pg.CustomTypesConfig });
+    pool.on('error', (err) => opts.log?.error({ err }, 'postgres pool error'));
+    try {
+      const client = await pool.connect();
+      client.release();
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      throw new StoreError(`cannot connect to PostgreSQL at ${describeDatabase(opts.database)}: ${(e as Error).message}`, { cause: e });
+    }
+    store = new KyselyStore('postgres', new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
+  } else {
+    mkdirSync(opts.dataDir, { recursive: true });
+    const file = join(opts.dataDir, 'corral.db');
+    let sqlite: SqliteDatabase.Database;
+    try {
+      sqlite = new SqliteDatabase(file);
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('synchronous = NORMAL');
+      sqlite.pragma('busy_timeout = 5000');
+      sqlite.pragma('foreign_keys = ON');
+    } catch (e) {
+      throw new StoreError(`cannot open SQLite store ${file}: ${(e as Error).message}`, { cause: e });
+    }
+    store = new KyselyStore('sqlite', new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }));
+  }
+  try {
+    await store.migrate();
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  return store;
+}

@@ -1,0 +1,62 @@
+/** Kysely table types. JSON-ish columns are text; times are bigint milliseconds. */
+import type { Generated } from 'kysely';
+
+export interface TokensTable {
+  id: string;
+  kind: string;
+  name: string;
+  hash: string;
+  prefix: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface AgentsTable {
+  id: string;
+  kind: string;
+  name: string;
+  status: string;
+  labels: string;
+  identifying_attributes: string;
+  non_identifying_attributes: string;
+  capabilities: number;
+  health: string | null;
+  effective_config: string | null;
+  remote_config_status: string | null;
+  package_statuses: string | null;
+  credential_hash: string | null;
+  first_seen_at: number;
+  last_seen_at: number;
+  last_sequence_num: number;
+  revoked_at: number | null;
+}
+
+export interface ConfigsTable {
+  name: string;
+  selector: string;
+  files: string;
+  hash: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  at: number;
+  type: string;
+  agent_id: string | null;
+  data: string;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  tokens: TokensTable;
+  agents: AgentsTable;
+  configs: ConfigsTable;
+  events: EventsTable;
+  meta: MetaTable;
+}

@@ -1,0 +1,196 @@
+/**
+ * The Store: everything the server knows that must outlive a process.
+ *
+ * Two implementations (SQLite via better-sqlite3, PostgreSQL via pg, both
+ * through Kysely) pass one shared contract suite (`contract.test.ts`). Only
+ * live connections live in server memory; everything else is here, so several
+ * server replicas can share one PostgreSQL.
+ *
+ * Conventions:
+ * - Times are milliseconds since the epoch (`...At`, `...Ms`).
+ * - Agent ids are the canonical UUID string of the OpAMP instance uid.
+ * - Database errors are translated to the domain errors in `errors.ts`;
+ *   nothing returns driver errors to callers.
+ * - JSON-ish fields are stored as text and returned parsed.
+ */
+
+export type TokenKind = 'admin' | 'enrollment';
+
+export interface TokenRecord {
+  id: string;
+  kind: TokenKind;
+  name: string;
+  /** sha256 hex of the secret; the secret itself is never stored. */
+  hash: string;
+  /** First characters of the secret, shown to tell tokens apart. */
+  prefix: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export type AgentKind = 'corral' | 'opamp';
+/** online: connected or heartbeating; offline: gone; revoked: refused forever. */
+export type AgentStatus = 'online' | 'offline' | 'revoked';
+
+export interface HealthRecord {
+  healthy: boolean;
+  startTimeMs: number;
+  lastError: string;
+  status: string;
+  statusTimeMs: number;
+  components: Record<string, HealthRecord>;
+}
+
+export type RemoteConfigState = 'UNSET' | 'APPLIED' | 'APPLYING' | 'FAILED';
+
+export interface RemoteConfigStatusRecord {
+  /** hex of the hash the agent reports for its last remote config. */
+  hash: string;
+  status: RemoteConfigState;
+  errorMessage: string;
+}
+
+export interface EffectiveConfigRecord {
+  files: Record<string, { contentType: string; body: string }>;
+}
+
+export interface PackageStatusRecord {
+  name: string;
+  agentHasVersion: string;
+  agentHasHash: string;
+  serverOfferedVersion: string;
+  serverOfferedHash: string;
+  status: string;
+  errorMessage: string;
+  downloadPercent: number | null;
+}
+
+export interface AgentRecord {
+  id: string;
+  kind: AgentKind;
+  name: string;
+  status: AgentStatus;
+  /** Labels set by an operator; they win over the agent's own. */
+  labels: Record<string, string>;
+  identifyingAttributes: Record<string, string>;
+  nonIdentifyingAttributes: Record<string, string>;
+  capabilities: number;
+  health: HealthRecord | null;
+  effectiveConfig: EffectiveConfigRecord | null;
+  remoteConfigStatus: RemoteConfigStatusRecord | null;
+  packageStatuses: PackageStatusRecord[] | null;
+  /** sha256 hex of the agent's own credential (corral agents after enrollment). */
+  credentialHash: string | null;
+  firstSeenAt: number;
+  lastSeenAt: number;
+  /** Last AgentToServer.sequence_num seen, for gap detection across replicas. */
+  lastSequenceNum: number;
+  revokedAt: number | null;
+}
+
+/** Fields an agent report may change; absent fields stay as they are. */
+export interface AgentReportPatch {
+  kind?: AgentKind;
+  name?: string;
+  identifyingAttributes?: Record<string, string>;
+  nonIdentifyingAttributes?: Record<string, string>;
+  capabilities?: number;
+  health?: HealthRecord | null;
+  effectiveConfig?: EffectiveConfigRecord | null;
+  remoteConfigStatus?: RemoteConfigStatusRecord | null;
+  packageStatuses?: PackageStatusRecord[] | null;
+}
+
+export interface AgentTouch {
+  id: string;
+  lastSeenAt: number;
+  lastSequenceNum: number;
+}
+
+export interface ConfigFile {
+  contentType: string;
+  /** UTF-8 text body. */
+  body: string;
+}
+
+export interface ConfigRecord {
+  name: string;
+  selector: string;
+  files: Record<string, ConfigFile>;
+  /** sha256 hex over the files; changes only when content changes. */
+  hash: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface EventRecord {
+  id: number;
+  at: number;
+  type: string;
+  agentId: string | null;
+  data: Record<string, unknown>;
+}
+
+export type NewEvent = Omit<EventRecord, 'id'>;
+
+export interface EventQuery {
+  /** Only events with id greater than this. */
+  afterId?: number;
+  agentId?: string;
+  type?: string;
+  /** Default 100, at most 1000. Newest last. */
+  limit?: number;
+}
+
+export interface Store {
+  /** Which backend this is, for logs and /healthz. */
+  readonly kind: 'sqlite' | 'postgres';
+
+  /** Creates or upgrades the schema. Safe to call on every start, and from several replicas at once. */
+  migrate(): Promise<void>;
+  /** Flushes and closes connections. Calls after close reject. */
+  close(): Promise<void>;
+
+  createToken(token: TokenRecord): Promise<void>;
+  /** Finds a token that is not revoked by its hash. */
+  findActiveTokenByHash(hash: string): Promise<TokenRecord | null>;
+  listTokens(kind?: TokenKind): Promise<TokenRecord[]>;
+  /** Marks a token revoked. Throws TokenNotFoundError if no such token. Revoking twice is fine. */
+  revokeToken(id: string, at: number): Promise<TokenRecord>;
+
+  getAgent(id: string): Promise<AgentRecord | null>;
+  findAgentByCredentialHash(hash: string): Promise<AgentRecord | null>;
+  listAgents(): Promise<AgentRecord[]>;
+  /**
+   * Creates the agent if new (status online, given time as first/last seen),
+   * otherwise applies the patch. Returns the record after the change.
+   * Throws AgentRevokedError for a revoked agent and changes nothing.
+   */
+  upsertAgentReport(id: string, patch: AgentReportPatch, at: number): Promise<AgentRecord>;
+  setAgentCredential(id: string, credentialHash: string): Promise<void>;
+  /** Replaces operator labels. Throws AgentNotFoundError. */
+  setAgentLabels(id: string, labels: Record<string, string>): Promise<AgentRecord>;
+  /**
+   * Sets online/offline. Returns true if the status changed (so the caller
+   * records one event per change). Never changes a revoked agent; returns false.
+   */
+  setAgentStatus(id: string, status: 'online' | 'offline', at: number): Promise<boolean>;
+  /** Batched heartbeat bookkeeping; unknown ids are ignored. */
+  touchAgents(touches: AgentTouch[]): Promise<void>;
+  /** Marks online agents last seen before `before` offline; returns their ids. */
+  markStaleAgentsOffline(before: number): Promise<string[]>;
+  /** Revokes: status revoked, credential cleared. Throws AgentNotFoundError. */
+  revokeAgent(id: string, at: number): Promise<AgentRecord>;
+
+  putConfig(config: Omit<ConfigRecord, 'createdAt'>): Promise<ConfigRecord>;
+  getConfig(name: string): Promise<ConfigRecord | null>;
+  listConfigs(): Promise<ConfigRecord[]>;
+  /** Throws ConfigNotFoundError. */
+  deleteConfig(name: string): Promise<void>;
+
+  appendEvents(events: NewEvent[]): Promise<void>;
+  listEvents(query: EventQuery): Promise<EventRecord[]>;
+
+  getMeta(key: string): Promise<string | null>;
+  setMeta(key: string, value: string): Promise<void>;
+}

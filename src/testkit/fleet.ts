@@ -1,0 +1,194 @@
+/**
+ * A test fleet: one real `corral server` process and real `corral agent`
+ * processes, each with its own data dir, plus the real CLI and a small REST
+ * client. Everything is torn down by `close()`.
+ *
+ *   const fleet = await Fleet.start({ database });
+ *   const a = await fleet.startAgent({ labels: { env: 'prod' } });
+ *   await fleet.awaitAgent(a, (x) => x.status === 'online');
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually } from './eventually.js';
+import { CorralProcess, killAll, runCorral } from './processes.js';
+
+export interface FleetOptions {
+  /** A postgres:// URL; SQLite in the server's data dir when absent. */
+  database?: string;
+  /** Heartbeat seconds (fractions allowed) offered to agents. */
+  heartbeatSeconds?: number;
+  offlineAfterMissed?: number;
+  extraServerArgs?: string[];
+}
+
+export interface AgentSummaryJson {
+  id: string;
+  name: string;
+  kind: string;
+  status: string;
+  labels: Record<string, string>;
+  operatorLabels: Record<string, string>;
+  nonIdentifyingAttributes: Record<string, string>;
+  identifyingAttributes: Record<string, string>;
+  os: string;
+  arch: string;
+  agentVersion: string;
+  health: { healthy: boolean; status: string } | null;
+  config: { status: string; desiredHash: string | null; reportedHash: string | null; errorMessage: string };
+}
+
+export class TestAgent {
+  process: CorralProcess;
+  constructor(
+    readonly name: string,
+    readonly dataDir: string,
+    readonly args: string[],
+  ) {
+    this.process = new CorralProcess(args);
+  }
+
+  /** The instance uid the agent persisted (waits for the file). */
+  async instanceUid(): Promise<string> {
+    return eventually(
+      async () => {
+        const identity = JSON.parse(await readFile(join(this.dataDir, 'identity.json'), 'utf8')) as { instanceUid: string };
+        return identity.instanceUid;
+      },
+      { what: `${this.name} identity.json` },
+    );
+  }
+
+  async restart(): Promise<void> {
+    await this.process.stop();
+    this.process = new CorralProcess(this.args);
+  }
+}
+
+export class Fleet {
+  server!: CorralProcess;
+  url = '';
+  adminToken = '';
+  enrollmentToken = '';
+  private agents: TestAgent[] = [];
+  private serverArgs: string[] = [];
+
+  private constructor(
+    readonly root: string,
+    readonly opts: FleetOptions,
+  ) {}
+
+  static async start(opts: FleetOptions = {}): Promise<Fleet> {
+    const fleet = new Fleet(await mkdtemp(join(tmpdir(), 'corral-e2e-')), opts);
+    await fleet.startServer('127.0.0.1:0');
+    return fleet;
+  }
+
+  private async startServer(listen: string): Promise<void> {
+    this.serverArgs = [
+      'server',
+      '--listen',
+      listen,
+      '--data-dir',
+      join(this.root, 'server'),
+      '--heartbeat',
+      String(this.opts.heartbeatSeconds ?? 0.5),
+      '--offline-after',
+      String(this.opts.offlineAfterMissed ?? 3),
+      ...(this.opts.database ? ['--database', this.opts.database] : []),
+      ...(this.opts.extraServerArgs ?? []),
+    ];
+    this.server = new CorralProcess(this.serverArgs, { CORRAL_LOG_LEVEL: 'warn' });
+    const m = await this.server.waitForOutput(/listening on (http:\/\/\S+)/);
+    this.url = m[1]!;
+    if (!this.adminToken) {
+      this.adminToken = (await this.server.waitForOutput(/admin token:\s+(\S+)/))[1]!;
+      this.enrollmentToken = (await this.server.waitForOutput(/enrollment token:\s+(\S+)/))[1]!;
+    }
+  }
+
+  /** Stops the server (SIGTERM, or SIGKILL with `crash`). */
+  async stopServer(opts: { crash?: boolean } = {}): Promise<void> {
+    if (opts.crash) await this.server.signal('SIGKILL');
+    else await this.server.stop();
+  }
+
+  /** Starts the server again on the same port and data. */
+  async restartServer(): Promise<void> {
+    if (this.server.running) await this.stopServer();
+    const port = new URL(this.url).port;
+    await eventually(
+      async () => {
+        await this.startServer(`127.0.0.1:${port}`);
+        return true;
+      },
+      { timeoutMs: 20_000, what: 'server restart on the same port' },
+    );
+  }
+
+  async startAgent(opts: { name?: string; labels?: Record<string, string>; token?: string } = {}): Promise<TestAgent> {
+    const name = opts.name ?? `agent-${this.agents.length + 1}`;
+    const dataDir = join(this.root, name);
+    const args = [
+      'agent',
+      '--server',
+      this.url,
+      '--token',
+      opts.token ?? this.enrollmentToken,
+      '--data-dir',
+      dataDir,
+      '--name',
+      name,
+      ...Object.entries(opts.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+    ];
+    const agent = new TestAgent(name, dataDir, args);
+    this.agents.push(agent);
+    return agent;
+  }
+
+  /** Calls the REST API with the admin token. */
+  async api<T = unknown>(method: string, path: string, body?: unknown, token = this.adminToken): Promise<{ status: number; body: T }> {
+    const res = await fetch(this.url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  }
+
+  async listAgents(selector = ''): Promise<AgentSummaryJson[]> {
+    const res = await this.api<{ agents: AgentSummaryJson[] }>('GET', `/api/v1/agents?selector=${encodeURIComponent(selector)}`);
+    if (res.status !== 200) throw new Error(`list agents: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.agents;
+  }
+
+  /** Waits until the agent is listed and `check` holds for it. */
+  async awaitAgent(agent: TestAgent, check: (a: AgentSummaryJson) => boolean, timeoutMs = 20_000): Promise<AgentSummaryJson> {
+    const id = await agent.instanceUid();
+    let last: AgentSummaryJson | undefined;
+    try {
+      return await eventually(
+        async () => {
+          last = (await this.listAgents()).find((a) => a.id === id);
+          return last && check(last) ? last : undefined;
+        },
+        { timeoutMs, what: `agent ${agent.name}` },
+      );
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; last seen as ${JSON.stringify(last)}\nagent stderr:\n${agent.process.stderr.slice(-1500)}`);
+    }
+  }
+
+  /** Runs the real CLI against this fleet's server. */
+  cli(...args: string[]) {
+    return runCorral(args, { CORRAL_SERVER: this.url, CORRAL_TOKEN: this.adminToken, XDG_CONFIG_HOME: join(this.root, 'xdg') });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.agents.map((a) => a.process.stop().catch(() => undefined)));
+    await this.server.stop().catch(() => undefined);
+    await killAll();
+    await rm(this.root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Real processes for end-to-end tests: a child running `dist/bin/corral.js`
+ * with its output captured, waited on with deadlines, and killed for sure
+ * when the test ends.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { eventually } from './eventually.js';
+
+export const CORRAL_BIN = fileURLToPath(new URL('../../dist/bin/corral.js', import.meta.url));
+
+export class CorralProcess {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  exitCode: number | null = null;
+  exitSignal: NodeJS.Signals | null = null;
+  readonly exited: Promise<void>;
+
+  constructor(
+    readonly args: string[],
+    env: Record<string, string | undefined> = {},
+  ) {
+    this.child = spawn(process.execPath, [CORRAL_BIN, ...args], {
+      env: { ...process.env, CORRAL_SERVER: undefined, CORRAL_TOKEN: undefined, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        this.exitCode = code;
+        this.exitSignal = signal;
+        resolve();
+      });
+    });
+    live.add(this);
+    void this.exited.then(() => live.delete(this));
+  }
+
+  get running(): boolean {
+    return this.exitCode === null && this.exitSignal === null;
+  }
+
+  /** Waits until stdout matches; returns the match. Fails early if the process exits. */
+  async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+    return eventually(
+      () => {
+        const m = pattern.exec(this.stdout);
+        if (m) return m;
+        if (!this.running) throw new Error(`process exited (${this.exitCode ?? this.exitSignal}) before printing ${pattern}:\n${this.stderr.slice(-2000)}`);
+        return undefined;
+      },
+      { timeoutMs, what: `output ${pattern} from corral ${this.args[0]}` },
+    );
+  }
+
+  async signal(sig: NodeJS.Signals, timeoutMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.child.kill(sig);
+    const timer = new Promise<void>((_, reject) =>
+      setTimeout(() => reject(new Error(`corral ${this.args[0]} did not exit ${timeoutMs} ms after ${sig}`)), timeoutMs).unref(),
+    );
+    await Promise.race([this.exited, timer]);
+  }
+
+  /** Graceful stop; SIGKILL if it does not exit in time. */
+  async stop(): Promise<void> {
+    try {
+      await this.signal('SIGTERM');
+    } catch {
+      await this.signal('SIGKILL');
+    }
+  }
+}
+
+const live = new Set<CorralProcess>();
+
+/** Kills every process still running (call from an `after` hook). */
+export async function killAll(): Promise<void> {
+  await Promise.all([...live].map((p) => p.signal('SIGKILL').catch(() => undefined)));
+}
+
+/** Runs the CLI to completion. */
+export async function runCorral(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = new CorralProcess(args, env);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
+  await p.exited;
+  clearTimeout(timer);
+  return { code: p.exitCode, stdout: p.stdout, stderr: p.stderr };
+}

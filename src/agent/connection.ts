@@ -1,0 +1,272 @@
+/**
+ * The agent's OpAMP connection: connect out over WebSocket, send full
+ * state, heartbeat, take offers (credential, heartbeat interval, remote
+ * config), and reconnect with backoff for as long as the agent runs.
+ *
+ * Lifecycle of one attempt: 'connecting' → 'connected' → 'closed', then a
+ * backoff delay ('waiting') and the next attempt; `stop()` ends the loop
+ * after telling the server (AgentDisconnect).
+ */
+import WebSocket from 'ws';
+import type { Logger } from 'pino';
+import {
+  AgentCapabilities,
+  AgentToServerSchema,
+  RemoteConfigStatuses,
+  ServerToAgentFlags,
+  create,
+  decodeServerToAgent,
+  decodeWsFrame,
+  encodeAgentToServer,
+  encodeWsFrame,
+  recordToKeyValues,
+  uuidStringToBytes,
+  type AgentToServer,
+  type ServerToAgent,
+} from '../protocol/index.js';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { nextDelayMs } from './backoff.js';
+import type { CompiledAgentOptions } from './options.js';
+import type { IdentityStore, Identity } from './identity.js';
+import type { RemoteConfigManager, RemoteConfigState } from './remote-config.js';
+import { describeAgent } from './description.js';
+
+export const AGENT_CAPABILITIES =
+  BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus) |
+  BigInt(AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig) |
+  BigInt(AgentCapabilities.AgentCapabilities_ReportsEffectiveConfig) |
+  BigInt(AgentCapabilities.AgentCapabilities_ReportsHealth) |
+  BigInt(AgentCapabilities.AgentCapabilities_ReportsRemoteConfig) |
+  BigInt(AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings) |
+  BigInt(AgentCapabilities.AgentCapabilities_ReportsHeartbeat);
+
+const STATUS: Record<RemoteConfigState['status'], RemoteConfigStatuses> = {
+  UNSET: RemoteConfigStatuses.RemoteConfigStatuses_UNSET,
+  APPLYING: RemoteConfigStatuses.RemoteConfigStatuses_APPLYING,
+  APPLIED: RemoteConfigStatuses.RemoteConfigStatuses_APPLIED,
+  FAILED: RemoteConfigStatuses.RemoteConfigStatuses_FAILED,
+};
+
+/** A connection that lasted this long resets the backoff. */
+const STABLE_MS = 30_000;
+const REFUSED_STATUSES = new Set([401, 403]);
+
+export interface ConnectionDeps {
+  log: Logger;
+  identity: IdentityStore;
+  remoteConfig: RemoteConfigManager;
+  random?: () => number;
+  /** Opens a WebSocket; tests substitute one that fails on demand. */
+  openSocket?: (url: string, headers: Record<string, string>) => WebSocket;
+}
+
+type Init = MessageInitShape<typeof AgentToServerSchema>;
+
+export class AgentConnection {
+  private identity: Identity;
+  private readonly uid: Uint8Array;
+  private readonly startedAtNs = BigInt(Date.now()) * 1_000_000n;
+  private seq = 0n;
+  private ws: WebSocket | null = null;
+  private heartbeatMs: number;
+  private url: string;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+
+  constructor(
+    private readonly opts: CompiledAgentOptions,
+    private readonly deps: ConnectionDeps,
+  ) {
+    this.identity = deps.identity.loadOrCreate();
+    this.uid = uuidStringToBytes(this.identity.instanceUid);
+    this.heartbeatMs = opts.heartbeatMs;
+    this.url = opts.opampUrl;
+  }
+
+  get instanceUid(): string {
+    return this.identity.instanceUid;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopped) {
+      const began = Date.now();
+      const outcome = await this.session();
+      if (this.stopped) break;
+      if (outcome.reconnectNow) {
+        attempt = 0;
+        continue;
+      }
+      if (Date.now() - began >= STABLE_MS || outcome.exchanged) attempt = 0;
+      const refused = outcome.status !== undefined && REFUSED_STATUSES.has(outcome.status);
+      const delay = refused
+        ? this.opts.backoff.maxMs
+        : nextDelayMs(attempt++, this.opts.backoff, this.deps.random ?? Math.random, (outcome.retryAfterSeconds ?? 0) * 1000);
+      this.deps.log.info({ delayMs: delay }, 'reconnecting after delay');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  /** One connection attempt, until it closes. */
+  private session(): Promise<{ status?: number; retryAfterSeconds?: number; reconnectNow?: boolean; exchanged?: boolean }> {
+    return new Promise((resolve) => {
+      const token = this.identity.credential ?? this.opts.token;
+      const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+      const ws = (this.deps.openSocket ?? ((u, h) => new WebSocket(u, { headers: h, perMessageDeflate: false, handshakeTimeout: 10_000 })))(this.url, headers);
+      this.ws = ws;
+      let heartbeat: NodeJS.Timeout | null = null;
+      const result: { status?: number; retryAfterSeconds?: number; reconnectNow?: boolean; exchanged?: boolean } = {};
+      let settled = false;
+      const finish = () => {
+        if (settled) return;
+        settled = true;
+        if (heartbeat) clearInterval(heartbeat);
+        this.ws = null;
+        resolve(result);
+      };
+      const startHeartbeat = () => {
+        if (heartbeat) clearInterval(heartbeat);
+        heartbeat = setInterval(() => this.send({}), this.heartbeatMs);
+      };
+
+      ws.on('unexpected-response', (_req, res) => {
+        result.status = res.statusCode;
+        const retryAfter = Number(res.headers['retry-after']);
+        if (Number.isFinite(retryAfter) && retryAfter > 0) result.retryAfterSeconds = retryAfter;
+        if (res.statusCode !== undefined && REFUSED_STATUSES.has(res.statusCode)) {
+          this.deps.log.error({ status: res.statusCode, usingCredential: this.identity.credential !== null }, 'server refused our credential (401): agent revoked or token invalid');
+        } else {
+          this.deps.log.warn({ status: res.statusCode, retryAfter: result.retryAfterSeconds }, 'server refused the connection');
+        }
+        res.resume();
+        ws.terminate();
+        finish();
+      });
+      ws.on('open', () => {
+        this.deps.log.info({ url: this.url }, 'connected');
+        this.sendFullState();
+        startHeartbeat();
+      });
+      ws.on('message', (data: Buffer) => {
+        result.exchanged = true;
+        let msg: ServerToAgent;
+        try {
+          msg = decodeServerToAgent(decodeWsFrame(new Uint8Array(data)));
+        } catch (err) {
+          this.deps.log.warn({ err }, 'ignoring malformed message from server');
+          return;
+        }
+        const before = this.heartbeatMs;
+        if (this.onMessage(msg, result)) {
+          ws.close(1000, 'reconnecting with new settings');
+        } else if (this.heartbeatMs !== before) startHeartbeat();
+      });
+      ws.on('close', (code, reason) => {
+        if (!this.stopped) this.deps.log.warn({ code, reason: reason.toString() }, 'disconnected');
+        finish();
+      });
+      ws.on('error', (err) => {
+        this.deps.log.warn({ err: err.message, url: this.url }, 'connection failed');
+        finish();
+      });
+    });
+  }
+
+  /** Handles one ServerToAgent; returns true when the connection must be re-made. */
+  private onMessage(msg: ServerToAgent, result: { reconnectNow?: boolean }): boolean {
+    if (msg.errorResponse) {
+      this.deps.log.error({ type: msg.errorResponse.type, message: msg.errorResponse.errorMessage }, 'server reported an error');
+      return false;
+    }
+    if ((msg.flags & BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState)) !== 0n) this.sendFullState();
+    const opamp = msg.connectionSettings?.opamp;
+    if (opamp) {
+      if (opamp.heartbeatIntervalSeconds > 0n) this.heartbeatMs = Number(opamp.heartbeatIntervalSeconds) * 1000;
+      const auth = opamp.headers?.headers.find((h) => h.key.toLowerCase() === 'authorization');
+      const credential = auth ? /^Bearer\s+(\S+)$/i.exec(auth.value)?.[1] : undefined;
+      if (opamp.destinationEndpoint) this.url = opamp.destinationEndpoint;
+      if (credential && credential !== this.identity.credential) {
+        this.identity = { ...this.identity, credential };
+        this.deps.identity.save(this.identity);
+        this.deps.log.info('enrolled: stored our credential, reconnecting with it');
+        result.reconnectNow = true;
+        return true;
+      }
+    }
+    if (msg.remoteConfig) this.applyRemoteConfig(msg);
+    return false;
+  }
+
+  private applyRemoteConfig(msg: ServerToAgent): void {
+    const offer = msg.remoteConfig!;
+    const hash = Buffer.from(offer.configHash).toString('hex');
+    const rc = this.deps.remoteConfig;
+    if (hash === rc.state.hash && rc.state.status !== 'APPLYING') {
+      this.send({ remoteConfigStatus: this.remoteConfigStatus() });
+      return;
+    }
+    rc.begin(hash);
+    this.send({ remoteConfigStatus: this.remoteConfigStatus() });
+    const state = rc.apply(hash, offer.config?.configMap ?? {});
+    if (state.status === 'FAILED') this.deps.log.warn({ hash, error: state.errorMessage }, 'remote config rejected');
+    else this.deps.log.info({ hash, files: Object.keys(state.applied) }, 'remote config applied');
+    this.send({ remoteConfigStatus: this.remoteConfigStatus(), effectiveConfig: this.effectiveConfig() });
+  }
+
+  private remoteConfigStatus(): Init['remoteConfigStatus'] {
+    const s = this.deps.remoteConfig.state;
+    return { lastRemoteConfigHash: Buffer.from(s.hash, 'hex'), status: STATUS[s.status], errorMessage: s.errorMessage };
+  }
+
+  private effectiveConfig(): Init['effectiveConfig'] {
+    const configMap: Record<string, { body: Uint8Array; contentType: string }> = {};
+    for (const [name, f] of Object.entries(this.deps.remoteConfig.state.applied)) configMap[name] = { body: Buffer.from(f.body), contentType: f.contentType };
+    return { configMap: { configMap } };
+  }
+
+  private sendFullState(): void {
+    const { identifying, nonIdentifying } = describeAgent({ instanceUid: this.identity.instanceUid, name: this.opts.name, labels: this.opts.labels });
+    const now = BigInt(Date.now()) * 1_000_000n;
+    this.send({
+      agentDescription: { identifyingAttributes: recordToKeyValues(identifying), nonIdentifyingAttributes: recordToKeyValues(nonIdentifying) },
+      health: { healthy: true, startTimeUnixNano: this.startedAtNs, status: 'running', statusTimeUnixNano: now },
+      effectiveConfig: this.effectiveConfig(),
+      remoteConfigStatus: this.remoteConfigStatus(),
+    });
+  }
+
+  private send(fields: Init): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    const msg: AgentToServer = create(AgentToServerSchema, { ...fields, instanceUid: this.uid, sequenceNum: this.seq++, capabilities: AGENT_CAPABILITIES });
+    ws.send(encodeWsFrame(encodeAgentToServer(msg)));
+  }
+
+  /** Says goodbye (AgentDisconnect), closes, and ends the reconnect loop. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    const ws = this.ws;
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      this.send({ agentDisconnect: {} });
+      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+      ws.close(1000, 'agent stopping');
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 2000).unref())]);
+    } else {
+      ws?.terminate();
+    }
+    await this.loop;
+  }
+}

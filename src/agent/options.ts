@@ -1,0 +1,72 @@
+/** Agent options: flags and env compiled once into what the agent runs on. */
+import { resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+
+export interface AgentOptions {
+  /** http(s)://HOST:PORT of the Corral server. */
+  server: string;
+  /** Enrollment token (used until the agent has its own credential). */
+  token?: string;
+  dataDir: string;
+  labels?: Record<string, string>;
+  name?: string;
+  /** Heartbeat seconds until the server offers its own. Default 30. */
+  heartbeatSeconds?: number;
+  backoff?: Partial<BackoffPolicy>;
+}
+
+export interface CompiledAgentOptions {
+  opampUrl: string;
+  token: string | null;
+  dataDir: string;
+  labels: Record<string, string>;
+  name: string;
+  heartbeatMs: number;
+  backoff: BackoffPolicy;
+}
+
+export class AgentOptionsError extends Error {
+  readonly code = 'INVALID_ARGUMENT';
+}
+
+const LABEL_KEY = /^[A-Za-z0-9._/-]{1,128}$/;
+const LABEL_VALUE = /^[A-Za-z0-9._/:-]{0,256}$/;
+
+/** Parses `k=v` label flags; throws AgentOptionsError naming the bad one. */
+export function parseLabels(pairs: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? '' : pair.slice(0, eq);
+    const value = eq < 0 ? '' : pair.slice(eq + 1);
+    if (eq < 0 || !LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) {
+      throw new AgentOptionsError(`--label "${pair}": expected key=value (keys: letters, digits, ._/-; values also :)`);
+    }
+    labels[key] = value;
+  }
+  return labels;
+}
+
+export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
+  let url: URL;
+  try {
+    url = new URL(o.server);
+  } catch {
+    throw new AgentOptionsError(`--server must be a URL like http://corral:4320, got "${o.server}"`);
+  }
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) throw new AgentOptionsError(`--server must be http(s):// or ws(s)://, got "${o.server}"`);
+  url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/opamp';
+  const heartbeat = o.heartbeatSeconds ?? 30;
+  if (!(heartbeat > 0)) throw new AgentOptionsError(`--heartbeat must be a positive number of seconds`);
+  return {
+    opampUrl: url.toString(),
+    token: o.token || null,
+    dataDir: resolve(o.dataDir),
+    labels: o.labels ?? {},
+    name: o.name || hostname(),
+    heartbeatMs: heartbeat * 1000,
+    backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
+  };
+}

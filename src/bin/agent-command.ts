@@ -1,0 +1,70 @@
+/** `corral agent`: runs the host agent until SIGTERM/SIGINT. */
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { compileAgentOptions, parseLabels, startAgent } from '../agent/index.js';
+
+interface AgentFlags {
+  server?: string;
+  token?: string;
+  dataDir: string;
+  label: string[];
+  name?: string;
+  heartbeat: number;
+  logLevel: string;
+}
+
+export function agentCommand(): Command {
+  return new Command('agent')
+    .description('Run the Corral host agent: connects out to the server over OpAMP (no listening port), enrolls once, and keeps reconnecting')
+    .option('--server <url>', 'Corral server URL (env CORRAL_SERVER)', process.env.CORRAL_SERVER)
+    .option('--token <token>', 'enrollment token, used until the agent has its own credential (env CORRAL_TOKEN)', process.env.CORRAL_TOKEN)
+    .option('--data-dir <dir>', 'where the agent keeps its identity, credential and config', './corral-agent-data')
+    .option('--label <key=value>', 'a label for selectors (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
+    .option('--name <name>', 'display name (default: host name)')
+    .option(
+      '--heartbeat <seconds>',
+      'heartbeat interval until the server offers one',
+      (v: string) => {
+        const n = Number(v);
+        if (!(n > 0)) throw new InvalidArgumentError('must be a positive number of seconds');
+        return n;
+      },
+      30,
+    )
+    .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
+    .addHelpText(
+      'after',
+      `
+Example:
+  corral agent --server http://corral.internal:4320 --token corral_enroll_... \\
+    --data-dir /var/lib/corral-agent --label env=prod --label role=web`,
+    )
+    .action(async (flags: AgentFlags) => {
+      if (!flags.server) throw new InvalidArgumentError('--server (or CORRAL_SERVER) is required');
+      const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
+      const agent = startAgent(
+        compileAgentOptions({
+          server: flags.server,
+          token: flags.token,
+          dataDir: flags.dataDir,
+          labels: parseLabels(flags.label),
+          name: flags.name,
+          heartbeatSeconds: flags.heartbeat,
+        }),
+        { log },
+      );
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, 'stopping');
+        setTimeout(() => process.exit(1), 5000).unref();
+        agent.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+}

@@ -1,0 +1,110 @@
+/** `corral server`: runs the control plane until SIGTERM/SIGINT. */
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { compileServerOptions, openStore, rotateAdminToken, startServer } from '../server/index.js';
+
+function int(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return n;
+  };
+}
+
+function seconds(v: string): number {
+  const n = Number(v.replace(/s$/, ''));
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number of seconds, e.g. 30 or 0.5');
+  return n;
+}
+
+interface ServerFlags {
+  listen: string;
+  dataDir: string;
+  database?: string;
+  heartbeat: number;
+  offlineAfter: number;
+  maxConnections: number;
+  publicUrl?: string;
+  logLevel: string;
+}
+
+export function serverCommand(): Command {
+  const cmd = new Command('server')
+    .description('Run the Corral control plane: OpAMP on /v1/opamp, REST on /api/v1, /metrics, /healthz, all on one port')
+    .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:4320')
+    .option('--data-dir <dir>', 'data directory (SQLite store lives here)', './corral-data')
+    .option('--database <url>', 'postgres://user@host:5432/db to use PostgreSQL instead of SQLite', process.env.CORRAL_DATABASE)
+    .option('--heartbeat <seconds>', 'heartbeat interval offered to agents', seconds, 30)
+    .option('--offline-after <n>', 'missed heartbeats before an agent is offline', int('--offline-after'), 3)
+    .option('--max-connections <n>', 'OpAMP WebSocket connections accepted before answering 503', int('--max-connections'), 15_000)
+    .option('--public-url <url>', 'URL agents should use to reach this server (behind a proxy)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
+    .addHelpText(
+      'after',
+      `
+On first start the server prints an admin token and an enrollment token once.
+Set CORRAL_ADMIN_TOKEN / CORRAL_ENROLLMENT_TOKEN on first start to choose them.
+New enrollment tokens: corral token create. New admin token: corral server rotate-admin-token.
+
+Examples:
+  corral server
+  corral server --listen 0.0.0.0:4320 --database postgres://corral@db:5432/corral`,
+    )
+    .action(async (flags: ServerFlags) => {
+      const log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2));
+      const opts = compileServerOptions({
+        listen: flags.listen,
+        dataDir: flags.dataDir,
+        database: flags.database,
+        heartbeatSeconds: flags.heartbeat,
+        offlineAfterMissed: flags.offlineAfter,
+        maxConnections: flags.maxConnections,
+        publicUrl: flags.publicUrl,
+      });
+      const server = await startServer(opts, { log });
+      const where = opts.database ? `postgres ${new URL(opts.database).host}` : `sqlite ${opts.dataDir}`;
+      const lines = [`Corral server listening on ${server.url} (store: ${where})`];
+      if (server.firstStart) {
+        lines.push(
+          'First start: these tokens are shown only once. Keep them safe.',
+          `  admin token:      ${server.firstStart.adminToken}`,
+          `  enrollment token: ${server.firstStart.enrollmentToken}`,
+        );
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, 'shutting down');
+        const force = setTimeout(() => process.exit(1), 10_000);
+        force.unref();
+        server.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+
+  cmd
+    .command('rotate-admin-token')
+    .description('Revoke every admin token and print a new one (works on the store directly; the server may be running)')
+    .option('--data-dir <dir>', 'data directory', './corral-data')
+    .option('--database <url>', 'PostgreSQL URL, if the server uses one', process.env.CORRAL_DATABASE)
+    .action(async (flags: { dataDir: string; database?: string }) => {
+      const opts = compileServerOptions({ dataDir: flags.dataDir, database: flags.database });
+      const store = await openStore({ database: opts.database, dataDir: opts.dataDir });
+      try {
+        const token = await rotateAdminToken(store, Date.now(), process.env.CORRAL_ADMIN_TOKEN);
+        process.stdout.write(`new admin token: ${token}\n`);
+      } finally {
+        await store.close();
+      }
+    });
+  return cmd;
+}

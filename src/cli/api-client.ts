@@ -1,0 +1,43 @@
+/**
+ * The CLI's HTTP client for /api/v1: bearer token, JSON, and API errors
+ * turned into CliErrors with the right exit code.
+ */
+import { CliError, EXIT } from './exit-codes.js';
+import type { Credentials } from './credentials.js';
+
+export class ApiClient {
+  constructor(readonly creds: Credentials) {}
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(this.creds.server + path, {
+        method,
+        headers: {
+          ...(this.creds.token ? { authorization: `Bearer ${this.creds.token}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+      throw new CliError(`cannot reach the Corral server at ${this.creds.server} (${cause}); set --server or CORRAL_SERVER`, EXIT.UNREACHABLE, 'UNREACHABLE');
+    }
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    if (res.ok) return parsed as T;
+    const err = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
+    const message = err?.message ?? `${res.status} ${res.statusText}`;
+    if (res.status === 401) {
+      const hint = this.creds.token ? 'the token was refused' : 'no token given';
+      throw new CliError(`${message}: ${hint}; pass --token, set CORRAL_TOKEN, or run corral login`, EXIT.AUTH, err?.code ?? 'UNAUTHENTICATED');
+    }
+    throw new CliError(message, EXIT.ERROR, err?.code ?? `HTTP_${res.status}`);
+  }
+}

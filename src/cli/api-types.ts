@@ -1,0 +1,64 @@
+/** Shapes of the REST API's JSON (see the server's OpenAPI document). */
+export interface ApiAgent {
+  id: string;
+  name: string;
+  kind: 'corral' | 'opamp';
+  status: 'online' | 'offline' | 'revoked';
+  labels: Record<string, string>;
+  operatorLabels: Record<string, string>;
+  identifyingAttributes: Record<string, string>;
+  nonIdentifyingAttributes: Record<string, string>;
+  os: string;
+  arch: string;
+  agentVersion: string;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  health: { healthy: boolean; status: string; lastError: string } | null;
+  config: { desiredHash: string | null; reportedHash: string | null; status: string; errorMessage: string };
+}
+
+export interface ApiHealthTree {
+  healthy: boolean;
+  status: string;
+  lastError: string;
+  components: Record<string, ApiHealthTree>;
+}
+
+export interface ApiAgentDetail extends ApiAgent {
+  capabilities: number;
+  healthTree: ApiHealthTree | null;
+  effectiveConfig: { files: Record<string, { contentType: string; body: string }> } | null;
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  revokedAt: string | null;
+  token?: string;
+}
+
+export interface ApiConfig {
+  name: string;
+  selector: string;
+  files: Record<string, { contentType: string; body: string }>;
+  hash: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ApiConfigStatus {
+  name: string;
+  hash: string;
+  counts: Record<string, number>;
+  agents: { id: string; name: string; agentStatus: string; desiredHash: string | null; status: string; errorMessage: string }[];
+}
+
+export interface ApiEvent {
+  id: number;
+  at: string;
+  type: string;
+  agentId: string | null;
+  data: Record<string, unknown>;
+}

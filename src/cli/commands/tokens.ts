@@ -1,0 +1,39 @@
+/** token create | list | revoke: enrollment tokens. */
+import type { Command } from 'commander';
+import type { ApiToken } from '../api-types.js';
+import { formatTable } from '../table.js';
+import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
+
+export function addTokenCommands(program: Command, io: CliIo): void {
+  const token = program.command('token').description('Manage enrollment tokens (what new agents enroll with)');
+
+  withConnection(
+    token
+      .command('create')
+      .description('Create an enrollment token; its secret is shown only once')
+      .option('--name <name>', 'a name to tell tokens apart', 'enrollment'),
+  ).action(async (flags: ConnectionFlags & { name: string }) => {
+    const res = await apiFor(flags, io).request<ApiToken>('POST', '/api/v1/enrollment-tokens', { name: flags.name });
+    if (flags.output === 'json') return printJson(io, res);
+    io.stdout.write(`created enrollment token ${res.id} (${res.name})\n\n  ${res.token}\n\nThis secret is shown only once. Agents use it with: corral agent --token <secret> ...\n`);
+  });
+
+  withConnection(token.command('list').description('List enrollment tokens (secrets are never shown again)')).action(async (flags: ConnectionFlags) => {
+    const res = await apiFor(flags, io).request<{ tokens: ApiToken[] }>('GET', '/api/v1/enrollment-tokens');
+    if (flags.output === 'json') return printJson(io, res);
+    io.stdout.write(
+      formatTable(
+        ['ID', 'NAME', 'PREFIX', 'CREATED', 'STATUS'],
+        res.tokens.map((t) => [t.id, t.name, `${t.prefix}…`, t.createdAt, t.revokedAt ? `revoked ${t.revokedAt}` : 'active']),
+      ),
+    );
+  });
+
+  withConnection(
+    token.command('revoke').description('Revoke an enrollment token: no new enrollments with it; enrolled agents keep working').argument('<id>', 'token id'),
+  ).action(async (id: string, flags: ConnectionFlags) => {
+    const res = await apiFor(flags, io).request<ApiToken>('DELETE', `/api/v1/enrollment-tokens/${encodeURIComponent(id)}`);
+    if (flags.output === 'json') return printJson(io, res);
+    io.stdout.write(`revoked enrollment token ${res.id} (${res.name})\n`);
+  });
+}

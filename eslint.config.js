@@ -2,8 +2,19 @@
 //   protocol/ ← server/, agent/, cli/ ; testkit/ may import anything ; only bin/ wires parts together.
 import tseslint from 'typescript-eslint';
 import { importX } from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 const zone = (target, from, message) => ({ target, from, message });
+// Tests beside the code may use testkit/; production code may not.
+const layerZones = (forbidTestkit) => {
+  const t = forbidTestkit ? ['src/testkit'] : [];
+  return [
+    zone('src/protocol', ['src/server', 'src/agent', 'src/cli', 'src/bin', 'src/testkit'], 'protocol/ is the bottom layer: it imports no other part'),
+    zone('src/agent', ['src/server', 'src/cli', 'src/bin', ...t], 'the agent talks to the server only over OpAMP'),
+    zone('src/server', ['src/agent', 'src/cli', 'src/bin', ...t], 'the server does not import the agent or the CLI'),
+    zone('src/cli', ['src/server', 'src/agent', 'src/bin', ...t], 'the CLI talks to the server only over HTTP'),
+  ];
+};
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'src/protocol/gen/**', 'web/dist/**', '.bench-out/**'] },
@@ -11,24 +22,13 @@ export default tseslint.config(
   {
     files: ['**/*.ts'],
     plugins: { 'import-x': importX },
-    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.js'] } } },
+    settings: { 'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })] },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-empty': ['error', { allowEmptyCatch: false }],
       'import-x/no-cycle': 'error',
-      'import-x/no-restricted-paths': [
-        'error',
-        {
-          basePath: import.meta.dirname,
-          zones: [
-            zone('src/protocol', ['src/server', 'src/agent', 'src/cli', 'src/bin', 'src/testkit'], 'protocol/ is the bottom layer: it imports no other part'),
-            zone('src/agent', ['src/server', 'src/cli', 'src/bin', 'src/testkit'], 'the agent talks to the server only over OpAMP'),
-            zone('src/server', ['src/agent', 'src/cli', 'src/bin', 'src/testkit'], 'the server does not import the agent or the CLI'),
-            zone('src/cli', ['src/server', 'src/agent', 'src/bin', 'src/testkit'], 'the CLI talks to the server only over HTTP'),
-          ],
-        },
-      ],
+      'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: layerZones(true) }],
       'no-restricted-imports': ['error', { paths: [] }],
     },
   },
@@ -48,6 +48,9 @@ export default tseslint.config(
   },
   {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts', 'src/testkit/**/*.ts'],
-    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: layerZones(false) }],
+    },
   },
 );

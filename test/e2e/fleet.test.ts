@@ -56,8 +56,11 @@ for (const backend of backends) {
         }, { what: `${a.name} credential persisted` });
         assert.equal((await stat(join(a.dataDir, 'identity.json'))).mode & 0o777, 0o600);
       }
-      const enrolled = await fleet.api<{ events: { type: string }[] }>('GET', '/api/v1/events?type=agent.enrolled');
-      assert.ok(enrolled.body.events.length >= 3);
+      // Events are written in small batches: wait for them.
+      await eventually(async () => {
+        const enrolled = await fleet.api<{ events: { type: string }[] }>('GET', '/api/v1/events?type=agent.enrolled');
+        return enrolled.body.events.length >= 3;
+      }, { what: 'three agent.enrolled events' });
     });
 
     it('lists agents by selector over labels and description attributes', async (t) => {

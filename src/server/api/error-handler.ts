@@ -3,6 +3,7 @@
  * `{ "error": { "code", "message" } }` with a status chosen by code.
  */
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
@@ -35,7 +36,9 @@ export function handleError(err: unknown, c: Context, log: Logger): Response {
     if (status === 500) log.error({ err }, 'request failed');
     return errorResponse(c, status, err.code, status === 500 ? 'internal error' : err.message);
   }
-  if (err instanceof SyntaxError) return errorResponse(c, 400, 'INVALID_ARGUMENT', `request body is not valid JSON: ${err.message}`);
+  if (err instanceof HTTPException && err.status < 500) {
+    return errorResponse(c, err.status as ContentfulStatusCode, err.status === 401 ? 'UNAUTHENTICATED' : 'INVALID_ARGUMENT', err.message);
+  }
   log.error({ err }, 'request failed');
   return errorResponse(c, 500, 'INTERNAL', 'internal error');
 }

@@ -41,16 +41,16 @@ export const AgentSummary = z
   })
   .openapi('Agent');
 
-const HealthTree: z.ZodType<unknown> = z.lazy(() =>
-  z.object({
+const HealthTree = z
+  .object({
     healthy: z.boolean(),
     startTimeMs: z.number(),
     lastError: z.string(),
     status: z.string(),
     statusTimeMs: z.number(),
-    components: z.record(z.string(), HealthTree),
-  }),
-);
+    components: z.record(z.string(), z.unknown()).openapi({ description: 'sub-component health by name, each shaped like this object' }),
+  })
+  .openapi('HealthTree');
 
 export const AgentDetail = AgentSummary.extend({
   capabilities: z.number(),

@@ -47,7 +47,11 @@ export function compileConfigs(configs: ConfigRecord[]): CompiledConfig[] {
 /** Merges the configs matching `attributes`; null when none match. */
 export function desiredConfigFor(configs: CompiledConfig[], attributes: Record<string, string>): DesiredConfig | null {
   const matched = configs.filter((c) => matchesSelector(c.selector, attributes));
-  if (matched.length === 0) return null;
+  return matched.length === 0 ? null : mergeConfigs(matched);
+}
+
+/** Merges configs already known to match, in name order (later names win a file clash). */
+export function mergeConfigs(matched: CompiledConfig[]): DesiredConfig {
   const files: Record<string, ConfigFile> = {};
   for (const c of matched) Object.assign(files, c.record.files);
   return { configNames: matched.map((c) => c.record.name), files, hash: hashConfigFiles(files) };

@@ -26,7 +26,8 @@ import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { generateSecret, hashSecret } from '../auth/tokens.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
-import { compileConfigs, desiredConfigFor, type CompiledConfig, type DesiredConfig } from '../fleet/remote-config.js';
+import { compileConfigs, mergeConfigs, type CompiledConfig, type DesiredConfig } from '../fleet/remote-config.js';
+import { matchesSelector } from '../fleet/selector.js';
 import { patchHasNews, reportPatch } from './report.js';
 import { configOffer, connectionSettingsOffer } from './offers.js';
 import type { Principal, Session, Transport } from './session.js';
@@ -236,12 +237,13 @@ export class AgentHub {
     return reply;
   }
 
+  /** Agents matching the same configs share one merged result, so 10,000 agents cost one object per distinct set. */
   private desiredFor(session: Session): DesiredConfig | null {
-    const key = JSON.stringify(session.attributes);
+    const matched = this.configs.filter((c) => matchesSelector(c.selector, session.attributes));
+    const key = matched.map((c) => c.record.name).join('\0');
     let desired = this.desiredCache.get(key);
     if (desired === undefined) {
-      desired = desiredConfigFor(this.configs, session.attributes);
-      if (this.desiredCache.size > 10_000) this.desiredCache.clear();
+      desired = matched.length === 0 ? null : mergeConfigs(matched);
       this.desiredCache.set(key, desired);
     }
     return desired;

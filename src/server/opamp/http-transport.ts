@@ -27,22 +27,28 @@ export interface HttpTransportOptions {
 
 class TooLargeError extends Error {}
 
+/** Past this many bytes a too-large upload is cut off instead of drained. */
+const DRAIN_LIMIT_BYTES = 4 * MAX_MESSAGE_BYTES;
+
+/**
+ * Reads the body, at most `maxBytes`. A larger body is drained (so the
+ * client gets to read our 413 instead of a reset) up to DRAIN_LIMIT_BYTES,
+ * then the connection is cut.
+ */
 function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) {
-        reject(new TooLargeError());
-        req.removeAllListeners('data');
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= maxBytes) chunks.push(chunk);
+      else if (size > DRAIN_LIMIT_BYTES) req.destroy();
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => (size > maxBytes ? reject(new TooLargeError()) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
+    req.on('close', () => {
+      if (!req.complete) reject(new TooLargeError());
+    });
   });
 }
 
@@ -79,9 +85,10 @@ export class HttpTransport {
       return plain(res, 401, 'missing or invalid bearer token');
     }
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > MAX_MESSAGE_BYTES) {
-      req.resume();
-      return plain(res, 413, `message larger than ${MAX_MESSAGE_BYTES} bytes`, { Connection: 'close' });
+    if (declared > DRAIN_LIMIT_BYTES) {
+      plain(res, 413, `message larger than ${MAX_MESSAGE_BYTES} bytes`, { Connection: 'close' });
+      req.destroy();
+      return;
     }
     let body: Buffer;
     try {

@@ -84,7 +84,14 @@ describe('OpAMP endpoint', { concurrency: false }, () => {
     );
     assert.equal(applied.status, 200);
     assert.equal(applied.reply!.remoteConfig, undefined, 'no second offer once applied');
-    const agent = await fleet.api<{ kind: string; config: { status: string }; arch: string }>('GET', `/api/v1/agents/${id}`);
+    // Status reports are written in batches within a moment.
+    const agent = await eventually(
+      async () => {
+        const res = await fleet.api<{ kind: string; config: { status: string }; arch: string }>('GET', `/api/v1/agents/${id}`);
+        return res.body.config.status === 'APPLIED' ? res : undefined;
+      },
+      { what: 'config APPLIED in the API' },
+    );
     assert.equal(agent.body.kind, 'opamp');
     assert.equal(agent.body.arch, 'arm64');
     assert.equal(agent.body.config.status, 'APPLIED');

@@ -29,6 +29,7 @@ import { selectableAttributes } from '../fleet/agent-labels.js';
 import { compileConfigs, mergeConfigs, type CompiledConfig, type DesiredConfig } from '../fleet/remote-config.js';
 import { matchesSelector } from '../fleet/selector.js';
 import { patchHasNews, reportPatch } from './report.js';
+import { ReportBuffer } from './report-buffer.js';
 import { configOffer, connectionSettingsOffer } from './offers.js';
 import type { Principal, Session, Transport } from './session.js';
 
@@ -42,6 +43,8 @@ export const SERVER_CAPABILITIES =
 const ACCEPTS_REMOTE_CONFIG = BigInt(AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig);
 const ACCEPTS_OPAMP_SETTINGS = BigInt(AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings);
 const FLEET_VERSION_KEY = 'fleet.version';
+/** How long status reports may wait to be written in one batch. */
+const REPORT_FLUSH_MS = 100;
 
 export interface HubOptions {
   heartbeatMs: number;
@@ -67,13 +70,16 @@ export class AgentHub {
   private configs: CompiledConfig[] = [];
   private desiredCache = new Map<string, DesiredConfig | null>();
   private fleetVersion: string | null = null;
+  private readonly reports: ReportBuffer;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
 
   constructor(
     private readonly opts: HubOptions,
     private readonly deps: HubDeps,
-  ) {}
+  ) {
+    this.reports = new ReportBuffer(deps.store);
+  }
 
   async start(): Promise<void> {
     await this.reloadConfigs();
@@ -81,6 +87,7 @@ export class AgentHub {
     const sweepMs = Math.max(50, Math.min(1000, Math.floor(this.opts.offlineAfterMs / 4)));
     this.every(sweepMs, () => this.flushAndSweep());
     this.every(this.opts.pollMs, () => this.pollFleetVersion());
+    this.every(REPORT_FLUSH_MS, () => this.reports.flush());
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
@@ -156,12 +163,19 @@ export class AgentHub {
     session.lastSeq = msg.sequenceNum;
     session.lastSeenAt = now;
 
-    if (patchHasNews(patch) || capabilitiesChanged || !session.online) {
+    const describes = patch.identifyingAttributes !== undefined || patch.nonIdentifyingAttributes !== undefined;
+    if (!session.online || describes) {
+      // Creating the agent or changing what selectors see: write now and re-read labels.
+      if (this.reports.has(agentId)) await this.reports.flush();
       const record = await this.deps.store.upsertAgentReport(agentId, patch, now);
       session.operatorLabels = record.labels;
       session.attributes = selectableAttributes(record);
-      if (patch.remoteConfigStatus) session.reportedConfigHash = patch.remoteConfigStatus.hash;
-      if (patch.remoteConfigStatus?.status === 'FAILED') {
+    } else if (patchHasNews(patch) || capabilitiesChanged) {
+      this.reports.add(agentId, patch, now);
+    }
+    if (patch.remoteConfigStatus) {
+      session.reportedConfigHash = patch.remoteConfigStatus.hash;
+      if (patch.remoteConfigStatus.status === 'FAILED') {
         this.deps.events.record('agent.config_failed', agentId, {
           hash: patch.remoteConfigStatus.hash,
           error: patch.remoteConfigStatus.errorMessage,
@@ -333,6 +347,7 @@ export class AgentHub {
       if (!s) continue;
       if (record.status === 'revoked') {
         s.superseded = true;
+        this.reports.forget(record.id);
         this.sessions.delete(record.id);
         s.close?.(4001, 'agent revoked');
         continue;
@@ -359,6 +374,7 @@ export class AgentHub {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     await this.flushTouches(this.sessions.values());
+    await this.reports.flush();
     for (const s of this.sessions.values()) s.close?.(1001, 'server shutting down');
     this.sessions.clear();
   }

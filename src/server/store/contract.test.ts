@@ -72,6 +72,19 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(await store.getAgent(id(999_998)), null);
     });
 
+    it('applies batched reports to known agents and skips unknown ones', async (t) => {
+      if (skip) return t.skip(skip);
+      await store.applyAgentReports([
+        { id: id(1), patch: { remoteConfigStatus: { hash: 'cd', status: 'FAILED', errorMessage: 'bad' } }, at: 2500 },
+        { id: id(999_997), patch: { name: 'ghost' }, at: 2500 },
+      ]);
+      const a = await store.getAgent(id(1));
+      assert.deepEqual(a?.remoteConfigStatus, { hash: 'cd', status: 'FAILED', errorMessage: 'bad' });
+      assert.equal(a?.name, 'web-1');
+      assert.equal(a?.lastSeenAt, 2500);
+      assert.equal(await store.getAgent(id(999_997)), null);
+    });
+
     it('sets labels and credentials, and finds agents by credential', async (t) => {
       if (skip) return t.skip(skip);
       const labelled = await store.setAgentLabels(id(1), { env: 'prod' });

@@ -210,6 +210,29 @@ export class KyselyStore implements Store {
     );
   }
 
+  applyAgentReports(reports: { id: string; patch: AgentReportPatch; at: number }[]): Promise<void> {
+    if (reports.length === 0) return Promise.resolve();
+    return this.run('store agent reports', async () => {
+      for (let i = 0; i < reports.length; i += TOUCH_CHUNK) {
+        await this.db.transaction().execute(async (tx) => {
+          for (const r of reports.slice(i, i + TOUCH_CHUNK)) {
+            await tx
+              .updateTable('agents')
+              .set({ ...patchColumns(r.patch), last_seen_at: sql`${this.greatest}(last_seen_at, ${r.at})` })
+              .where('id', '=', r.id)
+              .where('status', '!=', 'revoked')
+              .execute();
+          }
+        });
+      }
+    });
+  }
+
+  /** SQLite's two-argument max() is PostgreSQL's greatest(). */
+  private get greatest() {
+    return sql.raw(this.kind === 'postgres' ? 'greatest' : 'max');
+  }
+
   setAgentCredential(id: string, credentialHash: string): Promise<void> {
     return this.run('set agent credential', async () => {
       const res = await this.db

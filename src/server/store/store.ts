@@ -167,6 +167,11 @@ export interface Store {
    * Throws AgentRevokedError for a revoked agent and changes nothing.
    */
   upsertAgentReport(id: string, patch: AgentReportPatch, at: number): Promise<AgentRecord>;
+  /**
+   * Applies many reports to existing agents in one transaction (the hub
+   * batches status reports this way). Unknown and revoked agents are skipped.
+   */
+  applyAgentReports(reports: { id: string; patch: AgentReportPatch; at: number }[]): Promise<void>;
   setAgentCredential(id: string, credentialHash: string): Promise<void>;
   /** Replaces operator labels. Throws AgentNotFoundError. */
   setAgentLabels(id: string, labels: Record<string, string>): Promise<AgentRecord>;

@@ -213,12 +213,13 @@ export class KyselyStore implements Store {
   applyAgentReports(reports: { id: string; patch: AgentReportPatch; at: number }[]): Promise<void> {
     if (reports.length === 0) return Promise.resolve();
     return this.run('store agent reports', async () => {
+      if (this.kind === 'postgres') return this.applyAgentReportsBulk(reports);
       for (let i = 0; i < reports.length; i += TOUCH_CHUNK) {
         await this.db.transaction().execute(async (tx) => {
           for (const r of reports.slice(i, i + TOUCH_CHUNK)) {
             await tx
               .updateTable('agents')
-              .set({ ...patchColumns(r.patch), last_seen_at: sql`${this.greatest}(last_seen_at, ${r.at})` })
+              .set({ ...patchColumns(r.patch), last_seen_at: sql`max(last_seen_at, ${r.at})` })
               .where('id', '=', r.id)
               .where('status', '!=', 'revoked')
               .execute();
@@ -228,9 +229,36 @@ export class KyselyStore implements Store {
     });
   }
 
-  /** SQLite's two-argument max() is PostgreSQL's greatest(). */
-  private get greatest() {
-    return sql.raw(this.kind === 'postgres' ? 'greatest' : 'max');
+  /**
+   * PostgreSQL: one UPDATE ... FROM (VALUES ...) per group of reports that
+   * set the same columns, instead of a round trip per agent.
+   */
+  private async applyAgentReportsBulk(reports: { id: string; patch: AgentReportPatch; at: number }[]): Promise<void> {
+    const groups = new Map<string, { id: string; cols: Partial<AgentsTable>; at: number }[]>();
+    for (const r of reports) {
+      const cols = patchColumns(r.patch);
+      const key = Object.keys(cols).sort().join(',');
+      groups.set(key, [...(groups.get(key) ?? []), { id: r.id, cols, at: r.at }]);
+    }
+    for (const [key, rows] of groups) {
+      const names = key === '' ? [] : key.split(',');
+      for (let i = 0; i < rows.length; i += TOUCH_CHUNK) {
+        const values = sql.join(
+          rows.slice(i, i + TOUCH_CHUNK).map(
+            (r) =>
+              sql`(${sql.join([
+                sql`${r.id}::text`,
+                sql`${r.at}::bigint`,
+                ...names.map((n) => (n === 'capabilities' ? sql`${r.cols.capabilities}::bigint` : sql`${(r.cols as Record<string, unknown>)[n]}::text`)),
+              ])})`,
+          ),
+        );
+        const sets = sql.join([sql`last_seen_at = greatest(agents.last_seen_at, v.at)`, ...names.map((n) => sql`${sql.ref(n)} = v.${sql.ref(n)}`)]);
+        const columns = sql.join([sql.ref('id'), sql.ref('at'), ...names.map((n) => sql.ref(n))]);
+        await sql`update agents set ${sets} from (values ${values}) as v(${columns})
+                  where agents.id = v.id and agents.status <> 'revoked'`.execute(this.db);
+      }
+    }
   }
 
   setAgentCredential(id: string, credentialHash: string): Promise<void> {

@@ -152,9 +152,15 @@ for (const backend of backends) {
 
     it('keeps agents through a server restart: they reconnect by themselves', async (t) => {
       if (skipped) return t.skip(skipped);
-      await fleet.stopServer({ crash: true });
+      // A clean stop (SIGTERM) exits 0; then a crash, with an agent booting while no server is up.
+      await fleet.stopServer();
+      assert.equal(fleet.server.exitCode, 0, fleet.server.stderr);
       await fleet.restartServer();
-      for (const a of [web, api, dev]) await fleet.awaitAgent(a, (x) => x.status === 'online');
+      await fleet.stopServer({ crash: true });
+      const early = await fleet.startAgent({ name: 'early-1', labels: { env: 'dev' } });
+      await eventually(() => /connection failed|ECONNREFUSED/.test(early.process.stderr), { what: 'early-1 retrying while the server is down' });
+      await fleet.restartServer();
+      for (const a of [web, api, dev, early]) await fleet.awaitAgent(a, (x) => x.status === 'online');
       // Config offered before the restart is still reported with the same hash.
       const view = await fleet.awaitAgent(web, (x) => x.config.status === 'FAILED');
       assert.ok(view.config.reportedHash);

@@ -19,3 +19,4 @@ export {
   uuidBytesToString,
   uuidStringToBytes,
 } from './opamp.js';
+export { MANIFEST_API_VERSION, MANIFEST_FILE, ManifestError, PackageManifestSchema, parseManifest, type PackageManifest } from './package-manifest.js';

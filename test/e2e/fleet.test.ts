@@ -86,11 +86,14 @@ for (const backend of backends) {
     it('lets operator labels win over the agent\'s own and drive selectors', async (t) => {
       if (skipped) return t.skip(skipped);
       const id = await dev.instanceUid();
-      const res = await fleet.cli('label', id, 'env=prod', 'canary=true');
+      const res = await fleet.cli('label', id.slice(-12), 'env=prod', 'canary=true');
       assert.equal(res.code, 0, res.stderr);
       const names = async (s: string) => (await fleet.listAgents(s)).map((a) => a.name).sort();
       assert.deepEqual(await names('env=prod'), ['api-1', 'dev-1', 'web-1']);
       assert.deepEqual(await names('env=prod,!canary'), ['api-1', 'web-1']);
+      const show = await fleet.cli('agent', 'show', id.slice(0, 20));
+      assert.equal(show.code, 0, show.stderr);
+      assert.match(show.stdout, /labels:\s+.*canary=true/);
       const removed = await fleet.cli('label', id, 'env-', 'canary-');
       assert.equal(removed.code, 0, removed.stderr);
       assert.deepEqual(await names('env=prod'), ['api-1', 'web-1']);

@@ -217,6 +217,12 @@ describe('OpAMP endpoint', { concurrency: false }, () => {
     const agents = await fleet.listAgents();
     assert.ok(agents.length >= before + 1);
     for (const a of agents) assert.match(a.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const metrics = await (await fetch(`${fleet.url}/metrics`)).text();
+    for (const direction of ['in', 'out']) {
+      for (const transport of ['http', 'ws']) {
+        assert.match(metrics, new RegExp(`corral_opamp_messages_total\\{direction="${direction}",transport="${transport}"\\} [1-9]`));
+      }
+    }
   });
 });
 
@@ -275,7 +281,7 @@ describe('REST API input', { concurrency: false }, () => {
     assert.match(metrics, /corral_agents\{status="online"\} \d+/);
     assert.match(metrics, /corral_http_requests_total\{route="GET \/api\/v1\/agents",status="200"\} \d+/);
     assert.match(metrics, /process_resident_memory_bytes \d+/);
-    assert.match(metrics, /corral_opamp_messages_total|corral_opamp_connections/);
+    assert.match(metrics, /corral_opamp_connections \d+/);
   });
 });
 

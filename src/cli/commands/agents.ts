@@ -8,13 +8,17 @@ import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } f
 
 const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** A full id, or a unique prefix of one (resolved through the agent list). */
+/**
+ * A full id, or a unique prefix or suffix of one (resolved through the agent
+ * list). UUIDv7 ids start with their creation time, so agents enrolled
+ * together share a prefix; tables show the random end, which is what people copy.
+ */
 export async function resolveAgentId(api: ApiClient, idOrPrefix: string): Promise<string> {
   const wanted = idOrPrefix.toLowerCase();
   if (FULL_ID.test(wanted)) return wanted;
   if (!/^[0-9a-f-]{1,36}$/.test(wanted)) throw new CliError(`"${idOrPrefix}" is not an agent id or id prefix`, 1, 'INVALID_ARGUMENT');
   const { agents } = await api.request<{ agents: ApiAgent[] }>('GET', '/api/v1/agents');
-  const matches = agents.filter((a) => a.id.startsWith(wanted));
+  const matches = agents.filter((a) => a.id.startsWith(wanted) || a.id.endsWith(wanted));
   if (matches.length === 1) return matches[0]!.id;
   if (matches.length === 0) throw new CliError(`agent ${idOrPrefix} not found`, 1, 'AGENT_NOT_FOUND');
   throw new CliError(`"${idOrPrefix}" matches ${matches.length} agents (${matches.slice(0, 5).map((a) => a.id).join(', ')}…); give more of the id`, 1, 'AMBIGUOUS');
@@ -33,13 +37,16 @@ export function parseLabelArgs(args: string[]): Record<string, string | null> {
   return patch;
 }
 
+/** The random end of a UUIDv7: unique in practice, and accepted back by every command. */
+export const shortId = (id: string) => id.slice(-12);
+
 const labelsText = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',');
 
 function agentRows(agents: ApiAgent[], wide: boolean): string {
   return formatTable(
     ['ID', 'NAME', 'KIND', 'STATUS', 'LABELS', 'OS/ARCH', 'VERSION', 'LAST SEEN', 'HEALTH', 'CONFIG'],
     agents.map((a) => [
-      wide ? a.id : a.id.slice(0, 8),
+      wide ? a.id : shortId(a.id),
       a.name,
       a.kind,
       a.status,
@@ -96,9 +103,9 @@ export function addAgentCommands(program: Command, io: CliIo): void {
     program
       .command('label')
       .description('Set (key=value) or remove (key-) operator labels on an agent; operator labels win over the agent\'s own')
-      .argument('<agent>', 'agent id or unique id prefix')
+      .argument('<agent>', 'agent id, or a unique prefix or suffix of it')
       .argument('<labels...>', 'key=value to set, key- to remove')
-      .addHelpText('after', '\nExample:\n  corral label 0190b3c2 canary=true tier-'),
+      .addHelpText('after', '\nExample:\n  corral label 82c407ff8cb7 canary=true tier-'),
   ).action(async (agent: string, labels: string[], flags: ConnectionFlags) => {
     const patch = parseLabelArgs(labels);
     const api = apiFor(flags, io);
@@ -112,7 +119,7 @@ export function addAgentCommands(program: Command, io: CliIo): void {
     program
       .command('revoke')
       .description('Revoke an agent: it is disconnected at once and refused from then on')
-      .argument('<agent>', 'agent id or unique id prefix'),
+      .argument('<agent>', 'agent id, or a unique prefix or suffix of it'),
   ).action(async (agent: string, flags: ConnectionFlags) => {
     const api = apiFor(flags, io);
     const id = await resolveAgentId(api, agent);
@@ -124,7 +131,7 @@ export function addAgentCommands(program: Command, io: CliIo): void {
 
 /** `corral agent show ID`, a subcommand of the command that runs the agent. */
 export function addAgentShowSubcommand(agentCmd: Command, io: CliIo): void {
-  withConnection(agentCmd.command('show').description('Show one agent in detail').argument('<agent>', 'agent id or unique id prefix')).action(
+  withConnection(agentCmd.command('show').description('Show one agent in detail').argument('<agent>', 'agent id, or a unique prefix or suffix of it')).action(
     async (agent: string, flags: ConnectionFlags) => {
       const api = apiFor(flags, io);
       const id = await resolveAgentId(api, agent);

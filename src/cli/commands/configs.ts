@@ -47,7 +47,7 @@ function statusTable(s: ApiConfigStatus): string {
   return (
     formatTable(
       ['AGENT', 'NAME', 'AGENT STATUS', 'CONFIG STATUS', 'ERROR'],
-      s.agents.map((a) => [a.id.slice(0, 8), a.name, a.agentStatus, a.status, a.errorMessage]),
+      s.agents.map((a) => [a.id.slice(-12), a.name, a.agentStatus, a.status, a.errorMessage]),
     ) + `\n${s.name} (hash ${s.hash.slice(0, 12)}): ${summary}\n`
   );
 }

@@ -122,6 +122,16 @@ export class AgentHub {
     ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void },
   ): Promise<{ reply: ServerToAgent; session: Session | null }> {
     this.deps.onMessage?.('in', ctx.transport);
+    const result = await this.process(msg, ctx);
+    // Every message gets exactly one reply, which the transport sends.
+    this.deps.onMessage?.('out', ctx.transport);
+    return result;
+  }
+
+  private async process(
+    msg: AgentToServer,
+    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void },
+  ): Promise<{ reply: ServerToAgent; session: Session | null }> {
     if (msg.instanceUid.length !== 16) {
       return { reply: errorReply(msg.instanceUid, `instance_uid must be 16 bytes, got ${msg.instanceUid.length}`), session: null };
     }

@@ -1,0 +1,113 @@
+/**
+ * The package manifest: `corral.yaml` at the root of a package tar.gz.
+ * Shared by the CLI (build), the server (push) and the agent (run), so it
+ * lives with the other wire formats. Versioned (`apiVersion`), unknown keys
+ * rejected, every error names the field.
+ */
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+export const MANIFEST_FILE = 'corral.yaml';
+export const MANIFEST_API_VERSION = 'corral.io/v1';
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const VERSION = /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/;
+const SIGNAL = z.enum(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGKILL']);
+/** A path inside the package or service directory: relative, no `..`. */
+const RelativePath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a relative path without ".."');
+
+const Hook = z
+  .object({
+    command: z.string().min(1),
+    args: z.array(z.string()).default([]),
+    timeoutSeconds: z.number().positive().max(3600).default(60),
+  })
+  .strict();
+
+const HealthCheck = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('process') }).strict(),
+    z.object({ type: z.literal('http'), url: z.string().url() }).strict(),
+    z.object({ type: z.literal('tcp'), port: z.number().int().min(1).max(65535), host: z.string().default('127.0.0.1') }).strict(),
+    z.object({ type: z.literal('command'), command: z.string().min(1), args: z.array(z.string()).default([]) }).strict(),
+  ])
+  .and(
+    z.object({
+      intervalSeconds: z.number().positive().default(10),
+      timeoutSeconds: z.number().positive().default(5),
+      healthyThreshold: z.number().int().positive().default(1),
+      unhealthyThreshold: z.number().int().positive().default(3),
+    }),
+  );
+
+export const PackageManifestSchema = z
+  .object({
+    apiVersion: z.literal(MANIFEST_API_VERSION),
+    name: z.string().regex(NAME, 'lower-case letters, digits and ._- (at most 63), starting with a letter or digit'),
+    version: z.string().regex(VERSION, 'letters, digits and .+_- (at most 64)'),
+    description: z.string().max(1024).optional(),
+    platforms: z
+      .array(z.object({ os: z.enum(['linux', 'darwin', 'windows', 'freebsd']), arch: z.enum(['amd64', 'arm64', 'arm32', 'x86', 'any']) }).strict())
+      .min(1)
+      .default([{ os: 'linux', arch: 'any' }]),
+    run: z
+      .object({
+        command: z.string().min(1),
+        args: z.array(z.string()).default([]),
+        env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names use letters, digits and _'), z.string()).default({}),
+        workingDir: RelativePath.default('.'),
+        user: z.string().min(1).optional(),
+      })
+      .strict(),
+    stop: z.object({ signal: SIGNAL.default('SIGTERM'), gracePeriodSeconds: z.number().positive().max(3600).default(10) }).strict().default({ signal: 'SIGTERM', gracePeriodSeconds: 10 }),
+    restart: z
+      .object({
+        policy: z.enum(['always', 'on-failure', 'never']).default('always'),
+        initialDelayMs: z.number().int().min(0).default(0),
+        maxDelayMs: z.number().int().positive().default(60_000),
+        resetAfterSeconds: z.number().positive().default(60),
+      })
+      .strict()
+      .default({ policy: 'always', initialDelayMs: 0, maxDelayMs: 60_000, resetAfterSeconds: 60 }),
+    health: HealthCheck.default({ type: 'process', intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 1, unhealthyThreshold: 3 }),
+    config: z
+      .object({
+        files: z.array(z.object({ path: RelativePath, template: RelativePath }).strict()).default([]),
+        onChange: z.enum(['restart', 'reload']).default('restart'),
+        reloadSignal: SIGNAL.default('SIGHUP'),
+      })
+      .strict()
+      .default({ files: [], onChange: 'restart', reloadSignal: 'SIGHUP' }),
+    hooks: z.object({ postInstall: Hook.optional(), preStart: Hook.optional(), preUninstall: Hook.optional() }).strict().default({}),
+  })
+  .strict();
+
+export type PackageManifest = z.infer<typeof PackageManifestSchema>;
+
+export class ManifestError extends Error {
+  readonly code = 'INVALID_MANIFEST';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ManifestError';
+  }
+}
+
+/** Parses and validates corral.yaml text. Throws ManifestError listing every problem with its field path. */
+export function parseManifest(text: string, source = MANIFEST_FILE): PackageManifest {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { maxAliasCount: 10 });
+  } catch (e) {
+    throw new ManifestError(`${source}: not valid YAML: ${(e as Error).message}`);
+  }
+  const result = PackageManifestSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(top level)'}: ${i.message}`);
+    throw new ManifestError(`${source} is invalid: ${problems.join('; ')}`);
+  }
+  return result.data;
+}

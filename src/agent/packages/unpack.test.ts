@@ -1,0 +1,88 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { UnsafeArchiveError, inspectArchive, unpackArchive } from './unpack.js';
+
+/** One raw ustar header + content: lets tests build archives no honest tool would. */
+function entry(name: string, opts: { type?: string; body?: string; link?: string } = {}): Buffer {
+  const body = Buffer.from(opts.body ?? '');
+  const h = Buffer.alloc(512);
+  const put = (s: string, off: number, len: number) => h.write(s, off, len, 'utf8');
+  put(name, 0, 100);
+  put('0000644\0', 100, 8);
+  put('0000000\0', 108, 8);
+  put('0000000\0', 116, 8);
+  put(`${body.length.toString(8).padStart(11, '0')}\0`, 124, 12);
+  put('00000000000\0', 136, 12);
+  put('        ', 148, 8);
+  put(opts.type ?? '0', 156, 1);
+  put(opts.link ?? '', 157, 100);
+  put('ustar\0', 257, 6);
+  put('00', 263, 2);
+  let sum = 0;
+  for (const b of h) sum += b;
+  put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
+  const pad = Buffer.alloc((512 - (body.length % 512)) % 512);
+  return Buffer.concat([h, body, pad]);
+}
+
+function archive(dir: string, name: string, entries: Buffer[]): string {
+  const file = join(dir, name);
+  writeFileSync(file, gzipSync(Buffer.concat([...entries, Buffer.alloc(1024)])));
+  return file;
+}
+
+describe('package unpacking', () => {
+  it('unpacks files, directories and inside links', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-unpack-'));
+    const file = archive(dir, 'ok.tar.gz', [
+      entry('corral.yaml', { body: 'name: ok\n' }),
+      entry('bin/', { type: '5' }),
+      entry('bin/run.sh', { body: 'echo hi\n' }),
+      entry('current', { type: '2', link: 'bin/run.sh' }),
+    ]);
+    const dest = join(dir, 'v1');
+    await unpackArchive(file, dest);
+    assert.equal(readFileSync(join(dest, 'bin', 'run.sh'), 'utf8'), 'echo hi\n');
+    assert.ok(lstatSync(join(dest, 'current')).isSymbolicLink());
+  });
+
+  for (const [what, entries, named] of [
+    ['an absolute path', [entry('/etc/cron.d/evil', { body: 'x' })], '/etc/cron.d/evil'],
+    ['a ".." path', [entry('ok.txt', { body: 'x' }), entry('../../escape.txt', { body: 'x' })], '../../escape.txt'],
+    ['a symlink out of the package', [entry('etc', { type: '2', link: '../../../etc' })], 'etc'],
+    ['an absolute symlink', [entry('passwd', { type: '2', link: '/etc/passwd' })], 'passwd'],
+    ['a hard link out of the package', [entry('h', { type: '1', link: '../outside' })], 'h'],
+    ['a character device', [entry('null', { type: '3' })], 'null'],
+    ['a FIFO', [entry('pipe', { type: '6' })], 'pipe'],
+  ] as const) {
+    it(`refuses ${what}, naming the entry, and writes nothing`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'corral-unpack-'));
+      const file = archive(dir, 'bad.tar.gz', [...entries]);
+      const dest = join(dir, 'v1');
+      await assert.rejects(unpackArchive(file, dest), (e: unknown) => e instanceof UnsafeArchiveError && e.message.includes(named));
+      assert.equal(existsSync(dest), false);
+      assert.deepEqual(readdirSync(dir), ['bad.tar.gz'], 'no staging directory left behind');
+    });
+  }
+
+  it('refuses archives over the size or entry limit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-unpack-'));
+    const file = archive(dir, 'big.tar.gz', [entry('a', { body: 'x'.repeat(2000) }), entry('b', { body: 'y' })]);
+    await assert.rejects(inspectArchive(file, { maxBytes: 1000, maxEntries: 10 }), /size over 1000 bytes/);
+    await assert.rejects(inspectArchive(file, { maxBytes: 1e9, maxEntries: 1 }), /more than 1 entries/);
+  });
+
+  it('refuses a truncated or non-tar file with a clear error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-unpack-'));
+    const good = readFileSync(archive(dir, 'ok.tar.gz', [entry('a', { body: 'x'.repeat(5000) })]));
+    writeFileSync(join(dir, 'cut.tar.gz'), good.subarray(0, Math.floor(good.length / 2)));
+    await assert.rejects(unpackArchive(join(dir, 'cut.tar.gz'), join(dir, 'v1')), UnsafeArchiveError);
+    writeFileSync(join(dir, 'junk.tar.gz'), 'not an archive at all');
+    await assert.rejects(unpackArchive(join(dir, 'junk.tar.gz'), join(dir, 'v2')), /not a valid tar.gz/);
+    assert.equal(existsSync(join(dir, 'v1')), false);
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManifestError, parseManifest } from './package-manifest.js';
+
+const minimal = `apiVersion: corral.io/v1
+name: hello
+version: 1.0.0
+run:
+  command: bin/hello
+`;
+
+describe('package manifest', () => {
+  it('fills sensible defaults around the few required fields', () => {
+    const m = parseManifest(minimal);
+    assert.equal(m.name, 'hello');
+    assert.deepEqual(m.platforms, [{ os: 'linux', arch: 'any' }]);
+    assert.equal(m.restart.policy, 'always');
+    assert.equal(m.stop.signal, 'SIGTERM');
+    assert.equal(m.health.type, 'process');
+    assert.equal(m.config.onChange, 'restart');
+  });
+
+  it('reads a full manifest with an http health check and hooks', () => {
+    const m = parseManifest(`${minimal}platforms: [{os: linux, arch: arm64}]
+restart: {policy: on-failure, maxDelayMs: 5000}
+health: {type: http, url: "http://127.0.0.1:8080/healthz", intervalSeconds: 2}
+config: {files: [{path: app.conf, template: templates/app.conf}], onChange: reload}
+hooks: {postInstall: {command: bin/setup, timeoutSeconds: 30}}
+`);
+    assert.equal(m.health.type, 'http');
+    assert.equal(m.health.intervalSeconds, 2);
+    assert.equal(m.restart.maxDelayMs, 5000);
+    assert.equal(m.hooks.postInstall?.command, 'bin/setup');
+  });
+
+  for (const [what, text, field] of [
+    ['an unknown key', `${minimal}surprise: 1\n`, 'surprise'],
+    ['an unknown nested key', minimal.replace('command: bin/hello', 'command: bin/hello\n  shell: true'), 'run'],
+    ['a wrong apiVersion', minimal.replace('corral.io/v1', 'corral.io/v9'), 'apiVersion'],
+    ['a bad name', minimal.replace('name: hello', 'name: Hello World'), 'name'],
+    ['a template path escaping the package', `${minimal}config: {files: [{path: a, template: ../../etc/passwd}]}\n`, 'config.files.0.template'],
+    ['an absolute working dir', minimal.replace('command: bin/hello', 'command: bin/hello\n  workingDir: /etc'), 'run.workingDir'],
+    ['a missing run section', 'apiVersion: corral.io/v1\nname: x\nversion: "1"\n', 'run'],
+  ] as const) {
+    it(`rejects ${what}, naming the field`, () => {
+      assert.throws(() => parseManifest(text), (e: unknown) => e instanceof ManifestError && e.message.includes(field));
+    });
+  }
+
+  it('reports YAML syntax errors as manifest errors', () => {
+    assert.throws(() => parseManifest('name: [unclosed'), (e: unknown) => e instanceof ManifestError && /not valid YAML/.test(e.message));
+  });
+});

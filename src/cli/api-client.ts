@@ -8,17 +8,26 @@ import type { Credentials } from './credentials.js';
 export class ApiClient {
   constructor(readonly creds: Credentials) {}
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.send<T>(method, path, body === undefined ? undefined : { body: JSON.stringify(body), contentType: 'application/json' });
+  }
+
+  /** Sends a file (a Blob streams from disk) as the raw request body. */
+  upload<T>(path: string, body: Blob, contentType: string): Promise<T> {
+    return this.send<T>('POST', path, { body, contentType }, 600_000);
+  }
+
+  private async send<T>(method: string, path: string, payload?: { body: string | Blob; contentType: string }, timeoutMs = 30_000): Promise<T> {
     let res: Response;
     try {
       res = await fetch(this.creds.server + path, {
         method,
         headers: {
           ...(this.creds.token ? { authorization: `Bearer ${this.creds.token}` } : {}),
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(payload ? { 'content-type': payload.contentType } : {}),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
+        body: payload?.body,
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
       const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;

@@ -5,6 +5,7 @@ import { addConfigCommands } from './commands/configs.js';
 import { addEventCommands } from './commands/events.js';
 import { addLoginCommands } from './commands/login.js';
 import { addTokenCommands } from './commands/tokens.js';
+import { addPackageCommands } from './commands/packages.js';
 import { processIo, type CliIo } from './context.js';
 
 export { EXIT, EXIT_CODES_HELP, CliError } from './exit-codes.js';
@@ -16,6 +17,7 @@ export function registerClientCommands(program: Command, io: CliIo = processIo):
   addTokenCommands(program, io);
   addConfigCommands(program, io);
   addEventCommands(program, io);
+  addPackageCommands(program, io);
 }
 
 export function addAgentShowSubcommand(agentCmd: Command, io: CliIo = processIo): void {

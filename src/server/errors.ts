@@ -48,3 +48,21 @@ export class StoreError extends CorralError {
     super('STORE_ERROR', message, options);
   }
 }
+
+export class PackageConflictError extends CorralError {
+  constructor(readonly pkg: string, readonly existingSha256: string) {
+    super('PACKAGE_CONFLICT', `${pkg} was already published with different content (sha256 ${existingSha256}); publish a new version instead`);
+  }
+}
+
+export class InvalidPackageError extends CorralError {
+  constructor(message: string) {
+    super('INVALID_PACKAGE', message);
+  }
+}
+
+export class ArtifactNotFoundError extends CorralError {
+  constructor(readonly sha256: string) {
+    super('ARTIFACT_NOT_FOUND', `no artifact with sha256 ${sha256}`);
+  }
+}

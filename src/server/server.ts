@@ -18,6 +18,9 @@ import { PROTOBUF_CONTENT_TYPE } from './opamp/limits.js';
 import { FleetService } from './fleet/fleet-service.js';
 import { createApi } from './api/routes.js';
 import { createMetrics, routeLabel } from './metrics.js';
+import { PackageService } from './packages/package-service.js';
+import { loadSigningKey } from './packages/signing-key.js';
+import { ARTIFACT_PATH, serveArtifact } from './packages/artifact-download.js';
 import { bootstrapTokens, type BootstrapSecrets } from './bootstrap.js';
 import type { CompiledServerOptions } from './options.js';
 
@@ -71,7 +74,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       hub.fleetChanged(change).catch((err: unknown) => log.error({ err }, 'failed to push fleet change'));
     },
   });
-  const api = getRequestListener(createApi({ fleet, store, log: log.child({ component: 'api' }) }).fetch);
+  const packages = new PackageService({ store, clock, events, signingKey: await loadSigningKey(store), dataDir: opts.dataDir });
+  const api = getRequestListener(createApi({ fleet, packages, store, log: log.child({ component: 'api' }) }).fetch);
 
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -86,6 +90,15 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       if (req.method === 'POST') return send(res, 415, 'text/plain', `OpAMP over HTTP needs Content-Type: ${PROTOBUF_CONTENT_TYPE}\n`);
       res.setHeader('Upgrade', 'websocket');
       return send(res, 426, 'text/plain', 'OpAMP: use a WebSocket upgrade, or POST with Content-Type: application/x-protobuf\n');
+    }
+    const artifact = ARTIFACT_PATH.exec(path);
+    if (artifact) {
+      serveArtifact(req, res, artifact[1]!, { store, packages, log }).catch((err: unknown) => {
+        log.error({ err }, 'artifact download failed');
+        if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
+        else res.destroy();
+      });
+      return;
     }
     if (path === '/healthz') return send(res, 200, 'application/json', JSON.stringify({ status: 'ok', store: store.kind }));
     if (path === '/metrics') {

@@ -163,7 +163,8 @@ for (const backend of backends) {
       const early = await fleet.startAgent({ name: 'early-1', labels: { env: 'dev' } });
       await eventually(() => /connection failed|ECONNREFUSED/.test(early.process.stderr), { what: 'early-1 retrying while the server is down' });
       await fleet.restartServer();
-      for (const a of [web, api, dev, early]) await fleet.awaitAgent(a, (x) => x.status === 'online');
+      // Agents retry with capped exponential backoff (30 s at most), so allow for one full wait.
+      for (const a of [web, api, dev, early]) await fleet.awaitAgent(a, (x) => x.status === 'online', 45_000);
       // Config offered before the restart is still reported with the same hash.
       const view = await fleet.awaitAgent(web, (x) => x.config.status === 'FAILED');
       assert.ok(view.config.reportedHash);

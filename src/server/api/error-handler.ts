@@ -18,6 +18,9 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   CONFIG_NOT_FOUND: 404,
   NOT_FOUND: 404,
   AGENT_REVOKED: 409,
+  INVALID_PACKAGE: 400,
+  PACKAGE_CONFLICT: 409,
+  ARTIFACT_NOT_FOUND: 404,
 };
 
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {

@@ -5,7 +5,12 @@
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FleetService } from '../fleet/fleet-service.js';
+import type { PackageService } from '../packages/package-service.js';
+import type { PackageRecord } from '../store/index.js';
+import { InvalidPackageError } from '../errors.js';
 import type { Store, TokenRecord } from '../store/index.js';
 import { bearerToken, hashSecret } from '../auth/tokens.js';
 import { describeZodError, errorResponse, handleError } from './error-handler.js';
@@ -22,10 +27,12 @@ import {
   Event,
   LabelsPatch,
   NewEnrollmentToken,
+  PackageSchema,
 } from './schemas.js';
 
 export interface ApiDeps {
   fleet: FleetService;
+  packages: PackageService;
   store: Store;
   log: Logger;
 }
@@ -242,6 +249,50 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       const events = await fleet.listEvents({ afterId: q.after, agentId: q.agent, type: q.type, limit: q.limit });
       return c.json({ events: events.map((e) => ({ ...e, at: iso(e.at)! })) }, 200);
     },
+  );
+
+  const packageView = (p: PackageRecord) => ({ ...p, createdAt: iso(p.createdAt)!, downloadPath: `/api/v1/artifacts/${p.sha256}` });
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/v1/packages',
+      summary: 'Publish a package: the tar.gz (with corral.yaml at its root) is the request body',
+      request: { body: { content: { 'application/gzip': { schema: z.string().openapi({ format: 'binary' }) } }, required: true } },
+      responses: {
+        201: json(z.object({ packages: z.array(PackageSchema) }), 'one record per platform in the manifest'),
+        400: errors[400],
+        401: errors[401],
+        409: json(ErrorBody, 'the same name+version+platform exists with different content'),
+      },
+    }),
+    async (c) => {
+      const body = c.req.raw.body;
+      if (!body) throw new InvalidPackageError('empty upload: send the package tar.gz as the request body');
+      const records = await deps.packages.push(Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>));
+      return c.json({ packages: records.map(packageView) }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/packages',
+      summary: 'List published packages (artifacts download from /api/v1/artifacts/{sha256}, with Range support)',
+      request: { query: z.object({ name: z.string().max(64).optional() }) },
+      responses: { 200: json(z.object({ packages: z.array(PackageSchema) }), 'packages'), 401: errors[401] },
+    }),
+    async (c) => c.json({ packages: (await deps.packages.list(c.req.valid('query').name)).map(packageView) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/signing-key',
+      summary: "The server's ed25519 public key; package signatures cover the artifact's sha256 digest",
+      responses: { 200: json(z.object({ algorithm: z.literal('ed25519'), publicKeyPem: z.string() }), 'the key'), 401: errors[401] },
+    }),
+    (c) => c.json({ algorithm: 'ed25519' as const, publicKeyPem: deps.packages.publicKeyPem }, 200),
   );
 
   return app;

@@ -143,3 +143,18 @@ export const Event = z
   .openapi('Event');
 
 export const CONFIG_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+
+export const PackageSchema = z
+  .object({
+    name: z.string(),
+    version: z.string(),
+    os: z.string(),
+    arch: z.string(),
+    sha256: z.string(),
+    size: z.number(),
+    signature: z.string().openapi({ description: 'ed25519 signature (hex) of the sha256 digest' }),
+    manifest: z.record(z.string(), z.unknown()),
+    createdAt: z.string(),
+    downloadPath: z.string(),
+  })
+  .openapi('Package');

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type Store } from './index.js';
-import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, TokenNotFoundError } from '../errors.js';
+import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, PackageConflictError, TokenNotFoundError } from '../errors.js';
 import { postgresForTest, type TestSchema } from '../../testkit/postgres.js';
 
 const id = (n: number) => `0190aaaa-0000-7000-8000-${String(n).padStart(12, '0')}`;
@@ -179,8 +179,22 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(online.length, 10);
     });
 
+    it('records packages per platform and refuses different content under the same name+version+platform', async (t) => {
+      if (skip) return t.skip(skip);
+      const pkg = { name: 'hello', version: '1.0.0', os: 'linux', arch: 'amd64', sha256: 'aa', size: 10, signature: 'ss', manifest: { name: 'hello' }, createdAt: 1 };
+      assert.deepEqual(await store.putPackage(pkg), pkg);
+      assert.deepEqual(await store.putPackage({ ...pkg, createdAt: 2 }), pkg, 'same content again is a no-op');
+      await store.putPackage({ ...pkg, arch: 'arm64', sha256: 'bb' });
+      await assert.rejects(store.putPackage({ ...pkg, sha256: 'cc' }), PackageConflictError);
+      assert.deepEqual((await store.listPackages('hello')).map((p) => `${p.arch}:${p.sha256}`), ['amd64:aa', 'arm64:bb']);
+      assert.equal((await store.findPackagesBySha256('bb'))[0]?.arch, 'arm64');
+      assert.deepEqual(await store.listPackages('nope'), []);
+    });
+
     it('keeps meta values', async (t) => {
       if (skip) return t.skip(skip);
+      assert.equal(await store.setMetaIfAbsent('first', 'a'), 'a');
+      assert.equal(await store.setMetaIfAbsent('first', 'b'), 'a', 'first writer wins');
       assert.equal(await store.getMeta('k'), null);
       await store.setMeta('k', 'v1');
       await store.setMeta('k', 'v2');

@@ -5,7 +5,7 @@
 import { Migrator, sql, type Kysely, type Selectable } from 'kysely';
 import type { AgentsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
-import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, CorralError, StoreError, TokenNotFoundError } from '../errors.js';
+import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, CorralError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import type {
   AgentRecord,
   AgentReportPatch,
@@ -14,6 +14,7 @@ import type {
   EventQuery,
   EventRecord,
   NewEvent,
+  PackageRecord,
   Store,
   TokenKind,
   TokenRecord,
@@ -54,6 +55,20 @@ function toToken(r: Selectable<Database['tokens']>): TokenRecord {
     prefix: r.prefix,
     createdAt: num(r.created_at),
     revokedAt: r.revoked_at === null ? null : num(r.revoked_at),
+  };
+}
+
+function toPackage(r: Selectable<Database['packages']>): PackageRecord {
+  return {
+    name: r.name,
+    version: r.version,
+    os: r.os,
+    arch: r.arch,
+    sha256: r.sha256,
+    size: num(r.size),
+    signature: r.signature,
+    manifest: JSON.parse(r.manifest) as Record<string, unknown>,
+    createdAt: num(r.created_at),
   };
 }
 
@@ -401,6 +416,45 @@ export class KyselyStore implements Store {
           ? (await q.orderBy('id', 'desc').limit(limit).execute()).reverse()
           : await q.orderBy('id', 'asc').limit(limit).execute();
       return rows.map((r) => ({ id: num(r.id), at: num(r.at), type: r.type, agentId: r.agent_id, data: JSON.parse(r.data) as Record<string, unknown> }));
+    });
+  }
+
+  putPackage(p: PackageRecord): Promise<PackageRecord> {
+    return this.run('put package', async () => {
+      await this.db
+        .insertInto('packages')
+        .values({ name: p.name, version: p.version, os: p.os, arch: p.arch, sha256: p.sha256, size: p.size, signature: p.signature, manifest: json(p.manifest), created_at: p.createdAt })
+        .onConflict((oc) => oc.columns(['name', 'version', 'os', 'arch']).doNothing())
+        .execute();
+      const r = await this.db
+        .selectFrom('packages')
+        .selectAll()
+        .where('name', '=', p.name)
+        .where('version', '=', p.version)
+        .where('os', '=', p.os)
+        .where('arch', '=', p.arch)
+        .executeTakeFirstOrThrow();
+      if (r.sha256 !== p.sha256) throw new PackageConflictError(`${p.name}@${p.version} for ${p.os}/${p.arch}`, r.sha256);
+      return toPackage(r);
+    });
+  }
+
+  listPackages(name?: string): Promise<PackageRecord[]> {
+    return this.run('list packages', async () => {
+      let q = this.db.selectFrom('packages').selectAll().orderBy('name').orderBy('created_at').orderBy('os').orderBy('arch');
+      if (name !== undefined) q = q.where('name', '=', name);
+      return (await q.execute()).map(toPackage);
+    });
+  }
+
+  findPackagesBySha256(sha256: string): Promise<PackageRecord[]> {
+    return this.run('find package', async () => (await this.db.selectFrom('packages').selectAll().where('sha256', '=', sha256).execute()).map(toPackage));
+  }
+
+  setMetaIfAbsent(key: string, value: string): Promise<string> {
+    return this.run('set meta if absent', async () => {
+      await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
+      return (await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirstOrThrow()).value;
     });
   }
 

@@ -76,6 +76,24 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_packages': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('packages')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('os', 'text', (c) => c.notNull())
+          .addColumn('arch', 'text', (c) => c.notNull())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('signature', 'text', (c) => c.notNull())
+          .addColumn('manifest', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('packages_pk', ['name', 'version', 'os', 'arch'])
+          .execute();
+        await db.schema.createIndex('packages_sha256').on('packages').column('sha256').execute();
+      },
+    },
   };
 }
 

@@ -53,7 +53,20 @@ export interface MetaTable {
   value: string;
 }
 
+export interface PackagesTable {
+  name: string;
+  version: string;
+  os: string;
+  arch: string;
+  sha256: string;
+  size: number;
+  signature: string;
+  manifest: string;
+  created_at: number;
+}
+
 export interface Database {
+  packages: PackagesTable;
   tokens: TokensTable;
   agents: AgentsTable;
   configs: ConfigsTable;

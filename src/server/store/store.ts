@@ -142,6 +142,23 @@ export interface EventQuery {
   limit?: number;
 }
 
+/** One published package artifact for one platform. */
+export interface PackageRecord {
+  name: string;
+  version: string;
+  os: string;
+  /** 'any' when the artifact runs on every architecture of its os. */
+  arch: string;
+  /** sha256 hex of the tar.gz; the artifact's file name in the artifact store. */
+  sha256: string;
+  size: number;
+  /** ed25519 signature (hex) of the sha256 digest, by the server's key. */
+  signature: string;
+  /** The validated manifest, as JSON. */
+  manifest: Record<string, unknown>;
+  createdAt: number;
+}
+
 export interface Store {
   /** Which backend this is, for logs and /healthz. */
   readonly kind: 'sqlite' | 'postgres';
@@ -196,6 +213,17 @@ export interface Store {
   appendEvents(events: NewEvent[]): Promise<void>;
   listEvents(query: EventQuery): Promise<EventRecord[]>;
 
+  /**
+   * Records a package artifact. The same name+version+platform with the same
+   * sha256 returns the existing record; with a different sha256 it throws
+   * PackageConflictError and changes nothing.
+   */
+  putPackage(pkg: PackageRecord): Promise<PackageRecord>;
+  listPackages(name?: string): Promise<PackageRecord[]>;
+  findPackagesBySha256(sha256: string): Promise<PackageRecord[]>;
+
   getMeta(key: string): Promise<string | null>;
+  /** Sets the key only if it is absent; returns the value now stored (first writer wins). */
+  setMetaIfAbsent(key: string, value: string): Promise<string>;
   setMeta(key: string, value: string): Promise<void>;
 }

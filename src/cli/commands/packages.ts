@@ -1,0 +1,88 @@
+/** package build | push | list. */
+import { openAsBlob } from 'node:fs';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import * as tar from 'tar';
+import { MANIFEST_FILE, ManifestError, parseManifest } from '../../protocol/index.js';
+import { CliError } from '../exit-codes.js';
+import { formatTable } from '../table.js';
+import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
+
+interface ApiPackage {
+  name: string;
+  version: string;
+  os: string;
+  arch: string;
+  sha256: string;
+  size: number;
+  createdAt: string;
+}
+
+/** Validates DIR/corral.yaml and packs DIR into NAME-VERSION.tar.gz. Returns the file written. */
+export async function buildPackage(dir: string, out?: string): Promise<{ file: string; name: string; version: string }> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read ${join(dir, MANIFEST_FILE)}: ${(e as Error).message}`, 1, 'INVALID_MANIFEST');
+  }
+  let manifest;
+  try {
+    manifest = parseManifest(text, join(dir, MANIFEST_FILE));
+  } catch (e) {
+    if (e instanceof ManifestError) throw new CliError(e.message, 1, e.code);
+    throw e;
+  }
+  try {
+    await stat(join(dir, manifest.run.command));
+  } catch {
+    throw new CliError(`run.command "${manifest.run.command}" is not in ${dir}; a package must carry what it runs`, 1, 'INVALID_MANIFEST');
+  }
+  const file = resolve(out ?? `${manifest.name}-${manifest.version}.tar.gz`);
+  const entries = (await readdir(dir)).filter((e) => !e.endsWith('.tar.gz')).sort();
+  await tar.c({ gzip: true, cwd: dir, file, portable: true }, entries);
+  return { file, name: manifest.name, version: manifest.version };
+}
+
+export function addPackageCommands(program: Command, io: CliIo): void {
+  const pkg = program.command('package').description('Build, publish and list packages (a tar.gz with corral.yaml at its root)');
+
+  pkg
+    .command('build')
+    .description('Validate DIR/corral.yaml and pack DIR into NAME-VERSION.tar.gz')
+    .argument('<dir>', 'the package directory')
+    .option('--out <file>', 'where to write the archive')
+    .action(async (dir: string, flags: { out?: string }) => {
+      const built = await buildPackage(dir, flags.out);
+      io.stdout.write(`built ${built.name}@${built.version}: ${built.file}\n`);
+    });
+
+  withConnection(pkg.command('push').description('Publish a package archive to the server (it validates and signs it)').argument('<file>', 'a .tar.gz made by corral package build')).action(
+    async (file: string, flags: ConnectionFlags) => {
+      let blob: Blob;
+      try {
+        blob = await openAsBlob(file);
+      } catch (e) {
+        throw new CliError(`cannot read ${file}: ${(e as Error).message}`, 1, 'INVALID_ARGUMENT');
+      }
+      const res = await apiFor(flags, io).upload<{ packages: ApiPackage[] }>('/api/v1/packages', blob, 'application/gzip');
+      if (flags.output === 'json') return printJson(io, res);
+      for (const p of res.packages) io.stdout.write(`published ${p.name}@${p.version} for ${p.os}/${p.arch} (sha256 ${p.sha256})\n`);
+    },
+  );
+
+  withConnection(pkg.command('list').description('List published packages').option('--name <name>', 'only this package')).action(
+    async (flags: ConnectionFlags & { name?: string }) => {
+      const q = flags.name ? `?name=${encodeURIComponent(flags.name)}` : '';
+      const res = await apiFor(flags, io).request<{ packages: ApiPackage[] }>('GET', `/api/v1/packages${q}`);
+      if (flags.output === 'json') return printJson(io, res);
+      io.stdout.write(
+        formatTable(
+          ['NAME', 'VERSION', 'PLATFORM', 'SIZE', 'SHA256', 'PUBLISHED'],
+          res.packages.map((p) => [p.name, p.version, `${p.os}/${p.arch}`, String(p.size), p.sha256.slice(0, 16), p.createdAt]),
+        ),
+      );
+    },
+  );
+}

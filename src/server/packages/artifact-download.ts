@@ -1,0 +1,89 @@
+/**
+ * `GET /api/v1/artifacts/{sha256}`: streams a package artifact from disk
+ * (never read whole into memory), with single-range `Range` support so an
+ * interrupted download resumes. Admin tokens and agent credentials may
+ * download.
+ */
+import { createReadStream } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import type { Store } from '../store/index.js';
+import { bearerToken, hashSecret } from '../auth/tokens.js';
+import { ArtifactNotFoundError } from '../errors.js';
+import type { PackageService } from './package-service.js';
+
+export const ARTIFACT_PATH = /^\/api\/v1\/artifacts\/([^/]+)$/;
+
+function json(res: ServerResponse, status: number, code: string, message: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify({ error: { code, message } }));
+}
+
+/** Parses `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX` for a file of `size`; null when unsatisfiable. */
+export function parseRange(header: string, size: number): { start: number; end: number } | null {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return null;
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  return start <= end && start < size ? { start, end } : null;
+}
+
+async function authorized(store: Store, header: string | undefined): Promise<boolean> {
+  const token = bearerToken(header);
+  if (!token) return false;
+  const hash = hashSecret(token);
+  const agent = await store.findAgentByCredentialHash(hash);
+  if (agent) return agent.status !== 'revoked';
+  return (await store.findActiveTokenByHash(hash))?.kind === 'admin';
+}
+
+export async function serveArtifact(req: IncomingMessage, res: ServerResponse, sha256: string, deps: { store: Store; packages: PackageService; log: Logger }): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, 'METHOD_NOT_ALLOWED', 'artifacts are read with GET');
+  if (!(await authorized(deps.store, req.headers.authorization))) return json(res, 401, 'UNAUTHENTICATED', 'an admin token or agent credential is required');
+  let artifact;
+  try {
+    artifact = await deps.packages.artifact(sha256);
+  } catch (e) {
+    if (e instanceof ArtifactNotFoundError) return json(res, 404, e.code, e.message);
+    throw e;
+  }
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/gzip',
+    'Accept-Ranges': 'bytes',
+    ETag: `"${sha256}"`,
+    'Cache-Control': 'private, immutable',
+  };
+  let range = { start: 0, end: artifact.size - 1 };
+  let status = 200;
+  const rangeHeader = req.headers.range;
+  const ifRange = req.headers['if-range'];
+  if (rangeHeader && (!ifRange || ifRange === `"${sha256}"`)) {
+    const parsed = parseRange(rangeHeader, artifact.size);
+    if (!parsed) {
+      res.writeHead(416, { 'Content-Range': `bytes */${artifact.size}` });
+      return void res.end();
+    }
+    range = parsed;
+    status = 206;
+    headers['Content-Range'] = `bytes ${range.start}-${range.end}/${artifact.size}`;
+  }
+  headers['Content-Length'] = artifact.size === 0 ? 0 : range.end - range.start + 1;
+  res.writeHead(status, headers);
+  if (req.method === 'HEAD' || artifact.size === 0) return void res.end();
+  try {
+    await pipeline(createReadStream(artifact.path, { start: range.start, end: range.end }), res);
+  } catch (err) {
+    // The client went away mid-download; it may resume with Range.
+    deps.log.debug({ err, sha256 }, 'artifact download interrupted');
+  }
+}

@@ -1,0 +1,112 @@
+/** The supervisor with real child processes: restart after kill -9, crash loops, group stop. */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { eventually } from '../../testkit/eventually.js';
+import { ServiceSupervisor, type ServiceSpec } from './supervisor.js';
+
+const log = pino({ level: 'silent' });
+const dirs: string[] = [];
+const supervisors: ServiceSupervisor[] = [];
+
+function supervise(name: string, script: string, overrides: Partial<ServiceSpec> = {}): ServiceSupervisor {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-svc-'));
+  dirs.push(dir);
+  const s = new ServiceSupervisor(
+    {
+      name,
+      command: '/bin/sh',
+      args: ['-c', script],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      cwd: dir,
+      stopSignal: 'SIGTERM',
+      stopGraceMs: 500,
+      restart: { policy: 'always', initialDelayMs: 0, maxDelayMs: 400, resetAfterMs: 60_000 },
+      logDir: join(dir, 'logs'),
+      ...overrides,
+    },
+    { log },
+  );
+  supervisors.push(s);
+  return s;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+after(async () => {
+  await Promise.all(supervisors.map((s) => s.stop()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('service supervisor', () => {
+  it('brings a service back at once after kill -9, and sends its output to files', async () => {
+    const s = supervise('echoer', 'echo started $$; exec sleep 1000');
+    s.start();
+    const first = await eventually(() => s.status().state === 'running' && s.status().pid, { what: 'running' });
+    process.kill(first, 'SIGKILL');
+    const second = await eventually(() => {
+      const st = s.status();
+      return st.state === 'running' && st.pid !== first && st.pid;
+    }, { what: 'a new process' });
+    assert.notEqual(second, first);
+    assert.equal(s.status().restarts, 1);
+    assert.equal(s.status().lastExit?.signal, 'SIGKILL');
+    const logDir = join(dirs.at(-1)!, 'logs');
+    await eventually(() => readFileSync(join(logDir, 'stdout.log'), 'utf8').split('\n').filter((l) => l.startsWith('started')).length >= 2, { what: 'two starts logged' });
+  });
+
+  it('reports a crash loop and keeps retrying at the capped backoff', async () => {
+    const s = supervise('crasher', 'echo boom >&2; exit 3');
+    const states: string[] = [];
+    s.on('state', (st: { state: string }) => states.push(st.state));
+    s.start();
+    const looping = await eventually(() => (s.status().crashLoop && s.status().restarts >= 4 ? s.status() : undefined), { what: 'crash loop', timeoutMs: 15_000 });
+    assert.equal(looping.lastExit?.code, 3);
+    assert.ok(states.includes('backoff'));
+    assert.ok(!states.includes('exited'), 'always-restart never gives up');
+    await s.stop();
+    assert.equal(s.status().state, 'stopped');
+    const restarts = s.status().restarts;
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(s.status().restarts, restarts, 'no restarts after stop');
+  });
+
+  it('leaves a cleanly exited on-failure service exited', async () => {
+    const s = supervise('oneshot', 'exit 0', { restart: { policy: 'on-failure', initialDelayMs: 0, maxDelayMs: 400, resetAfterMs: 60_000 } });
+    s.start();
+    await eventually(() => s.status().state === 'exited', { what: 'exited' });
+    assert.equal(s.status().restarts, 0);
+  });
+
+  it('stops the whole process group: stop signal, grace period, then SIGKILL', async () => {
+    // Ignores SIGTERM and has a child of its own.
+    const s = supervise('stubborn', "trap '' TERM; sleep 1000 & echo $! > child.pid; wait");
+    s.start();
+    const pid = await eventually(() => s.status().state === 'running' && s.status().pid, { what: 'running' });
+    const childPid = await eventually(() => Number(readFileSync(join(dirs.at(-1)!, 'child.pid'), 'utf8')), { what: 'child pid' });
+    assert.ok(alive(childPid));
+    const began = Date.now();
+    await s.stop();
+    assert.ok(Date.now() - began >= 400, 'waited for the grace period');
+    assert.equal(s.status().state, 'stopped');
+    await eventually(() => !alive(pid) && !alive(childPid), { what: 'group gone' });
+  });
+
+  it('reports a missing executable as a failure with the reason, and retries', async () => {
+    const s = supervise('missing', '', { command: '/nonexistent/bin/app', args: [] });
+    s.start();
+    const st = await eventually(() => (s.status().lastError ? s.status() : undefined), { what: 'spawn error' });
+    assert.match(st.lastError!, /ENOENT/);
+    await eventually(() => s.status().restarts >= 1, { what: 'retry' });
+  });
+});

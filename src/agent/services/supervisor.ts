@@ -1,0 +1,179 @@
+/**
+ * Supervises one service process: starts it in its own process group with
+ * output appended to files (not piped through the agent), restarts it per
+ * its restart policy, and stops it with the stop signal to the whole group,
+ * a grace period, then SIGKILL to the group.
+ *
+ * States (changed only in `setState`, each change logged and emitted):
+ *   starting → running → (exit) → backoff → starting …
+ *                      → (exit, no restart) → exited
+ *   any → stopping → stopped         (stop(): desired state "stopped")
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { isCrashLoop, nextFailureCount, nextRestartDelay, shouldRestart, type RestartPolicy } from './restart-policy.js';
+
+export type ServiceState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'exited';
+
+export interface ServiceSpec {
+  name: string;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  stopSignal: NodeJS.Signals;
+  stopGraceMs: number;
+  restart: RestartPolicy;
+  /** stdout.log and stderr.log go here. */
+  logDir: string;
+}
+
+export interface ServiceStatus {
+  name: string;
+  state: ServiceState;
+  pid: number | null;
+  startedAt: number | null;
+  /** Restarts since the supervisor was created. */
+  restarts: number;
+  /** Consecutive failures (reset by a stable run). */
+  failures: number;
+  crashLoop: boolean;
+  lastExit: { code: number | null; signal: string | null; at: number } | null;
+  /** Why the last start failed, e.g. a missing executable. */
+  lastError: string | null;
+}
+
+/** Starts the process; tests substitute one that fails on demand. */
+export type Spawner = (spec: ServiceSpec) => ChildProcess;
+
+export const spawnInOwnGroup: Spawner = (spec) => {
+  mkdirSync(spec.logDir, { recursive: true });
+  const out = openSync(join(spec.logDir, 'stdout.log'), 'a', 0o640);
+  const err = openSync(join(spec.logDir, 'stderr.log'), 'a', 0o640);
+  try {
+    // detached: its own process group, so stop() reaches its children and it outlives an agent restart.
+    return spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', out, err] });
+  } finally {
+    closeSync(out);
+    closeSync(err);
+  }
+};
+
+function killGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class ServiceSupervisor extends EventEmitter {
+  private child: ChildProcess | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private exitWaiters: (() => void)[] = [];
+  private readonly st: ServiceStatus;
+
+  constructor(
+    private readonly spec: ServiceSpec,
+    private readonly deps: { log: Logger; spawn?: Spawner },
+  ) {
+    super();
+    this.st = { name: spec.name, state: 'stopped', pid: null, startedAt: null, restarts: 0, failures: 0, crashLoop: false, lastExit: null, lastError: null };
+  }
+
+  status(): ServiceStatus {
+    return { ...this.st };
+  }
+
+  private setState(state: ServiceState, fields: Partial<ServiceStatus> = {}): void {
+    const from = this.st.state;
+    Object.assign(this.st, fields, { state });
+    this.deps.log.info({ service: this.spec.name, from, to: state, pid: this.st.pid, failures: this.st.failures }, 'service state');
+    this.emit('state', this.status());
+  }
+
+  /** Desired state "running": starts now unless it already runs or waits to restart. */
+  start(): void {
+    if (this.st.state === 'running' || this.st.state === 'starting' || this.st.state === 'backoff') return;
+    this.launch();
+  }
+
+  private launch(): void {
+    this.timer = null;
+    this.setState('starting');
+    let child: ChildProcess;
+    try {
+      child = (this.deps.spawn ?? spawnInOwnGroup)(this.spec);
+    } catch (e) {
+      return this.onExit(null, null, Date.now(), (e as Error).message);
+    }
+    this.child = child;
+    const startedAt = Date.now();
+    child.once('error', (e) => {
+      // spawn failures (ENOENT, EACCES) arrive here without an exit event.
+      if (child.pid === undefined) this.onExit(null, null, startedAt, e.message);
+    });
+    child.once('exit', (code, signal) => this.onExit(code, signal, startedAt, null));
+    if (child.pid !== undefined) {
+      child.unref();
+      this.setState('running', { pid: child.pid, startedAt, lastError: null });
+    }
+  }
+
+  private onExit(code: number | null, signal: string | null, startedAt: number, error: string | null): void {
+    this.child = null;
+    const now = Date.now();
+    const exit = { code, signal, ranMs: now - startedAt };
+    const fields: Partial<ServiceStatus> = { pid: null, lastExit: { code, signal, at: now }, lastError: error };
+    for (const w of this.exitWaiters.splice(0)) w();
+    if (this.st.state === 'stopping') return this.setState('stopped', fields);
+    if (!shouldRestart(this.spec.restart, exit) && error === null) return this.setState('exited', fields);
+    const failures = nextFailureCount(this.st.failures, this.spec.restart, exit);
+    const delay = nextRestartDelay(failures, this.spec.restart);
+    this.deps.log.warn({ service: this.spec.name, code, signal, error, failures, delayMs: delay }, 'service exited; restarting');
+    this.setState('backoff', { ...fields, failures, crashLoop: isCrashLoop(failures) });
+    this.timer = setTimeout(() => {
+      this.st.restarts++;
+      this.launch();
+    }, delay);
+  }
+
+  /** A stable run clears the crash-loop flag once the reset period has passed. */
+  refreshHealth(now = Date.now()): void {
+    if (this.st.state === 'running' && this.st.startedAt !== null && now - this.st.startedAt >= this.spec.restart.resetAfterMs && this.st.failures > 0) {
+      this.setState('running', { failures: 0, crashLoop: false });
+    }
+  }
+
+  /**
+   * Desired state "stopped": the stop signal to the process group, then
+   * SIGKILL to the group after the grace period. Resolves when it has exited.
+   */
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const child = this.child;
+    if (!child || child.pid === undefined) {
+      if (this.st.state !== 'stopped') this.setState('stopped', { pid: null });
+      return;
+    }
+    const pid = child.pid;
+    const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
+    // Keep the agent alive until the exit is seen (children are unref'd so they may outlive it otherwise).
+    child.ref();
+    this.setState('stopping');
+    killGroup(pid, this.spec.stopSignal);
+    const grace = setTimeout(() => {
+      this.deps.log.warn({ service: this.spec.name, pid }, 'grace period over; killing the process group');
+      killGroup(pid, 'SIGKILL');
+    }, this.spec.stopGraceMs);
+    await exited;
+    clearTimeout(grace);
+    // Children that outlived the leader still belong to the group.
+    killGroup(pid, 'SIGKILL');
+  }
+}

@@ -1,7 +1,8 @@
 /** `npm run bench -- <name> [flags]`: benchmarks that print figures. */
 import { fleetBench } from './fleet.js';
+import { restartLatencyBench } from './restart-latency.js';
 
-const benches: Record<string, (argv: string[]) => Promise<void>> = { fleet: fleetBench };
+const benches: Record<string, (argv: string[]) => Promise<void>> = { fleet: fleetBench, 'restart-latency': restartLatencyBench };
 const [name, ...rest] = process.argv.slice(2);
 const run = name ? benches[name] : undefined;
 if (!run) {

@@ -52,7 +52,7 @@ describe('service supervisor', () => {
   it('brings a service back at once after kill -9, and sends its output to files', async () => {
     const s = supervise('echoer', 'echo started $$; exec sleep 1000');
     s.start();
-    const first = await eventually(() => s.status().state === 'running' && s.status().pid, { what: 'running' });
+    const first = await eventually(() => s.status().state === 'running' && (s.status().pid ?? undefined), { what: 'running' });
     process.kill(first, 'SIGKILL');
     const second = await eventually(() => {
       const st = s.status();
@@ -92,7 +92,7 @@ describe('service supervisor', () => {
     // Ignores SIGTERM and has a child of its own.
     const s = supervise('stubborn', "trap '' TERM; sleep 1000 & echo $! > child.pid; wait");
     s.start();
-    const pid = await eventually(() => s.status().state === 'running' && s.status().pid, { what: 'running' });
+    const pid = await eventually(() => s.status().state === 'running' && (s.status().pid ?? undefined), { what: 'running' });
     const childPid = await eventually(() => Number(readFileSync(join(dirs.at(-1)!, 'child.pid'), 'utf8')), { what: 'child pid' });
     assert.ok(alive(childPid));
     const began = Date.now();

@@ -13,6 +13,8 @@ import {
   AgentCapabilities,
   AgentToServerSchema,
   RemoteConfigStatuses,
+  SIGNING_CONNECTION,
+  SIGNING_KEY_SETTING,
   ServerToAgentFlags,
   create,
   decodeServerToAgent,
@@ -30,6 +32,9 @@ import type { CompiledAgentOptions } from './options.js';
 import type { IdentityStore, Identity } from './identity.js';
 import type { RemoteConfigManager, RemoteConfigState } from './remote-config.js';
 import { describeAgent } from './description.js';
+import { deploymentSpecs } from './remote-config.js';
+import type { ServicesManager } from './services/services-manager.js';
+import type { DownloadTarget } from './packages/download.js';
 
 export const AGENT_CAPABILITIES =
   BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus) |
@@ -55,6 +60,8 @@ export interface ConnectionDeps {
   log: Logger;
   identity: IdentityStore;
   remoteConfig: RemoteConfigManager;
+  /** Runs deployments; reports their health. */
+  services?: ServicesManager;
   random?: () => number;
   /** Opens a WebSocket; tests substitute one that fails on demand. */
   openSocket?: (url: string, headers: Record<string, string>) => WebSocket;
@@ -82,6 +89,46 @@ export class AgentConnection {
     this.uid = uuidStringToBytes(this.identity.instanceUid);
     this.heartbeatMs = opts.heartbeatMs;
     this.url = opts.opampUrl;
+    deps.services?.on('health', () => this.scheduleHealthReport());
+  }
+
+  private healthTimer: NodeJS.Timeout | null = null;
+
+  /** Service state changes come in bursts: report the health tree at most every 100 ms. */
+  private scheduleHealthReport(): void {
+    this.healthTimer ??= setTimeout(() => {
+      this.healthTimer = null;
+      this.send({ health: this.health() });
+    }, 100);
+  }
+
+  private health(): Init['health'] {
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const componentHealthMap: Record<string, NonNullable<Init['health']>> = {};
+    for (const [name, h] of Object.entries(this.deps.services?.health() ?? {})) {
+      componentHealthMap[name] = {
+        healthy: h.healthy,
+        status: h.status,
+        lastError: h.lastError,
+        startTimeUnixNano: BigInt(h.startTimeMs) * 1_000_000n,
+        statusTimeUnixNano: now,
+      };
+    }
+    return { healthy: true, startTimeUnixNano: this.startedAtNs, status: 'running', statusTimeUnixNano: now, componentHealthMap };
+  }
+
+  /** Where artifacts download from, with what credential, checked against which key. */
+  downloadTarget(): DownloadTarget {
+    return {
+      baseUrl: this.url.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, ''),
+      credential: this.identity.credential ?? this.opts.token,
+      signingKeyPem: this.identity.signingKeyPem ?? null,
+    };
+  }
+
+  /** Converges services to the deployments in the config in effect (also at start, without a server). */
+  reconcileServices(): Promise<void> {
+    return this.deps.services?.reconcile(deploymentSpecs(this.deps.remoteConfig.state)) ?? Promise.resolve();
   }
 
   get instanceUid(): string {
@@ -191,6 +238,8 @@ export class AgentConnection {
       return false;
     }
     if ((msg.flags & BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState)) !== 0n) this.sendFullState();
+    const signingKey = msg.connectionSettings?.otherConnections[SIGNING_CONNECTION]?.otherSettings[SIGNING_KEY_SETTING];
+    if (signingKey) this.pinSigningKey(signingKey);
     const opamp = msg.connectionSettings?.opamp;
     if (opamp) {
       if (opamp.heartbeatIntervalSeconds > 0n) this.heartbeatMs = Number(opamp.heartbeatIntervalSeconds) * 1000;
@@ -209,6 +258,18 @@ export class AgentConnection {
     return false;
   }
 
+  /** Trust on first use: the key from enrollment is kept; a different one later is refused. */
+  private pinSigningKey(pem: string): void {
+    if (this.identity.signingKeyPem === pem) return;
+    if (this.identity.signingKeyPem) {
+      this.deps.log.error('server offered a different package-signing key; keeping the pinned one (re-enroll the agent to change it)');
+      return;
+    }
+    this.identity = { ...this.identity, signingKeyPem: pem };
+    this.deps.identity.save(this.identity);
+    this.deps.log.info('pinned the server package-signing key');
+  }
+
   private applyRemoteConfig(msg: ServerToAgent): void {
     const offer = msg.remoteConfig!;
     const hash = Buffer.from(offer.configHash).toString('hex');
@@ -223,6 +284,7 @@ export class AgentConnection {
     if (state.status === 'FAILED') this.deps.log.warn({ hash, error: state.errorMessage }, 'remote config rejected');
     else this.deps.log.info({ hash, files: Object.keys(state.applied) }, 'remote config applied');
     this.send({ remoteConfigStatus: this.remoteConfigStatus(), effectiveConfig: this.effectiveConfig() });
+    if (state.status === 'APPLIED') void this.reconcileServices();
   }
 
   private remoteConfigStatus(): Init['remoteConfigStatus'] {
@@ -238,10 +300,9 @@ export class AgentConnection {
 
   private sendFullState(): void {
     const { identifying, nonIdentifying } = describeAgent({ instanceUid: this.identity.instanceUid, name: this.opts.name, labels: this.opts.labels });
-    const now = BigInt(Date.now()) * 1_000_000n;
     this.send({
       agentDescription: { identifyingAttributes: recordToKeyValues(identifying), nonIdentifyingAttributes: recordToKeyValues(nonIdentifying) },
-      health: { healthy: true, startTimeUnixNano: this.startedAtNs, status: 'running', statusTimeUnixNano: now },
+      health: this.health(),
       effectiveConfig: this.effectiveConfig(),
       remoteConfigStatus: this.remoteConfigStatus(),
     });

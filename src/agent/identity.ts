@@ -13,6 +13,8 @@ export interface Identity {
   version: 1;
   instanceUid: string;
   credential: string | null;
+  /** The server's package-signing key, pinned at enrollment. */
+  signingKeyPem?: string | null;
 }
 
 export class IdentityError extends Error {
@@ -26,7 +28,8 @@ function validate(file: string, value: unknown): Identity {
     throw new IdentityError(`${file}: instanceUid must be a lower-case UUID`);
   }
   if (v.credential !== null && typeof v.credential !== 'string') throw new IdentityError(`${file}: credential must be a string or null`);
-  return { version: 1, instanceUid: v.instanceUid, credential: v.credential ?? null };
+  if (v.signingKeyPem !== undefined && v.signingKeyPem !== null && typeof v.signingKeyPem !== 'string') throw new IdentityError(`${file}: signingKeyPem must be a string`);
+  return { version: 1, instanceUid: v.instanceUid, credential: v.credential ?? null, signingKeyPem: v.signingKeyPem ?? null };
 }
 
 export class IdentityStore {

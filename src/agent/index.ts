@@ -6,6 +6,9 @@ import type { Logger } from 'pino';
 import { AgentConnection } from './connection.js';
 import { IdentityStore } from './identity.js';
 import { RemoteConfigManager } from './remote-config.js';
+import { ServicesManager } from './services/services-manager.js';
+import { describeAgent } from './description.js';
+import type { DownloadTarget } from './packages/download.js';
 import type { CompiledAgentOptions } from './options.js';
 
 export { compileAgentOptions, parseLabels, AgentOptionsError, type AgentOptions, type CompiledAgentOptions } from './options.js';
@@ -17,11 +20,20 @@ export interface RunningAgent {
 }
 
 export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger }): RunningAgent {
+  const platform = describeAgent({ instanceUid: '', name: '', labels: {} }).nonIdentifying;
+  const services = new ServicesManager(
+    { dataDir: opts.dataDir, os: platform['os.type']!, arch: platform['host.arch']! },
+    // Called only once services converge, after `connection` exists.
+    { log: deps.log.child({ component: 'services' }), target: (): DownloadTarget => connection.downloadTarget() },
+  );
   const connection = new AgentConnection(opts, {
     log: deps.log,
     identity: new IdentityStore(opts.dataDir),
     remoteConfig: new RemoteConfigManager(opts.dataDir),
+    services,
   });
+  // Services follow the last desired state on disk, whether or not a server answers.
+  void connection.reconcileServices();
   connection.start();
   deps.log.info({ instanceUid: connection.instanceUid, server: opts.opampUrl, dataDir: opts.dataDir }, 'agent started');
   return { instanceUid: connection.instanceUid, stop: () => connection.stop() };

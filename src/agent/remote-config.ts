@@ -11,6 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
+import { DEPLOYMENT_CONTENT_TYPE, DeploymentSpecSchema, type DeploymentSpec } from '../protocol/index.js';
 
 export type ConfigStatus = 'UNSET' | 'APPLYING' | 'APPLIED' | 'FAILED';
 
@@ -40,6 +41,16 @@ const SAFE_NAME = /^[A-Za-z0-9._-]{1,255}$/;
 export const jsonAwareHandler: ConfigHandler = {
   validate(name, file) {
     if (!SAFE_NAME.test(name) || name === '.' || name === '..') return `file name "${name}" is not a plain file name`;
+    if (file.contentType === DEPLOYMENT_CONTENT_TYPE) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(Buffer.from(file.body).toString('utf8'));
+      } catch (e) {
+        return `${name}: invalid JSON: ${(e as Error).message}`;
+      }
+      const result = DeploymentSpecSchema.safeParse(parsed);
+      return result.success ? null : `${name}: invalid deployment: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+    }
     if (file.contentType.split(';')[0]!.trim() === 'application/json' || name.endsWith('.json')) {
       try {
         JSON.parse(Buffer.from(file.body).toString('utf8'));
@@ -121,4 +132,11 @@ export class RemoteConfigManager {
     this.save();
     return this.state;
   }
+}
+
+/** The deployments in an applied config (validated when they were applied). */
+export function deploymentSpecs(state: RemoteConfigState): DeploymentSpec[] {
+  return Object.values(state.applied)
+    .filter((f) => f.contentType === DEPLOYMENT_CONTENT_TYPE)
+    .map((f) => DeploymentSpecSchema.parse(JSON.parse(f.body)));
 }

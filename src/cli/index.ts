@@ -6,6 +6,7 @@ import { addEventCommands } from './commands/events.js';
 import { addLoginCommands } from './commands/login.js';
 import { addTokenCommands } from './commands/tokens.js';
 import { addPackageCommands } from './commands/packages.js';
+import { addDeploymentCommands } from './commands/deployments.js';
 import { processIo, type CliIo } from './context.js';
 
 export { EXIT, EXIT_CODES_HELP, CliError } from './exit-codes.js';
@@ -18,6 +19,7 @@ export function registerClientCommands(program: Command, io: CliIo = processIo):
   addConfigCommands(program, io);
   addEventCommands(program, io);
   addPackageCommands(program, io);
+  addDeploymentCommands(program, io);
 }
 
 export function addAgentShowSubcommand(agentCmd: Command, io: CliIo = processIo): void {

@@ -20,3 +20,14 @@ export {
   uuidStringToBytes,
 } from './opamp.js';
 export { MANIFEST_API_VERSION, MANIFEST_FILE, ManifestError, PackageManifestSchema, parseManifest, type PackageManifest } from './package-manifest.js';
+export {
+  DEPLOYMENT_CONTENT_TYPE,
+  DEPLOYMENT_FILE_PREFIX,
+  DeploymentSpecSchema,
+  SIGNING_CONNECTION,
+  SIGNING_KEY_SETTING,
+  artifactFor,
+  deploymentFileName,
+  type DeploymentArtifact,
+  type DeploymentSpec,
+} from './deployment-spec.js';

@@ -66,3 +66,15 @@ export class ArtifactNotFoundError extends CorralError {
     super('ARTIFACT_NOT_FOUND', `no artifact with sha256 ${sha256}`);
   }
 }
+
+export class DeploymentNotFoundError extends CorralError {
+  constructor(readonly deployment: string) {
+    super('DEPLOYMENT_NOT_FOUND', `deployment ${deployment} not found`);
+  }
+}
+
+export class PackageNotFoundError extends CorralError {
+  constructor(readonly pkg: string) {
+    super('PACKAGE_NOT_FOUND', `package ${pkg} is not published; push it first (corral package push)`);
+  }
+}

@@ -16,6 +16,7 @@ import { WsTransport } from './opamp/ws-transport.js';
 import { HttpTransport } from './opamp/http-transport.js';
 import { PROTOBUF_CONTENT_TYPE } from './opamp/limits.js';
 import { FleetService } from './fleet/fleet-service.js';
+import { DeploymentService } from './fleet/deployment-service.js';
 import { createApi } from './api/routes.js';
 import { createMetrics, routeLabel } from './metrics.js';
 import { PackageService } from './packages/package-service.js';
@@ -57,8 +58,17 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   http.keepAliveTimeout = 65_000;
   let opampUrl = '';
   let metricsRef: ReturnType<typeof createMetrics> | null = null;
+  const signingKey = await loadSigningKey(store);
   const hub = new AgentHub(
-    { heartbeatMs: opts.heartbeatMs, offlineAfterMs: opts.offlineAfterMs, pollMs: opts.pollMs, get opampUrl() { return opampUrl; } },
+    {
+      heartbeatMs: opts.heartbeatMs,
+      offlineAfterMs: opts.offlineAfterMs,
+      pollMs: opts.pollMs,
+      signingPublicKeyPem: signingKey.publicKeyPem,
+      get opampUrl() {
+        return opampUrl;
+      },
+    },
     { store, clock, log: log.child({ component: 'hub' }), events, onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
   );
   const ws = new WsTransport({ maxConnections: opts.maxConnections, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
@@ -74,8 +84,14 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       hub.fleetChanged(change).catch((err: unknown) => log.error({ err }, 'failed to push fleet change'));
     },
   });
-  const packages = new PackageService({ store, clock, events, signingKey: await loadSigningKey(store), dataDir: opts.dataDir });
-  const api = getRequestListener(createApi({ fleet, packages, store, log: log.child({ component: 'api' }) }).fetch);
+  const packages = new PackageService({ store, clock, events, signingKey, dataDir: opts.dataDir });
+  const deployments = new DeploymentService({
+    store,
+    clock,
+    events,
+    onFleetChange: () => hub.fleetChanged({}).catch((err: unknown) => log.error({ err }, 'failed to push fleet change')),
+  });
+  const api = getRequestListener(createApi({ fleet, deployments, packages, store, log: log.child({ component: 'api' }) }).fetch);
 
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;

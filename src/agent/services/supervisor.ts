@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isCrashLoop, nextFailureCount, nextRestartDelay, shouldRestart, type RestartPolicy } from './restart-policy.js';
@@ -62,6 +62,23 @@ export const spawnInOwnGroup: Spawner = (spec) => {
   }
 };
 
+const ADOPTED_POLL_MS = 200;
+
+/**
+ * The kernel's start time of a process (clock ticks since boot, /proc/<pid>/stat
+ * field 22): with the pid it identifies the process, so a recycled pid is
+ * never mistaken for our service. Null when the process is gone.
+ */
+export function processStartTicks(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 function killGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pid, signal);
@@ -75,6 +92,7 @@ export class ServiceSupervisor extends EventEmitter {
   private child: ChildProcess | null = null;
   private timer: NodeJS.Timeout | null = null;
   private exitWaiters: (() => void)[] = [];
+  private adopted: NodeJS.Timeout | null = null;
   private readonly st: ServiceStatus;
 
   constructor(
@@ -142,6 +160,22 @@ export class ServiceSupervisor extends EventEmitter {
     }, delay);
   }
 
+  /**
+   * Takes over a process started by an earlier agent (same service, still
+   * running), instead of starting a second copy. Its exit is noticed by
+   * polling, since it is not our child.
+   */
+  adopt(pid: number, startedAt: number): void {
+    const identity = processStartTicks(pid);
+    this.setState('running', { pid, startedAt, lastError: null });
+    this.adopted = setInterval(() => {
+      if (processStartTicks(pid) === identity && identity !== null) return;
+      clearInterval(this.adopted!);
+      this.adopted = null;
+      this.onExit(null, null, startedAt, null);
+    }, ADOPTED_POLL_MS);
+  }
+
   /** A stable run clears the crash-loop flag once the reset period has passed. */
   refreshHealth(now = Date.now()): void {
     if (this.st.state === 'running' && this.st.startedAt !== null && now - this.st.startedAt >= this.spec.restart.resetAfterMs && this.st.failures > 0) {
@@ -157,6 +191,7 @@ export class ServiceSupervisor extends EventEmitter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const child = this.child;
+    if (this.adopted && this.st.pid !== null) return this.stopAdopted(this.st.pid);
     if (!child || child.pid === undefined) {
       if (this.st.state !== 'stopped') this.setState('stopped', { pid: null });
       return;
@@ -174,6 +209,16 @@ export class ServiceSupervisor extends EventEmitter {
     await exited;
     clearTimeout(grace);
     // Children that outlived the leader still belong to the group.
+    killGroup(pid, 'SIGKILL');
+  }
+
+  private async stopAdopted(pid: number): Promise<void> {
+    const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
+    this.setState('stopping');
+    killGroup(pid, this.spec.stopSignal);
+    const grace = setTimeout(() => killGroup(pid, 'SIGKILL'), this.spec.stopGraceMs);
+    await exited;
+    clearTimeout(grace);
     killGroup(pid, 'SIGKILL');
   }
 }

@@ -34,10 +34,13 @@ export async function buildPackage(dir: string, out?: string): Promise<{ file: s
     if (e instanceof ManifestError) throw new CliError(e.message, 1, e.code);
     throw e;
   }
-  try {
-    await stat(join(dir, manifest.run.command));
-  } catch {
-    throw new CliError(`run.command "${manifest.run.command}" is not in ${dir}; a package must carry what it runs`, 1, 'INVALID_MANIFEST');
+  // A relative command with a slash runs from the package, so the package must carry it.
+  if (manifest.run.command.includes('/') && !manifest.run.command.startsWith('/')) {
+    try {
+      await stat(join(dir, manifest.run.command));
+    } catch {
+      throw new CliError(`run.command "${manifest.run.command}" is not in ${dir}; a package must carry what it runs`, 1, 'INVALID_MANIFEST');
+    }
   }
   const file = resolve(out ?? `${manifest.name}-${manifest.version}.tar.gz`);
   const entries = (await readdir(dir)).filter((e) => !e.endsWith('.tar.gz')).sort();

@@ -21,6 +21,8 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   INVALID_PACKAGE: 400,
   PACKAGE_CONFLICT: 409,
   ARTIFACT_NOT_FOUND: 404,
+  DEPLOYMENT_NOT_FOUND: 404,
+  PACKAGE_NOT_FOUND: 404,
 };
 
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {

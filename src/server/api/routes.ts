@@ -9,6 +9,8 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FleetService } from '../fleet/fleet-service.js';
 import type { PackageService } from '../packages/package-service.js';
+import type { DeploymentService } from '../fleet/deployment-service.js';
+import { addDeploymentRoutes } from './deployment-routes.js';
 import type { PackageRecord } from '../store/index.js';
 import { InvalidPackageError } from '../errors.js';
 import type { Store, TokenRecord } from '../store/index.js';
@@ -32,6 +34,7 @@ import {
 
 export interface ApiDeps {
   fleet: FleetService;
+  deployments: DeploymentService;
   packages: PackageService;
   store: Store;
   log: Logger;
@@ -250,6 +253,8 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       return c.json({ events: events.map((e) => ({ ...e, at: iso(e.at)! })) }, 200);
     },
   );
+
+  addDeploymentRoutes(app, deps.deployments);
 
   const packageView = (p: PackageRecord) => ({ ...p, createdAt: iso(p.createdAt)!, downloadPath: `/api/v1/artifacts/${p.sha256}` });
 

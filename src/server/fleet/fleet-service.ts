@@ -12,7 +12,8 @@ import type { EventRecorder } from '../events.js';
 import { newTokenRecord } from '../auth/tokens.js';
 import { selectableAttributes } from './agent-labels.js';
 import { agentDetail, agentSummary, configState } from './agent-view.js';
-import { compileConfigs, hashConfigFiles } from './remote-config.js';
+import { hashConfigFiles } from './remote-config.js';
+import { loadDesiredState } from './desired-state.js';
 import { matchesSelector, parseSelector, SelectorError, type Selector } from './selector.js';
 
 export interface FleetServiceDeps {
@@ -36,8 +37,8 @@ function parseOrReject(selector: string): Selector {
 export class FleetService {
   constructor(private readonly deps: FleetServiceDeps) {}
 
-  private async compiledConfigs() {
-    return compileConfigs(await this.deps.store.listConfigs());
+  private compiledConfigs() {
+    return loadDesiredState(this.deps.store);
   }
 
   async listAgents(selector = '') {

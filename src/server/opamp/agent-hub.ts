@@ -26,7 +26,8 @@ import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { generateSecret, hashSecret } from '../auth/tokens.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
-import { compileConfigs, mergeConfigs, type CompiledConfig, type DesiredConfig } from '../fleet/remote-config.js';
+import { mergeConfigs, type CompiledConfig, type DesiredConfig } from '../fleet/remote-config.js';
+import { loadDesiredState } from '../fleet/desired-state.js';
 import { matchesSelector } from '../fleet/selector.js';
 import { patchHasNews, reportPatch } from './report.js';
 import { ReportBuffer } from './report-buffer.js';
@@ -54,6 +55,8 @@ export interface HubOptions {
   opampUrl: string;
   /** How often another replica's changes are looked for. */
   pollMs: number;
+  /** Offered to enrolling agents, which verify package signatures with it. */
+  signingPublicKeyPem: string;
 }
 
 export interface HubDeps {
@@ -326,7 +329,7 @@ export class AgentHub {
   }
 
   private async reloadConfigs(): Promise<void> {
-    this.configs = compileConfigs(await this.deps.store.listConfigs());
+    this.configs = await loadDesiredState(this.deps.store);
     this.desiredCache = new Map();
   }
 

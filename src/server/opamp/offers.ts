@@ -2,6 +2,8 @@
 import { createHash } from 'node:crypto';
 import {
   AgentRemoteConfigSchema,
+  SIGNING_CONNECTION,
+  SIGNING_KEY_SETTING,
   ConnectionSettingsOffersSchema,
   create,
   type AgentRemoteConfig,
@@ -23,15 +25,22 @@ export function configOffer(desired: DesiredConfig | null): AgentRemoteConfig {
   });
 }
 
-/** Offers the agent its own credential (and the heartbeat interval) for future connections. */
-export function connectionSettingsOffer(credential: string, opts: { opampUrl: string; heartbeatMs: number }): ConnectionSettingsOffers {
+/**
+ * Offers the agent its own credential, the heartbeat interval, and the
+ * server's package-signing public key (which the agent pins from then on).
+ */
+export function connectionSettingsOffer(
+  credential: string,
+  opts: { opampUrl: string; heartbeatMs: number; signingPublicKeyPem: string },
+): ConnectionSettingsOffers {
   const headers = [{ key: 'Authorization', value: `Bearer ${credential}` }];
   return create(ConnectionSettingsOffersSchema, {
-    hash: createHash('sha256').update(credential).update(opts.opampUrl).digest(),
+    hash: createHash('sha256').update(credential).update(opts.opampUrl).update(opts.signingPublicKeyPem).digest(),
     opamp: {
       destinationEndpoint: opts.opampUrl,
       headers: { headers },
       heartbeatIntervalSeconds: BigInt(Math.max(1, Math.round(opts.heartbeatMs / 1000))),
     },
+    otherConnections: { [SIGNING_CONNECTION]: { otherSettings: { [SIGNING_KEY_SETTING]: opts.signingPublicKeyPem } } },
   });
 }

@@ -9,9 +9,9 @@ import {
   type AgentToServer,
   type ComponentHealth,
 } from '../../protocol/index.js';
+import { CORRAL_AGENT_SERVICE_NAME } from '../fleet/desired-state.js';
 import type { AgentReportPatch, HealthRecord, PackageStatusRecord, RemoteConfigStatusRecord } from '../store/index.js';
 
-export const CORRAL_AGENT_SERVICE_NAME = 'io.corral.agent';
 const MAX_HEALTH_DEPTH = 16;
 
 const nanosToMs = (n: bigint): number => Number(n / 1_000_000n);

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type Store } from './index.js';
-import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, PackageConflictError, TokenNotFoundError } from '../errors.js';
+import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, DeploymentNotFoundError, PackageConflictError, TokenNotFoundError } from '../errors.js';
 import { postgresForTest, type TestSchema } from '../../testkit/postgres.js';
 
 const id = (n: number) => `0190aaaa-0000-7000-8000-${String(n).padStart(12, '0')}`;
@@ -189,6 +189,20 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.deepEqual((await store.listPackages('hello')).map((p) => `${p.arch}:${p.sha256}`), ['amd64:aa', 'arm64:bb']);
       assert.equal((await store.findPackagesBySha256('bb'))[0]?.arch, 'arm64');
       assert.deepEqual(await store.listPackages('nope'), []);
+    });
+
+    it('stores deployments by name, replacing them and keeping createdAt', async (t) => {
+      if (skip) return t.skip(skip);
+      const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: { port: '8080' }, desiredState: 'running' as const, updatedAt: 10 };
+      assert.equal((await store.putDeployment(d)).createdAt, 10);
+      const replaced = await store.putDeployment({ ...d, version: '1.1.0', desiredState: 'stopped', updatedAt: 20 });
+      assert.equal(replaced.createdAt, 10);
+      assert.equal(replaced.version, '1.1.0');
+      assert.equal((await store.getDeployment('web'))?.desiredState, 'stopped');
+      assert.deepEqual((await store.listDeployments()).map((x) => x.name), ['web']);
+      await store.deleteDeployment('web');
+      assert.equal(await store.getDeployment('web'), null);
+      await assert.rejects(store.deleteDeployment('web'), DeploymentNotFoundError);
     });
 
     it('keeps meta values', async (t) => {

@@ -5,12 +5,13 @@
 import { Migrator, sql, type Kysely, type Selectable } from 'kysely';
 import type { AgentsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
-import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, CorralError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
+import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import type {
   AgentRecord,
   AgentReportPatch,
   AgentTouch,
   ConfigRecord,
+  DeploymentRecord,
   EventQuery,
   EventRecord,
   NewEvent,
@@ -69,6 +70,19 @@ function toPackage(r: Selectable<Database['packages']>): PackageRecord {
     signature: r.signature,
     manifest: JSON.parse(r.manifest) as Record<string, unknown>,
     createdAt: num(r.created_at),
+  };
+}
+
+function toDeployment(r: Selectable<Database['deployments']>): DeploymentRecord {
+  return {
+    name: r.name,
+    package: r.package,
+    version: r.version,
+    selector: r.selector,
+    values: JSON.parse(r.values) as Record<string, string>,
+    desiredState: r.desired_state as DeploymentRecord['desiredState'],
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
   };
 }
 
@@ -455,6 +469,36 @@ export class KyselyStore implements Store {
     return this.run('set meta if absent', async () => {
       await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
       return (await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirstOrThrow()).value;
+    });
+  }
+
+  putDeployment(d: Omit<DeploymentRecord, 'createdAt'>): Promise<DeploymentRecord> {
+    return this.run('put deployment', async () => {
+      const cols = { package: d.package, version: d.version, selector: d.selector, values: json(d.values), desired_state: d.desiredState, updated_at: d.updatedAt };
+      await this.db
+        .insertInto('deployments')
+        .values({ name: d.name, ...cols, created_at: d.updatedAt })
+        .onConflict((oc) => oc.column('name').doUpdateSet(cols))
+        .execute();
+      return toDeployment(await this.db.selectFrom('deployments').selectAll().where('name', '=', d.name).executeTakeFirstOrThrow());
+    });
+  }
+
+  getDeployment(name: string): Promise<DeploymentRecord | null> {
+    return this.run('get deployment', async () => {
+      const r = await this.db.selectFrom('deployments').selectAll().where('name', '=', name).executeTakeFirst();
+      return r ? toDeployment(r) : null;
+    });
+  }
+
+  listDeployments(): Promise<DeploymentRecord[]> {
+    return this.run('list deployments', async () => (await this.db.selectFrom('deployments').selectAll().orderBy('name').execute()).map(toDeployment));
+  }
+
+  deleteDeployment(name: string): Promise<void> {
+    return this.run('delete deployment', async () => {
+      const res = await this.db.deleteFrom('deployments').where('name', '=', name).executeTakeFirst();
+      if (Number(res.numDeletedRows) === 0) throw new DeploymentNotFoundError(name);
     });
   }
 

@@ -94,6 +94,21 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('packages_sha256').on('packages').column('sha256').execute();
       },
     },
+    '0003_deployments': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('deployments')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('package', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('selector', 'text', (c) => c.notNull())
+          .addColumn('values', 'text', (c) => c.notNull())
+          .addColumn('desired_state', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

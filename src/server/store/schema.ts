@@ -65,7 +65,19 @@ export interface PackagesTable {
   created_at: number;
 }
 
+export interface DeploymentsTable {
+  name: string;
+  package: string;
+  version: string;
+  selector: string;
+  values: string;
+  desired_state: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
+  deployments: DeploymentsTable;
   packages: PackagesTable;
   tokens: TokensTable;
   agents: AgentsTable;

@@ -159,6 +159,18 @@ export interface PackageRecord {
   createdAt: number;
 }
 
+/** A package version + config values + desired run state, on the agents a selector matches. */
+export interface DeploymentRecord {
+  name: string;
+  package: string;
+  version: string;
+  selector: string;
+  values: Record<string, string>;
+  desiredState: 'running' | 'stopped';
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface Store {
   /** Which backend this is, for logs and /healthz. */
   readonly kind: 'sqlite' | 'postgres';
@@ -221,6 +233,13 @@ export interface Store {
   putPackage(pkg: PackageRecord): Promise<PackageRecord>;
   listPackages(name?: string): Promise<PackageRecord[]>;
   findPackagesBySha256(sha256: string): Promise<PackageRecord[]>;
+
+  /** Creates or replaces a deployment (createdAt kept on replace). */
+  putDeployment(d: Omit<DeploymentRecord, 'createdAt'>): Promise<DeploymentRecord>;
+  getDeployment(name: string): Promise<DeploymentRecord | null>;
+  listDeployments(): Promise<DeploymentRecord[]>;
+  /** Throws DeploymentNotFoundError. */
+  deleteDeployment(name: string): Promise<void>;
 
   getMeta(key: string): Promise<string | null>;
   /** Sets the key only if it is absent; returns the value now stored (first writer wins). */

@@ -1,0 +1,205 @@
+/**
+ * Converges this host's services to the deployments the server wants:
+ * download and verify, unpack side by side (`versions/<version>-<sha>`),
+ * render config, switch `current` atomically, and supervise. A failure at
+ * any step leaves the running version alone and is reported in the
+ * service's health. State lives on disk, so a restarted agent — with or
+ * without a server — picks up where it was and re-adopts running processes
+ * instead of starting second copies.
+ *
+ * Layout: <data>/services/<name>/{versions/<v>-<sha12>/, current -> versions/…, logs/, pid.json}
+ */
+import { EventEmitter } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import type { Logger } from 'pino';
+import { artifactFor, MANIFEST_FILE, parseManifest, type DeploymentSpec, type PackageManifest } from '../../protocol/index.js';
+import { fetchArtifact, type DownloadTarget } from '../packages/download.js';
+import { unpackArchive } from '../packages/unpack.js';
+import { ServiceSupervisor, processStartTicks, type ServiceStatus } from './supervisor.js';
+import { renderTemplate } from './template.js';
+
+export interface ServiceHealth {
+  healthy: boolean;
+  status: string;
+  lastError: string;
+  startTimeMs: number;
+  version: string;
+}
+
+interface Installed {
+  spec: DeploymentSpec;
+  versionDir: string;
+  manifest: PackageManifest;
+  supervisor: ServiceSupervisor;
+  valuesKey: string;
+}
+
+export class ServicesManager extends EventEmitter {
+  private readonly installed = new Map<string, Installed>();
+  private readonly errors = new Map<string, string>();
+  private queue: Promise<void> = Promise.resolve();
+  private readonly root: string;
+
+  constructor(
+    private readonly opts: { dataDir: string; os: string; arch: string },
+    private readonly deps: { log: Logger; target: () => DownloadTarget },
+  ) {
+    super();
+    this.root = join(opts.dataDir, 'services');
+  }
+
+  /** Converges to `specs` (all deployments for this agent). Calls are queued, never concurrent. */
+  reconcile(specs: DeploymentSpec[]): Promise<void> {
+    this.queue = this.queue.then(() => this.converge(specs)).catch((err: unknown) => this.deps.log.error({ err }, 'reconcile failed'));
+    return this.queue;
+  }
+
+  health(): Record<string, ServiceHealth> {
+    const out: Record<string, ServiceHealth> = {};
+    const names = new Set([...this.installed.keys(), ...this.errors.keys()]);
+    for (const name of names) {
+      const inst = this.installed.get(name);
+      const st: ServiceStatus | undefined = inst?.supervisor.status();
+      const error = this.errors.get(name) ?? '';
+      const wanted = inst?.spec.desiredState ?? 'running';
+      const running = st?.state === 'running' && !st.crashLoop;
+      out[name] = {
+        healthy: wanted === 'stopped' ? st?.state === 'stopped' && error === '' : running && error === '',
+        status: st ? (st.crashLoop ? 'crash-loop' : st.state) : 'not-installed',
+        lastError: error || (st?.crashLoop ? `crash loop: last exit ${JSON.stringify(st.lastExit)}${st.lastError ? `, ${st.lastError}` : ''}` : (st?.lastError ?? '')),
+        startTimeMs: st?.startedAt ?? 0,
+        version: inst?.spec.version ?? '',
+      };
+    }
+    return out;
+  }
+
+  private changed(): void {
+    this.emit('health');
+  }
+
+  private async converge(specs: DeploymentSpec[]): Promise<void> {
+    const wanted = new Set(specs.map((s) => s.name));
+    for (const [name] of this.installed) if (!wanted.has(name)) await this.uninstall(name);
+    for (const name of [...this.errors.keys()]) if (!wanted.has(name)) this.errors.delete(name);
+    for (const spec of specs) {
+      try {
+        await this.apply(spec);
+        this.errors.delete(spec.name);
+      } catch (e) {
+        const message = (e as Error).message;
+        this.deps.log.error({ service: spec.name, version: spec.version, err: message }, 'service change failed; previous version left as it was');
+        this.errors.set(spec.name, `${spec.version}: ${message}`);
+      }
+      this.changed();
+    }
+  }
+
+  private async apply(spec: DeploymentSpec): Promise<void> {
+    const artifact = artifactFor(spec, this.opts.os, this.opts.arch);
+    if (!artifact) throw new Error(`${spec.package}@${spec.version} has no artifact for ${this.opts.os}/${this.opts.arch}`);
+    const dir = join(this.root, spec.name);
+    const versionDir = join(dir, 'versions', `${spec.version}-${artifact.sha256.slice(0, 12)}`);
+    if (!existsSync(versionDir)) {
+      await mkdir(join(dir, 'versions'), { recursive: true });
+      const archive = await fetchArtifact(artifact, join(this.opts.dataDir, 'downloads'), this.deps.target());
+      await unpackArchive(archive, versionDir);
+    }
+    const manifest = parseManifest(await readFile(join(versionDir, MANIFEST_FILE), 'utf8'), `${spec.package}@${spec.version}/${MANIFEST_FILE}`);
+    // Render every template before writing any, so a missing value changes nothing.
+    const rendered = await Promise.all(
+      manifest.config.files.map(async (f) => ({ path: join(versionDir, f.path), body: renderTemplate(await readFile(join(versionDir, f.template), 'utf8'), spec.values, f.template) })),
+    );
+    for (const r of rendered) {
+      await mkdir(join(r.path, '..'), { recursive: true });
+      await writeFile(`${r.path}.tmp`, r.body);
+      await rename(`${r.path}.tmp`, r.path);
+    }
+    const valuesKey = JSON.stringify(spec.values);
+    const current = this.installed.get(spec.name);
+    if (!current || current.versionDir !== versionDir) {
+      await this.switchCurrent(dir, versionDir);
+      const supervisor = this.supervisorFor(spec, manifest, versionDir);
+      if (current) await current.supervisor.stop();
+      this.installed.set(spec.name, { spec, versionDir, manifest, supervisor, valuesKey });
+      if (!current) this.adoptIfRunning(spec.name, supervisor);
+      if (current) this.deps.log.info({ service: spec.name, from: current.spec.version, to: spec.version }, 'service version switched');
+    } else {
+      const changedValues = current.valuesKey !== valuesKey;
+      Object.assign(current, { spec, valuesKey });
+      if (changedValues && current.supervisor.status().state === 'running') {
+        if (manifest.config.onChange === 'reload' && current.supervisor.status().pid) {
+          process.kill(-current.supervisor.status().pid!, manifest.config.reloadSignal);
+          this.deps.log.info({ service: spec.name, signal: manifest.config.reloadSignal }, 'config changed: reload signal sent');
+        } else {
+          await current.supervisor.stop();
+          this.deps.log.info({ service: spec.name }, 'config changed: restarting');
+        }
+      }
+    }
+    const inst = this.installed.get(spec.name)!;
+    if (spec.desiredState === 'running') inst.supervisor.start();
+    else await inst.supervisor.stop();
+  }
+
+  private async switchCurrent(dir: string, versionDir: string): Promise<void> {
+    const link = join(dir, 'current');
+    const tmp = `${link}.tmp-${process.pid}`;
+    await rm(tmp, { force: true });
+    await symlink(versionDir, tmp);
+    await rename(tmp, link);
+  }
+
+  private supervisorFor(spec: DeploymentSpec, manifest: PackageManifest, versionDir: string): ServiceSupervisor {
+    const dir = join(this.root, spec.name);
+    const command = manifest.run.command.includes('/') && !isAbsolute(manifest.run.command) ? join(versionDir, manifest.run.command) : manifest.run.command;
+    const supervisor = new ServiceSupervisor(
+      {
+        name: spec.name,
+        command,
+        args: manifest.run.args,
+        env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...manifest.run.env, CORRAL_SERVICE: spec.name, CORRAL_SERVICE_DIR: versionDir },
+        cwd: join(versionDir, manifest.run.workingDir),
+        stopSignal: manifest.stop.signal,
+        stopGraceMs: manifest.stop.gracePeriodSeconds * 1000,
+        restart: { ...manifest.restart, resetAfterMs: manifest.restart.resetAfterSeconds * 1000 },
+        logDir: join(dir, 'logs'),
+      },
+      { log: this.deps.log },
+    );
+    supervisor.on('state', (st: ServiceStatus) => {
+      if (st.state === 'running' && st.pid !== null) {
+        void writeFile(join(dir, 'pid.json'), JSON.stringify({ pid: st.pid, startTicks: processStartTicks(st.pid), startedAt: st.startedAt, versionDir }));
+      }
+      this.changed();
+    });
+    return supervisor;
+  }
+
+  /** After an agent restart: take over the process the previous agent started, if it still runs this version. */
+  private adoptIfRunning(name: string, supervisor: ServiceSupervisor): void {
+    const inst = this.installed.get(name)!;
+    try {
+      const saved = JSON.parse(readFileSync(join(this.root, name, 'pid.json'), 'utf8')) as { pid: number; startTicks: string | null; startedAt: number; versionDir: string };
+      if (saved.versionDir === inst.versionDir && saved.startTicks !== null && processStartTicks(saved.pid) === saved.startTicks) {
+        supervisor.adopt(saved.pid, saved.startedAt);
+        this.deps.log.info({ service: name, pid: saved.pid }, 'adopted running service');
+      }
+    } catch {
+      // No pid file (first start) or unreadable: nothing to adopt.
+    }
+  }
+
+  private async uninstall(name: string): Promise<void> {
+    const inst = this.installed.get(name)!;
+    await inst.supervisor.stop();
+    const hook = inst.manifest.hooks.preUninstall;
+    if (hook) this.deps.log.warn({ service: name }, 'preUninstall hooks are not run yet');
+    await rm(join(this.root, name), { recursive: true, force: true });
+    this.installed.delete(name);
+    this.deps.log.info({ service: name }, 'service uninstalled');
+    this.changed();
+  }
+}

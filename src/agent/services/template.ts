@@ -1,0 +1,21 @@
+/**
+ * Config templates: `{{ name }}` is replaced by the deployment value
+ * `name`. A placeholder without a value is an error naming it, so a typo
+ * never ships an empty setting.
+ */
+export class TemplateError extends Error {
+  readonly code = 'TEMPLATE_ERROR';
+}
+
+export function renderTemplate(template: string, values: Readonly<Record<string, string>>, source: string): string {
+  const missing = new Set<string>();
+  const out = template.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}/g, (_m, key: string) => {
+    if (!Object.hasOwn(values, key)) {
+      missing.add(key);
+      return '';
+    }
+    return values[key]!;
+  });
+  if (missing.size > 0) throw new TemplateError(`${source}: no value for ${[...missing].map((k) => `{{ ${k} }}`).join(', ')} (set it with --set ${[...missing][0]}=...)`);
+  return out;
+}

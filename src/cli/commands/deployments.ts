@@ -1,0 +1,104 @@
+/** deploy, deployments, deployment status, start, stop, undeploy. */
+import type { Command } from 'commander';
+import { CliError } from '../exit-codes.js';
+import { formatTable } from '../table.js';
+import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
+
+interface ApiDeployment {
+  name: string;
+  package: string;
+  version: string;
+  selector: string;
+  values: Record<string, string>;
+  desiredState: string;
+  updatedAt: string;
+}
+
+interface ApiDeploymentStatus {
+  deployment: ApiDeployment;
+  agents: { id: string; name: string; agentStatus: string; config: string; service: { healthy: boolean; status: string; lastError: string } | null }[];
+}
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+/** `k=v` pairs for --set; a bad one is a usage error naming it. */
+export function parseValues(pairs: string[]): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new CliError(`--set "${p}": expected key=value`, 1, 'INVALID_ARGUMENT');
+    values[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  return values;
+}
+
+export function addDeploymentCommands(program: Command, io: CliIo): void {
+  withConnection(
+    program
+      .command('deploy')
+      .description('Install (or change) a deployment: a published package version with config values on the agents a selector matches')
+      .argument('<name>', 'deployment name')
+      .requiredOption('--package <name@version>', 'the package version, e.g. hello@1.0.0')
+      .requiredOption('-s, --selector <selector>', "which agents run it, e.g. 'env=prod,role=web'")
+      .option('--set <key=value>', 'a config value for the package templates (repeatable)', collect, [])
+      .option('--stopped', 'install without starting')
+      .addHelpText('after', '\nExample:\n  corral deploy web --package hello@1.0.0 -s env=prod --set port=8080'),
+  ).action(async (name: string, flags: ConnectionFlags & { package: string; selector: string; set: string[]; stopped?: boolean }) => {
+    const at = flags.package.lastIndexOf('@');
+    if (at <= 0 || at === flags.package.length - 1) throw new CliError(`--package "${flags.package}": expected name@version`, 1, 'INVALID_ARGUMENT');
+    const body = {
+      name,
+      package: flags.package.slice(0, at),
+      version: flags.package.slice(at + 1),
+      selector: flags.selector,
+      values: parseValues(flags.set),
+      desiredState: flags.stopped ? 'stopped' : 'running',
+    };
+    const res = await apiFor(flags, io).request<ApiDeployment>('POST', '/api/v1/deployments', body);
+    if (flags.output === 'json') return printJson(io, res);
+    io.stdout.write(`deployment ${res.name}: ${res.package}@${res.version} on '${res.selector}' (${res.desiredState}); watch it with: corral deployment status ${res.name}\n`);
+  });
+
+  withConnection(program.command('deployments').description('List deployments')).action(async (flags: ConnectionFlags) => {
+    const res = await apiFor(flags, io).request<{ deployments: ApiDeployment[] }>('GET', '/api/v1/deployments');
+    if (flags.output === 'json') return printJson(io, res);
+    io.stdout.write(formatTable(['NAME', 'PACKAGE', 'SELECTOR', 'STATE', 'UPDATED'], res.deployments.map((d) => [d.name, `${d.package}@${d.version}`, d.selector, d.desiredState, d.updatedAt])));
+  });
+
+  const deployment = program.command('deployment').description('Look at one deployment');
+  withConnection(deployment.command('status').description("Per matching agent: desired state taken, and the service's health").argument('<name>')).action(
+    async (name: string, flags: ConnectionFlags) => {
+      const res = await apiFor(flags, io).request<ApiDeploymentStatus>('GET', `/api/v1/deployments/${encodeURIComponent(name)}/status`);
+      if (flags.output === 'json') return printJson(io, res);
+      const d = res.deployment;
+      io.stdout.write(`${d.name}: ${d.package}@${d.version} on '${d.selector}', desired ${d.desiredState}\n\n`);
+      io.stdout.write(
+        formatTable(
+          ['AGENT', 'NAME', 'AGENT STATUS', 'DESIRED STATE', 'SERVICE', 'HEALTH', 'ERROR'],
+          res.agents.map((a) => [a.id.slice(-12), a.name, a.agentStatus, a.config, a.service?.status ?? '-', a.service ? (a.service.healthy ? 'healthy' : 'unhealthy') : '-', a.service?.lastError ?? '']),
+        ),
+      );
+    },
+  );
+
+  for (const action of ['start', 'stop'] as const) {
+    withConnection(
+      program
+        .command(action)
+        .description(`${action === 'start' ? 'Start' : 'Stop'} a deployment's services everywhere (desired state: survives restarts of agents and server)`)
+        .argument('<deployment>'),
+    ).action(async (name: string, flags: ConnectionFlags) => {
+      const res = await apiFor(flags, io).request<ApiDeployment>('POST', `/api/v1/deployments/${encodeURIComponent(name)}/${action}`);
+      if (flags.output === 'json') return printJson(io, res);
+      io.stdout.write(`deployment ${res.name} is now desired ${res.desiredState}\n`);
+    });
+  }
+
+  withConnection(program.command('undeploy').description('Uninstall a deployment: its services stop and their files are removed').argument('<deployment>')).action(
+    async (name: string, flags: ConnectionFlags) => {
+      const res = await apiFor(flags, io).request<{ deleted: string }>('DELETE', `/api/v1/deployments/${encodeURIComponent(name)}`);
+      if (flags.output === 'json') return printJson(io, res);
+      io.stdout.write(`deployment ${res.deleted} removed\n`);
+    },
+  );
+}

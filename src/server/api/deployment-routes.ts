@@ -1,0 +1,117 @@
+/** REST for deployments: install, list, show, start/stop, uninstall, status. */
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { DeploymentService } from '../fleet/deployment-service.js';
+import type { DeploymentRecord } from '../store/index.js';
+import { ErrorBody } from './schemas.js';
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+const errors = { 400: json(ErrorBody, 'invalid request'), 401: json(ErrorBody, 'missing or invalid token'), 404: json(ErrorBody, 'not found') };
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const Deployment = z
+  .object({
+    name: z.string(),
+    package: z.string(),
+    version: z.string(),
+    selector: z.string(),
+    values: z.record(z.string(), z.string()),
+    desiredState: z.enum(['running', 'stopped']),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Deployment');
+
+const DeploymentInput = z
+  .object({
+    name: z.string().regex(NAME, 'lower-case letters, digits and ._- (at most 63)'),
+    package: z.string().min(1).max(63),
+    version: z.string().min(1).max(64),
+    selector: z.string().max(4096).openapi({ example: 'env=prod,role=web' }),
+    values: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'value names use letters, digits and _.-'), z.string().max(65536)).default({}),
+    desiredState: z.enum(['running', 'stopped']).default('running'),
+  })
+  .strict()
+  .openapi('DeploymentInput');
+
+const DeploymentStatus = z
+  .object({
+    deployment: Deployment,
+    agents: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        agentStatus: z.string(),
+        config: z.string().openapi({ description: 'whether the agent took the desired state: PENDING, APPLYING, APPLIED, FAILED' }),
+        service: z.object({ healthy: z.boolean(), status: z.string(), lastError: z.string() }).nullable(),
+      }),
+    ),
+  })
+  .openapi('DeploymentStatus');
+
+const Param = z.object({ name: z.string().regex(NAME).openapi({ param: { name: 'name', in: 'path' } }) });
+const view = (d: DeploymentRecord) => ({ ...d, createdAt: new Date(d.createdAt).toISOString(), updatedAt: new Date(d.updatedAt).toISOString() });
+
+export function addDeploymentRoutes(app: OpenAPIHono, deployments: DeploymentService): void {
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/v1/deployments',
+      summary: 'Install: bind a published package version, config values and a desired run state to a selector (replaces a deployment of the same name)',
+      request: { body: { content: { 'application/json': { schema: DeploymentInput } }, required: true } },
+      responses: { 200: json(Deployment, 'the deployment as stored'), ...errors },
+    }),
+    async (c) => c.json(view(await deployments.put(c.req.valid('json'))), 200),
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/api/v1/deployments', summary: 'List deployments', responses: { 200: json(z.object({ deployments: z.array(Deployment) }), 'deployments'), 401: errors[401] } }),
+    async (c) => c.json({ deployments: (await deployments.list()).map(view) }, 200),
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/api/v1/deployments/{name}', summary: 'One deployment', request: { params: Param }, responses: { 200: json(Deployment, 'the deployment'), ...errors } }),
+    async (c) => c.json(view(await deployments.get(c.req.valid('param').name)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/deployments/{name}/status',
+      summary: "Per matching agent: desired state taken, and the service's health",
+      request: { params: Param },
+      responses: { 200: json(DeploymentStatus, 'status'), ...errors },
+    }),
+    async (c) => {
+      const s = await deployments.status(c.req.valid('param').name);
+      return c.json({ deployment: view(s.deployment), agents: s.agents }, 200);
+    },
+  );
+
+  for (const action of ['start', 'stop'] as const) {
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path: `/api/v1/deployments/{name}/${action}`,
+        summary: `${action === 'start' ? 'Start' : 'Stop'} the deployment's services (desired state: persists across restarts)`,
+        request: { params: Param },
+        responses: { 200: json(Deployment, 'the deployment'), ...errors },
+      }),
+      async (c) => c.json(view(await deployments.setDesiredState(c.req.valid('param').name, action === 'start' ? 'running' : 'stopped')), 200),
+    );
+  }
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/v1/deployments/{name}',
+      summary: 'Uninstall: services stop, the pre-uninstall hook runs, files are removed',
+      request: { params: Param },
+      responses: { 200: json(z.object({ deleted: z.string() }), 'deleted'), ...errors },
+    }),
+    async (c) => {
+      const { name } = c.req.valid('param');
+      await deployments.remove(name);
+      return c.json({ deleted: name }, 200);
+    },
+  );
+}

@@ -1,0 +1,88 @@
+/**
+ * Deployments: install (create or replace), start/stop (desired state that
+ * persists), uninstall (delete), and status per matching agent. A change
+ * reaches agents through the same offer machinery as configs.
+ */
+import type { DeploymentRecord, Store } from '../store/index.js';
+import { DeploymentNotFoundError, PackageNotFoundError, ValidationError } from '../errors.js';
+import type { Clock } from '../clock.js';
+import type { EventRecorder } from '../events.js';
+import { selectableAttributes } from './agent-labels.js';
+import { configState } from './agent-view.js';
+import { CORRAL_AGENT_SERVICE_NAME, loadDesiredState } from './desired-state.js';
+import { matchesSelector, parseSelector, SelectorError } from './selector.js';
+
+export interface DeploymentInput {
+  name: string;
+  package: string;
+  version: string;
+  selector: string;
+  values: Record<string, string>;
+  desiredState: 'running' | 'stopped';
+}
+
+export class DeploymentService {
+  constructor(private readonly deps: { store: Store; clock: Clock; events: EventRecorder; onFleetChange(): void }) {}
+
+  /** Creates or replaces a deployment. Throws PackageNotFoundError when package@version is not published. */
+  async put(input: DeploymentInput): Promise<DeploymentRecord> {
+    try {
+      parseSelector(input.selector);
+    } catch (e) {
+      if (e instanceof SelectorError) throw new ValidationError(e.message, 'selector');
+      throw e;
+    }
+    const published = await this.deps.store.listPackages(input.package);
+    if (!published.some((p) => p.version === input.version)) throw new PackageNotFoundError(`${input.package}@${input.version}`);
+    const record = await this.deps.store.putDeployment({ ...input, updatedAt: this.deps.clock.now() });
+    this.deps.events.record('deployment.changed', null, { name: input.name, package: input.package, version: input.version, desiredState: input.desiredState });
+    this.deps.onFleetChange();
+    return record;
+  }
+
+  async get(name: string): Promise<DeploymentRecord> {
+    const d = await this.deps.store.getDeployment(name);
+    if (!d) throw new DeploymentNotFoundError(name);
+    return d;
+  }
+
+  list(): Promise<DeploymentRecord[]> {
+    return this.deps.store.listDeployments();
+  }
+
+  async setDesiredState(name: string, desiredState: 'running' | 'stopped'): Promise<DeploymentRecord> {
+    const d = await this.get(name);
+    if (d.desiredState === desiredState) return d;
+    const record = await this.deps.store.putDeployment({ ...d, desiredState, updatedAt: this.deps.clock.now() });
+    this.deps.events.record(desiredState === 'running' ? 'deployment.started' : 'deployment.stopped', null, { name });
+    this.deps.onFleetChange();
+    return record;
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.deps.store.deleteDeployment(name);
+    this.deps.events.record('deployment.deleted', null, { name });
+    this.deps.onFleetChange();
+  }
+
+  /** Per matching Corral agent: whether it took the desired state, and its service's health as it reports it. */
+  async status(name: string) {
+    const d = await this.get(name);
+    const selector = parseSelector(d.selector);
+    const [agents, desired] = await Promise.all([this.deps.store.listAgents(), loadDesiredState(this.deps.store)]);
+    const rows = agents
+      .filter((a) => a.status !== 'revoked' && a.identifyingAttributes['service.name'] === CORRAL_AGENT_SERVICE_NAME)
+      .filter((a) => matchesSelector(selector, selectableAttributes(a)))
+      .map((a) => {
+        const service = a.health?.components[name] ?? null;
+        return {
+          id: a.id,
+          name: a.name,
+          agentStatus: a.status,
+          config: configState(a, desired).status,
+          service: service ? { healthy: service.healthy, status: service.status, lastError: service.lastError } : null,
+        };
+      });
+    return { deployment: d, agents: rows };
+  }
+}

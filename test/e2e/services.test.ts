@@ -1,0 +1,161 @@
+/**
+ * Services on hosts, end to end: a real sample package (a small HTTP
+ * service built by the test), real agents and the real CLI. Deploy by
+ * selector, health, restart after kill -9, stop/start that persist, agent
+ * restart without a second copy, config change, uninstall.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Fleet, type TestAgent } from '../../src/testkit/fleet.js';
+import { eventually } from '../../src/testkit/eventually.js';
+
+const MANIFEST = (version: string) => `apiVersion: corral.io/v1
+name: hello
+version: ${version}
+platforms: [{os: linux, arch: any}]
+run:
+  command: bin/serve.sh
+restart: {policy: always, maxDelayMs: 1000}
+config:
+  files: [{path: app.json, template: templates/app.json}]
+  onChange: restart
+`;
+
+const SERVER_JS = `const http = require('http');
+const fs = require('fs');
+const cfg = JSON.parse(fs.readFileSync('app.json', 'utf8'));
+const server = http.createServer((req, res) => res.end(cfg.greeting + ' from ' + process.pid));
+server.listen(0, '127.0.0.1', () => {
+  fs.writeFileSync('port.tmp', String(server.address().port));
+  fs.renameSync('port.tmp', 'port');
+});
+`;
+
+interface ServiceStatusRow {
+  name: string;
+  config: string;
+  service: { healthy: boolean; status: string; lastError: string } | null;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('services on hosts', { concurrency: false }, () => {
+  let fleet: Fleet;
+  let work: string;
+  let prod1: TestAgent;
+  let prod2: TestAgent;
+  let dev: TestAgent;
+
+  const servicePid = (a: TestAgent): number | null => {
+    try {
+      const saved = JSON.parse(readFileSync(join(a.dataDir, 'services', 'hello', 'pid.json'), 'utf8')) as { pid: number };
+      return alive(saved.pid) ? saved.pid : null;
+    } catch {
+      return null;
+    }
+  };
+  const greet = async (a: TestAgent): Promise<string> => {
+    const port = readFileSync(join(a.dataDir, 'services', 'hello', 'current', 'port'), 'utf8');
+    return (await fetch(`http://127.0.0.1:${port}/`)).text();
+  };
+  const status = async () =>
+    (await fleet.api<{ agents: ServiceStatusRow[] }>('GET', '/api/v1/deployments/hello/status')).body.agents.sort((a, b) => (a.name < b.name ? -1 : 1));
+  const allHealthy = async () => {
+    const rows = await status();
+    return rows.length === 2 && rows.every((r) => r.service?.healthy && r.service.status === 'running') ? rows : undefined;
+  };
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'corral-svc-e2e-'));
+    fleet = await Fleet.start();
+    prod1 = await fleet.startAgent({ name: 'prod-1', labels: { env: 'prod' } });
+    prod2 = await fleet.startAgent({ name: 'prod-2', labels: { env: 'prod' } });
+    dev = await fleet.startAgent({ name: 'dev-1', labels: { env: 'dev' } });
+    for (const a of [prod1, prod2, dev]) await fleet.awaitAgent(a, (x) => x.status === 'online');
+
+    const dir = join(work, 'hello');
+    await mkdir(join(dir, 'bin'), { recursive: true });
+    await mkdir(join(dir, 'templates'), { recursive: true });
+    await writeFile(join(dir, 'corral.yaml'), MANIFEST('1.0.0'));
+    await writeFile(join(dir, 'bin', 'serve.sh'), '#!/bin/sh\nexec node server.js\n', { mode: 0o755 });
+    await writeFile(join(dir, 'server.js'), SERVER_JS);
+    await writeFile(join(dir, 'templates', 'app.json'), '{"greeting": "{{ greeting }}"}\n');
+    const out = join(work, 'hello-1.0.0.tar.gz');
+    assert.equal((await fleet.cli('package', 'build', dir, '--out', out)).code, 0);
+    const pushed = await fleet.cli('package', 'push', out);
+    assert.equal(pushed.code, 0, pushed.stderr);
+  });
+
+  after(async () => {
+    // Services outlive agents by design: stop them through the server before tearing down.
+    await fleet?.cli('undeploy', 'hello').catch(() => undefined);
+    for (const a of [prod1, prod2].filter(Boolean)) await eventually(() => servicePid(a) === null, { timeoutMs: 10_000 }).catch(() => undefined);
+    await fleet?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('deploys to the agents a selector matches and their health goes green', async () => {
+    const res = await fleet.cli('deploy', 'hello', '--package', 'hello@1.0.0', '-s', 'env=prod', '--set', 'greeting=hello');
+    assert.equal(res.code, 0, res.stderr);
+    const rows = await eventually(allHealthy, { what: 'both prod services healthy', timeoutMs: 30_000 });
+    assert.deepEqual(rows.map((r) => r.name), ['prod-1', 'prod-2']);
+    for (const a of [prod1, prod2]) assert.match(await eventually(() => greet(a), { what: `${a.name} answering` }), /^hello from \d+$/);
+    assert.equal(existsSync(join(dev.dataDir, 'services', 'hello')), false, 'dev does not match the selector');
+  });
+
+  it('brings a service back after kill -9', async () => {
+    const before = servicePid(prod1)!;
+    process.kill(before, 'SIGKILL');
+    const after = await eventually(() => {
+      const pid = servicePid(prod1);
+      return pid !== null && pid !== before ? pid : undefined;
+    }, { what: 'a new service process' });
+    assert.notEqual(after, before);
+    await eventually(allHealthy, { what: 'healthy again' });
+  });
+
+  it('restarts with the new config when a value changes', async () => {
+    const res = await fleet.cli('deploy', 'hello', '--package', 'hello@1.0.0', '-s', 'env=prod', '--set', 'greeting=hola');
+    assert.equal(res.code, 0, res.stderr);
+    for (const a of [prod1, prod2]) await eventually(async () => (await greet(a).catch(() => '')).startsWith('hola'), { what: `${a.name} greeting hola` });
+  });
+
+  it('keeps a service running when its agent dies, and the new agent adopts it instead of starting a second copy', async () => {
+    const pid = servicePid(prod2)!;
+    await prod2.process.signal('SIGKILL');
+    assert.equal(alive(pid), true, 'the service outlives its agent');
+    await prod2.restart();
+    await fleet.awaitAgent(prod2, (x) => x.status === 'online');
+    await eventually(allHealthy, { what: 'healthy after agent restart' });
+    assert.equal(servicePid(prod2), pid, 'same process, adopted');
+  });
+
+  it('stops and starts as desired state, which persists across an agent restart', async () => {
+    assert.equal((await fleet.cli('stop', 'hello')).code, 0);
+    await eventually(() => servicePid(prod1) === null && servicePid(prod2) === null, { what: 'services stopped' });
+    await prod1.restart();
+    await fleet.awaitAgent(prod1, (x) => x.status === 'online');
+    await eventually(async () => (await status()).every((r) => r.service?.status === 'stopped'), { what: 'reported stopped' });
+    assert.equal(servicePid(prod1), null, 'still stopped after the agent restarted');
+    assert.equal((await fleet.cli('start', 'hello')).code, 0);
+    await eventually(allHealthy, { what: 'running again' });
+  });
+
+  it('uninstalls: processes gone and files removed', async () => {
+    const pids = [servicePid(prod1)!, servicePid(prod2)!];
+    assert.equal((await fleet.cli('undeploy', 'hello')).code, 0);
+    await eventually(() => pids.every((p) => !alive(p)), { what: 'processes gone' });
+    await eventually(() => [prod1, prod2].every((a) => !existsSync(join(a.dataDir, 'services', 'hello'))), { what: 'files removed' });
+  });
+});

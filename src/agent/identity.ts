@@ -47,7 +47,7 @@ export class IdentityStore {
       text = readFileSync(this.file, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      const identity: Identity = { version: 1, instanceUid: uuidBytesToString(uuidv7Bytes()), credential: null };
+      const identity: Identity = { version: 1, instanceUid: uuidBytesToString(uuidv7Bytes()), credential: null, signingKeyPem: null };
       this.save(identity);
       return identity;
     }

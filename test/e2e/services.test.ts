@@ -131,6 +131,21 @@ describe('services on hosts', { concurrency: false }, () => {
     for (const a of [prod1, prod2]) await eventually(async () => (await greet(a).catch(() => '')).startsWith('hola'), { what: `${a.name} greeting hola` });
   });
 
+  it('reports a change that cannot be applied and leaves the running version alone', async () => {
+    const pid = servicePid(prod1);
+    const res = await fleet.cli('deploy', 'hello', '--package', 'hello@1.0.0', '-s', 'env=prod');
+    assert.equal(res.code, 0, res.stderr);
+    const rows = await eventually(async () => {
+      const r = await status();
+      return r.every((x) => x.service?.lastError.includes('greeting')) ? r : undefined;
+    }, { what: 'the missing value reported' });
+    assert.ok(rows.every((r) => r.service?.healthy === false && r.service.status === 'running'));
+    assert.equal(servicePid(prod1), pid, 'the old process keeps running');
+    assert.match(await greet(prod1), /^hola/);
+    assert.equal((await fleet.cli('deploy', 'hello', '--package', 'hello@1.0.0', '-s', 'env=prod', '--set', 'greeting=hola')).code, 0);
+    await eventually(allHealthy, { what: 'healthy once the value is back' });
+  });
+
   it('keeps a service running when its agent dies, and the new agent adopts it instead of starting a second copy', async () => {
     const pid = servicePid(prod2)!;
     await prod2.process.signal('SIGKILL');

@@ -1,8 +1,9 @@
 /** `npm run bench -- <name> [flags]`: benchmarks that print figures. */
 import { fleetBench } from './fleet.js';
 import { restartLatencyBench } from './restart-latency.js';
+import { agentFootprintBench } from './agent-footprint.js';
 
-const benches: Record<string, (argv: string[]) => Promise<void>> = { fleet: fleetBench, 'restart-latency': restartLatencyBench };
+const benches: Record<string, (argv: string[]) => Promise<void>> = { fleet: fleetBench, 'restart-latency': restartLatencyBench, 'agent-footprint': agentFootprintBench };
 const [name, ...rest] = process.argv.slice(2);
 const run = name ? benches[name] : undefined;
 if (!run) {

@@ -1,7 +1,8 @@
 /** `corral agent`: runs the host agent until SIGTERM/SIGINT. */
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
-import { compileAgentOptions, parseLabels, startAgent } from '../agent/index.js';
+
+const loadAgent = () => import('../agent/index.js');
 
 interface AgentFlags {
   server?: string;
@@ -41,6 +42,7 @@ Example:
     )
     .action(async (flags: AgentFlags) => {
       if (!flags.server) throw new InvalidArgumentError('--server (or CORRAL_SERVER) is required');
+      const { compileAgentOptions, parseLabels, startAgent } = await loadAgent();
       const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
       const agent = startAgent(
         compileAgentOptions({

@@ -1,7 +1,10 @@
 /** `corral server`: runs the control plane until SIGTERM/SIGINT. */
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
-import { compileServerOptions, openStore, rotateAdminToken, startServer } from '../server/index.js';
+
+// The server's modules (HTTP stack, store drivers, metrics) load only when a server runs,
+// so the agent and the CLI, which share this executable, do not pay for them.
+const loadServer = () => import('../server/index.js');
 
 function int(name: string) {
   return (v: string): number => {
@@ -51,6 +54,7 @@ Examples:
   corral server --listen 0.0.0.0:4320 --database postgres://corral@db:5432/corral`,
     )
     .action(async (flags: ServerFlags) => {
+      const { compileServerOptions, startServer } = await loadServer();
       const log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2));
       const opts = compileServerOptions({
         listen: flags.listen,
@@ -97,6 +101,7 @@ Examples:
     .option('--data-dir <dir>', 'data directory', './corral-data')
     .option('--database <url>', 'PostgreSQL URL, if the server uses one', process.env.CORRAL_DATABASE)
     .action(async (flags: { dataDir: string; database?: string }) => {
+      const { compileServerOptions, openStore, rotateAdminToken } = await loadServer();
       const opts = compileServerOptions({ dataDir: flags.dataDir, database: flags.database });
       const store = await openStore({ database: opts.database, dataDir: opts.dataDir });
       try {

@@ -20,6 +20,12 @@ platforms: [{os: linux, arch: any}]
 run:
   command: bin/serve.sh
 restart: {policy: always, maxDelayMs: 1000}
+health:
+  type: command
+  command: node
+  args: ["-e", "fetch('http://127.0.0.1:' + require('fs').readFileSync('port', 'utf8') + '/').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  intervalSeconds: 1
+  unhealthyThreshold: 2
 config:
   files: [{path: app.json, template: templates/app.json}]
   onChange: restart
@@ -144,6 +150,27 @@ describe('services on hosts', { concurrency: false }, () => {
     assert.match(await greet(prod1), /^hola/);
     assert.equal((await fleet.cli('deploy', 'hello', '--package', 'hello@1.0.0', '-s', 'env=prod', '--set', 'greeting=hola')).code, 0);
     await eventually(allHealthy, { what: 'healthy once the value is back' });
+  });
+
+  it('shows a crash-looping version as unhealthy, and recovers when the good version returns', async () => {
+    const dir = join(work, 'broken');
+    await mkdir(join(dir, 'bin'), { recursive: true });
+    await mkdir(join(dir, 'templates'), { recursive: true });
+    await writeFile(join(dir, 'corral.yaml'), MANIFEST('2.0.0'));
+    await writeFile(join(dir, 'bin', 'serve.sh'), '#!/bin/sh\necho broken >&2\nexit 1\n', { mode: 0o755 });
+    await writeFile(join(dir, 'templates', 'app.json'), '{"greeting": "{{ greeting }}"}\n');
+    const out = join(work, 'hello-2.0.0.tar.gz');
+    assert.equal((await fleet.cli('package', 'build', dir, '--out', out)).code, 0);
+    assert.equal((await fleet.cli('package', 'push', out)).code, 0);
+    assert.equal((await fleet.cli('deploy', 'hello', '--package', 'hello@2.0.0', '-s', 'env=prod', '--set', 'greeting=hola')).code, 0);
+    const rows = await eventually(async () => {
+      const r = await status();
+      return r.every((x) => x.service?.status === 'crash-loop') ? r : undefined;
+    }, { what: 'crash loop reported', timeoutMs: 30_000 });
+    assert.ok(rows.every((r) => r.service?.healthy === false && /crash loop/.test(r.service.lastError)));
+    assert.equal((await fleet.cli('deploy', 'hello', '--package', 'hello@1.0.0', '-s', 'env=prod', '--set', 'greeting=hola')).code, 0);
+    await eventually(allHealthy, { what: 'healthy on 1.0.0 again', timeoutMs: 30_000 });
+    assert.match(await greet(prod1), /^hola/);
   });
 
   it('keeps a service running when its agent dies, and the new agent adopts it instead of starting a second copy', async () => {

@@ -19,6 +19,7 @@ import { fetchArtifact, type DownloadTarget } from '../packages/download.js';
 import { unpackArchive } from '../packages/unpack.js';
 import { ServiceSupervisor, processStartTicks, type ServiceStatus } from './supervisor.js';
 import { renderTemplate } from './template.js';
+import { HealthChecker } from './health-check.js';
 
 export interface ServiceHealth {
   healthy: boolean;
@@ -33,6 +34,7 @@ interface Installed {
   versionDir: string;
   manifest: PackageManifest;
   supervisor: ServiceSupervisor;
+  checker: HealthChecker;
   valuesKey: string;
 }
 
@@ -62,13 +64,20 @@ export class ServicesManager extends EventEmitter {
     for (const name of names) {
       const inst = this.installed.get(name);
       const st: ServiceStatus | undefined = inst?.supervisor.status();
+      const check = inst?.checker.state;
+      const checked = inst?.manifest.health.type === 'process' || check?.healthy === true;
       const error = this.errors.get(name) ?? '';
       const wanted = inst?.spec.desiredState ?? 'running';
       const running = st?.state === 'running' && !st.crashLoop;
+      let status: string = st ? (st.crashLoop ? 'crash-loop' : st.state) : 'not-installed';
+      if (status === 'running' && !checked) status = check?.healthy === false ? 'unhealthy' : 'starting';
       out[name] = {
-        healthy: wanted === 'stopped' ? st?.state === 'stopped' && error === '' : running && error === '',
-        status: st ? (st.crashLoop ? 'crash-loop' : st.state) : 'not-installed',
-        lastError: error || (st?.crashLoop ? `crash loop: last exit ${JSON.stringify(st.lastExit)}${st.lastError ? `, ${st.lastError}` : ''}` : (st?.lastError ?? '')),
+        healthy: wanted === 'stopped' ? st?.state === 'stopped' && error === '' : running && checked && error === '',
+        status,
+        lastError:
+          error ||
+          (st?.crashLoop ? `crash loop: last exit ${JSON.stringify(st.lastExit)}${st.lastError ? `, ${st.lastError}` : ''}` : '') ||
+          (status === 'unhealthy' ? (check?.lastError ?? '') : (st?.lastError ?? '')),
         startTimeMs: st?.startedAt ?? 0,
         version: inst?.spec.version ?? '',
       };
@@ -121,9 +130,12 @@ export class ServicesManager extends EventEmitter {
     const current = this.installed.get(spec.name);
     if (!current || current.versionDir !== versionDir) {
       await this.switchCurrent(dir, versionDir);
-      const supervisor = this.supervisorFor(spec, manifest, versionDir);
-      if (current) await current.supervisor.stop();
-      this.installed.set(spec.name, { spec, versionDir, manifest, supervisor, valuesKey });
+      const { supervisor, checker } = this.supervisorFor(spec, manifest, versionDir);
+      if (current) {
+        current.checker.stop();
+        await current.supervisor.stop();
+      }
+      this.installed.set(spec.name, { spec, versionDir, manifest, supervisor, checker, valuesKey });
       if (!current) this.adoptIfRunning(spec.name, supervisor);
       if (current) this.deps.log.info({ service: spec.name, from: current.spec.version, to: spec.version }, 'service version switched');
     } else {
@@ -152,16 +164,22 @@ export class ServicesManager extends EventEmitter {
     await rename(tmp, link);
   }
 
-  private supervisorFor(spec: DeploymentSpec, manifest: PackageManifest, versionDir: string): ServiceSupervisor {
+  private supervisorFor(spec: DeploymentSpec, manifest: PackageManifest, versionDir: string): { supervisor: ServiceSupervisor; checker: HealthChecker } {
     const dir = join(this.root, spec.name);
     const command = manifest.run.command.includes('/') && !isAbsolute(manifest.run.command) ? join(versionDir, manifest.run.command) : manifest.run.command;
+    const env = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...manifest.run.env, CORRAL_SERVICE: spec.name, CORRAL_SERVICE_DIR: versionDir };
+    const cwd = join(versionDir, manifest.run.workingDir);
+    const checker = new HealthChecker(manifest.health, { cwd, env }, (state) => {
+      this.deps.log.info({ service: spec.name, healthy: state.healthy, error: state.lastError }, 'service health changed');
+      this.changed();
+    });
     const supervisor = new ServiceSupervisor(
       {
         name: spec.name,
         command,
         args: manifest.run.args,
-        env: { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...manifest.run.env, CORRAL_SERVICE: spec.name, CORRAL_SERVICE_DIR: versionDir },
-        cwd: join(versionDir, manifest.run.workingDir),
+        env,
+        cwd,
         stopSignal: manifest.stop.signal,
         stopGraceMs: manifest.stop.gracePeriodSeconds * 1000,
         restart: { ...manifest.restart, resetAfterMs: manifest.restart.resetAfterSeconds * 1000 },
@@ -172,10 +190,13 @@ export class ServicesManager extends EventEmitter {
     supervisor.on('state', (st: ServiceStatus) => {
       if (st.state === 'running' && st.pid !== null) {
         void writeFile(join(dir, 'pid.json'), JSON.stringify({ pid: st.pid, startTicks: processStartTicks(st.pid), startedAt: st.startedAt, versionDir }));
+        checker.start();
+      } else {
+        checker.stop();
       }
       this.changed();
     });
-    return supervisor;
+    return { supervisor, checker };
   }
 
   /** After an agent restart: take over the process the previous agent started, if it still runs this version. */
@@ -194,6 +215,7 @@ export class ServicesManager extends EventEmitter {
 
   private async uninstall(name: string): Promise<void> {
     const inst = this.installed.get(name)!;
+    inst.checker.stop();
     await inst.supervisor.stop();
     const hook = inst.manifest.hooks.preUninstall;
     if (hook) this.deps.log.warn({ service: name }, 'preUninstall hooks are not run yet');

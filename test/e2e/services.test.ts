@@ -199,5 +199,12 @@ describe('services on hosts', { concurrency: false }, () => {
     assert.equal((await fleet.cli('undeploy', 'hello')).code, 0);
     await eventually(() => pids.every((p) => !alive(p)), { what: 'processes gone' });
     await eventually(() => [prod1, prod2].every((a) => !existsSync(join(a.dataDir, 'services', 'hello'))), { what: 'files removed' });
+    // What happened on the hosts is in the event log.
+    const events = await eventually(async () => {
+      const res = await fleet.api<{ events: { type: string; data: { service?: string } }[] }>('GET', `/api/v1/events?agent=${await prod1.instanceUid()}&limit=1000`);
+      const types = new Set(res.body.events.filter((e) => e.data.service === 'hello').map((e) => e.type));
+      return types.has('service.removed') ? types : undefined;
+    }, { what: 'service events' });
+    for (const t of ['service.running', 'service.crash-loop', 'service.stopped', 'service.removed']) assert.ok(events.has(t), `${t} in ${[...events].join(', ')}`);
   });
 });

@@ -162,6 +162,8 @@ export class AgentHub {
         session.capabilities = BigInt(known.capabilities);
         session.lastSeq = BigInt(known.lastSequenceNum);
         session.online = known.status === 'online';
+        // Continue from what the store knows, so a reconnect does not repeat service events.
+        for (const [name, c] of Object.entries(known.health?.components ?? {})) session.services[name] = `${c.status}/${c.healthy ? 'healthy' : 'unhealthy'}`;
       }
       needFullState = !msg.agentDescription && (!known || Object.keys(known.identifyingAttributes).length === 0);
       ctx.attach?.(session);
@@ -186,6 +188,7 @@ export class AgentHub {
     } else if (patchHasNews(patch) || capabilitiesChanged) {
       this.reports.add(agentId, patch, now);
     }
+    if (patch.health) this.recordServiceChanges(session, patch.health.components);
     if (patch.remoteConfigStatus) {
       session.reportedConfigHash = patch.remoteConfigStatus.hash;
       if (patch.remoteConfigStatus.status === 'FAILED') {
@@ -223,6 +226,22 @@ export class AgentHub {
     return { reply, session };
   }
 
+  /** Service state changes (started, exited, crash loop, unhealthy, recovered, stopped) become events. */
+  private recordServiceChanges(session: Session, components: Record<string, { healthy: boolean; status: string; lastError: string }>): void {
+    const next: Record<string, string> = {};
+    for (const [name, c] of Object.entries(components)) {
+      const key = `${c.status}/${c.healthy ? 'healthy' : 'unhealthy'}`;
+      next[name] = key;
+      if (session.services[name] !== key) {
+        this.deps.events.record(`service.${c.status}`, session.agentId, { service: name, healthy: c.healthy, ...(c.lastError ? { error: c.lastError } : {}) });
+      }
+    }
+    for (const name of Object.keys(session.services)) {
+      if (!(name in next)) this.deps.events.record('service.removed', session.agentId, { service: name });
+    }
+    session.services = next;
+  }
+
   private newSession(agentId: string, instanceUid: Uint8Array, transport: Transport, principal: Principal): Session {
     return {
       agentId,
@@ -240,6 +259,7 @@ export class AgentHub {
       reportedConfigHash: null,
       capabilitiesSent: false,
       credentialOffered: false,
+      services: {},
       superseded: false,
     };
   }

@@ -29,6 +29,9 @@ health:
 config:
   files: [{path: app.json, template: templates/app.json}]
   onChange: restart
+hooks:
+  postInstall: {command: sh, args: ["-c", "echo ok > installed.marker"]}
+  preUninstall: {command: sh, args: ["-c", "echo bye >> ../../../../uninstall-hook.log"]}
 `;
 
 const SERVER_JS = `const http = require('http');
@@ -118,6 +121,7 @@ describe('services on hosts', { concurrency: false }, () => {
     assert.deepEqual(rows.map((r) => r.name), ['prod-1', 'prod-2']);
     for (const a of [prod1, prod2]) assert.match(await eventually(() => greet(a), { what: `${a.name} answering` }), /^hello from \d+$/);
     assert.equal(existsSync(join(dev.dataDir, 'services', 'hello')), false, 'dev does not match the selector');
+    assert.equal(readFileSync(join(prod1.dataDir, 'services', 'hello', 'current', 'installed.marker'), 'utf8'), 'ok\n', 'postInstall hook ran');
   });
 
   it('brings a service back after kill -9', async () => {
@@ -135,6 +139,7 @@ describe('services on hosts', { concurrency: false }, () => {
     const res = await fleet.cli('deploy', 'hello', '--package', 'hello@1.0.0', '-s', 'env=prod', '--set', 'greeting=hola');
     assert.equal(res.code, 0, res.stderr);
     for (const a of [prod1, prod2]) await eventually(async () => (await greet(a).catch(() => '')).startsWith('hola'), { what: `${a.name} greeting hola` });
+    await eventually(allHealthy, { what: 'health checks passing after the restart' });
   });
 
   it('reports a change that cannot be applied and leaves the running version alone', async () => {
@@ -199,6 +204,7 @@ describe('services on hosts', { concurrency: false }, () => {
     assert.equal((await fleet.cli('undeploy', 'hello')).code, 0);
     await eventually(() => pids.every((p) => !alive(p)), { what: 'processes gone' });
     await eventually(() => [prod1, prod2].every((a) => !existsSync(join(a.dataDir, 'services', 'hello'))), { what: 'files removed' });
+    assert.match(readFileSync(join(prod1.dataDir, 'uninstall-hook.log'), 'utf8'), /bye/, 'preUninstall hook ran');
     // What happened on the hosts is in the event log.
     const events = await eventually(async () => {
       const res = await fleet.api<{ events: { type: string; data: { service?: string } }[] }>('GET', `/api/v1/events?agent=${await prod1.instanceUid()}&limit=1000`);

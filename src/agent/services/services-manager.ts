@@ -20,6 +20,7 @@ import { unpackArchive } from '../packages/unpack.js';
 import { ServiceSupervisor, processStartTicks, type ServiceStatus } from './supervisor.js';
 import { renderTemplate } from './template.js';
 import { HealthChecker } from './health-check.js';
+import { runHook } from './hooks.js';
 
 export interface ServiceHealth {
   healthy: boolean;
@@ -115,6 +116,14 @@ export class ServicesManager extends EventEmitter {
       await mkdir(join(dir, 'versions'), { recursive: true });
       const archive = await fetchArtifact(artifact, join(this.opts.dataDir, 'downloads'), this.deps.target());
       await unpackArchive(archive, versionDir);
+      try {
+        const fresh = parseManifest(await readFile(join(versionDir, MANIFEST_FILE), 'utf8'), `${spec.package}@${spec.version}/${MANIFEST_FILE}`);
+        await runHook(fresh, 'postInstall', { dir: versionDir, env: this.serviceEnv(spec, fresh, versionDir) });
+      } catch (e) {
+        // Not installed after all: the next attempt starts from a clean unpack.
+        await rm(versionDir, { recursive: true, force: true });
+        throw e;
+      }
     }
     const manifest = parseManifest(await readFile(join(versionDir, MANIFEST_FILE), 'utf8'), `${spec.package}@${spec.version}/${MANIFEST_FILE}`);
     // Render every template before writing any, so a missing value changes nothing.
@@ -129,6 +138,7 @@ export class ServicesManager extends EventEmitter {
     const valuesKey = JSON.stringify(spec.values);
     const current = this.installed.get(spec.name);
     if (!current || current.versionDir !== versionDir) {
+      if (spec.desiredState === 'running') await runHook(manifest, 'preStart', { dir: versionDir, env: this.serviceEnv(spec, manifest, versionDir) });
       await this.switchCurrent(dir, versionDir);
       const { supervisor, checker } = this.supervisorFor(spec, manifest, versionDir);
       if (current) {
@@ -167,7 +177,7 @@ export class ServicesManager extends EventEmitter {
   private supervisorFor(spec: DeploymentSpec, manifest: PackageManifest, versionDir: string): { supervisor: ServiceSupervisor; checker: HealthChecker } {
     const dir = join(this.root, spec.name);
     const command = manifest.run.command.includes('/') && !isAbsolute(manifest.run.command) ? join(versionDir, manifest.run.command) : manifest.run.command;
-    const env = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...manifest.run.env, CORRAL_SERVICE: spec.name, CORRAL_SERVICE_DIR: versionDir };
+    const env = this.serviceEnv(spec, manifest, versionDir);
     const cwd = join(versionDir, manifest.run.workingDir);
     const checker = new HealthChecker(manifest.health, { cwd, env }, (state) => {
       this.deps.log.info({ service: spec.name, healthy: state.healthy, error: state.lastError }, 'service health changed');
@@ -199,6 +209,10 @@ export class ServicesManager extends EventEmitter {
     return { supervisor, checker };
   }
 
+  private serviceEnv(spec: DeploymentSpec, manifest: PackageManifest, versionDir: string): Record<string, string> {
+    return { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...manifest.run.env, CORRAL_SERVICE: spec.name, CORRAL_SERVICE_DIR: versionDir };
+  }
+
   /** After an agent restart: take over the process the previous agent started, if it still runs this version. */
   private adoptIfRunning(name: string, supervisor: ServiceSupervisor): void {
     const inst = this.installed.get(name)!;
@@ -217,8 +231,11 @@ export class ServicesManager extends EventEmitter {
     const inst = this.installed.get(name)!;
     inst.checker.stop();
     await inst.supervisor.stop();
-    const hook = inst.manifest.hooks.preUninstall;
-    if (hook) this.deps.log.warn({ service: name }, 'preUninstall hooks are not run yet');
+    try {
+      await runHook(inst.manifest, 'preUninstall', { dir: inst.versionDir, env: this.serviceEnv(inst.spec, inst.manifest, inst.versionDir) });
+    } catch (e) {
+      this.deps.log.error({ service: name, err: (e as Error).message }, 'preUninstall hook failed; removing anyway');
+    }
     await rm(join(this.root, name), { recursive: true, force: true });
     this.installed.delete(name);
     this.deps.log.info({ service: name }, 'service uninstalled');

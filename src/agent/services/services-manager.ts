@@ -21,6 +21,9 @@ import { ServiceSupervisor, processStartTicks, type ServiceStatus } from './supe
 import { renderTemplate } from './template.js';
 import { HealthChecker } from './health-check.js';
 import { runHook } from './hooks.js';
+import { rotateIfLarge } from './log-rotation.js';
+
+const ROTATE_CHECK_MS = 10_000;
 
 export interface ServiceHealth {
   healthy: boolean;
@@ -51,6 +54,22 @@ export class ServicesManager extends EventEmitter {
   ) {
     super();
     this.root = join(opts.dataDir, 'services');
+    this.rotation = setInterval(() => this.rotateLogs(), ROTATE_CHECK_MS);
+    this.rotation.unref();
+  }
+
+  private readonly rotation: NodeJS.Timeout;
+
+  private rotateLogs(): void {
+    for (const name of this.installed.keys()) {
+      for (const stream of ['stdout.log', 'stderr.log']) {
+        try {
+          if (rotateIfLarge(join(this.root, name, 'logs', stream))) this.deps.log.info({ service: name, stream }, 'rotated service log');
+        } catch (err) {
+          this.deps.log.warn({ service: name, stream, err: (err as Error).message }, 'log rotation failed');
+        }
+      }
+    }
   }
 
   /** Converges to `specs` (all deployments for this agent). Calls are queued, never concurrent. */

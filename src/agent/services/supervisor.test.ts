@@ -53,6 +53,10 @@ describe('service supervisor', () => {
     const s = supervise('echoer', 'echo started $$; exec sleep 1000');
     s.start();
     const first = await eventually(() => s.status().state === 'running' && (s.status().pid ?? undefined), { what: 'running' });
+    const logDir = join(dirs.at(-1)!, 'logs');
+    const starts = () => readFileSync(join(logDir, 'stdout.log'), 'utf8').split('\n').filter((l) => l.startsWith('started')).length;
+    // Kill it only once it has really started (printed), so the log must show two starts.
+    await eventually(() => starts() === 1, { what: 'first start logged' });
     process.kill(first, 'SIGKILL');
     const second = await eventually(() => {
       const st = s.status();
@@ -61,8 +65,7 @@ describe('service supervisor', () => {
     assert.notEqual(second, first);
     assert.equal(s.status().restarts, 1);
     assert.equal(s.status().lastExit?.signal, 'SIGKILL');
-    const logDir = join(dirs.at(-1)!, 'logs');
-    await eventually(() => readFileSync(join(logDir, 'stdout.log'), 'utf8').split('\n').filter((l) => l.startsWith('started')).length >= 2, { what: 'two starts logged' });
+    await eventually(() => starts() === 2, { what: 'two starts logged' });
   });
 
   it('reports a crash loop and keeps retrying at the capped backoff', async () => {

@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import {
   AgentCapabilities,
   AgentToServerSchema,
+  PackageStatusEnum,
+  PackageStatusSchema,
   RemoteConfigStatuses,
   SIGNING_CONNECTION,
   SIGNING_KEY_SETTING,
@@ -33,7 +35,7 @@ import type { IdentityStore, Identity } from './identity.js';
 import type { RemoteConfigManager, RemoteConfigState } from './remote-config.js';
 import { describeAgent } from './description.js';
 import { deploymentSpecs } from './remote-config.js';
-import type { ServicesManager } from './services/services-manager.js';
+import type { PackageState, ServicesManager } from './services/services-manager.js';
 import type { DownloadTarget } from './packages/download.js';
 
 export const AGENT_CAPABILITIES =
@@ -43,13 +45,21 @@ export const AGENT_CAPABILITIES =
   BigInt(AgentCapabilities.AgentCapabilities_ReportsHealth) |
   BigInt(AgentCapabilities.AgentCapabilities_ReportsRemoteConfig) |
   BigInt(AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings) |
-  BigInt(AgentCapabilities.AgentCapabilities_ReportsHeartbeat);
+  BigInt(AgentCapabilities.AgentCapabilities_ReportsHeartbeat) |
+  BigInt(AgentCapabilities.AgentCapabilities_ReportsPackageStatuses);
 
 const STATUS: Record<RemoteConfigState['status'], RemoteConfigStatuses> = {
   UNSET: RemoteConfigStatuses.RemoteConfigStatuses_UNSET,
   APPLYING: RemoteConfigStatuses.RemoteConfigStatuses_APPLYING,
   APPLIED: RemoteConfigStatuses.RemoteConfigStatuses_APPLIED,
   FAILED: RemoteConfigStatuses.RemoteConfigStatuses_FAILED,
+};
+
+const PACKAGE_STATUS: Record<PackageState['status'], PackageStatusEnum> = {
+  downloading: PackageStatusEnum.PackageStatusEnum_Downloading,
+  installing: PackageStatusEnum.PackageStatusEnum_Installing,
+  installed: PackageStatusEnum.PackageStatusEnum_Installed,
+  failed: PackageStatusEnum.PackageStatusEnum_InstallFailed,
 };
 
 /** A connection that lasted this long resets the backoff. */
@@ -98,7 +108,7 @@ export class AgentConnection {
   private scheduleHealthReport(): void {
     this.healthTimer ??= setTimeout(() => {
       this.healthTimer = null;
-      this.send({ health: this.health() });
+      this.send({ health: this.health(), packageStatuses: this.packageStatuses() });
     }, 100);
   }
 
@@ -115,6 +125,23 @@ export class AgentConnection {
       };
     }
     return { healthy: true, startTimeUnixNano: this.startedAtNs, status: 'running', statusTimeUnixNano: now, componentHealthMap };
+  }
+
+  private packageStatuses(): Init['packageStatuses'] {
+    const packages: Record<string, MessageInitShape<typeof PackageStatusSchema>> = {};
+    for (const [name, p] of Object.entries(this.deps.services?.packageStates() ?? {})) {
+      packages[name] = {
+        name,
+        agentHasVersion: p.hasVersion,
+        agentHasHash: Buffer.from(p.hasSha256, 'hex'),
+        serverOfferedVersion: p.offeredVersion,
+        serverOfferedHash: Buffer.from(p.offeredSha256, 'hex'),
+        status: PACKAGE_STATUS[p.status],
+        errorMessage: p.error,
+        ...(p.downloadPercent !== null ? { downloadDetails: { downloadPercent: p.downloadPercent } } : {}),
+      };
+    }
+    return { packages };
   }
 
   /** Where artifacts download from, with what credential, checked against which key. */
@@ -305,6 +332,7 @@ export class AgentConnection {
       health: this.health(),
       effectiveConfig: this.effectiveConfig(),
       remoteConfigStatus: this.remoteConfigStatus(),
+      packageStatuses: this.packageStatuses(),
     });
   }
 

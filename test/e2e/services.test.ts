@@ -122,6 +122,12 @@ describe('services on hosts', { concurrency: false }, () => {
     for (const a of [prod1, prod2]) assert.match(await eventually(() => greet(a), { what: `${a.name} answering` }), /^hello from \d+$/);
     assert.equal(existsSync(join(dev.dataDir, 'services', 'hello')), false, 'dev does not match the selector');
     assert.equal(readFileSync(join(prod1.dataDir, 'services', 'hello', 'current', 'installed.marker'), 'utf8'), 'ok\n', 'postInstall hook ran');
+    // The package status, reported over standard OpAMP PackageStatuses.
+    const pkg = await eventually(async () => {
+      const agent = await fleet.api<{ packageStatuses: { name: string; status: string; agentHasVersion: string }[] | null }>('GET', `/api/v1/agents/${await prod1.instanceUid()}`);
+      return agent.body.packageStatuses?.find((p) => p.name === 'hello' && p.status === 'installed');
+    }, { what: 'package status installed' });
+    assert.equal(pkg.agentHasVersion, '1.0.0');
   });
 
   it('brings a service back after kill -9', async () => {

@@ -25,6 +25,17 @@ import { rotateIfLarge } from './log-rotation.js';
 
 const ROTATE_CHECK_MS = 10_000;
 
+/** Where a deployment's package stands on this host (reported as OpAMP PackageStatuses). */
+export interface PackageState {
+  status: 'downloading' | 'installing' | 'installed' | 'failed';
+  hasVersion: string;
+  hasSha256: string;
+  offeredVersion: string;
+  offeredSha256: string;
+  downloadPercent: number | null;
+  error: string;
+}
+
 export interface ServiceHealth {
   healthy: boolean;
   status: string;
@@ -45,6 +56,7 @@ interface Installed {
 export class ServicesManager extends EventEmitter {
   private readonly installed = new Map<string, Installed>();
   private readonly errors = new Map<string, string>();
+  private readonly packages = new Map<string, PackageState>();
   private queue: Promise<void> = Promise.resolve();
   private readonly root: string;
 
@@ -105,6 +117,16 @@ export class ServicesManager extends EventEmitter {
     return out;
   }
 
+  packageStates(): Record<string, PackageState> {
+    return Object.fromEntries(this.packages);
+  }
+
+  private setPackage(name: string, state: Partial<PackageState>): void {
+    const prev = this.packages.get(name) ?? { status: 'installing', hasVersion: '', hasSha256: '', offeredVersion: '', offeredSha256: '', downloadPercent: null, error: '' };
+    this.packages.set(name, { ...prev, ...state });
+    this.changed();
+  }
+
   private changed(): void {
     this.emit('health');
   }
@@ -113,6 +135,7 @@ export class ServicesManager extends EventEmitter {
     const wanted = new Set(specs.map((s) => s.name));
     for (const [name] of this.installed) if (!wanted.has(name)) await this.uninstall(name);
     for (const name of [...this.errors.keys()]) if (!wanted.has(name)) this.errors.delete(name);
+    for (const name of [...this.packages.keys()]) if (!wanted.has(name)) this.packages.delete(name);
     for (const spec of specs) {
       try {
         await this.apply(spec);
@@ -121,6 +144,7 @@ export class ServicesManager extends EventEmitter {
         const message = (e as Error).message;
         this.deps.log.error({ service: spec.name, version: spec.version, err: message }, 'service change failed; previous version left as it was');
         this.errors.set(spec.name, `${spec.version}: ${message}`);
+        this.setPackage(spec.name, { status: 'failed', error: message, downloadPercent: null });
       }
       this.changed();
     }
@@ -131,9 +155,19 @@ export class ServicesManager extends EventEmitter {
     if (!artifact) throw new Error(`${spec.package}@${spec.version} has no artifact for ${this.opts.os}/${this.opts.arch}`);
     const dir = join(this.root, spec.name);
     const versionDir = join(dir, 'versions', `${spec.version}-${artifact.sha256.slice(0, 12)}`);
+    this.setPackage(spec.name, { offeredVersion: spec.version, offeredSha256: artifact.sha256, error: '' });
     if (!existsSync(versionDir)) {
       await mkdir(join(dir, 'versions'), { recursive: true });
-      const archive = await fetchArtifact(artifact, join(this.opts.dataDir, 'downloads'), this.deps.target());
+      this.setPackage(spec.name, { status: 'downloading', downloadPercent: 0 });
+      let reported = 0;
+      const archive = await fetchArtifact(artifact, join(this.opts.dataDir, 'downloads'), this.deps.target(), (percent) => {
+        // Progress in steps of 10 %, not per chunk.
+        if (percent - reported >= 10) {
+          reported = percent;
+          this.setPackage(spec.name, { downloadPercent: percent });
+        }
+      });
+      this.setPackage(spec.name, { status: 'installing', downloadPercent: null });
       await unpackArchive(archive, versionDir);
       try {
         const fresh = parseManifest(await readFile(join(versionDir, MANIFEST_FILE), 'utf8'), `${spec.package}@${spec.version}/${MANIFEST_FILE}`);
@@ -180,6 +214,7 @@ export class ServicesManager extends EventEmitter {
         }
       }
     }
+    this.setPackage(spec.name, { status: 'installed', hasVersion: spec.version, hasSha256: artifact.sha256, downloadPercent: null, error: '' });
     const inst = this.installed.get(spec.name)!;
     if (spec.desiredState === 'running') inst.supervisor.start();
     else await inst.supervisor.stop();

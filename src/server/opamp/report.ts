@@ -4,6 +4,7 @@
  * here every string is taken as data, never interpreted.
  */
 import {
+  PackageStatusEnum,
   RemoteConfigStatuses,
   keyValuesToRecord,
   type AgentToServer,
@@ -36,6 +37,14 @@ const REMOTE_CONFIG_STATE: Record<number, RemoteConfigStatusRecord['status']> = 
   [RemoteConfigStatuses.RemoteConfigStatuses_APPLIED]: 'APPLIED',
   [RemoteConfigStatuses.RemoteConfigStatuses_APPLYING]: 'APPLYING',
   [RemoteConfigStatuses.RemoteConfigStatuses_FAILED]: 'FAILED',
+};
+
+const PACKAGE_STATUS: Record<number, string> = {
+  [PackageStatusEnum.PackageStatusEnum_Installed]: 'installed',
+  [PackageStatusEnum.PackageStatusEnum_InstallPending]: 'install-pending',
+  [PackageStatusEnum.PackageStatusEnum_Installing]: 'installing',
+  [PackageStatusEnum.PackageStatusEnum_InstallFailed]: 'install-failed',
+  [PackageStatusEnum.PackageStatusEnum_Downloading]: 'downloading',
 };
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -79,7 +88,7 @@ export function reportPatch(msg: AgentToServer): AgentReportPatch {
       agentHasHash: hex(p.agentHasHash),
       serverOfferedVersion: p.serverOfferedVersion,
       serverOfferedHash: hex(p.serverOfferedHash),
-      status: String(p.status),
+      status: PACKAGE_STATUS[p.status] ?? `unknown(${p.status})`,
       errorMessage: p.errorMessage,
       downloadPercent: p.downloadDetails ? p.downloadDetails.downloadPercent : null,
     }));

@@ -14,14 +14,18 @@ import {
   AgentToServerSchema,
   PackageStatusEnum,
   PackageStatusSchema,
+  REPLY_TYPE,
+  REQUEST_TYPE,
   RemoteConfigStatuses,
   SIGNING_CONNECTION,
   SIGNING_KEY_SETTING,
   ServerToAgentFlags,
   create,
+  decodeJsonObject,
   decodeServerToAgent,
   decodeWsFrame,
   encodeAgentToServer,
+  encodeJson,
   encodeWsFrame,
   recordToKeyValues,
   uuidStringToBytes,
@@ -37,6 +41,7 @@ import { describeAgent } from './description.js';
 import { deploymentSpecs } from './remote-config.js';
 import type { PackageState, ServicesManager } from './services/services-manager.js';
 import type { DownloadTarget } from './packages/download.js';
+import type { CustomHandler } from './custom-handlers.js';
 
 export const AGENT_CAPABILITIES =
   BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus) |
@@ -72,6 +77,8 @@ export interface ConnectionDeps {
   remoteConfig: RemoteConfigManager;
   /** Runs deployments; reports their health. */
   services?: ServicesManager;
+  /** Custom-message handlers by capability (io.corral.*). */
+  custom?: Record<string, CustomHandler>;
   random?: () => number;
   /** Opens a WebSocket; tests substitute one that fails on demand. */
   openSocket?: (url: string, headers: Record<string, string>) => WebSocket;
@@ -282,7 +289,27 @@ export class AgentConnection {
       }
     }
     if (msg.remoteConfig) this.applyRemoteConfig(msg);
+    if (msg.customMessage) void this.onCustomMessage(msg.customMessage.capability, msg.customMessage.type, msg.customMessage.data);
     return false;
+  }
+
+  /** Answers a custom request; every request gets a reply, errors included. */
+  private async onCustomMessage(capability: string, type: string, data: Uint8Array): Promise<void> {
+    const handler = this.deps.custom?.[capability];
+    if (!handler || type !== REQUEST_TYPE) {
+      this.deps.log.warn({ capability, type }, 'ignoring custom message we do not handle');
+      return;
+    }
+    let id = '';
+    let reply: Record<string, unknown>;
+    try {
+      const request = decodeJsonObject(data);
+      id = typeof request.id === 'string' ? request.id : '';
+      reply = { id, ok: true, ...(await handler(request)) };
+    } catch (e) {
+      reply = { id, ok: false, error: (e as Error).message };
+    }
+    this.send({ customMessage: { capability, type: REPLY_TYPE, data: encodeJson(reply) } });
   }
 
   /** Trust on first use: the key from enrollment is kept; a different one later is refused. */
@@ -333,6 +360,7 @@ export class AgentConnection {
       effectiveConfig: this.effectiveConfig(),
       remoteConfigStatus: this.remoteConfigStatus(),
       packageStatuses: this.packageStatuses(),
+      customCapabilities: { capabilities: Object.keys(this.deps.custom ?? {}) },
     });
   }
 

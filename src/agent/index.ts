@@ -8,6 +8,7 @@ import { IdentityStore } from './identity.js';
 import { RemoteConfigManager } from './remote-config.js';
 import { ServicesManager } from './services/services-manager.js';
 import { describeAgent } from './description.js';
+import { customHandlers } from './custom-handlers.js';
 import type { DownloadTarget } from './packages/download.js';
 import type { CompiledAgentOptions } from './options.js';
 
@@ -31,6 +32,7 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger }): R
     identity: new IdentityStore(opts.dataDir),
     remoteConfig: new RemoteConfigManager(opts.dataDir),
     services,
+    custom: customHandlers(services, opts.dataDir),
   });
   // Services follow the last desired state on disk, whether or not a server answers.
   void connection.reconcileServices();

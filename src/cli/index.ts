@@ -7,6 +7,7 @@ import { addLoginCommands } from './commands/login.js';
 import { addTokenCommands } from './commands/tokens.js';
 import { addPackageCommands } from './commands/packages.js';
 import { addDeploymentCommands } from './commands/deployments.js';
+import { addImperativeCommands } from './commands/imperative.js';
 import { processIo, type CliIo } from './context.js';
 
 export { EXIT, EXIT_CODES_HELP, CliError } from './exit-codes.js';
@@ -20,6 +21,7 @@ export function registerClientCommands(program: Command, io: CliIo = processIo):
   addEventCommands(program, io);
   addPackageCommands(program, io);
   addDeploymentCommands(program, io);
+  addImperativeCommands(program, io);
 }
 
 export function addAgentShowSubcommand(agentCmd: Command, io: CliIo = processIo): void {

@@ -31,3 +31,16 @@ export {
   type DeploymentArtifact,
   type DeploymentSpec,
 } from './deployment-spec.js';
+export {
+  LOGS_CAPABILITY,
+  MAX_LOG_CHUNK_BYTES,
+  REPLY_TYPE,
+  REQUEST_TYPE,
+  RESTART_CAPABILITY,
+  decodeJsonObject,
+  encodeJson,
+  type LogsRequest,
+  type LogsResult,
+  type Reply,
+  type RestartRequest,
+} from './custom-messages.js';

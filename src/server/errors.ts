@@ -78,3 +78,15 @@ export class PackageNotFoundError extends CorralError {
     super('PACKAGE_NOT_FOUND', `package ${pkg} is not published; push it first (corral package push)`);
   }
 }
+
+export class AgentUnavailableError extends CorralError {
+  constructor(readonly agentId: string, reason: string) {
+    super('AGENT_UNAVAILABLE', `agent ${agentId} ${reason}`);
+  }
+}
+
+export class AgentTimeoutError extends CorralError {
+  constructor(readonly agentId: string, timeoutMs: number) {
+    super('AGENT_TIMEOUT', `agent ${agentId} did not answer within ${timeoutMs} ms`);
+  }
+}

@@ -17,6 +17,7 @@ import { HttpTransport } from './opamp/http-transport.js';
 import { PROTOBUF_CONTENT_TYPE } from './opamp/limits.js';
 import { FleetService } from './fleet/fleet-service.js';
 import { DeploymentService } from './fleet/deployment-service.js';
+import { ImperativeService } from './fleet/imperative.js';
 import { createApi } from './api/routes.js';
 import { createMetrics, routeLabel } from './metrics.js';
 import { PackageService } from './packages/package-service.js';
@@ -91,7 +92,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     events,
     onFleetChange: () => hub.fleetChanged({}).catch((err: unknown) => log.error({ err }, 'failed to push fleet change')),
   });
-  const api = getRequestListener(createApi({ fleet, deployments, packages, store, log: log.child({ component: 'api' }) }).fetch);
+  const imperative = new ImperativeService({ store, deployments, agents: hub });
+  const api = getRequestListener(createApi({ fleet, deployments, imperative, packages, store, log: log.child({ component: 'api' }) }).fetch);
 
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;

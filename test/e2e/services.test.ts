@@ -41,6 +41,7 @@ const server = http.createServer((req, res) => res.end(cfg.greeting + ' from ' +
 server.listen(0, '127.0.0.1', () => {
   fs.writeFileSync('port.tmp', String(server.address().port));
   fs.renameSync('port.tmp', 'port');
+  console.log('listening on ' + server.address().port);
 });
 `;
 
@@ -139,6 +140,32 @@ describe('services on hosts', { concurrency: false }, () => {
     }, { what: 'a new service process' });
     assert.notEqual(after, before);
     await eventually(allHealthy, { what: 'healthy again' });
+  });
+
+  it('restarts now on request, and shows the service output through the server', async () => {
+    const before = [servicePid(prod1), servicePid(prod2)];
+    const res = await fleet.cli('restart', 'hello');
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /prod-1: restarted/);
+    const after = await eventually(() => {
+      const pids = [servicePid(prod1), servicePid(prod2)];
+      return pids.every((p, i) => p !== null && p !== before[i]) ? pids : undefined;
+    }, { what: 'new processes after restart' });
+    assert.equal(after.length, 2);
+    await eventually(allHealthy, { what: 'healthy after restart' });
+
+    // Each start printed a line to stdout, which the agent keeps in a file on the host.
+    const id = (await prod1.instanceUid()).slice(-12);
+    const logs = await eventually(async () => {
+      const r = await fleet.cli('logs', id, 'hello', '--tail', '2');
+      return r.code === 0 && r.stdout.split('\n').filter((l) => l.startsWith('listening on')).length === 2 ? r : undefined;
+    }, { what: 'two start lines in the service output' });
+    assert.equal(logs.stdout.trim().split('\n').length, 2, '--tail 2 shows two lines');
+    const unknown = await fleet.cli('logs', id, 'nope');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no service nope/);
+    const notConnected = await fleet.cli('restart', 'nothing-here');
+    assert.equal(notConnected.code, 1);
   });
 
   it('restarts with the new config when a value changes', async () => {

@@ -73,6 +73,8 @@ export class HealthChecker {
   state: CheckState = INITIAL_CHECK_STATE;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  /** Bumped on every stop, so late probe results are dropped. */
+  private generation = 0;
 
   constructor(
     private readonly spec: CheckSpec,
@@ -90,10 +92,14 @@ export class HealthChecker {
   private async tick(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    const generation = this.generation;
     try {
-      const before = this.state.healthy;
-      this.state = nextCheckState(this.state, await probe(this.spec, this.opts), this.spec);
-      if (this.timer && this.state.healthy !== before) this.onChange(this.state);
+      const result = await probe(this.spec, this.opts);
+      // A probe that started before a stop/start says nothing about the new process.
+      if (generation !== this.generation) return;
+      const before = this.state;
+      this.state = nextCheckState(before, result, this.spec);
+      if (this.state.healthy !== before.healthy) this.onChange(this.state);
     } finally {
       this.running = false;
     }
@@ -102,6 +108,7 @@ export class HealthChecker {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.generation++;
     this.state = INITIAL_CHECK_STATE;
   }
 }

@@ -117,6 +117,26 @@ export class ServicesManager extends EventEmitter {
     return out;
   }
 
+  has(name: string): boolean {
+    return this.installed.has(name);
+  }
+
+  /** Restarts a service now (imperative; the desired state is unchanged). Throws when there is no such running service. */
+  restart(name: string): Promise<void> {
+    const run = async () => {
+      const inst = this.installed.get(name);
+      if (!inst) throw new Error(`no service ${name} on this agent`);
+      if (inst.spec.desiredState !== 'running') throw new Error(`service ${name} is stopped by its desired state; start it instead`);
+      this.deps.log.info({ service: name }, 'restarting on request');
+      await inst.supervisor.stop();
+      inst.supervisor.start();
+    };
+    // Queued with reconciles, so a restart never races an install.
+    const result = this.queue.then(run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
   packageStates(): Record<string, PackageState> {
     return Object.fromEntries(this.packages);
   }

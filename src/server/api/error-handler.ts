@@ -23,6 +23,9 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   ARTIFACT_NOT_FOUND: 404,
   DEPLOYMENT_NOT_FOUND: 404,
   PACKAGE_NOT_FOUND: 404,
+  AGENT_UNAVAILABLE: 409,
+  AGENT_REFUSED: 409,
+  AGENT_TIMEOUT: 504,
 };
 
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {

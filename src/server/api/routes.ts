@@ -11,6 +11,8 @@ import type { FleetService } from '../fleet/fleet-service.js';
 import type { PackageService } from '../packages/package-service.js';
 import type { DeploymentService } from '../fleet/deployment-service.js';
 import { addDeploymentRoutes } from './deployment-routes.js';
+import { addImperativeRoutes } from './imperative-routes.js';
+import type { ImperativeService } from '../fleet/imperative.js';
 import type { PackageRecord } from '../store/index.js';
 import { InvalidPackageError } from '../errors.js';
 import type { Store, TokenRecord } from '../store/index.js';
@@ -35,6 +37,7 @@ import {
 export interface ApiDeps {
   fleet: FleetService;
   deployments: DeploymentService;
+  imperative: ImperativeService;
   packages: PackageService;
   store: Store;
   log: Logger;
@@ -255,6 +258,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   );
 
   addDeploymentRoutes(app, deps.deployments);
+  addImperativeRoutes(app, deps.imperative);
 
   const packageView = (p: PackageRecord) => ({ ...p, createdAt: iso(p.createdAt)!, downloadPath: `/api/v1/artifacts/${p.sha256}` });
 

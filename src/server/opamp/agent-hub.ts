@@ -11,17 +11,22 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   AgentCapabilities,
+  CustomMessageSchema,
+  REPLY_TYPE,
+  REQUEST_TYPE,
   ServerCapabilities,
   ServerErrorResponseType,
   ServerToAgentFlags,
   ServerToAgentSchema,
   create,
+  decodeJsonObject,
+  encodeJson,
   uuidBytesToString,
   type AgentToServer,
   type ServerToAgent,
 } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { AgentRevokedError } from '../errors.js';
+import { AgentRevokedError, AgentTimeoutError, AgentUnavailableError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { generateSecret, hashSecret } from '../auth/tokens.js';
@@ -189,6 +194,8 @@ export class AgentHub {
       this.reports.add(agentId, patch, now);
     }
     if (patch.health) this.recordServiceChanges(session, patch.health.components);
+    if (msg.customCapabilities) session.customCapabilities = [...msg.customCapabilities.capabilities];
+    if (msg.customMessage?.type === REPLY_TYPE) this.onReply(agentId, msg.customMessage.data);
     if (patch.remoteConfigStatus) {
       session.reportedConfigHash = patch.remoteConfigStatus.hash;
       if (patch.remoteConfigStatus.status === 'FAILED') {
@@ -226,6 +233,53 @@ export class AgentHub {
     return { reply, session };
   }
 
+  private readonly pending = new Map<string, { agentId: string; resolve: (reply: Record<string, unknown>) => void }>();
+
+  /**
+   * Sends a custom request to a connected agent and waits for its reply.
+   * Throws AgentUnavailableError when the agent is not connected here over
+   * WebSocket or does not handle the capability, AgentTimeoutError on timeout.
+   */
+  async request(agentId: string, capability: string, payload: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const s = this.sessions.get(agentId);
+    if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
+    if (!s.customCapabilities.includes(capability)) throw new AgentUnavailableError(agentId, `does not support ${capability}`);
+    const id = randomUUID();
+    const reply = new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new AgentTimeoutError(agentId, timeoutMs));
+      }, timeoutMs);
+      this.pending.set(id, {
+        agentId,
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+      });
+    });
+    const msg = this.baseReply(s);
+    msg.customMessage = create(CustomMessageSchema, { capability, type: REQUEST_TYPE, data: encodeJson({ ...payload, id }) });
+    s.send(msg);
+    this.deps.onMessage?.('out', s.transport);
+    return reply;
+  }
+
+  private onReply(agentId: string, data: Uint8Array): void {
+    let reply: Record<string, unknown>;
+    try {
+      reply = decodeJsonObject(data);
+    } catch (err) {
+      this.deps.log.warn({ agentId, err: (err as Error).message }, 'ignoring malformed custom reply');
+      return;
+    }
+    const waiter = typeof reply.id === 'string' ? this.pending.get(reply.id) : undefined;
+    // Only the agent that was asked may answer.
+    if (!waiter || waiter.agentId !== agentId) return;
+    this.pending.delete(reply.id as string);
+    waiter.resolve(reply);
+  }
+
   /** Service state changes (started, exited, crash loop, unhealthy, recovered, stopped) become events. */
   private recordServiceChanges(session: Session, components: Record<string, { healthy: boolean; status: string; lastError: string }>): void {
     const next: Record<string, string> = {};
@@ -260,6 +314,7 @@ export class AgentHub {
       capabilitiesSent: false,
       credentialOffered: false,
       services: {},
+      customCapabilities: [],
       superseded: false,
     };
   }

@@ -37,6 +37,8 @@ export interface Session {
   reportedConfigHash: string | null;
   capabilitiesSent: boolean;
   credentialOffered: boolean;
+  /** Custom capabilities the agent handles (io.corral.*). */
+  customCapabilities: string[];
   /** Last reported state of each service (health components), to record changes as events. */
   services: Record<string, string>;
   /** Set when a newer connection took over, so closing this one changes nothing. */

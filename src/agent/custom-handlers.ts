@@ -1,0 +1,59 @@
+/**
+ * The agent's side of Corral's custom messages: restart a service now, and
+ * read a service's output. Each handler validates its request (hostile until
+ * proven otherwise) and returns the reply fields, or throws with the reason.
+ */
+import { open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LOGS_CAPABILITY, MAX_LOG_CHUNK_BYTES, RESTART_CAPABILITY, type LogsResult } from '../protocol/index.js';
+import type { ServicesManager } from './services/services-manager.js';
+
+export type CustomHandler = (request: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+const SERVICE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+function serviceName(request: Record<string, unknown>): string {
+  const name = request.service;
+  if (typeof name !== 'string' || !SERVICE.test(name)) throw new Error('"service" must be a deployment name');
+  return name;
+}
+
+/** Reads a window of a log file: from `offset`, or the last `tailBytes`. */
+export async function readLogWindow(file: string, offset: number | undefined, tailBytes: number): Promise<LogsResult> {
+  let size: number;
+  try {
+    size = (await stat(file)).size;
+  } catch {
+    return { data: '', nextOffset: 0 };
+  }
+  // A rotated (truncated) file starts over.
+  let start = offset === undefined ? Math.max(0, size - tailBytes) : offset > size ? 0 : offset;
+  const length = Math.min(size - start, MAX_LOG_CHUNK_BYTES);
+  if (length <= 0) return { data: '', nextOffset: size };
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, start);
+    start += bytesRead;
+    return { data: buf.subarray(0, bytesRead).toString('utf8'), nextOffset: start };
+  } finally {
+    await fh.close();
+  }
+}
+
+export function customHandlers(services: ServicesManager, dataDir: string): Record<string, CustomHandler> {
+  return {
+    [RESTART_CAPABILITY]: async (request) => {
+      await services.restart(serviceName(request));
+      return {};
+    },
+    [LOGS_CAPABILITY]: async (request) => {
+      const name = serviceName(request);
+      const stream = request.stream === 'stderr' ? 'stderr' : 'stdout';
+      const offset = typeof request.offset === 'number' && request.offset >= 0 ? Math.floor(request.offset) : undefined;
+      const tail = typeof request.tailBytes === 'number' ? Math.min(Math.max(0, Math.floor(request.tailBytes)), MAX_LOG_CHUNK_BYTES) : 64 * 1024;
+      if (!services.has(name)) throw new Error(`no service ${name} on this agent`);
+      return { ...(await readLogWindow(join(dataDir, 'services', name, 'logs', `${stream}.log`), offset, tail)) };
+    },
+  };
+}

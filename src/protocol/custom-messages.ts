@@ -1,0 +1,49 @@
+/**
+ * Corral's imperative traffic over OpAMP custom messages. Each capability
+ * is a reverse-DNS name with a version; agents list the ones they handle in
+ * `custom_capabilities`. Requests and replies carry JSON with a request id:
+ *
+ *   server → agent  { capability, type: 'request', data: {"id": "...", ...args} }
+ *   agent → server  { capability, type: 'reply',   data: {"id": "...", "ok": true, ...result} | {"id", "ok": false, "error"} }
+ */
+export const RESTART_CAPABILITY = 'io.corral.restart/v1';
+export const LOGS_CAPABILITY = 'io.corral.logs/v1';
+
+export const REQUEST_TYPE = 'request';
+export const REPLY_TYPE = 'reply';
+
+/** Largest log chunk one reply carries. */
+export const MAX_LOG_CHUNK_BYTES = 256 * 1024;
+
+export interface RestartRequest {
+  id: string;
+  service: string;
+}
+
+export interface LogsRequest {
+  id: string;
+  service: string;
+  stream: 'stdout' | 'stderr';
+  /** Read from this byte offset; omitted: the last `tailBytes` of the file. */
+  offset?: number;
+  tailBytes?: number;
+}
+
+export interface LogsResult {
+  data: string;
+  /** Where the next read continues (the file size after this read). */
+  nextOffset: number;
+}
+
+export type Reply<T> = ({ ok: true } & T & { id: string }) | { id: string; ok: false; error: string };
+
+export function encodeJson(value: unknown): Uint8Array {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+/** Parses a JSON object payload; throws for anything else. */
+export function decodeJsonObject(data: Uint8Array): Record<string, unknown> {
+  const v: unknown = JSON.parse(Buffer.from(data).toString('utf8'));
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('custom message data must be a JSON object');
+  return v as Record<string, unknown>;
+}

@@ -14,6 +14,7 @@ import {
   AgentToServerSchema,
   PackageStatusEnum,
   PackageStatusSchema,
+  PROGRESS_TYPE,
   REPLY_TYPE,
   REQUEST_TYPE,
   RemoteConfigStatuses,
@@ -305,7 +306,7 @@ export class AgentConnection {
     try {
       const request = decodeJsonObject(data);
       id = typeof request.id === 'string' ? request.id : '';
-      reply = { id, ok: true, ...(await handler(request)) };
+      reply = { id, ok: true, ...(await handler(request, (chunk) => this.send({ customMessage: { capability, type: PROGRESS_TYPE, data: encodeJson({ ...chunk, id }) } }))) };
     } catch (e) {
       reply = { id, ok: false, error: (e as Error).message };
     }

@@ -5,10 +5,12 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LOGS_CAPABILITY, MAX_LOG_CHUNK_BYTES, RESTART_CAPABILITY, type LogsResult } from '../protocol/index.js';
+import { EXEC_CAPABILITY, LOGS_CAPABILITY, MAX_LOG_CHUNK_BYTES, RESTART_CAPABILITY, type LogsResult } from '../protocol/index.js';
+import { runCommand } from './exec.js';
 import type { ServicesManager } from './services/services-manager.js';
 
-export type CustomHandler = (request: Record<string, unknown>) => Promise<Record<string, unknown>>;
+/** Handles one request; `progress` streams chunks before the reply. Throws with the reason to refuse. */
+export type CustomHandler = (request: Record<string, unknown>, progress: (chunk: Record<string, unknown>) => void) => Promise<Record<string, unknown>>;
 
 const SERVICE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -41,8 +43,17 @@ export async function readLogWindow(file: string, offset: number | undefined, ta
   }
 }
 
-export function customHandlers(services: ServicesManager, dataDir: string): Record<string, CustomHandler> {
+export function customHandlers(services: ServicesManager, dataDir: string, opts: { noExec: boolean }): Record<string, CustomHandler> {
   return {
+    [EXEC_CAPABILITY]: async (request, progress) => {
+      if (opts.noExec) throw new Error('exec is disabled on this agent (started with --no-exec)');
+      const command = request.command;
+      if (!Array.isArray(command) || command.length === 0 || !command.every((c) => typeof c === 'string')) throw new Error('"command" must be a non-empty list of strings');
+      const timeoutMs = typeof request.timeoutMs === 'number' && request.timeoutMs > 0 ? Math.min(request.timeoutMs, 24 * 3600_000) : 60_000;
+      let where = { cwd: dataDir, env: { ...process.env } as Record<string, string> };
+      if (request.service !== undefined) where = services.environmentOf(serviceName(request));
+      return { ...(await runCommand(command as string[], { ...where, timeoutMs }, progress)) };
+    },
     [RESTART_CAPABILITY]: async (request) => {
       await services.restart(serviceName(request));
       return {};

@@ -32,7 +32,7 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger }): R
     identity: new IdentityStore(opts.dataDir),
     remoteConfig: new RemoteConfigManager(opts.dataDir),
     services,
-    custom: customHandlers(services, opts.dataDir),
+    custom: customHandlers(services, opts.dataDir, { noExec: opts.noExec }),
   });
   // Services follow the last desired state on disk, whether or not a server answers.
   void connection.reconcileServices();

@@ -14,6 +14,8 @@ export interface AgentOptions {
   /** Heartbeat seconds until the server offers its own. Default 30. */
   heartbeatSeconds?: number;
   backoff?: Partial<BackoffPolicy>;
+  /** Refuse exec jobs (they get a clear error). Default false. */
+  noExec?: boolean;
 }
 
 export interface CompiledAgentOptions {
@@ -24,6 +26,7 @@ export interface CompiledAgentOptions {
   name: string;
   heartbeatMs: number;
   backoff: BackoffPolicy;
+  noExec: boolean;
 }
 
 export class AgentOptionsError extends Error {
@@ -68,5 +71,6 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
     name: o.name || hostname(),
     heartbeatMs: heartbeat * 1000,
     backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
+    noExec: o.noExec ?? false,
   };
 }

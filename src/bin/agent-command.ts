@@ -12,6 +12,7 @@ interface AgentFlags {
   name?: string;
   heartbeat: number;
   logLevel: string;
+  exec: boolean;
 }
 
 export function agentCommand(): Command {
@@ -32,6 +33,7 @@ export function agentCommand(): Command {
       },
       30,
     )
+    .option('--no-exec', 'refuse exec jobs from the server (they fail with a clear error)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addHelpText(
       'after',
@@ -52,6 +54,7 @@ Example:
           labels: parseLabels(flags.label),
           name: flags.name,
           heartbeatSeconds: flags.heartbeat,
+          noExec: !flags.exec,
         }),
         { log },
       );

@@ -8,6 +8,7 @@ import { addTokenCommands } from './commands/tokens.js';
 import { addPackageCommands } from './commands/packages.js';
 import { addDeploymentCommands } from './commands/deployments.js';
 import { addImperativeCommands } from './commands/imperative.js';
+import { addExecCommand } from './commands/exec.js';
 import { processIo, type CliIo } from './context.js';
 
 export { EXIT, EXIT_CODES_HELP, CliError } from './exit-codes.js';
@@ -22,6 +23,7 @@ export function registerClientCommands(program: Command, io: CliIo = processIo):
   addPackageCommands(program, io);
   addDeploymentCommands(program, io);
   addImperativeCommands(program, io);
+  addExecCommand(program, io);
 }
 
 export function addAgentShowSubcommand(agentCmd: Command, io: CliIo = processIo): void {

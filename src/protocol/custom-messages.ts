@@ -9,8 +9,36 @@
 export const RESTART_CAPABILITY = 'io.corral.restart/v1';
 export const LOGS_CAPABILITY = 'io.corral.logs/v1';
 
+export const EXEC_CAPABILITY = 'io.corral.exec/v1';
+
 export const REQUEST_TYPE = 'request';
 export const REPLY_TYPE = 'reply';
+/** Zero or more, before the reply: streamed output of a long request ({ id, ...chunk }). */
+export const PROGRESS_TYPE = 'progress';
+
+/** Most output an exec keeps per host; beyond it output is dropped and the result says truncated. */
+export const MAX_EXEC_OUTPUT_BYTES = 1024 * 1024;
+
+export interface ExecRequest {
+  id: string;
+  /** argv; run without a shell. */
+  command: string[];
+  /** Run in this deployment's directory and environment instead of the agent's. */
+  service?: string;
+  timeoutMs: number;
+}
+
+export interface ExecProgress {
+  id: string;
+  stream: 'stdout' | 'stderr';
+  data: string;
+}
+
+export interface ExecResult {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+}
 
 /** Largest log chunk one reply carries. */
 export const MAX_LOG_CHUNK_BYTES = 256 * 1024;

@@ -32,6 +32,12 @@ export {
   type DeploymentSpec,
 } from './deployment-spec.js';
 export {
+  EXEC_CAPABILITY,
+  MAX_EXEC_OUTPUT_BYTES,
+  PROGRESS_TYPE,
+  type ExecProgress,
+  type ExecRequest,
+  type ExecResult,
   LOGS_CAPABILITY,
   MAX_LOG_CHUNK_BYTES,
   REPLY_TYPE,

@@ -18,6 +18,7 @@ import { PROTOBUF_CONTENT_TYPE } from './opamp/limits.js';
 import { FleetService } from './fleet/fleet-service.js';
 import { DeploymentService } from './fleet/deployment-service.js';
 import { ImperativeService } from './fleet/imperative.js';
+import { JobService } from './jobs/job-service.js';
 import { createApi } from './api/routes.js';
 import { createMetrics, routeLabel } from './metrics.js';
 import { PackageService } from './packages/package-service.js';
@@ -93,7 +94,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     onFleetChange: () => hub.fleetChanged({}).catch((err: unknown) => log.error({ err }, 'failed to push fleet change')),
   });
   const imperative = new ImperativeService({ store, deployments, agents: hub });
-  const api = getRequestListener(createApi({ fleet, deployments, imperative, packages, store, log: log.child({ component: 'api' }) }).fetch);
+  const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
+  const api = getRequestListener(createApi({ fleet, deployments, imperative, jobs, packages, store, log: log.child({ component: 'api' }) }).fetch);
 
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;

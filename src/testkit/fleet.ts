@@ -126,7 +126,7 @@ export class Fleet {
     );
   }
 
-  async startAgent(opts: { name?: string; labels?: Record<string, string>; token?: string } = {}): Promise<TestAgent> {
+  async startAgent(opts: { name?: string; labels?: Record<string, string>; token?: string; extraArgs?: string[] } = {}): Promise<TestAgent> {
     const name = opts.name ?? `agent-${this.agents.length + 1}`;
     const dataDir = join(this.root, name);
     const args = [
@@ -140,6 +140,7 @@ export class Fleet {
       '--name',
       name,
       ...Object.entries(opts.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+      ...(opts.extraArgs ?? []),
     ];
     const agent = new TestAgent(name, dataDir, args);
     this.agents.push(agent);

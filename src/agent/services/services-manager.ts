@@ -117,6 +117,13 @@ export class ServicesManager extends EventEmitter {
     return out;
   }
 
+  /** Where a service runs (its directory and environment), for exec in a service's context. */
+  environmentOf(name: string): { cwd: string; env: Record<string, string> } {
+    const inst = this.installed.get(name);
+    if (!inst) throw new Error(`no service ${name} on this agent`);
+    return { cwd: join(inst.versionDir, inst.manifest.run.workingDir), env: this.serviceEnv(inst.spec, inst.manifest, inst.versionDir) };
+  }
+
   has(name: string): boolean {
     return this.installed.has(name);
   }

@@ -26,6 +26,7 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   AGENT_UNAVAILABLE: 409,
   AGENT_REFUSED: 409,
   AGENT_TIMEOUT: 504,
+  JOB_NOT_FOUND: 404,
 };
 
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {

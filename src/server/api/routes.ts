@@ -12,6 +12,8 @@ import type { PackageService } from '../packages/package-service.js';
 import type { DeploymentService } from '../fleet/deployment-service.js';
 import { addDeploymentRoutes } from './deployment-routes.js';
 import { addImperativeRoutes } from './imperative-routes.js';
+import { addJobRoutes } from './job-routes.js';
+import type { JobService } from '../jobs/job-service.js';
 import type { ImperativeService } from '../fleet/imperative.js';
 import type { PackageRecord } from '../store/index.js';
 import { InvalidPackageError } from '../errors.js';
@@ -38,6 +40,7 @@ export interface ApiDeps {
   fleet: FleetService;
   deployments: DeploymentService;
   imperative: ImperativeService;
+  jobs: JobService;
   packages: PackageService;
   store: Store;
   log: Logger;
@@ -259,6 +262,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
 
   addDeploymentRoutes(app, deps.deployments);
   addImperativeRoutes(app, deps.imperative);
+  addJobRoutes(app, deps.jobs);
 
   const packageView = (p: PackageRecord) => ({ ...p, createdAt: iso(p.createdAt)!, downloadPath: `/api/v1/artifacts/${p.sha256}` });
 

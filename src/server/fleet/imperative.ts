@@ -9,7 +9,13 @@ import type { Store } from '../store/index.js';
 import type { DeploymentService } from './deployment-service.js';
 
 export interface AgentRequester {
-  request(agentId: string, capability: string, payload: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
+  request(
+    agentId: string,
+    capability: string,
+    payload: Record<string, unknown>,
+    timeoutMs?: number,
+    progress?: (chunk: Record<string, unknown>) => void,
+  ): Promise<Record<string, unknown>>;
 }
 
 class AgentRefusedError extends CorralError {

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import {
   AgentCapabilities,
   CustomMessageSchema,
+  PROGRESS_TYPE,
   REPLY_TYPE,
   REQUEST_TYPE,
   ServerCapabilities,
@@ -196,6 +197,7 @@ export class AgentHub {
     if (patch.health) this.recordServiceChanges(session, patch.health.components);
     if (msg.customCapabilities) session.customCapabilities = [...msg.customCapabilities.capabilities];
     if (msg.customMessage?.type === REPLY_TYPE) this.onReply(agentId, msg.customMessage.data);
+    if (msg.customMessage?.type === PROGRESS_TYPE) this.onProgress(agentId, msg.customMessage.data);
     if (patch.remoteConfigStatus) {
       session.reportedConfigHash = patch.remoteConfigStatus.hash;
       if (patch.remoteConfigStatus.status === 'FAILED') {
@@ -233,25 +235,41 @@ export class AgentHub {
     return { reply, session };
   }
 
-  private readonly pending = new Map<string, { agentId: string; resolve: (reply: Record<string, unknown>) => void }>();
+  private readonly pending = new Map<
+    string,
+    { agentId: string; resolve: (reply: Record<string, unknown>) => void; progress?: (chunk: Record<string, unknown>) => void; touch: () => void }
+  >();
 
   /**
    * Sends a custom request to a connected agent and waits for its reply.
    * Throws AgentUnavailableError when the agent is not connected here over
    * WebSocket or does not handle the capability, AgentTimeoutError on timeout.
    */
-  async request(agentId: string, capability: string, payload: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  async request(
+    agentId: string,
+    capability: string,
+    payload: Record<string, unknown>,
+    timeoutMs = 10_000,
+    progress?: (chunk: Record<string, unknown>) => void,
+  ): Promise<Record<string, unknown>> {
     const s = this.sessions.get(agentId);
     if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
     if (!s.customCapabilities.includes(capability)) throw new AgentUnavailableError(agentId, `does not support ${capability}`);
     const id = randomUUID();
     const reply = new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const expire = () => {
         this.pending.delete(id);
         reject(new AgentTimeoutError(agentId, timeoutMs));
-      }, timeoutMs);
+      };
+      let timer = setTimeout(expire, timeoutMs);
       this.pending.set(id, {
         agentId,
+        progress,
+        // Progress shows the agent is still at it: the timeout counts from the last sign of life.
+        touch: () => {
+          clearTimeout(timer);
+          timer = setTimeout(expire, timeoutMs);
+        },
         resolve: (r) => {
           clearTimeout(timer);
           resolve(r);
@@ -278,6 +296,19 @@ export class AgentHub {
     if (!waiter || waiter.agentId !== agentId) return;
     this.pending.delete(reply.id as string);
     waiter.resolve(reply);
+  }
+
+  private onProgress(agentId: string, data: Uint8Array): void {
+    let chunk: Record<string, unknown>;
+    try {
+      chunk = decodeJsonObject(data);
+    } catch {
+      return;
+    }
+    const waiter = typeof chunk.id === 'string' ? this.pending.get(chunk.id) : undefined;
+    if (!waiter || waiter.agentId !== agentId) return;
+    waiter.touch();
+    waiter.progress?.(chunk);
   }
 
   /** Service state changes (started, exited, crash loop, unhealthy, recovered, stopped) become events. */

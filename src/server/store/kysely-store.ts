@@ -14,6 +14,9 @@ import type {
   DeploymentRecord,
   EventQuery,
   EventRecord,
+  JobHostRecord,
+  JobRecord,
+  JobStatus,
   NewEvent,
   PackageRecord,
   Store,
@@ -83,6 +86,42 @@ function toDeployment(r: Selectable<Database['deployments']>): DeploymentRecord 
     desiredState: r.desired_state as DeploymentRecord['desiredState'],
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
+  };
+}
+
+function toJob(r: Selectable<Database['jobs']>): JobRecord {
+  return { id: r.id, spec: JSON.parse(r.spec) as JobRecord['spec'], status: r.status as JobStatus, createdAt: num(r.created_at), finishedAt: r.finished_at === null ? null : num(r.finished_at) };
+}
+
+function toJobHost(r: Selectable<Database['job_hosts']>): JobHostRecord {
+  return {
+    jobId: r.job_id,
+    agentId: r.agent_id,
+    agentName: r.agent_name,
+    status: r.status as JobHostRecord['status'],
+    exitCode: r.exit_code === null ? null : num(r.exit_code),
+    signal: r.signal,
+    output: r.output,
+    truncated: num(r.truncated) === 1,
+    error: r.error,
+    startedAt: r.started_at === null ? null : num(r.started_at),
+    finishedAt: r.finished_at === null ? null : num(r.finished_at),
+  };
+}
+
+function jobHostRow(h: JobHostRecord): Database['job_hosts'] {
+  return {
+    job_id: h.jobId,
+    agent_id: h.agentId,
+    agent_name: h.agentName,
+    status: h.status,
+    exit_code: h.exitCode,
+    signal: h.signal,
+    output: h.output,
+    truncated: h.truncated ? 1 : 0,
+    error: h.error,
+    started_at: h.startedAt,
+    finished_at: h.finishedAt,
   };
 }
 
@@ -500,6 +539,44 @@ export class KyselyStore implements Store {
       const res = await this.db.deleteFrom('deployments').where('name', '=', name).executeTakeFirst();
       if (Number(res.numDeletedRows) === 0) throw new DeploymentNotFoundError(name);
     });
+  }
+
+  createJob(job: JobRecord, hosts: JobHostRecord[]): Promise<void> {
+    return this.run('create job', () =>
+      this.db.transaction().execute(async (tx) => {
+        await tx.insertInto('jobs').values({ id: job.id, spec: json(job.spec), status: job.status, created_at: job.createdAt, finished_at: job.finishedAt }).execute();
+        for (let i = 0; i < hosts.length; i += TOUCH_CHUNK) {
+          await tx.insertInto('job_hosts').values(hosts.slice(i, i + TOUCH_CHUNK).map(jobHostRow)).execute();
+        }
+      }),
+    );
+  }
+
+  finishJob(id: string, status: JobStatus, at: number): Promise<void> {
+    return this.run('finish job', async () => {
+      await this.db.updateTable('jobs').set({ status, finished_at: at }).where('id', '=', id).execute();
+    });
+  }
+
+  putJobHost(host: JobHostRecord): Promise<void> {
+    return this.run('store job host', async () => {
+      const row = jobHostRow(host);
+      const { job_id: _j, agent_id: _a, ...rest } = row;
+      await this.db.insertInto('job_hosts').values(row).onConflict((oc) => oc.columns(['job_id', 'agent_id']).doUpdateSet(rest)).execute();
+    });
+  }
+
+  getJob(id: string): Promise<{ job: JobRecord; hosts: JobHostRecord[] } | null> {
+    return this.run('get job', async () => {
+      const j = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!j) return null;
+      const hosts = await this.db.selectFrom('job_hosts').selectAll().where('job_id', '=', id).orderBy('agent_name').execute();
+      return { job: toJob(j), hosts: hosts.map(toJobHost) };
+    });
+  }
+
+  listJobs(limit: number): Promise<JobRecord[]> {
+    return this.run('list jobs', async () => (await this.db.selectFrom('jobs').selectAll().orderBy('created_at', 'desc').limit(limit).execute()).map(toJob));
   }
 
   getMeta(key: string): Promise<string | null> {

@@ -76,7 +76,31 @@ export interface DeploymentsTable {
   updated_at: number;
 }
 
+export interface JobsTable {
+  id: string;
+  spec: string;
+  status: string;
+  created_at: number;
+  finished_at: number | null;
+}
+
+export interface JobHostsTable {
+  job_id: string;
+  agent_id: string;
+  agent_name: string;
+  status: string;
+  exit_code: number | null;
+  signal: string | null;
+  output: string;
+  truncated: number;
+  error: string;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
 export interface Database {
+  jobs: JobsTable;
+  job_hosts: JobHostsTable;
   deployments: DeploymentsTable;
   packages: PackagesTable;
   tokens: TokensTable;

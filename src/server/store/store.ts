@@ -171,6 +171,43 @@ export interface DeploymentRecord {
   updatedAt: number;
 }
 
+export type JobStatus = 'running' | 'succeeded' | 'failed' | 'stopped';
+export type JobHostStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
+
+export interface JobSpec {
+  selector: string;
+  command: string[];
+  service: string | null;
+  timeoutMs: number;
+  /** "N" hosts or "N%" of them at once. */
+  maxConcurrency: string;
+  /** "N" failures or "N%" of hosts; past it no new host is started. */
+  errorBudget: string;
+}
+
+export interface JobRecord {
+  id: string;
+  spec: JobSpec;
+  status: JobStatus;
+  createdAt: number;
+  finishedAt: number | null;
+}
+
+export interface JobHostRecord {
+  jobId: string;
+  agentId: string;
+  agentName: string;
+  status: JobHostStatus;
+  exitCode: number | null;
+  signal: string | null;
+  /** Interleaved stdout/stderr as received, at most ~1 MiB. */
+  output: string;
+  truncated: boolean;
+  error: string;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
 export interface Store {
   /** Which backend this is, for logs and /healthz. */
   readonly kind: 'sqlite' | 'postgres';
@@ -240,6 +277,14 @@ export interface Store {
   listDeployments(): Promise<DeploymentRecord[]>;
   /** Throws DeploymentNotFoundError. */
   deleteDeployment(name: string): Promise<void>;
+
+  createJob(job: JobRecord, hosts: JobHostRecord[]): Promise<void>;
+  /** Sets a job's status (and finish time). */
+  finishJob(id: string, status: JobStatus, at: number): Promise<void>;
+  putJobHost(host: JobHostRecord): Promise<void>;
+  getJob(id: string): Promise<{ job: JobRecord; hosts: JobHostRecord[] } | null>;
+  /** Newest first. */
+  listJobs(limit: number): Promise<JobRecord[]>;
 
   getMeta(key: string): Promise<string | null>;
   /** Sets the key only if it is absent; returns the value now stored (first writer wins). */

@@ -5,7 +5,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EXEC_CAPABILITY, LOGS_CAPABILITY, MAX_LOG_CHUNK_BYTES, RESTART_CAPABILITY, type LogsResult } from '../protocol/index.js';
+import { EXEC_CAPABILITY, SERVICES_CAPABILITY, LOGS_CAPABILITY, MAX_LOG_CHUNK_BYTES, RESTART_CAPABILITY, type LogsResult } from '../protocol/index.js';
 import { runCommand } from './exec.js';
 import type { ServicesManager } from './services/services-manager.js';
 
@@ -45,6 +45,7 @@ export async function readLogWindow(file: string, offset: number | undefined, ta
 
 export function customHandlers(services: ServicesManager, dataDir: string, opts: { noExec: boolean }): Record<string, CustomHandler> {
   return {
+    [SERVICES_CAPABILITY]: async () => ({ services: services.details() }),
     [EXEC_CAPABILITY]: async (request, progress) => {
       if (opts.noExec) throw new Error('exec is disabled on this agent (started with --no-exec)');
       const command = request.command;

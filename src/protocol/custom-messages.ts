@@ -10,6 +10,23 @@ export const RESTART_CAPABILITY = 'io.corral.restart/v1';
 export const LOGS_CAPABILITY = 'io.corral.logs/v1';
 
 export const EXEC_CAPABILITY = 'io.corral.exec/v1';
+/** Query: the agent's services in detail (state, pid, uptime, restarts, last exit, version, CPU, RSS). */
+export const SERVICES_CAPABILITY = 'io.corral.services/v1';
+
+export interface ServiceDetail {
+  name: string;
+  version: string;
+  state: string;
+  healthy: boolean;
+  pid: number | null;
+  uptimeSeconds: number | null;
+  restarts: number;
+  lastExit: { code: number | null; signal: string | null; at: number } | null;
+  /** sha256 (hex, 12 chars) of the config values the service runs with. */
+  configHash: string;
+  cpuPercent: number | null;
+  rssBytes: number | null;
+}
 
 export const REQUEST_TYPE = 'request';
 export const REPLY_TYPE = 'reply';

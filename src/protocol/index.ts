@@ -32,6 +32,8 @@ export {
   type DeploymentSpec,
 } from './deployment-spec.js';
 export {
+  SERVICES_CAPABILITY,
+  type ServiceDetail,
   EXEC_CAPABILITY,
   MAX_EXEC_OUTPUT_BYTES,
   PROGRESS_TYPE,

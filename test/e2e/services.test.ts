@@ -129,6 +129,15 @@ describe('services on hosts', { concurrency: false }, () => {
       return agent.body.packageStatuses?.find((p) => p.name === 'hello' && p.status === 'installed');
     }, { what: 'package status installed' });
     assert.equal(pkg.agentHasVersion, '1.0.0');
+    // Query: the service in detail, asked of the agent now.
+    const q = await fleet.cli('services', (await prod1.instanceUid()).slice(-12), '-o', 'json');
+    assert.equal(q.code, 0, q.stderr);
+    const svc = (JSON.parse(q.stdout) as { services: { name: string; version: string; state: string; pid: number; rssBytes: number; restarts: number }[] }).services[0]!;
+    assert.equal(svc.name, 'hello');
+    assert.equal(svc.version, '1.0.0');
+    assert.equal(svc.state, 'running');
+    assert.equal(svc.pid, servicePid(prod1));
+    assert.ok(svc.rssBytes > 1024 * 1024, 'a node process uses more than 1 MiB');
   });
 
   it('brings a service back after kill -9', async () => {

@@ -9,12 +9,14 @@
  *
  * Layout: <data>/services/<name>/{versions/<v>-<sha12>/, current -> versions/…, logs/, pid.json}
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
-import { artifactFor, MANIFEST_FILE, parseManifest, type DeploymentSpec, type PackageManifest } from '../../protocol/index.js';
+import { artifactFor, MANIFEST_FILE, parseManifest, type DeploymentSpec, type PackageManifest, type ServiceDetail } from '../../protocol/index.js';
+import { sampleProcess } from './process-sample.js';
 import { fetchArtifact, type DownloadTarget } from '../packages/download.js';
 import { unpackArchive } from '../packages/unpack.js';
 import { ServiceSupervisor, processStartTicks, type ServiceStatus } from './supervisor.js';
@@ -122,6 +124,27 @@ export class ServicesManager extends EventEmitter {
     const inst = this.installed.get(name);
     if (!inst) throw new Error(`no service ${name} on this agent`);
     return { cwd: join(inst.versionDir, inst.manifest.run.workingDir), env: this.serviceEnv(inst.spec, inst.manifest, inst.versionDir) };
+  }
+
+  /** Every service in detail, for the query operation. */
+  details(): ServiceDetail[] {
+    const health = this.health();
+    return [...this.installed.entries()].map(([name, inst]) => {
+      const st = inst.supervisor.status();
+      const sample = st.pid !== null ? sampleProcess(st.pid) : { cpuPercent: null, rssBytes: null };
+      return {
+        name,
+        version: inst.spec.version,
+        state: health[name]?.status ?? st.state,
+        healthy: health[name]?.healthy ?? false,
+        pid: st.pid,
+        uptimeSeconds: st.state === 'running' && st.startedAt !== null ? Math.round((Date.now() - st.startedAt) / 1000) : null,
+        restarts: st.restarts,
+        lastExit: st.lastExit,
+        configHash: createHash('sha256').update(inst.valuesKey).digest('hex').slice(0, 12),
+        ...sample,
+      };
+    });
   }
 
   has(name: string): boolean {

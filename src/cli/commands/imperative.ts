@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
+import { formatTable } from '../table.js';
 import { resolveAgentId } from './agents.js';
 
 /** The last `n` lines of a text window (the first, partial line dropped when the window was cut). */
@@ -13,7 +14,50 @@ export function lastLines(text: string, n: number): string {
   return kept.length > 0 && trailingNewline ? `${kept}\n` : kept;
 }
 
+interface ServiceDetail {
+  name: string;
+  version: string;
+  state: string;
+  healthy: boolean;
+  pid: number | null;
+  uptimeSeconds: number | null;
+  restarts: number;
+  lastExit: { code: number | null; signal: string | null } | null;
+  configHash: string;
+  cpuPercent: number | null;
+  rssBytes: number | null;
+}
+
+const mib = (b: number | null) => (b === null ? '-' : `${(b / 1024 / 1024).toFixed(1)} MiB`);
+
 export function addImperativeCommands(program: Command, io: CliIo): void {
+  withConnection(
+    program.command('services').description("An agent's services now: state, pid, uptime, restarts, last exit, health, version, CPU, RSS").argument('<agent>', 'agent id, or a unique prefix or suffix of it'),
+  ).action(async (agent: string, flags: ConnectionFlags) => {
+    const api = apiFor(flags, io);
+    const id = await resolveAgentId(api, agent);
+    const res = await api.request<{ services: ServiceDetail[] }>('GET', `/api/v1/agents/${id}/services`);
+    if (flags.output === 'json') return printJson(io, res);
+    io.stdout.write(
+      formatTable(
+        ['NAME', 'VERSION', 'STATE', 'HEALTH', 'PID', 'UPTIME', 'RESTARTS', 'LAST EXIT', 'CPU', 'RSS', 'CONFIG'],
+        res.services.map((s) => [
+          s.name,
+          s.version,
+          s.state,
+          s.healthy ? 'healthy' : 'unhealthy',
+          s.pid === null ? '-' : String(s.pid),
+          s.uptimeSeconds === null ? '-' : `${s.uptimeSeconds}s`,
+          String(s.restarts),
+          s.lastExit ? (s.lastExit.signal ?? `exit ${s.lastExit.code}`) : '-',
+          s.cpuPercent === null ? '-' : `${s.cpuPercent}%`,
+          mib(s.rssBytes),
+          s.configHash,
+        ]),
+      ),
+    );
+  });
+
   withConnection(
     program
       .command('restart')

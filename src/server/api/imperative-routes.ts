@@ -31,6 +31,39 @@ export function addImperativeRoutes(app: OpenAPIHono, imperative: ImperativeServ
   app.openapi(
     createRoute({
       method: 'get',
+      path: '/api/v1/agents/{id}/services',
+      summary: "The agent's services now: state, pid, uptime, restarts, last exit, health, version, config hash, CPU and RSS",
+      request: { params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }) },
+      responses: {
+        200: json(
+          z.object({
+            services: z.array(
+              z.object({
+                name: z.string(),
+                version: z.string(),
+                state: z.string(),
+                healthy: z.boolean(),
+                pid: z.number().nullable(),
+                uptimeSeconds: z.number().nullable(),
+                restarts: z.number(),
+                lastExit: z.object({ code: z.number().nullable(), signal: z.string().nullable(), at: z.number() }).nullable(),
+                configHash: z.string(),
+                cpuPercent: z.number().nullable(),
+                rssBytes: z.number().nullable(),
+              }),
+            ),
+          }),
+          'services',
+        ),
+        ...errors,
+      },
+    }),
+    async (c) => c.json({ services: await imperative.services(c.req.valid('param').id) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
       path: '/api/v1/agents/{id}/services/{service}/logs',
       summary: "A window of a service's output on one agent: the tail, or from an offset (poll with nextOffset to follow)",
       request: {

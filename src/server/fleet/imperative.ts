@@ -3,7 +3,7 @@
  * state: restart a deployment's services, read a service's output. They
  * reach agents connected to this server process (over WebSocket).
  */
-import { LOGS_CAPABILITY, RESTART_CAPABILITY, type LogsResult } from '../../protocol/index.js';
+import { LOGS_CAPABILITY, RESTART_CAPABILITY, SERVICES_CAPABILITY, type LogsResult, type ServiceDetail } from '../../protocol/index.js';
 import { AgentNotFoundError, CorralError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { DeploymentService } from './deployment-service.js';
@@ -55,6 +55,13 @@ export class ImperativeService {
       );
     }
     return { deployment: name, results };
+  }
+
+  /** The agent's services in detail, asked of the agent now. */
+  async services(agentId: string): Promise<ServiceDetail[]> {
+    if (!(await this.deps.store.getAgent(agentId))) throw new AgentNotFoundError(agentId);
+    const reply = await this.ask(agentId, SERVICES_CAPABILITY, {});
+    return Array.isArray(reply.services) ? (reply.services as ServiceDetail[]) : [];
   }
 
   /** A window of a service's output on one agent. */

@@ -32,7 +32,7 @@ describe('artifact download', () => {
       res.writeHead(m ? 206 : 200, { 'content-length': body.length });
       if (mode === 'cut') {
         res.write(body.subarray(0, body.length / 2));
-        setTimeout(() => res.destroy(), 20);
+        setTimeout(() => res.destroy(), 200);
         return;
       }
       res.end(body);

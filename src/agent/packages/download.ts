@@ -6,12 +6,10 @@
  * unpacked.
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { DeploymentArtifact } from '../../protocol/index.js';
 
 export class DownloadError extends Error {
@@ -61,19 +59,20 @@ export async function fetchArtifact(artifact: DeploymentArtifact, dir: string, t
     if (res.status === 200) have = 0;
     if (!res.body) throw new DownloadError(`download of ${artifact.path} returned no body`);
     let got = have;
-    const meter = async function* (source: AsyncIterable<Uint8Array>) {
-      for await (const chunk of source) {
+    // Each chunk is on disk before the next is read, so an interrupted download resumes from all it received.
+    const fh = await open(part, have > 0 ? 'a' : 'w');
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         got += chunk.length;
         if (got > artifact.size) throw new DownloadError(`server sent more than the expected ${artifact.size} bytes`);
+        await fh.write(chunk);
         onProgress?.(Math.floor((got / Math.max(artifact.size, 1)) * 100));
-        yield chunk;
       }
-    };
-    try {
-      await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>), meter, createWriteStream(part, { flags: have > 0 ? 'a' : 'w' }));
     } catch (e) {
-      // The partial file stays: the next attempt resumes from it.
+      if (e instanceof DownloadError) throw e;
       throw new DownloadError(`download of ${artifact.path} interrupted at ${got} of ${artifact.size} bytes: ${(e as Error).message}`);
+    } finally {
+      await fh.close();
     }
   }
   const size = await sizeOf(part);

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
+import { processAlive } from '../../src/testkit/process-alive.js';
 
 const MANIFEST = (version: string) => `apiVersion: corral.io/v1
 name: hello
@@ -51,14 +52,7 @@ interface ServiceStatusRow {
   service: { healthy: boolean; status: string; lastError: string } | null;
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = processAlive;
 
 describe('services on hosts', { concurrency: false }, () => {
   let fleet: Fleet;

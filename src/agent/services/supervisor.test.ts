@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { eventually } from '../../testkit/eventually.js';
+import { processAlive } from '../../testkit/process-alive.js';
 import { ServiceSupervisor, type ServiceSpec } from './supervisor.js';
 
 const log = pino({ level: 'silent' });
@@ -34,14 +35,7 @@ function supervise(name: string, script: string, overrides: Partial<ServiceSpec>
   return s;
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = processAlive;
 
 after(async () => {
   await Promise.all(supervisors.map((s) => s.stop()));

@@ -1,5 +1,6 @@
 /** restart (now) and logs [-f]. */
 import type { Command } from 'commander';
+import type { ServiceDetail } from '../../protocol/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
 import { formatTable } from '../table.js';
@@ -12,20 +13,6 @@ export function lastLines(text: string, n: number): string {
   if (trailingNewline) lines.pop();
   const kept = lines.slice(-n).join('\n');
   return kept.length > 0 && trailingNewline ? `${kept}\n` : kept;
-}
-
-interface ServiceDetail {
-  name: string;
-  version: string;
-  state: string;
-  healthy: boolean;
-  pid: number | null;
-  uptimeSeconds: number | null;
-  restarts: number;
-  lastExit: { code: number | null; signal: string | null } | null;
-  configHash: string;
-  cpuPercent: number | null;
-  rssBytes: number | null;
 }
 
 const mib = (b: number | null) => (b === null ? '-' : `${(b / 1024 / 1024).toFixed(1)} MiB`);

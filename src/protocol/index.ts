@@ -8,12 +8,18 @@ export * from './gen/anyvalue_pb.js';
 export { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 export { FrameError, decodeWsFrame, encodeWsFrame } from './ws-frame.js';
 export {
+  AGENT_CAPABILITIES,
+  AGENT_TO_SERVER_FLAGS,
   ProtocolError,
+  SERVER_CAPABILITIES,
+  SERVER_TO_AGENT_FLAGS,
   anyValueToJs,
+  bitNames,
   decodeAgentToServer,
   decodeServerToAgent,
   encodeAgentToServer,
   encodeServerToAgent,
+  hasBits,
   keyValuesToRecord,
   recordToKeyValues,
   uuidBytesToString,

@@ -35,6 +35,27 @@ export function createMetrics(deps: { store: Store; connections: () => number })
     },
   });
   new Gauge({
+    name: 'corral_services',
+    help: 'Services on online agents, by the state their agents last reported (running, crash-loop, unhealthy, stopped, ...)',
+    labelNames: ['state', 'healthy'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const a of await deps.store.listAgents()) {
+        if (a.status !== 'online') continue;
+        for (const c of Object.values(a.health?.components ?? {})) {
+          const key = `${c.status}\0${c.healthy}`;
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+      }
+      for (const [key, n] of counts) {
+        const [state, healthy] = key.split('\0') as [string, string];
+        this.set({ state, healthy }, n);
+      }
+    },
+  });
+  new Gauge({
     name: 'corral_opamp_connections',
     help: 'Open OpAMP WebSocket connections on this server process',
     registers: [registry],

@@ -132,6 +132,8 @@ describe('services on hosts', { concurrency: false }, () => {
     assert.equal(svc.state, 'running');
     assert.equal(svc.pid, servicePid(prod1));
     assert.ok(svc.rssBytes > 1024 * 1024, 'a node process uses more than 1 MiB');
+    const metrics = await (await fetch(`${fleet.url}/metrics`)).text();
+    assert.match(metrics, /corral_services\{state="running",healthy="true"\} 2/);
   });
 
   it('brings a service back after kill -9', async () => {

@@ -18,6 +18,8 @@ import {
   REPLY_TYPE,
   REQUEST_TYPE,
   RemoteConfigStatuses,
+  SAMPLES_CAPABILITY,
+  SAMPLES_TYPE,
   SIGNING_CONNECTION,
   SIGNING_KEY_SETTING,
   ServerToAgentFlags,
@@ -43,6 +45,7 @@ import { deploymentSpecs } from './remote-config.js';
 import type { PackageState, ServicesManager } from './services/services-manager.js';
 import type { DownloadTarget } from './packages/download.js';
 import type { CustomHandler } from './custom-handlers.js';
+import type { ResourceSampler } from './resource-sampler.js';
 
 export const AGENT_CAPABILITIES =
   BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus) |
@@ -80,6 +83,8 @@ export interface ConnectionDeps {
   services?: ServicesManager;
   /** Custom-message handlers by capability (io.corral.*). */
   custom?: Record<string, CustomHandler>;
+  /** Resource samples to send every `sampleMs` while connected. */
+  sampler?: ResourceSampler;
   random?: () => number;
   /** Opens a WebSocket; tests substitute one that fails on demand. */
   openSocket?: (url: string, headers: Record<string, string>) => WebSocket;
@@ -236,10 +241,21 @@ export class AgentConnection {
         ws.terminate();
         finish();
       });
+      let sampling: NodeJS.Timeout | null = null;
       ws.on('open', () => {
         this.deps.log.info({ url: this.url }, 'connected');
         this.sendFullState();
         startHeartbeat();
+        const sampler = this.deps.sampler;
+        if (sampler) {
+          sampling = setInterval(() => {
+            const sample = sampler.sample(this.deps.services?.pids() ?? []);
+            this.send({ customMessage: { capability: SAMPLES_CAPABILITY, type: SAMPLES_TYPE, data: encodeJson(sample) } });
+          }, this.opts.sampleMs);
+        }
+      });
+      ws.once('close', () => {
+        if (sampling) clearInterval(sampling);
       });
       ws.on('message', (data: Buffer) => {
         result.exchanged = true;
@@ -361,7 +377,7 @@ export class AgentConnection {
       effectiveConfig: this.effectiveConfig(),
       remoteConfigStatus: this.remoteConfigStatus(),
       packageStatuses: this.packageStatuses(),
-      customCapabilities: { capabilities: Object.keys(this.deps.custom ?? {}) },
+      customCapabilities: { capabilities: [...Object.keys(this.deps.custom ?? {}), ...(this.deps.sampler ? [SAMPLES_CAPABILITY] : [])] },
     });
   }
 

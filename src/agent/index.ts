@@ -9,6 +9,7 @@ import { RemoteConfigManager } from './remote-config.js';
 import { ServicesManager } from './services/services-manager.js';
 import { describeAgent } from './description.js';
 import { customHandlers } from './custom-handlers.js';
+import { ResourceSampler } from './resource-sampler.js';
 import type { DownloadTarget } from './packages/download.js';
 import type { CompiledAgentOptions } from './options.js';
 
@@ -33,6 +34,7 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger }): R
     remoteConfig: new RemoteConfigManager(opts.dataDir),
     services,
     custom: customHandlers(services, opts.dataDir, { noExec: opts.noExec }),
+    sampler: new ResourceSampler(opts.dataDir),
   });
   // Services follow the last desired state on disk, whether or not a server answers.
   void connection.reconcileServices();

@@ -16,6 +16,8 @@ export interface AgentOptions {
   backoff?: Partial<BackoffPolicy>;
   /** Refuse exec jobs (they get a clear error). Default false. */
   noExec?: boolean;
+  /** Seconds between resource samples sent to the server. Default 5. */
+  sampleSeconds?: number;
 }
 
 export interface CompiledAgentOptions {
@@ -27,6 +29,7 @@ export interface CompiledAgentOptions {
   heartbeatMs: number;
   backoff: BackoffPolicy;
   noExec: boolean;
+  sampleMs: number;
 }
 
 export class AgentOptionsError extends Error {
@@ -72,5 +75,6 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
     heartbeatMs: heartbeat * 1000,
     backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
     noExec: o.noExec ?? false,
+    sampleMs: Math.max(0.2, o.sampleSeconds ?? 5) * 1000,
   };
 }

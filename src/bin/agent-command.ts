@@ -13,6 +13,7 @@ interface AgentFlags {
   heartbeat: number;
   logLevel: string;
   exec: boolean;
+  sampleInterval: number;
 }
 
 export function agentCommand(): Command {
@@ -32,6 +33,16 @@ export function agentCommand(): Command {
         return n;
       },
       30,
+    )
+    .option(
+      '--sample-interval <seconds>',
+      'how often to send resource samples (host and per-service CPU, memory, disk, open files)',
+      (v: string) => {
+        const n = Number(v);
+        if (!(n > 0)) throw new InvalidArgumentError('must be a positive number of seconds');
+        return n;
+      },
+      5,
     )
     .option('--no-exec', 'refuse exec jobs from the server (they fail with a clear error)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
@@ -55,6 +66,7 @@ Example:
           name: flags.name,
           heartbeatSeconds: flags.heartbeat,
           noExec: !flags.exec,
+          sampleSeconds: flags.sampleInterval,
         }),
         { log },
       );

@@ -28,6 +28,17 @@ export interface ServiceDetail {
   rssBytes: number | null;
 }
 
+/** Agent → server, unsolicited, every few seconds: resource samples (type `samples`, data: ResourceSample). */
+export const SAMPLES_CAPABILITY = 'io.corral.samples/v1';
+export const SAMPLES_TYPE = 'samples';
+
+export interface ResourceSample {
+  /** ms since the epoch, agent clock. */
+  at: number;
+  host: { cpuPercent: number | null; memUsedBytes: number; memTotalBytes: number; diskUsedBytes: number | null; diskTotalBytes: number | null };
+  services: { name: string; cpuPercent: number | null; rssBytes: number | null; fds: number | null }[];
+}
+
 export const REQUEST_TYPE = 'request';
 export const REPLY_TYPE = 'reply';
 /** Zero or more, before the reply: streamed output of a long request ({ id, ...chunk }). */

@@ -38,6 +38,9 @@ export {
   type DeploymentSpec,
 } from './deployment-spec.js';
 export {
+  SAMPLES_CAPABILITY,
+  SAMPLES_TYPE,
+  type ResourceSample,
   SERVICES_CAPABILITY,
   type ServiceDetail,
   EXEC_CAPABILITY,

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store } from './store/index.js';
+import type { SampleHistory } from './fleet/sample-history.js';
 
 export interface ServerMetrics {
   registry: Registry;
@@ -15,7 +16,7 @@ export interface ServerMetrics {
 /** Counting agents reads the store, so a scrape storm is answered from a short cache. */
 const AGENT_COUNT_CACHE_MS = 2000;
 
-export function createMetrics(deps: { store: Store; connections: () => number }): ServerMetrics {
+export function createMetrics(deps: { store: Store; connections: () => number; samples: SampleHistory }): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let cached: { at: number; counts: Record<string, number> } | null = null;
@@ -61,6 +62,25 @@ export function createMetrics(deps: { store: Store; connections: () => number })
     registers: [registry],
     collect() {
       this.set(deps.connections());
+    },
+  });
+  new Gauge({
+    name: 'corral_fleet_service_rss_bytes',
+    help: 'Sum of the latest RSS samples of all services on agents connected to this server',
+    registers: [registry],
+    collect() {
+      let sum = 0;
+      for (const s of deps.samples.latest()) for (const svc of s.services) sum += svc.rssBytes ?? 0;
+      this.set(sum);
+    },
+  });
+  new Gauge({
+    name: 'corral_fleet_host_cpu_percent',
+    help: 'Average host CPU use in the latest samples of agents connected to this server',
+    registers: [registry],
+    collect() {
+      const cpu = deps.samples.latest().map((s) => s.host.cpuPercent).filter((c): c is number => c !== null);
+      this.set(cpu.length === 0 ? 0 : cpu.reduce((a, b) => a + b, 0) / cpu.length);
     },
   });
   return {

@@ -18,6 +18,7 @@ import { PROTOBUF_CONTENT_TYPE } from './opamp/limits.js';
 import { FleetService } from './fleet/fleet-service.js';
 import { DeploymentService } from './fleet/deployment-service.js';
 import { ImperativeService } from './fleet/imperative.js';
+import { SampleHistory } from './fleet/sample-history.js';
 import { JobService } from './jobs/job-service.js';
 import { createApi } from './api/routes.js';
 import { createMetrics, routeLabel } from './metrics.js';
@@ -61,6 +62,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   let opampUrl = '';
   let metricsRef: ReturnType<typeof createMetrics> | null = null;
   const signingKey = await loadSigningKey(store);
+  const samples = new SampleHistory();
   const hub = new AgentHub(
     {
       heartbeatMs: opts.heartbeatMs,
@@ -71,11 +73,11 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
         return opampUrl;
       },
     },
-    { store, clock, log: log.child({ component: 'hub' }), events, onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
+    { store, clock, log: log.child({ component: 'hub' }), events, samples, onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
   );
   const ws = new WsTransport({ maxConnections: opts.maxConnections, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
   const httpOpamp = new HttpTransport({ maxInFlight: opts.maxHttpInFlight, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
-  const metrics = createMetrics({ store, connections: () => ws.connections });
+  const metrics = createMetrics({ store, connections: () => ws.connections, samples });
   metricsRef = metrics;
   const fleet = new FleetService({
     store,
@@ -93,7 +95,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     events,
     onFleetChange: () => hub.fleetChanged({}).catch((err: unknown) => log.error({ err }, 'failed to push fleet change')),
   });
-  const imperative = new ImperativeService({ store, deployments, agents: hub });
+  const imperative = new ImperativeService({ store, deployments, agents: hub, samples });
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
   const api = getRequestListener(createApi({ fleet, deployments, imperative, jobs, packages, store, log: log.child({ component: 'api' }) }).fetch);
 

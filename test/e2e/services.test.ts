@@ -83,8 +83,8 @@ describe('services on hosts', { concurrency: false }, () => {
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'corral-svc-e2e-'));
     fleet = await Fleet.start();
-    prod1 = await fleet.startAgent({ name: 'prod-1', labels: { env: 'prod' } });
-    prod2 = await fleet.startAgent({ name: 'prod-2', labels: { env: 'prod' } });
+    prod1 = await fleet.startAgent({ name: 'prod-1', labels: { env: 'prod' }, extraArgs: ['--sample-interval', '0.5'] });
+    prod2 = await fleet.startAgent({ name: 'prod-2', labels: { env: 'prod' }, extraArgs: ['--sample-interval', '0.5'] });
     dev = await fleet.startAgent({ name: 'dev-1', labels: { env: 'dev' } });
     for (const a of [prod1, prod2, dev]) await fleet.awaitAgent(a, (x) => x.status === 'online');
 
@@ -134,6 +134,16 @@ describe('services on hosts', { concurrency: false }, () => {
     assert.ok(svc.rssBytes > 1024 * 1024, 'a node process uses more than 1 MiB');
     const metrics = await (await fetch(`${fleet.url}/metrics`)).text();
     assert.match(metrics, /corral_services\{state="running",healthy="true"\} 2/);
+    // Resource samples every half second: a short history per agent and service.
+    type Sample = { host: { memTotalBytes: number; cpuPercent: number | null }; services: { name: string; rssBytes: number | null; fds: number | null }[] };
+    const samples = await eventually(async () => {
+      const res = await fleet.api<{ samples: Sample[] }>('GET', `/api/v1/agents/${await prod1.instanceUid()}/samples`);
+      const withService = res.body.samples.filter((x) => x.services.some((s) => s.name === 'hello' && (s.rssBytes ?? 0) > 0));
+      return withService.length >= 2 ? withService : undefined;
+    }, { what: 'two samples with the service' });
+    assert.ok(samples[0]!.host.memTotalBytes > 0);
+    assert.ok((samples[0]!.services[0]!.fds ?? 0) > 0, 'open files counted');
+    assert.match(await (await fetch(`${fleet.url}/metrics`)).text(), /corral_fleet_service_rss_bytes [1-9]/);
   });
 
   it('brings a service back after kill -9', async () => {

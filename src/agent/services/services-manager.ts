@@ -147,6 +147,11 @@ export class ServicesManager extends EventEmitter {
     });
   }
 
+  /** Name and pid of every service, for resource sampling. */
+  pids(): { name: string; pid: number | null }[] {
+    return [...this.installed.entries()].map(([name, inst]) => ({ name, pid: inst.supervisor.status().pid }));
+  }
+
   has(name: string): boolean {
     return this.installed.has(name);
   }

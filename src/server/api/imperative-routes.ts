@@ -64,6 +64,17 @@ export function addImperativeRoutes(app: OpenAPIHono, imperative: ImperativeServ
   app.openapi(
     createRoute({
       method: 'get',
+      path: '/api/v1/agents/{id}/samples',
+      summary: 'Recent resource samples (host CPU, memory, disk; per service CPU, RSS, open files), oldest first',
+      request: { params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }) },
+      responses: { 200: json(z.object({ samples: z.array(z.record(z.string(), z.unknown())) }), 'samples'), ...errors },
+    }),
+    async (c) => c.json({ samples: (await imperative.samples(c.req.valid('param').id)) as unknown as Record<string, unknown>[] }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
       path: '/api/v1/agents/{id}/services/{service}/logs',
       summary: "A window of a service's output on one agent: the tail, or from an offset (poll with nextOffset to follow)",
       request: {

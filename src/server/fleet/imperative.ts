@@ -3,7 +3,8 @@
  * state: restart a deployment's services, read a service's output. They
  * reach agents connected to this server process (over WebSocket).
  */
-import { LOGS_CAPABILITY, RESTART_CAPABILITY, SERVICES_CAPABILITY, type LogsResult, type ServiceDetail } from '../../protocol/index.js';
+import { LOGS_CAPABILITY, RESTART_CAPABILITY, SERVICES_CAPABILITY, type LogsResult, type ResourceSample, type ServiceDetail } from '../../protocol/index.js';
+import type { SampleHistory } from './sample-history.js';
 import { AgentNotFoundError, CorralError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { DeploymentService } from './deployment-service.js';
@@ -27,7 +28,13 @@ class AgentRefusedError extends CorralError {
 const MAX_PARALLEL = 64;
 
 export class ImperativeService {
-  constructor(private readonly deps: { store: Store; deployments: DeploymentService; agents: AgentRequester }) {}
+  constructor(private readonly deps: { store: Store; deployments: DeploymentService; agents: AgentRequester; samples: SampleHistory }) {}
+
+  /** The agent's recent resource samples (host and per service), oldest first. */
+  async samples(agentId: string): Promise<ResourceSample[]> {
+    if (!(await this.deps.store.getAgent(agentId))) throw new AgentNotFoundError(agentId);
+    return this.deps.samples.get(agentId);
+  }
 
   private async ask(agentId: string, capability: string, payload: Record<string, unknown>): Promise<Record<string, unknown>> {
     const reply = await this.deps.agents.request(agentId, capability, payload);

@@ -15,6 +15,8 @@ import {
   PROGRESS_TYPE,
   REPLY_TYPE,
   REQUEST_TYPE,
+  SAMPLES_CAPABILITY,
+  SAMPLES_TYPE,
   ServerCapabilities,
   ServerErrorResponseType,
   ServerToAgentFlags,
@@ -37,6 +39,7 @@ import { loadDesiredState } from '../fleet/desired-state.js';
 import { matchesSelector } from '../fleet/selector.js';
 import { patchHasNews, reportPatch } from './report.js';
 import { ReportBuffer } from './report-buffer.js';
+import type { SampleHistory } from '../fleet/sample-history.js';
 import { configOffer, connectionSettingsOffer } from './offers.js';
 import type { Principal, Session, Transport } from './session.js';
 
@@ -71,6 +74,8 @@ export interface HubDeps {
   log: Logger;
   events: EventRecorder;
   onMessage?: (direction: 'in' | 'out', transport: Transport) => void;
+  /** Where agents' resource samples go. */
+  samples?: SampleHistory;
 }
 
 export class AgentHub {
@@ -198,6 +203,9 @@ export class AgentHub {
     if (msg.customCapabilities) session.customCapabilities = [...msg.customCapabilities.capabilities];
     if (msg.customMessage?.type === REPLY_TYPE) this.onReply(agentId, msg.customMessage.data);
     if (msg.customMessage?.type === PROGRESS_TYPE) this.onProgress(agentId, msg.customMessage.data);
+    if (msg.customMessage?.capability === SAMPLES_CAPABILITY && msg.customMessage.type === SAMPLES_TYPE) {
+      if (!this.deps.samples?.add(agentId, msg.customMessage.data)) this.deps.log.debug({ agentId }, 'dropped a malformed resource sample');
+    }
     if (patch.remoteConfigStatus) {
       session.reportedConfigHash = patch.remoteConfigStatus.hash;
       if (patch.remoteConfigStatus.status === 'FAILED') {

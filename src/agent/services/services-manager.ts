@@ -24,6 +24,7 @@ import { renderTemplate } from './template.js';
 import { HealthChecker } from './health-check.js';
 import { runHook } from './hooks.js';
 import { rotateIfLarge } from './log-rotation.js';
+import { resolveUser } from './run-as.js';
 
 const ROTATE_CHECK_MS = 10_000;
 
@@ -243,12 +244,14 @@ export class ServicesManager extends EventEmitter {
       await writeFile(`${r.path}.tmp`, r.body);
       await rename(`${r.path}.tmp`, r.path);
     }
+    // Resolve the user before switching anything, so a bad one leaves the running version alone.
+    const runAs = manifest.run.user ? resolveUser(manifest.run.user) : undefined;
     const valuesKey = JSON.stringify(spec.values);
     const current = this.installed.get(spec.name);
     if (!current || current.versionDir !== versionDir) {
       if (spec.desiredState === 'running') await runHook(manifest, 'preStart', { dir: versionDir, env: this.serviceEnv(spec, manifest, versionDir) });
       await this.switchCurrent(dir, versionDir);
-      const { supervisor, checker } = this.supervisorFor(spec, manifest, versionDir);
+      const { supervisor, checker } = this.supervisorFor(spec, manifest, versionDir, runAs);
       if (current) {
         current.checker.stop();
         await current.supervisor.stop();
@@ -283,7 +286,12 @@ export class ServicesManager extends EventEmitter {
     await rename(tmp, link);
   }
 
-  private supervisorFor(spec: DeploymentSpec, manifest: PackageManifest, versionDir: string): { supervisor: ServiceSupervisor; checker: HealthChecker } {
+  private supervisorFor(
+    spec: DeploymentSpec,
+    manifest: PackageManifest,
+    versionDir: string,
+    runAs: { uid: number; gid: number } | undefined,
+  ): { supervisor: ServiceSupervisor; checker: HealthChecker } {
     const dir = join(this.root, spec.name);
     const command = manifest.run.command.includes('/') && !isAbsolute(manifest.run.command) ? join(versionDir, manifest.run.command) : manifest.run.command;
     const env = this.serviceEnv(spec, manifest, versionDir);
@@ -303,6 +311,7 @@ export class ServicesManager extends EventEmitter {
         stopGraceMs: manifest.stop.gracePeriodSeconds * 1000,
         restart: { ...manifest.restart, resetAfterMs: manifest.restart.resetAfterSeconds * 1000 },
         logDir: join(dir, 'logs'),
+        ...(runAs ? { runAs } : {}),
       },
       { log: this.deps.log },
     );

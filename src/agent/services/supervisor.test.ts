@@ -99,6 +99,15 @@ describe('service supervisor', () => {
     await eventually(() => !alive(pid) && !alive(childPid), { what: 'group gone' });
   });
 
+  it('starts the service as run.user', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to switch users');
+    const s = supervise('as-nobody', 'id -u; exec sleep 1000', { runAs: { uid: 65534, gid: 65534 } });
+    s.start();
+    const logDir = join(dirs.at(-1)!, 'logs');
+    await eventually(() => readFileSync(join(logDir, 'stdout.log'), 'utf8').trim() === '65534', { what: 'id -u printed 65534' });
+    await s.stop();
+  });
+
   it('reports a missing executable as a failure with the reason, and retries', async () => {
     const s = supervise('missing', '', { command: '/nonexistent/bin/app', args: [] });
     s.start();

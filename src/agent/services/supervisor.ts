@@ -29,6 +29,8 @@ export interface ServiceSpec {
   restart: RestartPolicy;
   /** stdout.log and stderr.log go here. */
   logDir: string;
+  /** Start the process as this user (the agent must be root). */
+  runAs?: { uid: number; gid: number };
 }
 
 export interface ServiceStatus {
@@ -55,7 +57,7 @@ export const spawnInOwnGroup: Spawner = (spec) => {
   const err = openSync(join(spec.logDir, 'stderr.log'), 'a', 0o640);
   try {
     // detached: its own process group, so stop() reaches its children and it outlives an agent restart.
-    return spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', out, err] });
+    return spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', out, err], ...(spec.runAs ?? {}) });
   } finally {
     closeSync(out);
     closeSync(err);

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -74,6 +75,28 @@ describe('package unpacking', () => {
     const file = archive(dir, 'big.tar.gz', [entry('a', { body: 'x'.repeat(2000) }), entry('b', { body: 'y' })]);
     await assert.rejects(inspectArchive(file, { maxBytes: 1000, maxEntries: 10 }), /size over 1000 bytes/);
     await assert.rejects(inspectArchive(file, { maxBytes: 1e9, maxEntries: 1 }), /more than 1 entries/);
+  });
+
+  it('fails cleanly when the disk fills during unpack, leaving what was there', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-unpack-'));
+    const small = join(dir, 'small-disk');
+    mkdirSync(small);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small], { stdio: 'ignore' });
+    } catch {
+      return t.skip('cannot mount a small tmpfs here (needs root): full-disk case not exercised');
+    }
+    try {
+      mkdirSync(join(small, 'v1'));
+      writeFileSync(join(small, 'v1', 'app'), 'old version');
+      // 1 MiB of zeros: a tiny archive that cannot fit once unpacked.
+      const file = archive(dir, 'big.tar.gz', [entry('corral.yaml', { body: 'x' }), entry('blob', { body: '\0'.repeat(1024 * 1024) })]);
+      await assert.rejects(unpackArchive(file, join(small, 'v2')), (e: unknown) => e instanceof UnsafeArchiveError && /ENOSPC|no space/i.test(e.message));
+      assert.deepEqual(readdirSync(small), ['v1'], 'no half-unpacked version and no staging directory');
+      assert.equal(readFileSync(join(small, 'v1', 'app'), 'utf8'), 'old version');
+    } finally {
+      execFileSync('umount', [small]);
+    }
   });
 
   it('refuses a truncated or non-tar file with a clear error', async () => {

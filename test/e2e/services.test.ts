@@ -14,7 +14,7 @@ import { Fleet, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { processAlive } from '../../src/testkit/process-alive.js';
 
-const MANIFEST = (version: string) => `apiVersion: corral.io/v1
+const MANIFEST = (version: string, onChange = 'restart') => `apiVersion: corral.io/v1
 name: hello
 version: ${version}
 platforms: [{os: linux, arch: any}]
@@ -29,7 +29,7 @@ health:
   unhealthyThreshold: 2
 config:
   files: [{path: app.json, template: templates/app.json}]
-  onChange: restart
+  onChange: ${onChange}
 hooks:
   postInstall: {command: sh, args: ["-c", "echo ok > installed.marker"]}
   preUninstall: {command: sh, args: ["-c", "echo bye >> ../../../../uninstall-hook.log"]}
@@ -37,7 +37,8 @@ hooks:
 
 const SERVER_JS = `const http = require('http');
 const fs = require('fs');
-const cfg = JSON.parse(fs.readFileSync('app.json', 'utf8'));
+let cfg = JSON.parse(fs.readFileSync('app.json', 'utf8'));
+process.on('SIGHUP', () => (cfg = JSON.parse(fs.readFileSync('app.json', 'utf8'))));
 const server = http.createServer((req, res) => res.end(cfg.greeting + ' from ' + process.pid));
 server.listen(0, '127.0.0.1', () => {
   fs.writeFileSync('port.tmp', String(server.address().port));
@@ -234,6 +235,41 @@ describe('services on hosts', { concurrency: false }, () => {
     await fleet.awaitAgent(prod2, (x) => x.status === 'online');
     await eventually(allHealthy, { what: 'healthy after agent restart' });
     assert.equal(servicePid(prod2), pid, 'same process, adopted');
+  });
+
+  it('keeps services running and supervised while the server is down, and converges after', async () => {
+    await fleet.stopServer({ crash: true });
+    const pid = servicePid(prod1)!;
+    process.kill(pid, 'SIGKILL');
+    await eventually(() => {
+      const p = servicePid(prod1);
+      return p !== null && p !== pid;
+    }, { what: 'restarted with no server' });
+    assert.match(await eventually(() => greet(prod1), { what: 'serving with no server' }), /^hola/);
+    await fleet.restartServer();
+    for (const a of [prod1, prod2]) await fleet.awaitAgent(a, (x) => x.status === 'online', 45_000);
+    assert.equal((await fleet.cli('deploy', 'hello', '--package', 'hello@1.0.0', '-s', 'env=prod', '--set', 'greeting=welcome')).code, 0);
+    for (const a of [prod1, prod2]) await eventually(async () => (await greet(a).catch(() => '')).startsWith('welcome'), { what: `${a.name} converged` });
+  });
+
+  it('reloads instead of restarting when the package says so', async () => {
+    const dir = join(work, 'reloading');
+    await mkdir(join(dir, 'bin'), { recursive: true });
+    await mkdir(join(dir, 'templates'), { recursive: true });
+    await writeFile(join(dir, 'corral.yaml'), MANIFEST('1.1.0', 'reload'));
+    await writeFile(join(dir, 'bin', 'serve.sh'), '#!/bin/sh\nexec node server.js\n', { mode: 0o755 });
+    await writeFile(join(dir, 'server.js'), SERVER_JS);
+    await writeFile(join(dir, 'templates', 'app.json'), '{"greeting": "{{ greeting }}"}\n');
+    const out = join(work, 'hello-1.1.0.tar.gz');
+    assert.equal((await fleet.cli('package', 'build', dir, '--out', out)).code, 0);
+    assert.equal((await fleet.cli('package', 'push', out)).code, 0);
+    assert.equal((await fleet.cli('deploy', 'hello', '--package', 'hello@1.1.0', '-s', 'env=prod', '--set', 'greeting=one')).code, 0);
+    await eventually(async () => (await greet(prod1).catch(() => '')).startsWith('one'), { what: '1.1.0 serving' });
+    await eventually(allHealthy, { what: 'healthy on 1.1.0' });
+    const pid = servicePid(prod1);
+    assert.equal((await fleet.cli('deploy', 'hello', '--package', 'hello@1.1.0', '-s', 'env=prod', '--set', 'greeting=two')).code, 0);
+    await eventually(async () => (await greet(prod1).catch(() => '')).startsWith('two'), { what: 'reloaded greeting' });
+    assert.equal(servicePid(prod1), pid, 'same process: reloaded, not restarted');
   });
 
   it('stops and starts as desired state, which persists across an agent restart', async () => {

@@ -30,15 +30,18 @@ export class ApiClient {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-      throw new CliError(`cannot reach the Corral server at ${this.creds.server} (${cause}); set --server or CORRAL_SERVER`, EXIT.UNREACHABLE, 'UNREACHABLE');
+      // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, bad port…) is in its cause.
+      const inner = (e as { cause?: { code?: string; message?: string } }).cause;
+      const cause = inner?.code ?? inner?.message ?? (e as Error).message;
+      throw new CliError(`cannot reach the Corral server at ${this.creds.server} (${cause}); set --server or CORRAL_SERVER`, EXIT.UNREACHABLE, 'UNREACHABLE', { cause: e });
     }
     const text = await res.text();
     let parsed: unknown = null;
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {
-      parsed = null;
+      // Not JSON (a proxy's error page, say): errors fall back to the HTTP status below.
+      if (res.ok) throw new CliError(`${method} ${path}: the server answered ${res.status} with a body that is not JSON`, EXIT.ERROR, 'BAD_RESPONSE');
     }
     if (res.ok) return parsed as T;
     const err = (parsed as { error?: { code?: string; message?: string } } | null)?.error;

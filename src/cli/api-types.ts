@@ -1,4 +1,7 @@
-/** Shapes of the REST API's JSON (see the server's OpenAPI document). */
+/**
+ * Shapes of the REST API's JSON, copied from the server's schemas (the CLI
+ * talks to the server only over HTTP; see /api/v1/openapi.json).
+ */
 export interface ApiAgent {
   id: string;
   name: string;
@@ -19,8 +22,11 @@ export interface ApiAgent {
 
 export interface ApiHealthTree {
   healthy: boolean;
-  status: string;
+  startTimeMs: number;
   lastError: string;
+  status: string;
+  statusTimeMs: number;
+  /** Sub-component health by name, each shaped like this object. */
   components: Record<string, ApiHealthTree>;
 }
 
@@ -28,6 +34,7 @@ export interface ApiAgentDetail extends ApiAgent {
   capabilities: number;
   healthTree: ApiHealthTree | null;
   effectiveConfig: { files: Record<string, { contentType: string; body: string }> } | null;
+  packageStatuses: Record<string, unknown>[] | null;
 }
 
 export interface ApiToken {

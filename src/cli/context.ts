@@ -1,15 +1,23 @@
 /** What every client command shares: output, connection flags, the API client. */
 import { Option, type Command } from 'commander';
 import { ApiClient } from './api-client.js';
-import { resolveCredentials } from './credentials.js';
+import { defaultConfigDir, resolveCredentials } from './credentials.js';
+import { CliError, EXIT } from './exit-codes.js';
 
+/** Everything a client command touches outside itself; tests pass their own. */
 export interface CliIo {
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };
+  /** Read for CORRAL_SERVER and CORRAL_TOKEN. */
   env: NodeJS.ProcessEnv;
+  /** Directory holding credentials.json (what `corral login` writes). */
+  configDir: string;
 }
 
-export const processIo: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+/** The real process: its streams and env, and $XDG_CONFIG_HOME/corral (or ~/.config/corral). */
+export function defaultCliIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, configDir: defaultConfigDir(process.env) };
+}
 
 export interface ConnectionFlags {
   server?: string;
@@ -26,9 +34,18 @@ export function withConnection(cmd: Command, outputs: string[] = ['table', 'json
 }
 
 export function apiFor(flags: ConnectionFlags, io: CliIo): ApiClient {
-  return new ApiClient(resolveCredentials(flags, io.env));
+  return new ApiClient(resolveCredentials(flags, io.env, io.configDir));
 }
 
 export function printJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Parses an integer flag in [min, max]; anything else is a usage error naming the flag. */
+export function intFlag(name: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new CliError(`${name} must be a whole number from ${min} to ${max}, got "${value}"`, EXIT.ERROR, 'INVALID_ARGUMENT');
+  }
+  return n;
 }

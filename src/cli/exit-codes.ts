@@ -1,23 +1,27 @@
-/** Exit codes a script can rely on. */
+/** Exit codes a script can rely on, and the error type that carries them. */
 export const EXIT = {
   OK: 0,
-  /** The request or the command line was wrong (4xx other than 401), or the server failed. */
+  /** The command line was wrong, the API refused the request (4xx other than 401), the server failed (5xx), or a --wait saw a failure. */
   ERROR: 1,
-  /** A --wait ended badly: something FAILED, or the timeout passed. */
-  WAIT_FAILED: 2,
+  /** A --wait gave up: the timeout passed with work still pending. */
+  TIMEOUT: 2,
   /** The server could not be reached. */
   UNREACHABLE: 3,
   /** The token was missing or refused (401). */
   AUTH: 4,
 } as const;
 
+/** The `--help` epilogue for the `corral` program: `program.addHelpText('after', EXIT_CODES_HELP)`. */
 export const EXIT_CODES_HELP = `
-Exit codes:
+Exit codes (client commands):
   0  success
-  1  request or usage error (the message says what was wrong)
-  2  a --wait ended with a failure or timed out
+  1  usage or request error, or a --wait that saw a failure (the message says what)
+  2  a --wait timed out (e.g. corral config status NAME --wait --timeout 60)
   3  server unreachable (check --server / CORRAL_SERVER)
-  4  authentication failed (check --token / CORRAL_TOKEN, or run corral login)`;
+  4  authentication failed (check --token / CORRAL_TOKEN, or run corral login)
+
+Connection: --server/--token on each command, else CORRAL_SERVER/CORRAL_TOKEN,
+else the login saved by corral login; the default server is http://127.0.0.1:4320.`;
 
 /** An error the CLI prints as `error: <message> (<code>)` and exits with `exitCode`. */
 export class CliError extends Error {
@@ -25,8 +29,9 @@ export class CliError extends Error {
     message: string,
     readonly exitCode: number = EXIT.ERROR,
     readonly code?: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'CliError';
   }
 }

@@ -15,3 +15,8 @@ it('says how long ago in the largest unit', () => {
   assert.equal(ago('2025-12-29T00:00:00Z', now), '4d ago');
   assert.equal(ago('2026-01-03T00:00:00Z', now), '0s ago', 'clock skew never goes negative');
 });
+
+it('prints only the header when there are no rows, and treats missing cells as empty', () => {
+  assert.equal(formatTable(['ID', 'NAME'], []), 'ID  NAME\n');
+  assert.equal(formatTable(['A', 'B', 'C'], [['x'], ['longer', 'y', 'z']]), 'A       B  C\nx\nlonger  y  z\n');
+});

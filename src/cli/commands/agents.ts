@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { ApiAgent, ApiAgentDetail, ApiHealthTree } from '../api-types.js';
 import type { ApiClient } from '../api-client.js';
-import { CliError } from '../exit-codes.js';
+import { CliError, EXIT } from '../exit-codes.js';
 import { ago, formatTable } from '../table.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
 
@@ -16,12 +16,13 @@ const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export async function resolveAgentId(api: ApiClient, idOrPrefix: string): Promise<string> {
   const wanted = idOrPrefix.toLowerCase();
   if (FULL_ID.test(wanted)) return wanted;
-  if (!/^[0-9a-f-]{1,36}$/.test(wanted)) throw new CliError(`"${idOrPrefix}" is not an agent id or id prefix`, 1, 'INVALID_ARGUMENT');
+  if (!/^[0-9a-f-]{1,36}$/.test(wanted)) throw new CliError(`"${idOrPrefix}" is not an agent id or id prefix (hex digits and -)`, EXIT.ERROR, 'INVALID_ARGUMENT');
   const { agents } = await api.request<{ agents: ApiAgent[] }>('GET', '/api/v1/agents');
   const matches = agents.filter((a) => a.id.startsWith(wanted) || a.id.endsWith(wanted));
   if (matches.length === 1) return matches[0]!.id;
-  if (matches.length === 0) throw new CliError(`agent ${idOrPrefix} not found`, 1, 'AGENT_NOT_FOUND');
-  throw new CliError(`"${idOrPrefix}" matches ${matches.length} agents (${matches.slice(0, 5).map((a) => a.id).join(', ')}…); give more of the id`, 1, 'AMBIGUOUS');
+  if (matches.length === 0) throw new CliError(`no agent id starts or ends with "${idOrPrefix}"; list them with corral agents`, EXIT.ERROR, 'AGENT_NOT_FOUND');
+  const shown = matches.slice(0, 5).map((a) => `${a.id} (${a.name})`).join(', ');
+  throw new CliError(`"${idOrPrefix}" matches ${matches.length} agents: ${shown}${matches.length > 5 ? ', …' : ''}; give more of the id`, EXIT.ERROR, 'AMBIGUOUS');
 }
 
 /** `k=v` sets, `k-` removes; anything else is a usage error naming the argument. */
@@ -32,7 +33,13 @@ export function parseLabelArgs(args: string[]): Record<string, string | null> {
     const del = /^([A-Za-z0-9._/-]+)-$/.exec(arg);
     if (set) patch[set[1]!] = set[2]!;
     else if (del) patch[del[1]!] = null;
-    else throw new CliError(`"${arg}": expected key=value to set a label or key- to remove it`, 1, 'INVALID_ARGUMENT');
+    else {
+      throw new CliError(
+        `"${arg}": expected key=value to set a label or key- to remove one (keys: letters, digits, ._/-; values: letters, digits, ._/:-)`,
+        EXIT.ERROR,
+        'INVALID_ARGUMENT',
+      );
+    }
   }
   return patch;
 }
@@ -81,7 +88,8 @@ function describe(a: ApiAgentDetail): string {
   ];
   if (a.healthTree) healthLines(a.healthTree, 'agent', 1, out);
   else out.push('  (not reported)');
-  out.push('effective config files:', ...(Object.keys(a.effectiveConfig?.files ?? {}).map((f) => `  ${f}`) || []));
+  const files = Object.entries(a.effectiveConfig?.files ?? {});
+  out.push('effective config files:', ...(files.length > 0 ? files.map(([f, c]) => `  ${f} (${c.contentType})`) : ['  (none reported)']));
   return `${out.join('\n')}\n`;
 }
 
@@ -91,7 +99,18 @@ export function addAgentCommands(program: Command, io: CliIo): void {
       .command('agents')
       .description('List agents, optionally filtered by a label selector')
       .option('-s, --selector <selector>', "label selector, e.g. 'env=prod,role in (web,api),!canary'", '')
-      .addHelpText('after', "\nExamples:\n  corral agents\n  corral agents -s 'env=prod,host.arch=arm64' -o json"),
+      .addHelpText(
+        'after',
+        `
+The table shows the last 12 characters of each id (UUIDv7 ids start with their
+creation time, so agents enrolled together share a prefix); every command
+accepts them, or any unique prefix or suffix. -o wide shows full ids.
+
+Examples:
+  corral agents
+  corral agents -s 'env=prod,role in (web,api),!canary' -o wide
+  corral agents -s host.arch=arm64 -o json`,
+      ),
     ['table', 'wide', 'json'],
   ).action(async (flags: ConnectionFlags & { selector: string }) => {
     const res = await apiFor(flags, io).request<{ agents: ApiAgent[] }>('GET', `/api/v1/agents?selector=${encodeURIComponent(flags.selector)}`);
@@ -105,7 +124,7 @@ export function addAgentCommands(program: Command, io: CliIo): void {
       .description('Set (key=value) or remove (key-) operator labels on an agent; operator labels win over the agent\'s own')
       .argument('<agent>', 'agent id, or a unique prefix or suffix of it')
       .argument('<labels...>', 'key=value to set, key- to remove')
-      .addHelpText('after', '\nExample:\n  corral label 82c407ff8cb7 canary=true tier-'),
+      .addHelpText('after', "\nA key- removes the operator label only; the agent's own label of that name shows again.\n\nExample:\n  corral label 82c407ff8cb7 env=prod canary=true tier-"),
   ).action(async (agent: string, labels: string[], flags: ConnectionFlags) => {
     const patch = parseLabelArgs(labels);
     const api = apiFor(flags, io);
@@ -119,7 +138,8 @@ export function addAgentCommands(program: Command, io: CliIo): void {
     program
       .command('revoke')
       .description('Revoke an agent: it is disconnected at once and refused from then on')
-      .argument('<agent>', 'agent id, or a unique prefix or suffix of it'),
+      .argument('<agent>', 'agent id, or a unique prefix or suffix of it')
+      .addHelpText('after', '\nThere is no confirmation prompt. To let the host back in, enroll it again with an enrollment token.\n\nExample:\n  corral revoke 82c407ff8cb7'),
   ).action(async (agent: string, flags: ConnectionFlags) => {
     const api = apiFor(flags, io);
     const id = await resolveAgentId(api, agent);
@@ -131,7 +151,13 @@ export function addAgentCommands(program: Command, io: CliIo): void {
 
 /** `corral agent show ID`, a subcommand of the command that runs the agent. */
 export function addAgentShowSubcommand(agentCmd: Command, io: CliIo): void {
-  withConnection(agentCmd.command('show').description('Show one agent in detail').argument('<agent>', 'agent id, or a unique prefix or suffix of it')).action(
+  withConnection(
+    agentCmd
+      .command('show')
+      .description('Show one agent in detail: labels, attributes, health tree, config status, effective config files')
+      .argument('<agent>', 'agent id, or a unique prefix or suffix of it')
+      .addHelpText('after', '\nExamples:\n  corral agent show 82c407ff8cb7\n  corral agent show 0190f3a2-7c41-7d2e-9a55-82c407ff8cb7 -o json'),
+  ).action(
     async (agent: string, flags: ConnectionFlags) => {
       const api = apiFor(flags, io);
       const id = await resolveAgentId(api, agent);

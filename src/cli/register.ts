@@ -1,0 +1,40 @@
+/** Adds the client commands (the ones that talk to a server over HTTP) to a commander program. */
+import type { Command } from 'commander';
+import { addAgentCommands, addAgentShowSubcommand as addShow } from './commands/agents.js';
+import { addConfigCommands } from './commands/configs.js';
+import { addEventCommands } from './commands/events.js';
+import { addLoginCommands } from './commands/login.js';
+import { addTokenCommands } from './commands/tokens.js';
+import { addPackageCommands } from './commands/packages.js';
+import { addDeploymentCommands } from './commands/deployments.js';
+import { addImperativeCommands } from './commands/imperative.js';
+import { addExecCommand } from './commands/exec.js';
+import { defaultCliIo, type CliIo } from './context.js';
+
+/**
+ * Adds login, logout, agents, label, revoke, token, config, events, package,
+ * deploy…, services, restart, logs and exec to `program`. Call it after any
+ * `exitOverride()` / `configureOutput()` on `program`, so the commands inherit
+ * them. Commands reject with a `CliError` (carrying the exit code) on failure.
+ */
+export function registerClientCommands(program: Command, io: CliIo = defaultCliIo()): void {
+  addLoginCommands(program, io);
+  addAgentCommands(program, io);
+  addTokenCommands(program, io);
+  addConfigCommands(program, io);
+  addEventCommands(program, io);
+  addPackageCommands(program, io);
+  addDeploymentCommands(program, io);
+  addImperativeCommands(program, io);
+  addExecCommand(program, io);
+}
+
+/**
+ * Adds `show <agent>` under the command that runs the agent, so `corral agent
+ * show ID` shows an agent while `corral agent --server …` runs one. The `agent`
+ * command should `enablePositionalOptions()` (and so its parent too) so that
+ * `--server`/`--token` after `show` belong to `show`.
+ */
+export function addAgentShowSubcommand(agentCmd: Command, io: CliIo = defaultCliIo()): void {
+  addShow(agentCmd, io);
+}

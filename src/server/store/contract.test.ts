@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type Store } from './index.js';
 import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, DeploymentNotFoundError, PackageConflictError, TokenNotFoundError } from '../errors.js';
-import { postgresForTest, type TestSchema } from '../../testkit/postgres.js';
+import { createTestSchema, postgresForTest, type TestSchema } from '../../testkit/postgres.js';
 
 const id = (n: number) => `0190aaaa-0000-7000-8000-${String(n).padStart(12, '0')}`;
 
@@ -48,6 +48,20 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const [a, b] = await Promise.all([openStore({ database, dataDir: dir }), openStore({ database, dataDir: dir })]);
       await Promise.all([a.close(), b.close()]);
       assert.equal(store.kind, backend);
+    });
+
+    it('migrates a fresh schema even when another schema in the database has its own migration tables', async (t) => {
+      if (skip) return t.skip(skip);
+      if (backend !== 'postgres') return t.skip('schemas are a PostgreSQL matter');
+      // `schema` already holds migration tables; a second, empty schema in the same database must still migrate.
+      const other = await createTestSchema();
+      try {
+        const fresh = await openStore({ database: other.url, dataDir: dir });
+        assert.deepEqual(await fresh.listAgents(), []);
+        await fresh.close();
+      } finally {
+        await other.drop();
+      }
     });
 
     it('creates an agent on first report, then patches only what the report carries', async (t) => {

@@ -174,7 +174,11 @@ export class KyselyStore implements Store {
 
   async migrate(): Promise<void> {
     await this.run('migrate', async () => {
-      const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.kind) });
+      // On PostgreSQL, Kysely's bookkeeping tables must live in our schema (the search_path's first):
+      // unqualified, its existence check would see another schema's copy in the same database.
+      const schema =
+        this.kind === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db)).rows[0]?.schema : undefined;
+      const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.kind), ...(schema ? { migrationTableSchema: schema } : {}) });
       const { error } = await migrator.migrateToLatest();
       if (error) throw error;
     });

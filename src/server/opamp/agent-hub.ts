@@ -172,7 +172,8 @@ export class AgentHub {
         session.reportedConfigHash = known.remoteConfigStatus?.hash ?? null;
         session.capabilities = BigInt(known.capabilities);
         session.lastSeq = BigInt(known.lastSequenceNum);
-        session.online = known.status === 'online';
+        // Written again on the first message of every connection: an older connection's close may have marked it offline meanwhile.
+        session.online = false;
         // Continue from what the store knows, so a reconnect does not repeat service events.
         for (const [name, c] of Object.entries(known.health?.components ?? {})) session.services[name] = `${c.status}/${c.healthy ? 'healthy' : 'unhealthy'}`;
       }
@@ -405,8 +406,11 @@ export class AgentHub {
   /** A WebSocket connection closed: the agent is offline at once, unless a newer connection took over. */
   async connectionClosed(session: Session, reason: string): Promise<void> {
     if (session.superseded || this.closed) return;
-    this.sessions.delete(session.agentId);
+    if (this.sessions.get(session.agentId) === session) this.sessions.delete(session.agentId);
     await this.flushTouches([session]);
+    // A newer connection of the same agent may have arrived meanwhile (e.g. right after enrolling): it is online.
+    const current = this.sessions.get(session.agentId);
+    if (session.superseded || this.closed || (current && current !== session)) return;
     await this.goOffline(session, reason);
   }
 

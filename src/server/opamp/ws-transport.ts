@@ -87,9 +87,12 @@ export class WsTransport {
       queue = queue.then(() => this.onMessage(ws, bytes, principal, () => session, attach));
     });
     ws.on('close', () => {
-      queue = queue.then(async () => {
-        if (session) await this.deps.hub.connectionClosed(session, 'connection closed');
-      });
+      queue = queue
+        .then(async () => {
+          if (session) await this.deps.hub.connectionClosed(session, 'connection closed');
+        })
+        // During shutdown the store may already be closed; a failed bookkeeping write must not crash the server.
+        .catch((err: unknown) => this.deps.log.warn({ err }, 'could not record a closed connection'));
     });
     ws.on('error', (err) => this.deps.log.debug({ err }, 'websocket error'));
   }

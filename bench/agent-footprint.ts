@@ -48,7 +48,8 @@ async function idle(pid: number, seconds: number): Promise<{ rss: number; cpu: n
 }
 
 export async function agentFootprintBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { services: { type: 'string', default: '10' }, 'idle-seconds': { type: 'string', default: '30' } } });
+  const { values } = parseArgs({ args: argv, options: { services: { type: 'string', default: '10' }, 'idle-seconds': { type: 'string', default: '30' }, 'node-flags': { type: 'string', default: '' } } });
+  const nodeFlags = values['node-flags'].split(' ').filter(Boolean);
   const n = Number(values.services);
   const seconds = Number(values['idle-seconds']);
   const dir = mkdtempSync(join(tmpdir(), 'corral-footprint-'));
@@ -66,7 +67,7 @@ export async function agentFootprintBench(argv: string[]): Promise<void> {
   await run(['package', 'build', pkg, '--out', join(dir, 'sleeper.tar.gz')], cli);
   await run(['package', 'push', join(dir, 'sleeper.tar.gz')], cli);
 
-  const agent = spawn(process.execPath, [CORRAL, 'agent', '--server', url, '--token', ENROLL, '--data-dir', join(dir, 'agent'), '--label', 'bench=footprint', '--log-level', 'warn'], {
+  const agent = spawn(process.execPath, [...nodeFlags, CORRAL, 'agent', '--server', url, '--token', ENROLL, '--data-dir', join(dir, 'agent'), '--label', 'bench=footprint', '--log-level', 'warn'], {
     stdio: 'ignore',
   });
   for (let i = 0; i < n; i++) await run(['deploy', `svc-${i}`, '--package', 'sleeper@1.0.0', '-s', 'bench=footprint'], cli);

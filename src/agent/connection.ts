@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import {
   AgentCapabilities,
   AgentToServerSchema,
+  DEPLOYMENT_CONTENT_TYPE,
+  deploymentFileName,
   PackageStatusEnum,
   PackageStatusSchema,
   PROGRESS_TYPE,
@@ -121,7 +123,9 @@ export class AgentConnection {
   private scheduleHealthReport(): void {
     this.healthTimer ??= setTimeout(() => {
       this.healthTimer = null;
-      this.send({ health: this.health(), packageStatuses: this.packageStatuses() });
+      const effective = this.effectiveConfig();
+      const changed = JSON.stringify(effective) !== this.lastEffective;
+      this.send({ health: this.health(), packageStatuses: this.packageStatuses(), ...(changed ? { effectiveConfig: effective } : {}) });
     }, 100);
   }
 
@@ -363,10 +367,25 @@ export class AgentConnection {
     return { lastRemoteConfigHash: Buffer.from(s.hash, 'hex'), status: STATUS[s.status], errorMessage: s.errorMessage };
   }
 
+  private lastEffective = '';
+
+  /**
+   * What is in effect: the applied config files, except that a deployment's
+   * file is the spec its service actually runs (revision included) — the
+   * server's rollouts read it to know an agent has converged — and absent
+   * while no version of it is installed.
+   */
   private effectiveConfig(): Init['effectiveConfig'] {
     const configMap: Record<string, { body: Uint8Array; contentType: string }> = {};
-    for (const [name, f] of Object.entries(this.deps.remoteConfig.state.applied)) configMap[name] = { body: Buffer.from(f.body), contentType: f.contentType };
-    return { configMap: { configMap } };
+    for (const [name, f] of Object.entries(this.deps.remoteConfig.state.applied)) {
+      if (f.contentType !== DEPLOYMENT_CONTENT_TYPE || !this.deps.services) configMap[name] = { body: Buffer.from(f.body), contentType: f.contentType };
+    }
+    for (const spec of this.deps.services?.inEffect() ?? []) {
+      configMap[deploymentFileName(spec.name)] = { body: Buffer.from(JSON.stringify(spec)), contentType: DEPLOYMENT_CONTENT_TYPE };
+    }
+    const effective = { configMap: { configMap } };
+    this.lastEffective = JSON.stringify(effective);
+    return effective;
   }
 
   private sendFullState(): void {

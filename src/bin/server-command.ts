@@ -28,7 +28,21 @@ interface ServerFlags {
   offlineAfter: number;
   maxConnections: number;
   publicUrl?: string;
+  rolloutDefaults?: Record<string, unknown>;
   logLevel: string;
+}
+
+function jsonObject(flag: string) {
+  return (value: string): Record<string, unknown> => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch (e) {
+      throw new InvalidArgumentError(`${flag} must be a JSON object: ${(e as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`${flag} must be a JSON object`);
+    return parsed as Record<string, unknown>;
+  };
 }
 
 export function serverCommand(): Command {
@@ -41,6 +55,7 @@ export function serverCommand(): Command {
     .option('--offline-after <n>', 'missed heartbeats before an agent is offline', int('--offline-after'), 3)
     .option('--max-connections <n>', 'OpAMP WebSocket connections accepted before answering 503', int('--max-connections'), 15_000)
     .option('--public-url <url>', 'URL agents should use to reach this server (behind a proxy)')
+    .option('--rollout-defaults <json>', 'rollout policy fields to use instead of the built-in defaults, e.g. \'{"batches":4,"maxInFlight":"10%"}\'', jsonObject('--rollout-defaults'))
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addHelpText(
       'after',
@@ -64,6 +79,7 @@ Examples:
         offlineAfterMissed: flags.offlineAfter,
         maxConnections: flags.maxConnections,
         publicUrl: flags.publicUrl,
+        rolloutDefaults: flags.rolloutDefaults,
       });
       const server = await startServer(opts, { log });
       const where = opts.database ? `postgres ${new URL(opts.database).host}` : `sqlite ${opts.dataDir}`;

@@ -30,6 +30,8 @@ export const DeploymentSpecSchema = z
   .object({
     apiVersion: z.literal('corral.io/v1'),
     name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/),
+    /** Which revision of the deployment this is; the agent reports it back once in effect. */
+    revision: z.number().int().positive().optional(),
     package: z.string().min(1).max(63),
     version: z.string().min(1).max(64),
     desiredState: z.enum(['running', 'stopped']),

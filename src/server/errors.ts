@@ -90,3 +90,16 @@ export class AgentTimeoutError extends CorralError {
     super('AGENT_TIMEOUT', `agent ${agentId} did not answer within ${timeoutMs} ms`);
   }
 }
+
+export class RolloutNotFoundError extends CorralError {
+  constructor(readonly rollout: string) {
+    super('ROLLOUT_NOT_FOUND', `rollout ${rollout} not found`);
+  }
+}
+
+/** An operator action that does not apply to the rollout as it is now (e.g. resuming a finished one). */
+export class RolloutStateError extends CorralError {
+  constructor(message: string) {
+    super('ROLLOUT_STATE', message);
+  }
+}

@@ -4,6 +4,16 @@
  */
 import { resolve } from 'node:path';
 import { ValidationError } from './errors.js';
+import { DEFAULT_POLICY, mergePolicy, PolicyOverridesSchema, type RolloutPolicy } from './rollouts/policy.js';
+
+function rolloutDefaults(value: Record<string, unknown> | undefined): RolloutPolicy {
+  const parsed = PolicyOverridesSchema.safeParse(value ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ValidationError(`--rollout-defaults: ${issue.path.join('.') || '(top)'}: ${issue.message}`, 'rolloutDefaults');
+  }
+  return mergePolicy(DEFAULT_POLICY, parsed.data);
+}
 
 export interface ServerOptions {
   /** host:port to listen on. Default 127.0.0.1:4320; port 0 picks a free one. */
@@ -24,6 +34,10 @@ export interface ServerOptions {
   publicUrl?: string;
   /** How often to look for changes made by other replicas, ms. Default 1000. */
   pollMs?: number;
+  /** Rollout policy fields that differ from the built-in defaults, for every deployment. */
+  rolloutDefaults?: Record<string, unknown>;
+  /** How often rollouts are evaluated, ms. Default 1000. */
+  rolloutTickMs?: number;
 }
 
 export interface CompiledServerOptions {
@@ -38,6 +52,8 @@ export interface CompiledServerOptions {
   publicUrl: string | null;
   pollMs: number;
   retryAfterSeconds: number;
+  rolloutDefaults: RolloutPolicy;
+  rolloutTickMs: number;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, { integer = true } = {}): number {
@@ -78,5 +94,7 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
     publicUrl: o.publicUrl?.replace(/\/+$/, '') ?? null,
     pollMs: positive('pollMs', o.pollMs, 1000),
     retryAfterSeconds: 5,
+    rolloutDefaults: rolloutDefaults(o.rolloutDefaults),
+    rolloutTickMs: positive('rolloutTickMs', o.rolloutTickMs, 1000),
   };
 }

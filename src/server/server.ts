@@ -27,6 +27,8 @@ import { loadSigningKey } from './packages/signing-key.js';
 import { ARTIFACT_PATH, serveArtifact } from './packages/artifact-download.js';
 import { bootstrapTokens, type BootstrapSecrets } from './bootstrap.js';
 import type { CompiledServerOptions } from './options.js';
+import { RolloutService } from './rollouts/rollout-service.js';
+import { RolloutDriver } from './rollouts/rollout-driver.js';
 
 export interface RunningServer {
   /** http://host:port actually listened on. */
@@ -89,15 +91,17 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     },
   });
   const packages = new PackageService({ store, clock, events, signingKey, dataDir: opts.dataDir });
-  const deployments = new DeploymentService({
-    store,
-    clock,
-    events,
-    onFleetChange: () => hub.fleetChanged({}).catch((err: unknown) => log.error({ err }, 'failed to push fleet change')),
-  });
+  const pushFleetChange = () => {
+    hub.fleetChanged({}).catch((err: unknown) => log.error({ err }, 'failed to push fleet change'));
+  };
+  let driver: RolloutDriver | null = null;
+  const rolloutLog = log.child({ component: 'rollouts' });
+  const rollouts = new RolloutService({ store, clock, events, log: rolloutLog, defaults: opts.rolloutDefaults, onFleetChange: pushFleetChange, kick: () => driver?.kick() });
+  driver = new RolloutDriver({ store, clock, events, log: rolloutLog, rollouts, onFleetChange: pushFleetChange }, { tickMs: opts.rolloutTickMs, leaseMs: Math.max(10_000, opts.rolloutTickMs * 10) });
+  const deployments = new DeploymentService({ store, clock, events, onFleetChange: pushFleetChange, rollouts });
   const imperative = new ImperativeService({ store, deployments, agents: hub, samples });
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
-  const api = getRequestListener(createApi({ fleet, deployments, imperative, jobs, packages, store, log: log.child({ component: 'api' }) }).fetch);
+  const api = getRequestListener(createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, log: log.child({ component: 'api' }) }).fetch);
 
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -153,6 +157,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const url = `http://${host}:${addr.port}`;
   opampUrl = `${(opts.publicUrl ?? url).replace(/^http/, 'ws')}/v1/opamp`;
   await hub.start();
+  driver.start();
   log.info({ url, store: store.kind }, 'server listening');
 
   let stopping: Promise<void> | null = null;
@@ -164,6 +169,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       stopping ??= (async () => {
         log.info('server stopping');
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+        await driver.close();
         await ws.close();
         await hub.close();
         http.closeIdleConnections();

@@ -20,7 +20,15 @@ export interface FleetOptions {
   heartbeatSeconds?: number;
   offlineAfterMissed?: number;
   extraServerArgs?: string[];
+  /**
+   * The server's --rollout-defaults. Tests that are not about rollouts get
+   * changes everywhere at once and keep a failed change in place (pause),
+   * as they did before rollouts existed.
+   */
+  rolloutDefaults?: Record<string, unknown>;
 }
+
+export const IMMEDIATE_ROLLOUTS = { maxInFlight: '100%', minHealthySeconds: 0, onFailure: 'pause' };
 
 export interface AgentSummaryJson {
   id: string;
@@ -96,6 +104,8 @@ export class Fleet {
       '--offline-after',
       String(this.opts.offlineAfterMissed ?? 3),
       ...(this.opts.database ? ['--database', this.opts.database] : []),
+      '--rollout-defaults',
+      JSON.stringify(this.opts.rolloutDefaults ?? IMMEDIATE_ROLLOUTS),
       ...(this.opts.extraServerArgs ?? []),
     ];
     this.server = new CorralProcess(this.serverArgs, { CORRAL_LOG_LEVEL: 'warn' });

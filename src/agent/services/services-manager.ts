@@ -173,6 +173,11 @@ export class ServicesManager extends EventEmitter {
     return result;
   }
 
+  /** The spec each installed service runs as of its last successful change: what is in effect on this host. */
+  inEffect(): DeploymentSpec[] {
+    return [...this.installed.values()].map((i) => i.spec);
+  }
+
   packageStates(): Record<string, PackageState> {
     return Object.fromEntries(this.packages);
   }

@@ -2,10 +2,9 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { DeploymentService } from '../fleet/deployment-service.js';
 import type { DeploymentRecord } from '../store/index.js';
-import { ErrorBody } from './schemas.js';
+import { actorOf, errors, json } from './openapi-helpers.js';
+import { PolicyOverridesSchema } from '../rollouts/policy.js';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const errors = { 400: json(ErrorBody, 'invalid request'), 401: json(ErrorBody, 'missing or invalid token'), 404: json(ErrorBody, 'not found') };
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const Deployment = z
@@ -16,10 +15,15 @@ const Deployment = z
     selector: z.string(),
     values: z.record(z.string(), z.string()),
     desiredState: z.enum(['running', 'stopped']),
+    revision: z.number().openapi({ description: 'the revision the deployment wants (package, version, values)' }),
+    stableRevision: z.number().nullable().openapi({ description: 'the last revision fully rolled out and healthy' }),
+    policy: z.record(z.string(), z.unknown()).openapi({ description: 'rollout policy overrides kept on the deployment' }),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
   .openapi('Deployment');
+
+const DeployResult = Deployment.extend({ rollout: z.string().nullable().openapi({ description: 'the rollout this change started, if it changed package, version or values' }) }).openapi('DeployResult');
 
 const DeploymentInput = z
   .object({
@@ -29,6 +33,8 @@ const DeploymentInput = z
     selector: z.string().max(4096).openapi({ example: 'env=prod,role=web' }),
     values: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'value names use letters, digits and _.-'), z.string().max(65536)).default({}),
     desiredState: z.enum(['running', 'stopped']).default('running'),
+    policy: PolicyOverridesSchema.optional().openapi({ description: 'rollout policy overrides kept on the deployment (absent: keep the current ones)' }),
+    rollout: PolicyOverridesSchema.optional().openapi({ description: 'rollout policy overrides for the rollout of this change only' }),
   })
   .strict()
   .openapi('DeploymentInput');
@@ -58,9 +64,13 @@ export function addDeploymentRoutes(app: OpenAPIHono, deployments: DeploymentSer
       path: '/api/v1/deployments',
       summary: 'Install: bind a published package version, config values and a desired run state to a selector (replaces a deployment of the same name)',
       request: { body: { content: { 'application/json': { schema: DeploymentInput } }, required: true } },
-      responses: { 200: json(Deployment, 'the deployment as stored'), ...errors },
+      responses: { 200: json(DeployResult, 'the deployment as stored, and the rollout it started'), ...errors },
     }),
-    async (c) => c.json(view(await deployments.put(c.req.valid('json'))), 200),
+    async (c) => {
+      const { rollout, ...input } = c.req.valid('json');
+      const result = await deployments.put(input, { actor: actorOf(c), rollout: rollout ?? null });
+      return c.json({ ...view(result.deployment), rollout: result.rolloutId }, 200);
+    },
   );
 
   app.openapi(

@@ -27,6 +27,8 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   AGENT_REFUSED: 409,
   AGENT_TIMEOUT: 504,
   JOB_NOT_FOUND: 404,
+  ROLLOUT_NOT_FOUND: 404,
+  ROLLOUT_STATE: 409,
 };
 
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {

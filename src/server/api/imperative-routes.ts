@@ -2,12 +2,10 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { ImperativeService } from '../fleet/imperative.js';
 import { ErrorBody } from './schemas.js';
+import { errors as baseErrors, json } from './openapi-helpers.js';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 const errors = {
-  400: json(ErrorBody, 'invalid request'),
-  401: json(ErrorBody, 'missing or invalid token'),
-  404: json(ErrorBody, 'not found'),
+  ...baseErrors,
   409: json(ErrorBody, 'the agent is not connected here, or refused'),
   504: json(ErrorBody, 'the agent did not answer in time'),
 };

@@ -3,10 +3,8 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { JobEvent, JobService } from '../jobs/job-service.js';
 import type { JobHostRecord, JobRecord } from '../store/index.js';
-import { ErrorBody } from './schemas.js';
+import { errors, iso, json } from './openapi-helpers.js';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const errors = { 400: json(ErrorBody, 'invalid request'), 401: json(ErrorBody, 'missing or invalid token'), 404: json(ErrorBody, 'not found') };
 
 const JobInput = z
   .object({
@@ -46,7 +44,6 @@ const Job = z
   })
   .openapi('Job');
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const hostView = (h: JobHostRecord) => ({ ...h, startedAt: iso(h.startedAt), finishedAt: iso(h.finishedAt) });
 const jobView = (j: JobRecord, hosts: JobHostRecord[]) => ({
   id: j.id,

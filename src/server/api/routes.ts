@@ -20,6 +20,9 @@ import { InvalidPackageError } from '../errors.js';
 import type { Store, TokenRecord } from '../store/index.js';
 import { bearerToken, hashSecret } from '../auth/tokens.js';
 import { describeZodError, errorResponse, handleError } from './error-handler.js';
+import { errors, iso, json } from './openapi-helpers.js';
+import { addRolloutRoutes } from './rollout-routes.js';
+import type { RolloutService } from '../rollouts/rollout-service.js';
 import {
   AgentDetail,
   AgentSummary,
@@ -39,6 +42,7 @@ import {
 export interface ApiDeps {
   fleet: FleetService;
   deployments: DeploymentService;
+  rollouts: RolloutService;
   imperative: ImperativeService;
   jobs: JobService;
   packages: PackageService;
@@ -46,16 +50,6 @@ export interface ApiDeps {
   log: Logger;
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
-const errors = {
-  400: json(ErrorBody, 'invalid request'),
-  401: json(ErrorBody, 'missing or invalid token'),
-  404: json(ErrorBody, 'not found'),
-};
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const tokenView = (t: TokenRecord) => ({ id: t.id, name: t.name, prefix: t.prefix, createdAt: iso(t.createdAt)!, revokedAt: iso(t.revokedAt) });
 const AgentId = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
 const ConfigName = z.object({
@@ -263,6 +257,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   addDeploymentRoutes(app, deps.deployments);
   addImperativeRoutes(app, deps.imperative);
   addJobRoutes(app, deps.jobs);
+  addRolloutRoutes(app, deps.rollouts);
 
   const packageView = (p: PackageRecord) => ({ ...p, createdAt: iso(p.createdAt)!, downloadPath: `/api/v1/artifacts/${p.sha256}` });
 

@@ -5,7 +5,7 @@
  */
 import type { AgentRecord } from '../store/index.js';
 import { effectiveLabels, selectableAttributes } from './agent-labels.js';
-import { desiredConfigFor, type CompiledConfig } from './remote-config.js';
+import type { DesiredState } from './desired-state.js';
 
 export type ConfigState = 'NONE' | 'PENDING' | 'APPLYING' | 'APPLIED' | 'FAILED';
 
@@ -20,8 +20,8 @@ export interface AgentConfigState {
  * PENDING: offered but the agent has not reported this hash yet.
  * NONE: no config matches and the agent reports none.
  */
-export function configState(agent: AgentRecord, configs: CompiledConfig[]): AgentConfigState {
-  const desired = desiredConfigFor(configs, selectableAttributes(agent));
+export function configState(agent: AgentRecord, state: DesiredState): AgentConfigState {
+  const { desired } = state.forAgent(agent.id, selectableAttributes(agent));
   const reported = agent.remoteConfigStatus;
   const reportedHash = reported && reported.hash !== '' ? reported.hash : null;
   const desiredHash = desired?.hash ?? null;
@@ -36,7 +36,7 @@ export function configState(agent: AgentRecord, configs: CompiledConfig[]): Agen
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-export function agentSummary(agent: AgentRecord, configs: CompiledConfig[]) {
+export function agentSummary(agent: AgentRecord, configs: DesiredState) {
   const attrs = { ...agent.identifyingAttributes, ...agent.nonIdentifyingAttributes };
   return {
     id: agent.id,
@@ -59,7 +59,7 @@ export function agentSummary(agent: AgentRecord, configs: CompiledConfig[]) {
   };
 }
 
-export function agentDetail(agent: AgentRecord, configs: CompiledConfig[]) {
+export function agentDetail(agent: AgentRecord, configs: DesiredState) {
   return {
     ...agentSummary(agent, configs),
     capabilities: agent.capabilities,

@@ -19,13 +19,27 @@ export interface DeploymentInput {
   selector: string;
   values: Record<string, string>;
   desiredState: 'running' | 'stopped';
+  /** Rollout policy overrides kept on the deployment; absent keeps what it has. */
+  policy?: Record<string, unknown>;
+}
+
+/** What a deployment change needs from the rollouts module (kept as an interface: fleet does not import rollouts). */
+export interface DeploymentChanger {
+  change(
+    next: Omit<DeploymentRecord, 'createdAt' | 'revision' | 'stableRevision'>,
+    opts: { actor: string; policy?: Record<string, unknown> | null },
+  ): Promise<{ deployment: DeploymentRecord; rollout: { id: string } | null }>;
 }
 
 export class DeploymentService {
-  constructor(private readonly deps: { store: Store; clock: Clock; events: EventRecorder; onFleetChange(): void }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; events: EventRecorder; onFleetChange(): void; rollouts: DeploymentChanger }) {}
 
-  /** Creates or replaces a deployment. Throws PackageNotFoundError when package@version is not published. */
-  async put(input: DeploymentInput): Promise<DeploymentRecord> {
+  /**
+   * Creates or replaces a deployment. A change of package, version or values
+   * goes out as a rollout (with `rollout` overriding the policy for that one).
+   * Throws PackageNotFoundError when package@version is not published.
+   */
+  async put(input: DeploymentInput, opts: { actor: string; rollout?: Record<string, unknown> | null } = { actor: 'api' }): Promise<{ deployment: DeploymentRecord; rolloutId: string | null }> {
     try {
       parseSelector(input.selector);
     } catch (e) {
@@ -34,10 +48,14 @@ export class DeploymentService {
     }
     const published = await this.deps.store.listPackages(input.package);
     if (!published.some((p) => p.version === input.version)) throw new PackageNotFoundError(`${input.package}@${input.version}`);
-    const record = await this.deps.store.putDeployment({ ...input, updatedAt: this.deps.clock.now() });
-    this.deps.events.record('deployment.changed', null, { name: input.name, package: input.package, version: input.version, desiredState: input.desiredState });
+    const existing = await this.deps.store.getDeployment(input.name);
+    const { deployment, rollout } = await this.deps.rollouts.change(
+      { ...input, policy: input.policy ?? existing?.policy ?? {}, updatedAt: this.deps.clock.now() },
+      { actor: opts.actor, policy: opts.rollout ?? null },
+    );
+    this.deps.events.record('deployment.changed', null, { name: input.name, package: input.package, version: input.version, desiredState: input.desiredState, actor: opts.actor });
     this.deps.onFleetChange();
-    return record;
+    return { deployment, rolloutId: rollout?.id ?? null };
   }
 
   async get(name: string): Promise<DeploymentRecord> {

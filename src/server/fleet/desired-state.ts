@@ -1,50 +1,126 @@
 /**
  * Everything an agent should be offered, as config entries: the operator's
  * named configs, plus one entry per deployment (for Corral agents only),
- * carrying the deployment spec and its per-platform artifacts.
+ * carrying the deployment spec of the revision that agent is at and its
+ * per-platform artifacts.
+ *
+ * Which revision: the one a rollout released to the agent (kept per agent
+ * in the store), else the deployment's stable revision (the last one fully
+ * rolled out), else none — a deployment whose first rollout has not reached
+ * an agent yet offers it nothing.
  */
-import {
-  DEPLOYMENT_CONTENT_TYPE,
-  deploymentFileName,
-  type DeploymentSpec,
-} from '../../protocol/index.js';
-import type { ConfigRecord, DeploymentRecord, PackageRecord, Store } from '../store/index.js';
-import { compileConfigs, hashConfigFiles, type CompiledConfig } from './remote-config.js';
-import { parseSelector } from './selector.js';
+import { DEPLOYMENT_CONTENT_TYPE, deploymentFileName, type DeploymentSpec } from '../../protocol/index.js';
+import type { DeploymentRecord, PackageRecord, RevisionRecord, Store } from '../store/index.js';
+import { compileConfigs, hashConfigFiles, mergeConfigs, type CompiledConfig, type DesiredConfig } from './remote-config.js';
+import { matchesSelector, parseSelector, type Selector } from './selector.js';
 
 export const CORRAL_AGENT_SERVICE_NAME = 'io.corral.agent';
 
-export function deploymentSpec(d: DeploymentRecord, packages: PackageRecord[]): DeploymentSpec {
+export function deploymentSpec(d: DeploymentRecord, r: RevisionRecord, packages: PackageRecord[]): DeploymentSpec {
   return {
     apiVersion: 'corral.io/v1',
     name: d.name,
-    package: d.package,
-    version: d.version,
+    revision: r.revision,
+    package: r.package,
+    version: r.version,
     desiredState: d.desiredState,
-    values: d.values,
+    values: r.values,
     artifacts: packages
-      .filter((p) => p.name === d.package && p.version === d.version)
+      .filter((p) => p.name === r.package && p.version === r.version)
       .map((p) => ({ os: p.os, arch: p.arch, sha256: p.sha256, signature: p.signature, size: p.size, path: `/api/v1/artifacts/${p.sha256}` })),
   };
 }
 
-export function compileDesiredState(configs: ConfigRecord[], deployments: DeploymentRecord[], packages: PackageRecord[]): CompiledConfig[] {
-  const compiled = compileConfigs(configs);
-  for (const d of deployments) {
-    const spec = deploymentSpec(d, packages);
-    if (spec.artifacts.length === 0) continue;
-    const files = { [deploymentFileName(d.name)]: { contentType: DEPLOYMENT_CONTENT_TYPE, body: JSON.stringify(spec) } };
-    const selector = parseSelector(d.selector);
-    compiled.push({
-      record: { name: `deployment/${d.name}`, selector: d.selector, files, hash: hashConfigFiles(files), createdAt: d.createdAt, updatedAt: d.updatedAt },
-      // Deployments run services: only Corral agents can take them.
-      selector: { ...selector, requirements: [...selector.requirements, { op: 'eq', key: 'service.name', value: CORRAL_AGENT_SERVICE_NAME }] },
-    });
-  }
-  return compiled.sort((a, b) => (a.record.name < b.record.name ? -1 : a.record.name > b.record.name ? 1 : 0));
+interface CompiledDeployment {
+  name: string;
+  /** The deployment's selector, narrowed to Corral agents (only they run services). */
+  selector: Selector;
+  defaultRevision: number | null;
+  variants: Map<number, CompiledConfig>;
 }
 
-export async function loadDesiredState(store: Store): Promise<CompiledConfig[]> {
-  const [configs, deployments, packages] = await Promise.all([store.listConfigs(), store.listDeployments(), store.listPackages()]);
-  return compileDesiredState(configs, deployments, packages);
+function compileDeployment(d: DeploymentRecord, revisions: RevisionRecord[], packages: PackageRecord[]): CompiledDeployment {
+  const selector = parseSelector(d.selector);
+  const variants = new Map<number, CompiledConfig>();
+  for (const r of revisions) {
+    const spec = deploymentSpec(d, r, packages);
+    if (spec.artifacts.length === 0) continue;
+    const files = { [deploymentFileName(d.name)]: { contentType: DEPLOYMENT_CONTENT_TYPE, body: JSON.stringify(spec) } };
+    variants.set(r.revision, {
+      record: { name: `deployment/${d.name}@${r.revision}`, selector: d.selector, files, hash: hashConfigFiles(files), createdAt: d.createdAt, updatedAt: d.updatedAt },
+      selector,
+    });
+  }
+  return {
+    name: d.name,
+    selector: { ...selector, requirements: [...selector.requirements, { op: 'eq', key: 'service.name', value: CORRAL_AGENT_SERVICE_NAME }] },
+    defaultRevision: d.stableRevision,
+    variants,
+  };
+}
+
+export class DesiredState {
+  private readonly cache = new Map<string, DesiredConfig | null>();
+
+  constructor(
+    private readonly configs: CompiledConfig[],
+    private readonly deployments: CompiledDeployment[],
+    /** `${deployment}\0${agentId}` → revision released to that agent. */
+    private readonly agentRevisions: Map<string, number>,
+  ) {}
+
+  /** The revision of a deployment an agent is offered, or null for none. */
+  revisionFor(deployment: string, agentId: string): number | null {
+    const d = this.deployments.find((x) => x.name === deployment);
+    return d ? (this.agentRevisions.get(`${deployment}\0${agentId}`) ?? d.defaultRevision) : null;
+  }
+
+  /**
+   * The merged config for an agent, with a key naming exactly what went in,
+   * so agents matching the same entries share one merged result.
+   */
+  forAgent(agentId: string, attributes: Record<string, string>): { key: string; desired: DesiredConfig | null } {
+    const matched = this.configs.filter((c) => matchesSelector(c.selector, attributes));
+    for (const d of this.deployments) {
+      if (!matchesSelector(d.selector, attributes)) continue;
+      const revision = this.agentRevisions.get(`${d.name}\0${agentId}`) ?? d.defaultRevision;
+      const variant = revision === null ? undefined : d.variants.get(revision);
+      if (variant) matched.push(variant);
+    }
+    matched.sort((a, b) => (a.record.name < b.record.name ? -1 : a.record.name > b.record.name ? 1 : 0));
+    const key = matched.map((c) => c.record.name).join('\0');
+    let desired = this.cache.get(key);
+    if (desired === undefined) {
+      desired = matched.length === 0 ? null : mergeConfigs(matched);
+      this.cache.set(key, desired);
+    }
+    return { key, desired };
+  }
+}
+
+export function compileDesiredState(input: {
+  configs: Parameters<typeof compileConfigs>[0];
+  deployments: DeploymentRecord[];
+  revisions: RevisionRecord[];
+  packages: PackageRecord[];
+  agentRevisions: { deployment: string; agentId: string; revision: number }[];
+}): DesiredState {
+  const byDeployment = new Map<string, RevisionRecord[]>();
+  for (const r of input.revisions) byDeployment.set(r.deployment, [...(byDeployment.get(r.deployment) ?? []), r]);
+  return new DesiredState(
+    compileConfigs(input.configs),
+    input.deployments.map((d) => compileDeployment(d, byDeployment.get(d.name) ?? [], input.packages)),
+    new Map(input.agentRevisions.map((a) => [`${a.deployment}\0${a.agentId}`, a.revision])),
+  );
+}
+
+export async function loadDesiredState(store: Store): Promise<DesiredState> {
+  const [configs, deployments, revisions, packages, agentRevisions] = await Promise.all([
+    store.listConfigs(),
+    store.listDeployments(),
+    store.rollouts.listRevisions(),
+    store.listPackages(),
+    store.rollouts.listAgentRevisions(),
+  ]);
+  return compileDesiredState({ configs, deployments, revisions, packages, agentRevisions });
 }

@@ -34,9 +34,8 @@ import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { generateSecret, hashSecret } from '../auth/tokens.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
-import { mergeConfigs, type CompiledConfig, type DesiredConfig } from '../fleet/remote-config.js';
-import { loadDesiredState } from '../fleet/desired-state.js';
-import { matchesSelector } from '../fleet/selector.js';
+import type { DesiredConfig } from '../fleet/remote-config.js';
+import { compileDesiredState, loadDesiredState, type DesiredState } from '../fleet/desired-state.js';
 import { patchHasNews, reportPatch } from './report.js';
 import { ReportBuffer } from './report-buffer.js';
 import type { SampleHistory } from '../fleet/sample-history.js';
@@ -81,8 +80,7 @@ export interface HubDeps {
 export class AgentHub {
   /** Live sessions by agent id (WebSocket and recent HTTP agents). */
   private readonly sessions = new Map<string, Session>();
-  private configs: CompiledConfig[] = [];
-  private desiredCache = new Map<string, DesiredConfig | null>();
+  private desired: DesiredState = compileDesiredState({ configs: [], deployments: [], revisions: [], packages: [], agentRevisions: [] });
   private fleetVersion: string | null = null;
   private readonly reports: ReportBuffer;
   private timers: NodeJS.Timeout[] = [];
@@ -381,14 +379,7 @@ export class AgentHub {
 
   /** Agents matching the same configs share one merged result, so 10,000 agents cost one object per distinct set. */
   private desiredFor(session: Session): DesiredConfig | null {
-    const matched = this.configs.filter((c) => matchesSelector(c.selector, session.attributes));
-    const key = matched.map((c) => c.record.name).join('\0');
-    let desired = this.desiredCache.get(key);
-    if (desired === undefined) {
-      desired = matched.length === 0 ? null : mergeConfigs(matched);
-      this.desiredCache.set(key, desired);
-    }
-    return desired;
+    return this.desired.forAgent(session.agentId, session.attributes).desired;
   }
 
   /** The remote config to send, if the agent should get one it has not been sent in this session. */
@@ -447,8 +438,7 @@ export class AgentHub {
   }
 
   private async reloadConfigs(): Promise<void> {
-    this.configs = await loadDesiredState(this.deps.store);
-    this.desiredCache = new Map();
+    this.desired = await loadDesiredState(this.deps.store);
   }
 
   /** Something an operator changed: refresh, push offers here, and tell other replicas. */

@@ -207,8 +207,9 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     it('stores deployments by name, replacing them and keeping createdAt', async (t) => {
       if (skip) return t.skip(skip);
-      const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: { port: '8080' }, desiredState: 'running' as const, updatedAt: 10 };
+      const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: { port: '8080' }, desiredState: 'running' as const, revision: 1, stableRevision: null, policy: { batches: 2 }, updatedAt: 10 };
       assert.equal((await store.putDeployment(d)).createdAt, 10);
+      assert.deepEqual((await store.getDeployment('web'))?.policy, { batches: 2 });
       const replaced = await store.putDeployment({ ...d, version: '1.1.0', desiredState: 'stopped', updatedAt: 20 });
       assert.equal(replaced.createdAt, 10);
       assert.equal(replaced.version, '1.1.0');
@@ -217,6 +218,44 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await store.deleteDeployment('web');
       assert.equal(await store.getDeployment('web'), null);
       await assert.rejects(store.deleteDeployment('web'), DeploymentNotFoundError);
+    });
+
+    it('keeps revisions, rollouts with their agents and leases, and per-agent revisions; all go with the deployment', async (t) => {
+      if (skip) return t.skip(skip);
+      const d = { name: 'api', package: 'hello', version: '1.0.0', selector: '', values: {}, desiredState: 'running' as const, revision: 1, stableRevision: null, policy: {}, updatedAt: 10 };
+      const rev = { deployment: 'api', revision: 1, package: 'hello', version: '1.0.0', values: { a: 'b' }, createdAt: 10 };
+      const rollout = {
+        id: 'r1', deployment: 'api', kind: 'rollout' as const, fromRevision: null, toRevision: 1, policy: { batches: 1 }, state: 'running', stage: 0, stageStartedAt: 10,
+        promoted: false, reason: '', createdBy: 'me', createdAt: 10, updatedAt: 10, finishedAt: null,
+      };
+      const row = { rolloutId: 'r1', agentId: id(1), agentName: 'a', stage: 1, state: 'pending', startedAt: null, healthySince: null, finishedAt: null, reason: '' };
+      await store.rollouts.commitChange({ deployment: d, revision: rev, rollout, agents: [row, { ...row, agentId: id(2), agentName: 'b', stage: 0 }] });
+      assert.deepEqual(await store.rollouts.listRevisions('api'), [rev]);
+      assert.deepEqual(await store.rollouts.getRollout('r1'), rollout);
+      assert.deepEqual((await store.rollouts.listRolloutAgents('r1')).map((r) => r.agentName), ['b', 'a'], 'ordered by stage');
+      await store.rollouts.putRolloutAgents([{ ...row, state: 'updating', startedAt: 11 }]);
+      assert.equal((await store.rollouts.listRolloutAgents('r1'))[1]?.state, 'updating');
+      assert.equal(await store.rollouts.updateRollout('r1', { state: 'paused', reason: 'x' }, ['succeeded']), false, 'state guard');
+      assert.equal(await store.rollouts.updateRollout('r1', { state: 'paused', reason: 'x', promoted: true }, ['running']), true);
+      assert.deepEqual((await store.rollouts.listActiveRollouts()).map((r) => [r.id, r.state, r.promoted]), [['r1', 'paused', true]]);
+      assert.equal(await store.rollouts.acquireRolloutLease('r1', 'one', 100, 200), true);
+      assert.equal(await store.rollouts.acquireRolloutLease('r1', 'two', 150, 250), false, 'held by another until 200');
+      assert.equal(await store.rollouts.acquireRolloutLease('r1', 'one', 150, 300), true, 'renewed by its holder');
+      assert.equal(await store.rollouts.acquireRolloutLease('r1', 'two', 301, 400), true, 'taken over once expired');
+      await store.rollouts.setAgentRevisions('api', [id(1), id(2)], 1);
+      await store.rollouts.setAgentRevisions('api', [id(2)], 2);
+      assert.deepEqual((await store.rollouts.listAgentRevisions()).map((r) => r.revision).sort(), [1, 2]);
+      await store.rollouts.setStableRevision('api', 1);
+      assert.equal((await store.getDeployment('api'))?.stableRevision, 1);
+      // A newer change supersedes the running rollout in the same transaction.
+      await store.rollouts.commitChange({ deployment: { ...d, revision: 2, updatedAt: 20 }, revision: { ...rev, revision: 2 }, rollout: { ...rollout, id: 'r2', toRevision: 2, createdAt: 20 }, supersede: ['r1'] });
+      assert.equal((await store.rollouts.getRollout('r1'))?.state, 'aborted');
+      assert.deepEqual((await store.rollouts.listRollouts('api')).map((r) => r.id), ['r2', 'r1'], 'newest first');
+      await store.deleteDeployment('api');
+      assert.deepEqual(await store.rollouts.listRevisions('api'), []);
+      assert.deepEqual(await store.rollouts.listRollouts('api'), []);
+      assert.deepEqual(await store.rollouts.listAgentRevisions(), []);
+      assert.deepEqual(await store.rollouts.listRolloutAgents('r1'), []);
     });
 
     it('keeps jobs and per-host results, with output', async (t) => {

@@ -5,6 +5,7 @@
 import { Migrator, sql, type Kysely, type Selectable } from 'kysely';
 import type { AgentsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
+import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
 import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import type {
   AgentRecord,
@@ -19,6 +20,7 @@ import type {
   JobStatus,
   NewEvent,
   PackageRecord,
+  RolloutStore,
   Store,
   TokenKind,
   TokenRecord,
@@ -84,6 +86,9 @@ function toDeployment(r: Selectable<Database['deployments']>): DeploymentRecord 
     selector: r.selector,
     values: JSON.parse(r.values) as Record<string, string>,
     desiredState: r.desired_state as DeploymentRecord['desiredState'],
+    revision: num(r.revision),
+    stableRevision: r.stable_revision === null ? null : num(r.stable_revision),
+    policy: JSON.parse(r.policy) as Record<string, unknown>,
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
   };
@@ -155,11 +160,14 @@ const TOUCH_CHUNK = 500;
 
 export class KyselyStore implements Store {
   private closed = false;
+  readonly rollouts: RolloutStore;
 
   constructor(
     readonly kind: 'sqlite' | 'postgres',
     private readonly db: Kysely<Database>,
-  ) {}
+  ) {
+    this.rollouts = new KyselyRolloutStore(db, (what, fn) => this.run(what, fn));
+  }
 
   /** Runs a store operation, turning driver errors into StoreError. */
   private async run<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -517,7 +525,7 @@ export class KyselyStore implements Store {
 
   putDeployment(d: Omit<DeploymentRecord, 'createdAt'>): Promise<DeploymentRecord> {
     return this.run('put deployment', async () => {
-      const cols = { package: d.package, version: d.version, selector: d.selector, values: json(d.values), desired_state: d.desiredState, updated_at: d.updatedAt };
+      const cols = deploymentRow(d);
       await this.db
         .insertInto('deployments')
         .values({ name: d.name, ...cols, created_at: d.updatedAt })
@@ -540,8 +548,15 @@ export class KyselyStore implements Store {
 
   deleteDeployment(name: string): Promise<void> {
     return this.run('delete deployment', async () => {
-      const res = await this.db.deleteFrom('deployments').where('name', '=', name).executeTakeFirst();
-      if (Number(res.numDeletedRows) === 0) throw new DeploymentNotFoundError(name);
+      await this.db.transaction().execute(async (tx) => {
+        const res = await tx.deleteFrom('deployments').where('name', '=', name).executeTakeFirst();
+        if (Number(res.numDeletedRows) === 0) throw new DeploymentNotFoundError(name);
+        const rollouts = tx.selectFrom('rollouts').select('id').where('deployment', '=', name);
+        await tx.deleteFrom('rollout_agents').where('rollout_id', 'in', rollouts).execute();
+        await tx.deleteFrom('rollouts').where('deployment', '=', name).execute();
+        await tx.deleteFrom('deployment_revisions').where('deployment', '=', name).execute();
+        await tx.deleteFrom('deployment_agents').where('deployment', '=', name).execute();
+      });
     });
   }
 

@@ -4,7 +4,7 @@
  * the next one. Kysely's Migrator takes a lock (pg advisory lock, SQLite
  * transaction), so replicas starting together migrate once.
  */
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 type Dialect = 'sqlite' | 'postgres';
 
@@ -133,6 +133,69 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('started_at', 'bigint')
           .addColumn('finished_at', 'bigint')
           .addPrimaryKeyConstraint('job_hosts_pk', ['job_id', 'agent_id'])
+          .execute();
+      },
+    },
+    '0005_rollouts': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('deployments').addColumn('revision', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+        await db.schema.alterTable('deployments').addColumn('stable_revision', 'integer').execute();
+        await db.schema.alterTable('deployments').addColumn('policy', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+        await db.schema
+          .createTable('deployment_revisions')
+          .addColumn('deployment', 'text', (c) => c.notNull())
+          .addColumn('revision', 'integer', (c) => c.notNull())
+          .addColumn('package', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('values', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('deployment_revisions_pk', ['deployment', 'revision'])
+          .execute();
+        // Deployments made before rollouts existed become revision 1, stable (they were applied at once).
+        await sql`insert into deployment_revisions (deployment, revision, package, version, ${sql.ref('values')}, created_at)
+                  select name, 1, package, version, ${sql.ref('values')}, updated_at from deployments`.execute(db);
+        await sql`update deployments set stable_revision = 1`.execute(db);
+        await db.schema
+          .createTable('rollouts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('deployment', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('from_revision', 'integer')
+          .addColumn('to_revision', 'integer', (c) => c.notNull())
+          .addColumn('policy', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('stage', 'integer', (c) => c.notNull())
+          .addColumn('stage_started_at', 'bigint', (c) => c.notNull())
+          .addColumn('promoted', 'integer', (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addColumn('finished_at', 'bigint')
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_until', 'bigint')
+          .execute();
+        await db.schema.createIndex('rollouts_deployment').on('rollouts').columns(['deployment', 'created_at']).execute();
+        await db.schema.createIndex('rollouts_state').on('rollouts').column('state').execute();
+        await db.schema
+          .createTable('rollout_agents')
+          .addColumn('rollout_id', 'text', (c) => c.notNull())
+          .addColumn('agent_id', 'text', (c) => c.notNull())
+          .addColumn('agent_name', 'text', (c) => c.notNull())
+          .addColumn('stage', 'integer', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'bigint')
+          .addColumn('healthy_since', 'bigint')
+          .addColumn('finished_at', 'bigint')
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('rollout_agents_pk', ['rollout_id', 'agent_id'])
+          .execute();
+        await db.schema
+          .createTable('deployment_agents')
+          .addColumn('deployment', 'text', (c) => c.notNull())
+          .addColumn('agent_id', 'text', (c) => c.notNull())
+          .addColumn('revision', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('deployment_agents_pk', ['deployment', 'agent_id'])
           .execute();
       },
     },

@@ -72,8 +72,58 @@ export interface DeploymentsTable {
   selector: string;
   values: string;
   desired_state: string;
+  revision: number;
+  stable_revision: number | null;
+  policy: string;
   created_at: number;
   updated_at: number;
+}
+
+export interface DeploymentRevisionsTable {
+  deployment: string;
+  revision: number;
+  package: string;
+  version: string;
+  values: string;
+  created_at: number;
+}
+
+export interface RolloutsTable {
+  id: string;
+  deployment: string;
+  kind: string;
+  from_revision: number | null;
+  to_revision: number;
+  policy: string;
+  state: string;
+  stage: number;
+  stage_started_at: number;
+  promoted: number;
+  reason: string;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+}
+
+export interface RolloutAgentsTable {
+  rollout_id: string;
+  agent_id: string;
+  agent_name: string;
+  stage: number;
+  state: string;
+  started_at: number | null;
+  healthy_since: number | null;
+  finished_at: number | null;
+  reason: string;
+}
+
+export interface DeploymentAgentsTable {
+  deployment: string;
+  agent_id: string;
+  revision: number;
 }
 
 export interface JobsTable {
@@ -102,6 +152,10 @@ export interface Database {
   jobs: JobsTable;
   job_hosts: JobHostsTable;
   deployments: DeploymentsTable;
+  deployment_revisions: DeploymentRevisionsTable;
+  rollouts: RolloutsTable;
+  rollout_agents: RolloutAgentsTable;
+  deployment_agents: DeploymentAgentsTable;
   packages: PackagesTable;
   tokens: TokensTable;
   agents: AgentsTable;

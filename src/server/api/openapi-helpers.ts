@@ -1,0 +1,24 @@
+/** Small helpers every route file uses to describe responses the same way. */
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { ErrorBody } from './schemas.js';
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+
+export const errors = {
+  400: json(ErrorBody, 'invalid request'),
+  401: json(ErrorBody, 'missing or invalid token'),
+  404: json(ErrorBody, 'not found'),
+  409: json(ErrorBody, 'conflicts with the current state'),
+};
+
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * Who asked, for the record: the caller's own claim (the CLI sends
+ * user@host in X-Corral-Actor), marked as coming through the admin API.
+ */
+export function actorOf(c: Context): string {
+  const claimed = (c.req.header('x-corral-actor') ?? '').replace(/[^\w.@+-]/g, '').slice(0, 100);
+  return claimed ? `${claimed} (api)` : 'api';
+}

@@ -1,0 +1,166 @@
+/**
+ * Drives rollouts: every tick (and when kicked), for each rollout not yet
+ * finished, take its lease in the store (so one server process drives it at
+ * a time, also with several replicas on one PostgreSQL), load its agents and
+ * what they report, run one step (step.ts), and write the outcome. Every
+ * decision is in the store before the next tick, so a server killed at any
+ * point continues where it was: a released agent stays released, a healthy
+ * one stays counted, nothing is released twice.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { DEPLOYMENT_FILE_PREFIX } from '../../protocol/index.js';
+import type { AgentRecord, RolloutRecord, Store } from '../store/index.js';
+import type { Clock } from '../clock.js';
+import type { EventRecorder } from '../events.js';
+import { BatchRing, batchStageOf } from './plan.js';
+import { RolloutPolicySchema } from './policy.js';
+import { deploymentTargets, planAgent, type RolloutService } from './rollout-service.js';
+import { stepRollout, type AgentRow, type Observation, type RolloutAgentState, type RolloutState } from './step.js';
+
+export interface DriverOptions {
+  tickMs: number;
+  leaseMs: number;
+}
+
+/** What an agent reports about one deployment: the revision in effect and the service's health. */
+export function observe(agent: AgentRecord | undefined, deployment: string): Observation {
+  if (!agent) return { online: false, revision: null, healthy: null, status: '', lastError: 'agent not found' };
+  let revision: number | null = null;
+  const file = agent.effectiveConfig?.files[`${DEPLOYMENT_FILE_PREFIX}${deployment}.json`];
+  if (file) {
+    try {
+      const spec = JSON.parse(file.body) as { name?: unknown; revision?: unknown };
+      if (spec.name === deployment && typeof spec.revision === 'number') revision = spec.revision;
+    } catch {
+      // Not JSON: no revision in effect that we can tell.
+    }
+  }
+  const health = agent.health?.components[deployment];
+  return {
+    online: agent.status === 'online',
+    revision,
+    healthy: health ? health.healthy : null,
+    status: health?.status ?? '',
+    lastError: health?.lastError ?? '',
+  };
+}
+
+export class RolloutDriver {
+  readonly owner = `driver-${randomUUID()}`;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private closed = false;
+
+  constructor(
+    private readonly deps: { store: Store; clock: Clock; events: EventRecorder; log: Logger; rollouts: RolloutService; onFleetChange(): void },
+    private readonly opts: DriverOptions,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.opts.tickMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Runs a tick soon; ticks never overlap (a kick during one runs another after it). */
+  kick(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.tick()
+      .catch((err: unknown) => this.deps.log.error({ err }, 'rollout tick failed'))
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Evaluates every unfinished rollout this process holds the lease of. */
+  async tick(): Promise<void> {
+    const { store, clock } = this.deps;
+    const active = await store.rollouts.listActiveRollouts();
+    if (active.length === 0) return;
+    const agents = await store.listAgents();
+    for (const r of active) {
+      if (this.closed) return;
+      const now = clock.now();
+      if (!(await store.rollouts.acquireRolloutLease(r.id, this.owner, now, now + this.opts.leaseMs))) continue;
+      await this.drive(r, agents);
+    }
+  }
+
+  private async drive(r: RolloutRecord, agents: AgentRecord[]): Promise<void> {
+    const { store, clock, events, log } = this.deps;
+    const now = clock.now();
+    const deployment = await store.getDeployment(r.deployment);
+    if (!deployment) return;
+    const policy = RolloutPolicySchema.parse(r.policy);
+    const targets = deploymentTargets(deployment, agents);
+    const byId = new Map(agents.map((a) => [a.id, a]));
+    const targetIds = new Set(targets.map((a) => a.id));
+    const stored: AgentRow[] = (await store.rollouts.listRolloutAgents(r.id)).map((x) => ({ ...x, state: x.state as RolloutAgentState }));
+    const known = new Set(stored.map((x) => x.agentId));
+
+    // Agents that left the selector are no longer part of it; agents that joined fall into their batch.
+    const gone = stored.filter((x) => !targetIds.has(x.agentId) && (x.state === 'pending' || x.state === 'updating' || x.state === 'offline'));
+    const ring = new BatchRing(policy.batches);
+    const joined: AgentRow[] = targets
+      .filter((a) => !known.has(a.id))
+      .map((a) => ({ rolloutId: r.id, agentId: a.id, agentName: a.name, stage: batchStageOf(policy, ring, planAgent(a)), state: 'pending', startedAt: null, healthySince: null, finishedAt: null, reason: '' }));
+    const goneIds = new Set(gone.map((x) => x.agentId));
+    const rows: AgentRow[] = [...stored.filter((x) => !goneIds.has(x.agentId)), ...joined].sort((a, b) => a.stage - b.stage || (a.agentId < b.agentId ? -1 : 1));
+
+    const step = stepRollout(
+      { state: r.state as RolloutState, stage: r.stage, stageStartedAt: r.stageStartedAt, promoted: r.promoted, reason: r.reason, toRevision: r.toRevision, policy },
+      rows,
+      (id) => observe(byId.get(id), r.deployment),
+      now,
+    );
+
+    // Order matters for a crash at any point: revisions first (re-releasing is harmless), then rows, then the rollout.
+    if (step.release.length > 0) await store.rollouts.setAgentRevisions(r.deployment, step.release, r.toRevision);
+    const changed = new Map(step.rows.map((x) => [x.agentId, x]));
+    for (const j of joined) if (!changed.has(j.agentId)) changed.set(j.agentId, j);
+    await store.rollouts.putRolloutAgents([...changed.values()].map((x) => ({ ...x, rolloutId: r.id })));
+    await store.rollouts.deleteRolloutAgents(r.id, [...goneIds]);
+    if (step.release.length > 0) {
+      log.info({ deployment: r.deployment, rollout: r.id, stage: step.rollout.stage, released: step.release.length }, 'rollout released agents');
+      this.deps.onFleetChange();
+    }
+    const s = step.rollout;
+    if (s.state !== r.state || s.stage !== r.stage || s.reason !== r.reason || s.stageStartedAt !== r.stageStartedAt) {
+      const finished = s.state === 'succeeded' || s.state === 'failed';
+      const ok = await store.rollouts.updateRollout(r.id, { ...s, updatedAt: now, ...(finished ? { finishedAt: now } : {}) }, [r.state]);
+      if (!ok) return; // An operator acted meanwhile; the next tick sees it.
+      if (s.state !== r.state) {
+        events.record(`rollout.${s.state}`, null, { deployment: r.deployment, rollout: r.id, actor: 'corral', reason: s.reason });
+        log.info({ deployment: r.deployment, rollout: r.id, state: s.state, reason: s.reason }, 'rollout state changed');
+      }
+    }
+    if (step.succeeded) {
+      // Agents the rollout never saw (none, normally) are offered the stable revision: it changed.
+      await store.rollouts.setStableRevision(r.deployment, r.toRevision);
+      this.deps.onFleetChange();
+    }
+    if (step.rollback) {
+      if (r.kind === 'rollback' || deployment.stableRevision === null || deployment.stableRevision === r.toRevision) {
+        await store.rollouts.updateRollout(r.id, { state: 'paused', reason: `${s.reason}; nothing stable to roll back to`, finishedAt: null, updatedAt: now }, ['failed']);
+      } else {
+        await this.deps.rollouts.rollback(r.deployment, 'corral', { reason: `automatic rollback: ${s.reason}` });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}

@@ -5,6 +5,8 @@
 import { resolve } from 'node:path';
 import { ValidationError } from './errors.js';
 
+export const DEFAULT_MAX_DOWNLOADS = 32;
+
 export interface ServerOptions {
   /** host:port to listen on. Default 127.0.0.1:4320; port 0 picks a free one. */
   listen?: string;
@@ -24,6 +26,12 @@ export interface ServerOptions {
   publicUrl?: string;
   /** How often to look for changes made by other replicas, ms. Default 1000. */
   pollMs?: number;
+  /**
+   * Artifact downloads this process streams at once; past it a download is
+   * answered 503 + Retry-After and the agent retries later, resuming with
+   * Range. 0 means unlimited. Default 32.
+   */
+  maxDownloads?: number;
 }
 
 export interface CompiledServerOptions {
@@ -38,6 +46,8 @@ export interface CompiledServerOptions {
   publicUrl: string | null;
   pollMs: number;
   retryAfterSeconds: number;
+  /** 0 = unlimited. */
+  maxDownloads: number;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, { integer = true } = {}): number {
@@ -45,6 +55,12 @@ function positive(name: string, value: number | undefined, fallback: number, { i
   if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
     throw new ValidationError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`, name);
   }
+  return v;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 0) throw new ValidationError(`${name} must be a non-negative integer (0 = unlimited), got ${String(value)}`, name);
   return v;
 }
 
@@ -78,5 +94,6 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
     publicUrl: o.publicUrl?.replace(/\/+$/, '') ?? null,
     pollMs: positive('pollMs', o.pollMs, 1000),
     retryAfterSeconds: 5,
+    maxDownloads: nonNegative('maxDownloads', o.maxDownloads, DEFAULT_MAX_DOWNLOADS),
   };
 }

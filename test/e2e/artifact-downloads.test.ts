@@ -10,8 +10,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Fleet } from '../../src/testkit/fleet.js';
+import { readFileSync } from 'node:fs';
+import { Fleet, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
+import { processAlive } from '../../src/testkit/process-alive.js';
 
 /** Far more than loopback socket buffers hold (~4 MiB here), so a client that stops reading keeps the download open. */
 const BIG_BYTES = 16 * 1024 * 1024;
@@ -58,6 +60,16 @@ describe('artifact download cap', { concurrency: false }, () => {
   let work: string;
   let bigUrl = '';
   let bigBytes: Buffer;
+  const agents: TestAgent[] = [];
+
+  const servicePid = (a: TestAgent): number | null => {
+    try {
+      const saved = JSON.parse(readFileSync(join(a.dataDir, 'services', 'small', 'pid.json'), 'utf8')) as { pid: number };
+      return processAlive(saved.pid) ? saved.pid : null;
+    } catch {
+      return null;
+    }
+  };
 
   const metrics = async () => (await fetch(`${fleet.url}/metrics`)).text();
   const inFlight = async () => metricValue(await metrics(), 'corral_artifact_downloads_in_flight');
@@ -84,6 +96,11 @@ describe('artifact download cap', { concurrency: false }, () => {
     bigUrl = `${fleet.url}/api/v1/artifacts/${createHash('sha256').update(bigBytes).digest('hex')}`;
   });
   after(async () => {
+    // Services outlive agents by design: stop them through the server before tearing down.
+    if (agents.length > 0) {
+      await fleet.cli('undeploy', 'small').catch(() => undefined);
+      for (const a of agents) await eventually(() => servicePid(a) === null, { timeoutMs: 10_000 }).catch(() => undefined);
+    }
     await fleet?.close();
     await rm(work, { recursive: true, force: true });
   });
@@ -121,5 +138,45 @@ describe('artifact download cap', { concurrency: false }, () => {
     assert.equal(free.status, 206);
     assert.deepEqual(Buffer.from(await free.arrayBuffer()), bigBytes.subarray(100));
     await eventually(async () => (await inFlight()) === 0, { what: 'the slot to be free again' });
+  });
+
+  it('agents refused at the cap report the package as downloading, wait their turn, and both end up running it', async () => {
+    await publish('small', {});
+    for (const name of ['queued-1', 'queued-2']) agents.push(await fleet.startAgent({ name, labels: { role: 'queued' } }));
+    for (const a of agents) await fleet.awaitAgent(a, (x) => x.status === 'online');
+
+    // Someone else holds the only download slot, so both agents are refused at first.
+    const held = await holdDownload(bigUrl, fleet.adminToken);
+    const refusedBefore = await refused();
+    const deployed = await fleet.cli('deploy', 'small', '--package', 'small@1.0.0', '-s', 'role=queued');
+    assert.equal(deployed.code, 0, deployed.stderr);
+
+    const packageStatus = async (a: TestAgent) => {
+      const res = await fleet.api<{ packageStatuses: { name: string; status: string; downloadPercent: number | null }[] | null }>('GET', `/api/v1/agents/${await a.instanceUid()}`);
+      return res.body.packageStatuses?.find((p) => p.name === 'small');
+    };
+    for (const a of agents) {
+      await eventually(() => a.process.stderr.includes('artifact download queued by the server'), { what: `${a.name} to log that it is queued`, timeoutMs: 15_000 });
+      const st = await eventually(packageStatus.bind(null, a), { what: `${a.name} package status` });
+      assert.equal(st.status, 'downloading', `${a.name} still reports downloading while queued`);
+      assert.equal(st.downloadPercent, 0);
+    }
+    assert.ok((await refused()) >= refusedBefore + 2, 'both were refused at the cap');
+    assert.equal(await inFlight(), 1);
+
+    held.abort();
+    await eventually(
+      async () => {
+        const rows = (await fleet.api<{ agents: { name: string; service: { healthy: boolean; status: string } | null }[] }>('GET', '/api/v1/deployments/small/status')).body.agents;
+        return rows.length === 2 && rows.every((r) => r.service?.healthy && r.service.status === 'running');
+      },
+      { what: 'both agents running the package', timeoutMs: 30_000 },
+    );
+    for (const a of agents) {
+      const st = await packageStatus(a);
+      assert.equal(st?.status, 'installed');
+      assert.ok(servicePid(a) !== null, `${a.name} runs the service`);
+    }
+    await eventually(async () => (await inFlight()) === 0, { what: 'every download slot free again' });
   });
 });

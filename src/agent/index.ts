@@ -40,5 +40,11 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger }): R
   void connection.reconcileServices();
   connection.start();
   deps.log.info({ instanceUid: connection.instanceUid, server: opts.opampUrl, dataDir: opts.dataDir }, 'agent started');
-  return { instanceUid: connection.instanceUid, stop: () => connection.stop() };
+  return {
+    instanceUid: connection.instanceUid,
+    stop: () => {
+      services.stop();
+      return connection.stop();
+    },
+  };
 }

@@ -1,5 +1,5 @@
 /** `corral server`: runs the control plane until SIGTERM/SIGINT. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 
 // The server's modules (HTTP stack, store drivers, metrics) load only when a server runs,
@@ -10,6 +10,14 @@ function int(name: string) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return n;
+  };
+}
+
+function count(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer (0 = unlimited)`);
     return n;
   };
 }
@@ -27,6 +35,7 @@ interface ServerFlags {
   heartbeat: number;
   offlineAfter: number;
   maxConnections: number;
+  maxDownloads: number;
   publicUrl?: string;
   rolloutDefaults?: Record<string, unknown>;
   logLevel: string;
@@ -54,6 +63,12 @@ export function serverCommand(): Command {
     .option('--heartbeat <seconds>', 'heartbeat interval offered to agents', seconds, 30)
     .option('--offline-after <n>', 'missed heartbeats before an agent is offline', int('--offline-after'), 3)
     .option('--max-connections <n>', 'OpAMP WebSocket connections accepted before answering 503', int('--max-connections'), 15_000)
+    .addOption(
+      new Option('--max-downloads <n>', 'artifact downloads streamed at once before answering 503 + Retry-After (agents queue and resume); 0 = unlimited')
+        .env('CORRAL_MAX_DOWNLOADS')
+        .argParser(count('--max-downloads'))
+        .default(32),
+    )
     .option('--public-url <url>', 'URL agents should use to reach this server (behind a proxy)')
     .option('--rollout-defaults <json>', 'rollout policy fields to use instead of the built-in defaults, e.g. \'{"batches":4,"maxInFlight":"10%"}\'', jsonObject('--rollout-defaults'))
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
@@ -78,6 +93,7 @@ Examples:
         heartbeatSeconds: flags.heartbeat,
         offlineAfterMissed: flags.offlineAfter,
         maxConnections: flags.maxConnections,
+        maxDownloads: flags.maxDownloads,
         publicUrl: flags.publicUrl,
         rolloutDefaults: flags.rolloutDefaults,
       });

@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics on `/metrics`: agents by status, OpAMP messages in and
- * out, live connections, HTTP requests by route and status, and the process
+ * out, live connections, HTTP requests by route and status, artifact
+ * downloads in flight and refused at the cap, and the process
  * metrics prom-client collects (CPU, RSS, heap, event loop lag, fds).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -11,12 +12,13 @@ export interface ServerMetrics {
   registry: Registry;
   opampMessages: Counter<'direction' | 'transport'>;
   httpRequests: Counter<'route' | 'status'>;
+  artifactDownloadsRefused: Counter;
 }
 
 /** Counting agents reads the store, so a scrape storm is answered from a short cache. */
 const AGENT_COUNT_CACHE_MS = 2000;
 
-export function createMetrics(deps: { store: Store; connections: () => number; samples: SampleHistory }): ServerMetrics {
+export function createMetrics(deps: { store: Store; connections: () => number; samples: SampleHistory; downloadsInFlight: () => number }): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let cached: { at: number; counts: Record<string, number> } | null = null;
@@ -65,6 +67,14 @@ export function createMetrics(deps: { store: Store; connections: () => number; s
     },
   });
   new Gauge({
+    name: 'corral_artifact_downloads_in_flight',
+    help: 'Artifact downloads this server process is streaming now (capped by --max-downloads)',
+    registers: [registry],
+    collect() {
+      this.set(deps.downloadsInFlight());
+    },
+  });
+  new Gauge({
     name: 'corral_fleet_service_rss_bytes',
     help: 'Sum of the latest RSS samples of all services on agents connected to this server',
     registers: [registry],
@@ -95,6 +105,11 @@ export function createMetrics(deps: { store: Store; connections: () => number; s
       name: 'corral_http_requests_total',
       help: 'HTTP requests by route and status',
       labelNames: ['route', 'status'],
+      registers: [registry],
+    }),
+    artifactDownloadsRefused: new Counter({
+      name: 'corral_artifact_downloads_refused_total',
+      help: 'Artifact downloads answered 503 because --max-downloads were already in flight',
       registers: [registry],
     }),
   };

@@ -15,6 +15,8 @@ function rolloutDefaults(value: Record<string, unknown> | undefined): RolloutPol
   return mergePolicy(DEFAULT_POLICY, parsed.data);
 }
 
+export const DEFAULT_MAX_DOWNLOADS = 32;
+
 export interface ServerOptions {
   /** host:port to listen on. Default 127.0.0.1:4320; port 0 picks a free one. */
   listen?: string;
@@ -38,6 +40,12 @@ export interface ServerOptions {
   rolloutDefaults?: Record<string, unknown>;
   /** How often rollouts are evaluated, ms. Default 1000. */
   rolloutTickMs?: number;
+  /**
+   * Artifact downloads this process streams at once; past it a download is
+   * answered 503 + Retry-After and the agent retries later, resuming with
+   * Range. 0 means unlimited. Default 32.
+   */
+  maxDownloads?: number;
 }
 
 export interface CompiledServerOptions {
@@ -54,6 +62,8 @@ export interface CompiledServerOptions {
   retryAfterSeconds: number;
   rolloutDefaults: RolloutPolicy;
   rolloutTickMs: number;
+  /** 0 = unlimited. */
+  maxDownloads: number;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, { integer = true } = {}): number {
@@ -61,6 +71,12 @@ function positive(name: string, value: number | undefined, fallback: number, { i
   if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
     throw new ValidationError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`, name);
   }
+  return v;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 0) throw new ValidationError(`${name} must be a non-negative integer (0 = unlimited), got ${String(value)}`, name);
   return v;
 }
 
@@ -96,5 +112,6 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
     retryAfterSeconds: 5,
     rolloutDefaults: rolloutDefaults(o.rolloutDefaults),
     rolloutTickMs: positive('rolloutTickMs', o.rolloutTickMs, 1000),
+    maxDownloads: nonNegative('maxDownloads', o.maxDownloads, DEFAULT_MAX_DOWNLOADS),
   };
 }

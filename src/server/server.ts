@@ -25,6 +25,7 @@ import { createMetrics, routeLabel } from './metrics.js';
 import { PackageService } from './packages/package-service.js';
 import { loadSigningKey } from './packages/signing-key.js';
 import { ARTIFACT_PATH, serveArtifact } from './packages/artifact-download.js';
+import { DownloadLimiter } from './packages/download-limiter.js';
 import { bootstrapTokens, type BootstrapSecrets } from './bootstrap.js';
 import type { CompiledServerOptions } from './options.js';
 import { RolloutService } from './rollouts/rollout-service.js';
@@ -79,7 +80,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   );
   const ws = new WsTransport({ maxConnections: opts.maxConnections, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
   const httpOpamp = new HttpTransport({ maxInFlight: opts.maxHttpInFlight, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
-  const metrics = createMetrics({ store, connections: () => ws.connections, samples });
+  const downloads = new DownloadLimiter({ maxDownloads: opts.maxDownloads });
+  const metrics = createMetrics({ store, connections: () => ws.connections, samples, downloadsInFlight: () => downloads.inFlight });
   metricsRef = metrics;
   const fleet = new FleetService({
     store,
@@ -119,7 +121,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     }
     const artifact = ARTIFACT_PATH.exec(path);
     if (artifact) {
-      serveArtifact(req, res, artifact[1]!, { store, packages, log }).catch((err: unknown) => {
+      serveArtifact(req, res, artifact[1]!, { store, packages, log, limiter: downloads, onRefused: () => metrics.artifactDownloadsRefused.inc() }).catch((err: unknown) => {
         log.error({ err }, 'artifact download failed');
         if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
         else res.destroy();

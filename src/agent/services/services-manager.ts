@@ -17,7 +17,7 @@ import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import { artifactFor, MANIFEST_FILE, parseManifest, type DeploymentSpec, type PackageManifest, type ServiceDetail } from '../../protocol/index.js';
 import { sampleProcess } from './process-sample.js';
-import { fetchArtifact, type DownloadTarget } from '../packages/download.js';
+import { DownloadAbortedError, fetchArtifact, type DownloadTarget } from '../packages/download.js';
 import { unpackArchive } from '../packages/unpack.js';
 import { ServiceSupervisor, processStartTicks, type ServiceStatus } from './supervisor.js';
 import { renderTemplate } from './template.js';
@@ -62,6 +62,9 @@ export class ServicesManager extends EventEmitter {
   private readonly packages = new Map<string, PackageState>();
   private queue: Promise<void> = Promise.resolve();
   private readonly root: string;
+  /** Downloads under way (streaming or queued by the server), by artifact sha256, so a newer desired state or stop() can call them off. */
+  private readonly downloads = new Map<string, AbortController>();
+  private stopped = false;
 
   constructor(
     private readonly opts: { dataDir: string; os: string; arch: string },
@@ -87,10 +90,28 @@ export class ServicesManager extends EventEmitter {
     }
   }
 
-  /** Converges to `specs` (all deployments for this agent). Calls are queued, never concurrent. */
+  /**
+   * Converges to `specs` (all deployments for this agent). Calls are queued,
+   * never concurrent; a download the new specs no longer want is called off
+   * (its partial file stays), so a change never waits behind a download the
+   * server keeps queueing.
+   */
   reconcile(specs: DeploymentSpec[]): Promise<void> {
+    const wanted = new Set(specs.map((s) => artifactFor(s, this.opts.os, this.opts.arch)?.sha256));
+    for (const [sha256, download] of this.downloads) if (!wanted.has(sha256)) download.abort();
     this.queue = this.queue.then(() => this.converge(specs)).catch((err: unknown) => this.deps.log.error({ err }, 'reconcile failed'));
     return this.queue;
+  }
+
+  /**
+   * Calls off downloads under way and stops log rotation. Services keep
+   * running (a restarted agent re-adopts them). Further reconciles download
+   * nothing. Call once, when the agent stops.
+   */
+  stop(): void {
+    this.stopped = true;
+    for (const download of this.downloads.values()) download.abort();
+    clearInterval(this.rotation);
   }
 
   health(): Record<string, ServiceHealth> {
@@ -202,6 +223,11 @@ export class ServicesManager extends EventEmitter {
         await this.apply(spec);
         this.errors.delete(spec.name);
       } catch (e) {
+        if (e instanceof DownloadAbortedError) {
+          // Superseded by a newer desired state (which converges next) or the agent is stopping: not a failure.
+          this.deps.log.info({ service: spec.name, version: spec.version, err: e.message }, 'download called off');
+          return;
+        }
         const message = (e as Error).message;
         this.deps.log.error({ service: spec.name, version: spec.version, err: message }, 'service change failed; previous version left as it was');
         this.errors.set(spec.name, `${spec.version}: ${message}`);
@@ -221,13 +247,32 @@ export class ServicesManager extends EventEmitter {
       await mkdir(join(dir, 'versions'), { recursive: true });
       this.setPackage(spec.name, { status: 'downloading', downloadPercent: 0 });
       let reported = 0;
-      const archive = await fetchArtifact(artifact, join(this.opts.dataDir, 'downloads'), this.deps.target(), (percent) => {
-        // Progress in steps of 10 %, not per chunk.
-        if (percent - reported >= 10) {
-          reported = percent;
-          this.setPackage(spec.name, { downloadPercent: percent });
-        }
-      });
+      const download = new AbortController();
+      if (this.stopped) download.abort();
+      this.downloads.set(artifact.sha256, download);
+      let archive: string;
+      try {
+        archive = await fetchArtifact(artifact, join(this.opts.dataDir, 'downloads'), this.deps.target(), {
+          signal: download.signal,
+          onProgress: (percent) => {
+            // Progress in steps of 10 %, not per chunk.
+            if (percent - reported >= 10) {
+              reported = percent;
+              this.setPackage(spec.name, { downloadPercent: percent });
+            }
+          },
+          onQueued: ({ status, delayMs, refusals, percent }) => {
+            // Still downloading as far as the server is told; the wait is the server's own doing.
+            reported = percent;
+            this.setPackage(spec.name, { status: 'downloading', downloadPercent: percent });
+            const fields = { service: spec.name, version: spec.version, status, delayMs, refusals, percent };
+            if (refusals === 1) this.deps.log.info(fields, 'artifact download queued by the server; waiting to resume');
+            else this.deps.log.debug(fields, 'artifact download still queued by the server');
+          },
+        });
+      } finally {
+        this.downloads.delete(artifact.sha256);
+      }
       this.setPackage(spec.name, { status: 'installing', downloadPercent: null });
       await unpackArchive(archive, versionDir);
       try {

@@ -3,6 +3,11 @@
  * (never read whole into memory), with single-range `Range` support so an
  * interrupted download resumes. Admin tokens and agent credentials may
  * download.
+ *
+ * A download holds a slot of the `DownloadLimiter` from the moment its body
+ * starts until the response is over: finished, failed, or cut by the client.
+ * With every slot taken the answer is 503 + `Retry-After` (a few seconds,
+ * jittered) and the usual JSON error body; agents wait and resume with Range.
  */
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,11 +17,12 @@ import type { Store } from '../store/index.js';
 import { bearerToken, hashSecret } from '../auth/tokens.js';
 import { ArtifactNotFoundError } from '../errors.js';
 import type { PackageService } from './package-service.js';
+import { downloadRetryAfterSeconds, type DownloadLimiter } from './download-limiter.js';
 
 export const ARTIFACT_PATH = /^\/api\/v1\/artifacts\/([^/]+)$/;
 
-function json(res: ServerResponse, status: number, code: string, message: string): void {
-  res.writeHead(status, { 'Content-Type': 'application/json' });
+function json(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
   res.end(JSON.stringify({ error: { code, message } }));
 }
 
@@ -47,7 +53,18 @@ async function authorized(store: Store, header: string | undefined): Promise<boo
   return (await store.findActiveTokenByHash(hash))?.kind === 'admin';
 }
 
-export async function serveArtifact(req: IncomingMessage, res: ServerResponse, sha256: string, deps: { store: Store; packages: PackageService; log: Logger }): Promise<void> {
+export interface ArtifactDownloadDeps {
+  store: Store;
+  packages: PackageService;
+  log: Logger;
+  limiter: DownloadLimiter;
+  /** Counts downloads refused because every slot was taken. */
+  onRefused?: () => void;
+  /** Jitter source for Retry-After. Default Math.random. */
+  random?: () => number;
+}
+
+export async function serveArtifact(req: IncomingMessage, res: ServerResponse, sha256: string, deps: ArtifactDownloadDeps): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, 'METHOD_NOT_ALLOWED', 'artifacts are read with GET');
   if (!(await authorized(deps.store, req.headers.authorization))) return json(res, 401, 'UNAUTHENTICATED', 'an admin token or agent credential is required');
   let artifact;
@@ -78,8 +95,23 @@ export async function serveArtifact(req: IncomingMessage, res: ServerResponse, s
     headers['Content-Range'] = `bytes ${range.start}-${range.end}/${artifact.size}`;
   }
   headers['Content-Length'] = artifact.size === 0 ? 0 : range.end - range.start + 1;
+  if (req.method === 'HEAD' || artifact.size === 0) {
+    res.writeHead(status, headers);
+    return void res.end();
+  }
+  // The client left while the artifact was looked up: 'close' has fired already and would never release a slot.
+  if (res.destroyed) return;
+  const release = deps.limiter.tryAcquire();
+  if (!release) {
+    deps.onRefused?.();
+    const retryAfter = downloadRetryAfterSeconds(deps.random ?? Math.random);
+    return json(res, 503, 'DOWNLOAD_LIMIT', `the server is at its download limit (${deps.limiter.opts.maxDownloads} at once); retry after ${retryAfter} s and resume with Range`, {
+      'Retry-After': String(retryAfter),
+    });
+  }
+  // 'close' follows both a finished response and a connection cut mid-body, so the slot is always given back.
+  res.once('close', release);
   res.writeHead(status, headers);
-  if (req.method === 'HEAD' || artifact.size === 0) return void res.end();
   try {
     await pipeline(createReadStream(artifact.path, { start: range.start, end: range.end }), res);
   } catch (err) {

@@ -1,6 +1,7 @@
 /** `corral agent`: runs the host agent until SIGTERM/SIGINT. */
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
+import { addAgentInstallCommands } from './agent-install-command.js';
 
 const loadAgent = () => import('../agent/index.js');
 
@@ -17,7 +18,7 @@ interface AgentFlags {
 }
 
 export function agentCommand(): Command {
-  return new Command('agent')
+  const agent = new Command('agent')
     .description('Run the Corral host agent: connects out to the server over OpAMP (no listening port), enrolls once, and keeps reconnecting')
     .option('--server <url>', 'Corral server URL (env CORRAL_SERVER)', process.env.CORRAL_SERVER)
     .option('--token <token>', 'enrollment token, used until the agent has its own credential (env CORRAL_TOKEN)', process.env.CORRAL_TOKEN)
@@ -84,4 +85,6 @@ Example:
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
     });
+  addAgentInstallCommands(agent);
+  return agent;
 }

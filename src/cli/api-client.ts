@@ -4,6 +4,15 @@
  */
 import { CliError, EXIT } from './exit-codes.js';
 import type { Credentials } from './credentials.js';
+import { hostname, userInfo } from 'node:os';
+
+function actor(): string {
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return `uid-${process.getuid?.() ?? 'unknown'}@${hostname()}`;
+  }
+}
 
 export class ApiClient {
   constructor(readonly creds: Credentials) {}
@@ -25,6 +34,8 @@ export class ApiClient {
         headers: {
           ...(this.creds.token ? { authorization: `Bearer ${this.creds.token}` } : {}),
           ...(payload ? { 'content-type': payload.contentType } : {}),
+          // Recorded with operator actions (who paused, rolled back, ...).
+          'x-corral-actor': actor(),
         },
         body: payload?.body,
         signal: AbortSignal.timeout(timeoutMs),

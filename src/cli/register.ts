@@ -9,11 +9,12 @@ import { addPackageCommands } from './commands/packages.js';
 import { addDeploymentCommands } from './commands/deployments.js';
 import { addImperativeCommands } from './commands/imperative.js';
 import { addExecCommand } from './commands/exec.js';
+import { addRolloutCommands } from './commands/rollouts.js';
 import { defaultCliIo, type CliIo } from './context.js';
 
 /**
  * Adds login, logout, agents, label, revoke, token, config, events, package,
- * deploy…, services, restart, logs and exec to `program`. Call it after any
+ * deploy…, rollout…, services, restart, logs and exec to `program`. Call it after any
  * `exitOverride()` / `configureOutput()` on `program`, so the commands inherit
  * them. Commands reject with a `CliError` (carrying the exit code) on failure.
  */
@@ -27,6 +28,7 @@ export function registerClientCommands(program: Command, io: CliIo = defaultCliI
   addDeploymentCommands(program, io);
   addImperativeCommands(program, io);
   addExecCommand(program, io);
+  addRolloutCommands(program, io);
 }
 
 /**

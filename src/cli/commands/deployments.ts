@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { CliError } from '../exit-codes.js';
 import { formatTable } from '../table.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
+import { rolloutPolicyFrom, withRolloutFlags, type RolloutFlags } from './rollouts.js';
 
 interface ApiDeployment {
   name: string;
@@ -33,7 +34,8 @@ export function parseValues(pairs: string[]): Record<string, string> {
 }
 
 export function addDeploymentCommands(program: Command, io: CliIo): void {
-  withConnection(
+  withRolloutFlags(
+    withConnection(
     program
       .command('deploy')
       .description('Install (or change) a deployment: a published package version with config values on the agents a selector matches')
@@ -42,10 +44,25 @@ export function addDeploymentCommands(program: Command, io: CliIo): void {
       .requiredOption('-s, --selector <selector>', "which agents run it, e.g. 'env=prod,role=web'")
       .option('--set <key=value>', 'a config value for the package templates (repeatable)', collect, [])
       .option('--stopped', 'install without starting')
-      .addHelpText('after', '\nExample:\n  corral deploy web --package hello@1.0.0 -s env=prod --set port=8080'),
-  ).action(async (name: string, flags: ConnectionFlags & { package: string; selector: string; set: string[]; stopped?: boolean }) => {
+      .option('--save-policy', 'keep the rollout flags on the deployment for its later changes too'),
+    ),
+  )
+    .addHelpText(
+      'after',
+      `
+A change of package, version or values goes out as a staged rollout: a canary stage, then batches,
+at most --max-in-flight agents at a time, each healthy for --min-healthy seconds before it counts;
+past the error budget it pauses or rolls back (--on-failure). Follow it: corral rollout status NAME -w
+
+Examples:
+  corral deploy web --package hello@1.0.0 -s env=prod --set port=8080
+  corral deploy web --package hello@1.1.0 -s env=prod --canary 2 --manual-promote --batches 4 --max-in-flight 10%
+  corral deploy web --package hello@1.1.0 -s env=prod --order-by cluster=eu,us --error-budget 5% --on-failure rollback`,
+    )
+    .action(async (name: string, flags: ConnectionFlags & RolloutFlags & { package: string; selector: string; set: string[]; stopped?: boolean; savePolicy?: boolean }) => {
     const at = flags.package.lastIndexOf('@');
     if (at <= 0 || at === flags.package.length - 1) throw new CliError(`--package "${flags.package}": expected name@version`, 1, 'INVALID_ARGUMENT');
+    const policy = rolloutPolicyFrom(flags);
     const body = {
       name,
       package: flags.package.slice(0, at),
@@ -53,10 +70,14 @@ export function addDeploymentCommands(program: Command, io: CliIo): void {
       selector: flags.selector,
       values: parseValues(flags.set),
       desiredState: flags.stopped ? 'stopped' : 'running',
+      ...(flags.savePolicy ? { policy: policy } : { rollout: policy }),
     };
-    const res = await apiFor(flags, io).request<ApiDeployment>('POST', '/api/v1/deployments', body);
+    const res = await apiFor(flags, io).request<ApiDeployment & { rollout: string | null }>('POST', '/api/v1/deployments', body);
     if (flags.output === 'json') return printJson(io, res);
-    io.stdout.write(`deployment ${res.name}: ${res.package}@${res.version} on '${res.selector}' (${res.desiredState}); watch it with: corral deployment status ${res.name}\n`);
+    io.stdout.write(
+      `deployment ${res.name}: ${res.package}@${res.version} on '${res.selector}' (${res.desiredState})` +
+        (res.rollout ? `; rollout ${res.rollout} started, follow it with: corral rollout status ${res.name} -w\n` : `; no content change, so no rollout\n`),
+    );
   });
 
   withConnection(program.command('deployments').description('List deployments')).action(async (flags: ConnectionFlags) => {

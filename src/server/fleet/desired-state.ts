@@ -11,6 +11,7 @@ import {
 import type { ConfigRecord, DeploymentRecord, PackageRecord, Store } from '../store/index.js';
 import { compileConfigs, hashConfigFiles, type CompiledConfig } from './remote-config.js';
 import { parseSelector } from './selector.js';
+import { isAgentDeployment } from '../opamp/package-offer.js';
 
 export const CORRAL_AGENT_SERVICE_NAME = 'io.corral.agent';
 
@@ -31,6 +32,8 @@ export function deploymentSpec(d: DeploymentRecord, packages: PackageRecord[]): 
 export function compileDesiredState(configs: ConfigRecord[], deployments: DeploymentRecord[], packages: PackageRecord[]): CompiledConfig[] {
   const compiled = compileConfigs(configs);
   for (const d of deployments) {
+    // The agent's own package travels as an OpAMP top-level package offer (opamp/package-offer.ts).
+    if (isAgentDeployment(d, packages)) continue;
     const spec = deploymentSpec(d, packages);
     if (spec.artifacts.length === 0) continue;
     const files = { [deploymentFileName(d.name)]: { contentType: DEPLOYMENT_CONTENT_TYPE, body: JSON.stringify(spec) } };

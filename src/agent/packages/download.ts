@@ -37,6 +37,19 @@ async function sha256Of(path: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** The size of an artifact on the server (HEAD), for offers that carry no size (OpAMP DownloadableFile). Throws DownloadError. */
+export async function artifactSize(path: string, target: DownloadTarget): Promise<number> {
+  const res = await fetch(target.baseUrl + path, {
+    method: 'HEAD',
+    headers: target.credential ? { authorization: `Bearer ${target.credential}` } : {},
+  }).catch((e: unknown) => {
+    throw new DownloadError(`HEAD ${path} failed: ${(e as Error).message}`);
+  });
+  const size = Number(res.headers.get('content-length'));
+  if (res.status !== 200 || !Number.isInteger(size) || size < 0) throw new DownloadError(`HEAD ${path} failed: HTTP ${res.status}`);
+  return size;
+}
+
 /** Returns the verified archive's path, downloading what is missing. Throws DownloadError. */
 export async function fetchArtifact(artifact: DeploymentArtifact, dir: string, target: DownloadTarget, onProgress?: (percent: number) => void): Promise<string> {
   if (!target.signingKeyPem) throw new DownloadError('no package-signing key pinned (the agent learns it at enrollment): refusing to install unsigned-checkable artifacts');

@@ -48,6 +48,7 @@ import type { PackageState, ServicesManager } from './services/services-manager.
 import type { DownloadTarget } from './packages/download.js';
 import type { CustomHandler } from './custom-handlers.js';
 import type { ResourceSampler } from './resource-sampler.js';
+import type { SelfUpgrader } from './upgrade/self-upgrade.js';
 
 export const AGENT_CAPABILITIES =
   BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus) |
@@ -57,6 +58,7 @@ export const AGENT_CAPABILITIES =
   BigInt(AgentCapabilities.AgentCapabilities_ReportsRemoteConfig) |
   BigInt(AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings) |
   BigInt(AgentCapabilities.AgentCapabilities_ReportsHeartbeat) |
+  BigInt(AgentCapabilities.AgentCapabilities_AcceptsPackages) |
   BigInt(AgentCapabilities.AgentCapabilities_ReportsPackageStatuses);
 
 const STATUS: Record<RemoteConfigState['status'], RemoteConfigStatuses> = {
@@ -87,6 +89,8 @@ export interface ConnectionDeps {
   custom?: Record<string, CustomHandler>;
   /** Resource samples to send every `sampleMs` while connected. */
   sampler?: ResourceSampler;
+  /** Takes the agent's own package (top-level) offers and reports their status. */
+  upgrader?: SelfUpgrader;
   random?: () => number;
   /** Opens a WebSocket; tests substitute one that fails on demand. */
   openSocket?: (url: string, headers: Record<string, string>) => WebSocket;
@@ -115,6 +119,7 @@ export class AgentConnection {
     this.heartbeatMs = opts.heartbeatMs;
     this.url = opts.opampUrl;
     deps.services?.on('health', () => this.scheduleHealthReport());
+    deps.upgrader?.on('status', () => this.send({ packageStatuses: this.packageStatuses() }));
   }
 
   private healthTimer: NodeJS.Timeout | null = null;
@@ -158,7 +163,20 @@ export class AgentConnection {
         ...(p.downloadPercent !== null ? { downloadDetails: { downloadPercent: p.downloadPercent } } : {}),
       };
     }
-    return { packages };
+    const own = this.deps.upgrader?.status();
+    if (own) {
+      packages[own.name] = {
+        name: own.name,
+        agentHasVersion: own.hasVersion,
+        agentHasHash: Buffer.from(own.hasHash, 'hex'),
+        serverOfferedVersion: own.offeredVersion,
+        serverOfferedHash: Buffer.from(own.offeredHash, 'hex'),
+        status: PACKAGE_STATUS[own.status],
+        errorMessage: own.error,
+        ...(own.downloadPercent !== null ? { downloadDetails: { downloadPercent: own.downloadPercent } } : {}),
+      };
+    }
+    return { packages, serverProvidedAllPackagesHash: Buffer.from(this.deps.upgrader?.allPackagesHash ?? '', 'hex') };
   }
 
   /** Where artifacts download from, with what credential, checked against which key. */
@@ -292,6 +310,7 @@ export class AgentConnection {
       this.deps.log.error({ type: msg.errorResponse.type, message: msg.errorResponse.errorMessage }, 'server reported an error');
       return false;
     }
+    this.deps.upgrader?.connected();
     if ((msg.flags & BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState)) !== 0n) this.sendFullState();
     const signingKey = msg.connectionSettings?.otherConnections[SIGNING_CONNECTION]?.otherSettings[SIGNING_KEY_SETTING];
     if (signingKey) this.pinSigningKey(signingKey);
@@ -310,6 +329,7 @@ export class AgentConnection {
       }
     }
     if (msg.remoteConfig) this.applyRemoteConfig(msg);
+    if (msg.packagesAvailable) this.deps.upgrader?.offer(msg.packagesAvailable);
     if (msg.customMessage) void this.onCustomMessage(msg.customMessage.capability, msg.customMessage.type, msg.customMessage.data);
     return false;
   }

@@ -12,21 +12,32 @@ import { customHandlers } from './custom-handlers.js';
 import { ResourceSampler } from './resource-sampler.js';
 import type { DownloadTarget } from './packages/download.js';
 import type { CompiledAgentOptions } from './options.js';
+import { SelfUpgrader } from './upgrade/self-upgrade.js';
 
 export { compileAgentOptions, parseLabels, AgentOptionsError, type AgentOptions, type CompiledAgentOptions } from './options.js';
 export { IdentityError } from './identity.js';
+export { runUpgradeWatcher, WatcherError } from './upgrade/watcher.js';
 
 export interface RunningAgent {
   instanceUid: string;
   stop(): Promise<void>;
 }
 
-export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger }): RunningAgent {
+/**
+ * Starts the agent. `exitForUpgrade` is called once a new version is
+ * unpacked and its watcher runs: the caller stops the agent (not its
+ * services) and exits the process, and the watcher starts the new version.
+ */
+export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger; exitForUpgrade: () => void }): RunningAgent {
   const platform = describeAgent({ instanceUid: '', name: '', labels: {} }).nonIdentifying;
   const services = new ServicesManager(
     { dataDir: opts.dataDir, os: platform['os.type']!, arch: platform['host.arch']! },
     // Called only once services converge, after `connection` exists.
     { log: deps.log.child({ component: 'services' }), target: (): DownloadTarget => connection.downloadTarget() },
+  );
+  const upgrader = new SelfUpgrader(
+    { dataDir: opts.dataDir, graceMs: opts.upgradeGraceMs },
+    { log: deps.log.child({ component: 'upgrade' }), target: (): DownloadTarget => connection.downloadTarget(), exitForUpgrade: deps.exitForUpgrade },
   );
   const connection = new AgentConnection(opts, {
     log: deps.log,
@@ -35,6 +46,7 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger }): R
     services,
     custom: customHandlers(services, opts.dataDir, { noExec: opts.noExec }),
     sampler: new ResourceSampler(opts.dataDir),
+    upgrader,
   });
   // Services follow the last desired state on disk, whether or not a server answers.
   void connection.reconcileServices();

@@ -18,6 +18,8 @@ export interface AgentOptions {
   noExec?: boolean;
   /** Seconds between resource samples sent to the server. Default 5. */
   sampleSeconds?: number;
+  /** Seconds a new agent version has to connect and report healthy before the upgrade watcher reverts it. Default 60. */
+  upgradeGraceSeconds?: number;
 }
 
 export interface CompiledAgentOptions {
@@ -30,6 +32,7 @@ export interface CompiledAgentOptions {
   backoff: BackoffPolicy;
   noExec: boolean;
   sampleMs: number;
+  upgradeGraceMs: number;
 }
 
 export class AgentOptionsError extends Error {
@@ -66,6 +69,8 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/opamp';
   const heartbeat = o.heartbeatSeconds ?? 30;
   if (!(heartbeat > 0)) throw new AgentOptionsError(`--heartbeat must be a positive number of seconds`);
+  const grace = o.upgradeGraceSeconds ?? 60;
+  if (!(grace > 0)) throw new AgentOptionsError(`--upgrade-grace must be a positive number of seconds`);
   return {
     opampUrl: url.toString(),
     token: o.token || null,
@@ -76,5 +81,6 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
     backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
     noExec: o.noExec ?? false,
     sampleMs: Math.max(0.2, o.sampleSeconds ?? 5) * 1000,
+    upgradeGraceMs: Math.round(grace * 1000),
   };
 }

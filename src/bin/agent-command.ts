@@ -1,5 +1,5 @@
 /** `corral agent`: runs the host agent until SIGTERM/SIGINT. */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { addAgentInstallCommands } from './agent-install-command.js';
 
@@ -15,6 +15,29 @@ interface AgentFlags {
   logLevel: string;
   exec: boolean;
   sampleInterval: number;
+  upgradeGrace: number;
+}
+
+const positiveSeconds = (v: string) => {
+  const n = Number(v);
+  if (!(n > 0)) throw new InvalidArgumentError('must be a positive number of seconds');
+  return n;
+};
+
+/** `corral agent watch --handover FILE`: the upgrade watcher, started by the agent itself (hidden). */
+function watchCommand(): Command {
+  return new Command('watch')
+    .description('Watch an agent upgrade (started by the agent itself; see docs/agent-upgrade.md)')
+    .requiredOption('--handover <file>', 'the handover file the old agent wrote')
+    .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
+    .action(async (flags: { handover: string; logLevel: string }) => {
+      const { runUpgradeWatcher } = await loadAgent();
+      const log = pino({ level: flags.logLevel, base: { component: 'upgrade-watcher', pid: process.pid } }, pino.destination(1));
+      const outcome = await runUpgradeWatcher(flags.handover, { log });
+      log.info({ outcome }, 'watcher done');
+      log.flush();
+      process.exit(0);
+    });
 }
 
 export function agentCommand(): Command {
@@ -46,6 +69,7 @@ export function agentCommand(): Command {
       5,
     )
     .option('--no-exec', 'refuse exec jobs from the server (they fail with a clear error)')
+    .addOption(new Option('--upgrade-grace <seconds>', 'how long a new agent version has to connect and report healthy before it is reverted').argParser(positiveSeconds).default(60).hideHelp())
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addHelpText(
       'after',
@@ -68,8 +92,10 @@ Example:
           heartbeatSeconds: flags.heartbeat,
           noExec: !flags.exec,
           sampleSeconds: flags.sampleInterval,
+          upgradeGraceSeconds: flags.upgradeGrace,
         }),
-        { log },
+        // Handed over to the upgrade watcher: stop (services keep running) and exit, so it can start the new version.
+        { log, exitForUpgrade: () => stop('upgrade') },
       );
       let stopping = false;
       const stop = (signal: string) => {
@@ -84,7 +110,8 @@ Example:
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
-    });
+    })
+    .addCommand(watchCommand(), { hidden: true });
   addAgentInstallCommands(agent);
   return agent;
 }

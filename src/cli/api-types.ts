@@ -18,6 +18,8 @@ export interface ApiAgent {
   lastSeenAt: string;
   health: { healthy: boolean; status: string; lastError: string } | null;
   config: { desiredHash: string | null; reportedHash: string | null; status: string; errorMessage: string };
+  /** The agent's own package (upgrades); absent from older servers, null before any upgrade offer. */
+  agentPackage?: { version: string; offeredVersion: string; status: string; error: string; downloadPercent: number | null } | null;
 }
 
 export interface ApiHealthTree {

@@ -25,7 +25,19 @@ export {
   uuidBytesToString,
   uuidStringToBytes,
 } from './opamp.js';
-export { MANIFEST_API_VERSION, MANIFEST_FILE, ManifestError, PackageManifestSchema, parseManifest, type PackageManifest } from './package-manifest.js';
+export {
+  AgentPackageManifestSchema,
+  MANIFEST_API_VERSION,
+  MANIFEST_FILE,
+  ManifestError,
+  PackageManifestSchema,
+  parseAnyManifest,
+  parseManifest,
+  type AgentPackageManifest,
+  type AnyPackageManifest,
+  type PackageManifest,
+} from './package-manifest.js';
+export { TOP_LEVEL_PACKAGE_NAME } from './agent-package.js';
 export {
   DEPLOYMENT_CONTENT_TYPE,
   DEPLOYMENT_FILE_PREFIX,

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManifestError, parseManifest } from './package-manifest.js';
+import { ManifestError, parseAnyManifest, parseManifest } from './package-manifest.js';
 
 const minimal = `apiVersion: corral.io/v1
 name: hello
@@ -49,5 +49,42 @@ hooks: {postInstall: {command: bin/setup, timeoutSeconds: 30}}
 
   it('reports YAML syntax errors as manifest errors', () => {
     assert.throws(() => parseManifest('name: [unclosed'), (e: unknown) => e instanceof ManifestError && /not valid YAML/.test(e.message));
+  });
+
+  describe('kind: agent', () => {
+    const agent = `apiVersion: corral.io/v1
+kind: agent
+name: corral-agent
+version: 9.9.9
+platforms: [{os: linux, arch: amd64}]
+agent: {entry: dist/bin/corral.js}
+`;
+
+    it('reads an agent package: an entry point and no run section', () => {
+      const m = parseAnyManifest(agent);
+      assert.equal(m.kind, 'agent');
+      assert.equal(m.kind === 'agent' && m.agent.entry, 'dist/bin/corral.js');
+    });
+
+    it('defaults kind to service', () => {
+      assert.equal(parseAnyManifest(minimal).kind, 'service');
+      assert.equal(parseManifest(minimal).kind, 'service');
+    });
+
+    for (const [what, text, field] of [
+      ['a run section', `${agent}run: {command: bin/x}\n`, 'run'],
+      ['a missing entry', agent.replace('agent: {entry: dist/bin/corral.js}', 'agent: {}'), 'agent.entry'],
+      ['an entry escaping the package', agent.replace('dist/bin/corral.js', '../corral.js'), 'agent.entry'],
+      ['an unknown kind', agent.replace('kind: agent', 'kind: daemon'), 'kind'],
+      ['an agent section in a service package', `${minimal}agent: {entry: x.js}\n`, 'agent'],
+    ] as const) {
+      it(`rejects ${what}, naming the field`, () => {
+        assert.throws(() => parseAnyManifest(text), (e: unknown) => e instanceof ManifestError && e.message.includes(field));
+      });
+    }
+
+    it('refuses to read an agent package as a service', () => {
+      assert.throws(() => parseManifest(agent), (e: unknown) => e instanceof ManifestError && /cannot run as a service/.test(e.message));
+    });
   });
 });

@@ -3,6 +3,11 @@
  * Shared by the CLI (build), the server (push) and the agent (run), so it
  * lives with the other wire formats. Versioned (`apiVersion`), unknown keys
  * rejected, every error names the field.
+ *
+ * Two kinds (`kind`, default `service`):
+ * - `service`: a process the agent supervises (`run`, `stop`, `health`, …).
+ * - `agent`: the Corral agent itself (`agent.entry`, no `run`); deploying it
+ *   upgrades matching Corral agents (see docs/agent-upgrade.md).
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -44,16 +49,21 @@ const HealthCheck = z
     }),
   );
 
+const common = {
+  apiVersion: z.literal(MANIFEST_API_VERSION),
+  name: z.string().regex(NAME, 'lower-case letters, digits and ._- (at most 63), starting with a letter or digit'),
+  version: z.string().regex(VERSION, 'letters, digits and .+_- (at most 64)'),
+  description: z.string().max(1024).optional(),
+  platforms: z
+    .array(z.object({ os: z.enum(['linux', 'darwin', 'windows', 'freebsd']), arch: z.enum(['amd64', 'arm64', 'arm32', 'x86', 'any']) }).strict())
+    .min(1)
+    .default([{ os: 'linux', arch: 'any' }]),
+};
+
 export const PackageManifestSchema = z
   .object({
-    apiVersion: z.literal(MANIFEST_API_VERSION),
-    name: z.string().regex(NAME, 'lower-case letters, digits and ._- (at most 63), starting with a letter or digit'),
-    version: z.string().regex(VERSION, 'letters, digits and .+_- (at most 64)'),
-    description: z.string().max(1024).optional(),
-    platforms: z
-      .array(z.object({ os: z.enum(['linux', 'darwin', 'windows', 'freebsd']), arch: z.enum(['amd64', 'arm64', 'arm32', 'x86', 'any']) }).strict())
-      .min(1)
-      .default([{ os: 'linux', arch: 'any' }]),
+    kind: z.literal('service').default('service'),
+    ...common,
     run: z
       .object({
         command: z.string().min(1),
@@ -88,6 +98,21 @@ export const PackageManifestSchema = z
 
 export type PackageManifest = z.infer<typeof PackageManifestSchema>;
 
+/** A package that is the Corral agent: `node <unpacked>/<agent.entry> agent …` runs it from the unpacked directory alone. */
+export const AgentPackageManifestSchema = z
+  .object({
+    kind: z.literal('agent'),
+    ...common,
+    agent: z.object({ entry: RelativePath }).strict(),
+  })
+  .strict();
+
+export type AgentPackageManifest = z.infer<typeof AgentPackageManifestSchema>;
+export type AnyPackageManifest = PackageManifest | AgentPackageManifest;
+
+/** Keys only a service package has: named in the error when an agent package carries one. */
+const SERVICE_ONLY_KEYS = ['run', 'stop', 'restart', 'health', 'config', 'hooks'] as const;
+
 export class ManifestError extends Error {
   readonly code = 'INVALID_MANIFEST';
   constructor(message: string) {
@@ -96,18 +121,38 @@ export class ManifestError extends Error {
   }
 }
 
-/** Parses and validates corral.yaml text. Throws ManifestError listing every problem with its field path. */
-export function parseManifest(text: string, source = MANIFEST_FILE): PackageManifest {
+/**
+ * Parses and validates corral.yaml text of either kind. Throws ManifestError
+ * listing every problem with its field path.
+ */
+export function parseAnyManifest(text: string, source = MANIFEST_FILE): AnyPackageManifest {
   let raw: unknown;
   try {
     raw = parseYaml(text, { maxAliasCount: 10 });
   } catch (e) {
     throw new ManifestError(`${source}: not valid YAML: ${(e as Error).message}`);
   }
-  const result = PackageManifestSchema.safeParse(raw);
+  const kind = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>).kind : undefined;
+  if (kind !== undefined && kind !== 'service' && kind !== 'agent') {
+    throw new ManifestError(`${source} is invalid: kind: must be "service" (the default) or "agent", got ${JSON.stringify(kind)}`);
+  }
+  if (kind === 'agent') {
+    const extra = SERVICE_ONLY_KEYS.filter((k) => k in (raw as Record<string, unknown>));
+    if (extra.length > 0) {
+      throw new ManifestError(`${source} is invalid: ${extra.map((k) => `${k}: not allowed in a kind: agent package (the agent runs from agent.entry)`).join('; ')}`);
+    }
+  }
+  const result = (kind === 'agent' ? AgentPackageManifestSchema : PackageManifestSchema).safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(top level)'}: ${i.message}`);
     throw new ManifestError(`${source} is invalid: ${problems.join('; ')}`);
   }
   return result.data;
+}
+
+/** Parses a service package's corral.yaml; an agent package is refused (it cannot run as a service). Throws ManifestError. */
+export function parseManifest(text: string, source = MANIFEST_FILE): PackageManifest {
+  const m = parseAnyManifest(text, source);
+  if (m.kind === 'agent') throw new ManifestError(`${source}: kind: "agent" is the Corral agent itself; it upgrades agents and cannot run as a service`);
+  return m;
 }

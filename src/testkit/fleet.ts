@@ -44,6 +44,7 @@ export interface AgentSummaryJson {
   agentVersion: string;
   health: { healthy: boolean; status: string } | null;
   config: { status: string; desiredHash: string | null; reportedHash: string | null; errorMessage: string };
+  agentPackage: { version: string; offeredVersion: string; status: string; error: string; downloadPercent: number | null } | null;
 }
 
 export class TestAgent {

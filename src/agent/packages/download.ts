@@ -84,6 +84,19 @@ async function sha256Of(path: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** The size of an artifact on the server (HEAD), for offers that carry no size (OpAMP DownloadableFile). Throws DownloadError. */
+export async function artifactSize(path: string, target: DownloadTarget): Promise<number> {
+  const res = await fetch(target.baseUrl + path, {
+    method: 'HEAD',
+    headers: target.credential ? { authorization: `Bearer ${target.credential}` } : {},
+  }).catch((e: unknown) => {
+    throw new DownloadError(`HEAD ${path} failed: ${(e as Error).message}`);
+  });
+  const size = Number(res.headers.get('content-length'));
+  if (res.status !== 200 || !Number.isInteger(size) || size < 0) throw new DownloadError(`HEAD ${path} failed: HTTP ${res.status}`);
+  return size;
+}
+
 function percentOf(bytes: number, total: number): number {
   return Math.floor((bytes / Math.max(total, 1)) * 100);
 }

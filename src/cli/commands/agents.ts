@@ -79,7 +79,7 @@ function describe(a: ApiAgentDetail): string {
     `kind:        ${a.kind}`,
     `status:      ${a.status} (last seen ${ago(a.lastSeenAt)}, first seen ${a.firstSeenAt})`,
     `os/arch:     ${a.os}/${a.arch}`,
-    `version:     ${a.agentVersion}`,
+    `version:     ${a.agentVersion}${a.agentPackage ? ` (upgrade to ${a.agentPackage.offeredVersion}: ${a.agentPackage.status}${a.agentPackage.error ? `: ${a.agentPackage.error}` : ''})` : ''}`,
     `labels:      ${labelsText(a.labels) || '-'}`,
     `config:      ${a.config.status}${a.config.errorMessage ? `: ${a.config.errorMessage}` : ''}${a.config.desiredHash ? ` (offered ${a.config.desiredHash.slice(0, 12)})` : ''}`,
     'attributes:',

@@ -4,7 +4,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import * as tar from 'tar';
-import { MANIFEST_FILE, ManifestError, parseManifest } from '../../protocol/index.js';
+import { MANIFEST_FILE, ManifestError, parseAnyManifest } from '../../protocol/index.js';
 import { CliError } from '../exit-codes.js';
 import { formatTable } from '../table.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
@@ -29,17 +29,18 @@ export async function buildPackage(dir: string, out?: string): Promise<{ file: s
   }
   let manifest;
   try {
-    manifest = parseManifest(text, join(dir, MANIFEST_FILE));
+    manifest = parseAnyManifest(text, join(dir, MANIFEST_FILE));
   } catch (e) {
     if (e instanceof ManifestError) throw new CliError(e.message, 1, e.code);
     throw e;
   }
   // A relative command with a slash runs from the package, so the package must carry it.
-  if (manifest.run.command.includes('/') && !manifest.run.command.startsWith('/')) {
+  const [field, carried] = manifest.kind === 'agent' ? ['agent.entry', manifest.agent.entry] : ['run.command', manifest.run.command];
+  if (carried.includes('/') && !carried.startsWith('/')) {
     try {
-      await stat(join(dir, manifest.run.command));
+      await stat(join(dir, carried));
     } catch {
-      throw new CliError(`run.command "${manifest.run.command}" is not in ${dir}; a package must carry what it runs`, 1, 'INVALID_MANIFEST');
+      throw new CliError(`${field} "${carried}" is not in ${dir}; a package must carry what it runs`, 1, 'INVALID_MANIFEST');
     }
   }
   const file = resolve(out ?? `${manifest.name}-${manifest.version}.tar.gz`);

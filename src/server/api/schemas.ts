@@ -38,6 +38,16 @@ export const AgentSummary = z
     lastSeenAt: z.string(),
     health: Health.nullable(),
     config: AgentConfigStatus,
+    agentPackage: z
+      .object({
+        version: z.string().openapi({ description: 'the agent version it runs' }),
+        offeredVersion: z.string(),
+        status: z.string().openapi({ description: 'installed, installing, downloading, install-failed' }),
+        error: z.string(),
+        downloadPercent: z.number().nullable(),
+      })
+      .nullable()
+      .openapi({ description: "the agent's own package (OpAMP top-level package) as it last reported it; null before any upgrade offer" }),
   })
   .openapi('Agent');
 

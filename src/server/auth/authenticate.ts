@@ -11,7 +11,7 @@ export async function authenticateAgent(store: Store, authorization: string | un
   if (!token) return null;
   const hash = hashSecret(token);
   const agent = await store.findAgentByCredentialHash(hash);
-  if (agent) return agent.status === 'revoked' ? null : { kind: 'agent', agentId: agent.id };
+  if (agent) return agent.status === 'revoked' ? null : { kind: 'agent', agentId: agent.id, authorization: `Bearer ${token}` };
   const record = await store.findActiveTokenByHash(hash);
   if (record?.kind === 'enrollment') return { kind: 'enrollment', tokenId: record.id };
   return null;

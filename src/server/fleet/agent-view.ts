@@ -3,6 +3,7 @@
  * commonly wanted attributes lifted out, and the config status relative to
  * what the server currently offers.
  */
+import { TOP_LEVEL_PACKAGE_NAME } from '../../protocol/index.js';
 import type { AgentRecord } from '../store/index.js';
 import { effectiveLabels, selectableAttributes } from './agent-labels.js';
 import type { DesiredState } from './desired-state.js';
@@ -36,6 +37,18 @@ export function configState(agent: AgentRecord, state: DesiredState): AgentConfi
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/**
+ * The agent's own package (the OpAMP top-level package, key ''), as the
+ * agent last reported it: the version it runs, the version offered, and
+ * installed / installing / downloading / install-failed with the reason.
+ * Null when the agent reports no top-level package (no upgrade offered yet).
+ */
+export function agentPackageState(agent: AgentRecord) {
+  const p = agent.packageStatuses?.find((s) => s.name === TOP_LEVEL_PACKAGE_NAME);
+  if (!p) return null;
+  return { version: p.agentHasVersion, offeredVersion: p.serverOfferedVersion, status: p.status, error: p.errorMessage, downloadPercent: p.downloadPercent };
+}
+
 export function agentSummary(agent: AgentRecord, configs: DesiredState) {
   const attrs = { ...agent.identifyingAttributes, ...agent.nonIdentifyingAttributes };
   return {
@@ -56,6 +69,7 @@ export function agentSummary(agent: AgentRecord, configs: DesiredState) {
       ? { healthy: agent.health.healthy, status: agent.health.status, lastError: agent.health.lastError }
       : null,
     config: configState(agent, configs),
+    agentPackage: agentPackageState(agent),
   };
 }
 

@@ -13,6 +13,7 @@ import { DEPLOYMENT_CONTENT_TYPE, deploymentFileName, type DeploymentSpec } from
 import type { DeploymentRecord, PackageRecord, RevisionRecord, Store } from '../store/index.js';
 import { compileConfigs, hashConfigFiles, mergeConfigs, type CompiledConfig, type DesiredConfig } from './remote-config.js';
 import { matchesSelector, parseSelector, type Selector } from './selector.js';
+import { isAgentDeployment } from '../opamp/package-offer.js';
 
 export const CORRAL_AGENT_SERVICE_NAME = 'io.corral.agent';
 
@@ -109,7 +110,8 @@ export function compileDesiredState(input: {
   for (const r of input.revisions) byDeployment.set(r.deployment, [...(byDeployment.get(r.deployment) ?? []), r]);
   return new DesiredState(
     compileConfigs(input.configs),
-    input.deployments.map((d) => compileDeployment(d, byDeployment.get(d.name) ?? [], input.packages)),
+    // The agent's own package travels as an OpAMP top-level package offer (opamp/package-offer.ts), not as a file.
+    input.deployments.filter((d) => !isAgentDeployment(d, input.packages)).map((d) => compileDeployment(d, byDeployment.get(d.name) ?? [], input.packages)),
     new Map(input.agentRevisions.map((a) => [`${a.deployment}\0${a.agentId}`, a.revision])),
   );
 }

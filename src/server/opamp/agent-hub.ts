@@ -40,17 +40,20 @@ import { patchHasNews, reportPatch } from './report.js';
 import { ReportBuffer } from './report-buffer.js';
 import type { SampleHistory } from '../fleet/sample-history.js';
 import { configOffer, connectionSettingsOffer } from './offers.js';
+import { agentPackageFor, loadAgentDeployments, topLevelPackageOffer, type AgentPackageDeployment } from './package-offer.js';
 import type { Principal, Session, Transport } from './session.js';
 
 export const SERVER_CAPABILITIES =
   BigInt(ServerCapabilities.ServerCapabilities_AcceptsStatus) |
   BigInt(ServerCapabilities.ServerCapabilities_OffersRemoteConfig) |
   BigInt(ServerCapabilities.ServerCapabilities_AcceptsEffectiveConfig) |
+  BigInt(ServerCapabilities.ServerCapabilities_OffersPackages) |
   BigInt(ServerCapabilities.ServerCapabilities_AcceptsPackagesStatus) |
   BigInt(ServerCapabilities.ServerCapabilities_OffersConnectionSettings);
 
 const ACCEPTS_REMOTE_CONFIG = BigInt(AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig);
 const ACCEPTS_OPAMP_SETTINGS = BigInt(AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings);
+const ACCEPTS_PACKAGES = BigInt(AgentCapabilities.AgentCapabilities_AcceptsPackages);
 const FLEET_VERSION_KEY = 'fleet.version';
 /** How long status reports may wait to be written in one batch. */
 const REPORT_FLUSH_MS = 100;
@@ -81,6 +84,7 @@ export class AgentHub {
   /** Live sessions by agent id (WebSocket and recent HTTP agents). */
   private readonly sessions = new Map<string, Session>();
   private desired: DesiredState = compileDesiredState({ configs: [], deployments: [], revisions: [], packages: [], agentRevisions: [] });
+  private agentPackages: AgentPackageDeployment[] = [];
   private fleetVersion: string | null = null;
   private readonly reports: ReportBuffer;
   private timers: NodeJS.Timeout[] = [];
@@ -205,6 +209,7 @@ export class AgentHub {
     if (msg.customMessage?.capability === SAMPLES_CAPABILITY && msg.customMessage.type === SAMPLES_TYPE) {
       if (!this.deps.samples?.add(agentId, msg.customMessage.data)) this.deps.log.debug({ agentId }, 'dropped a malformed resource sample');
     }
+    if (msg.packageStatuses) session.reportedPackagesHash = Buffer.from(msg.packageStatuses.serverProvidedAllPackagesHash).toString('hex');
     if (patch.remoteConfigStatus) {
       session.reportedConfigHash = patch.remoteConfigStatus.hash;
       if (patch.remoteConfigStatus.status === 'FAILED') {
@@ -239,6 +244,8 @@ export class AgentHub {
     }
     const offer = this.pendingConfigOffer(session);
     if (offer) reply.remoteConfig = offer;
+    const packages = this.pendingPackagesOffer(session);
+    if (packages) reply.packagesAvailable = packages;
     return { reply, session };
   }
 
@@ -349,6 +356,8 @@ export class AgentHub {
       attributes: {},
       offeredConfigHash: null,
       reportedConfigHash: null,
+      offeredPackagesHash: null,
+      reportedPackagesHash: null,
       capabilitiesSent: false,
       credentialOffered: false,
       services: {},
@@ -392,6 +401,23 @@ export class AgentHub {
     if (!desired && !session.reportedConfigHash) return undefined;
     session.offeredConfigHash = desiredHash;
     return configOffer(desired);
+  }
+
+  /**
+   * The agent's own package to offer, if a `kind: agent` deployment matches
+   * and the agent has neither been sent this offer in this session nor
+   * reported it (installed or failed). Only to agents on their own
+   * credential: an enrolling agent reconnects with it first.
+   */
+  private pendingPackagesOffer(session: Session) {
+    if ((session.capabilities & ACCEPTS_PACKAGES) === 0n || session.principal.kind !== 'agent') return undefined;
+    const chosen = agentPackageFor(this.agentPackages, session.attributes);
+    if (!chosen) return undefined;
+    const baseUrl = this.opts.opampUrl.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, '');
+    const { offer, allPackagesHash } = topLevelPackageOffer(chosen.deployment, chosen.artifact, { baseUrl, authorization: session.principal.authorization });
+    if (allPackagesHash === session.offeredPackagesHash || allPackagesHash === session.reportedPackagesHash) return undefined;
+    session.offeredPackagesHash = allPackagesHash;
+    return offer;
   }
 
   /** A WebSocket connection closed: the agent is offline at once, unless a newer connection took over. */
@@ -438,7 +464,7 @@ export class AgentHub {
   }
 
   private async reloadConfigs(): Promise<void> {
-    this.desired = await loadDesiredState(this.deps.store);
+    [this.desired, this.agentPackages] = await Promise.all([loadDesiredState(this.deps.store), loadAgentDeployments(this.deps.store)]);
   }
 
   /** Something an operator changed: refresh, push offers here, and tell other replicas. */
@@ -480,14 +506,16 @@ export class AgentHub {
     for (const s of this.sessions.values()) {
       if (!s.send) continue;
       const offer = this.pendingConfigOffer(s);
-      if (!offer) continue;
+      const packages = this.pendingPackagesOffer(s);
+      if (!offer && !packages) continue;
       const msg = this.baseReply(s);
-      msg.remoteConfig = offer;
+      if (offer) msg.remoteConfig = offer;
+      if (packages) msg.packagesAvailable = packages;
       s.send(msg);
       this.deps.onMessage?.('out', s.transport);
       pushed++;
     }
-    if (pushed > 0) this.deps.log.info({ pushed }, 'pushed config offers');
+    if (pushed > 0) this.deps.log.info({ pushed }, 'pushed config and package offers');
   }
 
   /** Stops timers, writes pending heartbeats and closes every connection (1001). */

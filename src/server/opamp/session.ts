@@ -8,7 +8,10 @@ import type { ServerToAgent } from '../../protocol/index.js';
 export type Transport = 'ws' | 'http';
 
 /** Who the bearer token says the peer is. */
-export type Principal = { kind: 'enrollment'; tokenId: string } | { kind: 'agent'; agentId: string };
+export type Principal =
+  | { kind: 'enrollment'; tokenId: string }
+  /** `authorization`: the header the agent authenticated with, offered back for package downloads. */
+  | { kind: 'agent'; agentId: string; authorization?: string };
 
 export interface Session {
   agentId: string;
@@ -35,6 +38,10 @@ export interface Session {
   offeredConfigHash: string | null;
   /** Hash (hex) the agent last reported having. */
   reportedConfigHash: string | null;
+  /** all_packages_hash (hex) of the packages offer last sent in this session; null for none. */
+  offeredPackagesHash: string | null;
+  /** server_provided_all_packages_hash (hex) the agent last reported. */
+  reportedPackagesHash: string | null;
   capabilitiesSent: boolean;
   credentialOffered: boolean;
   /** Custom capabilities the agent handles (io.corral.*). */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
-import { MANIFEST_FILE, ManifestError, parseManifest, type PackageManifest } from '../../protocol/index.js';
+import { MANIFEST_FILE, ManifestError, parseAnyManifest, type AnyPackageManifest } from '../../protocol/index.js';
 import type { PackageRecord, Store } from '../store/index.js';
 import { ArtifactNotFoundError, InvalidPackageError } from '../errors.js';
 import type { Clock } from '../clock.js';
@@ -24,7 +24,7 @@ const MAX_MANIFEST_BYTES = 256 * 1024;
 class TooLarge extends Error {}
 
 /** Reads corral.yaml out of a tar.gz without unpacking anything else. */
-async function readManifest(file: string): Promise<PackageManifest> {
+async function readManifest(file: string): Promise<AnyPackageManifest> {
   let text: string | null = null;
   let tooBig = false;
   try {
@@ -49,7 +49,7 @@ async function readManifest(file: string): Promise<PackageManifest> {
   if (tooBig) throw new InvalidPackageError(`${MANIFEST_FILE} is larger than ${MAX_MANIFEST_BYTES} bytes`);
   if (text === null) throw new InvalidPackageError(`package has no ${MANIFEST_FILE} at its root`);
   try {
-    return parseManifest(text);
+    return parseAnyManifest(text);
   } catch (e) {
     if (e instanceof ManifestError) throw new InvalidPackageError(e.message);
     throw e;

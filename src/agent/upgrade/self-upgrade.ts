@@ -1,0 +1,284 @@
+/**
+ * The agent's side of upgrading itself: takes the OpAMP top-level package
+ * offer, and when its version differs from ours downloads it (resuming, sha256
+ * and the pinned ed25519 key checked exactly as for deployments), unpacks it
+ * side by side into `<data>/agent-versions/<version>/`, writes the watcher's
+ * handover file, starts the watcher (detached, from this version's code) and
+ * asks the process to exit without stopping services.
+ *
+ * Status, reported as the top-level PackageStatus (key ''):
+ *   (no offer) → downloading → installing → (handover; the process exits)
+ *   any → failed   (download, verification or unpack failed, or the watcher reverted)
+ *   installed      (the offered version is the one running)
+ * A failed offer is not retried until the offer (its package hash) changes.
+ * Offers are handled one at a time; an offer superseded meanwhile is dropped.
+ */
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import {
+  MANIFEST_FILE,
+  PackageType,
+  TOP_LEVEL_PACKAGE_NAME,
+  parseAnyManifest,
+  type PackagesAvailable,
+} from '../../protocol/index.js';
+import { AGENT_VERSION } from '../description.js';
+import { artifactSize, fetchArtifact, type DownloadTarget } from '../packages/download.js';
+import { unpackArchive } from '../packages/unpack.js';
+import { processStartTicks } from '../services/supervisor.js';
+import {
+  HealthyMarkerSchema,
+  handoverFile,
+  healthyFile,
+  loadTopLevelState,
+  readJson,
+  recordUpgradeFailure,
+  topLevelFile,
+  upgradeDir,
+  versionsDir,
+  writeJson,
+  HandoverSchema,
+  type Handover,
+  type TopLevelOffer,
+  type TopLevelState,
+} from './upgrade-files.js';
+
+export type TopLevelStatus = 'downloading' | 'installing' | 'installed' | 'failed';
+
+/** What the agent reports for its own package. */
+export interface TopLevelPackageState {
+  name: typeof TOP_LEVEL_PACKAGE_NAME;
+  status: TopLevelStatus;
+  hasVersion: string;
+  /** PackageAvailable.hash (hex) of what runs, when it is the offered one. */
+  hasHash: string;
+  offeredVersion: string;
+  offeredHash: string;
+  downloadPercent: number | null;
+  error: string;
+}
+
+const ARTIFACT_PATH = /^\/api\/v1\/artifacts\/([0-9a-f]{64})$/;
+
+export interface SelfUpgraderOptions {
+  dataDir: string;
+  /** The new agent must report healthy within this long, or the watcher reverts. */
+  graceMs: number;
+  /** This agent's command line: node, script, then its arguments (default: this process's). */
+  argv?: string[];
+}
+
+export class SelfUpgrader extends EventEmitter {
+  private state: TopLevelState;
+  private progress: { status: 'downloading' | 'installing'; percent: number | null } | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private latest: TopLevelOffer | null = null;
+  private markedHealthy = false;
+
+  constructor(
+    private readonly opts: SelfUpgraderOptions,
+    private readonly deps: { log: Logger; target: () => DownloadTarget; exitForUpgrade: () => void; spawnWatcher?: (handover: string) => Promise<void> },
+  ) {
+    super();
+    this.state = loadTopLevelState(opts.dataDir);
+  }
+
+  /** PackagesAvailable.all_packages_hash (hex) of the last offer, for PackageStatuses. */
+  get allPackagesHash(): string {
+    return this.state.allPackagesHash;
+  }
+
+  /** The top-level package status; null before any offer. */
+  status(): TopLevelPackageState | null {
+    const offer = this.state.offer;
+    if (!offer) return null;
+    const running = offer.version === AGENT_VERSION;
+    const failed = !running && this.state.failure?.hash === offer.hash;
+    const status: TopLevelStatus = running ? 'installed' : failed ? 'failed' : (this.progress?.status ?? 'installing');
+    return {
+      name: TOP_LEVEL_PACKAGE_NAME,
+      status,
+      hasVersion: AGENT_VERSION,
+      hasHash: running ? offer.hash : '',
+      offeredVersion: offer.version,
+      offeredHash: offer.hash,
+      downloadPercent: status === 'downloading' ? (this.progress?.percent ?? 0) : null,
+      error: failed ? this.state.failure!.error : '',
+    };
+  }
+
+  /** Handles ServerToAgent.packages_available. */
+  offer(available: PackagesAvailable): void {
+    const allPackagesHash = Buffer.from(available.allPackagesHash).toString('hex');
+    const p = available.packages[TOP_LEVEL_PACKAGE_NAME];
+    if (!p || p.type !== PackageType.PackageType_TopLevel || !p.file) {
+      // Nothing for us (a Corral agent has only its top-level package): keep what runs.
+      this.save({ ...this.state, allPackagesHash });
+      this.changed();
+      return;
+    }
+    const offer: TopLevelOffer = {
+      version: p.version,
+      hash: Buffer.from(p.hash).toString('hex'),
+      sha256: Buffer.from(p.file.contentHash).toString('hex'),
+      signature: Buffer.from(p.file.signature).toString('hex'),
+      path: this.artifactPath(p.file.downloadUrl),
+    };
+    this.save({ ...this.state, allPackagesHash, offer });
+    this.changed();
+    this.schedule(offer);
+  }
+
+  /**
+   * The server accepted a message from us. Once per process: if a watcher
+   * waits for this version, tell it we are healthy; and an offer taken
+   * before a restart (neither installed nor failed) is installed now.
+   */
+  connected(): void {
+    if (this.markedHealthy) return;
+    this.markedHealthy = true;
+    if (this.state.offer) this.schedule(this.state.offer);
+    const handover = readJson(handoverFile(this.opts.dataDir), HandoverSchema);
+    if (!handover || handover.next.version !== AGENT_VERSION) return;
+    writeJson(healthyFile(this.opts.dataDir), HealthyMarkerSchema.parse({ pid: process.pid, version: AGENT_VERSION, at: Date.now() }));
+    this.deps.log.info({ version: AGENT_VERSION }, 'upgrade: reported healthy to the watcher');
+  }
+
+  private schedule(offer: TopLevelOffer): void {
+    this.latest = offer;
+    this.queue = this.queue
+      .then(() => this.install(offer))
+      .catch((err: unknown) => this.deps.log.error({ err }, 'upgrade failed unexpectedly'));
+  }
+
+  /** The offered URL must be this server's artifact path for the offered sha256 (we download with our own credential). */
+  private artifactPath(url: string): string {
+    try {
+      const path = new URL(url, this.deps.target().baseUrl).pathname;
+      return ARTIFACT_PATH.test(path) ? path : '';
+    } catch {
+      return '';
+    }
+  }
+
+  private async install(offer: TopLevelOffer): Promise<void> {
+    if (offer !== this.latest) return;
+    if (offer.version === AGENT_VERSION) return;
+    if (this.state.failure?.hash === offer.hash) {
+      this.deps.log.info({ version: offer.version, error: this.state.failure.error }, 'upgrade: this offer failed before; waiting for a different one');
+      return;
+    }
+    const log = this.deps.log.child({ upgradeTo: offer.version });
+    try {
+      if (ARTIFACT_PATH.exec(offer.path)?.[1] !== offer.sha256) {
+        throw new Error(`the offered download URL is not this server's /api/v1/artifacts/${offer.sha256}`);
+      }
+      if (!/^[0-9a-f]{128}$/.test(offer.signature)) throw new Error('the offer carries no ed25519 signature: refusing an unsigned artifact');
+      this.setProgress('downloading', 0);
+      const target = this.deps.target();
+      const size = await artifactSize(offer.path, target);
+      let reported = 0;
+      const archive = await fetchArtifact(
+        { os: process.platform, arch: process.arch, sha256: offer.sha256, signature: offer.signature, size, path: offer.path },
+        join(this.opts.dataDir, 'downloads'),
+        target,
+        {
+          onProgress: (percent) => {
+            if (percent - reported >= 10) {
+              reported = percent;
+              this.setProgress('downloading', percent);
+            }
+          },
+        },
+      );
+      this.setProgress('installing', null);
+      const dest = join(versionsDir(this.opts.dataDir), offer.version);
+      const ownRoot = resolve(realpathSync(this.script()), '..', '..', '..');
+      if (resolve(dest) === ownRoot) throw new Error(`${dest} is the running agent's own directory`);
+      mkdirSync(versionsDir(this.opts.dataDir), { recursive: true });
+      rmSync(dest, { recursive: true, force: true });
+      await unpackArchive(archive, dest);
+      const manifest = parseAnyManifest(readFileSync(join(dest, MANIFEST_FILE), 'utf8'), `${offer.version}/${MANIFEST_FILE}`);
+      if (manifest.kind !== 'agent') throw new Error(`the package is kind: ${manifest.kind}, not an agent package`);
+      const entry = join(dest, manifest.agent.entry);
+      if (relative(dest, entry).startsWith('..') || !existsSync(entry)) throw new Error(`agent.entry ${manifest.agent.entry} is not in the package`);
+      if (offer !== this.latest) return;
+      await this.handOver(offer, entry);
+      log.info({ entry }, 'upgrade: unpacked; handing over to the watcher and exiting (services keep running)');
+      this.deps.exitForUpgrade();
+    } catch (e) {
+      const error = `upgrade to ${offer.version} failed: ${(e as Error).message}`;
+      log.error({ err: (e as Error).message }, 'upgrade failed; this version keeps running');
+      this.progress = null;
+      recordUpgradeFailure(this.opts.dataDir, { hash: offer.hash, version: offer.version, error, at: Date.now() });
+      this.state = loadTopLevelState(this.opts.dataDir);
+      this.changed();
+    }
+  }
+
+  private script(): string {
+    return (this.opts.argv ?? process.argv)[1]!;
+  }
+
+  private async handOver(offer: TopLevelOffer, entry: string): Promise<void> {
+    const argv = this.opts.argv ?? process.argv;
+    const handover: Handover = {
+      version: 1,
+      oldPid: process.pid,
+      oldStartTicks: processStartTicks(process.pid),
+      previous: { version: AGENT_VERSION, node: process.execPath, script: realpathSync(argv[1]!) },
+      next: { version: offer.version, node: process.execPath, script: entry },
+      argv: argv.slice(2),
+      cwd: process.cwd(),
+      offerHash: offer.hash,
+      graceMs: this.opts.graceMs,
+      createdAt: Date.now(),
+    };
+    const file = handoverFile(this.opts.dataDir);
+    rmSync(healthyFile(this.opts.dataDir), { force: true });
+    writeJson(file, handover);
+    try {
+      await (this.deps.spawnWatcher ?? ((f: string) => spawnWatcher(f, handover.previous, upgradeDir(this.opts.dataDir))))(file);
+    } catch (e) {
+      rmSync(file, { force: true });
+      throw new Error(`could not start the upgrade watcher: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private setProgress(status: 'downloading' | 'installing', percent: number | null): void {
+    this.progress = { status, percent };
+    this.changed();
+  }
+
+  private save(state: TopLevelState): void {
+    this.state = state;
+    writeJson(topLevelFile(this.opts.dataDir), state);
+  }
+
+  private changed(): void {
+    this.emit('status');
+  }
+}
+
+/**
+ * Starts `corral agent watch --handover FILE` from the running (old)
+ * version's code, detached (its own session, output to watcher.log), so it
+ * outlives this process. Resolves once it runs; rejects when it cannot start.
+ */
+export async function spawnWatcher(handover: string, self: { node: string; script: string }, logDir: string): Promise<void> {
+  mkdirSync(logDir, { recursive: true });
+  const out = openSync(join(logDir, 'watcher.log'), 'a', 0o640);
+  try {
+    const child = spawn(self.node, [self.script, 'agent', 'watch', '--handover', handover], { detached: true, stdio: ['ignore', out, out] });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    child.unref();
+  } finally {
+    closeSync(out);
+  }
+}

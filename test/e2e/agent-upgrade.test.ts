@@ -1,0 +1,170 @@
+/**
+ * The agent upgrades itself, end to end: a real server, a real agent started
+ * from this checkout with a real service running under it, then
+ * (a) a good agent package built by `npm run package:agent` is deployed: the
+ *     agent comes back reporting the new version and the service was not
+ *     restarted;
+ * (b) a package whose agent crashes on start is deployed: the watcher
+ *     reverts, the agent comes back on its previous version reporting
+ *     INSTALL_FAILED with the reason, the service is still the same process,
+ *     and nothing of the bad version is left running.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Fleet, type AgentSummaryJson, type TestAgent } from '../../src/testkit/fleet.js';
+import { eventually } from '../../src/testkit/eventually.js';
+import { processAlive } from '../../src/testkit/process-alive.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const SERVICE_MANIFEST = `apiVersion: corral.io/v1
+name: ticker
+version: 1.0.0
+run:
+  command: node
+  args: ["-e", "setInterval(() => {}, 1000)"]
+health: {type: process}
+`;
+
+const BAD_AGENT_MANIFEST = `apiVersion: corral.io/v1
+kind: agent
+name: corral-agent
+version: 9.9.9-bad
+platforms: [{os: linux, arch: any}]
+agent: {entry: dist/bin/corral.js}
+`;
+
+/** Pids of processes whose command line mentions `needle` (agents and watchers started outside the test's control). */
+function pidsMentioning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').some((arg) => arg.includes(needle))) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+describe('agent self-upgrade', { concurrency: false }, () => {
+  let fleet: Fleet;
+  let work: string;
+  let agent: TestAgent;
+  let servicePidBefore: number;
+
+  const servicePid = (): number | null => {
+    try {
+      const saved = JSON.parse(readFileSync(join(agent.dataDir, 'services', 'ticker', 'pid.json'), 'utf8')) as { pid: number };
+      return processAlive(saved.pid) ? saved.pid : null;
+    } catch {
+      return null;
+    }
+  };
+  const upgradeLogs = () =>
+    ['watcher.log', 'agent.log']
+      .map((f) => {
+        const p = join(agent.dataDir, 'agent-upgrade', f);
+        return existsSync(p) ? `--- ${f}:\n${readFileSync(p, 'utf8').slice(-3000)}` : `--- ${f}: (none)`;
+      })
+      .join('\n');
+  const awaitAgent = async (check: (a: AgentSummaryJson) => boolean, what: string) => {
+    try {
+      return await fleet.awaitAgent(agent, check, 90_000);
+    } catch (e) {
+      throw new Error(`${what}: ${(e as Error).message}\n${upgradeLogs()}`);
+    }
+  };
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'corral-upgrade-e2e-'));
+    fleet = await Fleet.start();
+    agent = await fleet.startAgent({ name: 'host-1', labels: { env: 'prod' }, extraArgs: ['--upgrade-grace', '30'] });
+    await fleet.awaitAgent(agent, (a) => a.status === 'online');
+
+    // A real service first: it must survive both upgrades untouched.
+    const svc = join(work, 'ticker');
+    await mkdir(svc, { recursive: true });
+    await writeFile(join(svc, 'corral.yaml'), SERVICE_MANIFEST);
+    const svcTar = join(work, 'ticker.tar.gz');
+    assert.equal((await fleet.cli('package', 'build', svc, '--out', svcTar)).code, 0);
+    assert.equal((await fleet.cli('package', 'push', svcTar)).code, 0);
+    const deployed = await fleet.cli('deploy', 'ticker', '--package', 'ticker@1.0.0', '-s', 'env=prod');
+    assert.equal(deployed.code, 0, deployed.stderr);
+    servicePidBefore = await eventually(() => servicePid() ?? undefined, { timeoutMs: 30_000, what: 'the ticker service running' });
+
+    // The good version: this checkout's build, packaged by the script operators use.
+    const good = join(work, 'agent-good.tar.gz');
+    const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'package-agent.mjs'), '--version', '9.9.9-good', '--out', good], { encoding: 'utf8' });
+    assert.equal(built.status, 0, built.stderr);
+    const pushedGood = await fleet.cli('package', 'push', good);
+    assert.equal(pushedGood.code, 0, pushedGood.stderr);
+
+    // The bad version: an agent whose entry fails at once.
+    const bad = join(work, 'agent-bad');
+    await mkdir(join(bad, 'dist', 'bin'), { recursive: true });
+    await writeFile(join(bad, 'corral.yaml'), BAD_AGENT_MANIFEST);
+    await writeFile(join(bad, 'package.json'), JSON.stringify({ name: 'corral', version: '9.9.9-bad', type: 'module' }));
+    await writeFile(join(bad, 'dist', 'bin', 'corral.js'), "console.error('corral 9.9.9-bad: cannot start'); process.exit(3);\n");
+    const badTar = join(work, 'agent-bad.tar.gz');
+    assert.equal((await fleet.cli('package', 'build', bad, '--out', badTar)).code, 0);
+    const pushedBad = await fleet.cli('package', 'push', badTar);
+    assert.equal(pushedBad.code, 0, pushedBad.stderr);
+  });
+
+  after(async () => {
+    // Services outlive agents by design: stop them through the server first.
+    await fleet?.cli('undeploy', 'ticker').catch(() => undefined);
+    await eventually(() => servicePid() === null, { timeoutMs: 15_000 }).catch(() => undefined);
+    // Agents started by the watcher are not the test's children: find them by their data dir.
+    if (agent) {
+      for (const pid of pidsMentioning(agent.dataDir)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    await fleet?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('upgrades to a good version: reconnects reporting it, the service is not restarted', async () => {
+    const res = await fleet.cli('deploy', 'agent-upgrade', '--package', 'corral-agent@9.9.9-good', '-s', 'env=prod');
+    assert.equal(res.code, 0, res.stderr);
+    const a = await awaitAgent(
+      (x) => x.status === 'online' && x.agentVersion === '9.9.9-good' && x.agentPackage?.status === 'installed',
+      'agent on 9.9.9-good',
+    );
+    assert.deepEqual(a.agentPackage, { version: '9.9.9-good', offeredVersion: '9.9.9-good', status: 'installed', error: '', downloadPercent: null });
+    await agent.process.exited;
+    assert.equal(agent.process.exitCode, 0, 'the old agent handed over and exited cleanly');
+    await eventually(() => !existsSync(join(agent.dataDir, 'agent-upgrade', 'handover.json')), { timeoutMs: 10_000, what: 'the watcher to finish' });
+    assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
+    assert.equal(pidsMentioning(join(agent.dataDir, 'agent-versions', '9.9.9-good')).length, 1, 'exactly one new agent runs');
+  });
+
+  it('reverts a version that crashes on start, reports INSTALL_FAILED, and leaves the service alone', async () => {
+    const res = await fleet.cli('deploy', 'agent-upgrade', '--package', 'corral-agent@9.9.9-bad', '-s', 'env=prod');
+    assert.equal(res.code, 0, res.stderr);
+    const a = await awaitAgent(
+      (x) => x.status === 'online' && x.agentVersion === '9.9.9-good' && x.agentPackage?.status === 'install-failed',
+      'agent reverted to 9.9.9-good',
+    );
+    assert.equal(a.agentPackage?.offeredVersion, '9.9.9-bad');
+    assert.match(a.agentPackage?.error ?? '', /upgrade to 9\.9\.9-bad reverted: the new agent exited 3 times within 60 s \(last: exit code 3\)/);
+    await eventually(() => !existsSync(join(agent.dataDir, 'agent-upgrade', 'handover.json')), { timeoutMs: 10_000, what: 'the watcher to finish' });
+    assert.deepEqual(pidsMentioning(join(agent.dataDir, 'agent-versions', '9.9.9-bad')), [], 'nothing of the bad version runs');
+    assert.equal(pidsMentioning(join(agent.dataDir, 'agent-versions', '9.9.9-good')).length, 1, 'the previous version runs again, once');
+    assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
+    assert.ok(existsSync(join(agent.dataDir, 'agent-versions', '9.9.9-good')), 'the running version stays on disk');
+  });
+});

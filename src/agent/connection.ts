@@ -128,8 +128,9 @@ export class AgentConnection {
   private scheduleHealthReport(): void {
     this.healthTimer ??= setTimeout(() => {
       this.healthTimer = null;
+      const before = this.lastEffective;
       const effective = this.effectiveConfig();
-      const changed = JSON.stringify(effective) !== this.lastEffective;
+      const changed = this.lastEffective !== before;
       this.send({ health: this.health(), packageStatuses: this.packageStatuses(), ...(changed ? { effectiveConfig: effective } : {}) });
     }, 100);
   }

@@ -18,12 +18,12 @@ import { cpuMs, percentile, rssBytes } from './proc-stats.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const CORRAL = join(here, '..', 'dist', 'bin', 'corral.js');
-const ENROLL = 'corral_enroll_bench_fleet_0123456789';
-const ADMIN = 'corral_admin_bench_fleet_0123456789';
+export const ENROLL = 'corral_enroll_bench_fleet_0123456789';
+export const ADMIN = 'corral_admin_bench_fleet_0123456789';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms: ${out}`)), timeoutMs);
@@ -46,7 +46,7 @@ interface Sims {
   collectApplied(): Promise<number[]>;
 }
 
-async function startSims(url: string, total: number, procs: number, heartbeatMs: number, mode: 'opamp' | 'floor'): Promise<Sims> {
+export async function startSims(url: string, total: number, procs: number, heartbeatMs: number, mode: 'opamp' | 'floor' | 'corral'): Promise<Sims> {
   const children: ChildProcess[] = [];
   const firstReplyAt: number[] = [];
   const per = Math.ceil(total / procs);

@@ -2,8 +2,9 @@
 import { fleetBench } from './fleet.js';
 import { restartLatencyBench } from './restart-latency.js';
 import { agentFootprintBench } from './agent-footprint.js';
+import { rolloutBench } from './rollout.js';
 
-const benches: Record<string, (argv: string[]) => Promise<void>> = { fleet: fleetBench, 'restart-latency': restartLatencyBench, 'agent-footprint': agentFootprintBench };
+const benches: Record<string, (argv: string[]) => Promise<void>> = { fleet: fleetBench, 'restart-latency': restartLatencyBench, 'agent-footprint': agentFootprintBench, rollout: rolloutBench };
 const [name, ...rest] = process.argv.slice(2);
 const run = name ? benches[name] : undefined;
 if (!run) {

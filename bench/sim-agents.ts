@@ -30,8 +30,11 @@ interface Job {
   count: number;
   index: number;
   heartbeatMs: number;
-  mode: 'opamp' | 'floor';
+  /** floor: bare sockets; opamp: a plain OpAMP agent; corral: also "runs" deployments (reports them in effect and healthy at once). */
+  mode: 'opamp' | 'floor' | 'corral';
   localAddress: string;
+  /** Extra non-identifying attributes (labels as corral.label.*). */
+  attributes?: Record<string, string>;
 }
 
 const CAPS =
@@ -39,6 +42,9 @@ const CAPS =
   BigInt(AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig) |
   BigInt(AgentCapabilities.AgentCapabilities_ReportsRemoteConfig) |
   BigInt(AgentCapabilities.AgentCapabilities_ReportsHeartbeat);
+
+const CORRAL_CAPS =
+  CAPS | BigInt(AgentCapabilities.AgentCapabilities_ReportsEffectiveConfig) | BigInt(AgentCapabilities.AgentCapabilities_ReportsHealth);
 
 const CONNECT_CONCURRENCY = 64;
 
@@ -52,6 +58,7 @@ async function run(job: Job): Promise<void> {
   const sockets: WebSocket[] = [];
   const wsUrl = `${job.url.replace(/^http/, 'ws')}/v1/opamp`;
   let connected = 0;
+  const caps = job.mode === 'corral' ? CORRAL_CAPS : CAPS;
 
   const connectOne = (i: number) =>
     new Promise<void>((resolve) => {
@@ -82,21 +89,22 @@ async function run(job: Job): Promise<void> {
             frame({
               instanceUid: uid,
               sequenceNum: seq++,
-              capabilities: CAPS,
+              capabilities: caps,
               agentDescription: {
-                identifyingAttributes: recordToKeyValues({ 'service.name': 'sim-agent', 'service.instance.id': `sim-${n}` }),
+                identifyingAttributes: recordToKeyValues({ 'service.name': job.mode === 'corral' ? 'io.corral.agent' : 'sim-agent', 'service.instance.id': `sim-${n}` }),
                 nonIdentifyingAttributes: recordToKeyValues({
                   'host.name': `sim-${n}`,
                   'os.type': 'linux',
                   'host.arch': 'amd64',
                   'corral.label.bench': 'fleet',
                   'corral.label.cluster': `c${n % 10}`,
+                  ...job.attributes,
                 }),
               },
             }),
           );
           const heartbeat = setInterval(
-            () => ws.readyState === ws.OPEN && ws.send(frame({ instanceUid: uid, sequenceNum: seq++, capabilities: CAPS })),
+            () => ws.readyState === ws.OPEN && ws.send(frame({ instanceUid: uid, sequenceNum: seq++, capabilities: caps })),
             job.heartbeatMs,
           );
           heartbeat.unref();
@@ -110,8 +118,30 @@ async function run(job: Job): Promise<void> {
           }
           if (msg.remoteConfig) {
             const hash = msg.remoteConfig.configHash;
-            ws.send(frame({ instanceUid: uid, sequenceNum: seq++, capabilities: CAPS, remoteConfigStatus: { lastRemoteConfigHash: hash, status: RemoteConfigStatuses.RemoteConfigStatuses_APPLYING } }));
-            ws.send(frame({ instanceUid: uid, sequenceNum: seq++, capabilities: CAPS, remoteConfigStatus: { lastRemoteConfigHash: hash, status: RemoteConfigStatuses.RemoteConfigStatuses_APPLIED } }));
+            ws.send(frame({ instanceUid: uid, sequenceNum: seq++, capabilities: caps, remoteConfigStatus: { lastRemoteConfigHash: hash, status: RemoteConfigStatuses.RemoteConfigStatuses_APPLYING } }));
+            const applied = { lastRemoteConfigHash: hash, status: RemoteConfigStatuses.RemoteConfigStatuses_APPLIED };
+            if (job.mode === 'corral') {
+              // What a corral agent reports once its services converged: the specs in effect, each service healthy.
+              const configMap = msg.remoteConfig.config?.configMap ?? {};
+              const now = BigInt(Date.now()) * 1_000_000n;
+              const components = Object.fromEntries(
+                Object.keys(configMap)
+                  .filter((f) => f.startsWith('deployment.'))
+                  .map((f) => [f.slice('deployment.'.length, -'.json'.length), { healthy: true, status: 'running', startTimeUnixNano: now, statusTimeUnixNano: now }]),
+              );
+              ws.send(
+                frame({
+                  instanceUid: uid,
+                  sequenceNum: seq++,
+                  capabilities: caps,
+                  remoteConfigStatus: applied,
+                  effectiveConfig: { configMap: { configMap } },
+                  health: { healthy: true, status: 'running', startTimeUnixNano: now, statusTimeUnixNano: now, componentHealthMap: components },
+                }),
+              );
+            } else {
+              ws.send(frame({ instanceUid: uid, sequenceNum: seq++, capabilities: caps, remoteConfigStatus: applied }));
+            }
             appliedAt.push(Date.now());
           }
         });

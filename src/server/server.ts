@@ -64,6 +64,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   http.keepAliveTimeout = 65_000;
   let opampUrl = '';
   let metricsRef: ReturnType<typeof createMetrics> | null = null;
+  let driver: RolloutDriver | null = null;
   const signingKey = await loadSigningKey(store);
   const samples = new SampleHistory();
   const hub = new AgentHub(
@@ -76,7 +77,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
         return opampUrl;
       },
     },
-    { store, clock, log: log.child({ component: 'hub' }), events, samples, onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
+    { store, clock, log: log.child({ component: 'hub' }), events, samples, onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
   );
   const ws = new WsTransport({ maxConnections: opts.maxConnections, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
   const httpOpamp = new HttpTransport({ maxInFlight: opts.maxHttpInFlight, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
@@ -96,7 +97,6 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const pushFleetChange = () => {
     hub.fleetChanged({}).catch((err: unknown) => log.error({ err }, 'failed to push fleet change'));
   };
-  let driver: RolloutDriver | null = null;
   const rolloutLog = log.child({ component: 'rollouts' });
   const rollouts = new RolloutService({ store, clock, events, log: rolloutLog, defaults: opts.rolloutDefaults, onFleetChange: pushFleetChange, kick: () => driver?.kick() });
   driver = new RolloutDriver({ store, clock, events, log: rolloutLog, rollouts, onFleetChange: pushFleetChange }, { tickMs: opts.rolloutTickMs, leaseMs: Math.max(10_000, opts.rolloutTickMs * 10) });

@@ -150,6 +150,12 @@ describe('agent self-upgrade', { concurrency: false }, () => {
     await eventually(() => !existsSync(join(agent.dataDir, 'agent-upgrade', 'handover.json')), { timeoutMs: 10_000, what: 'the watcher to finish' });
     assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
     assert.equal(pidsMentioning(join(agent.dataDir, 'agent-versions', '9.9.9-good')).length, 1, 'exactly one new agent runs');
+    // It went out as a rollout like any change, and counted as healthy once the agent ran the new version.
+    const rollout = await eventually(async () => {
+      const r = (await fleet.api<{ state: string; totals: { healthy: number } }>('GET', '/api/v1/rollouts/agent-upgrade')).body;
+      return r.state === 'succeeded' ? r : undefined;
+    }, { timeoutMs: 20_000, what: 'the upgrade rollout to succeed' });
+    assert.equal(rollout.totals.healthy, 1);
   });
 
   it('reverts a version that crashes on start, reports INSTALL_FAILED, and leaves the service alone', async () => {
@@ -166,5 +172,13 @@ describe('agent self-upgrade', { concurrency: false }, () => {
     assert.equal(pidsMentioning(join(agent.dataDir, 'agent-versions', '9.9.9-good')).length, 1, 'the previous version runs again, once');
     assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
     assert.ok(existsSync(join(agent.dataDir, 'agent-versions', '9.9.9-good')), 'the running version stays on disk');
+    // The rollout saw the failed upgrade and stopped (this fleet's policy pauses on failure).
+    const rollout = await eventually(async () => {
+      const r = (await fleet.api<{ state: string; reason: string; agents: { state: string; reason: string }[] }>('GET', '/api/v1/rollouts/agent-upgrade?agents=true')).body;
+      return r.state === 'paused' ? r : undefined;
+    }, { timeoutMs: 20_000, what: 'the upgrade rollout to stop' });
+    assert.match(rollout.reason, /error budget exceeded: 1 failed/);
+    assert.equal(rollout.agents[0]?.state, 'failed');
+    assert.match(rollout.agents[0]?.reason ?? '', /upgrade to 9\.9\.9-bad reverted/);
   });
 });

@@ -68,12 +68,15 @@ export class DesiredState {
     private readonly deployments: CompiledDeployment[],
     /** `${deployment}\0${agentId}` → revision released to that agent. */
     private readonly agentRevisions: Map<string, number>,
+    /** Every deployment (agent packages included): its stable revision and its revisions. */
+    private readonly revisions: Map<string, { stable: number | null; byNumber: Map<number, RevisionRecord> }>,
   ) {}
 
-  /** The revision of a deployment an agent is offered, or null for none. */
-  revisionFor(deployment: string, agentId: string): number | null {
-    const d = this.deployments.find((x) => x.name === deployment);
-    return d ? (this.agentRevisions.get(`${deployment}\0${agentId}`) ?? d.defaultRevision) : null;
+  /** The revision of a deployment (of any kind) an agent is offered, or null for none. */
+  revisionFor(deployment: string, agentId: string): RevisionRecord | null {
+    const d = this.revisions.get(deployment);
+    const n = d ? (this.agentRevisions.get(`${deployment}\0${agentId}`) ?? d.stable) : null;
+    return n === null ? null : (d?.byNumber.get(n) ?? null);
   }
 
   /**
@@ -108,11 +111,15 @@ export function compileDesiredState(input: {
 }): DesiredState {
   const byDeployment = new Map<string, RevisionRecord[]>();
   for (const r of input.revisions) byDeployment.set(r.deployment, [...(byDeployment.get(r.deployment) ?? []), r]);
+  const revisions = new Map(
+    input.deployments.map((d) => [d.name, { stable: d.stableRevision, byNumber: new Map((byDeployment.get(d.name) ?? []).map((r) => [r.revision, r])) }]),
+  );
   return new DesiredState(
     compileConfigs(input.configs),
     // The agent's own package travels as an OpAMP top-level package offer (opamp/package-offer.ts), not as a file.
     input.deployments.filter((d) => !isAgentDeployment(d, input.packages)).map((d) => compileDeployment(d, byDeployment.get(d.name) ?? [], input.packages)),
     new Map(input.agentRevisions.map((a) => [`${a.deployment}\0${a.agentId}`, a.revision])),
+    revisions,
   );
 }
 

@@ -78,6 +78,8 @@ export interface HubDeps {
   onMessage?: (direction: 'in' | 'out', transport: Transport) => void;
   /** Where agents' resource samples go. */
   samples?: SampleHistory;
+  /** Agent reports were written to the store (rollouts look at them). */
+  onReportsStored?: () => void;
 }
 
 export class AgentHub {
@@ -103,7 +105,9 @@ export class AgentHub {
     const sweepMs = Math.max(50, Math.min(1000, Math.floor(this.opts.offlineAfterMs / 4)));
     this.every(sweepMs, () => this.flushAndSweep());
     this.every(this.opts.pollMs, () => this.pollFleetVersion());
-    this.every(REPORT_FLUSH_MS, () => this.reports.flush());
+    this.every(REPORT_FLUSH_MS, async () => {
+      if ((await this.reports.flush()) > 0) this.deps.onReportsStored?.();
+    });
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
@@ -411,10 +415,11 @@ export class AgentHub {
    */
   private pendingPackagesOffer(session: Session) {
     if ((session.capabilities & ACCEPTS_PACKAGES) === 0n || session.principal.kind !== 'agent') return undefined;
-    const chosen = agentPackageFor(this.agentPackages, session.attributes);
+    // Which version: the one a rollout released to this agent, else the deployment's stable one.
+    const chosen = agentPackageFor(this.agentPackages, session.attributes, (d) => this.desired.revisionFor(d.name, session.agentId)?.version ?? null);
     if (!chosen) return undefined;
     const baseUrl = this.opts.opampUrl.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, '');
-    const { offer, allPackagesHash } = topLevelPackageOffer(chosen.deployment, chosen.artifact, { baseUrl, authorization: session.principal.authorization });
+    const { offer, allPackagesHash } = topLevelPackageOffer({ version: chosen.version }, chosen.artifact, { baseUrl, authorization: session.principal.authorization });
     if (allPackagesHash === session.offeredPackagesHash || allPackagesHash === session.reportedPackagesHash) return undefined;
     session.offeredPackagesHash = allPackagesHash;
     return offer;

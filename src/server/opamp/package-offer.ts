@@ -28,7 +28,7 @@ export interface AgentPackageDeployment {
   record: DeploymentRecord;
   /** The deployment's selector, restricted to Corral agents. */
   selector: Selector;
-  /** The published artifacts of the deployment's package version, one per platform. */
+  /** The published artifacts of the deployment's package, every version and platform. */
   artifacts: PackageRecord[];
 }
 
@@ -51,7 +51,7 @@ export function compileAgentDeployments(deployments: DeploymentRecord[], package
       return {
         record,
         selector: { ...selector, requirements: [...selector.requirements, { op: 'eq', key: 'service.name', value: CORRAL_AGENT }] },
-        artifacts: packages.filter((p) => p.name === record.package && p.version === record.version),
+        artifacts: packages.filter((p) => p.name === record.package),
       };
     });
 }
@@ -67,16 +67,28 @@ export function agentArtifactFor(artifacts: PackageRecord[], os: string, arch: s
 }
 
 /**
- * The deployment and artifact an agent with these attributes (labels and
+ * The version and artifact an agent with these attributes (labels and
  * description, including `os.type` and `host.arch`) should run; null when no
- * agent deployment matches or none has an artifact for its platform.
+ * agent deployment matches, the agent is not due any version of it yet
+ * (`versionOf` gives the version a rollout released to it), or there is no
+ * artifact for its platform.
  */
-export function agentPackageFor(compiled: AgentPackageDeployment[], attributes: Record<string, string>): { deployment: DeploymentRecord; artifact: PackageRecord } | null {
+export function agentPackageFor(
+  compiled: AgentPackageDeployment[],
+  attributes: Record<string, string>,
+  versionOf: (d: DeploymentRecord) => string | null = (d) => d.version,
+): { deployment: DeploymentRecord; version: string; artifact: PackageRecord } | null {
   for (let i = compiled.length - 1; i >= 0; i--) {
     const c = compiled[i]!;
     if (!matchesSelector(c.selector, attributes)) continue;
-    const artifact = agentArtifactFor(c.artifacts, attributes['os.type'] ?? '', attributes['host.arch'] ?? '');
-    return artifact ? { deployment: c.record, artifact } : null;
+    const version = versionOf(c.record);
+    if (version === null) return null;
+    const artifact = agentArtifactFor(
+      c.artifacts.filter((a) => a.version === version),
+      attributes['os.type'] ?? '',
+      attributes['host.arch'] ?? '',
+    );
+    return artifact ? { deployment: c.record, version, artifact } : null;
   }
   return null;
 }

@@ -30,15 +30,16 @@ export class ReportBuffer {
     this.pending.delete(id);
   }
 
-  /** Writes everything added so far; resolves once it is stored. */
-  async flush(): Promise<void> {
+  /** Writes everything added so far; resolves with how many agents' reports were written, once stored. */
+  async flush(): Promise<number> {
     while (this.flushing) await this.flushing;
-    if (this.pending.size === 0) return;
+    if (this.pending.size === 0) return 0;
     const batch = [...this.pending].map(([id, r]) => ({ id, ...r }));
     this.pending = new Map();
     this.flushing = this.store.applyAgentReports(batch).finally(() => {
       this.flushing = null;
     });
     await this.flushing;
+    return batch.length;
   }
 }

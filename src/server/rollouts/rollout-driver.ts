@@ -9,7 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { DEPLOYMENT_FILE_PREFIX } from '../../protocol/index.js';
+import { DEPLOYMENT_FILE_PREFIX, TOP_LEVEL_PACKAGE_NAME } from '../../protocol/index.js';
+import { isAgentDeployment } from '../opamp/package-offer.js';
 import type { AgentRecord, RolloutRecord, Store } from '../store/index.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
@@ -19,13 +20,16 @@ import { deploymentTargets, planAgent, type RolloutService } from './rollout-ser
 import { stepRollout, type AgentRow, type Observation, type RolloutAgentState, type RolloutState } from './step.js';
 
 export interface DriverOptions {
+  /** Evaluate at least this often. */
   tickMs: number;
   leaseMs: number;
+  /** Evaluate at most this often, however often kicked (agent reports kick it). Default 200. */
+  minGapMs?: number;
 }
 
 /** What an agent reports about one deployment: the revision in effect and the service's health. */
-export function observe(agent: AgentRecord | undefined, deployment: string): Observation {
-  if (!agent) return { online: false, revision: null, healthy: null, status: '', lastError: 'agent not found' };
+export function observe(agent: AgentRecord | undefined, deployment: string, toRevision: number): Observation {
+  if (!agent) return { online: false, revision: null, healthy: null, status: '', lastError: 'agent not found', failed: null };
   let revision: number | null = null;
   const file = agent.effectiveConfig?.files[`${DEPLOYMENT_FILE_PREFIX}${deployment}.json`];
   if (file) {
@@ -37,21 +41,49 @@ export function observe(agent: AgentRecord | undefined, deployment: string): Obs
     }
   }
   const health = agent.health?.components[deployment];
+  const crashLoop = revision === toRevision && health?.status === 'crash-loop';
   return {
     online: agent.status === 'online',
     revision,
     healthy: health ? health.healthy : null,
     status: health?.status ?? '',
     lastError: health?.lastError ?? '',
+    failed: crashLoop ? health.lastError || 'crash loop' : null,
+  };
+}
+
+/**
+ * The same for a `kind: agent` deployment (the agent upgrading itself): on
+ * target once it runs the target version (its description says so) and
+ * reports the top-level package installed; failed when it reports the
+ * upgrade to that version failed (e.g. the watcher reverted it).
+ */
+export function observeAgentPackage(agent: AgentRecord | undefined, to: { revision: number; version: string }): Observation {
+  if (!agent) return { online: false, revision: null, healthy: null, status: '', lastError: 'agent not found', failed: null };
+  const pkg = agent.packageStatuses?.find((p) => p.name === TOP_LEVEL_PACKAGE_NAME);
+  const running = agent.identifyingAttributes['service.version'] ?? agent.nonIdentifyingAttributes['service.version'];
+  const onTarget = running === to.version;
+  const failed = pkg?.status === 'install-failed' && pkg.serverOfferedVersion === to.version ? pkg.errorMessage || `upgrade to ${to.version} failed` : null;
+  return {
+    online: agent.status === 'online',
+    revision: onTarget ? to.revision : null,
+    healthy: agent.status === 'online' && onTarget && agent.health?.healthy !== false,
+    status: pkg?.status ?? '',
+    lastError: pkg?.errorMessage ?? '',
+    failed,
   };
 }
 
 export class RolloutDriver {
   readonly owner = `driver-${randomUUID()}`;
   private timer: NodeJS.Timeout | null = null;
+  private soon: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
   private closed = false;
+  private lastTickAt = 0;
+  /** Earliest due time seen in the last tick, for a wake-up then. */
+  private nextDueAt = Infinity;
 
   constructor(
     private readonly deps: { store: Store; clock: Clock; events: EventRecorder; log: Logger; rollouts: RolloutService; onFleetChange(): void },
@@ -64,17 +96,36 @@ export class RolloutDriver {
     this.kick();
   }
 
-  /** Runs a tick soon; ticks never overlap (a kick during one runs another after it). */
+  /** Wakes at `at` (ms since epoch), unless something earlier is already set. */
+  private wakeAt(at: number): void {
+    if (this.closed) return;
+    const delay = Math.max(0, at - this.deps.clock.now());
+    if (this.soon && delay >= this.opts.tickMs) return;
+    if (this.soon) clearTimeout(this.soon);
+    this.soon = setTimeout(() => {
+      this.soon = null;
+      this.kick();
+    }, delay);
+    this.soon.unref();
+  }
+
+  /** Runs a tick soon; ticks never overlap (a kick during one runs another after it) and are at least minGapMs apart. */
   kick(): void {
     if (this.closed) return;
     if (this.running) {
       this.again = true;
       return;
     }
+    const gap = this.opts.minGapMs ?? 200;
+    const wait = this.lastTickAt + gap - this.deps.clock.now();
+    if (wait > 0) return this.wakeAt(this.lastTickAt + gap);
+    this.lastTickAt = this.deps.clock.now();
+    this.nextDueAt = Infinity;
     this.running = this.tick()
       .catch((err: unknown) => this.deps.log.error({ err }, 'rollout tick failed'))
       .finally(() => {
         this.running = null;
+        if (this.nextDueAt !== Infinity) this.wakeAt(this.nextDueAt);
         if (this.again) {
           this.again = false;
           this.kick();
@@ -117,10 +168,13 @@ export class RolloutDriver {
     const goneIds = new Set(gone.map((x) => x.agentId));
     const rows: AgentRow[] = [...stored.filter((x) => !goneIds.has(x.agentId)), ...joined].sort((a, b) => a.stage - b.stage || (a.agentId < b.agentId ? -1 : 1));
 
+    const [packages, revisions] = await Promise.all([store.listPackages(deployment.package), store.rollouts.listRevisions(r.deployment)]);
+    const to = revisions.find((x) => x.revision === r.toRevision);
+    const selfUpgrade = to !== undefined && isAgentDeployment(to, packages);
     const step = stepRollout(
       { state: r.state as RolloutState, stage: r.stage, stageStartedAt: r.stageStartedAt, promoted: r.promoted, reason: r.reason, toRevision: r.toRevision, policy },
       rows,
-      (id) => observe(byId.get(id), r.deployment),
+      (id) => (selfUpgrade ? observeAgentPackage(byId.get(id), to) : observe(byId.get(id), r.deployment, r.toRevision)),
       now,
     );
 
@@ -134,6 +188,7 @@ export class RolloutDriver {
       log.info({ deployment: r.deployment, rollout: r.id, stage: step.rollout.stage, released: step.release.length }, 'rollout released agents');
       this.deps.onFleetChange();
     }
+    if (step.nextDueAt !== null) this.nextDueAt = Math.min(this.nextDueAt, step.nextDueAt);
     const s = step.rollout;
     if (s.state !== r.state || s.stage !== r.stage || s.reason !== r.reason || s.stageStartedAt !== r.stageStartedAt) {
       const finished = s.state === 'succeeded' || s.state === 'failed';
@@ -161,6 +216,7 @@ export class RolloutDriver {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.soon) clearTimeout(this.soon);
     await this.running;
   }
 }

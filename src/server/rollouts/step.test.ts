@@ -24,7 +24,7 @@ const rollout = (policy: Partial<RolloutPolicyInput>, patch: Partial<RolloutCore
   policy: mergePolicy(DEFAULT_POLICY, policy),
   ...patch,
 });
-const obs = (o: Partial<Observation> = {}): Observation => ({ online: true, revision: 1, healthy: true, status: 'running', lastError: '', ...o });
+const obs = (o: Partial<Observation> = {}): Observation => ({ online: true, revision: 1, healthy: true, status: 'running', lastError: '', failed: null, ...o });
 
 /** Applies step results to rows, as the driver would. */
 function apply(rows: AgentRow[], changed: AgentRow[]): AgentRow[] {
@@ -83,7 +83,7 @@ test('a health flap resets the min-healthy clock', () => {
 test('a crash loop on the new revision fails the agent and, past the budget, rolls back', () => {
   const r = rollout({ errorBudget: '0', onFailure: 'rollback' });
   const rows = [row('a', 0, { state: 'updating', startedAt: 0 }), row('b', 1)];
-  const s = stepRollout(r, rows, () => obs({ revision: 2, healthy: false, status: 'crash-loop', lastError: 'crash loop: last exit 3' }), 1000);
+  const s = stepRollout(r, rows, () => obs({ revision: 2, healthy: false, status: 'crash-loop', lastError: 'crash loop: last exit 3', failed: 'crash loop: last exit 3' }), 1000);
   assert.equal(s.rows[0]!.state, 'failed');
   assert.equal(s.rows[0]!.reason, 'crash loop: last exit 3');
   assert.equal(s.rollout.state, 'failed');

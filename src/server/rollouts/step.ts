@@ -7,7 +7,8 @@
  * Rules, in order:
  * - An updating agent counts as healthy once it reports the target revision
  *   in effect and its service healthy, continuously, for minHealthySeconds.
- *   A crash loop on the target revision fails it at once; not healthy within
+ *   A failure it reports for the target revision (a crash loop, an upgrade
+ *   reverted) fails it at once; not healthy within
  *   healthyDeadlineSeconds fails it, unless it is offline, in which case it is
  *   marked offline (reported, not counted against the error budget) and is
  *   retried when it returns.
@@ -56,6 +57,8 @@ export interface Observation {
   healthy: boolean | null;
   status: string;
   lastError: string;
+  /** Set when the agent reports that the target revision failed (a crash loop on it, an upgrade reverted): fails at once. */
+  failed: string | null;
 }
 
 export interface StepResult {
@@ -68,6 +71,8 @@ export interface StepResult {
   rollback: boolean;
   /** Set when the rollout just succeeded. */
   succeeded: boolean;
+  /** The earliest time something here changes with no new report (a min-healthy time or a deadline passing). */
+  nextDueAt: number | null;
 }
 
 const ACTIVE: readonly RolloutAgentState[] = ['pending', 'updating'];
@@ -90,7 +95,7 @@ export function stepRollout(rollout: RolloutCore, rows: AgentRow[], observe: (ag
       if (now - since >= p.minHealthySeconds * 1000) return put(r, { state: 'healthy', healthySince: since, finishedAt: now, reason: '' });
       return r.healthySince === null ? put(r, { healthySince: since }) : r;
     }
-    if (onTarget && o.status === 'crash-loop') return put(r, { state: 'failed', finishedAt: now, healthySince: null, reason: o.lastError || 'crash loop' });
+    if (o.failed !== null) return put(r, { state: 'failed', finishedAt: now, healthySince: null, reason: o.failed });
     if (now - (r.startedAt ?? now) > p.healthyDeadlineSeconds * 1000) {
       if (!o.online) return put(r, { state: 'offline', healthySince: null, reason: `offline past the healthy deadline (${p.healthyDeadlineSeconds}s)` });
       const why = onTarget ? o.lastError || `status ${o.status || 'unknown'}` : `still on revision ${o.revision ?? 'none'}${o.lastError ? `: ${o.lastError}` : ''}`;
@@ -100,14 +105,24 @@ export function stepRollout(rollout: RolloutCore, rows: AgentRow[], observe: (ag
   });
 
   let { state, stage, stageStartedAt, reason } = rollout;
-  const result = (extra: Partial<StepResult> = {}): StepResult => ({
-    rows: [...changed.values()],
-    release: [],
-    rollout: { state, stage, stageStartedAt, reason },
-    rollback: false,
-    succeeded: false,
-    ...extra,
-  });
+  const result = (extra: Partial<StepResult> = {}): StepResult => {
+    let due = Infinity;
+    for (const r of current) {
+      if (r.state !== 'updating') continue;
+      if (r.healthySince !== null) due = Math.min(due, r.healthySince + p.minHealthySeconds * 1000);
+      if (r.startedAt !== null) due = Math.min(due, r.startedAt + p.healthyDeadlineSeconds * 1000 + 1);
+    }
+    if (state === 'running') due = Math.min(due, stageStartedAt + p.progressDeadlineSeconds * 1000 + 1);
+    return {
+      rows: [...changed.values()],
+      release: [],
+      rollout: { state, stage, stageStartedAt, reason },
+      rollback: false,
+      succeeded: false,
+      nextDueAt: due === Infinity ? null : due,
+      ...extra,
+    };
+  };
 
   const failed = current.filter((r) => r.state === 'failed').length;
   const budget = amountOf(p.errorBudget, current.length);

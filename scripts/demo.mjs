@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The local demo: a Corral server on the embedded SQLite store plus three
-// local agents with different labels. Data lives in ./demo-data; run it
-// again and it picks up where it left off. Ctrl-C stops everything.
-import { spawn } from 'node:child_process';
+// local agents with different labels, and a sample package published in
+// three versions (two good, one that crashes) to try a staged rollout and a
+// rollback. Data lives in ./demo-data; run it again and it picks up where it
+// left off. Ctrl-C stops everything.
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -48,7 +50,31 @@ function stopAll() {
 process.on('SIGINT', stopAll);
 process.on('SIGTERM', stopAll);
 
-const server = start('server', ['server', '--listen', listen, '--data-dir', join(root, 'server'), '--log-level', 'warn'], {
+/** Builds and pushes the sample package `hello` in a version (already published versions are left alone). */
+function publishSample(url, version, crash) {
+  const dir = join(root, 'packages', `hello-${version}`);
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  const script = crash
+    ? 'echo "hello 2.0.0: cannot start" >&2; exit 3'
+    : 'while true; do echo "hello ' + version + ' says {{ greeting }} at $(date +%T)"; sleep 5; done';
+  writeFileSync(join(dir, 'bin', 'hello.sh.tmpl'), `#!/bin/sh\n${script}\n`);
+  writeFileSync(
+    join(dir, 'corral.yaml'),
+    `apiVersion: corral.io/v1\nname: hello\nversion: ${version}\nplatforms: [{os: linux, arch: any}]\n` +
+      `run: {command: sh, args: [hello.sh]}\nrestart: {policy: always, maxDelayMs: 2000}\n` +
+      `config:\n  files: [{path: hello.sh, template: bin/hello.sh.tmpl}]\n`,
+  );
+  const env = { ...process.env, CORRAL_SERVER: url, CORRAL_TOKEN: tokens.admin };
+  const out = join(root, 'packages', `hello-${version}.tar.gz`);
+  execFileSync(process.execPath, [bin, 'package', 'build', dir, '--out', out], { env, stdio: 'ignore' });
+  try {
+    execFileSync(process.execPath, [bin, 'package', 'push', out], { env, stdio: 'pipe' });
+  } catch (e) {
+    if (!/already|conflict/i.test(String(e.stderr ?? ''))) throw e;
+  }
+}
+
+const server = start('server', ['server', '--listen', listen, '--data-dir', join(root, 'server'), '--log-level', 'warn', '--rollout-defaults', '{"minHealthySeconds":5}'], {
   CORRAL_ADMIN_TOKEN: tokens.admin,
   CORRAL_ENROLLMENT_TOKEN: tokens.enrollment,
 });
@@ -66,6 +92,7 @@ server.stdout.on('data', (d) => {
   for (const [name, labels] of agents) {
     start(name, ['agent', '--server', url, '--token', tokens.enrollment, '--data-dir', join(root, name), '--name', name, '--log-level', 'warn', ...labels.flatMap((l) => ['--label', l])]);
   }
+  for (const [version, crash] of [['1.0.0', false], ['1.1.0', false], ['2.0.0', true]]) publishSample(url, version, crash);
   console.log(`
 Corral demo is running (Ctrl-C stops it).
   server / API:      ${url}   (OpenAPI: ${url}/api/v1/openapi.json, metrics: ${url}/metrics)
@@ -73,9 +100,22 @@ Corral demo is running (Ctrl-C stops it).
   enrollment token:  ${tokens.enrollment}
   agents:            web-1 (env=dev,role=web), web-2 (env=prod,role=web,cluster=a), api-1 (env=prod,role=api,cluster=b)
 
+  package:           hello 1.0.0, 1.1.0 (good) and 2.0.0 (crashes at start), published
+
 In another terminal:
   export CORRAL_SERVER=${url} CORRAL_TOKEN=${tokens.admin}
   npx corral agents
-  npx corral agents -s 'env=prod,role in (web,api)'
+  npx corral deploy hello --package hello@1.0.0 -s 'role in (web,api)' --set greeting=hi --max-in-flight 100%
+  npx corral rollout status hello -w
+
+A staged change: one canary, then two batches, waiting for you after the canary:
+  npx corral deploy hello --package hello@1.1.0 -s 'role in (web,api)' --set greeting=hello --canary 1 --manual-promote --batches 2 --max-in-flight 1
+  npx corral rollout status hello -w          # (another terminal) live progress
+  npx corral rollout promote hello
+
+Break it on purpose and watch it roll back by itself:
+  npx corral deploy hello --package hello@2.0.0 -s 'role in (web,api)' --set greeting=oops --canary 1
+  npx corral rollout status hello -w; npx corral rollout list hello
+  npx corral deployment status hello
 `);
 });

@@ -150,9 +150,15 @@ export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?:
     const tty = io.stdoutIsTty ?? process.stdout.isTTY === true;
     let final: ApiRolloutStatus | null = null;
     let shownLines = 0;
+    let last = '';
     for await (const e of readSse(res.body)) {
       const s = JSON.parse(e.data) as ApiRolloutStatus;
-      if (flags.output === 'json') io.stdout.write(`${JSON.stringify(s)}\n`);
+      // `done` repeats the last status: print it only if it differs.
+      const repeat = e.data === last;
+      last = e.data;
+      if (repeat) {
+        // nothing new to show
+      } else if (flags.output === 'json') io.stdout.write(`${JSON.stringify(s)}\n`);
       else if (tty) {
         const text = formatRolloutStatus(s);
         // Redraw in place: up over what was printed last, clear to the end, print again.
@@ -160,7 +166,10 @@ export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?:
         shownLines = text.split('\n').length - 1;
       } else {
         const t = s.totals;
-        io.stdout.write(`${new Date().toISOString()} ${s.state} ${s.stage.name}: ${t.healthy} healthy, ${t.updating} updating, ${t.failed} failed, ${t.offline} offline, ${t.pending} pending${s.reason ? ` (${s.reason})` : ''}\n`);
+        const to = s.to ? ` to r${s.to.revision} (${s.to.version})` : '';
+        io.stdout.write(
+          `${new Date().toISOString()} ${s.kind}${to} ${s.state}, ${s.stage.name}: ${t.healthy} healthy, ${t.updating} updating, ${t.failed} failed, ${t.offline} offline, ${t.pending} pending${s.reason ? ` (${s.reason})` : ''}\n`,
+        );
       }
       if (e.event === 'done') {
         final = s;

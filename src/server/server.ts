@@ -29,7 +29,7 @@ import { DownloadLimiter } from './packages/download-limiter.js';
 import { bootstrapTokens, type BootstrapSecrets } from './bootstrap.js';
 import type { CompiledServerOptions } from './options.js';
 import { RolloutService } from './rollouts/rollout-service.js';
-import { RolloutDriver } from './rollouts/rollout-driver.js';
+import { leaseOwnerId, RolloutDriver } from './rollouts/rollout-driver.js';
 
 export interface RunningServer {
   /** http://host:port actually listened on. */
@@ -98,8 +98,9 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     hub.fleetChanged({}).catch((err: unknown) => log.error({ err }, 'failed to push fleet change'));
   };
   const rolloutLog = log.child({ component: 'rollouts' });
-  const rollouts = new RolloutService({ store, clock, events, log: rolloutLog, defaults: opts.rolloutDefaults, onFleetChange: pushFleetChange, kick: () => driver?.kick() });
-  driver = new RolloutDriver({ store, clock, events, log: rolloutLog, rollouts, onFleetChange: pushFleetChange }, { tickMs: opts.rolloutTickMs, leaseMs: Math.max(10_000, opts.rolloutTickMs * 10) });
+  const lease = { owner: leaseOwnerId(), ms: Math.max(10_000, opts.rolloutTickMs * 10) };
+  const rollouts = new RolloutService({ store, clock, events, log: rolloutLog, defaults: opts.rolloutDefaults, onFleetChange: pushFleetChange, kick: () => driver?.kick(), lease });
+  driver = new RolloutDriver({ store, clock, events, log: rolloutLog, rollouts, onFleetChange: pushFleetChange }, { owner: lease.owner, tickMs: opts.rolloutTickMs, leaseMs: lease.ms });
   const deployments = new DeploymentService({ store, clock, events, onFleetChange: pushFleetChange, rollouts });
   const imperative = new ImperativeService({ store, deployments, agents: hub, samples });
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });

@@ -81,6 +81,7 @@ export class Fleet {
   enrollmentToken = '';
   private agents: TestAgent[] = [];
   private serverArgs: string[] = [];
+  private readonly replicas: CorralProcess[] = [];
 
   private constructor(
     readonly root: string,
@@ -137,13 +138,33 @@ export class Fleet {
     );
   }
 
-  async startAgent(opts: { name?: string; labels?: Record<string, string>; token?: string; extraArgs?: string[] } = {}): Promise<TestAgent> {
+  /** The pid of the (first) server process. */
+  get serverPid(): number | undefined {
+    return this.server.pid;
+  }
+
+  /**
+   * Starts another server process on the same PostgreSQL store (a replica),
+   * with its own data dir and port. Agents reach it with `startAgent({ server })`.
+   */
+  async startReplica(name: string): Promise<{ url: string; process: CorralProcess }> {
+    if (!this.opts.database) throw new Error('replicas share one PostgreSQL store: start the fleet with { database }');
+    const args = [...this.serverArgs];
+    args[args.indexOf('--listen') + 1] = '127.0.0.1:0';
+    args[args.indexOf('--data-dir') + 1] = join(this.root, name);
+    const p = new CorralProcess(args, { CORRAL_LOG_LEVEL: 'warn' });
+    this.replicas.push(p);
+    const url = (await p.waitForOutput(/listening on (http:\/\/\S+)/))[1]!;
+    return { url, process: p };
+  }
+
+  async startAgent(opts: { name?: string; labels?: Record<string, string>; token?: string; extraArgs?: string[]; server?: string } = {}): Promise<TestAgent> {
     const name = opts.name ?? `agent-${this.agents.length + 1}`;
     const dataDir = join(this.root, name);
     const args = [
       'agent',
       '--server',
-      this.url,
+      opts.server ?? this.url,
       '--token',
       opts.token ?? this.enrollmentToken,
       '--data-dir',
@@ -200,6 +221,7 @@ export class Fleet {
   async close(): Promise<void> {
     await Promise.all(this.agents.map((a) => a.process.stop().catch(() => undefined)));
     await this.server.stop().catch(() => undefined);
+    await Promise.all(this.replicas.map((r) => r.stop().catch(() => undefined)));
     await killAll();
     await rm(this.root, { recursive: true, force: true });
   }

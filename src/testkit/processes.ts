@@ -42,6 +42,10 @@ export class CorralProcess {
     return this.exitCode === null && this.exitSignal === null;
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Waits until stdout matches; returns the match. Fails early if the process exits. */
   async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
     return eventually(

@@ -207,6 +207,15 @@ describe('staged rollouts', { concurrency: false }, () => {
     const again = await status(id);
     assert.equal(again.totals.healthy, settled.totals.healthy);
     assert.equal(agents.filter((a) => versionOn(a) === '2.0.0').length, settled.totals.healthy);
+    // An agent joining the selector now falls into a batch (never the canary) and, until its stage
+    // comes, runs the stable revision.
+    const late = await fleet.startAgent({ name: 'b-late', labels: { role: 'app', cluster: 'b' } });
+    agents.push(late);
+    const lateId = (await fleet.awaitAgent(late, (x) => x.status === 'online')).id;
+    clusterOf.set(lateId, 'b');
+    const joined = await eventually(async () => (await status(id)).agents.find((r) => r.id === lateId), { timeoutMs: 20_000, what: 'the late agent in the rollout' });
+    assert.ok(joined.stage > 0);
+    await eventually(() => versionOn(late) === '1.0.0', { timeoutMs: 30_000, what: 'the late agent on the stable 1.0.0' });
     const resumed = await fleet.cli('rollout', 'resume', 'app');
     assert.equal(resumed.code, 0, resumed.stderr);
     const watch = await fleet.cli('rollout', 'status', 'app', '-w');

@@ -44,6 +44,10 @@ const RolloutStatus = z
     createdAt: z.string(),
     updatedAt: z.string(),
     finishedAt: z.string().nullable(),
+    drivenBy: z
+      .object({ owner: z.string().openapi({ description: 'host:pid:id of the server process driving it' }), leaseUntil: z.string().nullable() })
+      .nullable()
+      .openapi({ description: 'which server process holds the lease on it (one at a time, also across replicas)' }),
     agents: z
       .array(z.object({ id: z.string(), name: z.string(), stage: z.number(), state: z.string(), reason: z.string(), startedAt: z.string().nullable(), finishedAt: z.string().nullable() }))
       .optional(),

@@ -2,24 +2,27 @@
  * Publishing packages: an upload is streamed to disk while its sha256 is
  * computed (never held in memory), its corral.yaml is read and validated,
  * the digest is signed, and one record per platform of the manifest is
- * stored. Artifacts live in `<data-dir>/artifacts/<sha256>`.
+ * stored. Artifact bytes live in the store (in 1 MiB chunks), so every
+ * replica can serve them; each server process keeps a local copy in
+ * `<data-dir>/artifacts/<sha256>` to serve downloads (Range) from a file.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { MANIFEST_FILE, ManifestError, parseAnyManifest, type AnyPackageManifest } from '../../protocol/index.js';
 import type { PackageRecord, Store } from '../store/index.js';
-import { ArtifactNotFoundError, InvalidPackageError } from '../errors.js';
+import { ArtifactNotFoundError, InvalidPackageError, StoreError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import type { SigningKey } from './signing-key.js';
 
 export const DEFAULT_MAX_PACKAGE_BYTES = 1024 ** 3;
 const MAX_MANIFEST_BYTES = 256 * 1024;
+const ARTIFACT_CHUNK_BYTES = 1024 * 1024;
 
 class TooLarge extends Error {}
 
@@ -89,12 +92,16 @@ export class PackageService {
       if (size === 0) throw new InvalidPackageError('empty upload: send the package tar.gz as the request body');
       const manifest = await readManifest(tmp);
       const sha256 = hash.digest('hex');
+      // The bytes go to the store first, so no package record ever points at content no replica can serve.
+      const newContent = !(await this.deps.store.hasArtifactContent(sha256));
+      if (newContent) await this.deps.store.putArtifactContent(sha256, createReadStream(tmp, { highWaterMark: ARTIFACT_CHUNK_BYTES }));
       const signature = this.deps.signingKey.signDigest(sha256);
       const now = this.deps.clock.now();
       const records: PackageRecord[] = [];
       for (const p of manifest.platforms) {
         records.push(
-          await this.deps.store.putPackage({
+          await this.deps.store
+            .putPackage({
             name: manifest.name,
             version: manifest.version,
             os: p.os,
@@ -102,9 +109,14 @@ export class PackageService {
             sha256,
             size,
             signature,
-            manifest: manifest as unknown as Record<string, unknown>,
-            createdAt: now,
-          }),
+              manifest: manifest as unknown as Record<string, unknown>,
+              createdAt: now,
+            })
+            .catch(async (e: unknown) => {
+              // Refused (e.g. a conflicting version): drop content that nothing refers to.
+              if (newContent && (await this.deps.store.findPackagesBySha256(sha256)).length === 0) await this.deps.store.deleteArtifactContent(sha256);
+              throw e;
+            }),
         );
       }
       await rename(tmp, join(this.artifactDir, sha256));
@@ -121,14 +133,33 @@ export class PackageService {
     return this.deps.store.listPackages(name);
   }
 
-  /** Path and size of a stored artifact. Throws ArtifactNotFoundError. */
+  /**
+   * Path and size of a stored artifact, as a local file. A replica that has
+   * not served it before copies it from the store first (checking its
+   * sha256), so every replica serves every package. Throws ArtifactNotFoundError.
+   */
   async artifact(sha256: string): Promise<{ path: string; size: number }> {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new ArtifactNotFoundError(sha256);
     const path = join(this.artifactDir, sha256);
+    const local = await stat(path).catch(() => null);
+    if (local) return { path, size: local.size };
+    if (!(await this.deps.store.hasArtifactContent(sha256))) throw new ArtifactNotFoundError(sha256);
+    await mkdir(this.artifactDir, { recursive: true });
+    const tmp = join(this.artifactDir, `.fetch-${randomBytes(8).toString('hex')}`);
     try {
-      return { path, size: (await stat(path)).size };
-    } catch {
-      throw new ArtifactNotFoundError(sha256);
+      const hash = createHash('sha256');
+      const check = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      });
+      await pipeline(Readable.from(this.deps.store.readArtifactContent(sha256)), check, createWriteStream(tmp, { mode: 0o644 }));
+      if (hash.digest('hex') !== sha256) throw new StoreError(`artifact ${sha256} in the store does not match its hash`);
+      await rename(tmp, path);
+    } finally {
+      await rm(tmp, { force: true });
     }
+    return { path, size: (await stat(path)).size };
   }
 }

@@ -8,6 +8,7 @@
  * one stays counted, nothing is released twice.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { DEPLOYMENT_FILE_PREFIX, TOP_LEVEL_PACKAGE_NAME } from '../../protocol/index.js';
 import { isAgentDeployment } from '../opamp/package-offer.js';
@@ -19,7 +20,14 @@ import { RolloutPolicySchema } from './policy.js';
 import { deploymentTargets, planAgent, type RolloutService } from './rollout-service.js';
 import { stepRollout, type AgentRow, type Observation, type RolloutAgentState, type RolloutState } from './step.js';
 
+/** Who holds a lease, as operators see it: host, pid and a random part (a restarted process is another owner). */
+export function leaseOwnerId(): string {
+  return `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
 export interface DriverOptions {
+  /** This process's lease owner id (see leaseOwnerId). */
+  owner: string;
   /** Evaluate at least this often. */
   tickMs: number;
   leaseMs: number;
@@ -75,7 +83,9 @@ export function observeAgentPackage(agent: AgentRecord | undefined, to: { revisi
 }
 
 export class RolloutDriver {
-  readonly owner = `driver-${randomUUID()}`;
+  get owner(): string {
+    return this.opts.owner;
+  }
   private timer: NodeJS.Timeout | null = null;
   private soon: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;

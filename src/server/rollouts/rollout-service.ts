@@ -29,6 +29,8 @@ export interface RolloutDeps {
   onFleetChange(): void;
   /** Asks the driver to evaluate rollouts now rather than at its next tick. */
   kick(): void;
+  /** This process's driver: a rollout created here starts with its lease held by it, so no other replica races for it. */
+  lease: { owner: string; ms: number };
 }
 
 /** Corral agents (not revoked) that a deployment's selector matches. */
@@ -114,6 +116,8 @@ export class RolloutService {
       createdAt: now,
       updatedAt: now,
       finishedAt: null,
+      leaseOwner: this.deps.lease.owner,
+      leaseUntil: now + this.deps.lease.ms,
     };
     const agents = targets.map((a) => ({
       rolloutId: rollout.id,
@@ -248,6 +252,7 @@ export class RolloutService {
       createdAt: iso(r.createdAt)!,
       updatedAt: iso(r.updatedAt)!,
       finishedAt: iso(r.finishedAt),
+      drivenBy: r.leaseOwner && !r.finishedAt ? { owner: r.leaseOwner, leaseUntil: iso(r.leaseUntil ?? null) } : null,
       agents: opts.agents
         ? rows.map((a) => ({ id: a.agentId, name: a.agentName, stage: a.stage, state: a.state, reason: a.reason, startedAt: iso(a.startedAt), finishedAt: iso(a.finishedAt) }))
         : undefined,

@@ -231,7 +231,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const row = { rolloutId: 'r1', agentId: id(1), agentName: 'a', stage: 1, state: 'pending', startedAt: null, healthySince: null, finishedAt: null, reason: '' };
       await store.rollouts.commitChange({ deployment: d, revision: rev, rollout, agents: [row, { ...row, agentId: id(2), agentName: 'b', stage: 0 }] });
       assert.deepEqual(await store.rollouts.listRevisions('api'), [rev]);
-      assert.deepEqual(await store.rollouts.getRollout('r1'), rollout);
+      assert.deepEqual(await store.rollouts.getRollout('r1'), { ...rollout, leaseOwner: null, leaseUntil: null });
       assert.deepEqual((await store.rollouts.listRolloutAgents('r1')).map((r) => r.agentName), ['b', 'a'], 'ordered by stage');
       await store.rollouts.putRolloutAgents([{ ...row, state: 'updating', startedAt: 11 }]);
       assert.equal((await store.rollouts.listRolloutAgents('r1'))[1]?.state, 'updating');
@@ -242,6 +242,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(await store.rollouts.acquireRolloutLease('r1', 'two', 150, 250), false, 'held by another until 200');
       assert.equal(await store.rollouts.acquireRolloutLease('r1', 'one', 150, 300), true, 'renewed by its holder');
       assert.equal(await store.rollouts.acquireRolloutLease('r1', 'two', 301, 400), true, 'taken over once expired');
+      assert.deepEqual([(await store.rollouts.getRollout('r1'))?.leaseOwner, (await store.rollouts.getRollout('r1'))?.leaseUntil], ['two', 400]);
       await store.rollouts.setAgentRevisions('api', [id(1), id(2)], 1);
       await store.rollouts.setAgentRevisions('api', [id(2)], 2);
       assert.deepEqual((await store.rollouts.listAgentRevisions()).map((r) => r.revision).sort(), [1, 2]);
@@ -256,6 +257,28 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await store.rollouts.listRollouts('api'), []);
       assert.deepEqual(await store.rollouts.listAgentRevisions(), []);
       assert.deepEqual(await store.rollouts.listRolloutAgents('r1'), []);
+    });
+
+    it('keeps artifact bytes in chunks, replaces and deletes them', async (t) => {
+      if (skip) return t.skip(skip);
+      const chunks = [Buffer.alloc(1000, 1), Buffer.from([0, 255, 7]), Buffer.alloc(5, 9)];
+      async function* gen(bufs: Buffer[]) {
+        for (const b of bufs) yield b;
+      }
+      const read = async (sha: string) => {
+        const out: Buffer[] = [];
+        for await (const c of store.readArtifactContent(sha)) out.push(c);
+        return Buffer.concat(out);
+      };
+      assert.equal(await store.hasArtifactContent('a1'), false);
+      assert.equal((await read('a1')).length, 0);
+      await store.putArtifactContent('a1', gen(chunks));
+      assert.equal(await store.hasArtifactContent('a1'), true);
+      assert.deepEqual(await read('a1'), Buffer.concat(chunks), 'binary bytes come back exactly, in order');
+      await store.putArtifactContent('a1', gen([Buffer.from('x')]));
+      assert.deepEqual(await read('a1'), Buffer.from('x'), 'replaced, no stale chunks');
+      await store.deleteArtifactContent('a1');
+      assert.equal(await store.hasArtifactContent('a1'), false);
     });
 
     it('keeps jobs and per-host results, with output', async (t) => {

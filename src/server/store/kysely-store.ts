@@ -512,6 +512,35 @@ export class KyselyStore implements Store {
     });
   }
 
+  putArtifactContent(sha256: string, chunks: AsyncIterable<Buffer>): Promise<void> {
+    return this.run('put artifact content', () =>
+      this.db.transaction().execute(async (tx) => {
+        await tx.deleteFrom('artifact_chunks').where('sha256', '=', sha256).execute();
+        let seq = 0;
+        for await (const data of chunks) await tx.insertInto('artifact_chunks').values({ sha256, seq: seq++, data }).execute();
+      }),
+    );
+  }
+
+  async *readArtifactContent(sha256: string): AsyncIterable<Buffer> {
+    // One chunk per query: memory stays at one chunk whatever the artifact's size.
+    for (let seq = 0; ; seq++) {
+      const row = await this.run('read artifact content', () => this.db.selectFrom('artifact_chunks').select('data').where('sha256', '=', sha256).where('seq', '=', seq).executeTakeFirst());
+      if (!row) return;
+      yield Buffer.from(row.data);
+    }
+  }
+
+  hasArtifactContent(sha256: string): Promise<boolean> {
+    return this.run('has artifact content', async () => (await this.db.selectFrom('artifact_chunks').select('seq').where('sha256', '=', sha256).where('seq', '=', 0).executeTakeFirst()) !== undefined);
+  }
+
+  deleteArtifactContent(sha256: string): Promise<void> {
+    return this.run('delete artifact content', async () => {
+      await this.db.deleteFrom('artifact_chunks').where('sha256', '=', sha256).execute();
+    });
+  }
+
   findPackagesBySha256(sha256: string): Promise<PackageRecord[]> {
     return this.run('find package', async () => (await this.db.selectFrom('packages').selectAll().where('sha256', '=', sha256).execute()).map(toPackage));
   }

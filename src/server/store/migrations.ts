@@ -199,6 +199,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0006_artifact_chunks': {
+      async up(db: Kysely<unknown>) {
+        // Artifacts live in the store, so every replica can serve every package.
+        await db.schema
+          .createTable('artifact_chunks')
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('data', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
+          .addPrimaryKeyConstraint('artifact_chunks_pk', ['sha256', 'seq'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -45,6 +45,8 @@ function toRollout(r: Selectable<Database['rollouts']>): RolloutRecord {
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
     finishedAt: numOrNull(r.finished_at),
+    leaseOwner: r.lease_owner,
+    leaseUntil: numOrNull(r.lease_until),
   };
 }
 
@@ -144,7 +146,14 @@ export class KyselyRolloutStore implements RolloutStore {
         if (rollout) {
           await tx
             .insertInto('rollouts')
-            .values({ id: rollout.id, deployment: rollout.deployment, ...rolloutRow(rollout), created_at: rollout.createdAt, lease_owner: null, lease_until: null } as Database['rollouts'])
+            .values({
+              id: rollout.id,
+              deployment: rollout.deployment,
+              ...rolloutRow(rollout),
+              created_at: rollout.createdAt,
+              lease_owner: rollout.leaseOwner ?? null,
+              lease_until: rollout.leaseUntil ?? null,
+            } as Database['rollouts'])
             .execute();
           await putRolloutAgentsIn(tx, agents ?? []);
         }

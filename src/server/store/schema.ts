@@ -120,6 +120,12 @@ export interface RolloutAgentsTable {
   reason: string;
 }
 
+export interface ArtifactChunksTable {
+  sha256: string;
+  seq: number;
+  data: Buffer;
+}
+
 export interface DeploymentAgentsTable {
   deployment: string;
   agent_id: string;
@@ -156,6 +162,7 @@ export interface Database {
   rollouts: RolloutsTable;
   rollout_agents: RolloutAgentsTable;
   deployment_agents: DeploymentAgentsTable;
+  artifact_chunks: ArtifactChunksTable;
   packages: PackagesTable;
   tokens: TokensTable;
   agents: AgentsTable;

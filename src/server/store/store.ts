@@ -206,6 +206,9 @@ export interface RolloutRecord {
   createdAt: number;
   updatedAt: number;
   finishedAt: number | null;
+  /** The server process driving it, and until when its lease holds (null before the first tick). */
+  leaseOwner?: string | null;
+  leaseUntil?: number | null;
 }
 
 export interface RolloutAgentRecord {
@@ -356,6 +359,15 @@ export interface Store {
    * PackageConflictError and changes nothing.
    */
   putPackage(pkg: PackageRecord): Promise<PackageRecord>;
+  /**
+   * Stores an artifact's bytes (in order, in chunks), replacing any stored
+   * under the same sha256. The caller has checked the hash.
+   */
+  putArtifactContent(sha256: string, chunks: AsyncIterable<Buffer>): Promise<void>;
+  /** The stored bytes of an artifact, a chunk at a time (empty when none are stored). */
+  readArtifactContent(sha256: string): AsyncIterable<Buffer>;
+  hasArtifactContent(sha256: string): Promise<boolean>;
+  deleteArtifactContent(sha256: string): Promise<void>;
   listPackages(name?: string): Promise<PackageRecord[]>;
   findPackagesBySha256(sha256: string): Promise<PackageRecord[]>;
 

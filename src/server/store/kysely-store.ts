@@ -2,7 +2,7 @@
  * The Store over Kysely: one implementation for SQLite and PostgreSQL; only
  * the dialect differs (chosen in open-store.ts).
  */
-import { Migrator, sql, type Kysely, type Selectable } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
 import type { AgentsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
@@ -25,136 +25,7 @@ import type {
   TokenKind,
   TokenRecord,
 } from './store.js';
-
-const json = (v: unknown): string => JSON.stringify(v);
-const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
-const num = (v: number | string | bigint): number => Number(v);
-
-function toAgent(r: Selectable<AgentsTable>): AgentRecord {
-  return {
-    id: r.id,
-    kind: r.kind as AgentRecord['kind'],
-    name: r.name,
-    status: r.status as AgentRecord['status'],
-    labels: JSON.parse(r.labels) as Record<string, string>,
-    identifyingAttributes: JSON.parse(r.identifying_attributes) as Record<string, string>,
-    nonIdentifyingAttributes: JSON.parse(r.non_identifying_attributes) as Record<string, string>,
-    capabilities: num(r.capabilities),
-    health: parse(r.health),
-    effectiveConfig: parse(r.effective_config),
-    remoteConfigStatus: parse(r.remote_config_status),
-    packageStatuses: parse(r.package_statuses),
-    credentialHash: r.credential_hash,
-    firstSeenAt: num(r.first_seen_at),
-    lastSeenAt: num(r.last_seen_at),
-    lastSequenceNum: num(r.last_sequence_num),
-    revokedAt: r.revoked_at === null ? null : num(r.revoked_at),
-  };
-}
-
-function toToken(r: Selectable<Database['tokens']>): TokenRecord {
-  return {
-    id: r.id,
-    kind: r.kind as TokenKind,
-    name: r.name,
-    hash: r.hash,
-    prefix: r.prefix,
-    createdAt: num(r.created_at),
-    revokedAt: r.revoked_at === null ? null : num(r.revoked_at),
-  };
-}
-
-function toPackage(r: Selectable<Database['packages']>): PackageRecord {
-  return {
-    name: r.name,
-    version: r.version,
-    os: r.os,
-    arch: r.arch,
-    sha256: r.sha256,
-    size: num(r.size),
-    signature: r.signature,
-    manifest: JSON.parse(r.manifest) as Record<string, unknown>,
-    createdAt: num(r.created_at),
-  };
-}
-
-function toDeployment(r: Selectable<Database['deployments']>): DeploymentRecord {
-  return {
-    name: r.name,
-    package: r.package,
-    version: r.version,
-    selector: r.selector,
-    values: JSON.parse(r.values) as Record<string, string>,
-    desiredState: r.desired_state as DeploymentRecord['desiredState'],
-    revision: num(r.revision),
-    stableRevision: r.stable_revision === null ? null : num(r.stable_revision),
-    policy: JSON.parse(r.policy) as Record<string, unknown>,
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  };
-}
-
-function toJob(r: Selectable<Database['jobs']>): JobRecord {
-  return { id: r.id, spec: JSON.parse(r.spec) as JobRecord['spec'], status: r.status as JobStatus, createdAt: num(r.created_at), finishedAt: r.finished_at === null ? null : num(r.finished_at) };
-}
-
-function toJobHost(r: Selectable<Database['job_hosts']>): JobHostRecord {
-  return {
-    jobId: r.job_id,
-    agentId: r.agent_id,
-    agentName: r.agent_name,
-    status: r.status as JobHostRecord['status'],
-    exitCode: r.exit_code === null ? null : num(r.exit_code),
-    signal: r.signal,
-    output: r.output,
-    truncated: num(r.truncated) === 1,
-    error: r.error,
-    startedAt: r.started_at === null ? null : num(r.started_at),
-    finishedAt: r.finished_at === null ? null : num(r.finished_at),
-  };
-}
-
-function jobHostRow(h: JobHostRecord): Database['job_hosts'] {
-  return {
-    job_id: h.jobId,
-    agent_id: h.agentId,
-    agent_name: h.agentName,
-    status: h.status,
-    exit_code: h.exitCode,
-    signal: h.signal,
-    output: h.output,
-    truncated: h.truncated ? 1 : 0,
-    error: h.error,
-    started_at: h.startedAt,
-    finished_at: h.finishedAt,
-  };
-}
-
-function toConfig(r: Selectable<Database['configs']>): ConfigRecord {
-  return {
-    name: r.name,
-    selector: r.selector,
-    files: JSON.parse(r.files) as ConfigRecord['files'],
-    hash: r.hash,
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  };
-}
-
-/** Columns for the parts of a report that are present. */
-function patchColumns(p: AgentReportPatch): Partial<AgentsTable> {
-  const c: Partial<AgentsTable> = {};
-  if (p.kind !== undefined) c.kind = p.kind;
-  if (p.name !== undefined) c.name = p.name;
-  if (p.identifyingAttributes !== undefined) c.identifying_attributes = json(p.identifyingAttributes);
-  if (p.nonIdentifyingAttributes !== undefined) c.non_identifying_attributes = json(p.nonIdentifyingAttributes);
-  if (p.capabilities !== undefined) c.capabilities = p.capabilities;
-  if (p.health !== undefined) c.health = p.health === null ? null : json(p.health);
-  if (p.effectiveConfig !== undefined) c.effective_config = p.effectiveConfig === null ? null : json(p.effectiveConfig);
-  if (p.remoteConfigStatus !== undefined) c.remote_config_status = p.remoteConfigStatus === null ? null : json(p.remoteConfigStatus);
-  if (p.packageStatuses !== undefined) c.package_statuses = p.packageStatuses === null ? null : json(p.packageStatuses);
-  return c;
-}
+import { json, jobHostRow, num, patchColumns, toAgent, toConfig, toDeployment, toJob, toJobHost, toPackage, toToken } from './rows.js';
 
 const TOUCH_CHUNK = 500;
 

@@ -23,6 +23,7 @@ import { ServiceSupervisor, processStartTicks, type ServiceStatus } from './supe
 import { renderTemplate } from './template.js';
 import { HealthChecker } from './health-check.js';
 import { runHook } from './hooks.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import { rotateIfLarge } from './log-rotation.js';
 import { resolveUser } from './run-as.js';
 
@@ -367,7 +368,8 @@ export class ServicesManager extends EventEmitter {
     );
     supervisor.on('state', (st: ServiceStatus) => {
       if (st.state === 'running' && st.pid !== null) {
-        void writeFile(join(dir, 'pid.json'), JSON.stringify({ pid: st.pid, startTicks: processStartTicks(st.pid), startedAt: st.startedAt, versionDir }));
+        // Atomic: an agent killed mid-write, or a reader, never sees a half-written file (adoption depends on it).
+        writeFileAtomic(join(dir, 'pid.json'), JSON.stringify({ pid: st.pid, startTicks: processStartTicks(st.pid), startedAt: st.startedAt, versionDir }));
         checker.start();
       } else {
         checker.stop();

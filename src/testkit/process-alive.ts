@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 /** Whether a process with this pid exists (signal 0 probes without touching it). */
 export function processAlive(pid: number): boolean {
   try {
@@ -5,5 +8,15 @@ export function processAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The pid of a service an agent supervises (from its pid.json), if that process is alive; else null. */
+export function servicePid(agentDataDir: string, service: string): number | null {
+  try {
+    const saved = JSON.parse(readFileSync(join(agentDataDir, 'services', service, 'pid.json'), 'utf8')) as { pid: number };
+    return processAlive(saved.pid) ? saved.pid : null;
+  } catch {
+    return null;
   }
 }

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Fleet, type AgentSummaryJson, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
-import { processAlive } from '../../src/testkit/process-alive.js';
+import { servicePid as servicePidOf } from '../../src/testkit/process-alive.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -60,14 +60,7 @@ describe('agent self-upgrade', { concurrency: false }, () => {
   let agent: TestAgent;
   let servicePidBefore: number;
 
-  const servicePid = (): number | null => {
-    try {
-      const saved = JSON.parse(readFileSync(join(agent.dataDir, 'services', 'ticker', 'pid.json'), 'utf8')) as { pid: number };
-      return processAlive(saved.pid) ? saved.pid : null;
-    } catch {
-      return null;
-    }
-  };
+  const servicePid = (): number | null => servicePidOf(agent.dataDir, 'ticker');
   const upgradeLogs = () =>
     ['watcher.log', 'agent.log']
       .map((f) => {

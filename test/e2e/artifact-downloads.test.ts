@@ -10,10 +10,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { Fleet, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
-import { processAlive } from '../../src/testkit/process-alive.js';
+import { servicePid as servicePidOf } from '../../src/testkit/process-alive.js';
 
 /** Far more than loopback socket buffers hold (~4 MiB here), so a client that stops reading keeps the download open. */
 const BIG_BYTES = 16 * 1024 * 1024;
@@ -62,14 +61,7 @@ describe('artifact download cap', { concurrency: false }, () => {
   let bigBytes: Buffer;
   const agents: TestAgent[] = [];
 
-  const servicePid = (a: TestAgent): number | null => {
-    try {
-      const saved = JSON.parse(readFileSync(join(a.dataDir, 'services', 'small', 'pid.json'), 'utf8')) as { pid: number };
-      return processAlive(saved.pid) ? saved.pid : null;
-    } catch {
-      return null;
-    }
-  };
+  const servicePid = (a: TestAgent): number | null => servicePidOf(a.dataDir, 'small');
 
   const metrics = async () => (await fetch(`${fleet.url}/metrics`)).text();
   const inFlight = async () => metricValue(await metrics(), 'corral_artifact_downloads_in_flight');

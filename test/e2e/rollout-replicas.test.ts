@@ -8,14 +8,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { postgresForTest, type TestSchema } from '../../src/testkit/postgres.js';
-import { processAlive } from '../../src/testkit/process-alive.js';
+import { servicePid as servicePidOf } from '../../src/testkit/process-alive.js';
 
 interface Status {
   state: string;
@@ -32,14 +31,7 @@ describe('rollouts across replicas on PostgreSQL', { concurrency: false }, () =>
   let replica: { url: string; process: { pid: number | undefined } };
   const agents: TestAgent[] = [];
 
-  const servicePid = (a: TestAgent): number | null => {
-    try {
-      const { pid } = JSON.parse(readFileSync(join(a.dataDir, 'services', 'app', 'pid.json'), 'utf8')) as { pid: number };
-      return processAlive(pid) ? pid : null;
-    } catch {
-      return null;
-    }
-  };
+  const servicePid = (a: TestAgent): number | null => servicePidOf(a.dataDir, 'app');
   /** Reads through the replica: the first server will be killed. */
   const status = async (id: string) => {
     const res = await fetch(`${replica.url}/api/v1/rollouts/${id}?agents=true`, { headers: { authorization: `Bearer ${fleet.adminToken}` } });

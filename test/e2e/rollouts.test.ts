@@ -8,13 +8,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
-import { processAlive } from '../../src/testkit/process-alive.js';
+import { servicePid as servicePidOf } from '../../src/testkit/process-alive.js';
 
 const manifest = (version: string, crash: boolean) => `apiVersion: corral.io/v1
 name: app
@@ -75,14 +75,7 @@ describe('staged rollouts', { concurrency: false }, () => {
       const s = await status(id);
       return s.state === state ? s : undefined;
     }, { timeoutMs: 90_000, intervalMs: 200, what: `rollout ${id} ${state}` });
-  const servicePid = (a: TestAgent): number | null => {
-    try {
-      const { pid } = JSON.parse(readFileSync(join(a.dataDir, 'services', 'app', 'pid.json'), 'utf8')) as { pid: number };
-      return processAlive(pid) ? pid : null;
-    } catch {
-      return null;
-    }
-  };
+  const servicePid = (a: TestAgent): number | null => servicePidOf(a.dataDir, 'app');
   /** Largest number of [startedAt, finishedAt] intervals open at one moment. */
   const maxOverlap = (rows: AgentRow[]) => {
     const points = rows.filter((r) => r.startedAt).flatMap((r) => [

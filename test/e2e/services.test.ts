@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
-import { processAlive } from '../../src/testkit/process-alive.js';
+import { processAlive, servicePid as servicePidOf } from '../../src/testkit/process-alive.js';
 
 const MANIFEST = (version: string, onChange = 'restart') => `apiVersion: corral.io/v1
 name: hello
@@ -62,14 +62,7 @@ describe('services on hosts', { concurrency: false }, () => {
   let prod2: TestAgent;
   let dev: TestAgent;
 
-  const servicePid = (a: TestAgent): number | null => {
-    try {
-      const saved = JSON.parse(readFileSync(join(a.dataDir, 'services', 'hello', 'pid.json'), 'utf8')) as { pid: number };
-      return alive(saved.pid) ? saved.pid : null;
-    } catch {
-      return null;
-    }
-  };
+  const servicePid = (a: TestAgent): number | null => servicePidOf(a.dataDir, 'hello');
   const greet = async (a: TestAgent): Promise<string> => {
     const port = readFileSync(join(a.dataDir, 'services', 'hello', 'current', 'port'), 'utf8');
     return (await fetch(`http://127.0.0.1:${port}/`)).text();

@@ -44,7 +44,7 @@ export function addDeploymentCommands(program: Command, io: CliIo): void {
       .requiredOption('-s, --selector <selector>', "which agents run it, e.g. 'env=prod,role=web'")
       .option('--set <key=value>', 'a config value for the package templates (repeatable)', collect, [])
       .option('--stopped', 'install without starting')
-      .option('--save-policy', 'keep the rollout flags on the deployment for its later changes too'),
+      .option('--save-policy', 'keep these rollout flags on the deployment for its later changes too (replaces its saved policy)'),
     ),
   )
     .addHelpText(

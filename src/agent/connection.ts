@@ -109,6 +109,8 @@ export class AgentConnection {
   private stopped = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
+  /** Aborts when the current connection closes: long requests (log follows) on it stop. */
+  private sessionEnded: AbortSignal = AbortSignal.abort();
 
   constructor(
     private readonly opts: CompiledAgentOptions,
@@ -236,6 +238,8 @@ export class AgentConnection {
       const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
       const ws = (this.deps.openSocket ?? ((u, h) => new WebSocket(u, { headers: h, perMessageDeflate: false, handshakeTimeout: 10_000 })))(this.url, headers);
       this.ws = ws;
+      const ended = new AbortController();
+      this.sessionEnded = ended.signal;
       let heartbeat: NodeJS.Timeout | null = null;
       const result: { status?: number; retryAfterSeconds?: number; reconnectNow?: boolean; exchanged?: boolean } = {};
       let settled = false;
@@ -244,6 +248,7 @@ export class AgentConnection {
         settled = true;
         if (heartbeat) clearInterval(heartbeat);
         this.ws = null;
+        ended.abort();
         resolve(result);
       };
       const startHeartbeat = () => {
@@ -344,10 +349,11 @@ export class AgentConnection {
     }
     let id = '';
     let reply: Record<string, unknown>;
+    const signal = this.sessionEnded;
     try {
       const request = decodeJsonObject(data);
       id = typeof request.id === 'string' ? request.id : '';
-      reply = { id, ok: true, ...(await handler(request, (chunk) => this.send({ customMessage: { capability, type: PROGRESS_TYPE, data: encodeJson({ ...chunk, id }) } }))) };
+      reply = { id, ok: true, ...(await handler(request, (chunk) => this.send({ customMessage: { capability, type: PROGRESS_TYPE, data: encodeJson({ ...chunk, id }) } }), signal)) };
     } catch (e) {
       reply = { id, ok: false, error: (e as Error).message };
     }

@@ -1,16 +1,36 @@
 /**
  * The agent's side of Corral's custom messages: restart a service now, and
- * read a service's output. Each handler validates its request (hostile until
+ * read or follow a service's output. Each handler validates its request (hostile until
  * proven otherwise) and returns the reply fields, or throws with the reason.
  */
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EXEC_CAPABILITY, SERVICES_CAPABILITY, LOGS_CAPABILITY, MAX_LOG_CHUNK_BYTES, RESTART_CAPABILITY, type LogsResult } from '../protocol/index.js';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import {
+  EXEC_CAPABILITY,
+  SERVICES_CAPABILITY,
+  LOGS_CAPABILITY,
+  LogsCancelRequestSchema,
+  LogsFollowRequestSchema,
+  MAX_LOG_CHUNK_BYTES,
+  RESTART_CAPABILITY,
+  type LogsResult,
+} from '../protocol/index.js';
 import { runCommand } from './exec.js';
+import { LogFollows, type LogFollowsOptions } from './log-follows.js';
 import type { ServicesManager } from './services/services-manager.js';
 
-/** Handles one request; `progress` streams chunks before the reply. Throws with the reason to refuse. */
-export type CustomHandler = (request: Record<string, unknown>, progress: (chunk: Record<string, unknown>) => void) => Promise<Record<string, unknown>>;
+/**
+ * Handles one request; `progress` streams chunks before the reply. Throws
+ * with the reason to refuse. `signal` aborts when the server connection the
+ * request came on closes (its reply would go nowhere).
+ */
+export type CustomHandler = (
+  request: Record<string, unknown>,
+  progress: (chunk: Record<string, unknown>) => void,
+  signal: AbortSignal,
+) => Promise<Record<string, unknown>>;
 
 const SERVICE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -43,9 +63,21 @@ export async function readLogWindow(file: string, offset: number | undefined, ta
   }
 }
 
-export function customHandlers(services: ServicesManager, dataDir: string, opts: { noExec: boolean }): Record<string, CustomHandler> {
+function parse<T>(schema: z.ZodType<T>, request: Record<string, unknown>): T {
+  const r = schema.safeParse(request);
+  if (!r.success) throw new Error(`invalid request: ${r.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+export function customHandlers(
+  services: ServicesManager,
+  dataDir: string,
+  opts: { noExec: boolean; log: Logger; follows?: LogFollowsOptions },
+): Record<string, CustomHandler> {
+  const logDir = (name: string) => join(dataDir, 'services', name, 'logs');
+  const follows = new LogFollows({ log: opts.log, logDir, has: (name) => services.has(name) }, opts.follows);
   return {
-    [SERVICES_CAPABILITY]: async () => ({ services: services.details() }),
+    [SERVICES_CAPABILITY]: async () => ({ services: services.details().map((s) => ({ ...s, logFollowers: follows.count(s.name) })) }),
     [EXEC_CAPABILITY]: async (request, progress) => {
       if (opts.noExec) throw new Error('exec is disabled on this agent (started with --no-exec)');
       const command = request.command;
@@ -59,13 +91,15 @@ export function customHandlers(services: ServicesManager, dataDir: string, opts:
       await services.restart(serviceName(request));
       return {};
     },
-    [LOGS_CAPABILITY]: async (request) => {
+    [LOGS_CAPABILITY]: async (request, progress, signal) => {
+      if ('cancel' in request) return { cancelled: follows.cancel(parse(LogsCancelRequestSchema, request).cancel) };
+      if ('follow' in request) return { reason: await follows.follow(parse(LogsFollowRequestSchema, request), progress, signal) };
       const name = serviceName(request);
       const stream = request.stream === 'stderr' ? 'stderr' : 'stdout';
       const offset = typeof request.offset === 'number' && request.offset >= 0 ? Math.floor(request.offset) : undefined;
       const tail = typeof request.tailBytes === 'number' ? Math.min(Math.max(0, Math.floor(request.tailBytes)), MAX_LOG_CHUNK_BYTES) : 64 * 1024;
       if (!services.has(name)) throw new Error(`no service ${name} on this agent`);
-      return { ...(await readLogWindow(join(dataDir, 'services', name, 'logs', `${stream}.log`), offset, tail)) };
+      return { ...(await readLogWindow(join(logDir(name), `${stream}.log`), offset, tail)) };
     },
   };
 }

@@ -7,6 +7,7 @@ import { AgentConnection } from './connection.js';
 import { IdentityStore } from './identity.js';
 import { RemoteConfigManager } from './remote-config.js';
 import { ServicesManager } from './services/services-manager.js';
+import { DEFAULT_ROTATION } from './services/log-rotation.js';
 import { describeAgent } from './description.js';
 import { customHandlers } from './custom-handlers.js';
 import { ResourceSampler } from './resource-sampler.js';
@@ -31,7 +32,13 @@ export interface RunningAgent {
 export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger; exitForUpgrade: () => void }): RunningAgent {
   const platform = describeAgent({ instanceUid: '', name: '', labels: {} }).nonIdentifying;
   const services = new ServicesManager(
-    { dataDir: opts.dataDir, os: platform['os.type']!, arch: platform['host.arch']! },
+    {
+      dataDir: opts.dataDir,
+      os: platform['os.type']!,
+      arch: platform['host.arch']!,
+      logRotation: { ...DEFAULT_ROTATION, maxBytes: opts.logMaxBytes },
+      logCheckMs: opts.logCheckMs,
+    },
     // Called only once services converge, after `connection` exists.
     { log: deps.log.child({ component: 'services' }), target: (): DownloadTarget => connection.downloadTarget() },
   );
@@ -44,7 +51,7 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger; exit
     identity: new IdentityStore(opts.dataDir),
     remoteConfig: new RemoteConfigManager(opts.dataDir),
     services,
-    custom: customHandlers(services, opts.dataDir, { noExec: opts.noExec }),
+    custom: customHandlers(services, opts.dataDir, { noExec: opts.noExec, log: deps.log.child({ component: 'logs' }) }),
     sampler: new ResourceSampler(opts.dataDir),
     upgrader,
   });

@@ -20,6 +20,10 @@ export interface AgentOptions {
   sampleSeconds?: number;
   /** Seconds a new agent version has to connect and report healthy before the upgrade watcher reverts it. Default 60. */
   upgradeGraceSeconds?: number;
+  /** A service's stdout.log or stderr.log is rotated once over this size. Default 10 MiB. */
+  logMaxBytes?: number;
+  /** Seconds between checks of output file sizes. Default 10. */
+  logCheckSeconds?: number;
 }
 
 export interface CompiledAgentOptions {
@@ -33,6 +37,8 @@ export interface CompiledAgentOptions {
   noExec: boolean;
   sampleMs: number;
   upgradeGraceMs: number;
+  logMaxBytes: number;
+  logCheckMs: number;
 }
 
 export class AgentOptionsError extends Error {
@@ -71,6 +77,10 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
   if (!(heartbeat > 0)) throw new AgentOptionsError(`--heartbeat must be a positive number of seconds`);
   const grace = o.upgradeGraceSeconds ?? 60;
   if (!(grace > 0)) throw new AgentOptionsError(`--upgrade-grace must be a positive number of seconds`);
+  const logMaxBytes = o.logMaxBytes ?? 10 * 1024 * 1024;
+  if (!Number.isInteger(logMaxBytes) || logMaxBytes < 1) throw new AgentOptionsError(`--log-max-bytes must be a positive whole number of bytes`);
+  const logCheck = o.logCheckSeconds ?? 10;
+  if (!(logCheck > 0)) throw new AgentOptionsError(`--log-check-interval must be a positive number of seconds`);
   return {
     opampUrl: url.toString(),
     token: o.token || null,
@@ -82,5 +92,7 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
     noExec: o.noExec ?? false,
     sampleMs: Math.max(0.2, o.sampleSeconds ?? 5) * 1000,
     upgradeGraceMs: Math.round(grace * 1000),
+    logMaxBytes,
+    logCheckMs: Math.max(50, Math.round(logCheck * 1000)),
   };
 }

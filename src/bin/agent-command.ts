@@ -16,6 +16,8 @@ interface AgentFlags {
   exec: boolean;
   sampleInterval: number;
   upgradeGrace: number;
+  logMaxBytes: number;
+  logCheckInterval: number;
 }
 
 const positiveSeconds = (v: string) => {
@@ -69,6 +71,16 @@ export function agentCommand(): Command {
       5,
     )
     .option('--no-exec', 'refuse exec jobs from the server (they fail with a clear error)')
+    .addOption(
+      new Option('--log-max-bytes <bytes>', "rotate a service's stdout.log or stderr.log once it is over this size (3 copies kept)")
+        .argParser((v: string) => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number of bytes');
+          return n;
+        })
+        .default(10 * 1024 * 1024, '10 MiB'),
+    )
+    .addOption(new Option('--log-check-interval <seconds>', 'how often output file sizes are checked for rotation').argParser(positiveSeconds).default(10).hideHelp())
     .addOption(new Option('--upgrade-grace <seconds>', 'how long a new agent version has to connect and report healthy before it is reverted').argParser(positiveSeconds).default(60).hideHelp())
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addHelpText(
@@ -93,6 +105,8 @@ Example:
           noExec: !flags.exec,
           sampleSeconds: flags.sampleInterval,
           upgradeGraceSeconds: flags.upgradeGrace,
+          logMaxBytes: flags.logMaxBytes,
+          logCheckSeconds: flags.logCheckInterval,
         }),
         // Handed over to the upgrade watcher: stop (services keep running) and exit, so it can start the new version.
         { log, exitForUpgrade: () => stop('upgrade') },

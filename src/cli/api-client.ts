@@ -26,19 +26,42 @@ export class ApiClient {
     return this.send<T>('POST', path, { body, contentType }, 600_000);
   }
 
+  /**
+   * Opens a Server-Sent Events stream (read it with readSse); it has no
+   * timeout and stays open until the server ends it or the process exits.
+   * API errors become CliErrors as for request().
+   */
+  async events(path: string): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.open('GET', path, { accept: 'text/event-stream' });
+    if (res.ok && res.body) return res.body;
+    throw this.failure(res, await res.text());
+  }
+
   private async send<T>(method: string, path: string, payload?: { body: string | Blob; contentType: string }, timeoutMs = 30_000): Promise<T> {
-    let res: Response;
+    const res = await this.open(method, path, payload ? { 'content-type': payload.contentType } : {}, payload?.body, AbortSignal.timeout(timeoutMs));
+    const text = await res.text();
+    if (res.ok) {
+      try {
+        return (text ? JSON.parse(text) : null) as T;
+      } catch {
+        throw new CliError(`${method} ${path}: the server answered ${res.status} with a body that is not JSON`, EXIT.ERROR, 'BAD_RESPONSE');
+      }
+    }
+    throw this.failure(res, text);
+  }
+
+  private async open(method: string, path: string, headers: Record<string, string>, body?: string | Blob, signal?: AbortSignal): Promise<Response> {
     try {
-      res = await fetch(this.creds.server + path, {
+      return await fetch(this.creds.server + path, {
         method,
         headers: {
           ...(this.creds.token ? { authorization: `Bearer ${this.creds.token}` } : {}),
-          ...(payload ? { 'content-type': payload.contentType } : {}),
+          ...headers,
           // Recorded with operator actions (who paused, rolled back, ...).
           'x-corral-actor': actor(),
         },
-        body: payload?.body,
-        signal: AbortSignal.timeout(timeoutMs),
+        body,
+        signal,
       });
     } catch (e) {
       // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, bad port…) is in its cause.
@@ -46,21 +69,23 @@ export class ApiClient {
       const cause = inner?.code ?? inner?.message ?? (e as Error).message;
       throw new CliError(`cannot reach the Corral server at ${this.creds.server} (${cause}); set --server or CORRAL_SERVER`, EXIT.UNREACHABLE, 'UNREACHABLE', { cause: e });
     }
-    const text = await res.text();
+  }
+
+  /** An API error response as a CliError: `{ error: { code, message } }`, or the HTTP status when the body is not that. */
+  private failure(res: Response, text: string): CliError {
     let parsed: unknown = null;
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {
-      // Not JSON (a proxy's error page, say): errors fall back to the HTTP status below.
-      if (res.ok) throw new CliError(`${method} ${path}: the server answered ${res.status} with a body that is not JSON`, EXIT.ERROR, 'BAD_RESPONSE');
+      // Not JSON (a proxy's error page, say): the HTTP status says what happened.
+      parsed = null;
     }
-    if (res.ok) return parsed as T;
     const err = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
     const message = err?.message ?? `${res.status} ${res.statusText}`;
     if (res.status === 401) {
       const hint = this.creds.token ? 'the token was refused' : 'no token given';
-      throw new CliError(`${message}: ${hint}; pass --token, set CORRAL_TOKEN, or run corral login`, EXIT.AUTH, err?.code ?? 'UNAUTHENTICATED');
+      return new CliError(`${message}: ${hint}; pass --token, set CORRAL_TOKEN, or run corral login`, EXIT.AUTH, err?.code ?? 'UNAUTHENTICATED');
     }
-    throw new CliError(message, EXIT.ERROR, err?.code ?? `HTTP_${res.status}`);
+    return new CliError(message, EXIT.ERROR, err?.code ?? `HTTP_${res.status}`);
   }
 }

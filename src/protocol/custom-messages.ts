@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Corral's imperative traffic over OpAMP custom messages. Each capability
  * is a reverse-DNS name with a version; agents list the ones they handle in
@@ -26,6 +28,8 @@ export interface ServiceDetail {
   configHash: string;
   cpuPercent: number | null;
   rssBytes: number | null;
+  /** Live `logs -f` followers of this service on the agent (absent from agents that cannot follow). */
+  logFollowers?: number;
 }
 
 /** Agent → server, unsolicited, every few seconds: resource samples (type `samples`, data: ResourceSample). */
@@ -90,6 +94,57 @@ export interface LogsResult {
   /** Where the next read continues (the file size after this read). */
   nextOffset: number;
 }
+
+/*
+ * Following a service's output (`corral logs -f`), on LOGS_CAPABILITY:
+ *
+ *   server → agent  request  { id, service, follow: true, offsets?: { stdout?, stderr? } }
+ *   agent → server  progress { id, started: true }                 once the follow is set up
+ *   agent → server  progress { id, chunks: [{ stream, data }] }    new output, batched
+ *   server → agent  request  { id: other, cancel: id }             stop following (replied at once)
+ *   agent → server  reply    { id, ok: true, reason }              the follow ended
+ *
+ * `data` holds whole lines where it can (a long or stale partial line is sent
+ * as it is). The agent ends a follow by itself when cancelled, when its
+ * connection to the server drops, after MAX_LOG_FOLLOW_MS, or when the
+ * service is removed.
+ */
+
+/** Most characters of output one follow chunk carries. */
+export const MAX_LOG_FOLLOW_CHUNK_CHARS = 64 * 1024;
+/** Most chunks in one follow progress message. */
+export const MAX_LOG_FOLLOW_CHUNKS = 8;
+/** A follow ends by itself after this long; the client may start another. */
+export const MAX_LOG_FOLLOW_MS = 3600_000;
+
+const Offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const LogsFollowRequestSchema = z
+  .object({
+    id: z.string().min(1).max(64),
+    service: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/),
+    follow: z.literal(true),
+    /** Where to start in each file; omitted: at its end (only what is written from now on). */
+    offsets: z.object({ stdout: Offset.optional(), stderr: Offset.optional() }).strict().optional(),
+  })
+  .strict();
+export type LogsFollowRequest = z.infer<typeof LogsFollowRequestSchema>;
+
+export const LogsCancelRequestSchema = z.object({ id: z.string().min(1).max(64), cancel: z.string().min(1).max(64) }).strict();
+export type LogsCancelRequest = z.infer<typeof LogsCancelRequestSchema>;
+
+export const LogChunkSchema = z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string().max(MAX_LOG_FOLLOW_CHUNK_CHARS) }).strict();
+export type LogChunk = z.infer<typeof LogChunkSchema>;
+
+/** Agent → server while following; validated by the server (the agent is not trusted). */
+export const LogsFollowProgressSchema = z.union([
+  z.object({ id: z.string(), started: z.literal(true) }).strict(),
+  z.object({ id: z.string(), chunks: z.array(LogChunkSchema).min(1).max(MAX_LOG_FOLLOW_CHUNKS) }).strict(),
+]);
+export type LogsFollowProgress = z.infer<typeof LogsFollowProgressSchema>;
+
+export const LOG_FOLLOW_END_REASONS = ['cancelled', 'max-time', 'service-removed', 'disconnected', 'agent-stopping'] as const;
+export type LogFollowEndReason = (typeof LOG_FOLLOW_END_REASONS)[number];
 
 export type Reply<T> = ({ ok: true } & T & { id: string }) | { id: string; ok: false; error: string };
 

@@ -102,7 +102,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const rollouts = new RolloutService({ store, clock, events, log: rolloutLog, defaults: opts.rolloutDefaults, onFleetChange: pushFleetChange, kick: () => driver?.kick(), lease });
   driver = new RolloutDriver({ store, clock, events, log: rolloutLog, rollouts, onFleetChange: pushFleetChange }, { owner: lease.owner, tickMs: opts.rolloutTickMs, leaseMs: lease.ms });
   const deployments = new DeploymentService({ store, clock, events, onFleetChange: pushFleetChange, rollouts });
-  const imperative = new ImperativeService({ store, deployments, agents: hub, samples });
+  const imperative = new ImperativeService({ store, deployments, agents: hub, samples, log: log.child({ component: 'imperative' }) });
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
   const api = getRequestListener(createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, log: log.child({ component: 'api' }) }).fetch);
 

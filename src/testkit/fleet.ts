@@ -213,9 +213,18 @@ export class Fleet {
     }
   }
 
+  private cliEnv() {
+    return { CORRAL_SERVER: this.url, CORRAL_TOKEN: this.adminToken, XDG_CONFIG_HOME: join(this.root, 'xdg') };
+  }
+
   /** Runs the real CLI against this fleet's server. */
   cli(...args: string[]) {
-    return runCorral(args, { CORRAL_SERVER: this.url, CORRAL_TOKEN: this.adminToken, XDG_CONFIG_HOME: join(this.root, 'xdg') });
+    return runCorral(args, this.cliEnv());
+  }
+
+  /** Starts the real CLI and returns at once: read its output as it comes (`stdout`, `waitForOutput`), stop it with `signal`. */
+  cliProcess(...args: string[]): CorralProcess {
+    return new CorralProcess(args, this.cliEnv());
   }
 
   async close(): Promise<void> {

@@ -24,10 +24,20 @@ import { renderTemplate } from './template.js';
 import { HealthChecker } from './health-check.js';
 import { runHook } from './hooks.js';
 import { writeFileAtomic } from '../atomic-write.js';
-import { rotateIfLarge } from './log-rotation.js';
+import { DEFAULT_ROTATION, rotateIfLarge, type RotationPolicy } from './log-rotation.js';
 import { resolveUser } from './run-as.js';
 
 const ROTATE_CHECK_MS = 10_000;
+
+export interface ServicesManagerOptions {
+  dataDir: string;
+  os: string;
+  arch: string;
+  /** When service output files rotate. Default DEFAULT_ROTATION (10 MiB, 3 copies). */
+  logRotation?: RotationPolicy;
+  /** How often output file sizes are checked. Default 10 s. */
+  logCheckMs?: number;
+}
 
 /** Where a deployment's package stands on this host (reported as OpAMP PackageStatuses). */
 export interface PackageState {
@@ -68,12 +78,12 @@ export class ServicesManager extends EventEmitter {
   private stopped = false;
 
   constructor(
-    private readonly opts: { dataDir: string; os: string; arch: string },
+    private readonly opts: ServicesManagerOptions,
     private readonly deps: { log: Logger; target: () => DownloadTarget },
   ) {
     super();
     this.root = join(opts.dataDir, 'services');
-    this.rotation = setInterval(() => this.rotateLogs(), ROTATE_CHECK_MS);
+    this.rotation = setInterval(() => this.rotateLogs(), opts.logCheckMs ?? ROTATE_CHECK_MS);
     this.rotation.unref();
   }
 
@@ -83,7 +93,7 @@ export class ServicesManager extends EventEmitter {
     for (const name of this.installed.keys()) {
       for (const stream of ['stdout.log', 'stderr.log']) {
         try {
-          if (rotateIfLarge(join(this.root, name, 'logs', stream))) this.deps.log.info({ service: name, stream }, 'rotated service log');
+          if (rotateIfLarge(join(this.root, name, 'logs', stream), this.opts.logRotation ?? DEFAULT_ROTATION)) this.deps.log.info({ service: name, stream }, 'rotated service log');
         } catch (err) {
           this.deps.log.warn({ service: name, stream, err: (err as Error).message }, 'log rotation failed');
         }

@@ -1,8 +1,10 @@
-/** restart (now) and logs [-f]. */
+/** services, restart (now), and logs [-f] (a live stream with -f). */
 import type { Command } from 'commander';
 import type { ServiceDetail } from '../../protocol/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
+import type { ApiClient } from '../api-client.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
+import { readSse } from '../sse.js';
 import { formatTable } from '../table.js';
 import { resolveAgentId } from './agents.js';
 
@@ -11,7 +13,7 @@ export function lastLines(text: string, n: number): string {
   const lines = text.split('\n');
   const trailingNewline = lines.at(-1) === '';
   if (trailingNewline) lines.pop();
-  const kept = lines.slice(-n).join('\n');
+  const kept = (n > 0 ? lines.slice(-n) : []).join('\n');
   return kept.length > 0 && trailingNewline ? `${kept}\n` : kept;
 }
 
@@ -68,22 +70,54 @@ export function addImperativeCommands(program: Command, io: CliIo): void {
       .argument('<agent>', 'agent id, or a unique prefix or suffix of it')
       .argument('<service>', 'deployment name')
       .option('--tail <lines>', 'how many of the last lines', '100')
-      .option('--stderr', 'the service\'s stderr instead of stdout')
-      .option('-f, --follow', 'keep printing new output (Ctrl-C stops)')
-      .addHelpText('after', '\nExample:\n  corral logs 82c407ff8cb7 web --tail 50 -f'),
+      .option('--stderr', "the service's stderr instead of stdout (for the tail)")
+      .option('-f, --follow', 'then stream new output of stdout and stderr live, across log rotation, until Ctrl-C (at most 1 hour)')
+      .addHelpText(
+        'after',
+        `
+With -f the agent pushes lines as the service writes them (over the server's
+open connection to it); lines the service wrote to stderr go to stderr here,
+stdout to stdout. It ends when you stop it, when the agent disconnects (exit 1)
+or after the agent's limit of 1 hour (exit 0; run it again to go on).
+
+Example:
+  corral logs 82c407ff8cb7 web --tail 50 -f`,
+      ),
   ).action(async (agent: string, service: string, flags: ConnectionFlags & { tail: string; stderr?: boolean; follow?: boolean }) => {
     const lines = Number(flags.tail);
     if (!Number.isInteger(lines) || lines < 0) throw new CliError('--tail must be a number of lines', 1, 'INVALID_ARGUMENT');
     const api = apiFor(flags, io);
     const id = await resolveAgentId(api, agent);
     const stream = flags.stderr ? 'stderr' : 'stdout';
-    const path = (q: string) => `/api/v1/agents/${id}/services/${encodeURIComponent(service)}/logs?stream=${stream}&${q}`;
-    let window = await api.request<{ data: string; nextOffset: number }>('GET', path(`tailBytes=${Math.min(256 * 1024, Math.max(4096, lines * 256))}`));
-    io.stdout.write(lastLines(window.data, lines));
-    while (flags.follow) {
-      await new Promise((r) => setTimeout(r, 1000));
-      window = await api.request<{ data: string; nextOffset: number }>('GET', path(`offset=${window.nextOffset}`));
-      io.stdout.write(window.data);
+    const base = `/api/v1/agents/${id}/services/${encodeURIComponent(service)}/logs`;
+    const window = await api.request<{ data: string; nextOffset: number }>('GET', `${base}?stream=${stream}&tailBytes=${Math.min(256 * 1024, Math.max(4096, lines * 256))}`);
+    if (!flags.follow) {
+      io.stdout.write(lastLines(window.data, lines));
+      return;
     }
+    (stream === 'stderr' ? io.stderr : io.stdout).write(lastLines(window.data, lines));
+    await followLogs(api, `${base}/follow?${stream}Offset=${window.nextOffset}`, io);
   });
+}
+
+/** Prints a follow's output until it ends; throws a CliError when it ends badly. */
+async function followLogs(api: ApiClient, path: string, io: CliIo): Promise<void> {
+  for await (const e of readSse(await api.events(path))) {
+    if (e.event === 'output') {
+      const chunk = JSON.parse(e.data) as { stream: 'stdout' | 'stderr'; data: string };
+      (chunk.stream === 'stderr' ? io.stderr : io.stdout).write(chunk.data);
+    } else if (e.event === 'dropped') {
+      io.stderr.write(`corral: ${(JSON.parse(e.data) as { chars: number }).chars} characters of output dropped: this client fell behind\n`);
+    } else if (e.event === 'end') {
+      const { reason } = JSON.parse(e.data) as { reason: string };
+      if (reason === 'disconnected') throw new CliError('the agent disconnected; stopped following', EXIT.ERROR, 'AGENT_DISCONNECTED');
+      if (reason === 'max-time') io.stderr.write("corral: stopped following after the agent's limit of 1 hour; run the command again to go on\n");
+      else if (reason === 'service-removed') io.stderr.write('corral: the service was removed from the agent; stopped following\n');
+      return;
+    } else if (e.event === 'error') {
+      const err = JSON.parse(e.data) as { code: string; message: string };
+      throw new CliError(err.message, EXIT.ERROR, err.code);
+    }
+  }
+  throw new CliError('lost the connection to the server while following', EXIT.UNREACHABLE, 'UNREACHABLE');
 }

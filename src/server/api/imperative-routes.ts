@@ -1,7 +1,11 @@
-/** REST for imperative operations: restart now, read service output. */
+/** REST for imperative operations: restart now, read or follow service output. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { streamSSE } from 'hono/streaming';
+import type { LogChunk } from '../../protocol/index.js';
 import type { ImperativeService } from '../fleet/imperative.js';
+import { ValidationError } from '../errors.js';
 import { ErrorBody } from './schemas.js';
+import { describeZodError } from './error-handler.js';
 import { errors as baseErrors, json } from './openapi-helpers.js';
 
 const errors = {
@@ -10,6 +14,20 @@ const errors = {
   504: json(ErrorBody, 'the agent did not answer in time'),
 };
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+const FollowInput = z
+  .object({
+    id: z.string().min(1).max(64),
+    service: z.string().regex(NAME),
+    stdoutOffset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    stderrOffset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  })
+  .strict();
+
+/** Output waiting for a slow client beyond this is dropped (and the client told how much). */
+const MAX_QUEUED_CHARS = 1024 * 1024;
+/** An SSE comment this often keeps proxies from closing an idle follow. */
+const KEEPALIVE_MS = 15_000;
 
 export function addImperativeRoutes(app: OpenAPIHono, imperative: ImperativeService): void {
   app.openapi(
@@ -48,6 +66,7 @@ export function addImperativeRoutes(app: OpenAPIHono, imperative: ImperativeServ
                 configHash: z.string(),
                 cpuPercent: z.number().nullable(),
                 rssBytes: z.number().nullable(),
+                logFollowers: z.number().optional().openapi({ description: 'live `logs -f` followers of this service on the agent' }),
               }),
             ),
           }),
@@ -74,7 +93,7 @@ export function addImperativeRoutes(app: OpenAPIHono, imperative: ImperativeServ
     createRoute({
       method: 'get',
       path: '/api/v1/agents/{id}/services/{service}/logs',
-      summary: "A window of a service's output on one agent: the tail, or from an offset (poll with nextOffset to follow)",
+      summary: "A window of a service's output on one agent: the tail, or from an offset (to follow live, see /logs/follow)",
       request: {
         params: z.object({
           id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }),
@@ -93,4 +112,62 @@ export function addImperativeRoutes(app: OpenAPIHono, imperative: ImperativeServ
       return c.json(await imperative.logs(id, service, c.req.valid('query')), 200);
     },
   );
+
+  // Server-Sent Events: `output` {stream, data} as the service writes, `dropped` {chars} if this client fell behind,
+  // and finally `end` {reason} or `error` {code, message}. Closing the request makes the agent stop following.
+  app.get('/api/v1/agents/:id/services/:service/logs/follow', async (c) => {
+    const input = FollowInput.safeParse({ ...c.req.query(), id: c.req.param('id'), service: c.req.param('service') });
+    if (!input.success) throw new ValidationError(describeZodError(input.error));
+    const { id, service, stdoutOffset, stderrOffset } = input.data;
+    const queue: LogChunk[] = [];
+    let queued = 0;
+    let dropped = 0;
+    let wake: (() => void) | null = null;
+    const follow = await imperative.followLogs(id, service, { stdout: stdoutOffset, stderr: stderrOffset }, (chunks) => {
+      for (const chunk of chunks) {
+        if (queued + chunk.data.length > MAX_QUEUED_CHARS) {
+          dropped += chunk.data.length;
+          continue;
+        }
+        queue.push(chunk);
+        queued += chunk.data.length;
+      }
+      wake?.();
+    });
+    let end: { event: 'end' | 'error'; data: Record<string, unknown> } | null = null;
+    void follow.ended.then(
+      (reason) => (end = { event: 'end', data: { reason } }),
+      (err: unknown) => (end = { event: 'error', data: { code: (err as { code?: string }).code ?? 'INTERNAL', message: (err as Error).message } }),
+    ).finally(() => wake?.());
+    return streamSSE(c, async (stream) => {
+      stream.onAbort(() => {
+        follow.cancel();
+        wake?.();
+      });
+      const keepalive = setInterval(() => void stream.write(': keepalive\n\n').catch(() => follow.cancel()), KEEPALIVE_MS);
+      try {
+        while (!stream.aborted) {
+          while (queue.length > 0) {
+            const chunk = queue.shift()!;
+            queued -= chunk.data.length;
+            await stream.writeSSE({ event: 'output', data: JSON.stringify(chunk) });
+          }
+          if (dropped > 0) {
+            await stream.writeSSE({ event: 'dropped', data: JSON.stringify({ chars: dropped }) });
+            dropped = 0;
+          }
+          const last = end as { event: string; data: Record<string, unknown> } | null;
+          if (last) {
+            await stream.writeSSE({ event: last.event, data: JSON.stringify(last.data) });
+            return;
+          }
+          if (queue.length === 0 && dropped === 0 && end === null) await new Promise<void>((resolve) => (wake = resolve));
+          wake = null;
+        }
+      } finally {
+        clearInterval(keepalive);
+        follow.cancel();
+      }
+    });
+  });
 }

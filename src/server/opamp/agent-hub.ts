@@ -255,7 +255,15 @@ export class AgentHub {
 
   private readonly pending = new Map<
     string,
-    { agentId: string; resolve: (reply: Record<string, unknown>) => void; progress?: (chunk: Record<string, unknown>) => void; touch: () => void }
+    {
+      agentId: string;
+      resolve: (reply: Record<string, unknown>) => void;
+      progress?: (chunk: Record<string, unknown>) => void;
+      touch: () => void;
+      /** Streams only: the connection the request went out on, and how to fail it when that closes. */
+      session?: Session;
+      reject?: (err: Error) => void;
+    }
   >();
 
   /**
@@ -299,6 +307,45 @@ export class AgentHub {
     s.send(msg);
     this.deps.onMessage?.('out', s.transport);
     return reply;
+  }
+
+  /**
+   * Sends a custom request that runs until the agent replies, however long
+   * that is (a log follow): no timeout, progress to `onProgress`. `done`
+   * resolves with the reply, or rejects with AgentUnavailableError when the
+   * connection it went out on closes first (or the server shuts down); a
+   * reply on a newer connection is then ignored. Throws AgentUnavailableError
+   * at once when the agent is not connected here over WebSocket or does not
+   * handle the capability. The caller ends it early in a capability's own way
+   * (e.g. a cancel request).
+   */
+  openStream(
+    agentId: string,
+    capability: string,
+    payload: Record<string, unknown>,
+    onProgress: (chunk: Record<string, unknown>) => void,
+  ): { id: string; done: Promise<Record<string, unknown>> } {
+    const s = this.sessions.get(agentId);
+    if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
+    if (!s.customCapabilities.includes(capability)) throw new AgentUnavailableError(agentId, `does not support ${capability}`);
+    const id = randomUUID();
+    const done = new Promise<Record<string, unknown>>((resolve, reject) => {
+      this.pending.set(id, { agentId, progress: onProgress, touch: () => undefined, resolve, reject, session: s });
+    });
+    const msg = this.baseReply(s);
+    msg.customMessage = create(CustomMessageSchema, { capability, type: REQUEST_TYPE, data: encodeJson({ ...payload, id }) });
+    s.send(msg);
+    this.deps.onMessage?.('out', s.transport);
+    return { id, done };
+  }
+
+  /** Fails the streams that went out on `session` (all of them with none): their replies can no longer come. */
+  private dropStreams(session: Session | null, reason: string): void {
+    for (const [id, p] of this.pending) {
+      if (!p.session || (session && p.session !== session)) continue;
+      this.pending.delete(id);
+      p.reject?.(new AgentUnavailableError(p.agentId, reason));
+    }
   }
 
   private onReply(agentId: string, data: Uint8Array): void {
@@ -427,6 +474,7 @@ export class AgentHub {
 
   /** A WebSocket connection closed: the agent is offline at once, unless a newer connection took over. */
   async connectionClosed(session: Session, reason: string): Promise<void> {
+    this.dropStreams(session, 'disconnected');
     if (session.superseded || this.closed) return;
     if (this.sessions.get(session.agentId) === session) this.sessions.delete(session.agentId);
     await this.flushTouches([session]);
@@ -530,6 +578,7 @@ export class AgentHub {
     await this.flushTouches(this.sessions.values());
     await this.reports.flush();
     for (const s of this.sessions.values()) s.close?.(1001, 'server shutting down');
+    this.dropStreams(null, 'is unreachable: the server is shutting down');
     this.sessions.clear();
   }
 }

@@ -47,11 +47,11 @@ export default tseslint.config(
     },
   },
   {
-    // fetch() costs the agent ~12 MiB of RSS for good (undici and its WebAssembly parser): see src/agent/http-request.ts.
+    // fetch() needs WebAssembly, which the agent runs without (--lite-mode, src/agent/node-flags.ts): see src/agent/http-request.ts.
     files: ['src/agent/**/*.ts'],
     ignores: ['src/agent/**/*.test.ts'],
     rules: {
-      'no-restricted-globals': ['error', { name: 'fetch', message: 'use request() from src/agent/http-request.ts: fetch() keeps ~12 MiB of undici in the agent' }],
+      'no-restricted-globals': ['error', { name: 'fetch', message: 'use request() from src/agent/http-request.ts: fetch() needs WebAssembly, which the agent runs without (--lite-mode)' }],
     },
   },
   {

@@ -1,8 +1,10 @@
 /**
  * One HTTP(S) request with node:http / node:https, for the agent's downloads
  * and health checks. Not `fetch()`: its first use costs the agent ~12 MiB of
- * RSS (undici and its llhttp WebAssembly) for as long as it runs; node:http
- * parses with Node's built-in llhttp instead.
+ * RSS (undici and its llhttp WebAssembly) for as long as it runs, and under
+ * the agent's `--lite-mode` (node-flags.ts) there is no WebAssembly at all:
+ * undici then fails to load and takes the process down. node:http parses
+ * with Node's built-in (native) llhttp instead.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';

@@ -47,6 +47,14 @@ export default tseslint.config(
     },
   },
   {
+    // fetch() needs WebAssembly, which the agent runs without (--lite-mode, src/agent/node-flags.ts): see src/agent/http-request.ts.
+    files: ['src/agent/**/*.ts'],
+    ignores: ['src/agent/**/*.test.ts'],
+    rules: {
+      'no-restricted-globals': ['error', { name: 'fetch', message: 'use request() from src/agent/http-request.ts: fetch() needs WebAssembly, which the agent runs without (--lite-mode)' }],
+    },
+  },
+  {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts', 'src/testkit/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

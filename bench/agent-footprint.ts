@@ -1,9 +1,13 @@
 /**
- * `npm run bench -- agent-footprint [--services N] [--idle-seconds S]`
+ * `npm run bench -- agent-footprint [--services N] [--idle-seconds S] [--node-flags='...']`
  *
  * A real agent supervising N services (a package whose service is
  * `sleep`), idle: its RSS and CPU, beside a bare `node -e "setInterval(()=>{},1e3)"`
- * measured over the same window.
+ * measured over the same window. RSS is /proc's VmRSS, sampled every second
+ * of the window: the last sample, and the lowest and highest.
+ *
+ * The agent runs with AGENT_NODE_FLAGS, as every supported way of starting
+ * it does; `--node-flags` replaces them (`--node-flags=` for none).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { AGENT_NODE_FLAGS } from '../src/agent/index.js';
 import { cpuMs, rssBytes } from './proc-stats.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -41,15 +46,30 @@ function waitFor(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray
   });
 }
 
-async function idle(pid: number, seconds: number): Promise<{ rss: number; cpu: number }> {
-  const c0 = cpuMs(pid);
-  await sleep(seconds * 1000);
-  return { rss: rssBytes(pid), cpu: ((cpuMs(pid) - c0) / (seconds * 1000)) * 100 };
+interface Idle {
+  /** The last sample. */
+  rss: number;
+  minRss: number;
+  maxRss: number;
+  cpu: number;
 }
 
+async function idle(pid: number, seconds: number): Promise<Idle> {
+  const c0 = cpuMs(pid);
+  const samples: number[] = [];
+  for (let i = 0; i < seconds; i++) {
+    await sleep(1000);
+    samples.push(rssBytes(pid));
+  }
+  return { rss: samples.at(-1)!, minRss: Math.min(...samples), maxRss: Math.max(...samples), cpu: ((cpuMs(pid) - c0) / (seconds * 1000)) * 100 };
+}
+
+const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
+const line = (x: Idle) => `RSS ${mib(x.rss)} MiB (${mib(x.minRss)}–${mib(x.maxRss)}), CPU ${x.cpu.toFixed(2)} % of one core`;
+
 export async function agentFootprintBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { services: { type: 'string', default: '10' }, 'idle-seconds': { type: 'string', default: '30' }, 'node-flags': { type: 'string', default: '' } } });
-  const nodeFlags = values['node-flags'].split(' ').filter(Boolean);
+  const { values } = parseArgs({ args: argv, options: { services: { type: 'string', default: '10' }, 'idle-seconds': { type: 'string', default: '30' }, 'node-flags': { type: 'string' } } });
+  const nodeFlags = values['node-flags'] === undefined ? [...AGENT_NODE_FLAGS] : values['node-flags'].split(' ').filter(Boolean);
   const n = Number(values.services);
   const seconds = Number(values['idle-seconds']);
   const dir = mkdtempSync(join(tmpdir(), 'corral-footprint-'));
@@ -81,10 +101,10 @@ export async function agentFootprintBench(argv: string[]): Promise<void> {
   const bare = spawn(process.execPath, ['-e', 'setInterval(()=>{},1e3)'], { stdio: 'ignore' });
   await sleep(1000);
   const [a, b] = await Promise.all([idle(agent.pid!, seconds), idle(bare.pid!, seconds)]);
-  console.log(`agent footprint: ${n} services supervised, idle ${seconds}s, heartbeat 30s`);
-  console.log(`  corral agent: RSS ${(a.rss / 1024 / 1024).toFixed(1)} MiB, CPU ${a.cpu.toFixed(2)} % of one core`);
-  console.log(`  bare node:    RSS ${(b.rss / 1024 / 1024).toFixed(1)} MiB, CPU ${b.cpu.toFixed(2)} % of one core`);
-  console.log(`  RSS ratio agent / bare node: ${(a.rss / b.rss).toFixed(2)}x`);
+  console.log(`agent footprint: ${n} services supervised, idle ${seconds}s, heartbeat 30s, node flags: ${nodeFlags.join(' ') || '(none)'}`);
+  console.log(`  corral agent: ${line(a)}`);
+  console.log(`  bare node:    ${line(b)}`);
+  console.log(`  RSS ratio agent / bare node: ${(a.rss / b.rss).toFixed(2)}x (highest agent sample: ${(a.maxRss / b.rss).toFixed(2)}x)`);
   bare.kill();
   for (let i = 0; i < n; i++) await run(['undeploy', `svc-${i}`], cli);
   await sleep(3000);

@@ -8,6 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const root = resolve('demo-data');
 const listen = process.env.CORRAL_DEMO_LISTEN ?? '127.0.0.1:4320';
@@ -26,9 +27,12 @@ if (!existsSync(tokensFile)) {
 }
 const tokens = JSON.parse(readFileSync(tokensFile, 'utf8'));
 
+// Agents run with the node flags every supported way of starting one uses (src/agent/node-flags.ts).
+const { AGENT_NODE_FLAGS } = await import(pathToFileURL(resolve('dist/agent/node-flags.js')).href);
+
 const children = [];
-function start(name, args, env = {}) {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+function start(name, args, env = {}, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.push(child);
   const prefix = `[${name}] `;
   const pipe = (stream, out) => stream.on('data', (d) => out.write(d.toString().replace(/^(?=.)/gm, prefix)));
@@ -90,7 +94,7 @@ server.stdout.on('data', (d) => {
     ['api-1', ['env=prod', 'role=api', 'cluster=b']],
   ];
   for (const [name, labels] of agents) {
-    start(name, ['agent', '--server', url, '--token', tokens.enrollment, '--data-dir', join(root, name), '--name', name, '--log-level', 'warn', ...labels.flatMap((l) => ['--label', l])]);
+    start(name, ['agent', '--server', url, '--token', tokens.enrollment, '--data-dir', join(root, name), '--name', name, '--log-level', 'warn', ...labels.flatMap((l) => ['--label', l])], {}, AGENT_NODE_FLAGS);
   }
   for (const [version, crash] of [['1.0.0', false], ['1.1.0', false], ['2.0.0', true]]) publishSample(url, version, crash);
   console.log(`

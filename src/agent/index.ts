@@ -18,6 +18,7 @@ import { SelfUpgrader } from './upgrade/self-upgrade.js';
 export { compileAgentOptions, parseLabels, AgentOptionsError, type AgentOptions, type CompiledAgentOptions } from './options.js';
 export { IdentityError } from './identity.js';
 export { runUpgradeWatcher, WatcherError } from './upgrade/watcher.js';
+export { AGENT_NODE_FLAGS } from './node-flags.js';
 
 export interface RunningAgent {
   instanceUid: string;

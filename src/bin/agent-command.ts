@@ -92,8 +92,11 @@ Example:
     )
     .action(async (flags: AgentFlags) => {
       if (!flags.server) throw new InvalidArgumentError('--server (or CORRAL_SERVER) is required');
-      const { compileAgentOptions, parseLabels, startAgent } = await loadAgent();
+      const { AGENT_NODE_FLAGS, compileAgentOptions, parseLabels, startAgent } = await loadAgent();
       const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
+      const missingNodeFlags = AGENT_NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
+      // Works without them, with ~15 MiB more RSS (docs/benchmarks.md): say so once, for whoever wrote the start script.
+      if (missingNodeFlags.length > 0) log.info({ missingNodeFlags }, 'node started without the flags that keep the agent small');
       const agent = startAgent(
         compileAgentOptions({
           server: flags.server,

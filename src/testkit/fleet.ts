@@ -10,6 +10,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AGENT_NODE_FLAGS } from '../agent/index.js';
 import { eventually } from './eventually.js';
 import { CorralProcess, killAll, runCorral } from './processes.js';
 
@@ -54,7 +55,7 @@ export class TestAgent {
     readonly dataDir: string,
     readonly args: string[],
   ) {
-    this.process = new CorralProcess(args);
+    this.process = new CorralProcess(args, {}, AGENT_NODE_FLAGS);
   }
 
   /** The instance uid the agent persisted (waits for the file). */
@@ -70,7 +71,7 @@ export class TestAgent {
 
   async restart(): Promise<void> {
     await this.process.stop();
-    this.process = new CorralProcess(this.args);
+    this.process = new CorralProcess(this.args, {}, AGENT_NODE_FLAGS);
   }
 }
 

@@ -17,11 +17,13 @@ export class CorralProcess {
   exitSignal: NodeJS.Signals | null = null;
   readonly exited: Promise<void>;
 
+  /** `nodeArgs` go to node before the script (agents get AGENT_NODE_FLAGS, as in production). */
   constructor(
     readonly args: string[],
     env: Record<string, string | undefined> = {},
+    nodeArgs: readonly string[] = [],
   ) {
-    this.child = spawn(process.execPath, [CORRAL_BIN, ...args], {
+    this.child = spawn(process.execPath, [...nodeArgs, CORRAL_BIN, ...args], {
       env: { ...process.env, CORRAL_SERVER: undefined, CORRAL_TOKEN: undefined, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

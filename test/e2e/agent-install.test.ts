@@ -16,6 +16,7 @@ import { CORRAL_BIN, runCorral } from '../../src/testkit/processes.js';
 import { Fleet } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { parseExecStart, unitSetting } from '../../src/agent/install/index.js';
+import { AGENT_NODE_FLAGS } from '../../src/agent/index.js';
 
 const TRICKY_NAME = 'web 1 "blue" 100% $HOME';
 
@@ -72,7 +73,7 @@ describe('corral agent install / uninstall', { concurrency: false }, () => {
     assert.equal(statSync(p.envFile).mode & 0o777, 0o600);
     assert.deepEqual(parseExecStart(unitSetting(unit, 'ExecStart')!), [
       process.execPath,
-      '--max-semi-space-size=1',
+      ...AGENT_NODE_FLAGS,
       realpathSync(CORRAL_BIN),
       'agent',
       '--server', 'http://127.0.0.1:9',

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Fleet, type AgentSummaryJson, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { servicePid as servicePidOf } from '../../src/testkit/process-alive.js';
+import { AGENT_NODE_FLAGS } from '../../src/agent/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -52,6 +53,14 @@ function pidsMentioning(needle: string): number[] {
     }
   }
   return pids;
+}
+
+/** The node flags (before the script) of the one process running from `dir`. */
+function nodeFlagsOfAgentIn(dir: string): string[] {
+  const pids = pidsMentioning(dir);
+  assert.equal(pids.length, 1, `one process runs from ${dir}`);
+  const argv = readFileSync(`/proc/${pids[0]}/cmdline`, 'utf8').split('\0');
+  return argv.slice(1, argv.findIndex((arg) => arg.includes(dir)));
 }
 
 describe('agent self-upgrade', { concurrency: false }, () => {
@@ -143,6 +152,7 @@ describe('agent self-upgrade', { concurrency: false }, () => {
     await eventually(() => !existsSync(join(agent.dataDir, 'agent-upgrade', 'handover.json')), { timeoutMs: 10_000, what: 'the watcher to finish' });
     assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
     assert.equal(pidsMentioning(join(agent.dataDir, 'agent-versions', '9.9.9-good')).length, 1, 'exactly one new agent runs');
+    assert.deepEqual(nodeFlagsOfAgentIn(join(agent.dataDir, 'agent-versions', '9.9.9-good')), AGENT_NODE_FLAGS, 'the new agent runs with the node flags the old one had');
     // It went out as a rollout like any change, and counted as healthy once the agent ran the new version.
     const rollout = await eventually(async () => {
       const r = (await fleet.api<{ state: string; totals: { healthy: number } }>('GET', '/api/v1/rollouts/agent-upgrade')).body;
@@ -163,6 +173,7 @@ describe('agent self-upgrade', { concurrency: false }, () => {
     await eventually(() => !existsSync(join(agent.dataDir, 'agent-upgrade', 'handover.json')), { timeoutMs: 10_000, what: 'the watcher to finish' });
     assert.deepEqual(pidsMentioning(join(agent.dataDir, 'agent-versions', '9.9.9-bad')), [], 'nothing of the bad version runs');
     assert.equal(pidsMentioning(join(agent.dataDir, 'agent-versions', '9.9.9-good')).length, 1, 'the previous version runs again, once');
+    assert.deepEqual(nodeFlagsOfAgentIn(join(agent.dataDir, 'agent-versions', '9.9.9-good')), AGENT_NODE_FLAGS, 'and with its node flags');
     assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
     assert.ok(existsSync(join(agent.dataDir, 'agent-versions', '9.9.9-good')), 'the running version stays on disk');
     // The rollout saw the failed upgrade and stopped (this fleet's policy pauses on failure).

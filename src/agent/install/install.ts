@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { AGENT_NODE_FLAGS } from '../node-flags.js';
 import { TOKEN_ENV, UNIT_MARKER, parseExecStart, renderAgentUnit, renderEnvFile, unitSetting } from './systemd-unit.js';
 
 export const DEFAULT_UNIT_NAME = 'corral-agent';
@@ -51,7 +52,7 @@ export interface AgentInstallOptions {
   start?: boolean;
   /** Absolute node executable. */
   nodePath: string;
-  /** Flags for node. Default `--max-semi-space-size=1` (a small young generation keeps the idle agent small). */
+  /** Flags for node. Default AGENT_NODE_FLAGS (`--lite-mode --no-expose-wasm --max-semi-space-size=1`: a small idle agent). */
   nodeArgs?: string[];
   /** Absolute path of dist/bin/corral.js. */
   script: string;
@@ -135,7 +136,7 @@ export function compileAgentInstallOptions(o: AgentInstallOptions): CompiledAgen
   const agentArgs = ['--server', o.server, '--data-dir', dataDir, ...(o.agentArgs ?? [])];
   const unit = renderAgentUnit({
     nodePath: absolute('node path', o.nodePath),
-    nodeArgs: o.nodeArgs ?? ['--max-semi-space-size=1'],
+    nodeArgs: o.nodeArgs ?? [...AGENT_NODE_FLAGS],
     script: absolute('corral.js path', o.script),
     agentArgs,
     envFile,

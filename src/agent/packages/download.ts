@@ -16,9 +16,11 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { IncomingMessage } from 'node:http';
 import type { DeploymentArtifact } from '../../protocol/index.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../backoff.js';
 import { parseRetryAfterMs, retryDelayMs } from '../retry-after.js';
+import { drain, request } from '../http-request.js';
 
 export class DownloadError extends Error {
   readonly code: string = 'DOWNLOAD_FAILED';
@@ -86,14 +88,15 @@ async function sha256Of(path: string): Promise<string> {
 
 /** The size of an artifact on the server (HEAD), for offers that carry no size (OpAMP DownloadableFile). Throws DownloadError. */
 export async function artifactSize(path: string, target: DownloadTarget): Promise<number> {
-  const res = await fetch(target.baseUrl + path, {
+  const res = await request(target.baseUrl + path, {
     method: 'HEAD',
     headers: target.credential ? { authorization: `Bearer ${target.credential}` } : {},
   }).catch((e: unknown) => {
     throw new DownloadError(`HEAD ${path} failed: ${(e as Error).message}`);
   });
-  const size = Number(res.headers.get('content-length'));
-  if (res.status !== 200 || !Number.isInteger(size) || size < 0) throw new DownloadError(`HEAD ${path} failed: HTTP ${res.status}`);
+  await drain(res);
+  const size = Number(res.headers['content-length']);
+  if (res.statusCode !== 200 || !Number.isInteger(size) || size < 0) throw new DownloadError(`HEAD ${path} failed: HTTP ${res.statusCode}`);
   return size;
 }
 
@@ -130,23 +133,24 @@ export async function fetchArtifact(artifact: DeploymentArtifact, dir: string, t
 }
 
 /** Asks for the artifact until the server stops saying "not now" (503/429), waiting as asked in between. */
-async function admitted(artifact: DeploymentArtifact, have: number, target: DownloadTarget, opts: FetchArtifactOptions): Promise<Response> {
+async function admitted(artifact: DeploymentArtifact, have: number, target: DownloadTarget, opts: FetchArtifactOptions): Promise<IncomingMessage> {
   const { signal } = opts;
   const sleep = opts.sleep ?? ((ms: number, s?: AbortSignal) => delay(ms, undefined, { signal: s }));
   for (let refusals = 1; ; refusals++) {
     if (signal?.aborted) throw calledOff(artifact, have);
-    const res = await fetch(target.baseUrl + artifact.path, {
+    const res = await request(target.baseUrl + artifact.path, {
       headers: { ...(target.credential ? { authorization: `Bearer ${target.credential}` } : {}), ...(have > 0 ? { range: `bytes=${have}-` } : {}) },
       ...(signal ? { signal } : {}),
     }).catch((e: unknown) => {
       if (signal?.aborted) throw calledOff(artifact, have);
       throw new DownloadError(`download of ${artifact.path} failed: ${(e as Error).message}`);
     });
-    if (!QUEUED_STATUSES.has(res.status)) return res;
-    // Reading the short refusal body lets the connection be reused; if it is cut instead, the next ask opens another.
-    await res.arrayBuffer().catch((e: unknown) => e);
-    const delayMs = retryDelayMs(parseRetryAfterMs(res.headers.get('retry-after'), Date.now()), refusals - 1, opts.backoff ?? DEFAULT_BACKOFF, opts.random ?? Math.random);
-    opts.onQueued?.({ status: res.status, delayMs, refusals, percent: percentOf(have, artifact.size) });
+    const status = res.statusCode ?? 0;
+    if (!QUEUED_STATUSES.has(status)) return res;
+    // Reading the short refusal body lets the connection be reused.
+    await drain(res);
+    const delayMs = retryDelayMs(parseRetryAfterMs(res.headers['retry-after'], Date.now()), refusals - 1, opts.backoff ?? DEFAULT_BACKOFF, opts.random ?? Math.random);
+    opts.onQueued?.({ status, delayMs, refusals, percent: percentOf(have, artifact.size) });
     try {
       await sleep(delayMs, signal);
     } catch (e) {
@@ -163,14 +167,16 @@ function calledOff(artifact: DeploymentArtifact, at: number): DownloadAbortedErr
 /** Appends the rest of the artifact to `part`, once the server lets the download through. */
 async function download(artifact: DeploymentArtifact, part: string, have: number, target: DownloadTarget, opts: FetchArtifactOptions): Promise<void> {
   const res = await admitted(artifact, have, target, opts);
-  if (res.status !== 200 && res.status !== 206) throw new DownloadError(`download of ${artifact.path} failed: HTTP ${res.status}`);
-  if (res.status === 200) have = 0;
-  if (!res.body) throw new DownloadError(`download of ${artifact.path} returned no body`);
+  if (res.statusCode !== 200 && res.statusCode !== 206) {
+    res.destroy();
+    throw new DownloadError(`download of ${artifact.path} failed: HTTP ${res.statusCode}`);
+  }
+  if (res.statusCode === 200) have = 0;
   let got = have;
   // Each chunk is on disk before the next is read, so an interrupted download resumes from all it received.
   const fh = await open(part, have > 0 ? 'a' : 'w');
   try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
       got += chunk.length;
       if (got > artifact.size) throw new DownloadError(`server sent more than the expected ${artifact.size} bytes`);
       await fh.write(chunk);
@@ -181,6 +187,7 @@ async function download(artifact: DeploymentArtifact, part: string, have: number
     if (opts.signal?.aborted) throw calledOff(artifact, got);
     throw new DownloadError(`download of ${artifact.path} interrupted at ${got} of ${artifact.size} bytes: ${(e as Error).message}`);
   } finally {
+    res.destroy();
     await fh.close();
   }
 }

@@ -1,7 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { TEST_TLS_CERT, TEST_TLS_KEY } from '../../testkit/test-tls.js';
 import { INITIAL_CHECK_STATE, nextCheckState, probe } from './health-check.js';
 
 const thresholds = { healthyThreshold: 2, unhealthyThreshold: 3 };
@@ -52,5 +54,36 @@ describe('health checks', () => {
     assert.deepEqual(await probe({ type: 'command', command: 'true', args: [], ...base }, opts), { ok: true });
     const failing = await probe({ type: 'command', command: 'sh', args: ['-c', 'echo nope >&2; exit 4'], ...base }, opts);
     assert.match(failing.error!, /exit 4: nope/);
+  });
+
+  it('counts a redirect as up without following it, and a hung or TLS-failing endpoint as down', async () => {
+    const opts = { cwd: '/', env: {} };
+    const paths: string[] = [];
+    const web = createServer((req, res) => {
+      paths.push(req.url ?? '');
+      if (req.url === '/moved') {
+        res.writeHead(301, { location: '/gone' });
+        res.end();
+      }
+      // Anything else hangs: the probe's timeout must end it.
+    });
+    const tls = createHttpsServer({ cert: TEST_TLS_CERT, key: TEST_TLS_KEY }, (_req, res) => res.end());
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+    const webUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
+    try {
+      assert.deepEqual(await probe({ type: 'http', url: `${webUrl}/moved`, ...base }, opts), { ok: true });
+      assert.deepEqual(paths, ['/moved'], 'the redirect is not followed');
+      const hung = await probe({ type: 'http', url: `${webUrl}/hang`, ...base }, opts);
+      assert.deepEqual(hung, { ok: false, error: `GET ${webUrl}/hang failed: timed out after 1000 ms` });
+      // TLS is spoken and the certificate checked: a self-signed one is a failure, as with any https client.
+      const untrusted = await probe({ type: 'http', url: `https://127.0.0.1:${(tls.address() as AddressInfo).port}/`, ...base }, opts);
+      assert.equal(untrusted.ok, false);
+      assert.match(untrusted.error!, /SELF_SIGNED/);
+    } finally {
+      web.closeAllConnections();
+      web.close();
+      tls.close();
+    }
   });
 });

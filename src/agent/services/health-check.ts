@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import type { PackageManifest } from '../../protocol/index.js';
+import { request } from '../http-request.js';
 
 export type CheckSpec = PackageManifest['health'];
 
@@ -38,12 +39,16 @@ export async function probe(spec: CheckSpec, opts: { cwd: string; env: Record<st
     case 'process':
       return { ok: true };
     case 'http': {
+      const signal = AbortSignal.timeout(timeoutMs);
       try {
-        const res = await fetch(spec.url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
-        await res.body?.cancel();
-        return res.status < 400 ? { ok: true } : { ok: false, error: `GET ${spec.url} answered ${res.status}` };
+        // A redirect is an answer (3xx counts as up) and is not followed.
+        const res = await request(spec.url, { signal });
+        res.destroy();
+        const status = res.statusCode ?? 0;
+        return status < 400 ? { ok: true } : { ok: false, error: `GET ${spec.url} answered ${status}` };
       } catch (e) {
-        return { ok: false, error: `GET ${spec.url} failed: ${(e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message}` };
+        if (signal.aborted) return { ok: false, error: `GET ${spec.url} failed: timed out after ${timeoutMs} ms` };
+        return { ok: false, error: `GET ${spec.url} failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
       }
     }
     case 'tcp':

@@ -229,8 +229,9 @@ export class SelfUpgrader extends EventEmitter {
       version: 1,
       oldPid: process.pid,
       oldStartTicks: processStartTicks(process.pid),
-      previous: { version: AGENT_VERSION, node: process.execPath, script: realpathSync(argv[1]!) },
-      next: { version: offer.version, node: process.execPath, script: entry },
+      // The new version and the watcher run with the node flags this agent was started with (the systemd unit's, say).
+      previous: { version: AGENT_VERSION, node: process.execPath, nodeArgs: process.execArgv, script: realpathSync(argv[1]!) },
+      next: { version: offer.version, node: process.execPath, nodeArgs: process.execArgv, script: entry },
       argv: argv.slice(2),
       cwd: process.cwd(),
       offerHash: offer.hash,
@@ -268,11 +269,11 @@ export class SelfUpgrader extends EventEmitter {
  * version's code, detached (its own session, output to watcher.log), so it
  * outlives this process. Resolves once it runs; rejects when it cannot start.
  */
-export async function spawnWatcher(handover: string, self: { node: string; script: string }, logDir: string): Promise<void> {
+export async function spawnWatcher(handover: string, self: { node: string; nodeArgs: readonly string[]; script: string }, logDir: string): Promise<void> {
   mkdirSync(logDir, { recursive: true });
   const out = openSync(join(logDir, 'watcher.log'), 'a', 0o640);
   try {
-    const child = spawn(self.node, [self.script, 'agent', 'watch', '--handover', handover], { detached: true, stdio: ['ignore', out, out] });
+    const child = spawn(self.node, [...self.nodeArgs, self.script, 'agent', 'watch', '--handover', handover], { detached: true, stdio: ['ignore', out, out] });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', reject);

@@ -49,7 +49,15 @@ export const TopLevelStateSchema = z
 export type TopLevelOffer = z.infer<typeof Offer>;
 export type TopLevelState = z.infer<typeof TopLevelStateSchema>;
 
-const Executable = z.object({ version: z.string(), node: z.string(), script: z.string() }).strict();
+const Executable = z
+  .object({
+    version: z.string(),
+    node: z.string(),
+    /** Flags for node before the script (the old agent's process.execArgv, e.g. AGENT_NODE_FLAGS); absent in handovers of older agents. */
+    nodeArgs: z.array(z.string()).default([]),
+    script: z.string(),
+  })
+  .strict();
 
 export const HandoverSchema = z
   .object({

@@ -78,7 +78,7 @@ async function stopProcess(pid: number, startTicks: string | null, log: Logger):
 function startAgent(exec: Handover['next'], h: Handover, dataDir: string): ChildProcess {
   const out = openSync(join(upgradeDir(dataDir), 'agent.log'), 'a', 0o640);
   try {
-    const child = spawn(exec.node, [exec.script, ...h.argv], { cwd: h.cwd, detached: true, stdio: ['ignore', out, out] });
+    const child = spawn(exec.node, [...exec.nodeArgs, exec.script, ...h.argv], { cwd: h.cwd, detached: true, stdio: ['ignore', out, out] });
     child.on('error', () => undefined);
     return child;
   } finally {

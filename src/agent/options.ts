@@ -20,6 +20,25 @@ export interface AgentOptions {
   sampleSeconds?: number;
   /** Seconds a new agent version has to connect and report healthy before the upgrade watcher reverts it. Default 60. */
   upgradeGraceSeconds?: number;
+  /**
+   * The service manager that restarts the agent when it exits (the unit
+   * `corral agent install` writes sets CORRAL_AGENT_SUPERVISOR=systemd):
+   * `systemd`, or absent/empty for none. Self-upgrades then go through it.
+   */
+  supervisor?: string;
+  /** The systemd unit running the agent (CORRAL_AGENT_UNIT); required with supervisor systemd. */
+  supervisorUnit?: string;
+}
+
+/** The env vars the agent's systemd unit sets, read by `corral agent`. */
+export const SUPERVISOR_ENV = 'CORRAL_AGENT_SUPERVISOR';
+export const SUPERVISOR_UNIT_ENV = 'CORRAL_AGENT_UNIT';
+
+/** A service manager restarting the agent, as compiled from the options. */
+export interface AgentSupervisor {
+  kind: 'systemd';
+  /** Full unit name, e.g. corral-agent.service. */
+  unit: string;
 }
 
 export interface CompiledAgentOptions {
@@ -33,6 +52,7 @@ export interface CompiledAgentOptions {
   noExec: boolean;
   sampleMs: number;
   upgradeGraceMs: number;
+  supervisor: AgentSupervisor | null;
 }
 
 export class AgentOptionsError extends Error {
@@ -71,6 +91,14 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
   if (!(heartbeat > 0)) throw new AgentOptionsError(`--heartbeat must be a positive number of seconds`);
   const grace = o.upgradeGraceSeconds ?? 60;
   if (!(grace > 0)) throw new AgentOptionsError(`--upgrade-grace must be a positive number of seconds`);
+  let supervisor: AgentSupervisor | null = null;
+  if (o.supervisor) {
+    if (o.supervisor !== 'systemd') throw new AgentOptionsError(`${SUPERVISOR_ENV} must be "systemd" or empty, got "${o.supervisor}"`);
+    if (!o.supervisorUnit || !/^[A-Za-z0-9_.:@-]+\.service$/.test(o.supervisorUnit)) {
+      throw new AgentOptionsError(`${SUPERVISOR_UNIT_ENV} must name the agent's unit (like corral-agent.service), got "${o.supervisorUnit ?? ''}"`);
+    }
+    supervisor = { kind: 'systemd', unit: o.supervisorUnit };
+  }
   return {
     opampUrl: url.toString(),
     token: o.token || null,
@@ -82,5 +110,6 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
     noExec: o.noExec ?? false,
     sampleMs: Math.max(0.2, o.sampleSeconds ?? 5) * 1000,
     upgradeGraceMs: Math.round(grace * 1000),
+    supervisor,
   };
 }

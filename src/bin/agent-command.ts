@@ -80,7 +80,7 @@ Example:
     )
     .action(async (flags: AgentFlags) => {
       if (!flags.server) throw new InvalidArgumentError('--server (or CORRAL_SERVER) is required');
-      const { compileAgentOptions, parseLabels, startAgent } = await loadAgent();
+      const { compileAgentOptions, parseLabels, startAgent, SUPERVISOR_ENV, SUPERVISOR_UNIT_ENV } = await loadAgent();
       const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
       const agent = startAgent(
         compileAgentOptions({
@@ -93,6 +93,9 @@ Example:
           noExec: !flags.exec,
           sampleSeconds: flags.sampleInterval,
           upgradeGraceSeconds: flags.upgradeGrace,
+          // Set by the unit `corral agent install` writes: self-upgrades then go through systemd.
+          supervisor: process.env[SUPERVISOR_ENV],
+          supervisorUnit: process.env[SUPERVISOR_UNIT_ENV],
         }),
         // Handed over to the upgrade watcher: stop (services keep running) and exit, so it can start the new version.
         { log, exitForUpgrade: () => stop('upgrade') },

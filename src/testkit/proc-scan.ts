@@ -19,3 +19,14 @@ export function pidsMentioning(needle: string): number[] {
   }
   return pids;
 }
+
+/** A process's parent pid, or null when it is gone. */
+export function parentPidOf(pid: number): number | null {
+  try {
+    // The command name (field 2) is in parentheses and may hold spaces: read after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}

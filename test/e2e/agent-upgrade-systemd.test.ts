@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { Fleet, type AgentSummaryJson } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { processAlive } from '../../src/testkit/process-alive.js';
-import { cmdlineOf, pidsMentioning } from '../../src/testkit/proc-scan.js';
+import { cmdlineOf, parentPidOf, pidsMentioning } from '../../src/testkit/proc-scan.js';
 import { runCorral } from '../../src/testkit/processes.js';
 import { ServiceHarness } from '../../src/testkit/service-harness.js';
 
@@ -64,8 +64,17 @@ describe('agent self-upgrade under a service manager (systemd unit, Restart=alwa
 
   const link = () => join(dataDir, 'agent-current');
   const launchScript = () => join(link(), 'dist', 'bin', 'corral.js');
-  /** Agent processes on this data dir (the watcher, `agent watch`, is not one). */
-  const agentPids = () => pidsMentioning(dataDir).filter((pid) => cmdlineOf(pid)?.[cmdlineOf(pid)!.indexOf('agent') + 1] !== 'watch');
+  /**
+   * Agent processes on this data dir. Not the watcher (`agent watch`), and not a child an agent has
+   * forked but not yet exec'd (a service, a watcher): until exec it shows its parent's command line.
+   */
+  const agentPids = () => {
+    const pids = pidsMentioning(dataDir).filter((pid) => {
+      const argv = cmdlineOf(pid);
+      return argv !== null && argv[argv.indexOf('agent') + 1] !== 'watch';
+    });
+    return pids.filter((pid) => !pids.includes(parentPidOf(pid) ?? -1));
+  };
   const servicePid = (): number | null => {
     try {
       const saved = JSON.parse(readFileSync(join(dataDir, 'services', 'ticker', 'pid.json'), 'utf8')) as { pid: number };

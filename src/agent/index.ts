@@ -15,7 +15,16 @@ import type { DownloadTarget } from './packages/download.js';
 import type { CompiledAgentOptions } from './options.js';
 import { SelfUpgrader } from './upgrade/self-upgrade.js';
 
-export { compileAgentOptions, parseLabels, AgentOptionsError, type AgentOptions, type CompiledAgentOptions } from './options.js';
+export {
+  compileAgentOptions,
+  parseLabels,
+  AgentOptionsError,
+  SUPERVISOR_ENV,
+  SUPERVISOR_UNIT_ENV,
+  type AgentOptions,
+  type AgentSupervisor,
+  type CompiledAgentOptions,
+} from './options.js';
 export { IdentityError } from './identity.js';
 export { runUpgradeWatcher, WatcherError } from './upgrade/watcher.js';
 export { AGENT_NODE_FLAGS } from './node-flags.js';
@@ -44,7 +53,7 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger; exit
     { log: deps.log.child({ component: 'services' }), target: (): DownloadTarget => connection.downloadTarget() },
   );
   const upgrader = new SelfUpgrader(
-    { dataDir: opts.dataDir, graceMs: opts.upgradeGraceMs },
+    { dataDir: opts.dataDir, graceMs: opts.upgradeGraceMs, supervisor: opts.supervisor },
     { log: deps.log.child({ component: 'upgrade' }), target: (): DownloadTarget => connection.downloadTarget(), exitForUpgrade: deps.exitForUpgrade },
   );
   const connection = new AgentConnection(opts, {
@@ -59,7 +68,7 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger; exit
   // Services follow the last desired state on disk, whether or not a server answers.
   void connection.reconcileServices();
   connection.start();
-  deps.log.info({ instanceUid: connection.instanceUid, server: opts.opampUrl, dataDir: opts.dataDir }, 'agent started');
+  deps.log.info({ instanceUid: connection.instanceUid, server: opts.opampUrl, dataDir: opts.dataDir, supervisor: opts.supervisor?.unit ?? null }, 'agent started');
   return {
     instanceUid: connection.instanceUid,
     stop: () => {

@@ -24,6 +24,25 @@ export interface AgentOptions {
   logMaxBytes?: number;
   /** Seconds between checks of output file sizes. Default 10. */
   logCheckSeconds?: number;
+  /**
+   * The service manager that restarts the agent when it exits (the unit
+   * `corral agent install` writes sets CORRAL_AGENT_SUPERVISOR=systemd):
+   * `systemd`, or absent/empty for none. Self-upgrades then go through it.
+   */
+  supervisor?: string;
+  /** The systemd unit running the agent (CORRAL_AGENT_UNIT); required with supervisor systemd. */
+  supervisorUnit?: string;
+}
+
+/** The env vars the agent's systemd unit sets, read by `corral agent`. */
+export const SUPERVISOR_ENV = 'CORRAL_AGENT_SUPERVISOR';
+export const SUPERVISOR_UNIT_ENV = 'CORRAL_AGENT_UNIT';
+
+/** A service manager restarting the agent, as compiled from the options. */
+export interface AgentSupervisor {
+  kind: 'systemd';
+  /** Full unit name, e.g. corral-agent.service. */
+  unit: string;
 }
 
 export interface CompiledAgentOptions {
@@ -39,6 +58,7 @@ export interface CompiledAgentOptions {
   upgradeGraceMs: number;
   logMaxBytes: number;
   logCheckMs: number;
+  supervisor: AgentSupervisor | null;
 }
 
 export class AgentOptionsError extends Error {
@@ -81,6 +101,14 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
   if (!Number.isInteger(logMaxBytes) || logMaxBytes < 1) throw new AgentOptionsError(`--log-max-bytes must be a positive whole number of bytes`);
   const logCheck = o.logCheckSeconds ?? 10;
   if (!(logCheck > 0)) throw new AgentOptionsError(`--log-check-interval must be a positive number of seconds`);
+  let supervisor: AgentSupervisor | null = null;
+  if (o.supervisor) {
+    if (o.supervisor !== 'systemd') throw new AgentOptionsError(`${SUPERVISOR_ENV} must be "systemd" or empty, got "${o.supervisor}"`);
+    if (!o.supervisorUnit || !/^[A-Za-z0-9_.:@-]+\.service$/.test(o.supervisorUnit)) {
+      throw new AgentOptionsError(`${SUPERVISOR_UNIT_ENV} must name the agent's unit (like corral-agent.service), got "${o.supervisorUnit ?? ''}"`);
+    }
+    supervisor = { kind: 'systemd', unit: o.supervisorUnit };
+  }
   return {
     opampUrl: url.toString(),
     token: o.token || null,
@@ -94,5 +122,6 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
     upgradeGraceMs: Math.round(grace * 1000),
     logMaxBytes,
     logCheckMs: Math.max(50, Math.round(logCheck * 1000)),
+    supervisor,
   };
 }

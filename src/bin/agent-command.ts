@@ -92,7 +92,7 @@ Example:
     )
     .action(async (flags: AgentFlags) => {
       if (!flags.server) throw new InvalidArgumentError('--server (or CORRAL_SERVER) is required');
-      const { AGENT_NODE_FLAGS, compileAgentOptions, parseLabels, startAgent } = await loadAgent();
+      const { AGENT_NODE_FLAGS, compileAgentOptions, parseLabels, startAgent, SUPERVISOR_ENV, SUPERVISOR_UNIT_ENV } = await loadAgent();
       const log = pino({ level: flags.logLevel, base: { component: 'agent' } }, pino.destination(2));
       const missingNodeFlags = AGENT_NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
       // Works without them, with ~15 MiB more RSS (docs/benchmarks.md): say so once, for whoever wrote the start script.
@@ -110,6 +110,9 @@ Example:
           upgradeGraceSeconds: flags.upgradeGrace,
           logMaxBytes: flags.logMaxBytes,
           logCheckSeconds: flags.logCheckInterval,
+          // Set by the unit `corral agent install` writes: self-upgrades then go through systemd.
+          supervisor: process.env[SUPERVISOR_ENV],
+          supervisorUnit: process.env[SUPERVISOR_UNIT_ENV],
         }),
         // Handed over to the upgrade watcher: stop (services keep running) and exit, so it can start the new version.
         { log, exitForUpgrade: () => stop('upgrade') },

@@ -4,14 +4,16 @@
  * objects are shared, so the two cannot drift) and puts the ones given on
  * the unit's command line, except the token, which goes to the env file.
  */
+import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 const loadInstall = () => import('../agent/install/index.js');
 const loadAgent = () => import('../agent/index.js');
 
-/** This executable, as the unit must run it. */
-const CORRAL_JS = fileURLToPath(new URL('./corral.js', import.meta.url));
+/** This executable (symlinks resolved), and the package root holding its dist/ and node_modules/. */
+const CORRAL_JS = realpathSync(fileURLToPath(new URL('./corral.js', import.meta.url)));
+const PACKAGE_ROOT = realpathSync(fileURLToPath(new URL('../..', import.meta.url)));
 
 /** Agent flags install handles itself rather than copying onto ExecStart. */
 const OWN_FLAGS = new Set(['server', 'token', 'dataDir']);
@@ -82,6 +84,7 @@ Hosts without systemd: see docs/agent-install.md.`,
         start: flags.start !== false,
         nodePath: process.execPath,
         script: CORRAL_JS,
+        packageRoot: PACKAGE_ROOT,
         systemdRunDir: str(flags.systemdRunDir),
       });
       await installAgentService(compiled, { run: spawnRunner, out: (l) => process.stdout.write(`${l}\n`), uid: process.getuid?.() });

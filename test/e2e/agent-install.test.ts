@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { CORRAL_BIN, runCorral } from '../../src/testkit/processes.js';
 import { Fleet } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
-import { parseExecStart, unitSetting } from '../../src/agent/install/index.js';
+import { parseExecStart, unitSetting, unitSettings } from '../../src/agent/install/index.js';
 import { AGENT_NODE_FLAGS } from '../../src/agent/index.js';
 
 const TRICKY_NAME = 'web 1 "blue" 100% $HOME';
@@ -74,13 +74,16 @@ describe('corral agent install / uninstall', { concurrency: false }, () => {
     assert.deepEqual(parseExecStart(unitSetting(unit, 'ExecStart')!), [
       process.execPath,
       ...AGENT_NODE_FLAGS,
-      realpathSync(CORRAL_BIN),
+      join(p.dataDir, 'agent-current', 'dist', 'bin', 'corral.js'),
       'agent',
       '--server', 'http://127.0.0.1:9',
       '--data-dir', p.dataDir,
       '--label', 'env=prod',
       '--name', TRICKY_NAME,
     ]);
+    // The unit runs the agent through the launch link, pointed at the corral that ran install.
+    assert.equal(realpathSync(join(p.dataDir, 'agent-current', 'dist', 'bin', 'corral.js')), realpathSync(CORRAL_BIN));
+    assert.deepEqual(unitSettings(unit, 'Environment'), ['CORRAL_AGENT_SUPERVISOR=systemd', 'CORRAL_AGENT_UNIT=corral-agent.service']);
     assert.equal(unitSetting(unit, 'KillMode'), 'process');
     assert.equal(unitSetting(unit, 'Restart'), 'always');
     assert.equal(unitSetting(unit, 'EnvironmentFile'), `-${p.envFile}`);
@@ -95,7 +98,6 @@ describe('corral agent install / uninstall', { concurrency: false }, () => {
     assert.match(readFileSync(p.unit, 'utf8'), /--label tier=web/);
     assert.deepEqual(systemctlCalls().slice(2), ['daemon-reload', 'enable corral-agent.service', 'restart corral-agent.service']);
 
-    mkdirSync(p.dataDir, { recursive: true });
     const un = await corral('agent', 'uninstall', '--unit-dir', p.unitDir, '--systemd-run-dir', runDir);
     assert.equal(un.code, 0, un.stderr);
     assert.deepEqual(systemctlCalls().slice(5), ['disable --now corral-agent.service', 'daemon-reload']);

@@ -12,7 +12,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Fleet, type AgentSummaryJson, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { servicePid as servicePidOf } from '../../src/testkit/process-alive.js';
+import { pidsMentioning } from '../../src/testkit/proc-scan.js';
 import { AGENT_NODE_FLAGS } from '../../src/agent/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -40,20 +41,6 @@ version: 9.9.9-bad
 platforms: [{os: linux, arch: any}]
 agent: {entry: dist/bin/corral.js}
 `;
-
-/** Pids of processes whose command line mentions `needle` (agents and watchers started outside the test's control). */
-function pidsMentioning(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').some((arg) => arg.includes(needle))) pids.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids;
-}
 
 /** The node flags (before the script) of the one process running from `dir`. */
 function nodeFlagsOfAgentIn(dir: string): string[] {

@@ -15,4 +15,4 @@ export {
   type CompiledAgentInstallOptions,
   type InstallDeps,
 } from './install.js';
-export { SystemdUnitError, TOKEN_ENV, parseExecStart, quoteSystemdArg, renderAgentUnit, renderEnvFile, unitSetting } from './systemd-unit.js';
+export { SystemdUnitError, TOKEN_ENV, parseExecStart, quoteSystemdArg, renderAgentUnit, renderEnvFile, unitSetting, unitSettings } from './systemd-unit.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -12,7 +12,7 @@ import {
   type AgentInstallOptions,
   type InstallDeps,
 } from './install.js';
-import { parseExecStart, unitSetting } from './systemd-unit.js';
+import { parseExecStart, unitSetting, unitSettings } from './systemd-unit.js';
 
 let root: string;
 let calls: string[][];
@@ -135,6 +135,41 @@ describe('installAgentService', () => {
     ]);
   });
 
+  it('runs the agent through <data>/agent-current, pointed at the corral being installed, and tells it systemd restarts it', async () => {
+    await installAgentService(compileAgentInstallOptions(options()), deps());
+    const link = join(root, 'data', 'agent-current');
+    assert.equal(readlinkSync(link), '/opt/corral');
+    assert.equal(statSync(join(root, 'data')).mode & 0o777, 0o700, 'a data dir it creates is private');
+    const unit = readFileSync(unitPath(), 'utf8');
+    assert.equal(parseExecStart(unitSetting(unit, 'ExecStart')!)[2], join(link, 'dist', 'bin', 'corral.js'));
+    assert.deepEqual(unitSettings(unit, 'Environment'), ['CORRAL_AGENT_SUPERVISOR=systemd', 'CORRAL_AGENT_UNIT=corral-agent.service']);
+  });
+
+  it('re-points an existing link when installed again from another corral, and refuses a data dir entry that is not a link', async () => {
+    await installAgentService(compileAgentInstallOptions(options()), deps());
+    lines = [];
+    await installAgentService(compileAgentInstallOptions(options({ script: '/srv/corral-2/dist/bin/corral.js' })), deps());
+    assert.equal(readlinkSync(join(root, 'data', 'agent-current')), '/srv/corral-2');
+    assert.ok(lines.some((l) => /pointed .*agent-current at \/srv\/corral-2 \(was \/opt\/corral\)/.test(l)), lines.join('\n'));
+    assert.deepEqual(readdirSync(join(root, 'data')), ['agent-current'], 'no temp link left behind');
+
+    rmSync(join(root, 'data', 'agent-current'));
+    mkdirSync(join(root, 'data', 'agent-current'));
+    await assert.rejects(
+      installAgentService(compileAgentInstallOptions(options()), deps()),
+      (e: AgentInstallError) => e.code === 'INVALID_ARGUMENT' && /is not a symlink/.test(e.message),
+    );
+    assert.ok(lstatSync(join(root, 'data', 'agent-current')).isDirectory());
+  });
+
+  it('takes an explicit package root and refuses a script outside it', () => {
+    const c = compileAgentInstallOptions(options({ script: '/usr/lib/node_modules/corral/dist/bin/corral.js', packageRoot: '/usr/lib/node_modules/corral' }));
+    assert.equal(c.packageRoot, '/usr/lib/node_modules/corral');
+    assert.throws(() => compileAgentInstallOptions(options({ packageRoot: '/elsewhere' })), /not inside the package root/);
+    // An unpacked agent version installs like a checkout.
+    assert.equal(compileAgentInstallOptions(options({ script: join(root, 'v', 'dist', 'bin', 'corral.js') })).packageRoot, join(root, 'v'));
+  });
+
   it('touches nothing on a dry run, prints the unit and redacts the token', async () => {
     await installAgentService(compileAgentInstallOptions(options({ dryRun: true })), deps());
     assert.equal(existsSync(unitPath()), false);
@@ -145,6 +180,8 @@ describe('installAgentService', () => {
     assert.match(out, /CORRAL_TOKEN=corral_enroll_\.\.\. \(redacted\)/);
     assert.doesNotMatch(out, /secret123/);
     assert.match(out, /\$ systemctl enable --now corral-agent\.service/);
+    assert.match(out, /agent-current -> \/opt\/corral/);
+    assert.equal(existsSync(join(root, 'data')), false);
   });
 
   it('fails with the fallback doc where systemd is not running', async () => {
@@ -171,7 +208,6 @@ describe('uninstallAgentService', () => {
 
   it('disables and stops, removes the unit and env file, reloads, and keeps the data dir', async () => {
     await installAgentService(compileAgentInstallOptions(options()), deps());
-    mkdirSync(join(root, 'data'));
     calls = [];
     await uninstall();
     assert.deepEqual(calls, [
@@ -185,7 +221,6 @@ describe('uninstallAgentService', () => {
 
   it('removes the data dir named in the unit with purge', async () => {
     await installAgentService(compileAgentInstallOptions(options()), deps());
-    mkdirSync(join(root, 'data'));
     await uninstall({ purge: true });
     assert.equal(existsSync(join(root, 'data')), false);
   });

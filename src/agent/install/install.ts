@@ -5,8 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { AGENT_NODE_FLAGS } from '../node-flags.js';
+import { SUPERVISOR_ENV, SUPERVISOR_UNIT_ENV } from '../options.js';
+import { LaunchLinkError, launchLinkPath, pointLaunchLink, readLaunchLink } from '../upgrade/launch-link.js';
 import { TOKEN_ENV, UNIT_MARKER, parseExecStart, renderAgentUnit, renderEnvFile, unitSetting } from './systemd-unit.js';
 
 export const DEFAULT_UNIT_NAME = 'corral-agent';
@@ -54,8 +56,15 @@ export interface AgentInstallOptions {
   nodePath: string;
   /** Flags for node. Default AGENT_NODE_FLAGS (`--lite-mode --no-expose-wasm --max-semi-space-size=1`: a small idle agent). */
   nodeArgs?: string[];
-  /** Absolute path of dist/bin/corral.js. */
+  /** Absolute path of dist/bin/corral.js (symlinks resolved). */
   script: string;
+  /**
+   * The package root `script` belongs to (the directory holding dist/ and
+   * node_modules/: a checkout, an npm install, or an unpacked agent version).
+   * `<data>/agent-current` is pointed at it and the unit runs the script
+   * through that link. Default: three levels above `script`.
+   */
+  packageRoot?: string;
   /** Default 5. */
   restartSec?: number;
   /** The directory whose existence means systemd is the init system. Default /run/systemd/system; tests point it elsewhere. */
@@ -75,6 +84,9 @@ export interface CompiledAgentInstallOptions {
   systemdRunDir: string;
   unit: string;
   envFileContent: string | null;
+  /** `<data>/agent-current`, and the package root it is pointed at. */
+  launchLink: string;
+  packageRoot: string;
 }
 
 export interface AgentUninstallOptions {
@@ -134,10 +146,17 @@ export function compileAgentInstallOptions(o: AgentInstallOptions): CompiledAgen
   const dataDir = resolve(o.dataDir ?? DEFAULT_DATA_DIR);
   const restartSec = o.restartSec ?? 5;
   const agentArgs = ['--server', o.server, '--data-dir', dataDir, ...(o.agentArgs ?? [])];
+  const script = absolute('corral.js path', o.script);
+  const packageRoot = absolute('package root', o.packageRoot ?? resolve(script, '..', '..', '..'));
+  const inRoot = relative(packageRoot, script);
+  if (inRoot === '' || inRoot.startsWith('..') || isAbsolute(inRoot)) throw new AgentInstallError('INVALID_ARGUMENT', `${script} is not inside the package root ${packageRoot}`);
+  const launchLink = launchLinkPath(dataDir);
   const unit = renderAgentUnit({
     nodePath: absolute('node path', o.nodePath),
     nodeArgs: o.nodeArgs ?? [...AGENT_NODE_FLAGS],
-    script: absolute('corral.js path', o.script),
+    // Through the launch link, so a self-upgrade (or a revert) only has to re-point the link.
+    script: join(launchLink, inRoot),
+    environment: { [SUPERVISOR_ENV]: 'systemd', [SUPERVISOR_UNIT_ENV]: unitName },
     agentArgs,
     envFile,
     user: o.user,
@@ -157,6 +176,8 @@ export function compileAgentInstallOptions(o: AgentInstallOptions): CompiledAgen
     systemdRunDir: o.systemdRunDir ?? SYSTEMD_RUN_DIR,
     unit,
     envFileContent: o.token ? renderEnvFile(o.token, unitName) : null,
+    launchLink,
+    packageRoot,
   };
 }
 
@@ -224,6 +245,7 @@ export async function installAgentService(o: CompiledAgentInstallOptions, deps: 
     deps.out(`# dry run: nothing is written or run`);
     deps.out(`# ${o.unitPath} (0644)${replacing ? ', replacing the existing unit' : ''}`);
     deps.out(o.unit);
+    deps.out(`# ${o.launchLink} -> ${o.packageRoot}`);
     if (o.envFileContent) deps.out(`# ${o.envFile} (0600)\n${redact(o.envFileContent)}`);
     else deps.out(`# ${o.envFile}: not written (no --token); the agent must already be enrolled in ${o.dataDir}`);
     for (const c of commands) deps.out(`$ systemctl ${c.join(' ')}`);
@@ -237,6 +259,7 @@ export async function installAgentService(o: CompiledAgentInstallOptions, deps: 
   } else if (!existsSync(o.envFile)) {
     deps.out(`no --token: the agent must already be enrolled in ${o.dataDir}`);
   }
+  pointInstalledLink(o, deps);
   mkdirSync(dirname(o.unitPath), { recursive: true });
   writeFileAtomicMode(o.unitPath, o.unit, 0o644);
   deps.out(replacing ? `replaced the existing ${o.unitPath}` : `wrote ${o.unitPath}`);
@@ -244,6 +267,23 @@ export async function installAgentService(o: CompiledAgentInstallOptions, deps: 
   const bare = o.unitName.replace(/\.service$/, '');
   if (o.start) deps.out(`${o.unitName} is enabled and ${replacing ? 'restarted' : 'started'}; logs: journalctl -u ${bare} -f`);
   else deps.out(`${o.unitName} is enabled; start it with: systemctl ${replacing ? 'restart' : 'start'} ${bare}`);
+}
+
+/** Points `<data>/agent-current` at the corral being installed (before the unit that runs through it). */
+function pointInstalledLink(o: CompiledAgentInstallOptions, deps: InstallDeps): void {
+  if (!existsSync(o.dataDir)) {
+    mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+    deps.out(`created the data dir ${o.dataDir} (0700)${o.user ? `: let ${o.user} write it (chown ${o.user} ${o.dataDir})` : ''}`);
+  }
+  let before: string | null;
+  try {
+    before = readLaunchLink(o.launchLink);
+    pointLaunchLink(o.launchLink, o.packageRoot);
+  } catch (e) {
+    if (e instanceof LaunchLinkError) throw new AgentInstallError('INVALID_ARGUMENT', e.message, { cause: e });
+    throw e;
+  }
+  deps.out(before && before !== o.packageRoot ? `pointed ${o.launchLink} at ${o.packageRoot} (was ${before})` : `${o.launchLink} -> ${o.packageRoot}`);
 }
 
 function dataDirOf(unit: string): string | undefined {

@@ -58,8 +58,10 @@ export interface AgentUnitSpec {
   nodePath: string;
   /** Flags for node itself, before the script (e.g. `--max-semi-space-size=1`). */
   nodeArgs: readonly string[];
-  /** Absolute path of `dist/bin/corral.js`. */
+  /** Absolute path of `dist/bin/corral.js`: through the launch link (`<data>/agent-current/dist/bin/corral.js`). */
   script: string;
+  /** `Environment=` variables for the agent (names and values of plain characters only). */
+  environment?: Readonly<Record<string, string>>;
   /** Everything after `corral agent`: never the token. */
   agentArgs: readonly string[];
   /** Absolute path of the EnvironmentFile holding the token (optional at runtime: `-` prefix). */
@@ -85,6 +87,10 @@ export function renderAgentUnit(spec: AgentUnitSpec): string {
   }
   const exec = renderExecStart([spec.nodePath, ...spec.nodeArgs, spec.script, 'agent', ...spec.agentArgs]);
   const user = spec.user === undefined ? [] : [`User=${plainValue('--user', spec.user)}`];
+  const env = Object.entries(spec.environment ?? {}).map(([k, v]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new SystemdUnitError(`environment variable name "${k}" is not valid`);
+    return `Environment=${k}=${plainValue(k, v)}`;
+  });
   return `${UNIT_MARKER}; running it again replaces this file,
 # \`corral agent uninstall\` removes it. See docs/agent-install.md.
 [Unit]
@@ -95,7 +101,10 @@ Wants=network-online.target
 [Service]
 Type=simple
 ExecStart=${exec}
-# The enrollment token (${TOKEN_ENV}); "-": the agent starts without the file once it is enrolled.
+${env.length ? `# Tells the agent that systemd restarts it, so a self-upgrade points the launch link at the
+# new version and lets systemd start it (docs/agent-upgrade.md).
+${env.join('\n')}
+` : ''}# The enrollment token (${TOKEN_ENV}); "-": the agent starts without the file once it is enrolled.
 EnvironmentFile=-${plainValue('--environment-file', spec.envFile)}
 ${user.map((l) => `${l}\n`).join('')}Restart=always
 RestartSec=${spec.restartSec}
@@ -127,12 +136,17 @@ ${TOKEN_ENV}=${token}
 
 /** The value of the last `Key=` line of a unit or env file, or undefined. */
 export function unitSetting(text: string, key: string): string | undefined {
-  let value: string | undefined;
+  return unitSettings(text, key).at(-1);
+}
+
+/** The values of every `Key=` line, in order (for settings that may repeat, like `Environment=`). */
+export function unitSettings(text: string, key: string): string[] {
+  const values: string[] = [];
   for (const line of text.split('\n')) {
     const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s?(.*)$/.exec(line);
-    if (m && m[1] === key) value = m[2]!.trimEnd();
+    if (m && m[1] === key) values.push(m[2]!.trimEnd());
   }
-  return value;
+  return values;
 }
 
 const C_ESCAPES: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', s: ' ', '\\': '\\', '"': '"', "'": "'" };

@@ -6,6 +6,12 @@
  * handover file, starts the watcher (detached, from this version's code) and
  * asks the process to exit without stopping services.
  *
+ * Under a service manager (options.supervisor: systemd runs us through the
+ * launch link `<data>/agent-current`, Restart=always) the handover differs:
+ * the watcher must first confirm it sees the unit with us as its main
+ * process; then we point the link at the new version and exit 0, and the
+ * service manager starts the new version (see watcher.ts).
+ *
  * Status, reported as the top-level PackageStatus (key ''):
  *   (no offer) → downloading → installing → (handover; the process exits)
  *   any → failed   (download, verification or unpack failed, or the watcher reverted)
@@ -29,19 +35,26 @@ import { AGENT_VERSION } from '../description.js';
 import { artifactSize, fetchArtifact, type DownloadTarget } from '../packages/download.js';
 import { unpackArchive } from '../packages/unpack.js';
 import { processStartTicks } from '../services/supervisor.js';
+import type { AgentSupervisor } from '../options.js';
+import { launchLinkPath, pathThroughLink, pointLaunchLink, readLaunchLink } from './launch-link.js';
 import {
   HealthyMarkerSchema,
+  SupervisedHandoverSchema,
+  WatcherReadySchema,
   handoverFile,
   healthyFile,
   loadTopLevelState,
   readJson,
   recordUpgradeFailure,
+  supervisedFile,
   topLevelFile,
   upgradeDir,
   versionsDir,
+  watcherReadyFile,
   writeJson,
   HandoverSchema,
   type Handover,
+  type SupervisedHandover,
   type TopLevelOffer,
   type TopLevelState,
 } from './upgrade-files.js';
@@ -69,6 +82,17 @@ export interface SelfUpgraderOptions {
   graceMs: number;
   /** This agent's command line: node, script, then its arguments (default: this process's). */
   argv?: string[];
+  /** The service manager that restarts this agent, if any (from CORRAL_AGENT_SUPERVISOR / CORRAL_AGENT_UNIT). */
+  supervisor?: AgentSupervisor | null;
+  /** How long a supervised handover waits for the watcher's go. Default 15 s. */
+  watcherReadyMs?: number;
+}
+
+/** The watcher the old agent started: enough to wait for it and to stop it if the handover fails. */
+export interface WatcherProcess {
+  pid: number;
+  /** Whether it has exited. */
+  exited(): boolean;
 }
 
 export class SelfUpgrader extends EventEmitter {
@@ -80,7 +104,7 @@ export class SelfUpgrader extends EventEmitter {
 
   constructor(
     private readonly opts: SelfUpgraderOptions,
-    private readonly deps: { log: Logger; target: () => DownloadTarget; exitForUpgrade: () => void; spawnWatcher?: (handover: string) => Promise<void> },
+    private readonly deps: { log: Logger; target: () => DownloadTarget; exitForUpgrade: () => void; spawnWatcher?: (handover: string) => Promise<WatcherProcess> },
   ) {
     super();
     this.state = loadTopLevelState(opts.dataDir);
@@ -206,7 +230,7 @@ export class SelfUpgrader extends EventEmitter {
       const entry = join(dest, manifest.agent.entry);
       if (relative(dest, entry).startsWith('..') || !existsSync(entry)) throw new Error(`agent.entry ${manifest.agent.entry} is not in the package`);
       if (offer !== this.latest) return;
-      await this.handOver(offer, entry);
+      await this.handOver(offer, dest, entry);
       log.info({ entry }, 'upgrade: unpacked; handing over to the watcher and exiting (services keep running)');
       this.deps.exitForUpgrade();
     } catch (e) {
@@ -223,7 +247,7 @@ export class SelfUpgrader extends EventEmitter {
     return (this.opts.argv ?? process.argv)[1]!;
   }
 
-  private async handOver(offer: TopLevelOffer, entry: string): Promise<void> {
+  private async handOver(offer: TopLevelOffer, dest: string, entry: string): Promise<void> {
     const argv = this.opts.argv ?? process.argv;
     const handover: Handover = {
       version: 1,
@@ -238,14 +262,63 @@ export class SelfUpgrader extends EventEmitter {
       graceMs: this.opts.graceMs,
       createdAt: Date.now(),
     };
-    const file = handoverFile(this.opts.dataDir);
-    rmSync(healthyFile(this.opts.dataDir), { force: true });
+    const supervised = this.opts.supervisor ? this.supervisedHandover(argv[1]!, dest, entry) : null;
+    const dataDir = this.opts.dataDir;
+    const file = handoverFile(dataDir);
+    for (const f of [healthyFile(dataDir), watcherReadyFile(dataDir), supervisedFile(dataDir)]) rmSync(f, { force: true });
+    if (supervised) writeJson(supervisedFile(dataDir), supervised);
     writeJson(file, handover);
+    let watcher = null as WatcherProcess | null;
     try {
-      await (this.deps.spawnWatcher ?? ((f: string) => spawnWatcher(f, handover.previous, upgradeDir(this.opts.dataDir))))(file);
+      try {
+        watcher = await (this.deps.spawnWatcher ?? ((f: string) => spawnWatcher(f, handover.previous, upgradeDir(dataDir))))(file);
+      } catch (e) {
+        throw new Error(`could not start the upgrade watcher: ${(e as Error).message}`, { cause: e });
+      }
+      if (supervised) {
+        await this.awaitWatcherReady(watcher);
+        // From here the service manager's next start runs the new version.
+        pointLaunchLink(supervised.link, supervised.nextTarget);
+      }
     } catch (e) {
-      rmSync(file, { force: true });
-      throw new Error(`could not start the upgrade watcher: ${(e as Error).message}`, { cause: e });
+      if (watcher && !watcher.exited()) killWatcher(watcher.pid, this.deps.log);
+      for (const f of [file, supervisedFile(dataDir), watcherReadyFile(dataDir)]) rmSync(f, { force: true });
+      throw e;
+    }
+  }
+
+  /**
+   * The launch link's targets for a supervised upgrade. Throws when this
+   * agent was not started through `<data>/agent-current` (a unit not written
+   * by this version of `corral agent install`), or the new package's entry is
+   * not where the unit's ExecStart will look for it.
+   */
+  private supervisedHandover(script: string, nextTarget: string, entry: string): SupervisedHandover {
+    const sup = this.opts.supervisor!;
+    const link = launchLinkPath(this.opts.dataDir);
+    const inLink = pathThroughLink(link, script);
+    const previousTarget = readLaunchLink(link);
+    if (!inLink || !previousTarget) {
+      throw new Error(`${sup.kind} runs this agent as ${script}, not through ${link}: run \`corral agent install\` again so the unit starts the agent through the launch link`);
+    }
+    if (resolve(nextTarget, inLink) !== resolve(entry)) {
+      throw new Error(`the package's agent.entry is ${relative(nextTarget, entry)}, but ${sup.kind} starts ${join(link, inLink)}`);
+    }
+    return SupervisedHandoverSchema.parse({ version: 1, supervisor: sup.kind, unit: sup.unit, link, previousTarget, nextTarget });
+  }
+
+  /** Waits for the watcher's go (it sees the unit, we are its main process); throws its no-go or a timeout. */
+  private async awaitWatcherReady(watcher: WatcherProcess): Promise<void> {
+    const deadline = Date.now() + (this.opts.watcherReadyMs ?? 15_000);
+    for (;;) {
+      const ready = readJson(watcherReadyFile(this.opts.dataDir), WatcherReadySchema);
+      if (ready && ready.pid === watcher.pid) {
+        if (!ready.ok) throw new Error(ready.error);
+        return;
+      }
+      if (watcher.exited()) throw new Error(`the upgrade watcher exited before it could watch (see ${join(upgradeDir(this.opts.dataDir), 'watcher.log')})`);
+      if (Date.now() >= deadline) throw new Error('the upgrade watcher did not confirm it can watch the service within 15 s');
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
@@ -269,7 +342,7 @@ export class SelfUpgrader extends EventEmitter {
  * version's code, detached (its own session, output to watcher.log), so it
  * outlives this process. Resolves once it runs; rejects when it cannot start.
  */
-export async function spawnWatcher(handover: string, self: { node: string; nodeArgs: readonly string[]; script: string }, logDir: string): Promise<void> {
+export async function spawnWatcher(handover: string, self: { node: string; nodeArgs: readonly string[]; script: string }, logDir: string): Promise<WatcherProcess> {
   mkdirSync(logDir, { recursive: true });
   const out = openSync(join(logDir, 'watcher.log'), 'a', 0o640);
   try {
@@ -278,8 +351,19 @@ export async function spawnWatcher(handover: string, self: { node: string; nodeA
       child.once('spawn', resolve);
       child.once('error', reject);
     });
+    let gone = false;
+    child.once('exit', () => (gone = true));
     child.unref();
+    return { pid: child.pid!, exited: () => gone };
   } finally {
     closeSync(out);
+  }
+}
+
+function killWatcher(pid: number, log: Logger): void {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch (err) {
+    log.debug({ pid, err: (err as Error).message }, 'the watcher was already gone');
   }
 }

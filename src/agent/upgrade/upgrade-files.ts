@@ -6,6 +6,8 @@
  *   <data>/agent-versions/<version>/      unpacked agent packages (current + previous kept)
  *   <data>/agent-upgrade/top-level.json   the last top-level offer, its hash and the last failure
  *   <data>/agent-upgrade/handover.json    the watcher's instructions (present while one watches)
+ *   <data>/agent-upgrade/supervised.json  under a service manager: the unit and the launch link's two targets
+ *   <data>/agent-upgrade/watcher-ready.json  under a service manager: the watcher's go (or no-go) to the old agent
  *   <data>/agent-upgrade/healthy.json     written by the new agent after its first accepted exchange
  *   <data>/agent-upgrade/watcher.log      the watcher's log
  *   <data>/agent-upgrade/agent.log        output of agents the watcher started
@@ -20,6 +22,8 @@ export const versionsDir = (dataDir: string): string => join(dataDir, 'agent-ver
 export const handoverFile = (dataDir: string): string => join(upgradeDir(dataDir), 'handover.json');
 export const healthyFile = (dataDir: string): string => join(upgradeDir(dataDir), 'healthy.json');
 export const topLevelFile = (dataDir: string): string => join(upgradeDir(dataDir), 'top-level.json');
+export const supervisedFile = (dataDir: string): string => join(upgradeDir(dataDir), 'supervised.json');
+export const watcherReadyFile = (dataDir: string): string => join(upgradeDir(dataDir), 'watcher-ready.json');
 
 const Hex = z.string().regex(/^[0-9a-f]*$/);
 
@@ -78,6 +82,32 @@ export const HandoverSchema = z
   .strict();
 
 export type Handover = z.infer<typeof HandoverSchema>;
+
+/**
+ * The part of a handover that only a supervised upgrade has. A file of its
+ * own rather than a field of handover.json, whose strict schema older
+ * versions (which may be the new agent, on a downgrade) read.
+ */
+export const SupervisedHandoverSchema = z
+  .object({
+    version: z.literal(1),
+    supervisor: z.literal('systemd'),
+    /** The full unit name, e.g. corral-agent.service. */
+    unit: z.string(),
+    /** <data>/agent-current. */
+    link: z.string(),
+    /** The package roots the link names before and after the upgrade. */
+    previousTarget: z.string(),
+    nextTarget: z.string(),
+  })
+  .strict();
+
+export type SupervisedHandover = z.infer<typeof SupervisedHandoverSchema>;
+
+/** Written by a supervised watcher once it can see the unit (ok), or why it cannot (the old agent then keeps running). */
+export const WatcherReadySchema = z
+  .object({ pid: z.number().int(), ok: z.boolean(), error: z.string(), baselineRestarts: z.number().int() })
+  .strict();
 
 export const HealthyMarkerSchema = z.object({ pid: z.number().int(), version: z.string(), at: z.number() }).strict();
 

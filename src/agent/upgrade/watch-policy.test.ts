@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_WATCH_POLICY, nextWatchStep, type WatchState } from './watch-policy.js';
+import { DEFAULT_WATCH_POLICY, nextWatchStep, supervisedProgress, type WatchState } from './watch-policy.js';
 
 const policy = DEFAULT_WATCH_POLICY;
 const started = (at: number): WatchState => ({ startedAt: at, running: true, exits: [], healthyAt: null });
@@ -61,5 +61,33 @@ describe('upgrade watch policy', () => {
     for (const at of [1, 2, 3]) s = { ...s, exits: [...s.exits, { at: at * 1000, code: null, signal: 'SIGSEGV' }] };
     const d = nextWatchStep({ ...s, running: false }, 3000, policy);
     assert.match(d.action === 'revert' ? d.reason : '', /killed by SIGSEGV/);
+  });
+});
+
+describe('supervised progress (restarts counted by the service manager)', () => {
+  const baseline = 7;
+
+  it('sees nothing started while the old agent runs or its restart is pending', () => {
+    assert.deepEqual(supervisedProgress(baseline, { mainPid: 100, restarts: 7 }), { started: false, running: false, exits: 0 });
+    assert.deepEqual(supervisedProgress(baseline, { mainPid: 0, restarts: 7 }), { started: false, running: false, exits: 0 });
+  });
+
+  it('counts the first restart after the handover as the new version starting, not as an exit', () => {
+    assert.deepEqual(supervisedProgress(baseline, { mainPid: 200, restarts: 8 }), { started: true, running: true, exits: 0 });
+  });
+
+  it('counts an exit whose restart is pending, and each further restart as one exit', () => {
+    assert.deepEqual(supervisedProgress(baseline, { mainPid: 0, restarts: 8 }), { started: true, running: false, exits: 1 });
+    assert.deepEqual(supervisedProgress(baseline, { mainPid: 300, restarts: 9 }), { started: true, running: true, exits: 1 });
+    // Two quick crashes between two polls are both counted.
+    assert.deepEqual(supervisedProgress(baseline, { mainPid: 0, restarts: 10 }), { started: true, running: false, exits: 3 });
+  });
+
+  it('feeds the same revert rule as the unsupervised watch', () => {
+    const p = supervisedProgress(baseline, { mainPid: 0, restarts: 10 });
+    const s: WatchState = { startedAt: 0, running: p.running, exits: [1, 2, 3].map((i) => ({ at: i * 1000, code: 3, signal: null })), healthyAt: null };
+    const d = nextWatchStep(s, 3000, DEFAULT_WATCH_POLICY);
+    assert.equal(d.action, 'revert');
+    assert.match(d.action === 'revert' ? d.reason : '', /exited 3 times within 60 s \(last: exit code 3\)/);
   });
 });

@@ -68,3 +68,29 @@ export function nextWatchStep(state: WatchState, now: number, policy: WatchPolic
   if (!state.running && (!last || now - last.at >= policy.restartDelayMs)) return { action: 'start' };
   return { action: 'wait' };
 }
+
+/** The new agent's runs as a service manager's restart counter shows them. */
+export interface SupervisedProgress {
+  /** The manager has started the new version (at least once). */
+  started: boolean;
+  /** A main process runs now. */
+  running: boolean;
+  /** How many times the new version has exited so far. */
+  exits: number;
+}
+
+/**
+ * Under a service manager the watcher starts nothing: the old agent exits 0
+ * and the manager (Restart=always) starts the new version through the launch
+ * link, and again after each exit. `baseline` is the unit's automatic-restart
+ * count read while the old agent still ran, so the first restart after it is
+ * the new version's first start, every further one followed an exit of it,
+ * and no main process after a start is an exit whose restart is pending.
+ * Counting restarts rather than watching pids sees exits faster than any poll.
+ */
+export function supervisedProgress(baseline: number, unit: { mainPid: number; restarts: number }): SupervisedProgress {
+  const starts = Math.max(0, unit.restarts - baseline);
+  if (starts === 0) return { started: false, running: false, exits: 0 };
+  const running = unit.mainPid > 0;
+  return { started: true, running, exits: starts - 1 + (running ? 0 : 1) };
+}

@@ -1,12 +1,11 @@
 /**
  * The upgrade watcher: a small process (`corral agent watch --handover FILE`,
- * started detached by the old agent from its own code) that starts the new
- * agent with the same arguments and keeps it or reverts it by the rules in
- * watch-policy.ts.
+ * started detached by the old agent from its own code) that keeps the new
+ * agent or reverts it by the rules in watch-policy.ts. Two modes:
  *
- * Lifecycle: wait for the old agent to exit (at most 30 s, then SIGKILL to
- * that pid alone) → start the new agent → watch (restarting it after exits)
- * → either
+ * Unsupervised (nothing restarts the agent): wait for the old agent to exit
+ * (at most 30 s, then SIGKILL to that pid alone) → start the new agent with
+ * the same arguments → watch (restarting it after exits) → either
  *   succeed: leave it running, keep the previous version on disk and delete
  *            older ones, remove the handover file, exit;
  *   revert:  stop the new agent (SIGTERM to its pid, 5 s, SIGKILL; never a
@@ -15,6 +14,22 @@
  *            the same offer), start the previous version, exit.
  * Agents it starts are detached (their own session) with output appended to
  * agent-upgrade/agent.log, so they outlive the watcher.
+ *
+ * Supervised (supervised.json present: systemd runs the agent through the
+ * launch link `<data>/agent-current` with Restart=always): the watcher starts
+ * no agent. It first checks that it can see the unit and that its main
+ * process is the old agent, and says so in watcher-ready.json (the old agent
+ * points the link at the new version and exits only on that go); then it
+ * waits for the old agent to exit, and watches the unit's main pid and
+ * automatic-restart count (see supervisedProgress) and the healthy marker
+ * (accepted from the unit's current main process only) →
+ *   succeed: as above;
+ *   revert:  point the link back at the previous version, stop the new agent
+ *            (its pid only), record the failure, `systemctl restart` the unit
+ *            (if that fails, Restart=always starts the previous version
+ *            through the link anyway);
+ *   abort:   the unit was stopped by someone meanwhile: point the link back,
+ *            record nothing, start nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, rmSync } from 'node:fs';
@@ -24,16 +39,26 @@ import { processStartTicks } from '../services/supervisor.js';
 import {
   HandoverSchema,
   HealthyMarkerSchema,
+  SupervisedHandoverSchema,
+  WatcherReadySchema,
   healthyFile,
   readJson,
   recordUpgradeFailure,
+  supervisedFile,
   upgradeDir,
   versionsDir,
+  watcherReadyFile,
+  writeJson,
   type Handover,
+  type SupervisedHandover,
 } from './upgrade-files.js';
-import { DEFAULT_WATCH_POLICY, nextWatchStep, type WatchPolicy, type WatchState } from './watch-policy.js';
+import { pointLaunchLink } from './launch-link.js';
+import { systemdManager, type ServiceManager, type UnitStatus } from './service-manager.js';
+import { DEFAULT_WATCH_POLICY, nextWatchStep, supervisedProgress, type WatchPolicy, type WatchState } from './watch-policy.js';
 
 const POLL_MS = 200;
+/** `systemctl show` runs a process per poll: a little slower than the unsupervised poll. */
+const SUPERVISED_POLL_MS = 250;
 const OLD_AGENT_EXIT_MS = 30_000;
 const STOP_GRACE_MS = 5000;
 
@@ -103,14 +128,28 @@ function pruneVersions(dataDir: string, scripts: string[], log: Logger): void {
  * Runs the watch described by `handoverPath` (in `<data>/agent-upgrade/`).
  * Resolves with the outcome; throws WatcherError for an unreadable handover.
  */
-export async function runUpgradeWatcher(handoverPath: string, deps: { log: Logger; policy?: Partial<WatchPolicy> }): Promise<'succeeded' | 'reverted'> {
+export type WatchOutcome = 'succeeded' | 'reverted' | 'aborted';
+
+export interface WatcherDeps {
+  log: Logger;
+  policy?: Partial<WatchPolicy>;
+  /** The service manager of a supervised upgrade (default: systemd, through `systemctl` on PATH). */
+  serviceManager?: (unit: string) => ServiceManager;
+}
+
+export async function runUpgradeWatcher(handoverPath: string, deps: WatcherDeps): Promise<WatchOutcome> {
   const h = readJson(handoverPath, HandoverSchema);
   if (!h) throw new WatcherError(`${handoverPath}: missing or invalid handover file`);
   // <data>/agent-upgrade/handover.json
   const dataDir = dirname(dirname(handoverPath));
   const policy: WatchPolicy = { ...DEFAULT_WATCH_POLICY, graceMs: h.graceMs, ...deps.policy };
   const log = deps.log.child({ from: h.previous.version, to: h.next.version });
-  log.info({ policy }, 'watching an agent upgrade');
+  const supervised = readJson(supervisedFile(dataDir), SupervisedHandoverSchema);
+  log.info({ policy, supervisor: supervised?.unit ?? null }, 'watching an agent upgrade');
+  if (supervised) {
+    const manager = (deps.serviceManager ?? systemdManager)(supervised.unit);
+    return runSupervisedWatch({ h, sup: supervised, dataDir, handoverPath, policy, log, manager });
+  }
 
   if (!(await waitGone(h.oldPid, h.oldStartTicks, OLD_AGENT_EXIT_MS))) {
     log.warn({ pid: h.oldPid }, 'the old agent did not exit; killing it (its pid only)');
@@ -147,21 +186,117 @@ export async function runUpgradeWatcher(handoverPath: string, deps: { log: Logge
       log.info({ pid: child?.pid }, 'the new agent reported healthy: upgrade done');
       child?.unref();
       pruneVersions(dataDir, [h.next.script, h.previous.script], log);
-      rmSync(handoverPath, { force: true });
-      rmSync(marker, { force: true });
+      finish(dataDir, handoverPath);
       return 'succeeded';
     } else {
       log.error({ reason: decision.reason }, 'upgrade failed: reverting to the previous version');
       if (child?.pid !== undefined) await stopProcess(child.pid, childTicks, log);
       recordUpgradeFailure(dataDir, { hash: h.offerHash, version: h.next.version, error: `upgrade to ${h.next.version} reverted: ${decision.reason}`, at: Date.now() });
-      rmSync(handoverPath, { force: true });
-      rmSync(marker, { force: true });
+      finish(dataDir, handoverPath);
       const restored = startAgent(h.previous, h, dataDir);
       await new Promise((r) => setImmediate(r));
       log.info({ pid: restored.pid, version: h.previous.version }, 'started the previous version');
       restored.unref();
       return 'reverted';
     }
+  }
+  throw new WatcherError('watch loop did not end');
+}
+
+/** Removes what only a running watch needs. */
+function finish(dataDir: string, handoverPath: string): void {
+  for (const f of [handoverPath, healthyFile(dataDir), supervisedFile(dataDir), watcherReadyFile(dataDir)]) rmSync(f, { force: true });
+}
+
+interface SupervisedWatch {
+  h: Handover;
+  sup: SupervisedHandover;
+  dataDir: string;
+  handoverPath: string;
+  policy: WatchPolicy;
+  log: Logger;
+  manager: ServiceManager;
+}
+
+async function runSupervisedWatch(w: SupervisedWatch): Promise<WatchOutcome> {
+  const { h, sup, dataDir, handoverPath, policy, log, manager } = w;
+  const ready = (r: { ok: boolean; error: string; baselineRestarts: number }) =>
+    writeJson(watcherReadyFile(dataDir), WatcherReadySchema.parse({ pid: process.pid, ...r }));
+
+  // The go/no-go the old agent waits for before it points the link at the new version and exits.
+  let baseline: number;
+  try {
+    const unit = await manager.status();
+    if (unit.mainPid !== h.oldPid) {
+      throw new WatcherError(`the main process of ${manager.description} is ${unit.mainPid || 'none'}, not the agent that handed over (${h.oldPid})`);
+    }
+    baseline = unit.restarts;
+  } catch (e) {
+    const error = `cannot watch under ${manager.description}: ${(e as Error).message}`;
+    log.error({ err: error }, 'not watching: the old agent keeps running');
+    ready({ ok: false, error, baselineRestarts: 0 });
+    return 'aborted';
+  }
+  ready({ ok: true, error: '', baselineRestarts: baseline });
+  log.info({ unit: sup.unit, baseline }, 'watching through the service manager');
+
+  if (!(await waitGone(h.oldPid, h.oldStartTicks, OLD_AGENT_EXIT_MS))) {
+    log.warn({ pid: h.oldPid }, 'the old agent did not exit; killing it (its pid only)');
+    await stopProcess(h.oldPid, h.oldStartTicks, log);
+  }
+
+  const marker = healthyFile(dataDir);
+  const state: WatchState = { startedAt: Date.now(), running: false, exits: [], healthyAt: null };
+  let unit: UnitStatus | null = null;
+  // Bounded: the grace period ends every watch; the count is a second guard.
+  for (let i = 0; i < 1_000_000; i++) {
+    const now = Date.now();
+    try {
+      unit = await manager.status();
+    } catch (e) {
+      // Transient (a busy systemd): the grace period still bounds the watch.
+      log.warn({ err: (e as Error).message }, 'cannot read the unit');
+    }
+    if (unit?.activeState === 'inactive') {
+      pointLaunchLink(sup.link, sup.previousTarget);
+      finish(dataDir, handoverPath);
+      log.warn({ unit: sup.unit }, 'the unit was stopped during the watch: pointed the launch link back at the previous version and started nothing');
+      return 'aborted';
+    }
+    if (unit) {
+      const p = supervisedProgress(baseline, unit);
+      for (let n = state.exits.length; n < p.exits; n++) {
+        state.exits.push({ at: now, code: unit.lastExit?.code ?? null, signal: unit.lastExit?.signal ?? null });
+        log.warn({ exits: p.exits, lastExit: unit.lastExit }, 'the new agent exited');
+      }
+      state.running = p.running;
+      const m = readJson(marker, HealthyMarkerSchema);
+      if (m && p.running && m.pid === unit.mainPid && m.version === h.next.version) state.healthyAt = now;
+    }
+    const decision = nextWatchStep(state, now, policy);
+    if (decision.action === 'succeed') {
+      log.info({ pid: unit?.mainPid }, 'the new agent reported healthy: upgrade done');
+      pruneVersions(dataDir, [h.next.script, h.previous.script], log);
+      finish(dataDir, handoverPath);
+      return 'succeeded';
+    }
+    if (decision.action === 'revert') {
+      log.error({ reason: decision.reason }, 'upgrade failed: reverting to the previous version');
+      pointLaunchLink(sup.link, sup.previousTarget);
+      // Stopped before the failure is recorded, so it cannot overwrite the record.
+      if (unit && unit.mainPid > 0 && unit.mainPid !== h.oldPid) await stopProcess(unit.mainPid, processStartTicks(unit.mainPid), log);
+      recordUpgradeFailure(dataDir, { hash: h.offerHash, version: h.next.version, error: `upgrade to ${h.next.version} reverted: ${decision.reason}`, at: Date.now() });
+      finish(dataDir, handoverPath);
+      try {
+        await manager.restart();
+        log.info({ unit: sup.unit, version: h.previous.version }, 'restarted the unit on the previous version');
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'cannot restart the unit; Restart=always starts the previous version through the launch link');
+      }
+      return 'reverted';
+    }
+    // 'start' too: the service manager starts the new version, not us.
+    await sleep(SUPERVISED_POLL_MS);
   }
   throw new WatcherError('watch loop did not end');
 }

@@ -1,0 +1,243 @@
+/**
+ * The agent upgrades itself while a service manager runs it, end to end.
+ * systemd cannot run in a test container, so `corral agent install` writes
+ * its unit into a temp dir and the ServiceHarness (src/testkit) runs that
+ * unit as systemd would: ExecStart as written (through
+ * `<data>/agent-current`), Restart=always with a short RestartSec,
+ * KillMode=process, and a fake `systemctl` on PATH that reaches it. On top,
+ * a real server and a real service under the agent; then
+ * (a) a good agent package built by scripts/package-agent.mjs is deployed:
+ *     the old agent re-points the launch link and exits, the service manager
+ *     (not the watcher) starts the new version through the link, it reports
+ *     the new version, never two agents at once, the service untouched;
+ * (b) a package whose agent crashes on start is deployed: the service
+ *     manager restarts it, the watcher counts its exits, points the link back
+ *     and restarts the unit; the previous version reports INSTALL_FAILED with
+ *     the reason, nothing of the bad version runs, the service untouched.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Fleet, type AgentSummaryJson } from '../../src/testkit/fleet.js';
+import { eventually } from '../../src/testkit/eventually.js';
+import { processAlive } from '../../src/testkit/process-alive.js';
+import { cmdlineOf, parentPidOf, pidsMentioning } from '../../src/testkit/proc-scan.js';
+import { runCorral } from '../../src/testkit/processes.js';
+import { ServiceHarness } from '../../src/testkit/service-harness.js';
+
+const ROOT = realpathSync(fileURLToPath(new URL('../..', import.meta.url)));
+
+const SERVICE_MANIFEST = `apiVersion: corral.io/v1
+name: ticker
+version: 1.0.0
+run:
+  command: node
+  args: ["-e", "setInterval(() => {}, 1000)"]
+health: {type: process}
+`;
+
+const BAD_AGENT_MANIFEST = `apiVersion: corral.io/v1
+kind: agent
+name: corral-agent
+version: 9.9.9-bad
+platforms: [{os: linux, arch: any}]
+agent: {entry: dist/bin/corral.js}
+`;
+
+describe('agent self-upgrade under a service manager (systemd unit, Restart=always)', { concurrency: false }, () => {
+  let fleet: Fleet;
+  let work: string;
+  let dataDir: string;
+  let harness: ServiceHarness;
+  let systemctlLog: string;
+  let agentLog: string;
+  let servicePidBefore: number;
+  let instanceUid: string;
+  // How many agents ran at once, sampled through the whole test.
+  let maxAgents = 0;
+  let sampler: NodeJS.Timeout | undefined;
+
+  const link = () => join(dataDir, 'agent-current');
+  const launchScript = () => join(link(), 'dist', 'bin', 'corral.js');
+  /**
+   * Agent processes on this data dir. Not the watcher (`agent watch`), and not a child an agent has
+   * forked but not yet exec'd (a service, a watcher): until exec it shows its parent's command line.
+   */
+  const agentPids = () => {
+    const pids = pidsMentioning(dataDir).filter((pid) => {
+      const argv = cmdlineOf(pid);
+      return argv !== null && argv[argv.indexOf('agent') + 1] !== 'watch';
+    });
+    return pids.filter((pid) => !pids.includes(parentPidOf(pid) ?? -1));
+  };
+  const servicePid = (): number | null => {
+    try {
+      const saved = JSON.parse(readFileSync(join(dataDir, 'services', 'ticker', 'pid.json'), 'utf8')) as { pid: number };
+      return processAlive(saved.pid) ? saved.pid : null;
+    } catch {
+      return null;
+    }
+  };
+  const logs = () =>
+    [join(dataDir, 'agent-upgrade', 'watcher.log'), agentLog, systemctlLog]
+      .map((p) => (existsSync(p) ? `--- ${p}:\n${readFileSync(p, 'utf8').slice(-3000)}` : `--- ${p}: (none)`))
+      .join('\n');
+  const awaitAgent = async (check: (a: AgentSummaryJson) => boolean, what: string): Promise<AgentSummaryJson> => {
+    let last: AgentSummaryJson | undefined;
+    try {
+      return await eventually(
+        async () => {
+          last = (await fleet.listAgents()).find((a) => a.id === instanceUid);
+          return last && check(last) ? last : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 200, what },
+      );
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; last seen as ${JSON.stringify(last)}\n${logs()}`);
+    }
+  };
+  const watchDone = () =>
+    eventually(() => !existsSync(join(dataDir, 'agent-upgrade', 'handover.json')) && pidsMentioning(join(dataDir, 'agent-upgrade', 'handover.json')).length === 0, {
+      timeoutMs: 15_000,
+      what: 'the watcher to finish and exit',
+    });
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'corral-upgrade-systemd-e2e-'));
+    dataDir = join(work, 'data');
+    const fakeBin = join(work, 'bin');
+    await mkdir(fakeBin);
+    await mkdir(join(work, 'run-systemd'));
+    systemctlLog = join(work, 'systemctl.log');
+    agentLog = join(work, 'agent.log');
+    const socket = join(work, 'systemd.sock');
+    ServiceHarness.writeFakeSystemctl(fakeBin, socket, systemctlLog);
+    const PATH = `${fakeBin}:${process.env.PATH ?? '/usr/bin:/bin'}`;
+
+    fleet = await Fleet.start();
+    // As an operator would, from this checkout; --no-start: the harness is this test's systemd.
+    const installed = await runCorral(
+      [
+        'agent', 'install',
+        '--server', fleet.url,
+        '--token', fleet.enrollmentToken,
+        '--data-dir', dataDir,
+        '--name', 'host-1',
+        '--label', 'env=prod',
+        '--upgrade-grace', '30',
+        '--unit-dir', join(work, 'units'),
+        '--environment-file', join(work, 'agent.env'),
+        '--systemd-run-dir', join(work, 'run-systemd'),
+        '--no-start',
+      ],
+      { PATH },
+    );
+    assert.equal(installed.code, 0, installed.stderr);
+    assert.equal(readlinkSync(link()), ROOT, 'the launch link names the corral that ran install');
+
+    harness = await ServiceHarness.start({ unitFile: join(work, 'units', 'corral-agent.service'), logFile: agentLog, restartMs: 300, env: { PATH }, socketPath: socket });
+    sampler = setInterval(() => (maxAgents = Math.max(maxAgents, agentPids().length)), 100);
+    instanceUid = await eventually(() => (JSON.parse(readFileSync(join(dataDir, 'identity.json'), 'utf8')) as { instanceUid: string }).instanceUid, {
+      timeoutMs: 20_000,
+      what: 'the agent identity',
+    });
+    const online = await awaitAgent((a) => a.status === 'online', 'the installed agent online');
+    assert.equal(online.agentVersion, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+
+    const svc = join(work, 'ticker');
+    await mkdir(svc, { recursive: true });
+    await writeFile(join(svc, 'corral.yaml'), SERVICE_MANIFEST);
+    const svcTar = join(work, 'ticker.tar.gz');
+    assert.equal((await fleet.cli('package', 'build', svc, '--out', svcTar)).code, 0);
+    assert.equal((await fleet.cli('package', 'push', svcTar)).code, 0);
+    const deployed = await fleet.cli('deploy', 'ticker', '--package', 'ticker@1.0.0', '-s', 'env=prod');
+    assert.equal(deployed.code, 0, deployed.stderr);
+    servicePidBefore = await eventually(() => servicePid() ?? undefined, { timeoutMs: 30_000, what: 'the ticker service running' });
+
+    const good = join(work, 'agent-good.tar.gz');
+    const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'package-agent.mjs'), '--version', '9.9.9-good', '--out', good], { encoding: 'utf8' });
+    assert.equal(built.status, 0, built.stderr);
+    const pushedGood = await fleet.cli('package', 'push', good);
+    assert.equal(pushedGood.code, 0, pushedGood.stderr);
+
+    const bad = join(work, 'agent-bad');
+    await mkdir(join(bad, 'dist', 'bin'), { recursive: true });
+    await writeFile(join(bad, 'corral.yaml'), BAD_AGENT_MANIFEST);
+    await writeFile(join(bad, 'package.json'), JSON.stringify({ name: 'corral', version: '9.9.9-bad', type: 'module' }));
+    await writeFile(join(bad, 'dist', 'bin', 'corral.js'), "console.error('corral 9.9.9-bad: cannot start'); process.exit(3);\n");
+    const badTar = join(work, 'agent-bad.tar.gz');
+    assert.equal((await fleet.cli('package', 'build', bad, '--out', badTar)).code, 0);
+    const pushedBad = await fleet.cli('package', 'push', badTar);
+    assert.equal(pushedBad.code, 0, pushedBad.stderr);
+  });
+
+  after(async () => {
+    if (sampler) clearInterval(sampler);
+    await fleet?.cli('undeploy', 'ticker').catch(() => undefined);
+    await eventually(() => servicePid() === null, { timeoutMs: 15_000 }).catch(() => undefined);
+    await harness?.stop();
+    // A watcher left behind by a failed assertion is not the test's child: find it by the data dir.
+    if (dataDir) {
+      for (const pid of pidsMentioning(dataDir)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
+    await fleet?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('upgrades to a good version: the service manager starts it through agent-current, one agent at a time, the service untouched', async () => {
+    const pidBefore = harness.mainPid;
+    const res = await fleet.cli('deploy', 'agent-upgrade', '--package', 'corral-agent@9.9.9-good', '-s', 'env=prod');
+    assert.equal(res.code, 0, res.stderr);
+    const a = await awaitAgent((x) => x.status === 'online' && x.agentVersion === '9.9.9-good' && x.agentPackage?.status === 'installed', 'the agent on 9.9.9-good');
+    assert.deepEqual(a.agentPackage, { version: '9.9.9-good', offeredVersion: '9.9.9-good', status: 'installed', error: '', downloadPercent: null });
+    await watchDone();
+
+    assert.equal(readlinkSync(link()), join(dataDir, 'agent-versions', '9.9.9-good'), 'the launch link names the new version');
+    const main = harness.mainPid!;
+    assert.notEqual(main, pidBefore);
+    assert.equal(cmdlineOf(main)?.includes(launchScript()), true, 'the service manager started it through agent-current');
+    assert.deepEqual(
+      harness.exits.filter((e) => e.pid === pidBefore).map((e) => [e.code, e.signal]),
+      [[0, null]],
+      'the old agent exited 0 after the handover',
+    );
+    assert.equal(harness.starts.at(-1)?.how, 'auto-restart', 'Restart=always started the new version, not the watcher or a systemctl restart');
+    assert.deepEqual(agentPids(), [main], 'exactly one agent runs, the unit main process (and no watcher is left)');
+    assert.equal(maxAgents, 1, 'never two agents on the data dir at once');
+    assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
+  });
+
+  it('reverts a version that crashes on start: back through the restored link, INSTALL_FAILED, the service untouched', async () => {
+    const restartsBefore = harness.calls.filter((c) => c.startsWith('restart ')).length;
+    const res = await fleet.cli('deploy', 'agent-upgrade', '--package', 'corral-agent@9.9.9-bad', '-s', 'env=prod');
+    assert.equal(res.code, 0, res.stderr);
+    const a = await awaitAgent(
+      (x) => x.status === 'online' && x.agentVersion === '9.9.9-good' && x.agentPackage?.status === 'install-failed',
+      'the agent reverted to 9.9.9-good',
+    );
+    assert.equal(a.agentPackage?.offeredVersion, '9.9.9-bad');
+    assert.match(a.agentPackage?.error ?? '', /upgrade to 9\.9\.9-bad reverted: the new agent exited 3 times within 60 s \(last: exit code 3\)/);
+    await watchDone();
+
+    assert.equal(readlinkSync(link()), join(dataDir, 'agent-versions', '9.9.9-good'), 'the launch link names the previous version again');
+    assert.equal(harness.calls.filter((c) => c === 'restart corral-agent.service').length, restartsBefore + 1, 'the watcher restarted the unit once');
+    assert.ok(readFileSync(agentLog, 'utf8').includes('corral 9.9.9-bad: cannot start'), 'the bad version did run (and crash) under the service manager');
+    const main = harness.mainPid!;
+    assert.equal(cmdlineOf(main)?.includes(launchScript()), true, 'the previous version runs through agent-current');
+    assert.deepEqual(agentPids(), [main], 'one agent runs: nothing of the bad version, no watcher');
+    assert.equal(maxAgents, 1, 'never two agents on the data dir at once');
+    assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
+    assert.ok(existsSync(join(dataDir, 'agent-versions', '9.9.9-good')), 'the running version stays on disk');
+  });
+});

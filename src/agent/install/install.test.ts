@@ -13,6 +13,7 @@ import {
   type InstallDeps,
 } from './install.js';
 import { parseExecStart, unitSetting, unitSettings } from './systemd-unit.js';
+import { AGENT_NODE_FLAGS } from '../node-flags.js';
 
 let root: string;
 let calls: string[][];
@@ -141,7 +142,9 @@ describe('installAgentService', () => {
     assert.equal(readlinkSync(link), '/opt/corral');
     assert.equal(statSync(join(root, 'data')).mode & 0o777, 0o700, 'a data dir it creates is private');
     const unit = readFileSync(unitPath(), 'utf8');
-    assert.equal(parseExecStart(unitSetting(unit, 'ExecStart')!)[2], join(link, 'dist', 'bin', 'corral.js'));
+    const argv = parseExecStart(unitSetting(unit, 'ExecStart')!);
+    assert.deepEqual(argv.slice(1, 1 + AGENT_NODE_FLAGS.length), [...AGENT_NODE_FLAGS], 'the agent node flags');
+    assert.equal(argv[1 + AGENT_NODE_FLAGS.length], join(link, 'dist', 'bin', 'corral.js'));
     assert.deepEqual(unitSettings(unit, 'Environment'), ['CORRAL_AGENT_SUPERVISOR=systemd', 'CORRAL_AGENT_UNIT=corral-agent.service']);
   });
 

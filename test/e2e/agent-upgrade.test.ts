@@ -11,36 +11,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Fleet, type AgentSummaryJson, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
+import { deployTicker, publishAgentVersions } from '../../src/testkit/upgrade-fixtures.js';
 import { servicePid as servicePidOf } from '../../src/testkit/process-alive.js';
 import { pidsMentioning } from '../../src/testkit/proc-scan.js';
 import { AGENT_NODE_FLAGS } from '../../src/agent/index.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-const SERVICE_MANIFEST = `apiVersion: corral.io/v1
-name: ticker
-version: 1.0.0
-run:
-  command: node
-  args: ["-e", "setInterval(() => {}, 1000)"]
-health: {type: process}
-`;
-
-const BAD_AGENT_MANIFEST = `apiVersion: corral.io/v1
-kind: agent
-name: corral-agent
-version: 9.9.9-bad
-platforms: [{os: linux, arch: any}]
-agent: {entry: dist/bin/corral.js}
-`;
 
 /** The node flags (before the script) of the one process running from `dir`. */
 function nodeFlagsOfAgentIn(dir: string): string[] {
@@ -79,33 +59,8 @@ describe('agent self-upgrade', { concurrency: false }, () => {
     await fleet.awaitAgent(agent, (a) => a.status === 'online');
 
     // A real service first: it must survive both upgrades untouched.
-    const svc = join(work, 'ticker');
-    await mkdir(svc, { recursive: true });
-    await writeFile(join(svc, 'corral.yaml'), SERVICE_MANIFEST);
-    const svcTar = join(work, 'ticker.tar.gz');
-    assert.equal((await fleet.cli('package', 'build', svc, '--out', svcTar)).code, 0);
-    assert.equal((await fleet.cli('package', 'push', svcTar)).code, 0);
-    const deployed = await fleet.cli('deploy', 'ticker', '--package', 'ticker@1.0.0', '-s', 'env=prod');
-    assert.equal(deployed.code, 0, deployed.stderr);
-    servicePidBefore = await eventually(() => servicePid() ?? undefined, { timeoutMs: 30_000, what: 'the ticker service running' });
-
-    // The good version: this checkout's build, packaged by the script operators use.
-    const good = join(work, 'agent-good.tar.gz');
-    const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'package-agent.mjs'), '--version', '9.9.9-good', '--out', good], { encoding: 'utf8' });
-    assert.equal(built.status, 0, built.stderr);
-    const pushedGood = await fleet.cli('package', 'push', good);
-    assert.equal(pushedGood.code, 0, pushedGood.stderr);
-
-    // The bad version: an agent whose entry fails at once.
-    const bad = join(work, 'agent-bad');
-    await mkdir(join(bad, 'dist', 'bin'), { recursive: true });
-    await writeFile(join(bad, 'corral.yaml'), BAD_AGENT_MANIFEST);
-    await writeFile(join(bad, 'package.json'), JSON.stringify({ name: 'corral', version: '9.9.9-bad', type: 'module' }));
-    await writeFile(join(bad, 'dist', 'bin', 'corral.js'), "console.error('corral 9.9.9-bad: cannot start'); process.exit(3);\n");
-    const badTar = join(work, 'agent-bad.tar.gz');
-    assert.equal((await fleet.cli('package', 'build', bad, '--out', badTar)).code, 0);
-    const pushedBad = await fleet.cli('package', 'push', badTar);
-    assert.equal(pushedBad.code, 0, pushedBad.stderr);
+    servicePidBefore = await deployTicker(fleet, work, servicePid);
+    await publishAgentVersions(fleet, work);
   });
 
   after(async () => {

@@ -126,5 +126,16 @@ describe('agent self-upgrade', { concurrency: false }, () => {
     assert.match(rollout.reason, /error budget exceeded: 1 failed/);
     assert.equal(rollout.agents[0]?.state, 'failed');
     assert.match(rollout.agents[0]?.reason ?? '', /upgrade to 9\.9\.9-bad reverted/);
+    // Resuming accepts the failure: the rollout finishes, but its revision does not become stable.
+    const before = (await fleet.api<{ stableRevision: number }>('GET', '/api/v1/deployments/agent-upgrade')).body.stableRevision;
+    const resumed = await fleet.cli('rollout', 'resume', 'agent-upgrade');
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const finished = await eventually(async () => {
+      const r = (await fleet.api<{ state: string; reason: string; errorBudget: { forgiven: number } }>('GET', '/api/v1/rollouts/agent-upgrade')).body;
+      return r.state === 'succeeded' ? r : undefined;
+    }, { timeoutMs: 20_000, what: 'the resumed rollout to finish' });
+    assert.equal(finished.errorBudget.forgiven, 1);
+    assert.match(finished.reason, /not marked stable/);
+    assert.equal((await fleet.api<{ stableRevision: number }>('GET', '/api/v1/deployments/agent-upgrade')).body.stableRevision, before);
   });
 });

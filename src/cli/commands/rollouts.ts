@@ -19,7 +19,7 @@ export interface ApiRolloutStatus {
   stage: { index: number; name: string };
   stages: { index: number; name: string; counts: Counts; total: number }[];
   totals: Counts & { total: number };
-  errorBudget: { budget: number; failed: number; left: number };
+  errorBudget: { budget: number; failed: number; forgiven?: number; left: number };
   agents?: { id: string; name: string; stage: number; state: string; reason: string }[];
 }
 
@@ -111,7 +111,7 @@ export function formatRolloutStatus(s: ApiRolloutStatus): string {
   const lines = [
     `${s.kind} ${s.id} of ${s.deployment}: ${from} -> ${to}`,
     `state: ${s.state}${s.reason ? ` (${s.reason})` : ''}`,
-    `stage: ${s.stage.name}   ${bar(done, s.totals.total)}   error budget left: ${s.errorBudget.left} of ${s.errorBudget.budget} (${s.errorBudget.failed} failed)`,
+    `stage: ${s.stage.name}   ${bar(done, s.totals.total)}   error budget left: ${s.errorBudget.left} of ${s.errorBudget.budget} (${s.errorBudget.failed} failed${s.errorBudget.forgiven ? `, ${s.errorBudget.forgiven} accepted on resume` : ''})`,
     '',
     formatTable(
       ['STAGE', 'PENDING', 'UPDATING', 'HEALTHY', 'FAILED', 'OFFLINE'],
@@ -193,7 +193,7 @@ export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?:
 
   const actions: [string, string][] = [
     ['pause', 'Release no more agents until resumed'],
-    ['resume', 'Resume a paused rollout'],
+    ['resume', 'Resume a paused rollout (failures so far are accepted: they stop counting against the error budget)'],
     ['promote', 'Go on past the canary stage'],
     ['abort', 'Stop where it is: agents keep what they have'],
   ];

@@ -38,7 +38,12 @@ const RolloutStatus = z
     promoted: z.boolean(),
     stages: z.array(z.object({ index: z.number(), name: z.string(), counts: Counts, total: z.number() })),
     totals: Counts.extend({ total: z.number() }),
-    errorBudget: z.object({ budget: z.number(), failed: z.number(), left: z.number() }),
+    errorBudget: z.object({
+      budget: z.number(),
+      failed: z.number(),
+      forgiven: z.number().openapi({ description: 'failures accepted by an operator resuming; they no longer count' }),
+      left: z.number(),
+    }),
     policy: z.record(z.string(), z.unknown()),
     createdBy: z.string(),
     createdAt: z.string(),

@@ -182,7 +182,7 @@ export class RolloutDriver {
     const to = revisions.find((x) => x.revision === r.toRevision);
     const selfUpgrade = to !== undefined && isAgentDeployment(to, packages);
     const step = stepRollout(
-      { state: r.state as RolloutState, stage: r.stage, stageStartedAt: r.stageStartedAt, promoted: r.promoted, reason: r.reason, toRevision: r.toRevision, policy },
+      { state: r.state as RolloutState, stage: r.stage, stageStartedAt: r.stageStartedAt, promoted: r.promoted, forgiven: r.forgiven, reason: r.reason, toRevision: r.toRevision, policy },
       rows,
       (id) => (selfUpgrade ? observeAgentPackage(byId.get(id), to) : observe(byId.get(id), r.deployment, r.toRevision)),
       now,
@@ -209,7 +209,7 @@ export class RolloutDriver {
         log.info({ deployment: r.deployment, rollout: r.id, state: s.state, reason: s.reason }, 'rollout state changed');
       }
     }
-    if (step.succeeded) {
+    if (step.stable) {
       // Agents the rollout never saw (none, normally) are offered the stable revision: it changed.
       await store.rollouts.setStableRevision(r.deployment, r.toRevision);
       this.deps.onFleetChange();

@@ -111,6 +111,7 @@ export class RolloutService {
       stage: 0,
       stageStartedAt: now,
       promoted: false,
+      forgiven: 0,
       reason: '',
       createdBy: actor,
       createdAt: now,
@@ -171,8 +172,15 @@ export class RolloutService {
     return this.transition(ref, 'pause', ['running'], () => ({ state: 'paused', reason: `paused by ${actor}` }), actor);
   }
 
-  resume(ref: string, actor: string): Promise<RolloutRecord> {
-    return this.transition(ref, 'resume', ['paused'], (r) => ({ state: 'running', reason: '', stageStartedAt: r.stageStartedAt }), actor);
+  /**
+   * Resumes a paused rollout. Failures so far are accepted (they stop
+   * counting against the error budget), so a rollout paused by its budget
+   * goes on after the operator has looked; new failures count again.
+   */
+  async resume(ref: string, actor: string): Promise<RolloutRecord> {
+    const r = await this.resolve(ref);
+    const failed = (await this.deps.store.rollouts.listRolloutAgents(r.id)).filter((a) => a.state === 'failed').length;
+    return this.transition(r.id, 'resume', ['paused'], () => ({ state: 'running', reason: '', forgiven: failed }), actor);
   }
 
   promote(ref: string, actor: string): Promise<RolloutRecord> {
@@ -233,6 +241,7 @@ export class RolloutService {
       totals[k]++;
     }
     const budget = amountOf(policy.errorBudget, rows.length);
+    const counted = Math.max(0, totals.failed - r.forgiven);
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     return {
       id: r.id,
@@ -246,7 +255,7 @@ export class RolloutService {
       promoted: r.promoted,
       stages: stages.filter((s) => s.total > 0 || s.index === 0),
       totals: { ...totals, total: rows.length },
-      errorBudget: { budget, failed: totals.failed, left: Math.max(0, budget - totals.failed) },
+      errorBudget: { budget, failed: totals.failed, forgiven: r.forgiven, left: Math.max(0, budget - counted) },
       policy,
       createdBy: r.createdBy,
       createdAt: iso(r.createdAt)!,

@@ -19,6 +19,7 @@ const rollout = (policy: Partial<RolloutPolicyInput>, patch: Partial<RolloutCore
   stage: 0,
   stageStartedAt: 0,
   promoted: false,
+  forgiven: 0,
   reason: '',
   toRevision: 2,
   policy: mergePolicy(DEFAULT_POLICY, policy),
@@ -64,6 +65,7 @@ test('releases at most maxInFlight agents, stage by stage, and succeeds after th
   s = stepRollout(r, rows, observe, 19_000);
   assert.equal(s.rollout.state, 'succeeded');
   assert.ok(s.succeeded);
+  assert.ok(s.stable);
 });
 
 test('a health flap resets the min-healthy clock', () => {
@@ -101,6 +103,21 @@ test('with onFailure pause, exceeding the budget pauses and releases nothing mor
   assert.equal(s.rollout.state, 'paused');
   assert.equal(s.rollback, false);
   assert.deepEqual(s.release, []);
+});
+
+test('failures an operator accepted by resuming no longer count; new ones do', () => {
+  const rows = [row('a', 0, { state: 'failed' }), row('b', 0, { state: 'healthy' }), row('c', 1)];
+  const r = rollout({ errorBudget: '0', onFailure: 'pause' }, { forgiven: 1 });
+  const s = stepRollout(r, rows, () => obs(), 1000);
+  assert.equal(s.rollout.state, 'running');
+  assert.deepEqual(s.release, ['c']);
+  const done = stepRollout(r, [...rows.slice(0, 2), row('c', 1, { state: 'healthy' })], () => obs(), 1500);
+  assert.equal(done.rollout.state, 'succeeded');
+  assert.equal(done.stable, false, 'with an accepted failure the revision is not stable');
+  assert.match(done.rollout.reason, /1 agent\(s\) not healthy/);
+  const again = stepRollout(r, [...rows.slice(0, 2), row('c', 1, { state: 'failed' })], () => obs(), 2000);
+  assert.equal(again.rollout.state, 'paused');
+  assert.match(again.rollout.reason, /error budget exceeded: 1 failed, budget 0/);
 });
 
 test('an offline agent past its deadline does not block the stage and is retried when back', () => {

@@ -13,7 +13,8 @@
  *   marked offline (reported, not counted against the error budget) and is
  *   retried when it returns.
  * - More failures than the error budget: the rollout fails (onFailure decides
- *   whether it pauses or rolls back).
+ *   whether it pauses or rolls back). Failures an operator accepted by
+ *   resuming no longer count.
  * - While running: agents of stages up to the current one are released while
  *   fewer than maxInFlight are updating; a stage is done when none of its
  *   agents is pending or updating; after the canary stage a manual policy
@@ -33,6 +34,8 @@ export interface RolloutCore {
   stage: number;
   stageStartedAt: number;
   promoted: boolean;
+  /** Failures accepted by an operator's resume: they no longer count against the budget. */
+  forgiven: number;
   reason: string;
   toRevision: number;
   policy: RolloutPolicy;
@@ -71,6 +74,8 @@ export interface StepResult {
   rollback: boolean;
   /** Set when the rollout just succeeded. */
   succeeded: boolean;
+  /** Set when it succeeded with every agent healthy: its revision becomes the deployment's stable one. */
+  stable: boolean;
   /** The earliest time something here changes with no new report (a min-healthy time or a deadline passing). */
   nextDueAt: number | null;
 }
@@ -119,12 +124,13 @@ export function stepRollout(rollout: RolloutCore, rows: AgentRow[], observe: (ag
       rollout: { state, stage, stageStartedAt, reason },
       rollback: false,
       succeeded: false,
+      stable: false,
       nextDueAt: due === Infinity ? null : due,
       ...extra,
     };
   };
 
-  const failed = current.filter((r) => r.state === 'failed').length;
+  const failed = current.filter((r) => r.state === 'failed').length - rollout.forgiven;
   const budget = amountOf(p.errorBudget, current.length);
   if (state === 'running' && failed > budget) {
     reason = `error budget exceeded: ${failed} failed, budget ${budget}`;
@@ -163,8 +169,9 @@ export function stepRollout(rollout: RolloutCore, rows: AgentRow[], observe: (ag
     const next = current.filter((r) => r.stage > stage).reduce((m, r) => Math.min(m, r.stage), Infinity);
     if (next === Infinity) {
       state = 'succeeded';
-      reason = '';
-      return result({ release, succeeded: true });
+      const unhealthy = current.filter((r) => r.state !== 'healthy').length;
+      reason = unhealthy > 0 ? `finished with ${unhealthy} agent(s) not healthy (accepted on resume, or offline); not marked stable` : '';
+      return result({ release, succeeded: true, stable: unhealthy === 0 });
     }
     stage = next;
     stageStartedAt = now;

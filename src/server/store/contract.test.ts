@@ -226,7 +226,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const rev = { deployment: 'api', revision: 1, package: 'hello', version: '1.0.0', values: { a: 'b' }, createdAt: 10 };
       const rollout = {
         id: 'r1', deployment: 'api', kind: 'rollout' as const, fromRevision: null, toRevision: 1, policy: { batches: 1 }, state: 'running', stage: 0, stageStartedAt: 10,
-        promoted: false, reason: '', createdBy: 'me', createdAt: 10, updatedAt: 10, finishedAt: null,
+        promoted: false, forgiven: 0, reason: '', createdBy: 'me', createdAt: 10, updatedAt: 10, finishedAt: null,
       };
       const row = { rolloutId: 'r1', agentId: id(1), agentName: 'a', stage: 1, state: 'pending', startedAt: null, healthySince: null, finishedAt: null, reason: '' };
       await store.rollouts.commitChange({ deployment: d, revision: rev, rollout, agents: [row, { ...row, agentId: id(2), agentName: 'b', stage: 0 }] });

@@ -167,6 +167,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('stage', 'integer', (c) => c.notNull())
           .addColumn('stage_started_at', 'bigint', (c) => c.notNull())
           .addColumn('promoted', 'integer', (c) => c.notNull())
+          .addColumn('forgiven', 'integer', (c) => c.notNull().defaultTo(0))
           .addColumn('reason', 'text', (c) => c.notNull())
           .addColumn('created_by', 'text', (c) => c.notNull())
           .addColumn('created_at', 'bigint', (c) => c.notNull())

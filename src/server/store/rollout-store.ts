@@ -40,6 +40,7 @@ function toRollout(r: Selectable<Database['rollouts']>): RolloutRecord {
     stage: num(r.stage),
     stageStartedAt: num(r.stage_started_at),
     promoted: num(r.promoted) === 1,
+    forgiven: num(r.forgiven),
     reason: r.reason,
     createdBy: r.created_by,
     createdAt: num(r.created_at),
@@ -60,6 +61,7 @@ function rolloutRow(r: Partial<Omit<RolloutRecord, 'id' | 'deployment' | 'create
   if (r.stage !== undefined) row.stage = r.stage;
   if (r.stageStartedAt !== undefined) row.stage_started_at = r.stageStartedAt;
   if (r.promoted !== undefined) row.promoted = r.promoted ? 1 : 0;
+  if (r.forgiven !== undefined) row.forgiven = r.forgiven;
   if (r.reason !== undefined) row.reason = r.reason;
   if (r.createdBy !== undefined) row.created_by = r.createdBy;
   if (r.updatedAt !== undefined) row.updated_at = r.updatedAt;

@@ -99,6 +99,7 @@ export interface RolloutsTable {
   stage: number;
   stage_started_at: number;
   promoted: number;
+  forgiven: number;
   reason: string;
   created_by: string;
   created_at: number;

@@ -201,6 +201,8 @@ export interface RolloutRecord {
   stage: number;
   stageStartedAt: number;
   promoted: boolean;
+  /** Failures an operator accepted by resuming past the error budget; they no longer count against it. */
+  forgiven: number;
   reason: string;
   createdBy: string;
   createdAt: number;

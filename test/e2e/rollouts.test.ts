@@ -147,6 +147,12 @@ describe('staged rollouts', { concurrency: false }, () => {
     const inA = rest.filter((r) => clusterOf.get(r.id) === 'a');
     const inB = rest.filter((r) => clusterOf.get(r.id) === 'b');
     assert.ok(Math.max(...inA.map(ended)) <= Math.min(...inB.map(started)), 'cluster a finished before cluster b started');
+    // The deployment's own view: its revision is now stable, every agent is offered it.
+    const view = await fleet.cli('deployment', 'status', 'app');
+    assert.equal(view.code, 0, view.stderr);
+    assert.match(view.stdout, /revision r1 \(stable r1\)/);
+    assert.match(view.stdout, /newest rollout to r1: succeeded/);
+    assert.equal((view.stdout.match(/ r1 +APPLIED/g) ?? []).length, 6, view.stdout);
   });
 
   it('stops a canary that fails its health gate and rolls back automatically', async () => {

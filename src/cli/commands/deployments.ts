@@ -12,13 +12,18 @@ interface ApiDeployment {
   selector: string;
   values: Record<string, string>;
   desiredState: string;
+  revision: number;
+  stableRevision: number | null;
   updatedAt: string;
 }
 
 interface ApiDeploymentStatus {
   deployment: ApiDeployment;
-  agents: { id: string; name: string; agentStatus: string; config: string; service: { healthy: boolean; status: string; lastError: string } | null }[];
+  rollout: { id: string; kind: string; state: string; reason: string; toRevision: number } | null;
+  agents: { id: string; name: string; agentStatus: string; revision: number | null; config: string; service: { healthy: boolean; status: string; lastError: string } | null }[];
 }
+
+const revisions = (d: ApiDeployment) => `r${d.revision} (stable ${d.stableRevision === null ? 'none' : `r${d.stableRevision}`})`;
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -83,20 +88,34 @@ Examples:
   withConnection(program.command('deployments').description('List deployments')).action(async (flags: ConnectionFlags) => {
     const res = await apiFor(flags, io).request<{ deployments: ApiDeployment[] }>('GET', '/api/v1/deployments');
     if (flags.output === 'json') return printJson(io, res);
-    io.stdout.write(formatTable(['NAME', 'PACKAGE', 'SELECTOR', 'STATE', 'UPDATED'], res.deployments.map((d) => [d.name, `${d.package}@${d.version}`, d.selector, d.desiredState, d.updatedAt])));
+    io.stdout.write(
+      formatTable(['NAME', 'PACKAGE', 'REVISION', 'SELECTOR', 'STATE', 'UPDATED'], res.deployments.map((d) => [d.name, `${d.package}@${d.version}`, revisions(d), d.selector, d.desiredState, d.updatedAt])),
+    );
   });
 
   const deployment = program.command('deployment').description('Look at one deployment');
-  withConnection(deployment.command('status').description("Per matching agent: desired state taken, and the service's health").argument('<name>')).action(
+  withConnection(deployment.command('status').description("Per matching agent: the revision offered, whether it took it, and the service's health; and the newest rollout").argument('<name>')).action(
     async (name: string, flags: ConnectionFlags) => {
       const res = await apiFor(flags, io).request<ApiDeploymentStatus>('GET', `/api/v1/deployments/${encodeURIComponent(name)}/status`);
       if (flags.output === 'json') return printJson(io, res);
       const d = res.deployment;
-      io.stdout.write(`${d.name}: ${d.package}@${d.version} on '${d.selector}', desired ${d.desiredState}\n\n`);
+      io.stdout.write(`${d.name}: ${d.package}@${d.version} on '${d.selector}', desired ${d.desiredState}, revision ${revisions(d)}\n`);
+      const r = res.rollout;
+      if (r) io.stdout.write(`newest ${r.kind} to r${r.toRevision}: ${r.state}${r.reason ? ` (${r.reason})` : ''}; see: corral rollout status ${d.name}\n`);
+      io.stdout.write('\n');
       io.stdout.write(
         formatTable(
-          ['AGENT', 'NAME', 'AGENT STATUS', 'DESIRED STATE', 'SERVICE', 'HEALTH', 'ERROR'],
-          res.agents.map((a) => [a.id.slice(-12), a.name, a.agentStatus, a.config, a.service?.status ?? '-', a.service ? (a.service.healthy ? 'healthy' : 'unhealthy') : '-', a.service?.lastError ?? '']),
+          ['AGENT', 'NAME', 'AGENT STATUS', 'REVISION', 'DESIRED STATE', 'SERVICE', 'HEALTH', 'ERROR'],
+          res.agents.map((a) => [
+            a.id.slice(-12),
+            a.name,
+            a.agentStatus,
+            a.revision === null ? '-' : `r${a.revision}`,
+            a.config,
+            a.service?.status ?? '-',
+            a.service ? (a.service.healthy ? 'healthy' : 'unhealthy') : '-',
+            a.service?.lastError ?? '',
+          ]),
         ),
       );
     },

@@ -42,11 +42,16 @@ const DeploymentInput = z
 const DeploymentStatus = z
   .object({
     deployment: Deployment,
+    rollout: z
+      .object({ id: z.string(), kind: z.string(), state: z.string(), reason: z.string(), toRevision: z.number() })
+      .nullable()
+      .openapi({ description: 'the newest rollout of the deployment (see /api/v1/rollouts/{id})' }),
     agents: z.array(
       z.object({
         id: z.string(),
         name: z.string(),
         agentStatus: z.string(),
+        revision: z.number().nullable().openapi({ description: 'the revision this agent is offered (null: none yet)' }),
         config: z.string().openapi({ description: 'whether the agent took the desired state: PENDING, APPLYING, APPLIED, FAILED' }),
         service: z.object({ healthy: z.boolean(), status: z.string(), lastError: z.string() }).nullable(),
       }),
@@ -93,7 +98,7 @@ export function addDeploymentRoutes(app: OpenAPIHono, deployments: DeploymentSer
     }),
     async (c) => {
       const s = await deployments.status(c.req.valid('param').name);
-      return c.json({ deployment: view(s.deployment), agents: s.agents }, 200);
+      return c.json({ deployment: view(s.deployment), rollout: s.rollout, agents: s.agents }, 200);
     },
   );
 

@@ -83,11 +83,14 @@ export class DeploymentService {
     this.deps.onFleetChange();
   }
 
-  /** Per matching Corral agent: whether it took the desired state, and its service's health as it reports it. */
+  /**
+   * Per matching Corral agent: the revision it is offered, whether it took
+   * it, and its service's health as it reports it; and the newest rollout.
+   */
   async status(name: string) {
     const d = await this.get(name);
     const selector = parseSelector(d.selector);
-    const [agents, desired] = await Promise.all([this.deps.store.listAgents(), loadDesiredState(this.deps.store)]);
+    const [agents, desired, [latest]] = await Promise.all([this.deps.store.listAgents(), loadDesiredState(this.deps.store), this.deps.store.rollouts.listRollouts(name, 1)]);
     const rows = agents
       .filter((a) => a.status !== 'revoked' && a.identifyingAttributes['service.name'] === CORRAL_AGENT_SERVICE_NAME)
       .filter((a) => matchesSelector(selector, selectableAttributes(a)))
@@ -97,10 +100,12 @@ export class DeploymentService {
           id: a.id,
           name: a.name,
           agentStatus: a.status,
+          revision: desired.revisionFor(name, a.id)?.revision ?? null,
           config: configState(a, desired).status,
           service: service ? { healthy: service.healthy, status: service.status, lastError: service.lastError } : null,
         };
       });
-    return { deployment: d, agents: rows };
+    const rollout = latest ? { id: latest.id, kind: latest.kind, state: latest.state, reason: latest.reason, toRevision: latest.toRevision } : null;
+    return { deployment: d, rollout, agents: rows };
   }
 }

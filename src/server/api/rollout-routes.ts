@@ -5,6 +5,7 @@ import type { RolloutService } from '../rollouts/rollout-service.js';
 import type { RolloutRecord } from '../store/index.js';
 import { FINISHED_STATES, type RolloutState } from '../rollouts/step.js';
 import { actorOf, errors, iso, json } from './openapi-helpers.js';
+import { ValidationError } from '../errors.js';
 
 const Counts = z.object({ pending: z.number(), updating: z.number(), healthy: z.number(), failed: z.number(), offline: z.number() });
 const Revision = z.object({ revision: z.number(), package: z.string(), version: z.string(), values: z.record(z.string(), z.string()) }).nullable();
@@ -73,6 +74,7 @@ const summary = (r: RolloutRecord) => ({
   finishedAt: iso(r.finishedAt),
 });
 
+const RollbackBody = z.object({ mode: z.enum(['staged', 'at-once']).optional() }).strict().openapi('RollbackInput');
 const Ref = z.object({ ref: z.string().min(1).max(64).openapi({ param: { name: 'ref', in: 'path' }, description: 'a rollout id, or a deployment name for its newest rollout' }) });
 const WATCH_POLL_MS = 500;
 const WATCH_MAX_MS = 6 * 3600_000;
@@ -121,13 +123,22 @@ export function addRolloutRoutes(app: OpenAPIHono, rollouts: RolloutService): vo
       method: 'post',
       path: '/api/v1/rollouts/{ref}/rollback',
       summary: "Roll the rollout's deployment back to its stable revision (the last one fully healthy), staged or at once",
-      request: { params: Ref, body: { content: { 'application/json': { schema: z.object({ mode: z.enum(['staged', 'at-once']).optional() }).strict() } }, required: false } },
+      request: { params: Ref, body: { content: { 'application/json': { schema: RollbackBody } }, required: false } },
       responses: { 200: json(RolloutSummary, 'the rollback rollout'), ...errors },
     }),
     async (c) => {
       const r = await rollouts.resolve(c.req.valid('param').ref);
-      const body = (await c.req.json().catch(() => ({}))) as { mode?: 'staged' | 'at-once' };
-      return c.json(summary(await rollouts.rollback(r.deployment, actorOf(c), { mode: body.mode })), 200);
+      // The body is optional: an empty one means the policy's rollback mode.
+      const text = await c.req.text();
+      let body: unknown = {};
+      try {
+        body = text.trim() === '' ? {} : JSON.parse(text);
+      } catch {
+        throw new ValidationError('the body must be JSON like {"mode": "staged"} or empty', 'body');
+      }
+      const parsed = RollbackBody.safeParse(body);
+      if (!parsed.success) throw new ValidationError('mode must be "staged" or "at-once"', 'mode');
+      return c.json(summary(await rollouts.rollback(r.deployment, actorOf(c), { mode: parsed.data.mode })), 200);
     },
   );
 

@@ -236,7 +236,7 @@ describe('staged rollouts', { concurrency: false }, () => {
     assert.ok(onNew >= 1 && onNew < 6, `some agents on 1.0.0, the rest kept 2.0.0 (${onNew})`);
     const badMode = await fleet.api<{ error: { code: string; message: string } }>('POST', '/api/v1/rollouts/app/rollback', { mode: 'sideways' });
     assert.equal(badMode.status, 400);
-    assert.match(badMode.body.error.message, /mode: .*"staged"|"at-once"/);
+    assert.match(badMode.body.error.message, /mode: .*"staged"\|"at-once"/);
     const rb = await fleet.cli('rollout', 'rollback', 'app', '-o', 'json');
     assert.equal(rb.code, 0, rb.stderr);
     const rollback = JSON.parse(rb.stdout) as { id: string };

@@ -1,8 +1,7 @@
 /** What the agent says about itself and its host (OpenTelemetry semantic conventions). */
 import { readFileSync } from 'node:fs';
 import { arch, cpus, hostname, release, totalmem, version } from 'node:os';
-
-export const AGENT_SERVICE_NAME = 'io.corral.agent';
+import { CORRAL_AGENT_SERVICE_NAME } from '../protocol/index.js';
 
 export const AGENT_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -10,7 +9,7 @@ const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm32
 
 export function describeAgent(opts: { instanceUid: string; name: string; labels: Record<string, string> }) {
   const identifying = {
-    'service.name': AGENT_SERVICE_NAME,
+    'service.name': CORRAL_AGENT_SERVICE_NAME,
     'service.version': AGENT_VERSION,
     'service.instance.id': opts.instanceUid,
   };

@@ -10,6 +10,9 @@
 import { z } from 'zod';
 
 export const DEPLOYMENT_CONTENT_TYPE = 'application/vnd.corral.deployment+json';
+
+/** service.name a Corral agent reports in its AgentDescription: only these run deployments. */
+export const CORRAL_AGENT_SERVICE_NAME = 'io.corral.agent';
 export const DEPLOYMENT_FILE_PREFIX = 'deployment.';
 
 export const deploymentFileName = (name: string): string => `${DEPLOYMENT_FILE_PREFIX}${name}.json`;

@@ -48,6 +48,7 @@ export {
   deploymentFileName,
   type DeploymentArtifact,
   type DeploymentSpec,
+  CORRAL_AGENT_SERVICE_NAME,
 } from './deployment-spec.js';
 export {
   SAMPLES_CAPABILITY,

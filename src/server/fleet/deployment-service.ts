@@ -7,10 +7,10 @@ import type { DeploymentRecord, Store } from '../store/index.js';
 import { DeploymentNotFoundError, PackageNotFoundError, ValidationError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
-import { selectableAttributes } from './agent-labels.js';
 import { configState } from './agent-view.js';
-import { CORRAL_AGENT_SERVICE_NAME, loadDesiredState } from './desired-state.js';
-import { matchesSelector, parseSelector, SelectorError } from './selector.js';
+import { loadDesiredState } from './desired-state.js';
+import { deploymentTargets } from './corral-agents.js';
+import { parseSelector, SelectorError } from './selector.js';
 
 export interface DeploymentInput {
   name: string;
@@ -89,12 +89,8 @@ export class DeploymentService {
    */
   async status(name: string) {
     const d = await this.get(name);
-    const selector = parseSelector(d.selector);
     const [agents, desired, [latest]] = await Promise.all([this.deps.store.listAgents(), loadDesiredState(this.deps.store), this.deps.store.rollouts.listRollouts(name, 1)]);
-    const rows = agents
-      .filter((a) => a.status !== 'revoked' && a.identifyingAttributes['service.name'] === CORRAL_AGENT_SERVICE_NAME)
-      .filter((a) => matchesSelector(selector, selectableAttributes(a)))
-      .map((a) => {
+    const rows = deploymentTargets(d, agents).map((a) => {
         const service = a.health?.components[name] ?? null;
         return {
           id: a.id,

@@ -13,9 +13,9 @@ import { DEPLOYMENT_CONTENT_TYPE, deploymentFileName, type DeploymentSpec } from
 import type { DeploymentRecord, PackageRecord, RevisionRecord, Store } from '../store/index.js';
 import { compileConfigs, hashConfigFiles, mergeConfigs, type CompiledConfig, type DesiredConfig } from './remote-config.js';
 import { matchesSelector, parseSelector, type Selector } from './selector.js';
+import { corralAgentsOf } from './corral-agents.js';
 import { isAgentDeployment } from '../opamp/package-offer.js';
 
-export const CORRAL_AGENT_SERVICE_NAME = 'io.corral.agent';
 
 export function deploymentSpec(d: DeploymentRecord, r: RevisionRecord, packages: PackageRecord[]): DeploymentSpec {
   return {
@@ -54,7 +54,7 @@ function compileDeployment(d: DeploymentRecord, revisions: RevisionRecord[], pac
   }
   return {
     name: d.name,
-    selector: { ...selector, requirements: [...selector.requirements, { op: 'eq', key: 'service.name', value: CORRAL_AGENT_SERVICE_NAME }] },
+    selector: corralAgentsOf(selector),
     defaultRevision: d.stableRevision,
     variants,
   };

@@ -19,18 +19,22 @@ export interface DesiredConfig {
   hash: string;
 }
 
-export function hashConfigFiles(files: Record<string, ConfigFile>): string {
+/** sha256 over parts, each length-prefixed, so that no two different sequences of parts hash the same. */
+export function lengthPrefixedSha256(parts: string[]): Buffer {
   const h = createHash('sha256');
-  for (const name of Object.keys(files).sort()) {
-    const f = files[name]!;
-    // Length-prefixed so that no two different file sets hash the same.
-    for (const part of [name, f.contentType, f.body]) {
-      const bytes = Buffer.from(part, 'utf8');
-      h.update(`${bytes.length}:`);
-      h.update(bytes);
-    }
+  for (const part of parts) {
+    const bytes = Buffer.from(part, 'utf8');
+    h.update(`${bytes.length}:`);
+    h.update(bytes);
   }
-  return h.digest('hex');
+  return h.digest();
+}
+
+export function hashConfigFiles(files: Record<string, ConfigFile>): string {
+  const parts = Object.keys(files)
+    .sort()
+    .flatMap((name) => [name, files[name]!.contentType, files[name]!.body]);
+  return lengthPrefixedSha256(parts).toString('hex');
 }
 
 export interface CompiledConfig {

@@ -13,7 +13,7 @@ import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import type { AgentRequester } from '../fleet/imperative.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
-import { CORRAL_AGENT_SERVICE_NAME } from '../fleet/desired-state.js';
+import { CORRAL_AGENT_SERVICE_NAME } from '../fleet/corral-agents.js';
 import { matchesSelector, parseSelector, SelectorError } from '../fleet/selector.js';
 import { CorralError, ValidationError } from '../errors.js';
 import { concurrencyFor, errorBudgetFor } from './job-policy.js';

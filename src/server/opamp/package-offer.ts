@@ -10,7 +10,6 @@
  * per-agent download header, so an unchanged offer hashes the same for every
  * agent and is not sent again.
  */
-import { createHash } from 'node:crypto';
 import {
   PackageType,
   PackagesAvailableSchema,
@@ -20,9 +19,9 @@ import {
 } from '../../protocol/index.js';
 import type { DeploymentRecord, PackageRecord, Store } from '../store/index.js';
 import { matchesSelector, parseSelector, type Selector } from '../fleet/selector.js';
+import { corralAgentsOf } from '../fleet/corral-agents.js';
+import { lengthPrefixedSha256 as lengthPrefixed } from '../fleet/remote-config.js';
 
-/** service.name of Corral agents (as in desired-state.ts; repeated to keep this file independent of it). */
-const CORRAL_AGENT = 'io.corral.agent';
 
 export interface AgentPackageDeployment {
   record: DeploymentRecord;
@@ -50,7 +49,7 @@ export function compileAgentDeployments(deployments: DeploymentRecord[], package
       const selector = parseSelector(record.selector);
       return {
         record,
-        selector: { ...selector, requirements: [...selector.requirements, { op: 'eq', key: 'service.name', value: CORRAL_AGENT }] },
+        selector: corralAgentsOf(selector),
         artifacts: packages.filter((p) => p.name === record.package),
       };
     });
@@ -91,16 +90,6 @@ export function agentPackageFor(
     return artifact ? { deployment: c.record, version, artifact } : null;
   }
   return null;
-}
-
-function lengthPrefixed(parts: string[]): Buffer {
-  const h = createHash('sha256');
-  for (const part of parts) {
-    const bytes = Buffer.from(part, 'utf8');
-    h.update(`${bytes.length}:`);
-    h.update(bytes);
-  }
-  return h.digest();
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   type AgentToServer,
   type ComponentHealth,
 } from '../../protocol/index.js';
-import { CORRAL_AGENT_SERVICE_NAME } from '../fleet/desired-state.js';
+import { CORRAL_AGENT_SERVICE_NAME } from '../fleet/corral-agents.js';
 import type { AgentReportPatch, HealthRecord, PackageStatusRecord, RemoteConfigStatusRecord } from '../store/index.js';
 
 const MAX_HEALTH_DEPTH = 16;

@@ -12,8 +12,7 @@ import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { RolloutNotFoundError, RolloutStateError, DeploymentNotFoundError } from '../errors.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
-import { CORRAL_AGENT_SERVICE_NAME } from '../fleet/desired-state.js';
-import { matchesSelector, parseSelector } from '../fleet/selector.js';
+import { deploymentTargets } from '../fleet/corral-agents.js';
 import { amountOf, atOncePolicy, mergePolicy, RolloutPolicySchema, type RolloutPolicy, type RolloutPolicyInput } from './policy.js';
 import { planStages, stagesOf, type PlanAgent } from './plan.js';
 import { FINISHED_STATES, type RolloutState } from './step.js';
@@ -31,14 +30,6 @@ export interface RolloutDeps {
   kick(): void;
   /** This process's driver: a rollout created here starts with its lease held by it, so no other replica races for it. */
   lease: { owner: string; ms: number };
-}
-
-/** Corral agents (not revoked) that a deployment's selector matches. */
-export function deploymentTargets(d: Pick<DeploymentRecord, 'selector'>, agents: AgentRecord[]): AgentRecord[] {
-  const selector = parseSelector(d.selector);
-  return agents.filter(
-    (a) => a.status !== 'revoked' && a.identifyingAttributes['service.name'] === CORRAL_AGENT_SERVICE_NAME && matchesSelector(selector, selectableAttributes(a)),
-  );
 }
 
 export const planAgent = (a: AgentRecord): PlanAgent => ({ id: a.id, name: a.name, labels: selectableAttributes(a) });

@@ -1,0 +1,22 @@
+/**
+ * Which agents can run deployments: Corral agents (by the service.name they
+ * report), not revoked, matched by a deployment's selector. One place for
+ * the offer builders, deployment status and rollouts.
+ */
+import { CORRAL_AGENT_SERVICE_NAME } from '../../protocol/index.js';
+import type { AgentRecord } from '../store/index.js';
+import { selectableAttributes } from './agent-labels.js';
+import { matchesSelector, parseSelector, type Selector } from './selector.js';
+
+export { CORRAL_AGENT_SERVICE_NAME };
+
+/** A selector narrowed to Corral agents: what a deployment's selector means. */
+export function corralAgentsOf(selector: Selector): Selector {
+  return { ...selector, requirements: [...selector.requirements, { op: 'eq', key: 'service.name', value: CORRAL_AGENT_SERVICE_NAME }] };
+}
+
+/** The agents a deployment targets: Corral agents, not revoked, that its selector matches. */
+export function deploymentTargets(d: { selector: string }, agents: AgentRecord[]): AgentRecord[] {
+  const selector = corralAgentsOf(parseSelector(d.selector));
+  return agents.filter((a) => a.status !== 'revoked' && matchesSelector(selector, selectableAttributes(a)));
+}

@@ -130,10 +130,9 @@ export class AgentConnection {
   private scheduleHealthReport(): void {
     this.healthTimer ??= setTimeout(() => {
       this.healthTimer = null;
-      const before = this.lastEffective;
-      const effective = this.effectiveConfig();
-      const changed = this.lastEffective !== before;
-      this.send({ health: this.health(), packageStatuses: this.packageStatuses(), ...(changed ? { effectiveConfig: effective } : {}) });
+      const files = this.effectiveFiles();
+      const changed = JSON.stringify(files) !== this.lastEffective;
+      this.send({ health: this.health(), packageStatuses: this.packageStatuses(), ...(changed ? { effectiveConfig: this.effectiveConfig(files) } : {}) });
     }, 100);
   }
 
@@ -394,6 +393,7 @@ export class AgentConnection {
     return { lastRemoteConfigHash: Buffer.from(s.hash, 'hex'), status: STATUS[s.status], errorMessage: s.errorMessage };
   }
 
+  /** The effective config last sent, as text, so a health report carries it only when it changed. */
   private lastEffective = '';
 
   /**
@@ -402,17 +402,23 @@ export class AgentConnection {
    * server's rollouts read it to know an agent has converged — and absent
    * while no version of it is installed.
    */
-  private effectiveConfig(): Init['effectiveConfig'] {
-    const configMap: Record<string, { body: Uint8Array; contentType: string }> = {};
+  private effectiveFiles(): Record<string, { body: string; contentType: string }> {
+    const files: Record<string, { body: string; contentType: string }> = {};
     for (const [name, f] of Object.entries(this.deps.remoteConfig.state.applied)) {
-      if (f.contentType !== DEPLOYMENT_CONTENT_TYPE || !this.deps.services) configMap[name] = { body: Buffer.from(f.body), contentType: f.contentType };
+      if (f.contentType !== DEPLOYMENT_CONTENT_TYPE || !this.deps.services) files[name] = f;
     }
     for (const spec of this.deps.services?.inEffect() ?? []) {
-      configMap[deploymentFileName(spec.name)] = { body: Buffer.from(JSON.stringify(spec)), contentType: DEPLOYMENT_CONTENT_TYPE };
+      files[deploymentFileName(spec.name)] = { body: JSON.stringify(spec), contentType: DEPLOYMENT_CONTENT_TYPE };
     }
-    const effective = { configMap: { configMap } };
-    this.lastEffective = JSON.stringify(effective);
-    return effective;
+    return files;
+  }
+
+  /** The effective config message; remembers it as the last one sent. */
+  private effectiveConfig(files = this.effectiveFiles()): Init['effectiveConfig'] {
+    this.lastEffective = JSON.stringify(files);
+    const configMap: Record<string, { body: Uint8Array; contentType: string }> = {};
+    for (const [name, f] of Object.entries(files)) configMap[name] = { body: Buffer.from(f.body), contentType: f.contentType };
+    return { configMap: { configMap } };
   }
 
   private sendFullState(): void {

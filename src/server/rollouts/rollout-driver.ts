@@ -17,7 +17,8 @@ import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { BatchRing, batchStageOf } from './plan.js';
 import { RolloutPolicySchema } from './policy.js';
-import { deploymentTargets, planAgent, type RolloutService } from './rollout-service.js';
+import { deploymentTargets } from '../fleet/corral-agents.js';
+import { planAgent, type RolloutService } from './rollout-service.js';
 import { stepRollout, type AgentRow, type Observation, type RolloutAgentState, type RolloutState } from './step.js';
 
 /** Who holds a lease, as operators see it: host, pid and a random part (a restarted process is another owner). */
@@ -147,12 +148,16 @@ export class RolloutDriver {
   async tick(): Promise<void> {
     const { store, clock } = this.deps;
     const active = await store.rollouts.listActiveRollouts();
-    if (active.length === 0) return;
-    const agents = await store.listAgents();
+    const mine: RolloutRecord[] = [];
     for (const r of active) {
-      if (this.closed) return;
       const now = clock.now();
-      if (!(await store.rollouts.acquireRolloutLease(r.id, this.owner, now, now + this.opts.leaseMs))) continue;
+      if (await store.rollouts.acquireRolloutLease(r.id, this.owner, now, now + this.opts.leaseMs)) mine.push(r);
+    }
+    // Agents are loaded only by the process driving something, once per tick for all its rollouts.
+    if (mine.length === 0) return;
+    const agents = await store.listAgents();
+    for (const r of mine) {
+      if (this.closed) return;
       await this.drive(r, agents);
     }
   }

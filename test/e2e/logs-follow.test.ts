@@ -120,7 +120,8 @@ describe('logs -f', { concurrency: false }, () => {
     // Ctrl-C: the server sees the request close and tells the agent to stop following.
     await cli.signal('SIGINT');
     assert.equal(await eventually(async () => ((await followers()) === 0 ? 0 : undefined), { what: 'no follower left on the agent' }), 0);
-    assert.match(agent.process.stderr, /"reason":"cancelled".*"msg":"stopped following service log"/);
+    // The agent's log line reaches us through a pipe, possibly after the count dropped: wait for it.
+    await eventually(() => /"reason":"cancelled".*"msg":"stopped following service log"/.test(agent.process.stderr), { what: 'the agent saying it stopped following (cancelled)' });
   });
 
   it('refuses a service the agent does not have', async () => {

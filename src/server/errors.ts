@@ -103,3 +103,17 @@ export class RolloutStateError extends CorralError {
     super('ROLLOUT_STATE', message);
   }
 }
+
+/**
+ * An enrollment the server refuses: 401 when the token cannot be used at all
+ * (expired), 403 when it is valid but may not enroll this agent (its agent
+ * cap is reached). The message says which, for the agent's log.
+ */
+export class EnrollmentRefusedError extends CorralError {
+  constructor(
+    readonly status: 401 | 403,
+    reason: string,
+  ) {
+    super('ENROLLMENT_REFUSED', reason);
+  }
+}

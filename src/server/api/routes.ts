@@ -50,7 +50,18 @@ export interface ApiDeps {
   log: Logger;
 }
 
-const tokenView = (t: TokenRecord) => ({ id: t.id, name: t.name, prefix: t.prefix, createdAt: iso(t.createdAt)!, revokedAt: iso(t.revokedAt) });
+const tokenView = (t: TokenRecord) => ({
+  id: t.id,
+  name: t.name,
+  prefix: t.prefix,
+  createdAt: iso(t.createdAt)!,
+  revokedAt: iso(t.revokedAt),
+  labels: t.labels,
+  expiresAt: iso(t.expiresAt),
+  maxAgents: t.maxAgents,
+  enrolledAgents: t.enrolledAgents,
+  requireApproval: t.requireApproval,
+});
 const AgentId = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
 const ConfigName = z.object({
   name: z.string().regex(CONFIG_NAME, 'config names use letters, digits and ._- (at most 128)').openapi({ param: { name: 'name', in: 'path' } }),
@@ -149,7 +160,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     }),
     async (c) => {
       const body = c.req.header('content-type')?.includes('json') ? c.req.valid('json') : { name: 'enrollment' };
-      const { record, secret } = await fleet.createEnrollmentToken(body.name);
+      const { record, secret } = await fleet.createEnrollmentToken(body.name, body);
       return c.json({ ...tokenView(record), token: secret }, 201);
     },
   );

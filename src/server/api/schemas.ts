@@ -3,6 +3,7 @@
  * contract: the CLI and the console read exactly these fields.
  */
 import { z } from '@hono/zod-openapi';
+import { CLAIM_PREFIX, MAX_TOKEN_LABELS } from '../fleet/label-rules.js';
 
 export const ErrorBody = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })
@@ -27,8 +28,16 @@ export const AgentSummary = z
     name: z.string(),
     kind: z.enum(['corral', 'opamp']),
     status: z.enum(['online', 'offline', 'revoked']),
-    labels: z.record(z.string(), z.string()).openapi({ description: "effective labels: the agent's own, overridden by operator labels" }),
-    operatorLabels: z.record(z.string(), z.string()),
+    labels: z.record(z.string(), z.string()).openapi({
+      description: 'trusted labels, what plain selector terms match: bound by the enrollment token, overridden by operator labels',
+    }),
+    operatorLabels: z.record(z.string(), z.string()).openapi({ description: 'labels set with corral label (trusted)' }),
+    boundLabels: z.record(z.string(), z.string()).openapi({ description: 'labels bound by the enrollment token the agent enrolled with (trusted)' }),
+    claimedLabels: z.record(z.string(), z.string()).openapi({
+      description: "labels the agent reports about itself (a Corral agent's --label flags): claims, matched only by claim.<key> selector terms",
+    }),
+    approval: z.enum(['approved', 'pending']).openapi({ description: 'pending: enrolled, waiting for corral agent approve; nothing is offered to it' }),
+    enrollmentTokenId: z.string().nullable().openapi({ description: 'the enrollment token it enrolled with; null when enrolled before tokens were scoped' }),
     identifyingAttributes: z.record(z.string(), z.string()),
     nonIdentifyingAttributes: z.record(z.string(), z.string()),
     os: z.string(),
@@ -74,7 +83,12 @@ export const AgentDetail = AgentSummary.extend({
 export const LabelsPatch = z
   .object({
     labels: z
-      .record(z.string().regex(/^[A-Za-z0-9._/-]{1,128}$/, 'label keys use letters, digits and ._/- (at most 128)'), z.string().regex(/^[A-Za-z0-9._/:-]{0,256}$/, 'label values use letters, digits and ._/:- (at most 256)').nullable())
+      .record(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9._/-]{1,128}$/, 'label keys use letters, digits and ._/- (at most 128)')
+          .refine((k) => !k.startsWith(CLAIM_PREFIX), `label keys may not start with "${CLAIM_PREFIX}" (selectors use it for what agents report about themselves)`),
+        z.string().regex(/^[A-Za-z0-9._/:-]{0,256}$/, 'label values use letters, digits and ._/:- (at most 256)').nullable())
       .openapi({ description: 'labels to set; null removes an operator label' }),
   })
   .strict()
@@ -87,10 +101,28 @@ export const EnrollmentToken = z
     prefix: z.string(),
     createdAt: z.string(),
     revokedAt: z.string().nullable(),
+    labels: z.record(z.string(), z.string()).openapi({ description: 'bound to every agent enrolled with it, as trusted labels' }),
+    expiresAt: z.string().nullable().openapi({ description: 'no new enrollments from then on; null for never' }),
+    maxAgents: z.number().nullable().openapi({ description: 'at most this many agents enroll with it; null for no cap' }),
+    enrolledAgents: z.number().openapi({ description: 'agents enrolled with it so far' }),
+    requireApproval: z.boolean().openapi({ description: 'agents enrolled with it wait (pending) until corral agent approve' }),
   })
   .openapi('EnrollmentToken');
 
-export const NewEnrollmentToken = z.object({ name: z.string().min(1).max(128).default('enrollment') }).strict();
+export const NewEnrollmentToken = z
+  .object({
+    name: z.string().min(1).max(128).default('enrollment'),
+    labels: z
+      .record(z.string().max(200), z.string().max(300))
+      .optional()
+      .openapi({ description: `labels bound to every agent that enrolls with it (trusted; at most ${MAX_TOKEN_LABELS})`, example: { env: 'prod' } }),
+    expiresAt: z.string().max(64).optional().openapi({ description: 'ISO 8601 date-time after which it enrolls no new agent' }),
+    expiresIn: z.string().max(16).optional().openapi({ description: 'the same as a duration from now: 90s, 30m, 24h, 7d', example: '24h' }),
+    maxAgents: z.number().int().optional().openapi({ description: 'at most this many agents may enroll with it' }),
+    requireApproval: z.boolean().optional().openapi({ description: 'agents enrolled with it wait (pending) until an operator approves them' }),
+  })
+  .strict()
+  .openapi('NewEnrollmentToken');
 
 export const CreatedEnrollmentToken = EnrollmentToken.extend({
   token: z.string().openapi({ description: 'the secret, shown only once' }),

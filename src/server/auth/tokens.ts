@@ -6,7 +6,7 @@
  * full entropy (nothing to brute-force as with a password).
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { TokenKind, TokenRecord } from '../store/index.js';
+import type { NewTokenRecord, TokenKind } from '../store/index.js';
 
 export type SecretKind = TokenKind | 'agent';
 
@@ -31,7 +31,7 @@ export function sameHash(a: string, b: string): boolean {
 }
 
 /** Builds a token record for a secret (given, e.g. from CORRAL_ADMIN_TOKEN, or generated). */
-export function newTokenRecord(kind: TokenKind, name: string, now: number, secret = generateSecret(kind)): { record: TokenRecord; secret: string } {
+export function newTokenRecord(kind: TokenKind, name: string, now: number, secret = generateSecret(kind)): { record: NewTokenRecord; secret: string } {
   return {
     secret,
     record: {

@@ -1,13 +1,26 @@
 /**
- * What a selector sees of an agent: its description attributes, then its own
- * labels (`corral.label.<key>` attributes a corral agent reports from its
- * `--label` flags), then operator labels, later sources winning.
+ * Trusted labels and claims: the two things a selector can see of an agent.
+ *
+ * - Trusted labels come from whoever the server trusts to say where an agent
+ *   belongs: the enrollment token it enrolled with (`boundLabels`), overridden
+ *   by an operator (`labels`, set with `corral label`). A plain selector term
+ *   (`env=prod`, `!canary`) matches these only.
+ * - Claims are what the agent reports about itself: every description
+ *   attribute (`host.arch`, `service.name`, ...) and the labels a Corral
+ *   agent reports from its own `--label` flags (`corral.label.<key>`
+ *   attributes, also claimable as `<key>`). A selector matches them only
+ *   through the explicit `claim.` form (`claim.host.arch=arm64`,
+ *   `claim.env=prod`), so no report can ever set or override a trusted key.
  */
 import type { AgentRecord } from '../store/index.js';
+import { CLAIM_PREFIX } from './label-rules.js';
 
 export const AGENT_LABEL_PREFIX = 'corral.label.';
 
-/** Labels the agent reported about itself (from `corral.label.*` attributes). */
+type Labelled = Pick<AgentRecord, 'labels' | 'boundLabels'>;
+type Described = Pick<AgentRecord, 'identifyingAttributes' | 'nonIdentifyingAttributes'>;
+
+/** Labels the agent reported about itself (from `corral.label.*` attributes): claims. */
 export function agentOwnLabels(agent: Pick<AgentRecord, 'nonIdentifyingAttributes'>): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(agent.nonIdentifyingAttributes)) {
@@ -16,14 +29,27 @@ export function agentOwnLabels(agent: Pick<AgentRecord, 'nonIdentifyingAttribute
   return labels;
 }
 
-/** The agent's labels: its own, overridden by the operator's. */
-export function effectiveLabels(agent: Pick<AgentRecord, 'nonIdentifyingAttributes' | 'labels'>): Record<string, string> {
-  return { ...agentOwnLabels(agent), ...agent.labels };
+/** The agent's trusted labels: bound by its enrollment token, overridden by the operator's. */
+export function trustedLabels(agent: Labelled): Record<string, string> {
+  return { ...agent.boundLabels, ...agent.labels };
 }
 
-/** Everything a selector matches against. */
-export function selectableAttributes(
-  agent: Pick<AgentRecord, 'identifyingAttributes' | 'nonIdentifyingAttributes' | 'labels'>,
-): Record<string, string> {
-  return { ...agent.identifyingAttributes, ...agent.nonIdentifyingAttributes, ...effectiveLabels(agent) };
+/** Everything the agent claims about itself: description attributes, then its own labels. */
+export function agentClaims(agent: Described): Record<string, string> {
+  return { ...agent.identifyingAttributes, ...agent.nonIdentifyingAttributes, ...agentOwnLabels(agent) };
+}
+
+/**
+ * What a selector matches against: trusted labels under their own keys,
+ * claims under `claim.<key>`. Label keys never start with `claim.`
+ * (label-rules.ts), so the two cannot collide.
+ */
+export function selectableAttributes(agent: Labelled & Described): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(agentClaims(agent))) out[CLAIM_PREFIX + k] = v;
+  for (const [k, v] of Object.entries(trustedLabels(agent))) {
+    // Stored before label rules existed, or written around the API: never let it pass for a claim.
+    if (!k.startsWith(CLAIM_PREFIX)) out[k] = v;
+  }
+  return out;
 }

@@ -1,11 +1,12 @@
 /**
- * Turns stored agents into what the API shows: effective labels, the
+ * Turns stored agents into what the API shows: trusted labels (and where
+ * they came from) apart from what the agent claims about itself, the
  * commonly wanted attributes lifted out, and the config status relative to
  * what the server currently offers.
  */
 import { TOP_LEVEL_PACKAGE_NAME } from '../../protocol/index.js';
 import type { AgentRecord } from '../store/index.js';
-import { effectiveLabels, selectableAttributes } from './agent-labels.js';
+import { agentOwnLabels, selectableAttributes, trustedLabels } from './agent-labels.js';
 import type { DesiredState } from './desired-state.js';
 
 export type ConfigState = 'NONE' | 'PENDING' | 'APPLYING' | 'APPLIED' | 'FAILED';
@@ -56,8 +57,12 @@ export function agentSummary(agent: AgentRecord, configs: DesiredState) {
     name: agent.name,
     kind: agent.kind,
     status: agent.status,
-    labels: effectiveLabels(agent),
+    labels: trustedLabels(agent),
     operatorLabels: agent.labels,
+    boundLabels: agent.boundLabels,
+    claimedLabels: agentOwnLabels(agent),
+    approval: agent.approval,
+    enrollmentTokenId: agent.enrollmentTokenId,
     identifyingAttributes: agent.identifyingAttributes,
     nonIdentifyingAttributes: agent.nonIdentifyingAttributes,
     os: attrs['os.type'] ?? '',

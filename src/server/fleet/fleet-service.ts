@@ -10,6 +10,7 @@ import { AgentNotFoundError, ConfigNotFoundError, ValidationError } from '../err
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { newTokenRecord } from '../auth/tokens.js';
+import { compileTokenScope, type TokenScopeInput } from '../auth/enrollment-scope.js';
 import { selectableAttributes } from './agent-labels.js';
 import { agentDetail, agentSummary, configState } from './agent-view.js';
 import { hashConfigFiles } from './remote-config.js';
@@ -82,11 +83,15 @@ export class FleetService {
     return this.deps.store.listTokens('enrollment');
   }
 
-  async createEnrollmentToken(name: string): Promise<{ record: TokenRecord; secret: string }> {
-    const token = newTokenRecord('enrollment', name, this.deps.clock.now());
-    await this.deps.store.createToken(token.record);
-    this.deps.events.record('token.created', null, { id: token.record.id, name });
-    return token;
+  /** Creates an enrollment token with the given scope (labels, expiry, agent cap, approval); throws ValidationError naming a bad field. */
+  async createEnrollmentToken(name: string, scopeInput: TokenScopeInput = {}): Promise<{ record: TokenRecord; secret: string }> {
+    const now = this.deps.clock.now();
+    const scope = compileTokenScope(scopeInput, now);
+    const token = newTokenRecord('enrollment', name, now);
+    const record: TokenRecord = { ...token.record, ...scope, enrolledAgents: 0 };
+    await this.deps.store.createToken(record);
+    this.deps.events.record('token.created', null, { id: record.id, name, labels: scope.labels, expiresAt: scope.expiresAt, maxAgents: scope.maxAgents });
+    return { record, secret: token.secret };
   }
 
   async revokeEnrollmentToken(id: string): Promise<TokenRecord> {

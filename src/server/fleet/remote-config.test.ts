@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ConfigRecord } from '../store/index.js';
 import { compileConfigs, desiredConfigFor, hashConfigFiles } from './remote-config.js';
-import { effectiveLabels, selectableAttributes } from './agent-labels.js';
+import { selectableAttributes, trustedLabels } from './agent-labels.js';
 
 const config = (name: string, selector: string, files: ConfigRecord['files']): ConfigRecord => ({
   name,
@@ -40,16 +40,24 @@ describe('remote config', () => {
     assert.equal(desiredConfigFor(compileConfigs([config('x', 'env=prod', {})]), { env: 'dev' }), null);
   });
 
-  it('lets operator labels beat the agent\'s own labels and attributes', () => {
+  it('lets operator labels beat token-bound labels, and keeps every report a claim', () => {
     const agent = {
       identifyingAttributes: { 'service.name': 'io.corral.agent' },
-      nonIdentifyingAttributes: { 'corral.label.env': 'dev', 'corral.label.role': 'web', 'host.arch': 'arm64' },
-      labels: { env: 'prod', 'host.arch': 'pretend' },
+      nonIdentifyingAttributes: { 'corral.label.env': 'prod', 'corral.label.role': 'web', 'host.arch': 'arm64', tier: 'db' },
+      boundLabels: { env: 'staging', zone: 'a' },
+      labels: { zone: 'b' },
     };
-    assert.deepEqual(effectiveLabels(agent), { env: 'prod', role: 'web', 'host.arch': 'pretend' });
+    assert.deepEqual(trustedLabels(agent), { env: 'staging', zone: 'b' });
     const attrs = selectableAttributes(agent);
-    assert.equal(attrs.env, 'prod');
-    assert.equal(attrs['host.arch'], 'pretend');
-    assert.equal(attrs['service.name'], 'io.corral.agent');
+    assert.equal(attrs.env, 'staging', 'a reported corral.label.env never sets the trusted env');
+    assert.equal(attrs.zone, 'b', 'the operator wins over the token');
+    assert.equal(attrs.role, undefined, 'a claimed label is no label');
+    assert.equal(attrs.tier, undefined, 'a description attribute is no label');
+    assert.equal(attrs['claim.env'], 'prod');
+    assert.equal(attrs['claim.role'], 'web');
+    assert.equal(attrs['claim.host.arch'], 'arm64');
+    assert.equal(attrs['claim.service.name'], 'io.corral.agent');
+    assert.equal(desiredConfigFor(compileConfigs([config('p', 'env=prod', {})]), attrs), null);
+    assert.notEqual(desiredConfigFor(compileConfigs([config('p', 'claim.env=prod', { 'a.conf': { contentType: 'text/plain', body: 'x' } })]), attrs), null);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { matchesSelector, parseSelector, SelectorError } from './selector.js';
+import { selectableAttributes } from './agent-labels.js';
 
 const web = { env: 'prod', role: 'web', 'host.arch': 'arm64' };
 const db = { env: 'prod', role: 'db', canary: 'true' };
@@ -41,7 +42,30 @@ describe('selector', () => {
     assert.deepEqual(parseSelector('index=1').requirements, [{ op: 'eq', key: 'index', value: '1' }]);
   });
 
-  for (const bad of ['env=', 'role in web', 'role in (web', '=prod', 'env=prod,', 'a b', '!', 'role in ()', 'env=prod;rm']) {
+  it('matches claims only through the claim. form, over what selectableAttributes builds', () => {
+    const agent = selectableAttributes({
+      labels: {},
+      boundLabels: { env: 'staging' },
+      identifyingAttributes: { 'service.name': 'otelcol' },
+      nonIdentifyingAttributes: { 'corral.label.env': 'prod', 'host.arch': 'arm64' },
+    });
+    const matches = (sel: string) => matchesSelector(parseSelector(sel), agent);
+    assert.equal(matches('env=prod'), false, 'a claimed env is not the env label');
+    assert.equal(matches('env=staging'), true);
+    assert.equal(matches('host.arch=arm64'), false, 'a reported attribute is not a label');
+    assert.equal(matches('claim.host.arch=arm64'), true);
+    assert.equal(matches('claim.env=prod,env=staging'), true);
+    assert.equal(matches('claim.service.name in (otelcol,collector)'), true);
+    assert.equal(matches('!claim.canary'), true);
+    assert.equal(matches('claim.corral.label.env=prod'), true);
+  });
+
+  it('names the claim form when its key is missing', () => {
+    assert.throws(() => parseSelector('claim.=x'), /attribute key after "claim\."/);
+    assert.throws(() => parseSelector('!claim.'), /attribute key after "claim\."/);
+  });
+
+  for (const bad of ['env=', 'role in web', 'role in (web', '=prod', 'env=prod,', 'a b', '!', 'role in ()', 'env=prod;rm', 'claim.=arm64']) {
     it(`rejects "${bad}" with a positioned error`, () => {
       assert.throws(
         () => parseSelector(bad),

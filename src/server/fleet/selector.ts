@@ -7,7 +7,15 @@
  * matches every agent. Keys may contain letters, digits and `._/-`; values
  * also `:`. Parse once with `parseSelector` (throws `SelectorError` naming
  * the position and what was expected) and match many times.
+ *
+ * A plain key names a trusted label (bound by the agent's enrollment token or
+ * set by an operator). A key written `claim.<key>` names something the agent
+ * reports about itself (`claim.host.arch=arm64`, `claim.env=prod` for its own
+ * `--label env=prod`): the selector says so wherever a claim decides. The
+ * matched map is built by `selectableAttributes` (agent-labels.ts).
  */
+
+import { CLAIM_PREFIX } from './label-rules.js';
 
 export type Requirement =
   | { op: 'eq' | 'neq'; key: string; value: string }
@@ -82,9 +90,16 @@ function parseValueList(s: Scanner): string[] {
   return values;
 }
 
+/** A key; `claim.` alone is a claim form without its attribute. */
+function takeKey(s: Scanner, what: string): string {
+  const key = s.take(KEY, what);
+  if (key === CLAIM_PREFIX) s.fail(`expected an attribute key after "${CLAIM_PREFIX}" (e.g. ${CLAIM_PREFIX}host.arch=arm64)`);
+  return key;
+}
+
 function parseRequirement(s: Scanner): Requirement {
-  if (s.accept('!')) return { op: 'notexists', key: s.take(KEY, 'a label key after "!"') };
-  const key = s.take(KEY, 'a label key');
+  if (s.accept('!')) return { op: 'notexists', key: takeKey(s, 'a label key after "!"') };
+  const key = takeKey(s, 'a label key');
   if (s.accept('!=')) return { op: 'neq', key, value: s.take(VALUE, 'a value after "!="') };
   if (s.accept('==') || s.accept('=')) return { op: 'eq', key, value: s.take(VALUE, 'a value after "="') };
   if (s.accept('notin', true)) return { op: 'notin', key, values: parseValueList(s) };

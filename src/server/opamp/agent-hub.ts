@@ -33,6 +33,7 @@ import { AgentRevokedError, AgentTimeoutError, AgentUnavailableError } from '../
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { generateSecret, hashSecret } from '../auth/tokens.js';
+import { admitNewAgent } from '../auth/enrollment-scope.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
 import type { DesiredConfig } from '../fleet/remote-config.js';
 import { compileDesiredState, loadDesiredState, type DesiredState } from '../fleet/desired-state.js';
@@ -68,6 +69,8 @@ export interface HubOptions {
   pollMs: number;
   /** Offered to enrolling agents, which verify package signatures with it. */
   signingPublicKeyPem: string;
+  /** New agents wait as `pending` until an operator approves them (default false). */
+  requireApproval?: boolean;
 }
 
 export interface HubDeps {
@@ -171,6 +174,8 @@ export class AgentHub {
     if (!session) {
       const known = await this.deps.store.getAgent(agentId);
       if (known?.status === 'revoked') throw new AgentRevokedError(agentId);
+      // A new agent on an enrollment token is created here, with the token's labels bound, before anything is offered.
+      if (!known && ctx.principal.kind === 'enrollment') await admitNewAgent(this.deps.store, ctx.principal, agentId, now, this.opts.requireApproval ?? false);
       session = this.newSession(agentId, msg.instanceUid, ctx.transport, ctx.principal);
       if (known) {
         session.operatorLabels = known.labels;

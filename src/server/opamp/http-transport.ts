@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { ProtocolError, decodeAgentToServer, encodeServerToAgent } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { AgentRevokedError } from '../errors.js';
+import { AgentRevokedError, EnrollmentRefusedError } from '../errors.js';
 import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import { MAX_MESSAGE_BYTES, PROTOBUF_CONTENT_TYPE } from './limits.js';
@@ -79,7 +79,14 @@ export class HttpTransport {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const principal = await authenticateAgent(this.deps.store, req.headers.authorization);
+    let principal;
+    try {
+      principal = await authenticateAgent(this.deps.store, req.headers.authorization);
+    } catch (err) {
+      if (!(err instanceof EnrollmentRefusedError)) throw err;
+      req.resume();
+      return plain(res, err.status, err.message);
+    }
     if (!principal) {
       req.resume();
       return plain(res, 401, 'missing or invalid bearer token');
@@ -111,6 +118,7 @@ export class HttpTransport {
     } catch (err) {
       if (err instanceof ProtocolError) return plain(res, 400, 'request body is not a valid AgentToServer protobuf');
       if (err instanceof AgentRevokedError) return plain(res, 401, 'agent revoked');
+      if (err instanceof EnrollmentRefusedError) return plain(res, err.status, err.message);
       this.deps.log.error({ err }, 'failed to handle OpAMP message');
       return plain(res, 500, 'internal error');
     }

@@ -9,7 +9,8 @@ export type Transport = 'ws' | 'http';
 
 /** Who the bearer token says the peer is. */
 export type Principal =
-  | { kind: 'enrollment'; tokenId: string }
+  /** `tokenName`, `maxAgents`: for the reason given when the token cannot enroll another agent. */
+  | { kind: 'enrollment'; tokenId: string; tokenName?: string; maxAgents?: number | null }
   /** `authorization`: the header the agent authenticated with, offered back for package downloads. */
   | { kind: 'agent'; agentId: string; authorization?: string };
 

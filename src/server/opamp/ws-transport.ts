@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { FrameError, ProtocolError, decodeAgentToServer, decodeWsFrame, encodeServerToAgent, encodeWsFrame } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { AgentRevokedError } from '../errors.js';
+import { AgentRevokedError, EnrollmentRefusedError } from '../errors.js';
 import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Session } from './session.js';
@@ -25,8 +25,8 @@ export interface WsTransportOptions {
   retryAfterSeconds: number;
 }
 
-function refuse(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}): void {
-  const body = `${text}\n`;
+function refuse(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}, detail = text): void {
+  const body = `${detail}\n`;
   const lines = [
     `HTTP/1.1 ${status} ${text}`,
     'Connection: close',
@@ -64,6 +64,7 @@ export class WsTransport {
         this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, principal));
       })
       .catch((err: unknown) => {
+        if (err instanceof EnrollmentRefusedError) return refuse(socket, err.status, err.status === 401 ? 'Unauthorized' : 'Forbidden', {}, err.message);
         this.deps.log.error({ err }, 'authentication failed');
         refuse(socket, 503, 'Service Unavailable', { 'Retry-After': String(this.opts.retryAfterSeconds) });
       });
@@ -113,6 +114,8 @@ export class WsTransport {
       if (err instanceof FrameError) return ws.close(1002, err.message.slice(0, 120));
       if (err instanceof ProtocolError) return ws.close(1007, 'malformed AgentToServer protobuf');
       if (err instanceof AgentRevokedError) return ws.close(4001, 'agent revoked');
+      // WebSocket close reasons are at most 123 bytes.
+      if (err instanceof EnrollmentRefusedError) return ws.close(err.status === 401 ? 4001 : 4003, err.message.slice(0, 120));
       this.deps.log.error({ err }, 'failed to handle OpAMP message');
       ws.close(1011, 'internal error');
     }

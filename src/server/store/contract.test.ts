@@ -162,6 +162,52 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await assert.rejects(store.revokeToken('nope', 1), TokenNotFoundError);
     });
 
+    it('enrolls agents with a scoped token: binds its labels, counts to its cap, refuses when expired or revoked', async (t) => {
+      if (skip) return t.skip(skip);
+      await store.createToken({ id: 'ts1', kind: 'enrollment', name: 'prod', hash: 'hs1', prefix: 'corral_enroll_ps', createdAt: 1, revokedAt: null, labels: { env: 'prod' }, maxAgents: 2, expiresAt: 5000 });
+      const token = await store.findActiveTokenByHash('hs1');
+      assert.deepEqual({ labels: token?.labels, maxAgents: token?.maxAgents, expiresAt: token?.expiresAt, enrolledAgents: token?.enrolledAgents, requireApproval: token?.requireApproval }, {
+        labels: { env: 'prod' },
+        maxAgents: 2,
+        expiresAt: 5000,
+        enrolledAgents: 0,
+        requireApproval: false,
+      });
+      // Five at once for a cap of two (replicas race like this): exactly two get in.
+      const outcomes = await Promise.all([900_501, 900_502, 900_503, 900_504, 900_505].map((n) => store.enrollAgent({ id: id(n), tokenId: 'ts1', at: 100, requireApproval: false })));
+      assert.equal(outcomes.filter((o) => o === 'enrolled').length, 2);
+      assert.equal(outcomes.filter((o) => o === 'token-exhausted').length, 3);
+      const enrolled = [900_501, 900_502, 900_503, 900_504, 900_505].map(id).filter((_, i) => outcomes[i] === 'enrolled');
+      const agent = await store.getAgent(enrolled[0]!);
+      assert.deepEqual({ bound: agent?.boundLabels, token: agent?.enrollmentTokenId, labels: agent?.labels, approval: agent?.approval }, {
+        bound: { env: 'prod' },
+        token: 'ts1',
+        labels: {},
+        approval: 'approved',
+      });
+      assert.equal(await store.enrollAgent({ id: enrolled[0]!, tokenId: 'ts1', at: 100, requireApproval: false }), 'exists', 'an existing agent is not counted again');
+      assert.equal((await store.findActiveTokenByHash('hs1'))?.enrolledAgents, 2);
+      // Reports never touch bound labels.
+      const reported = await store.upsertAgentReport(enrolled[0]!, { nonIdentifyingAttributes: { 'corral.label.env': 'dev' } }, 200);
+      assert.deepEqual(reported.boundLabels, { env: 'prod' });
+
+      await store.createToken({ id: 'ts2', kind: 'enrollment', name: 'short', hash: 'hs2', prefix: 'corral_enroll_sh', createdAt: 1, revokedAt: null, expiresAt: 1000, requireApproval: true });
+      assert.equal(await store.enrollAgent({ id: id(900_510), tokenId: 'ts2', at: 999, requireApproval: false }), 'enrolled');
+      assert.equal((await store.getAgent(id(900_510)))?.approval, 'pending', 'the token asks for approval');
+      assert.equal(await store.enrollAgent({ id: id(900_511), tokenId: 'ts2', at: 1000, requireApproval: false }), 'token-expired');
+      await store.revokeToken('ts2', 1);
+      assert.equal(await store.enrollAgent({ id: id(900_512), tokenId: 'ts2', at: 10, requireApproval: false }), 'token-revoked');
+      assert.equal(await store.getAgent(id(900_511)), null);
+      assert.equal(await store.getAgent(id(900_512)), null);
+      assert.equal((await store.setAgentApproval(id(900_510), 'approved')).approval, 'approved');
+      await assert.rejects(store.setAgentApproval(id(999_997), 'approved'), AgentNotFoundError);
+      // The server's first-start token: no labels, no cap, no expiry.
+      await store.createToken({ id: 'ts3', kind: 'enrollment', name: 'plain', hash: 'hs3', prefix: 'corral_enroll_pl', createdAt: 1, revokedAt: null });
+      assert.equal(await store.enrollAgent({ id: id(900_520), tokenId: 'ts3', at: 10, requireApproval: true }), 'enrolled');
+      assert.deepEqual((await store.getAgent(id(900_520)))?.boundLabels, {});
+      assert.equal((await store.getAgent(id(900_520)))?.approval, 'pending', 'the server asks for approval');
+    });
+
     it('stores configs by name, replacing content and keeping createdAt', async (t) => {
       if (skip) return t.skip(skip);
       const files = { 'a.json': { contentType: 'application/json', body: '{}' } };

@@ -7,18 +7,22 @@ import type { AgentsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
 import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
+import { enrollAgentTx } from './enrollment-store.js';
 import type {
+  AgentApproval,
   AgentRecord,
   AgentReportPatch,
   AgentTouch,
   ConfigRecord,
   DeploymentRecord,
   EventQuery,
+  EnrollmentOutcome,
   EventRecord,
   JobHostRecord,
   JobRecord,
   JobStatus,
   NewEvent,
+  NewTokenRecord,
   PackageRecord,
   RolloutStore,
   Store,
@@ -69,11 +73,24 @@ export class KyselyStore implements Store {
     await this.db.destroy();
   }
 
-  createToken(t: TokenRecord): Promise<void> {
+  createToken(t: NewTokenRecord): Promise<void> {
     return this.run('create token', async () => {
       await this.db
         .insertInto('tokens')
-        .values({ id: t.id, kind: t.kind, name: t.name, hash: t.hash, prefix: t.prefix, created_at: t.createdAt, revoked_at: t.revokedAt })
+        .values({
+          id: t.id,
+          kind: t.kind,
+          name: t.name,
+          hash: t.hash,
+          prefix: t.prefix,
+          created_at: t.createdAt,
+          revoked_at: t.revokedAt,
+          labels: json(t.labels ?? {}),
+          expires_at: t.expiresAt ?? null,
+          max_agents: t.maxAgents ?? null,
+          enrolled_agents: 0,
+          require_approval: t.requireApproval ? 1 : 0,
+        })
         .execute();
     });
   }
@@ -109,6 +126,18 @@ export class KyselyStore implements Store {
     });
   }
 
+  enrollAgent(e: { id: string; tokenId: string; at: number; requireApproval: boolean }): Promise<EnrollmentOutcome> {
+    return this.run('enroll agent', () => enrollAgentTx(this.db, e));
+  }
+
+  setAgentApproval(id: string, approval: AgentApproval): Promise<AgentRecord> {
+    return this.run('set agent approval', async () => {
+      const res = await this.db.updateTable('agents').set({ approval }).where('id', '=', id).executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) throw new AgentNotFoundError(id);
+      return toAgent(await this.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+    });
+  }
+
   findAgentByCredentialHash(hash: string): Promise<AgentRecord | null> {
     return this.run('find agent by credential', async () => {
       const r = await this.db.selectFrom('agents').selectAll().where('credential_hash', '=', hash).executeTakeFirst();
@@ -135,6 +164,9 @@ export class KyselyStore implements Store {
               name: '',
               status: 'online',
               labels: '{}',
+              bound_labels: '{}',
+              enrollment_token_id: null,
+              approval: 'approved',
               identifying_attributes: '{}',
               non_identifying_attributes: '{}',
               capabilities: 0,

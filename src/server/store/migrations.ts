@@ -212,7 +212,41 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0010_enrollment_scope': {
+      async up(db: Kysely<unknown>) {
+        // Enrollment tokens bind labels, expire, cap their agents and may ask for approval.
+        await db.schema.alterTable('tokens').addColumn('labels', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+        await db.schema.alterTable('tokens').addColumn('expires_at', 'bigint').execute();
+        await db.schema.alterTable('tokens').addColumn('max_agents', 'integer').execute();
+        await db.schema.alterTable('tokens').addColumn('enrolled_agents', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('tokens').addColumn('require_approval', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('agents').addColumn('bound_labels', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+        await db.schema.alterTable('agents').addColumn('enrollment_token_id', 'text').execute();
+        await db.schema.alterTable('agents').addColumn('approval', 'text', (c) => c.notNull().defaultTo('approved')).execute();
+        await db.schema.createIndex('agents_enrollment_token').on('agents').column('enrollment_token_id').execute();
+        // Before this, an agent's own --labels decided what it got. Keep what agents enrolled so far
+        // receive: their reported labels become bound labels once (from now on, reports are only claims).
+        const rows = await sql<{ id: string; attrs: string }>`select id, non_identifying_attributes as attrs from agents`.execute(db);
+        for (const r of rows.rows) {
+          const bound = grandfatheredLabels(r.attrs);
+          if (Object.keys(bound).length > 0) await sql`update agents set bound_labels = ${JSON.stringify(bound)} where id = ${r.id}`.execute(db);
+        }
+      },
+    },
   };
+}
+
+const LABEL_PREFIX = 'corral.label.';
+
+function grandfatheredLabels(attrsJson: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(JSON.parse(attrsJson) as Record<string, unknown>)) {
+    const key = k.slice(LABEL_PREFIX.length);
+    // Only what a label may be (the same rules as for operator labels); anything else stays a claim.
+    if (!k.startsWith(LABEL_PREFIX) || typeof v !== 'string' || key.startsWith('claim.')) continue;
+    if (/^[A-Za-z0-9._/-]{1,128}$/.test(key) && /^[A-Za-z0-9._/:-]{0,256}$/.test(v)) labels[key] = v;
+  }
+  return labels;
 }
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

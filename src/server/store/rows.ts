@@ -14,6 +14,9 @@ export function toAgent(r: Selectable<AgentsTable>): AgentRecord {
     name: r.name,
     status: r.status as AgentRecord['status'],
     labels: JSON.parse(r.labels) as Record<string, string>,
+    boundLabels: JSON.parse(r.bound_labels) as Record<string, string>,
+    enrollmentTokenId: r.enrollment_token_id,
+    approval: r.approval as AgentRecord['approval'],
     identifyingAttributes: JSON.parse(r.identifying_attributes) as Record<string, string>,
     nonIdentifyingAttributes: JSON.parse(r.non_identifying_attributes) as Record<string, string>,
     capabilities: num(r.capabilities),
@@ -38,6 +41,11 @@ export function toToken(r: Selectable<Database['tokens']>): TokenRecord {
     prefix: r.prefix,
     createdAt: num(r.created_at),
     revokedAt: r.revoked_at === null ? null : num(r.revoked_at),
+    labels: JSON.parse(r.labels) as Record<string, string>,
+    expiresAt: r.expires_at === null ? null : num(r.expires_at),
+    maxAgents: r.max_agents === null ? null : num(r.max_agents),
+    enrolledAgents: num(r.enrolled_agents),
+    requireApproval: num(r.require_approval) === 1,
   };
 }
 

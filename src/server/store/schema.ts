@@ -9,6 +9,11 @@ export interface TokensTable {
   prefix: string;
   created_at: number;
   revoked_at: number | null;
+  labels: string;
+  expires_at: number | null;
+  max_agents: number | null;
+  enrolled_agents: number;
+  require_approval: number;
 }
 
 export interface AgentsTable {
@@ -17,6 +22,9 @@ export interface AgentsTable {
   name: string;
   status: string;
   labels: string;
+  bound_labels: string;
+  enrollment_token_id: string | null;
+  approval: string;
   identifying_attributes: string;
   non_identifying_attributes: string;
   capabilities: number;

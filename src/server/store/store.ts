@@ -26,7 +26,27 @@ export interface TokenRecord {
   prefix: string;
   createdAt: number;
   revokedAt: number | null;
+  /** Enrollment tokens only: labels bound to every agent enrolled with it (trusted labels); {} for none. */
+  labels: Record<string, string>;
+  /** Enrollment tokens only: no new enrollments from this time on; null for never. */
+  expiresAt: number | null;
+  /** Enrollment tokens only: at most this many agents enroll with it; null for no cap. */
+  maxAgents: number | null;
+  /** Agents enrolled with it so far (counted at enrollment; never goes down). */
+  enrolledAgents: number;
+  /** Enrollment tokens only: agents enrolled with it wait as `pending` until an operator approves them. */
+  requireApproval: boolean;
 }
+
+/** What `createToken` takes: the scope fields default to none (no labels, no expiry, no cap, no approval). */
+export type NewTokenRecord = Omit<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'enrolledAgents' | 'requireApproval'> &
+  Partial<Pick<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'requireApproval'>>;
+
+/** Why `enrollAgent` did or did not create the agent. */
+export type EnrollmentOutcome = 'enrolled' | 'exists' | 'token-exhausted' | 'token-expired' | 'token-revoked';
+
+/** approved: served normally; pending: enrolled, waiting for an operator to approve it (nothing is offered). */
+export type AgentApproval = 'approved' | 'pending';
 
 export type AgentKind = 'corral' | 'opamp';
 /** online: connected or heartbeating; offline: gone; revoked: refused forever. */
@@ -70,8 +90,13 @@ export interface AgentRecord {
   kind: AgentKind;
   name: string;
   status: AgentStatus;
-  /** Labels set by an operator; they win over the agent's own. */
+  /** Labels set by an operator (trusted); they win over every other source. */
   labels: Record<string, string>;
+  /** Labels bound by the enrollment token the agent enrolled with (trusted); {} for none. */
+  boundLabels: Record<string, string>;
+  /** The enrollment token the agent enrolled with; null when unknown (enrolled before tokens were scoped). */
+  enrollmentTokenId: string | null;
+  approval: AgentApproval;
   identifyingAttributes: Record<string, string>;
   nonIdentifyingAttributes: Record<string, string>;
   capabilities: number;
@@ -310,14 +335,26 @@ export interface Store {
   /** Flushes and closes connections. Calls after close reject. */
   close(): Promise<void>;
 
-  createToken(token: TokenRecord): Promise<void>;
-  /** Finds a token that is not revoked by its hash. */
+  createToken(token: NewTokenRecord): Promise<void>;
+  /** Finds a token that is not revoked by its hash (it may have expired: callers check `expiresAt`). */
   findActiveTokenByHash(hash: string): Promise<TokenRecord | null>;
   listTokens(kind?: TokenKind): Promise<TokenRecord[]>;
   /** Marks a token revoked. Throws TokenNotFoundError if no such token. Revoking twice is fine. */
   revokeToken(id: string, at: number): Promise<TokenRecord>;
 
   getAgent(id: string): Promise<AgentRecord | null>;
+  /**
+   * Creates agent `id` as enrolled with enrollment token `tokenId`: binds the
+   * token's labels, records the token, sets `approval` (pending when the token
+   * or `requireApproval` asks for it), and counts it against the token's
+   * `maxAgents`, all in one transaction, so concurrent enrollments (also on
+   * other replicas) never exceed the cap. Creates nothing and returns 'exists'
+   * when the agent already exists; 'token-exhausted' / 'token-expired' /
+   * 'token-revoked' when the token cannot enroll another agent at `at`.
+   */
+  enrollAgent(e: { id: string; tokenId: string; at: number; requireApproval: boolean }): Promise<EnrollmentOutcome>;
+  /** Sets an agent's approval. Throws AgentNotFoundError. */
+  setAgentApproval(id: string, approval: AgentApproval): Promise<AgentRecord>;
   findAgentByCredentialHash(hash: string): Promise<AgentRecord | null>;
   listAgents(): Promise<AgentRecord[]>;
   /**

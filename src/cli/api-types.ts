@@ -7,8 +7,15 @@ export interface ApiAgent {
   name: string;
   kind: 'corral' | 'opamp';
   status: 'online' | 'offline' | 'revoked';
+  /** Trusted labels (token-bound, overridden by operator labels): what plain selector terms match. */
   labels: Record<string, string>;
   operatorLabels: Record<string, string>;
+  /** Absent from older servers. */
+  boundLabels?: Record<string, string>;
+  /** What the agent reports about itself as labels (claims; matched by claim.<key>). */
+  claimedLabels?: Record<string, string>;
+  approval?: 'approved' | 'pending';
+  enrollmentTokenId?: string | null;
   identifyingAttributes: Record<string, string>;
   nonIdentifyingAttributes: Record<string, string>;
   os: string;
@@ -45,6 +52,12 @@ export interface ApiToken {
   prefix: string;
   createdAt: string;
   revokedAt: string | null;
+  /** Scope (absent from older servers). */
+  labels?: Record<string, string>;
+  expiresAt?: string | null;
+  maxAgents?: number | null;
+  enrolledAgents?: number;
+  requireApproval?: boolean;
   token?: string;
 }
 

@@ -4,7 +4,8 @@
  * client. Everything is torn down by `close()`.
  *
  *   const fleet = await Fleet.start({ database });
- *   const a = await fleet.startAgent({ labels: { env: 'prod' } });
+ *   const a = await fleet.startAgent({ labels: { env: 'prod' } });   // trusted: bound by its enrollment token
+ *   const b = await fleet.startAgent({ claims: { env: 'prod' } });   // claimed: its own --label flags
  *   await fleet.awaitAgent(a, (x) => x.status === 'online');
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -36,8 +37,14 @@ export interface AgentSummaryJson {
   name: string;
   kind: string;
   status: string;
+  /** Trusted labels: bound by the enrollment token, overridden by operator labels. */
   labels: Record<string, string>;
   operatorLabels: Record<string, string>;
+  boundLabels: Record<string, string>;
+  /** The agent's own --label flags (claims). */
+  claimedLabels: Record<string, string>;
+  approval: 'approved' | 'pending';
+  enrollmentTokenId: string | null;
   nonIdentifyingAttributes: Record<string, string>;
   identifyingAttributes: Record<string, string>;
   os: string;
@@ -81,6 +88,7 @@ export class Fleet {
   adminToken = '';
   enrollmentToken = '';
   private agents: TestAgent[] = [];
+  private readonly scopedTokens = new Map<string, Promise<string>>();
   private serverArgs: string[] = [];
   private readonly replicas: CorralProcess[] = [];
 
@@ -159,7 +167,37 @@ export class Fleet {
     return { url, process: p };
   }
 
-  async startAgent(opts: { name?: string; labels?: Record<string, string>; token?: string; extraArgs?: string[]; server?: string } = {}): Promise<TestAgent> {
+  /**
+   * An enrollment token bound to `labels`, minted through the admin API once
+   * per label set and reused (the first-start token when `labels` is empty).
+   */
+  async tokenFor(labels: Record<string, string>): Promise<string> {
+    const entries = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1));
+    if (entries.length === 0) return this.enrollmentToken;
+    const key = JSON.stringify(entries);
+    let token = this.scopedTokens.get(key);
+    if (!token) {
+      const name = entries.map(([k, v]) => `${k}=${v}`).join(',').slice(0, 128);
+      token = this.api<{ token: string }>('POST', '/api/v1/enrollment-tokens', { name, labels }).then((res) => {
+        if (res.status !== 201) throw new Error(`mint enrollment token for ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+        return res.body.token;
+      });
+      this.scopedTokens.set(key, token);
+    }
+    return token;
+  }
+
+  /**
+   * Starts a real agent. `labels` are trusted: the agent enrolls with a token
+   * bound to them (`tokenFor`), so selectors' plain terms match them.
+   * `claims` are the agent's own `--label` flags: what it reports about
+   * itself, matched only by `claim.<key>` terms. `token` enrolls with that
+   * token instead (not with `labels`).
+   */
+  async startAgent(
+    opts: { name?: string; labels?: Record<string, string>; claims?: Record<string, string>; token?: string; extraArgs?: string[]; server?: string } = {},
+  ): Promise<TestAgent> {
+    if (opts.token && opts.labels) throw new Error('startAgent: give labels (a token bound to them is minted) or token, not both');
     const name = opts.name ?? `agent-${this.agents.length + 1}`;
     const dataDir = join(this.root, name);
     const args = [
@@ -167,12 +205,12 @@ export class Fleet {
       '--server',
       opts.server ?? this.url,
       '--token',
-      opts.token ?? this.enrollmentToken,
+      opts.token ?? (await this.tokenFor(opts.labels ?? {})),
       '--data-dir',
       dataDir,
       '--name',
       name,
-      ...Object.entries(opts.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+      ...Object.entries(opts.claims ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
       ...(opts.extraArgs ?? []),
     ];
     const agent = new TestAgent(name, dataDir, args);

@@ -110,10 +110,10 @@ describe('agent self-upgrade under a service manager (systemd unit, Restart=alwa
       [
         'agent', 'install',
         '--server', fleet.url,
-        '--token', fleet.enrollmentToken,
+        // A token bound to env=prod: the deployments below select the agent by that trusted label.
+        '--token', await fleet.tokenFor({ env: 'prod' }),
         '--data-dir', dataDir,
         '--name', 'host-1',
-        '--label', 'env=prod',
         '--upgrade-grace', '30',
         '--unit-dir', join(work, 'units'),
         '--environment-file', join(work, 'agent.env'),

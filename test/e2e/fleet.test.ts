@@ -63,14 +63,15 @@ for (const backend of backends) {
       }, { what: 'three agent.enrolled events' });
     });
 
-    it('lists agents by selector over labels and description attributes', async (t) => {
+    it('lists agents by selector over trusted labels, and over description attributes with claim.', async (t) => {
       if (skipped) return t.skip(skipped);
       const names = async (s: string) => (await fleet.listAgents(s)).map((a) => a.name).sort();
       assert.deepEqual(await names('env=prod'), ['api-1', 'web-1']);
       assert.deepEqual(await names('env=prod,role in (web,db)'), ['web-1']);
       assert.deepEqual(await names('role=web,!canary'), ['dev-1', 'web-1']);
-      assert.deepEqual(await names(`os.type=${process.platform},env!=prod`), ['dev-1']);
-      assert.deepEqual(await names('service.name=io.corral.agent,role notin (web)'), ['api-1']);
+      assert.deepEqual(await names(`claim.os.type=${process.platform},env!=prod`), ['dev-1']);
+      assert.deepEqual(await names('claim.service.name=io.corral.agent,role notin (web)'), ['api-1']);
+      assert.deepEqual(await names('service.name=io.corral.agent'), [], 'a reported attribute is no label');
 
       const cli = await fleet.cli('agents', '-s', 'env=prod', '-o', 'json');
       assert.equal(cli.code, 0, cli.stderr);
@@ -83,7 +84,7 @@ for (const backend of backends) {
       assert.doesNotMatch(table.stdout, /api-1/);
     });
 
-    it('lets operator labels win over the agent\'s own and drive selectors', async (t) => {
+    it('lets operator labels win over the token\'s and drive selectors', async (t) => {
       if (skipped) return t.skip(skipped);
       const id = await dev.instanceUid();
       const res = await fleet.cli('label', id.slice(-12), 'env=prod', 'canary=true');
@@ -159,8 +160,10 @@ for (const backend of backends) {
       await fleet.stopServer();
       assert.equal(fleet.server.exitCode, 0, fleet.server.stderr);
       await fleet.restartServer();
+      // Its enrollment token (bound to env=dev) is minted while the server is up.
+      const earlyToken = await fleet.tokenFor({ env: 'dev' });
       await fleet.stopServer({ crash: true });
-      const early = await fleet.startAgent({ name: 'early-1', labels: { env: 'dev' } });
+      const early = await fleet.startAgent({ name: 'early-1', token: earlyToken });
       await eventually(() => /connection failed|ECONNREFUSED/.test(early.process.stderr), { what: 'early-1 retrying while the server is down' });
       await fleet.restartServer();
       // Agents retry with capped exponential backoff (30 s at most), so allow for one full wait.

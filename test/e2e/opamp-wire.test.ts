@@ -56,7 +56,7 @@ describe('OpAMP endpoint', { concurrency: false }, () => {
     assert.equal(first.reply!.flags & REPORT_FULL_STATE, REPORT_FULL_STATE);
 
     const put = await fleet.api<{ hash: string }>('PUT', '/api/v1/configs/collector', {
-      selector: 'service.name=otelcol-contrib,host.arch=arm64',
+      selector: 'claim.service.name=otelcol-contrib,claim.host.arch=arm64',
       files: { 'collector.yaml': { contentType: 'application/yaml', body: 'receivers: {}\n' } },
     });
     assert.equal(put.status, 200);

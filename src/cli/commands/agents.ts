@@ -51,13 +51,14 @@ const labelsText = (l: Record<string, string>) => Object.entries(l).map(([k, v])
 
 function agentRows(agents: ApiAgent[], wide: boolean): string {
   return formatTable(
-    ['ID', 'NAME', 'KIND', 'STATUS', 'LABELS', 'OS/ARCH', 'VERSION', 'LAST SEEN', 'HEALTH', 'CONFIG'],
+    ['ID', 'NAME', 'KIND', 'STATUS', 'LABELS', 'CLAIMED', 'OS/ARCH', 'VERSION', 'LAST SEEN', 'HEALTH', 'CONFIG'],
     agents.map((a) => [
       wide ? a.id : shortId(a.id),
       a.name,
       a.kind,
-      a.status,
-      labelsText(a.labels),
+      a.approval === 'pending' ? `${a.status} (pending approval)` : a.status,
+      labelsText(a.labels) || '-',
+      labelsText(a.claimedLabels ?? {}) || '-',
       `${a.os}/${a.arch}`,
       a.agentVersion,
       ago(a.lastSeenAt),
@@ -80,9 +81,13 @@ function describe(a: ApiAgentDetail): string {
     `status:      ${a.status} (last seen ${ago(a.lastSeenAt)}, first seen ${a.firstSeenAt})`,
     `os/arch:     ${a.os}/${a.arch}`,
     `version:     ${a.agentVersion}${a.agentPackage ? ` (upgrade to ${a.agentPackage.offeredVersion}: ${a.agentPackage.status}${a.agentPackage.error ? `: ${a.agentPackage.error}` : ''})` : ''}`,
-    `labels:      ${labelsText(a.labels) || '-'}`,
+    `labels:      ${labelsText(a.labels) || '-'}  (trusted: what selectors match)`,
+    `  token:     ${labelsText(a.boundLabels ?? {}) || '-'}${a.enrollmentTokenId ? `  (enrollment token ${a.enrollmentTokenId})` : ''}`,
+    `  operator:  ${labelsText(a.operatorLabels) || '-'}`,
+    `claimed:     ${labelsText(a.claimedLabels ?? {}) || '-'}  (reported by the agent: match with claim.<key>)`,
+    ...(a.approval === 'pending' ? ['approval:    pending (nothing is offered until corral agent approve)'] : []),
     `config:      ${a.config.status}${a.config.errorMessage ? `: ${a.config.errorMessage}` : ''}${a.config.desiredHash ? ` (offered ${a.config.desiredHash.slice(0, 12)})` : ''}`,
-    'attributes:',
+    'attributes (claims, match with claim.<key>):',
     ...Object.entries({ ...a.identifyingAttributes, ...a.nonIdentifyingAttributes }).map(([k, v]) => `  ${k}: ${v}`),
     'health:',
   ];
@@ -98,10 +103,16 @@ export function addAgentCommands(program: Command, io: CliIo): void {
     program
       .command('agents')
       .description('List agents, optionally filtered by a label selector')
-      .option('-s, --selector <selector>', "label selector, e.g. 'env=prod,role in (web,api),!canary'", '')
+      .option('-s, --selector <selector>', "label selector, e.g. 'env=prod,role in (web,api),!canary,claim.host.arch=arm64'", '')
       .addHelpText(
         'after',
         `
+LABELS are trusted labels (bound by the agent's enrollment token, or set with
+corral label); plain selector terms such as env=prod match only these. CLAIMED
+are labels the agent reports about itself (its --label flags): like every
+description attribute they are claims, matched only with claim.<key>
+(claim.env=prod, claim.host.arch=arm64).
+
 The table shows the last 12 characters of each id (UUIDv7 ids start with their
 creation time, so agents enrolled together share a prefix); every command
 accepts them, or any unique prefix or suffix. -o wide shows full ids.
@@ -109,7 +120,7 @@ accepts them, or any unique prefix or suffix. -o wide shows full ids.
 Examples:
   corral agents
   corral agents -s 'env=prod,role in (web,api),!canary' -o wide
-  corral agents -s host.arch=arm64 -o json`,
+  corral agents -s claim.host.arch=arm64 -o json`,
       ),
     ['table', 'wide', 'json'],
   ).action(async (flags: ConnectionFlags & { selector: string }) => {
@@ -121,10 +132,10 @@ Examples:
   withConnection(
     program
       .command('label')
-      .description('Set (key=value) or remove (key-) operator labels on an agent; operator labels win over the agent\'s own')
+      .description("Set (key=value) or remove (key-) operator labels on an agent; operator labels are trusted and win over the token's")
       .argument('<agent>', 'agent id, or a unique prefix or suffix of it')
       .argument('<labels...>', 'key=value to set, key- to remove')
-      .addHelpText('after', "\nA key- removes the operator label only; the agent's own label of that name shows again.\n\nExample:\n  corral label 82c407ff8cb7 env=prod canary=true tier-"),
+      .addHelpText('after', "\nA key- removes the operator label only; a label of that name bound by the agent's\nenrollment token shows again. What the agent reports never becomes a label.\n\nExample:\n  corral label 82c407ff8cb7 env=prod canary=true tier-"),
   ).action(async (agent: string, labels: string[], flags: ConnectionFlags) => {
     const patch = parseLabelArgs(labels);
     const api = apiFor(flags, io);

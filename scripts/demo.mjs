@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The local demo: a Corral server on the embedded SQLite store plus three
-// local agents with different labels, and a sample package published in
+// local agents with different labels (trusted: each group of agents enrolls
+// with its own token bound to its labels), and a sample package published in
 // three versions (two good, one that crashes) to try a staged rollout and a
 // rollback. Data lives in ./demo-data; run it again and it picks up where it
 // left off. Ctrl-C stops everything.
@@ -78,6 +79,23 @@ function publishSample(url, version, crash) {
   }
 }
 
+/**
+ * The enrollment token of one agent group: bound to the group's labels, so
+ * they are trusted labels (what an agent reports about itself never is).
+ * Created once and kept with the demo's other tokens (a secret is shown only once).
+ */
+function groupToken(url, labels) {
+  const key = labels.join(',');
+  tokens.groups ??= {};
+  if (!tokens.groups[key]) {
+    const env = { ...process.env, CORRAL_SERVER: url, CORRAL_TOKEN: tokens.admin };
+    const args = [bin, 'token', 'create', '--name', `demo ${key}`, ...labels.flatMap((l) => ['--label', l]), '-o', 'json'];
+    tokens.groups[key] = JSON.parse(execFileSync(process.execPath, args, { env, encoding: 'utf8' })).token;
+    writeFileSync(tokensFile, JSON.stringify(tokens, null, 2), { mode: 0o600 });
+  }
+  return tokens.groups[key];
+}
+
 const server = start('server', ['server', '--listen', listen, '--data-dir', join(root, 'server'), '--log-level', 'warn', '--rollout-defaults', '{"minHealthySeconds":5}'], {
   CORRAL_ADMIN_TOKEN: tokens.admin,
   CORRAL_ENROLLMENT_TOKEN: tokens.enrollment,
@@ -94,15 +112,16 @@ server.stdout.on('data', (d) => {
     ['api-1', ['env=prod', 'role=api', 'cluster=b']],
   ];
   for (const [name, labels] of agents) {
-    start(name, ['agent', '--server', url, '--token', tokens.enrollment, '--data-dir', join(root, name), '--name', name, '--log-level', 'warn', ...labels.flatMap((l) => ['--label', l])], {}, AGENT_NODE_FLAGS);
+    start(name, ['agent', '--server', url, '--token', groupToken(url, labels), '--data-dir', join(root, name), '--name', name, '--log-level', 'warn'], {}, AGENT_NODE_FLAGS);
   }
   for (const [version, crash] of [['1.0.0', false], ['1.1.0', false], ['2.0.0', true]]) publishSample(url, version, crash);
   console.log(`
 Corral demo is running (Ctrl-C stops it).
   server / API:      ${url}   (OpenAPI: ${url}/api/v1/openapi.json, metrics: ${url}/metrics)
   admin token:       ${tokens.admin}
-  enrollment token:  ${tokens.enrollment}
+  enrollment token:  ${tokens.enrollment}   (binds no labels)
   agents:            web-1 (env=dev,role=web), web-2 (env=prod,role=web,cluster=a), api-1 (env=prod,role=api,cluster=b)
+                     each enrolled with a token bound to its labels (corral token list)
 
   package:           hello 1.0.0, 1.1.0 (good) and 2.0.0 (crashes at start), published
 

@@ -30,7 +30,8 @@ const deployment = (name: string, pkgName: string, version: string, selector = '
   createdAt: 0,
   updatedAt: 0,
 });
-const corral = { 'service.name': 'io.corral.agent', 'os.type': 'linux', 'host.arch': 'amd64', env: 'prod' };
+/** What selectableAttributes makes of a Corral agent: reports as claim.*, trusted labels plain. */
+const corral = { 'claim.service.name': 'io.corral.agent', 'claim.os.type': 'linux', 'claim.host.arch': 'amd64', env: 'prod' };
 
 describe('agent package offer', () => {
   const packages = [pkg('corral-agent', '2.0.0', 'agent'), pkg('corral-agent', '3.0.0', 'agent', 'arm64', 'b'), pkg('hello', '1.0.0', 'service', 'any', 'c')];
@@ -65,13 +66,13 @@ describe('agent package offer', () => {
   it('offers nothing to agents the selector, the kind or the platform leave out', () => {
     const compiled = compileAgentDeployments(deployments, packages);
     assert.equal(agentPackageFor(compiled, { ...corral, env: 'dev' }), null);
-    assert.equal(agentPackageFor(compiled, { ...corral, 'service.name': 'io.opentelemetry.collector' }), null);
-    assert.equal(agentPackageFor(compiled, { ...corral, 'host.arch': 'arm64' }), null);
+    assert.equal(agentPackageFor(compiled, { ...corral, 'claim.service.name': 'io.opentelemetry.collector' }), null);
+    assert.equal(agentPackageFor(compiled, { ...corral, 'claim.host.arch': 'arm64' }), null);
   });
 
   it('lets the deployment whose name sorts last win when several match', () => {
     const both = [...deployments, deployment('zz-canary', 'corral-agent', '3.0.0')];
-    const chosen = agentPackageFor(compileAgentDeployments(both, packages), { ...corral, 'host.arch': 'arm64' });
+    const chosen = agentPackageFor(compileAgentDeployments(both, packages), { ...corral, 'claim.host.arch': 'arm64' });
     assert.equal(chosen?.deployment.name, 'zz-canary');
     assert.equal(chosen?.artifact.sha256, sha('b'));
   });

@@ -20,6 +20,7 @@ import {
 import type { DeploymentRecord, PackageRecord, Store } from '../store/index.js';
 import { matchesSelector, parseSelector, type Selector } from '../fleet/selector.js';
 import { corralAgentsOf } from '../fleet/corral-agents.js';
+import { CLAIM_PREFIX } from '../fleet/label-rules.js';
 import { lengthPrefixedSha256 as lengthPrefixed } from '../fleet/remote-config.js';
 
 
@@ -84,8 +85,9 @@ export function agentPackageFor(
     if (version === null) return null;
     const artifact = agentArtifactFor(
       c.artifacts.filter((a) => a.version === version),
-      attributes['os.type'] ?? '',
-      attributes['host.arch'] ?? '',
+      // The platform is what the agent reports (a claim): it picks an artifact, never whether the agent gets one.
+      attributes[`${CLAIM_PREFIX}os.type`] ?? '',
+      attributes[`${CLAIM_PREFIX}host.arch`] ?? '',
     );
     return artifact ? { deployment: c.record, version, artifact } : null;
   }

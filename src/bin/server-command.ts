@@ -38,6 +38,7 @@ interface ServerFlags {
   maxDownloads: number;
   publicUrl?: string;
   rolloutDefaults?: Record<string, unknown>;
+  requireApproval?: boolean;
   logLevel: string;
 }
 
@@ -71,13 +72,17 @@ export function serverCommand(): Command {
     )
     .option('--public-url <url>', 'URL agents should use to reach this server (behind a proxy)')
     .option('--rollout-defaults <json>', 'rollout policy fields to use instead of the built-in defaults, e.g. \'{"batches":4,"maxInFlight":"10%"}\'', jsonObject('--rollout-defaults'))
+    .option('--require-approval', 'new agents wait (pending: no config, packages, exec or credential) until corral agent approve')
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addHelpText(
       'after',
       `
 On first start the server prints an admin token and an enrollment token once.
 Set CORRAL_ADMIN_TOKEN / CORRAL_ENROLLMENT_TOKEN on first start to choose them.
-New enrollment tokens: corral token create. New admin token: corral server rotate-admin-token.
+New enrollment tokens: corral token create (--label binds trusted labels; --expires,
+--max-agents, --require-approval). New admin token: corral server rotate-admin-token.
+With --require-approval every new agent waits until an operator approves it
+(corral agents shows it pending; corral agent approve ID / corral agent reject ID).
 
 Examples:
   corral server
@@ -96,6 +101,7 @@ Examples:
         maxDownloads: flags.maxDownloads,
         publicUrl: flags.publicUrl,
         rolloutDefaults: flags.rolloutDefaults,
+        requireApproval: flags.requireApproval ?? false,
       });
       const server = await startServer(opts, { log });
       const where = opts.database ? `postgres ${new URL(opts.database).host}` : `sqlite ${opts.dataDir}`;

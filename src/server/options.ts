@@ -46,6 +46,8 @@ export interface ServerOptions {
    * Range. 0 means unlimited. Default 32.
    */
   maxDownloads?: number;
+  /** New agents wait as `pending` (nothing offered) until `corral agent approve`. Default false. */
+  requireApproval?: boolean;
 }
 
 export interface CompiledServerOptions {
@@ -64,6 +66,7 @@ export interface CompiledServerOptions {
   rolloutTickMs: number;
   /** 0 = unlimited. */
   maxDownloads: number;
+  requireApproval: boolean;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, { integer = true } = {}): number {
@@ -113,5 +116,6 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
     rolloutDefaults: rolloutDefaults(o.rolloutDefaults),
     rolloutTickMs: positive('rolloutTickMs', o.rolloutTickMs, 1000),
     maxDownloads: nonNegative('maxDownloads', o.maxDownloads, DEFAULT_MAX_DOWNLOADS),
+    requireApproval: o.requireApproval ?? false,
   };
 }

@@ -73,6 +73,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       offlineAfterMs: opts.offlineAfterMs,
       pollMs: opts.pollMs,
       signingPublicKeyPem: signingKey.publicKeyPem,
+      requireApproval: opts.requireApproval,
       get opampUrl() {
         return opampUrl;
       },

@@ -50,6 +50,7 @@ export interface AgentSummaryJson {
   os: string;
   arch: string;
   agentVersion: string;
+  lastSeenAt: string;
   health: { healthy: boolean; status: string } | null;
   config: { status: string; desiredHash: string | null; reportedHash: string | null; errorMessage: string };
   agentPackage: { version: string; offeredVersion: string; status: string; error: string; downloadPercent: number | null } | null;

@@ -5,6 +5,7 @@ import type { ApiClient } from '../api-client.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { ago, formatTable } from '../table.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
+import { addApprovalSubcommands } from './approval.js';
 
 const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -177,4 +178,5 @@ export function addAgentShowSubcommand(agentCmd: Command, io: CliIo): void {
       else io.stdout.write(describe(res));
     },
   );
+  addApprovalSubcommands(agentCmd, io);
 }

@@ -21,8 +21,8 @@ export function corralAgentsOf(selector: Selector): Selector {
   return { ...selector, requirements: [...selector.requirements, { op: 'eq', key: `${CLAIM_PREFIX}service.name`, value: CORRAL_AGENT_SERVICE_NAME }] };
 }
 
-/** The agents a deployment targets: Corral agents, not revoked, that its selector matches. */
+/** The agents a deployment targets: Corral agents, not revoked, not waiting for approval, that its selector matches. */
 export function deploymentTargets(d: { selector: string }, agents: AgentRecord[]): AgentRecord[] {
   const selector = corralAgentsOf(parseSelector(d.selector));
-  return agents.filter((a) => a.status !== 'revoked' && matchesSelector(selector, selectableAttributes(a)));
+  return agents.filter((a) => a.status !== 'revoked' && a.approval !== 'pending' && matchesSelector(selector, selectableAttributes(a)));
 }

@@ -79,6 +79,28 @@ export class FleetService {
     return agentDetail(agent, await this.compiledConfigs());
   }
 
+  /** Lets a pending agent in: it gets its credential, config and packages on its next message. Approving twice is fine. */
+  async approveAgent(id: string) {
+    const agent = await this.deps.store.getAgent(id);
+    if (!agent) throw new AgentNotFoundError(id);
+    if (agent.status === 'revoked') throw new ValidationError(`agent ${id} is revoked (or was rejected); it cannot be approved`, 'id');
+    const updated = agent.approval === 'approved' ? agent : await this.deps.store.setAgentApproval(id, 'approved');
+    if (agent.approval === 'pending') this.deps.events.record('agent.approved', id);
+    this.deps.onFleetChange({ agentId: id });
+    return agentDetail(updated, await this.compiledConfigs());
+  }
+
+  /** Refuses a pending agent for good: it is revoked (disconnected, refused from then on). */
+  async rejectAgent(id: string) {
+    const agent = await this.deps.store.getAgent(id);
+    if (!agent) throw new AgentNotFoundError(id);
+    if (agent.approval !== 'pending') throw new ValidationError(`agent ${id} is not waiting for approval; to refuse an approved agent, revoke it (corral revoke)`, 'id');
+    const revoked = await this.deps.store.revokeAgent(id, this.deps.clock.now());
+    this.deps.events.record('agent.rejected', id);
+    this.deps.onFleetChange({ agentId: id, revoked: true });
+    return agentDetail(revoked, await this.compiledConfigs());
+  }
+
   async listEnrollmentTokens(): Promise<TokenRecord[]> {
     return this.deps.store.listTokens('enrollment');
   }

@@ -53,7 +53,7 @@ export class JobService {
       throw e;
     }
     const targets = (await this.deps.store.listAgents())
-      .filter((a) => a.status === 'online' && a.identifyingAttributes['service.name'] === CORRAL_AGENT_SERVICE_NAME)
+      .filter((a) => a.status === 'online' && a.approval !== 'pending' && a.identifyingAttributes['service.name'] === CORRAL_AGENT_SERVICE_NAME)
       .filter((a) => matchesSelector(selector, selectableAttributes(a)))
       .sort((a, b) => (a.name < b.name ? -1 : 1));
     const concurrency = concurrencyFor(spec.maxConcurrency, targets.length);

@@ -180,6 +180,7 @@ export class AgentHub {
       if (known) {
         session.operatorLabels = known.labels;
         session.attributes = selectableAttributes(known);
+        session.pendingApproval = known.approval === 'pending';
         session.reportedConfigHash = known.remoteConfigStatus?.hash ?? null;
         session.capabilities = BigInt(known.capabilities);
         session.lastSeq = BigInt(known.lastSequenceNum);
@@ -208,6 +209,7 @@ export class AgentHub {
       const record = await this.deps.store.upsertAgentReport(agentId, patch, now);
       session.operatorLabels = record.labels;
       session.attributes = selectableAttributes(record);
+      session.pendingApproval = record.approval === 'pending';
     } else if (patchHasNews(patch) || capabilitiesChanged) {
       this.reports.add(agentId, patch, now);
     }
@@ -244,6 +246,8 @@ export class AgentHub {
 
     const reply = this.baseReply(session);
     if (needFullState) reply.flags |= BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState);
+    // A pending agent waits on its enrollment token: nothing is offered until it is approved.
+    if (session.pendingApproval) return { reply, session };
     if (ctx.principal.kind === 'enrollment' && !session.credentialOffered && (msg.capabilities & ACCEPTS_OPAMP_SETTINGS) !== 0n) {
       const credential = generateSecret('agent');
       await this.deps.store.setAgentCredential(agentId, hashSecret(credential));
@@ -283,9 +287,7 @@ export class AgentHub {
     timeoutMs = 10_000,
     progress?: (chunk: Record<string, unknown>) => void,
   ): Promise<Record<string, unknown>> {
-    const s = this.sessions.get(agentId);
-    if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
-    if (!s.customCapabilities.includes(capability)) throw new AgentUnavailableError(agentId, `does not support ${capability}`);
+    const s = this.requestable(agentId, capability);
     const id = randomUUID();
     const reply = new Promise<Record<string, unknown>>((resolve, reject) => {
       const expire = () => {
@@ -330,9 +332,7 @@ export class AgentHub {
     payload: Record<string, unknown>,
     onProgress: (chunk: Record<string, unknown>) => void,
   ): { id: string; done: Promise<Record<string, unknown>> } {
-    const s = this.sessions.get(agentId);
-    if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
-    if (!s.customCapabilities.includes(capability)) throw new AgentUnavailableError(agentId, `does not support ${capability}`);
+    const s = this.requestable(agentId, capability);
     const id = randomUUID();
     const done = new Promise<Record<string, unknown>>((resolve, reject) => {
       this.pending.set(id, { agentId, progress: onProgress, touch: () => undefined, resolve, reject, session: s });
@@ -342,6 +342,15 @@ export class AgentHub {
     s.send(msg);
     this.deps.onMessage?.('out', s.transport);
     return { id, done };
+  }
+
+  /** The agent's session, if a custom request can go out on it now; throws AgentUnavailableError saying why not. */
+  private requestable(agentId: string, capability: string): Session & { send: NonNullable<Session['send']> } {
+    const s = this.sessions.get(agentId);
+    if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
+    if (s.pendingApproval) throw new AgentUnavailableError(agentId, 'is waiting for approval (corral agent approve)');
+    if (!s.customCapabilities.includes(capability)) throw new AgentUnavailableError(agentId, `does not support ${capability}`);
+    return s as Session & { send: NonNullable<Session['send']> };
   }
 
   /** Fails the streams that went out on `session` (all of them with none): their replies can no longer come. */
@@ -559,10 +568,11 @@ export class AgentHub {
       }
       s.operatorLabels = record.labels;
       s.attributes = selectableAttributes(record);
+      s.pendingApproval = record.approval === 'pending';
     }
     let pushed = 0;
     for (const s of this.sessions.values()) {
-      if (!s.send) continue;
+      if (!s.send || s.pendingApproval) continue;
       const offer = this.pendingConfigOffer(s);
       const packages = this.pendingPackagesOffer(s);
       if (!offer && !packages) continue;

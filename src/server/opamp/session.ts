@@ -49,6 +49,8 @@ export interface Session {
   customCapabilities: string[];
   /** Last reported state of each service (health components), to record changes as events. */
   services: Record<string, string>;
+  /** Enrolled but not approved yet: nothing is offered (config, packages, credential, custom requests). */
+  pendingApproval?: boolean;
   /** Set when a newer connection took over, so closing this one changes nothing. */
   superseded: boolean;
 }

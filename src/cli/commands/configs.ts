@@ -87,7 +87,7 @@ export function addConfigCommands(program: Command, io: CliIo): void {
       .command('set')
       .description('Create or replace a named config')
       .argument('<name>', 'config name (letters, digits, ._-)')
-      .requiredOption('-s, --selector <selector>', "which agents get it, e.g. 'env=prod' ('' for all)")
+      .requiredOption('-s, --selector <selector>', "which agents get it, e.g. 'env=prod' (trusted labels), 'claim.host.arch=arm64' (what agents report); '' for all")
       .option('--file <name=path>', 'a file to offer, as name=path, or a path named by its base name (repeatable)', collect, [])
       .option('--content-type <name=type>', 'override the content type of a --file (repeatable)', collect, [])
       .addHelpText(

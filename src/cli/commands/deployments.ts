@@ -46,7 +46,7 @@ export function addDeploymentCommands(program: Command, io: CliIo): void {
       .description('Install (or change) a deployment: a published package version with config values on the agents a selector matches')
       .argument('<name>', 'deployment name')
       .requiredOption('--package <name@version>', 'the package version, e.g. hello@1.0.0')
-      .requiredOption('-s, --selector <selector>', "which agents run it, e.g. 'env=prod,role=web'")
+      .requiredOption('-s, --selector <selector>', "which agents run it, e.g. 'env=prod,role=web' (trusted labels; claim.<key> for what agents report)")
       .option('--set <key=value>', 'a config value for the package templates (repeatable)', collect, [])
       .option('--stopped', 'install without starting')
       .option('--save-policy', 'keep these rollout flags on the deployment for its later changes too (replaces its saved policy)'),

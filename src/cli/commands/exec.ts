@@ -29,7 +29,7 @@ export function addExecCommand(program: Command, io: CliIo & { stderrIsTty?: boo
     program
       .command('exec')
       .description('Run a command on every online agent a selector matches; output streams live, prefixed by host')
-      .requiredOption('-s, --selector <selector>', 'which agents')
+      .requiredOption('-s, --selector <selector>', "which agents, e.g. 'env=prod' (trusted labels; claim.<key> for what agents report)")
       .option('--max-concurrency <n>', 'hosts at once: N or N%', '10')
       .option('--error-budget <n>', 'failures tolerated before no new host starts: N or N%', '0')
       .option('--timeout <seconds>', 'per host', '60')

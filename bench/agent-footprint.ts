@@ -87,7 +87,15 @@ export async function agentFootprintBench(argv: string[]): Promise<void> {
   await run(['package', 'build', pkg, '--out', join(dir, 'sleeper.tar.gz')], cli);
   await run(['package', 'push', join(dir, 'sleeper.tar.gz')], cli);
 
-  const agent = spawn(process.execPath, [...nodeFlags, CORRAL, 'agent', '--server', url, '--token', ENROLL, '--data-dir', join(dir, 'agent'), '--label', 'bench=footprint', '--log-level', 'warn'], {
+  // The agent enrolls with a token bound to bench=footprint, the (trusted) label the deployments select.
+  const minted = await fetch(`${url}/api/v1/enrollment-tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', labels: { bench: 'footprint' } }),
+  });
+  if (minted.status !== 201) throw new Error(`create the bench enrollment token: ${minted.status} ${await minted.text()}`);
+  const token = ((await minted.json()) as { token: string }).token;
+  const agent = spawn(process.execPath, [...nodeFlags, CORRAL, 'agent', '--server', url, '--token', token, '--data-dir', join(dir, 'agent'), '--log-level', 'warn'], {
     stdio: 'ignore',
   });
   for (let i = 0; i < n; i++) await run(['deploy', `svc-${i}`, '--package', 'sleeper@1.0.0', '-s', 'bench=footprint'], cli);

@@ -46,7 +46,19 @@ interface Sims {
   collectApplied(): Promise<number[]>;
 }
 
+/** An enrollment token bound to bench=fleet: the label the benchmarks select their agents by (a trusted label). */
+async function benchToken(url: string): Promise<string> {
+  const res = await fetch(`${url}/api/v1/enrollment-tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', labels: { bench: 'fleet' } }),
+  });
+  if (res.status !== 201) throw new Error(`create the bench enrollment token: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
 export async function startSims(url: string, total: number, procs: number, heartbeatMs: number, mode: 'opamp' | 'floor' | 'corral'): Promise<Sims> {
+  const token = mode === 'floor' ? ENROLL : await benchToken(url);
   const children: ChildProcess[] = [];
   const firstReplyAt: number[] = [];
   const per = Math.ceil(total / procs);
@@ -69,7 +81,7 @@ export async function startSims(url: string, total: number, procs: number, heart
         });
         child.once('exit', (code) => reject(new Error(`simulator ${index} exited with ${code}`)));
         // Spread source addresses so no single address runs out of ephemeral ports.
-        child.send({ url, token: ENROLL, count, index, heartbeatMs, mode, localAddress: `127.0.${1 + Math.floor(index / 250)}.${2 + (index % 250)}` });
+        child.send({ url, token, count, index, heartbeatMs, mode, localAddress: `127.0.${1 + Math.floor(index / 250)}.${2 + (index % 250)}` });
       });
     }),
   );

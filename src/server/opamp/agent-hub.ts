@@ -287,7 +287,10 @@ export class AgentHub {
     timeoutMs = 10_000,
     progress?: (chunk: Record<string, unknown>) => void,
   ): Promise<Record<string, unknown>> {
-    const s = this.requestable(agentId, capability);
+    const s = this.sessions.get(agentId);
+    if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
+    if (s.pendingApproval) throw new AgentUnavailableError(agentId, 'is waiting for approval (corral agent approve)');
+    if (!s.customCapabilities.includes(capability)) throw new AgentUnavailableError(agentId, `does not support ${capability}`);
     const id = randomUUID();
     const reply = new Promise<Record<string, unknown>>((resolve, reject) => {
       const expire = () => {
@@ -332,7 +335,10 @@ export class AgentHub {
     payload: Record<string, unknown>,
     onProgress: (chunk: Record<string, unknown>) => void,
   ): { id: string; done: Promise<Record<string, unknown>> } {
-    const s = this.requestable(agentId, capability);
+    const s = this.sessions.get(agentId);
+    if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
+    if (s.pendingApproval) throw new AgentUnavailableError(agentId, 'is waiting for approval (corral agent approve)');
+    if (!s.customCapabilities.includes(capability)) throw new AgentUnavailableError(agentId, `does not support ${capability}`);
     const id = randomUUID();
     const done = new Promise<Record<string, unknown>>((resolve, reject) => {
       this.pending.set(id, { agentId, progress: onProgress, touch: () => undefined, resolve, reject, session: s });
@@ -342,15 +348,6 @@ export class AgentHub {
     s.send(msg);
     this.deps.onMessage?.('out', s.transport);
     return { id, done };
-  }
-
-  /** The agent's session, if a custom request can go out on it now; throws AgentUnavailableError saying why not. */
-  private requestable(agentId: string, capability: string): Session & { send: NonNullable<Session['send']> } {
-    const s = this.sessions.get(agentId);
-    if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
-    if (s.pendingApproval) throw new AgentUnavailableError(agentId, 'is waiting for approval (corral agent approve)');
-    if (!s.customCapabilities.includes(capability)) throw new AgentUnavailableError(agentId, `does not support ${capability}`);
-    return s as Session & { send: NonNullable<Session['send']> };
   }
 
   /** Fails the streams that went out on `session` (all of them with none): their replies can no longer come. */

@@ -33,7 +33,8 @@ describe('approval mode', { concurrency: false }, () => {
     });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     configHash = put.body.hash;
-    waiting = await fleet.startAgent({ name: 'waiting-1', labels: { env: 'prod' } });
+    // Pending agents are not offered the server's heartbeat interval (it travels with the credential): give them the test's.
+    waiting = await fleet.startAgent({ name: 'waiting-1', labels: { env: 'prod' }, extraArgs: ['--heartbeat', '0.5'] });
   });
   after(async () => fleet?.close());
 
@@ -84,7 +85,7 @@ describe('approval mode', { concurrency: false }, () => {
   });
 
   it('rejects a pending agent: revoked and refused; approving or rejecting the wrong agent says why', async () => {
-    const intruder = await fleet.startAgent({ name: 'intruder-1' });
+    const intruder = await fleet.startAgent({ name: 'intruder-1', extraArgs: ['--heartbeat', '0.5'] });
     const seen = await fleet.awaitAgent(intruder, (x) => x.approval === 'pending');
     const rejected = await fleet.cli('agent', 'reject', seen.id);
     assert.equal(rejected.code, 0, rejected.stderr);

@@ -1,0 +1,60 @@
+/**
+ * Upgrading a store across 0010_enrollment_scope keeps what agents already
+ * receive: the labels they reported before trusted labels existed become
+ * their token-bound labels, once. On SQLite and PostgreSQL.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { migrationProvider } from './migrations.js';
+import { postgresForTest, type TestSchema } from '../../testkit/postgres.js';
+
+async function upgradeKeepsReportedLabels(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres', schema?: string): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect), ...(schema ? { migrationTableSchema: schema } : {}) });
+  const before = await migrator.migrateTo('0006_artifact_chunks');
+  assert.equal(before.error, undefined);
+  const attrs = { 'corral.label.env': 'prod', 'corral.label.claim.x': 'y', 'corral.label.bad key': 'v', 'host.arch': 'arm64' };
+  for (const [id, a] of [['a1', attrs], ['a2', { 'os.type': 'linux' }]] as const) {
+    await sql`insert into agents (id, kind, name, status, non_identifying_attributes, first_seen_at, last_seen_at)
+              values (${id}, 'corral', ${id}, 'online', ${JSON.stringify(a)}, 1, 1)`.execute(db);
+  }
+  const latest = await migrator.migrateToLatest();
+  assert.equal(latest.error, undefined);
+  const rows = (await sql<{ id: string; bound_labels: string; approval: string }>`select id, bound_labels, approval from agents order by id`.execute(db)).rows;
+  assert.deepEqual(
+    rows.map((r) => ({ id: r.id, bound: JSON.parse(r.bound_labels) as unknown, approval: r.approval })),
+    [
+      { id: 'a1', bound: { env: 'prod' }, approval: 'approved' },
+      { id: 'a2', bound: {}, approval: 'approved' },
+    ],
+    'reported labels that are valid label keys (not claim.*) become bound labels; everything else stays a claim',
+  );
+}
+
+describe('migration 0010_enrollment_scope', () => {
+  let schema: TestSchema | null = null;
+  after(async () => schema?.drop());
+
+  it('binds the labels agents reported before the upgrade, on SQLite', async () => {
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new SqliteDatabase(':memory:') }) });
+    try {
+      await upgradeKeepsReportedLabels(db, 'sqlite');
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('binds the labels agents reported before the upgrade, on PostgreSQL', async (t) => {
+    const pgTest = await postgresForTest();
+    if ('skip' in pgTest) return t.skip(pgTest.skip);
+    schema = pgTest.schema;
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: schema.url, max: 2 }) }) });
+    try {
+      await upgradeKeepsReportedLabels(db, 'postgres', schema.name);
+    } finally {
+      await db.destroy();
+    }
+  });
+});

@@ -56,6 +56,10 @@ function agent(id: string, name: string) {
     status: 'online',
     labels: { env: 'prod' },
     operatorLabels: {},
+    boundLabels: { env: 'prod' },
+    claimedLabels: { rack: 'r4' },
+    approval: 'approved',
+    enrollmentTokenId: 'tok-1',
     identifyingAttributes: { 'service.instance.id': id },
     nonIdentifyingAttributes: { 'host.name': name },
     os: 'linux',
@@ -174,6 +178,10 @@ describe('agent ids', () => {
     assert.match(out, /name: +web-1/);
     assert.match(out, /^ {4}web: UNHEALTHY backoff \(port closed\)$/m);
     assert.match(out, /logging\.json \(application\/json\)/);
+    // Trusted labels, where they came from, and claims, each on its own line.
+    assert.match(out, /^labels: +env=prod +\(trusted: what selectors match\)$/m);
+    assert.match(out, /^ {2}token: +env=prod +\(enrollment token tok-1\)$/m);
+    assert.match(out, /^claimed: +rack=r4 +\(reported by the agent: match with claim\.<key>\)$/m);
   });
 
   it('resolves the short id the table shows (the end of the id)', async () => {
@@ -197,12 +205,12 @@ describe('agent ids', () => {
     assert.deepEqual(api.requests.map((r) => r.url), [`/api/v1/agents/${WEB2.id}`]);
   });
 
-  it('lists agents with short ids in the table and full ids in wide', async () => {
+  it('lists agents with short ids in the table and full ids in wide, trusted labels apart from claimed ones', async () => {
     assert.equal(await run('agents', '-s', 'env=prod'), 0, err);
     assert.equal(lastRequest().url, '/api/v1/agents?selector=env%3Dprod');
     const [header, row] = out.split('\n');
-    assert.match(header!, /^ID +NAME +KIND +STATUS +LABELS +OS\/ARCH +VERSION +LAST SEEN +HEALTH +CONFIG$/);
-    assert.match(row!, /^82c407ff8cb7 +web-1 +corral +online +env=prod +linux\/amd64 +0\.1\.0 +\d+s ago +healthy +NONE$/);
+    assert.match(header!, /^ID +NAME +KIND +STATUS +LABELS +CLAIMED +OS\/ARCH +VERSION +LAST SEEN +HEALTH +CONFIG$/);
+    assert.match(row!, /^82c407ff8cb7 +web-1 +corral +online +env=prod +rack=r4 +linux\/amd64 +0\.1\.0 +\d+s ago +healthy +NONE$/);
     out = '';
     assert.equal(await run('agents', '-o', 'wide'), 0, err);
     assert.ok(out.includes(WEB1.id));

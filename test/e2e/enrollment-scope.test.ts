@@ -197,7 +197,7 @@ describe('enrollment scope and trusted labels', { concurrency: false }, () => {
     assert.equal((await postOpamp(fleet.url, one.token, encodeForHttp({ instanceUid: firstUid, sequenceNum: 1n, capabilities: CAPS }))).status, 200);
     assert.equal((await postOpamp(fleet.url, credential, encodeForHttp({ instanceUid: firstUid, sequenceNum: 2n, capabilities: CAPS }))).status, 200);
 
-    const short = await fleet.api<{ token: string; name: string; expiresAt: string }>('POST', '/api/v1/enrollment-tokens', { name: 'short-lived', expiresIn: '2s' });
+    const short = await fleet.api<{ token: string; name: string; expiresAt: string }>('POST', '/api/v1/enrollment-tokens', { name: 'short-lived', expiresIn: '5s' });
     assert.equal(short.status, 201, JSON.stringify(short.body));
     const early = newInstanceUid();
     const beforeExpiry = await postOpamp(fleet.url, short.body.token, encodeForHttp({ instanceUid: early, sequenceNum: 0n, capabilities: CAPS }));
@@ -208,7 +208,7 @@ describe('enrollment scope and trusted labels', { concurrency: false }, () => {
         const r = await postOpamp(fleet.url, short.body.token, encodeForHttp({ instanceUid: newInstanceUid(), sequenceNum: 0n, capabilities: CAPS }));
         return r.status === 401 ? r : undefined;
       },
-      { timeoutMs: 15_000, what: 'the short-lived token to expire' },
+      { timeoutMs: 20_000, what: 'the short-lived token to expire' },
     );
     assert.match(refused.text, /short-lived .* expired/);
     await assert.rejects(WsOpampClient.connect(fleet.url, short.body.token), (e: { status?: number }) => e.status === 401);

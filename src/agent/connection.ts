@@ -259,14 +259,20 @@ export class AgentConnection {
         result.status = res.statusCode;
         const retryAfter = Number(res.headers['retry-after']);
         if (Number.isFinite(retryAfter) && retryAfter > 0) result.retryAfterSeconds = retryAfter;
-        if (res.statusCode !== undefined && REFUSED_STATUSES.has(res.statusCode)) {
-          this.deps.log.error({ status: res.statusCode, usingCredential: this.identity.credential !== null }, 'server refused our credential (401): agent revoked or token invalid');
-        } else {
-          this.deps.log.warn({ status: res.statusCode, retryAfter: result.retryAfterSeconds }, 'server refused the connection');
-        }
-        res.resume();
-        ws.terminate();
-        finish();
+        // The body says why (e.g. "enrollment token rack-4 (…) expired at …"): log it, at most 300 characters of it.
+        let reason = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (reason = (reason + chunk).slice(0, 300)));
+        res.once('close', () => {
+          const fields = { status: res.statusCode, reason: reason.trim() };
+          if (res.statusCode !== undefined && REFUSED_STATUSES.has(res.statusCode)) {
+            this.deps.log.error({ ...fields, usingCredential: this.identity.credential !== null }, 'server refused our credential or token (401/403): agent revoked, token invalid, expired or full');
+          } else {
+            this.deps.log.warn({ ...fields, retryAfter: result.retryAfterSeconds }, 'server refused the connection');
+          }
+          ws.terminate();
+          finish();
+        });
       });
       let sampling: NodeJS.Timeout | null = null;
       ws.on('open', () => {

@@ -2,41 +2,9 @@
 import { Option, type Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes.js';
 import { formatTable } from '../table.js';
-import { readSse } from '../sse.js';
+import { formatRolloutStatus, type ApiRolloutStatus, type ApiRolloutSummary } from './rollout-status-view.js';
+import { followRollout } from './rollout-follow.js';
 import { apiFor, intFlag, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
-
-type Counts = { pending: number; updating: number; healthy: number; failed: number; offline: number };
-
-/** The rollout status as the API returns it (restated: the CLI does not import the server). */
-export interface ApiRolloutStatus {
-  id: string;
-  deployment: string;
-  kind: 'rollout' | 'rollback';
-  state: string;
-  reason: string;
-  from: { revision: number; version: string } | null;
-  to: { revision: number; version: string } | null;
-  stage: { index: number; name: string };
-  stages: { index: number; name: string; counts: Counts; total: number }[];
-  totals: Counts & { total: number };
-  errorBudget: { budget: number; failed: number; forgiven?: number; left: number };
-  agents?: { id: string; name: string; stage: number; state: string; reason: string }[];
-}
-
-interface ApiRolloutSummary {
-  id: string;
-  deployment: string;
-  kind: string;
-  state: string;
-  reason: string;
-  fromRevision: number | null;
-  toRevision: number;
-  stage: number;
-  createdBy: string;
-  createdAt: string;
-}
-
-const FINISHED = ['succeeded', 'failed', 'aborted', 'rolled-back'];
 
 export interface RolloutFlags {
   canary?: string;
@@ -68,6 +36,8 @@ export function withRolloutFlags(cmd: Command): Command {
     .addOption(new Option('--on-failure <action>', 'what to do when the error budget is exceeded').choices(['pause', 'rollback']));
 }
 
+export { formatRolloutStatus, type ApiRolloutStatus } from './rollout-status-view.js';
+
 /** The policy overrides the rollout flags ask for; bad values are usage errors naming the flag. */
 export function rolloutPolicyFrom(f: RolloutFlags): Record<string, unknown> {
   const p: Record<string, unknown> = {};
@@ -98,32 +68,6 @@ export function rolloutPolicyFrom(f: RolloutFlags): Record<string, unknown> {
   return p;
 }
 
-function bar(done: number, total: number, width = 30): string {
-  const filled = total === 0 ? width : Math.round((done / total) * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
-}
-
-/** The status as text: header, progress bar, budget, reason, and a table of stages. */
-export function formatRolloutStatus(s: ApiRolloutStatus): string {
-  const from = s.from ? `r${s.from.revision} (${s.from.version})` : 'nothing';
-  const to = s.to ? `r${s.to.revision} (${s.to.version})` : '?';
-  const done = s.totals.healthy + s.totals.failed + s.totals.offline;
-  const lines = [
-    `${s.kind} ${s.id} of ${s.deployment}: ${from} -> ${to}`,
-    `state: ${s.state}${s.reason ? ` (${s.reason})` : ''}`,
-    `stage: ${s.stage.name}   ${bar(done, s.totals.total)}   error budget left: ${s.errorBudget.left} of ${s.errorBudget.budget} (${s.errorBudget.failed} failed${s.errorBudget.forgiven ? `, ${s.errorBudget.forgiven} accepted on resume` : ''})`,
-    '',
-    formatTable(
-      ['STAGE', 'PENDING', 'UPDATING', 'HEALTHY', 'FAILED', 'OFFLINE'],
-      s.stages.map((st) => [`${st.index === s.stage.index && !FINISHED.includes(s.state) ? '> ' : '  '}${st.name}`, ...(['pending', 'updating', 'healthy', 'failed', 'offline'] as const).map((k) => String(st.counts[k]))]),
-    ).trimEnd(),
-  ];
-  if (s.agents) {
-    lines.push('', formatTable(['AGENT', 'NAME', 'STAGE', 'STATE', 'REASON'], s.agents.map((a) => [a.id.slice(-12), a.name, String(a.stage), a.state, a.reason])).trimEnd());
-  }
-  return `${lines.join('\n')}\n`;
-}
-
 export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?: boolean }): void {
   const rollout = program.command('rollout').description('Follow and steer the staged rollouts that take deployment changes to agents');
   const path = (ref: string) => `/api/v1/rollouts/${encodeURIComponent(ref)}`;
@@ -132,52 +76,18 @@ export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?:
     rollout
       .command('status')
       .description('Stages with counts per state, a progress bar, the error budget left, and why it is paused')
-      .argument('<ref>', 'a deployment name (its newest rollout) or a rollout id')
-      .option('-w, --watch', 'follow it live until it finishes (exit 0 if it succeeded, 1 otherwise)')
+      .argument('<ref>', 'a deployment name (its newest rollout; with -w its newest change) or a rollout id')
+      .option('-w, --watch', 'follow it live until it finishes or pauses: exit 0 if it succeeded, 1 if it failed, was aborted or rolled back, 5 if it paused')
       .option('--agents', 'list every agent with its stage and state'),
   ).action(async (ref: string, flags: ConnectionFlags & { watch?: boolean; agents?: boolean }) => {
     const api = apiFor(flags, io);
-    const status = await api.request<ApiRolloutStatus>('GET', `${path(ref)}${flags.agents ? '?agents=true' : ''}`);
-    if (!flags.watch) {
-      if (flags.output === 'json') return printJson(io, status);
-      io.stdout.write(formatRolloutStatus(status));
+    if (flags.watch) {
+      await followRollout(api, io, ref, { output: flags.output, tty: io.stdoutIsTty ?? process.stdout.isTTY === true });
       return;
     }
-    const res = await fetch(`${api.creds.server}${path(status.id)}/watch`, { headers: { authorization: `Bearer ${api.creds.token ?? ''}`, accept: 'text/event-stream' } }).catch((e: unknown) => {
-      throw new CliError(`cannot reach the Corral server at ${api.creds.server} (${(e as Error).message})`, EXIT.UNREACHABLE, 'UNREACHABLE');
-    });
-    if (!res.ok || !res.body) throw new CliError(`cannot follow rollout ${status.id}: HTTP ${res.status}`, EXIT.ERROR);
-    const tty = io.stdoutIsTty ?? process.stdout.isTTY === true;
-    let final: ApiRolloutStatus | null = null;
-    let shownLines = 0;
-    let last = '';
-    for await (const e of readSse(res.body)) {
-      const s = JSON.parse(e.data) as ApiRolloutStatus;
-      // `done` repeats the last status: print it only if it differs.
-      const repeat = e.data === last;
-      last = e.data;
-      if (repeat) {
-        // nothing new to show
-      } else if (flags.output === 'json') io.stdout.write(`${JSON.stringify(s)}\n`);
-      else if (tty) {
-        const text = formatRolloutStatus(s);
-        // Redraw in place: up over what was printed last, clear to the end, print again.
-        io.stdout.write(`${shownLines > 0 ? `\x1b[${shownLines}A\x1b[J` : ''}${text}`);
-        shownLines = text.split('\n').length - 1;
-      } else {
-        const t = s.totals;
-        const to = s.to ? ` to r${s.to.revision} (${s.to.version})` : '';
-        io.stdout.write(
-          `${new Date().toISOString()} ${s.kind}${to} ${s.state}, ${s.stage.name}: ${t.healthy} healthy, ${t.updating} updating, ${t.failed} failed, ${t.offline} offline, ${t.pending} pending${s.reason ? ` (${s.reason})` : ''}\n`,
-        );
-      }
-      if (e.event === 'done') {
-        final = s;
-        break;
-      }
-    }
-    if (!final) throw new CliError(`lost the connection while following rollout ${status.id}; run the command again`, EXIT.UNREACHABLE);
-    if (final.state !== 'succeeded') throw new CliError(`rollout ${final.state}${final.reason ? `: ${final.reason}` : ''}`, EXIT.ERROR, 'ROLLOUT_NOT_SUCCEEDED');
+    const status = await api.request<ApiRolloutStatus>('GET', `${path(ref)}${flags.agents ? '?agents=true' : ''}`);
+    if (flags.output === 'json') return printJson(io, status);
+    io.stdout.write(formatRolloutStatus(status));
   });
 
   withConnection(rollout.command('list').description('Rollouts, newest first').argument('[deployment]', 'only this deployment')).action(async (deployment: string | undefined, flags: ConnectionFlags) => {
@@ -214,6 +124,6 @@ export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?:
   ).action(async (ref: string, flags: ConnectionFlags & { staged?: boolean }) => {
     const r = await apiFor(flags, io).request<ApiRolloutSummary>('POST', `${path(ref)}/rollback`, { mode: flags.staged ? 'staged' : 'at-once' });
     if (flags.output === 'json') return printJson(io, r);
-    io.stdout.write(`rolling ${r.deployment} back to revision ${r.toRevision}: rollout ${r.id}; watch it with: corral rollout status ${r.deployment} -w\n`);
+    io.stdout.write(`rolling ${r.deployment} back to revision ${r.toRevision}: rollout ${r.id}; watch it with: corral rollout status ${r.id} -w\n`);
   });
 }

@@ -93,4 +93,31 @@ describe('following a deployment with rollout status -w', { concurrency: false }
     assert.equal(done.code, 0, done.stderr);
     assert.match(done.stdout, /succeeded/);
   });
+
+  it('deploy --wait follows the change to success', async () => {
+    const res = await fleet.cli('deploy', 'app', '--package', 'app@1.0.0', '-s', 'role=app', '--wait');
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /on 'role=app' \(2 agents, running\)/);
+    assert.match(res.stdout, /rollout to r\d+ \(1\.0\.0\) succeeded/);
+  });
+
+  it('warns when a selector matches no agent, naming the key it meant; deploy --wait then fails', async () => {
+    const typo = await fleet.cli('deploy', 'typo', '--package', 'app@1.0.0', '-s', 'rloe=app');
+    assert.equal(typo.code, 0, typo.stderr);
+    assert.match(typo.stderr, /^warning: selector 'rloe=app' matches no Corral agent: no agent has the label "rloe" \(did you mean role\?\)$/m);
+    assert.match(typo.stdout, /\(0 agents, running\)/);
+
+    const waited = await fleet.cli('deploy', 'typo', '--package', 'app@2.0.0', '-s', 'role=ap', '--wait');
+    assert.equal(waited.code, 1, waited.stdout);
+    assert.match(waited.stderr, /^error: selector 'role=ap' matches no Corral agent: no agent has role=ap \(its values: app\) \(NO_TARGETS\)$/m);
+    assert.equal((await fleet.cli('undeploy', 'typo')).code, 0);
+
+    const listed = await fleet.cli('agents', '-s', 'rloe=app');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stderr, /^no agent matches 'rloe=app': no agent has the label "rloe" \(did you mean role\?\)$/m);
+    const json = await fleet.cli('agents', '-s', 'rloe=app', '-o', 'json');
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual((JSON.parse(json.stdout) as { agents: unknown[] }).agents, []);
+    assert.match(json.stderr, /no agent matches 'rloe=app'/);
+  });
 });

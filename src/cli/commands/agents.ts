@@ -113,9 +113,13 @@ Examples:
       ),
     ['table', 'wide', 'json'],
   ).action(async (flags: ConnectionFlags & { selector: string }) => {
-    const res = await apiFor(flags, io).request<{ agents: ApiAgent[] }>('GET', `/api/v1/agents?selector=${encodeURIComponent(flags.selector)}`);
+    const res = await apiFor(flags, io).request<{ agents: ApiAgent[]; warnings?: string[] }>('GET', `/api/v1/agents?selector=${encodeURIComponent(flags.selector)}`);
     if (flags.output === 'json') printJson(io, res);
     else io.stdout.write(agentRows(res.agents, flags.output === 'wide'));
+    if (res.agents.length === 0 && flags.selector.trim() !== '') {
+      const why = res.warnings ?? [];
+      io.stderr.write(`no agent matches '${flags.selector}'${why.length > 0 ? `: ${why.join('; ')}` : ''}\n`);
+    }
   });
 
   withConnection(

@@ -189,7 +189,25 @@ describe('agent ids', () => {
 
   it('refuses a prefix nothing matches', async () => {
     assert.equal(await run('agent', 'show', 'abcdef'), 1);
-    assert.match(err, /no agent id starts or ends with "abcdef".*\(AGENT_NOT_FOUND\)/);
+    assert.match(err, /no agent is named "abcdef" or has an id that starts or ends with it.*\(AGENT_NOT_FOUND\)/);
+  });
+
+  it('resolves an agent by its name wherever an agent is named', async () => {
+    api.on(`GET /api/v1/agents/${WEB2.id}/services`, { status: 200, body: { services: [] } });
+    api.on(`PATCH /api/v1/agents/${WEB2.id}`, { status: 200, body: detail(WEB2) });
+    api.on(`DELETE /api/v1/agents/${WEB2.id}`, { status: 200, body: detail(WEB2) });
+    for (const argv of [['services', 'web-2'], ['agent', 'show', 'web-2'], ['label', 'web-2', 'tier=db'], ['revoke', 'web-2']]) {
+      api.requests.length = 0;
+      assert.equal(await run(...argv), 0, `${argv.join(' ')}: ${err}`);
+      assert.ok(lastRequest().url.startsWith(`/api/v1/agents/${WEB2.id}`), `${argv.join(' ')} asked for ${lastRequest().url}`);
+    }
+  });
+
+  it('refuses a name two agents share, listing them with their ids', async () => {
+    api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, { ...WEB2, name: 'web-1' }] } });
+    assert.equal(await run('services', 'web-1'), 1);
+    assert.match(err, /"web-1" is the name of 2 agents: 0190f3a2-7c41-7d2e-9a55-82c407ff8cb7 \(web-1\), 0190f3a2-7c41-7f00-8b11-5d6e7f809102 \(web-1\); give the id instead \(AMBIGUOUS\)/);
+    assert.equal(api.requests.length, 1, 'only the list was fetched');
   });
 
   it('uses a full id as is', async () => {

@@ -390,3 +390,44 @@ describe('corral events', () => {
     assert.match(err, /--limit must be a whole number from 1 to 1000/);
   });
 });
+
+describe('rollout references', () => {
+  const summary = (id: string, deployment: string) => ({
+    id,
+    deployment,
+    kind: 'rollout',
+    state: 'running',
+    reason: '',
+    fromRevision: 1,
+    toRevision: 2,
+    stage: 0,
+    createdBy: 'me@host (api)',
+    createdAt: new Date(0).toISOString(),
+    finishedAt: null,
+  });
+  const A = summary('3f2a9c10-0000-4000-8000-000000000001', 'web');
+  const B = summary('3f2b0000-0000-4000-8000-000000000002', 'api');
+  const C = summary('cafe0000-0000-4000-8000-000000000003', 'cafe');
+
+  beforeEach(() => {
+    api.on('GET /api/v1/rollouts', { status: 200, body: { rollouts: [A, B, C] } });
+    for (const r of [A, B, C]) api.on(`POST /api/v1/rollouts/${r.id}/pause`, { status: 200, body: { ...r, state: 'paused' } });
+    api.on('POST /api/v1/rollouts/cafe/pause', { status: 200, body: { ...C, state: 'paused' } });
+  });
+
+  it('takes a unique prefix of a rollout id', async () => {
+    assert.equal(await run('rollout', 'pause', '3f2a'), 0, err);
+    assert.equal(lastRequest().url, `/api/v1/rollouts/${A.id}/pause`);
+    assert.match(out, /rollout 3f2a9c10-.* of web: paused/);
+  });
+
+  it('refuses a prefix two rollouts share, listing them', async () => {
+    assert.equal(await run('rollout', 'pause', '3f2'), 1);
+    assert.match(err, /"3f2" starts 2 rollout ids: 3f2a9c10-\S+ \(rollout of web, running\), 3f2b0000-\S+ \(rollout of api, running\); give more of the id \(AMBIGUOUS\)/);
+  });
+
+  it('takes a deployment name as one, also when it looks like an id prefix', async () => {
+    assert.equal(await run('rollout', 'pause', 'cafe'), 0, err);
+    assert.equal(lastRequest().url, '/api/v1/rollouts/cafe/pause');
+  });
+});

@@ -4,6 +4,7 @@ import { CliError, EXIT } from '../exit-codes.js';
 import { formatTable } from '../table.js';
 import { formatRolloutStatus, type ApiRolloutStatus, type ApiRolloutSummary } from './rollout-status-view.js';
 import { followRollout } from './rollout-follow.js';
+import { resolveRolloutRef } from './rollout-ref.js';
 import { apiFor, intFlag, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
 
 export interface RolloutFlags {
@@ -76,16 +77,16 @@ export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?:
     rollout
       .command('status')
       .description('Stages with counts per state, a progress bar, the error budget left, and why it is paused')
-      .argument('<ref>', 'a deployment name (its newest rollout; with -w its newest change) or a rollout id')
+      .argument('<ref>', 'a deployment name (its newest rollout; with -w its newest change), or a rollout id or a unique prefix of one')
       .option('-w, --watch', 'follow it live until it finishes or pauses: exit 0 if it succeeded, 1 if it failed, was aborted or rolled back, 5 if it paused')
       .option('--agents', 'list every agent with its stage and state'),
   ).action(async (ref: string, flags: ConnectionFlags & { watch?: boolean; agents?: boolean }) => {
     const api = apiFor(flags, io);
     if (flags.watch) {
-      await followRollout(api, io, ref, { output: flags.output, tty: io.stdoutIsTty ?? process.stdout.isTTY === true });
+      await followRollout(api, io, await resolveRolloutRef(api, ref), { output: flags.output, tty: io.stdoutIsTty ?? process.stdout.isTTY === true });
       return;
     }
-    const status = await api.request<ApiRolloutStatus>('GET', `${path(ref)}${flags.agents ? '?agents=true' : ''}`);
+    const status = await api.request<ApiRolloutStatus>('GET', `${path(await resolveRolloutRef(api, ref))}${flags.agents ? '?agents=true' : ''}`);
     if (flags.output === 'json') return printJson(io, status);
     io.stdout.write(formatRolloutStatus(status));
   });
@@ -108,8 +109,9 @@ export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?:
     ['abort', 'Stop where it is: agents keep what they have'],
   ];
   for (const [action, text] of actions) {
-    withConnection(rollout.command(action).description(text).argument('<ref>', 'a deployment name (its newest rollout) or a rollout id')).action(async (ref: string, flags: ConnectionFlags) => {
-      const r = await apiFor(flags, io).request<ApiRolloutSummary>('POST', `${path(ref)}/${action}`);
+    withConnection(rollout.command(action).description(text).argument('<ref>', 'a deployment name (its newest rollout), or a rollout id or a unique prefix of one')).action(async (ref: string, flags: ConnectionFlags) => {
+      const api = apiFor(flags, io);
+      const r = await api.request<ApiRolloutSummary>('POST', `${path(await resolveRolloutRef(api, ref))}/${action}`);
       if (flags.output === 'json') return printJson(io, r);
       io.stdout.write(`rollout ${r.id} of ${r.deployment}: ${r.state}${r.reason ? ` (${r.reason})` : ''}\n`);
     });
@@ -119,10 +121,11 @@ export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?:
     rollout
       .command('rollback')
       .description('Back to the last revision that was fully rolled out and healthy (at once unless --staged)')
-      .argument('<ref>', 'a deployment name or a rollout id')
+      .argument('<ref>', 'a deployment name, or a rollout id or a unique prefix of one')
       .option('--staged', 'go back through the same stages as a rollout'),
   ).action(async (ref: string, flags: ConnectionFlags & { staged?: boolean }) => {
-    const r = await apiFor(flags, io).request<ApiRolloutSummary>('POST', `${path(ref)}/rollback`, { mode: flags.staged ? 'staged' : 'at-once' });
+    const api = apiFor(flags, io);
+    const r = await api.request<ApiRolloutSummary>('POST', `${path(await resolveRolloutRef(api, ref))}/rollback`, { mode: flags.staged ? 'staged' : 'at-once' });
     if (flags.output === 'json') return printJson(io, r);
     io.stdout.write(`rolling ${r.deployment} back to revision ${r.toRevision}: rollout ${r.id}; watch it with: corral rollout status ${r.id} -w\n`);
   });

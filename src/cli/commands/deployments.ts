@@ -63,6 +63,9 @@ past the error budget it pauses or rolls back (--on-failure). Follow it: corral 
 (or deploy with --wait). A selector that matches no Corral agent gets a warning on stderr saying why
 (e.g. a label key no agent has: "did you mean env?"), and --wait then fails.
 
+The defaults shown are the built-in ones. A rollout flag not given is not sent: the deployment's
+policy saved with --save-policy applies, then the server's (corral server --rollout-defaults).
+
 Examples:
   corral deploy web --package hello@1.0.0 -s env=prod --set port=8080
   corral deploy web --package hello@1.1.0 -s env=prod --canary 2 --manual-promote --batches 4 --max-in-flight 10%

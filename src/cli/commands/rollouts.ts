@@ -21,20 +21,25 @@ export interface RolloutFlags {
   onFailure?: 'pause' | 'rollback';
 }
 
-/** Adds the rollout policy flags to `deploy`. */
+/**
+ * Adds the rollout policy flags to `deploy`. The defaults they show are the
+ * server's built-in ones (test/cli/deploy-help.test.ts checks them against
+ * it); a flag not given sends nothing, so the deployment's saved policy and
+ * the server's --rollout-defaults apply.
+ */
 export function withRolloutFlags(cmd: Command): Command {
   return cmd
-    .option('--canary <n|n%>', 'agents in the canary stage (a count or a percentage)')
+    .option('--canary <n|n%>', 'agents in the canary stage (a count or a percentage) (default: 0)')
     .option('--canary-agent <name>', 'an agent (name or id) that is always a canary (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--manual-promote', 'wait after the canary stage for: corral rollout promote NAME')
-    .option('--batches <n>', 'batches after the canary, formed by consistent hashing of agent ids')
+    .option('--batches <n>', 'batches after the canary, formed by consistent hashing of agent ids (default: 1)')
     .option('--order-by <label=v1,v2,...>', 'run the batches per value of a label, in this order (e.g. cluster=a,b,c)')
-    .option('--max-in-flight <n|n%>', 'agents updating at once')
-    .option('--min-healthy <seconds>', 'how long a service must stay healthy to count')
-    .option('--healthy-deadline <seconds>', 'how long one agent may take to become healthy')
-    .option('--progress-deadline <seconds>', 'how long one stage may take')
-    .option('--error-budget <n|n%>', 'failed agents tolerated before --on-failure applies')
-    .addOption(new Option('--on-failure <action>', 'what to do when the error budget is exceeded').choices(['pause', 'rollback']));
+    .option('--max-in-flight <n|n%>', 'agents updating at once (default: 25%)')
+    .option('--min-healthy <seconds>', 'how long a service must stay healthy to count (default: 10)')
+    .option('--healthy-deadline <seconds>', 'how long one agent may take to become healthy (default: 300)')
+    .option('--progress-deadline <seconds>', 'how long one stage may take (default: 1800)')
+    .option('--error-budget <n|n%>', 'failed agents tolerated before --on-failure applies (default: 0)')
+    .addOption(new Option('--on-failure <action>', 'what to do when the error budget is exceeded (default: rollback)').choices(['pause', 'rollback']));
 }
 
 export { formatRolloutStatus, type ApiRolloutStatus } from './rollout-status-view.js';

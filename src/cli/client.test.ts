@@ -431,3 +431,16 @@ describe('rollout references', () => {
     assert.equal(lastRequest().url, '/api/v1/rollouts/cafe/pause');
   });
 });
+
+describe('corral deployment list', () => {
+  it('lists deployments like corral deployments', async () => {
+    const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: {}, desiredState: 'running', revision: 2, stableRevision: 1, policy: {}, createdAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString() };
+    api.on('GET /api/v1/deployments', { status: 200, body: { deployments: [d] } });
+    assert.equal(await run('deployment', 'list'), 0, err);
+    const listed = out;
+    assert.match(listed, /^web +hello@1\.0\.0 +r2 \(stable r1\) +env=prod +running/m);
+    out = '';
+    assert.equal(await run('deployments'), 0, err);
+    assert.equal(out, listed);
+  });
+});

@@ -100,15 +100,17 @@ Examples:
     if (res.rollout) await followRollout(api, io, res.rollout, { output: flags.output, tty: io.stdoutIsTty ?? process.stdout.isTTY === true });
   });
 
-  withConnection(program.command('deployments').description('List deployments')).action(async (flags: ConnectionFlags) => {
+  const list = async (flags: ConnectionFlags) => {
     const res = await apiFor(flags, io).request<{ deployments: ApiDeployment[] }>('GET', '/api/v1/deployments');
     if (flags.output === 'json') return printJson(io, res);
     io.stdout.write(
       formatTable(['NAME', 'PACKAGE', 'REVISION', 'SELECTOR', 'STATE', 'UPDATED'], res.deployments.map((d) => [d.name, `${d.package}@${d.version}`, revisions(d), d.selector, d.desiredState, d.updatedAt])),
     );
-  });
+  };
+  withConnection(program.command('deployments').description('List deployments (also: deployment list)')).action(list);
 
-  const deployment = program.command('deployment').description('Look at one deployment');
+  const deployment = program.command('deployment').description('Look at deployments: list, status');
+  withConnection(deployment.command('list').description('List deployments (same as: deployments)')).action(list);
   withConnection(deployment.command('status').description("Per matching agent: the revision offered, whether it took it, and the service's health; and the newest rollout").argument('<name>')).action(
     async (name: string, flags: ConnectionFlags) => {
       const res = await apiFor(flags, io).request<ApiDeploymentStatus>('GET', `/api/v1/deployments/${encodeURIComponent(name)}/status`);

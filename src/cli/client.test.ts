@@ -157,9 +157,29 @@ describe('API errors become exit codes', () => {
     assert.match(err, /yaml/);
   });
 
+  it('writes errors as JSON on stderr with -o json, API, connection and usage errors alike', async () => {
+    api.on('GET /api/v1/rollouts/nope', apiError(404, 'ROLLOUT_NOT_FOUND', 'rollout nope not found'));
+    assert.equal(await run('rollout', 'status', 'nope', '-o', 'json'), 1);
+    assert.deepEqual(JSON.parse(err), { error: { code: 'ROLLOUT_NOT_FOUND', message: 'rollout nope not found' } });
+    assert.equal(out, '');
+
+    err = '';
+    assert.equal(await run('agents', '--output=json', '--server', 'http://127.0.0.1:9'), 3);
+    assert.equal((JSON.parse(err) as { error: { code: string } }).error.code, 'UNREACHABLE');
+
+    err = '';
+    assert.equal(await run('agents', '-o', 'json', '--no-such-flag'), 1);
+    assert.deepEqual(JSON.parse(err), { error: { code: 'INVALID_ARGUMENT', message: "unknown option '--no-such-flag'" } });
+
+    err = '';
+    assert.equal(await run('rollout', 'status', 'nope'), 1);
+    assert.equal(err, 'error: rollout nope not found (ROLLOUT_NOT_FOUND)\n', 'text without -o json');
+  });
+
   it('exits 0 on --help and lists the exit codes', async () => {
     assert.equal(await run('--help'), 0);
     assert.match(out, /Exit codes[\s\S]*3 +server unreachable/);
+    assert.match(out, /5 +a followed rollout paused/);
   });
 });
 

@@ -23,6 +23,8 @@ Exit codes (client commands):
   4  authentication failed (check --token / CORRAL_TOKEN, or run corral login)
   5  a followed rollout paused (rollout status -w, deploy --wait): promote, resume or roll it back
 
+With -o json, errors are JSON on stderr: {"error":{"code":"...","message":"..."}}.
+
 Connection: --server/--token on each command, else CORRAL_SERVER/CORRAL_TOKEN,
 else the login saved by corral login; the default server is http://127.0.0.1:4320.`;
 

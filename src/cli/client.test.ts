@@ -6,6 +6,8 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, type CliIo } from './index.js';
+import { Fleet } from '../testkit/fleet.js';
+import { OpenApiResponses, type OpenApiDocument } from '../testkit/openapi-responses.js';
 
 interface Recorded {
   method: string;
@@ -16,9 +18,11 @@ interface Recorded {
 type Reply = { status: number; body: unknown };
 type Route = (req: Recorded) => Reply;
 
-/** A canned /api/v1: routes by "METHOD /path" (query ignored), recording every request. */
+/** A canned /api/v1: routes by "METHOD /path" (query ignored), recording every request and every canned answer. */
 class FakeApi {
   readonly requests: Recorded[] = [];
+  /** Every canned answer served, checked at the end against the real server's OpenAPI document. */
+  readonly served: { method: string; url: string; reply: Reply }[] = [];
   routes = new Map<string, Route>();
   private server: Server = createServer((req, res) => void this.handle(req).then((r) => res.writeHead(r.status, { 'content-type': 'application/json' }).end(JSON.stringify(r.body))));
   url = '';
@@ -42,7 +46,10 @@ class FakeApi {
     const rec: Recorded = { method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, body: text ? JSON.parse(text) : undefined };
     this.requests.push(rec);
     const route = this.routes.get(`${rec.method} ${rec.url.split('?')[0]}`);
-    return route ? route(rec) : { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route ${rec.method} ${rec.url}` } } };
+    if (!route) return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route ${rec.method} ${rec.url}` } } };
+    const reply = route(rec);
+    this.served.push({ method: rec.method, url: rec.url, reply });
+    return reply;
   }
 }
 
@@ -65,6 +72,7 @@ function agent(id: string, name: string) {
     lastSeenAt: new Date(Date.now() - 3_000).toISOString(),
     health: { healthy: true, status: 'running', lastError: '' },
     config: { desiredHash: null, reportedHash: null, status: 'NONE', errorMessage: '' },
+    agentPackage: null,
   };
 }
 const detail = (a: ReturnType<typeof agent>) => ({
@@ -101,7 +109,7 @@ after(() => api.stop());
 beforeEach(async () => {
   api.routes.clear();
   api.requests.length = 0;
-  api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, WEB2] } });
+  api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, WEB2], warnings: [] } });
   if (dir) await rm(dir, { recursive: true, force: true });
   dir = await mkdtemp(join(tmpdir(), 'corral-cli-'));
   out = '';
@@ -224,7 +232,7 @@ describe('agent ids', () => {
   });
 
   it('refuses a name two agents share, listing them with their ids', async () => {
-    api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, { ...WEB2, name: 'web-1' }] } });
+    api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, { ...WEB2, name: 'web-1' }], warnings: [] } });
     assert.equal(await run('services', 'web-1'), 1);
     assert.match(err, /"web-1" is the name of 2 agents: 0190f3a2-7c41-7d2e-9a55-82c407ff8cb7 \(web-1\), 0190f3a2-7c41-7f00-8b11-5d6e7f809102 \(web-1\); give the id instead \(AMBIGUOUS\)/);
     assert.equal(api.requests.length, 1, 'only the list was fetched');
@@ -248,13 +256,13 @@ describe('agent ids', () => {
 
   it('prints the raw API JSON with -o json', async () => {
     assert.equal(await run('agents', '-o', 'json'), 0, err);
-    assert.deepEqual(JSON.parse(out), { agents: [WEB1, WEB2] });
+    assert.deepEqual(JSON.parse(out), { agents: [WEB1, WEB2], warnings: [] });
   });
 });
 
 describe('corral label', () => {
   beforeEach(() => {
-    api.on(`PATCH /api/v1/agents/${WEB1.id}`, (req) => ({ status: 200, body: { ...detail(WEB1), labels: { env: 'prod', canary: 'true' }, seen: req.body } }));
+    api.on(`PATCH /api/v1/agents/${WEB1.id}`, () => ({ status: 200, body: { ...detail(WEB1), labels: { env: 'prod', canary: 'true' } } }));
   });
 
   it('sends k=v as a value and k- as null, and prints the resulting labels', async () => {
@@ -358,7 +366,7 @@ describe('corral config status --wait', () => {
 describe('credentials', () => {
   it('login checks the token, saves it with mode 0600, and later commands use it', async () => {
     io.env = {};
-    api.on('GET /api/v1/agents', (req) => (req.authorization === 'Bearer good' ? { status: 200, body: { agents: [] } } : apiError(401, 'UNAUTHENTICATED', 'invalid or revoked admin token')));
+    api.on('GET /api/v1/agents', (req) => (req.authorization === 'Bearer good' ? { status: 200, body: { agents: [], warnings: [] } } : apiError(401, 'UNAUTHENTICATED', 'invalid or revoked admin token')));
     assert.equal(await run('login', '--server', `${api.url}/`, '--token', 'bad'), 4);
     assert.match(err, /refused the token/);
     assert.equal(await run('login', '--server', api.url, '--token', 'good'), 0, err);
@@ -376,7 +384,7 @@ describe('credentials', () => {
 
   it('never sends the saved token to another server', async () => {
     io.env = {};
-    api.on('GET /api/v1/agents', { status: 200, body: { agents: [] } });
+    api.on('GET /api/v1/agents', { status: 200, body: { agents: [], warnings: [] } });
     await saveLogin({ version: 1, server: 'http://elsewhere.example:4320', token: 'secret' });
     assert.equal(await run('agents', '--server', api.url), 0, err);
     assert.equal(lastRequest().authorization, undefined);
@@ -462,5 +470,36 @@ describe('corral deployment list', () => {
     out = '';
     assert.equal(await run('deployments'), 0, err);
     assert.equal(out, listed);
+  });
+});
+
+// Last, over everything the tests above served: the canned answers are what the real server sends.
+describe("the fake API's answers", () => {
+  let fleet: Fleet;
+  let doc: OpenApiResponses;
+  before(async () => {
+    fleet = await Fleet.start();
+    doc = new OpenApiResponses((await (await fetch(`${fleet.url}/api/v1/openapi.json`)).json()) as OpenApiDocument);
+  });
+  after(() => fleet?.close());
+
+  it("fit the response schemas of the server's published OpenAPI document", () => {
+    assert.ok(api.served.length > 20, `the tests above served ${api.served.length} canned answers`);
+    const seen = new Set<string>();
+    const problems: string[] = [];
+    for (const { method, url, reply } of api.served) {
+      const key = `${method} ${url} ${reply.status} ${JSON.stringify(reply.body)}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      problems.push(...doc.problems(method, url, reply.status, reply.body));
+    }
+    assert.deepEqual([...new Set(problems)], []);
+  });
+
+  it('catches an answer the server would not give', () => {
+    assert.deepEqual(doc.problems('GET', '/api/v1/agents', 200, { agents: [WEB1], warnings: [] }), []);
+    assert.match(doc.problems('GET', '/api/v1/agents', 200, { agents: [{ ...WEB1, status: 'sleeping' }], warnings: [] }).join('\n'), /agents\.0\.status/);
+    assert.match(doc.problems('GET', '/api/v1/agents', 200, { agents: [{ ...WEB1, nickname: 'x' }], warnings: [] }).join('\n'), /agents\.0/);
+    assert.deepEqual(doc.problems('GET', '/api/v1/agentz', 200, {}), ['the server has no route GET /api/v1/agentz']);
   });
 });

@@ -199,12 +199,13 @@ In another terminal:
 
 A staged change: one canary, then two batches, waiting for you after the canary:
   npx corral deploy hello --package hello@1.1.0 -s 'role in (web,api)' --set greeting=hello --canary 1 --manual-promote --batches 2 --max-in-flight 1
-  npx corral rollout status hello -w          # (another terminal) live progress
-  npx corral rollout promote hello
+  npx corral rollout status hello -w          # live progress; returns (exit code 5) when it waits for you
+  npx corral rollout promote hello && npx corral rollout status hello -w
 
 Break it on purpose and watch it roll back by itself:
   npx corral deploy hello --package hello@2.0.0 -s 'role in (web,api)' --set greeting=oops --canary 1
-  npx corral rollout status hello -w; npx corral rollout list hello
+  npx corral rollout status hello -w          # exit code 1: the change failed, and says it was rolled back
+  npx corral rollout list hello
   npx corral deployment status hello
 `);
 });

@@ -138,9 +138,12 @@ Examples:
     .description('Revoke every admin token and print a new one (works on the store directly; the server may be running)')
     .option('--data-dir <dir>', 'the server\'s data directory (its SQLite store)', './corral-data')
     .option('--database <url>', 'the server\'s PostgreSQL URL, if it uses one (default: $CORRAL_DATABASE)', process.env.CORRAL_DATABASE)
-    .action(async (flags: { dataDir: string; database?: string }) => {
+    .action(async (_flags: unknown, sub: Command) => {
       const { compileServerOptions, openStore, rotateAdminToken } = await loadServer();
-      const opts = compileServerOptions({ dataDir: flags.dataDir, database: flags.database });
+      // Given before the subcommand (`server --data-dir X rotate-admin-token`), they are the parent's: take them from there.
+      const given = (key: string): string | undefined =>
+        (sub.getOptionValueSource(key) !== 'cli' && cmd.getOptionValueSource(key) === 'cli' ? cmd.getOptionValue(key) : sub.getOptionValue(key)) as string | undefined;
+      const opts = compileServerOptions({ dataDir: given('dataDir'), database: given('database') });
       if (!opts.database && !existsSync(join(opts.dataDir, 'corral.db'))) {
         throw new CliError(`no Corral store in ${opts.dataDir} (no corral.db there); pass the server's --data-dir, or --database for PostgreSQL`, EXIT.ERROR, 'STORE_NOT_FOUND');
       }

@@ -54,6 +54,14 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
       assert.equal((await fleet.api('GET', '/api/v1/agents', undefined, old)).status, 401);
       assert.equal((await fleet.api('GET', '/api/v1/agents', undefined, token)).status, 200);
+
+      // The same flags given before the subcommand mean the same store.
+      const before = await runCorral(['server', ...where, 'rotate-admin-token'], { CORRAL_DATABASE: undefined }, 30_000, { cwd });
+      assert.equal(before.code, 0, before.stderr);
+      const third = /new admin token: (\S+)/.exec(before.stdout)?.[1];
+      assert.equal((await fleet.api('GET', '/api/v1/agents', undefined, token)).status, 401);
+      assert.equal((await fleet.api('GET', '/api/v1/agents', undefined, third)).status, 200);
+      assert.equal(existsSync(join(cwd, 'corral-data')), false);
     });
 
     it('refuses a store that was never set up instead of making one', async (t) => {

@@ -21,8 +21,8 @@ type Route = (req: Recorded) => Reply;
 /** A canned /api/v1: routes by "METHOD /path" (query ignored), recording every request and every canned answer. */
 class FakeApi {
   readonly requests: Recorded[] = [];
-  /** Every canned answer served, checked at the end against the real server's OpenAPI document. */
-  readonly served: { method: string; url: string; reply: Reply }[] = [];
+  /** Every canned answer served (and the request it answered), checked at the end against the real server's OpenAPI document. */
+  readonly served: { method: string; url: string; body: unknown; reply: Reply }[] = [];
   routes = new Map<string, Route>();
   private server: Server = createServer((req, res) => void this.handle(req).then((r) => res.writeHead(r.status, { 'content-type': 'application/json' }).end(JSON.stringify(r.body))));
   url = '';
@@ -48,7 +48,7 @@ class FakeApi {
     const route = this.routes.get(`${rec.method} ${rec.url.split('?')[0]}`);
     if (!route) return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route ${rec.method} ${rec.url}` } } };
     const reply = route(rec);
-    this.served.push({ method: rec.method, url: rec.url, reply });
+    this.served.push({ method: rec.method, url: rec.url, body: rec.body, reply });
     return reply;
   }
 }
@@ -494,6 +494,13 @@ describe("the fake API's answers", () => {
       problems.push(...doc.problems(method, url, reply.status, reply.body));
     }
     assert.deepEqual([...new Set(problems)], []);
+  });
+
+  it("are answers to requests the server's schemas accept", () => {
+    const sent = api.served.filter((s) => s.body !== undefined);
+    assert.ok(new Set(sent.map((s) => s.method)).size >= 2, `requests with a body: ${sent.map((s) => `${s.method} ${s.url}`).join(', ')}`);
+    assert.deepEqual([...new Set(sent.flatMap((s) => doc.requestProblems(s.method, s.url, s.body)))], []);
+    assert.match(doc.requestProblems('PATCH', `/api/v1/agents/${WEB1.id}`, { labels: { env: 7 } }).join('\n'), /labels\.env/);
   });
 
   it('catches an answer the server would not give', () => {

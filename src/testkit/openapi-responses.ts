@@ -1,5 +1,5 @@
 /**
- * Checks JSON answers against a server's published OpenAPI document
+ * Checks JSON answers (and request bodies) against a server's published OpenAPI document
  * (`/api/v1/openapi.json`), so a test's canned API answers cannot drift
  * from what the server really sends:
  *
@@ -14,7 +14,10 @@ import { z } from 'zod';
 type Json = Record<string, unknown>;
 
 export interface OpenApiDocument {
-  paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>>;
+  paths: Record<
+    string,
+    Record<string, { requestBody?: { content?: Record<string, { schema?: unknown }> }; responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>
+  >;
   components?: { schemas?: Record<string, unknown> };
 }
 
@@ -65,7 +68,20 @@ export class OpenApiResponses {
     const documented = op.responses?.[String(status)];
     const schema = documented ? documented.content?.['application/json']?.schema : status >= 400 ? ERROR_SCHEMA : undefined;
     if (!schema) return [`${method} ${template} does not answer ${status} with JSON`];
-    const key = `${method} ${template} ${status}`;
+    return this.check(`${method} ${template} ${status}`, schema, body);
+  }
+
+  /** What is wrong with `body` as a JSON request body for `method` `path`: the route not documented, or not taking a body, or where it departs from the schema. */
+  requestProblems(method: string, path: string, body: unknown): string[] {
+    const template = this.templateOf(path);
+    const op = template ? this.doc.paths[template]![method.toLowerCase()] : undefined;
+    if (!template || !op) return [`the server has no route ${method} ${path.split('?')[0]}`];
+    const schema = op.requestBody?.content?.['application/json']?.schema;
+    if (!schema) return [`${method} ${template} takes no JSON body`];
+    return this.check(`${method} ${template} request`, schema, body);
+  }
+
+  private check(key: string, schema: unknown, body: unknown): string[] {
     let validator = this.compiled.get(key);
     if (!validator) {
       validator = z.fromJSONSchema({ ...(strict(schema) as Json), definitions: strict(this.doc.components?.schemas ?? {}) } as Parameters<typeof z.fromJSONSchema>[0], { defaultTarget: 'openapi-3.0' });

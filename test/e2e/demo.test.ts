@@ -42,10 +42,17 @@ describe('the demo', { concurrency: false }, () => {
 
   after(async () => {
     // Whatever a failed run left behind: every process naming the demo's data dir, and the services.
-    for (const pid of pidsMentioning(dir)) process.kill(pid, 'SIGKILL');
+    const kill = (pid: number) => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone between the scan and the kill.
+      }
+    };
+    for (const pid of pidsMentioning(dir)) kill(pid);
     for (const name of AGENTS) {
       const pid = servicePid(join(dir, 'data', name), 'hello');
-      if (pid !== null) process.kill(-pid, 'SIGKILL');
+      if (pid !== null) kill(-pid);
     }
     if (demo.exitCode === null && demo.signalCode === null) demo.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });

@@ -87,3 +87,10 @@ export {
   type Reply,
   type RestartRequest,
 } from './custom-messages.js';
+export {
+  DEFAULT_PACKAGE_ENTRY_LIMITS,
+  UnsafePackageEntryError,
+  checkPackageEntries,
+  type PackageEntryHeader,
+  type PackageEntryLimits,
+} from './package-entries.js';

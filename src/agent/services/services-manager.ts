@@ -12,13 +12,14 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import { artifactFor, MANIFEST_FILE, parseManifest, type DeploymentSpec, type PackageManifest, type ServiceDetail } from '../../protocol/index.js';
 import { sampleProcess } from './process-sample.js';
 import { DownloadAbortedError, fetchArtifact, type DownloadTarget } from '../packages/download.js';
 import { unpackArchive } from '../packages/unpack.js';
+import { readPackageFile, writePackageFile } from '../packages/package-files.js';
 import { ServiceSupervisor, processStartTicks, type ServiceStatus } from './supervisor.js';
 import { renderTemplate } from './template.js';
 import { HealthChecker } from './health-check.js';
@@ -298,13 +299,9 @@ export class ServicesManager extends EventEmitter {
     const manifest = parseManifest(await readFile(join(versionDir, MANIFEST_FILE), 'utf8'), `${spec.package}@${spec.version}/${MANIFEST_FILE}`);
     // Render every template before writing any, so a missing value changes nothing.
     const rendered = await Promise.all(
-      manifest.config.files.map(async (f) => ({ path: join(versionDir, f.path), body: renderTemplate(await readFile(join(versionDir, f.template), 'utf8'), spec.values, f.template) })),
+      manifest.config.files.map(async (f) => ({ path: f.path, body: renderTemplate(await readPackageFile(versionDir, f.template), spec.values, f.template) })),
     );
-    for (const r of rendered) {
-      await mkdir(join(r.path, '..'), { recursive: true });
-      await writeFile(`${r.path}.tmp`, r.body);
-      await rename(`${r.path}.tmp`, r.path);
-    }
+    for (const r of rendered) await writePackageFile(versionDir, r.path, r.body);
     // Resolve the user before switching anything, so a bad one leaves the running version alone.
     const runAs = manifest.run.user ? resolveUser(manifest.run.user) : undefined;
     const valuesKey = JSON.stringify(spec.values);

@@ -19,6 +19,7 @@ import { ArtifactNotFoundError, InvalidPackageError, StoreError } from '../error
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import type { SigningKey } from './signing-key.js';
+import { inspectPackageArchive } from './archive-inspection.js';
 
 export const DEFAULT_MAX_PACKAGE_BYTES = 1024 ** 3;
 const MAX_MANIFEST_BYTES = 256 * 1024;
@@ -90,6 +91,7 @@ export class PackageService {
       });
       await pipeline(body, meter, createWriteStream(tmp, { mode: 0o644 }));
       if (size === 0) throw new InvalidPackageError('empty upload: send the package tar.gz as the request body');
+      await inspectPackageArchive(tmp);
       const manifest = await readManifest(tmp);
       const sha256 = hash.digest('hex');
       // The bytes go to the store first, so no package record ever points at content no replica can serve.

@@ -18,6 +18,7 @@ import {
   type LogsResult,
 } from '../protocol/index.js';
 import { runCommand } from './exec.js';
+import { cleanEnvironment } from './environment.js';
 import { LogFollows, type LogFollowsOptions } from './log-follows.js';
 import type { ServicesManager } from './services/services-manager.js';
 
@@ -83,7 +84,7 @@ export function customHandlers(
       const command = request.command;
       if (!Array.isArray(command) || command.length === 0 || !command.every((c) => typeof c === 'string')) throw new Error('"command" must be a non-empty list of strings');
       const timeoutMs = typeof request.timeoutMs === 'number' && request.timeoutMs > 0 ? Math.min(request.timeoutMs, 24 * 3600_000) : 60_000;
-      let where = { cwd: dataDir, env: { ...process.env } as Record<string, string> };
+      let where = { cwd: dataDir, env: cleanEnvironment() };
       if (request.service !== undefined) where = services.environmentOf(serviceName(request));
       return { ...(await runCommand(command as string[], { ...where, timeoutMs }, progress)) };
     },

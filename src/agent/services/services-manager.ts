@@ -27,6 +27,7 @@ import { runHook } from './hooks.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { DEFAULT_ROTATION, rotateIfLarge, type RotationPolicy } from './log-rotation.js';
 import { resolveUser } from './run-as.js';
+import { cleanEnvironment } from '../environment.js';
 
 const ROTATE_CHECK_MS = 10_000;
 
@@ -387,7 +388,7 @@ export class ServicesManager extends EventEmitter {
   }
 
   private serviceEnv(spec: DeploymentSpec, manifest: PackageManifest, versionDir: string): Record<string, string> {
-    return { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...manifest.run.env, CORRAL_SERVICE: spec.name, CORRAL_SERVICE_DIR: versionDir };
+    return { ...cleanEnvironment(), ...manifest.run.env, CORRAL_SERVICE: spec.name, CORRAL_SERVICE_DIR: versionDir };
   }
 
   /** After an agent restart: take over the process the previous agent started, if it still runs this version. */

@@ -94,3 +94,11 @@ export {
   type PackageEntryHeader,
   type PackageEntryLimits,
 } from './package-entries.js';
+export {
+  PUBLISHER_SIGNATURE_HEADER,
+  PUBLISHER_SIGNATURE_SUFFIX,
+  PublisherKeyError,
+  publisherPublicKey,
+  publisherSigned,
+  signDigestWith,
+} from './publisher-signature.js';

@@ -21,6 +21,7 @@ it('parses every field of a policy file and fills in defaults', () => {
     source: '/p.yaml',
     exec: { enabled: true, allow: ['uptime', ['systemctl', 'status']], maxTimeoutMs: 300_000 },
     services: { allowRoot: false, allowedUsers: ['svc-web'] },
+    packages: { publisherKeys: [] },
     path: '/usr/bin:/bin',
   });
   assert.deepEqual(parseAgentPolicy('version: 1\n', '/p.yaml'), { ...DEFAULT_AGENT_POLICY, source: '/p.yaml' });
@@ -37,6 +38,7 @@ it('refuses unknown keys, a missing version and bad values, naming the field', (
   bad('version: 1\nservices: {allowRoot: "no"}\n', /services.allowRoot/);
   bad('version: 1\npath: bin:/usr/bin\n', /path: every directory must be absolute/);
   bad('version: 1\nexec: [\n', /not valid YAML/);
+  bad('version: 1\npackages: {publisherKeys: [not-a-key]}\n', /packages.publisherKeys.0: not a PEM public key/);
 });
 
 it('uses the defaults when the file is absent, and refuses a file or directory others can change', () => {

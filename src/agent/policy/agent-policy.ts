@@ -14,6 +14,9 @@
  * services:
  *   allowRoot: true           # false: services and hooks must declare run.user, and not root
  *   allowedUsers: [svc-app]   # absent: any user; otherwise run.user must be one of these
+ * packages:
+ *   publisherKeys: [PEM, …]   # ed25519 public keys; when set, only packages one of them signed
+ *                             # (corral package sign) are installed. Default: none (server signature only)
  * path: /usr/local/sbin:...   # PATH of every process the agent starts (default DEFAULT_PATH)
  * ```
  *
@@ -26,6 +29,8 @@ import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { KeyObject } from 'node:crypto';
+import { publisherPublicKey } from '../../protocol/index.js';
 import { DEFAULT_PATH } from '../environment.js';
 
 export const DEFAULT_POLICY_FILE = '/etc/corral/agent-policy.yaml';
@@ -53,6 +58,22 @@ const PolicySchema = z
       })
       .strict()
       .default({ allowRoot: true }),
+    packages: z
+      .object({
+        publisherKeys: z
+          .array(
+            z.string().superRefine((pem, ctx) => {
+              try {
+                publisherPublicKey(pem);
+              } catch (e) {
+                ctx.addIssue({ code: 'custom', message: (e as Error).message });
+              }
+            }),
+          )
+          .default([]),
+      })
+      .strict()
+      .default({ publisherKeys: [] }),
     path: z
       .string()
       .min(1)
@@ -76,6 +97,10 @@ export interface AgentPolicy {
     /** null: any user. */
     allowedUsers: string[] | null;
   };
+  packages: {
+    /** Pinned publisher keys; empty: no publisher signature required. */
+    publisherKeys: KeyObject[];
+  };
   path: string;
 }
 
@@ -83,6 +108,7 @@ export const DEFAULT_AGENT_POLICY: AgentPolicy = {
   source: null,
   exec: { enabled: true, allow: null, maxTimeoutMs: MAX_EXEC_TIMEOUT_SECONDS * 1000 },
   services: { allowRoot: true, allowedUsers: null },
+  packages: { publisherKeys: [] },
   path: DEFAULT_PATH,
 };
 
@@ -115,6 +141,7 @@ export function parseAgentPolicy(text: string, file: string): AgentPolicy {
     source: file,
     exec: { enabled: p.exec.enabled, allow: p.exec.allow ?? null, maxTimeoutMs: p.exec.maxTimeoutSeconds * 1000 },
     services: { allowRoot: p.services.allowRoot, allowedUsers: p.services.allowedUsers ?? null },
+    packages: { publisherKeys: p.packages.publisherKeys.map((pem) => publisherPublicKey(pem)) },
     path: p.path,
   };
 }

@@ -29,6 +29,7 @@ import { DEFAULT_ROTATION, rotateIfLarge, type RotationPolicy } from './log-rota
 import { serviceUser, type RunAsUser } from './run-as.js';
 import { grantServiceAccess } from './service-access.js';
 import { DEFAULT_AGENT_POLICY, type AgentPolicy } from '../policy/agent-policy.js';
+import { checkPublisher } from '../policy/publisher-policy.js';
 import { cleanEnvironment } from '../environment.js';
 
 const ROTATE_CHECK_MS = 10_000;
@@ -262,6 +263,7 @@ export class ServicesManager extends EventEmitter {
     const dir = join(this.root, spec.name);
     const versionDir = join(dir, 'versions', `${spec.version}-${artifact.sha256.slice(0, 12)}`);
     this.setPackage(spec.name, { offeredVersion: spec.version, offeredSha256: artifact.sha256, error: '' });
+    checkPublisher(this.policy, artifact, `${spec.package}@${spec.version}`);
     if (!existsSync(versionDir)) {
       await mkdir(join(dir, 'versions'), { recursive: true });
       this.setPackage(spec.name, { status: 'downloading', downloadPercent: 0 });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
-import { MANIFEST_FILE, ManifestError, parseAnyManifest, type AnyPackageManifest } from '../../protocol/index.js';
+import { MANIFEST_FILE, ManifestError, PUBLISHER_SIGNATURE_HEADER, parseAnyManifest, type AnyPackageManifest } from '../../protocol/index.js';
 import type { PackageRecord, Store } from '../store/index.js';
 import { ArtifactNotFoundError, InvalidPackageError, StoreError } from '../errors.js';
 import type { Clock } from '../clock.js';
@@ -74,7 +74,11 @@ export class PackageService {
   }
 
   /** Stores an uploaded package. Throws InvalidPackageError or PackageConflictError; on error nothing is kept. */
-  async push(body: Readable): Promise<PackageRecord[]> {
+  async push(body: Readable, opts: { publisherSignature?: string | undefined } = {}): Promise<PackageRecord[]> {
+    const publisherSignature = opts.publisherSignature?.trim().toLowerCase() || null;
+    if (publisherSignature !== null && !/^[0-9a-f]{128}$/.test(publisherSignature)) {
+      throw new InvalidPackageError(`${PUBLISHER_SIGNATURE_HEADER}: expected an ed25519 signature as 128 hex digits (corral package sign writes one)`);
+    }
     const maxBytes = this.deps.maxBytes ?? DEFAULT_MAX_PACKAGE_BYTES;
     await mkdir(this.artifactDir, { recursive: true });
     const tmp = join(this.artifactDir, `.upload-${randomBytes(8).toString('hex')}`);
@@ -111,6 +115,7 @@ export class PackageService {
             sha256,
             size,
             signature,
+            publisherSignature,
               manifest: manifest as unknown as Record<string, unknown>,
               createdAt: now,
             })

@@ -55,7 +55,7 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger; exit
     { log: deps.log.child({ component: 'services' }), target: (): DownloadTarget => connection.downloadTarget() },
   );
   const upgrader = new SelfUpgrader(
-    { dataDir: opts.dataDir, graceMs: opts.upgradeGraceMs, supervisor: opts.supervisor },
+    { dataDir: opts.dataDir, graceMs: opts.upgradeGraceMs, supervisor: opts.supervisor, policy: opts.policy },
     { log: deps.log.child({ component: 'upgrade' }), target: (): DownloadTarget => connection.downloadTarget(), exitForUpgrade: deps.exitForUpgrade },
   );
   const connection = new AgentConnection(opts, {

@@ -98,6 +98,23 @@ describe('publisher signatures', { concurrency: false }, () => {
     assert.equal(servicePid(pinned.dataDir, 'forged'), null, 'nothing runs');
   });
 
+  it('refuses an agent upgrade no pinned publisher signed, and keeps running', async () => {
+    const dir = join(fleet.root, 'agent-unsigned');
+    await mkdir(join(dir, 'dist', 'bin'), { recursive: true });
+    await writeFile(join(dir, 'corral.yaml'), 'apiVersion: corral.io/v1\nkind: agent\nname: corral-agent\nversion: 9.9.9-unsigned\nplatforms: [{os: linux, arch: any}]\nagent: {entry: dist/bin/corral.js}\n');
+    await writeFile(join(dir, 'dist', 'bin', 'corral.js'), "console.error('should never run'); process.exit(3);\n");
+    const file = join(fleet.root, 'agent-unsigned.tar.gz');
+    assert.equal((await fleet.cli('package', 'build', dir, '--out', file)).code, 0);
+    assert.equal((await fleet.cli('package', 'push', file)).code, 0);
+    const before = (await fleet.listAgents()).find((a) => a.name === 'pinned')!.agentVersion;
+    assert.equal((await fleet.cli('deploy', 'agent-upgrade', '--package', 'corral-agent@9.9.9-unsigned', '-s', 'role=pinned')).code, 0);
+    const a = await fleet.awaitAgent(pinned, (x) => x.agentPackage?.status === 'install-failed', 30_000);
+    assert.match(a.agentPackage!.error, /corral-agent@9\.9\.9-unsigned is not signed by a publisher/);
+    assert.equal(a.agentVersion, before);
+    assert.equal(a.status, 'online');
+    assert.equal((await fleet.cli('undeploy', 'agent-upgrade')).code, 0);
+  });
+
   it('refuses a signature that is not a signature, at push', async () => {
     const file = await build('garbled');
     await writeFile(`${file}.sig`, 'not-hex\n');

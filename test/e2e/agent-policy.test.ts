@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Fleet, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
@@ -68,6 +68,33 @@ describe('agent-side policy', { concurrency: false }, () => {
     assert.deepEqual(Object.keys(vars).sort(), ['HOME', 'LANG', 'PATH']);
     assert.equal(vars.PATH, '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
     assert.equal(vars.LANG, 'C.UTF-8');
+  });
+
+  it("runs services and hooks with a clean environment plus their own, never the agent's", async () => {
+    const dir = join(fleet.root, 'pkg-envdump');
+    await mkdir(dir, { recursive: true });
+    const dump = join(fleet.root, 'hook-env');
+    await writeFile(
+      join(dir, 'corral.yaml'),
+      `apiVersion: corral.io/v1
+name: envdump
+version: 1.0.0
+run: {command: /bin/true, env: {APP_MODE: demo}}
+restart: {policy: never}
+hooks:
+  postInstall: {command: sh, args: ["-c", "env > ${dump}"]}
+`,
+    );
+    const out = join(fleet.root, 'envdump-1.0.0.tar.gz');
+    assert.equal((await fleet.cli('package', 'build', dir, '--out', out)).code, 0);
+    assert.equal((await fleet.cli('package', 'push', out)).code, 0);
+    assert.equal((await fleet.cli('deploy', 'envdump', '--package', 'envdump@1.0.0', '-s', 'role=plain')).code, 0);
+    const env = await eventually(async () => (await readFile(dump, 'utf8').catch(() => '')) || undefined, { timeoutMs: 30_000, what: 'the hook environment' });
+    assert.ok(!env.includes(fleet.enrollmentToken) && !env.includes('hunter2'), `the agent's environment leaked into a hook:\n${env}`);
+    assert.match(env, /^CORRAL_SERVICE=envdump$/m);
+    assert.match(env, /^APP_MODE=demo$/m);
+    assert.match(env, /^PATH=\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m);
+    assert.equal((await fleet.cli('undeploy', 'envdump')).code, 0);
   });
 
   it('runs only allow-listed commands, within the maximum timeout, and says why it refused', async () => {

@@ -265,7 +265,9 @@ export class ServicesManager extends EventEmitter {
     this.setPackage(spec.name, { offeredVersion: spec.version, offeredSha256: artifact.sha256, error: '' });
     checkPublisher(this.policy, artifact, `${spec.package}@${spec.version}`);
     if (!existsSync(versionDir)) {
-      await mkdir(join(dir, 'versions'), { recursive: true });
+      // Private until grantServiceAccess says who else may read it (services/ and the service dir 0700).
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await mkdir(join(dir, 'versions'), { recursive: true, mode: 0o755 });
       this.setPackage(spec.name, { status: 'downloading', downloadPercent: 0 });
       let reported = 0;
       const download = new AbortController();

@@ -62,8 +62,9 @@ export class TestAgent {
     readonly name: string,
     readonly dataDir: string,
     readonly args: string[],
+    readonly env: Record<string, string> = {},
   ) {
-    this.process = new CorralProcess(args, {}, AGENT_NODE_FLAGS);
+    this.process = new CorralProcess(args, env, AGENT_NODE_FLAGS);
   }
 
   /** The instance uid the agent persisted (waits for the file). */
@@ -79,7 +80,7 @@ export class TestAgent {
 
   async restart(): Promise<void> {
     await this.process.stop();
-    this.process = new CorralProcess(this.args, {}, AGENT_NODE_FLAGS);
+    this.process = new CorralProcess(this.args, this.env, AGENT_NODE_FLAGS);
   }
 }
 
@@ -193,10 +194,11 @@ export class Fleet {
    * bound to them (`tokenFor`), so selectors' plain terms match them.
    * `claims` are the agent's own `--label` flags: what it reports about
    * itself, matched only by `claim.<key>` terms. `token` enrolls with that
-   * token instead (not with `labels`).
+   * token instead (not with `labels`). `env`: extra environment for the
+   * agent process (on top of the test's own).
    */
   async startAgent(
-    opts: { name?: string; labels?: Record<string, string>; claims?: Record<string, string>; token?: string; extraArgs?: string[]; server?: string } = {},
+    opts: { name?: string; labels?: Record<string, string>; claims?: Record<string, string>; token?: string; extraArgs?: string[]; server?: string; env?: Record<string, string> } = {},
   ): Promise<TestAgent> {
     if (opts.token && opts.labels) throw new Error('startAgent: give labels (a token bound to them is minted) or token, not both');
     const name = opts.name ?? `agent-${this.agents.length + 1}`;
@@ -214,7 +216,7 @@ export class Fleet {
       ...Object.entries(opts.claims ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
       ...(opts.extraArgs ?? []),
     ];
-    const agent = new TestAgent(name, dataDir, args);
+    const agent = new TestAgent(name, dataDir, args, opts.env);
     this.agents.push(agent);
     return agent;
   }

@@ -212,6 +212,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0009_publisher_signatures': {
+      async up(db: Kysely<unknown>) {
+        // A publisher's own ed25519 signature of the artifact digest (corral package sign), kept beside the server's.
+        await db.schema.alterTable('packages').addColumn('publisher_signature', 'text').execute();
+      },
+    },
     '0010_enrollment_scope': {
       async up(db: Kysely<unknown>) {
         // Enrollment tokens bind labels, expire, cap their agents and may ask for approval.

@@ -460,9 +460,10 @@ describe('rollout references', () => {
   });
 });
 
-describe('corral deployment list', () => {
+describe('corral deployment list and status', () => {
+  const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: {}, desiredState: 'running', revision: 2, stableRevision: 1, policy: {}, createdAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString() };
+
   it('lists deployments like corral deployments', async () => {
-    const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: {}, desiredState: 'running', revision: 2, stableRevision: 1, policy: {}, createdAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString() };
     api.on('GET /api/v1/deployments', { status: 200, body: { deployments: [d] } });
     assert.equal(await run('deployment', 'list'), 0, err);
     const listed = out;
@@ -470,6 +471,12 @@ describe('corral deployment list', () => {
     out = '';
     assert.equal(await run('deployments'), 0, err);
     assert.equal(out, listed);
+  });
+
+  it('says so on stderr when the selector matches no agent', async () => {
+    api.on('GET /api/v1/deployments/web/status', { status: 200, body: { deployment: { ...d, selector: 'evn=prod' }, rollout: null, agents: [] } });
+    assert.equal(await run('deployment', 'status', 'web'), 0, err);
+    assert.equal(err, "no Corral agent matches 'evn=prod'; see why with: corral agents -s 'evn=prod'\n");
   });
 });
 

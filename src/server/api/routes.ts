@@ -17,6 +17,7 @@ import type { JobService } from '../jobs/job-service.js';
 import type { ImperativeService } from '../fleet/imperative.js';
 import type { PackageRecord } from '../store/index.js';
 import { InvalidPackageError } from '../errors.js';
+import { PUBLISHER_SIGNATURE_HEADER } from '../../protocol/index.js';
 import type { Store, TokenRecord } from '../store/index.js';
 import { bearerToken, hashSecret } from '../auth/tokens.js';
 import { describeZodError, errorResponse, handleError } from './error-handler.js';
@@ -285,7 +286,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     async (c) => {
       const body = c.req.raw.body;
       if (!body) throw new InvalidPackageError('empty upload: send the package tar.gz as the request body');
-      const records = await deps.packages.push(Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>));
+      const records = await deps.packages.push(Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>), { publisherSignature: c.req.header(PUBLISHER_SIGNATURE_HEADER) });
       return c.json({ packages: records.map(packageView) }, 201);
     },
   );

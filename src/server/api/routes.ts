@@ -92,9 +92,17 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       path: '/api/v1/agents',
       summary: 'List agents, optionally filtered by a label selector',
       request: { query: z.object({ selector: z.string().max(4096).optional().openapi({ example: 'env=prod,!canary' }) }) },
-      responses: { 200: json(z.object({ agents: z.array(AgentSummary) }), 'agents'), 400: errors[400], 401: errors[401] },
+      responses: {
+        200: json(z.object({ agents: z.array(AgentSummary), warnings: z.array(z.string()).openapi({ description: 'when a selector matches no agent: why, e.g. a label key no agent has ("did you mean env?")' }) }), 'agents'),
+        400: errors[400],
+        401: errors[401],
+      },
     }),
-    async (c) => c.json({ agents: await fleet.listAgents(c.req.valid('query').selector ?? '') }, 200),
+    async (c) => {
+      const selector = c.req.valid('query').selector ?? '';
+      const agents = await fleet.listAgents(selector);
+      return c.json({ agents, warnings: agents.length === 0 && selector.trim() !== '' ? await fleet.whyNoAgentMatches(selector) : [] }, 200);
+    },
   );
 
   app.openapi(

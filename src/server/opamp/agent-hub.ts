@@ -39,7 +39,8 @@ import { compileDesiredState, loadDesiredState, type DesiredState } from '../fle
 import { patchHasNews, reportPatch } from './report.js';
 import { ReportBuffer } from './report-buffer.js';
 import type { SampleHistory } from '../fleet/sample-history.js';
-import { configOffer, connectionSettingsOffer } from './offers.js';
+import { connectionSettingsOffer } from './offers.js';
+import { classifySequence, noteReportedConfig, pendingConfigOffer, startOver } from './offer-state.js';
 import { agentPackageFor, loadAgentDeployments, topLevelPackageOffer, type AgentPackageDeployment } from './package-offer.js';
 import type { Principal, Session, Transport } from './session.js';
 
@@ -188,8 +189,13 @@ export class AgentHub {
       this.adopt(session);
     }
 
-    if (!needFullState && !msg.agentDescription && session.lastSeq !== null && msg.sequenceNum !== session.lastSeq + 1n) {
-      needFullState = true;
+    const step = classifySequence(session.lastSeq, msg.sequenceNum);
+    if (!needFullState && !msg.agentDescription && (step === 'gap' || step === 'restart')) needFullState = true;
+    // A new instance of the agent reports from scratch: what it does not report, it does not have.
+    startOver(session, step);
+    if (step === 'restart') {
+      patch.remoteConfigStatus ??= null;
+      patch.packageStatuses ??= null;
     }
     const capabilitiesChanged = msg.capabilities !== session.capabilities;
     session.capabilities = msg.capabilities;
@@ -215,7 +221,7 @@ export class AgentHub {
     }
     if (msg.packageStatuses) session.reportedPackagesHash = Buffer.from(msg.packageStatuses.serverProvidedAllPackagesHash).toString('hex');
     if (patch.remoteConfigStatus) {
-      session.reportedConfigHash = patch.remoteConfigStatus.hash;
+      noteReportedConfig(session, patch.remoteConfigStatus.hash);
       if (patch.remoteConfigStatus.status === 'FAILED') {
         this.deps.events.record('agent.config_failed', agentId, {
           hash: patch.remoteConfigStatus.hash,
@@ -442,16 +448,8 @@ export class AgentHub {
     return this.desired.forAgent(session.agentId, session.attributes).desired;
   }
 
-  /** The remote config to send, if the agent should get one it has not been sent in this session. */
   private pendingConfigOffer(session: Session) {
-    if ((session.capabilities & ACCEPTS_REMOTE_CONFIG) === 0n) return undefined;
-    const desired = this.desiredFor(session);
-    const desiredHash = desired?.hash ?? '';
-    if (desiredHash === session.offeredConfigHash) return undefined;
-    if (desiredHash === (session.reportedConfigHash ?? '')) return undefined;
-    if (!desired && !session.reportedConfigHash) return undefined;
-    session.offeredConfigHash = desiredHash;
-    return configOffer(desired);
+    return pendingConfigOffer(session, this.desiredFor(session), (session.capabilities & ACCEPTS_REMOTE_CONFIG) !== 0n);
   }
 
   /**

@@ -40,6 +40,7 @@ import { patchHasNews, reportPatch } from './report.js';
 import { ReportBuffer } from './report-buffer.js';
 import type { SampleHistory } from '../fleet/sample-history.js';
 import { connectionSettingsOffer } from './offers.js';
+import { claimsEnrolledIdentity, reassignedReply } from './identity-guard.js';
 import { classifySequence, noteReportedConfig, pendingConfigOffer, startOver } from './offer-state.js';
 import { agentPackageFor, loadAgentDeployments, topLevelPackageOffer, type AgentPackageDeployment } from './package-offer.js';
 import type { Principal, Session, Transport } from './session.js';
@@ -168,9 +169,17 @@ export class AgentHub {
     let session = ctx.bound ?? (ctx.transport === 'http' ? this.sessions.get(agentId) : undefined);
     let needFullState = false;
     const patch = reportPatch(msg);
+    // An enrollment token speaks for a uid only until that agent holds its own credential (checked per HTTP request and per new connection).
+    const checked = ctx.principal.kind === 'enrollment' && !ctx.bound ? await this.deps.store.getAgent(agentId) : undefined;
+    if (checked && claimsEnrolledIdentity(ctx.principal, checked)) {
+      if (checked.status === 'revoked') throw new AgentRevokedError(agentId);
+      this.deps.log.warn({ agentId, tokenId: ctx.principal.kind === 'enrollment' ? ctx.principal.tokenId : undefined }, "enrollment token presented an enrolled agent's instance uid: assigned a new uid");
+      return { reply: reassignedReply(msg.instanceUid, SERVER_CAPABILITIES), session: null };
+    }
+    if (session && ctx.transport === 'http' && session.transport === 'http') session.principal = ctx.principal;
 
     if (!session) {
-      const known = await this.deps.store.getAgent(agentId);
+      const known = checked !== undefined ? checked : await this.deps.store.getAgent(agentId);
       if (known?.status === 'revoked') throw new AgentRevokedError(agentId);
       session = this.newSession(agentId, msg.instanceUid, ctx.transport, ctx.principal);
       if (known) {
@@ -247,10 +256,12 @@ export class AgentHub {
     if (needFullState) reply.flags |= BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState);
     if (ctx.principal.kind === 'enrollment' && !session.credentialOffered && (msg.capabilities & ACCEPTS_OPAMP_SETTINGS) !== 0n) {
       const credential = generateSecret('agent');
-      await this.deps.store.setAgentCredential(agentId, hashSecret(credential));
-      reply.connectionSettings = connectionSettingsOffer(credential, this.opts);
       session.credentialOffered = true;
-      this.deps.events.record('agent.enrolled', agentId, { tokenId: ctx.principal.tokenId });
+      // Only the first credential of an agent is set here; a concurrent enrollment of the same uid loses.
+      if (await this.deps.store.claimAgentCredential(agentId, hashSecret(credential))) {
+        reply.connectionSettings = connectionSettingsOffer(credential, this.opts);
+        this.deps.events.record('agent.enrolled', agentId, { tokenId: ctx.principal.tokenId });
+      }
     }
     const offer = this.pendingConfigOffer(session);
     if (offer) reply.remoteConfig = offer;

@@ -306,5 +306,20 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await store.setMeta('k', 'v2');
       assert.equal(await store.getMeta('k'), 'v2');
     });
+
+    it('claims an agent\'s first credential once: never over an enrolled, revoked or unknown agent', async (t) => {
+      if (skip) return t.skip(skip);
+      await store.upsertAgentReport(id(800_001), { name: 'claim-1' }, 1);
+      const [a, b] = await Promise.all([store.claimAgentCredential(id(800_001), 'cafe01'), store.claimAgentCredential(id(800_001), 'cafe02')]);
+      assert.equal(Number(a) + Number(b), 1, 'exactly one of two concurrent claims wins');
+      const kept = (await store.getAgent(id(800_001)))!.credentialHash;
+      assert.equal(await store.claimAgentCredential(id(800_001), 'cafe03'), false);
+      assert.equal((await store.getAgent(id(800_001)))!.credentialHash, kept);
+      assert.equal(await store.claimAgentCredential(id(800_999), 'cafe04'), false, 'unknown agent');
+      await store.upsertAgentReport(id(800_002), { name: 'claim-2' }, 1);
+      await store.revokeAgent(id(800_002), 2);
+      assert.equal(await store.claimAgentCredential(id(800_002), 'cafe05'), false, 'revoked agent');
+      assert.equal(await store.findAgentByCredentialHash('cafe05'), null);
+    });
   });
 }

@@ -224,6 +224,19 @@ export class KyselyStore implements Store {
     });
   }
 
+  claimAgentCredential(id: string, credentialHash: string): Promise<boolean> {
+    return this.run('claim agent credential', async () => {
+      const res = await this.db
+        .updateTable('agents')
+        .set({ credential_hash: credentialHash })
+        .where('id', '=', id)
+        .where('credential_hash', 'is', null)
+        .where('status', '!=', 'revoked')
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    });
+  }
+
   setAgentLabels(id: string, labels: Record<string, string>): Promise<AgentRecord> {
     return this.run('set agent labels', async () => {
       const res = await this.db.updateTable('agents').set({ labels: json(labels) }).where('id', '=', id).executeTakeFirst();

@@ -332,6 +332,12 @@ export interface Store {
    */
   applyAgentReports(reports: { id: string; patch: AgentReportPatch; at: number }[]): Promise<void>;
   setAgentCredential(id: string, credentialHash: string): Promise<void>;
+  /**
+   * Sets an agent's first credential (enrollment): only while it has none and
+   * is not revoked, atomically. Returns false, changing nothing, for an agent
+   * that is already enrolled, revoked or unknown.
+   */
+  claimAgentCredential(id: string, credentialHash: string): Promise<boolean>;
   /** Replaces operator labels. Throws AgentNotFoundError. */
   setAgentLabels(id: string, labels: Record<string, string>): Promise<AgentRecord>;
   /**

@@ -11,6 +11,7 @@ import type { FleetService } from '../fleet/fleet-service.js';
 import type { PackageService } from '../packages/package-service.js';
 import type { DeploymentService } from '../fleet/deployment-service.js';
 import { addDeploymentRoutes } from './deployment-routes.js';
+import { addAgentDeleteRoute } from './agent-delete-route.js';
 import { addImperativeRoutes } from './imperative-routes.js';
 import { addJobRoutes } from './job-routes.js';
 import type { JobService } from '../jobs/job-service.js';
@@ -255,6 +256,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   );
 
   addDeploymentRoutes(app, deps.deployments);
+  addAgentDeleteRoute(app, fleet);
   addImperativeRoutes(app, deps.imperative);
   addJobRoutes(app, deps.jobs);
   addRolloutRoutes(app, deps.rollouts);

@@ -18,7 +18,6 @@ import {
   SAMPLES_CAPABILITY,
   SAMPLES_TYPE,
   ServerCapabilities,
-  ServerErrorResponseType,
   ServerToAgentFlags,
   ServerToAgentSchema,
   create,
@@ -40,9 +39,10 @@ import { patchHasNews, reportPatch } from './report.js';
 import { ReportBuffer } from './report-buffer.js';
 import type { SampleHistory } from '../fleet/sample-history.js';
 import { connectionSettingsOffer } from './offers.js';
-import { claimsEnrolledIdentity, reassignedReply } from './identity-guard.js';
-import { classifySequence, noteReportedConfig, pendingConfigOffer, startOver } from './offer-state.js';
-import { agentPackageFor, loadAgentDeployments, topLevelPackageOffer, type AgentPackageDeployment } from './package-offer.js';
+import { errorReply, guardIdentity, reassignedReply } from './identity-guard.js';
+import { TOKEN_REVOKED_CLOSE_CODE, sessionsOfRevokedTokens } from './token-sessions.js';
+import { classifySequence, noteReportedConfig, pendingConfigOffer, pendingPackagesOffer, startOver } from './offer-state.js';
+import { agentPackageFor, loadAgentDeployments, type AgentPackageDeployment } from './package-offer.js';
 import type { Principal, Session, Transport } from './session.js';
 
 export const SERVER_CAPABILITIES =
@@ -169,17 +169,15 @@ export class AgentHub {
     let session = ctx.bound ?? (ctx.transport === 'http' ? this.sessions.get(agentId) : undefined);
     let needFullState = false;
     const patch = reportPatch(msg);
-    // An enrollment token speaks for a uid only until that agent holds its own credential (checked per HTTP request and per new connection).
-    const checked = ctx.principal.kind === 'enrollment' && !ctx.bound ? await this.deps.store.getAgent(agentId) : undefined;
-    if (checked && claimsEnrolledIdentity(ctx.principal, checked)) {
-      if (checked.status === 'revoked') throw new AgentRevokedError(agentId);
-      this.deps.log.warn({ agentId, tokenId: ctx.principal.kind === 'enrollment' ? ctx.principal.tokenId : undefined }, "enrollment token presented an enrolled agent's instance uid: assigned a new uid");
+    const checked = await guardIdentity(this.deps.store, ctx, agentId);
+    if (checked.refused) {
+      this.deps.log.warn({ agentId }, "enrollment token presented an enrolled agent's instance uid: assigned a new uid");
       return { reply: reassignedReply(msg.instanceUid, SERVER_CAPABILITIES), session: null };
     }
     if (session && ctx.transport === 'http' && session.transport === 'http') session.principal = ctx.principal;
 
     if (!session) {
-      const known = checked !== undefined ? checked : await this.deps.store.getAgent(agentId);
+      const known = checked.known !== undefined ? checked.known : await this.deps.store.getAgent(agentId);
       if (known?.status === 'revoked') throw new AgentRevokedError(agentId);
       session = this.newSession(agentId, msg.instanceUid, ctx.transport, ctx.principal);
       if (known) {
@@ -200,12 +198,7 @@ export class AgentHub {
 
     const step = classifySequence(session.lastSeq, msg.sequenceNum);
     if (!needFullState && !msg.agentDescription && (step === 'gap' || step === 'restart')) needFullState = true;
-    // A new instance of the agent reports from scratch: what it does not report, it does not have.
-    startOver(session, step);
-    if (step === 'restart') {
-      patch.remoteConfigStatus ??= null;
-      patch.packageStatuses ??= null;
-    }
+    startOver(session, step, patch);
     const capabilitiesChanged = msg.capabilities !== session.capabilities;
     session.capabilities = msg.capabilities;
     session.lastSeq = msg.sequenceNum;
@@ -463,22 +456,16 @@ export class AgentHub {
     return pendingConfigOffer(session, this.desiredFor(session), (session.capabilities & ACCEPTS_REMOTE_CONFIG) !== 0n);
   }
 
-  /**
-   * The agent's own package to offer, if a `kind: agent` deployment matches
-   * and the agent has neither been sent this offer in this session nor
-   * reported it (installed or failed). Only to agents on their own
-   * credential: an enrolling agent reconnects with it first.
-   */
+  /** The agent's own package to offer, if due (see pendingPackagesOffer). */
   private pendingPackagesOffer(session: Session) {
-    if ((session.capabilities & ACCEPTS_PACKAGES) === 0n || session.principal.kind !== 'agent') return undefined;
-    // Which version: the one a rollout released to this agent, else the deployment's stable one.
-    const chosen = agentPackageFor(this.agentPackages, session.attributes, (d) => this.desired.revisionFor(d.name, session.agentId)?.version ?? null);
-    if (!chosen) return undefined;
-    const baseUrl = this.opts.opampUrl.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, '');
-    const { offer, allPackagesHash } = topLevelPackageOffer({ version: chosen.version }, chosen.artifact, { baseUrl, authorization: session.principal.authorization });
-    if (allPackagesHash === session.offeredPackagesHash || allPackagesHash === session.reportedPackagesHash) return undefined;
-    session.offeredPackagesHash = allPackagesHash;
-    return offer;
+    if ((session.capabilities & ACCEPTS_PACKAGES) === 0n) return undefined;
+    const chosen = this.agentPackageOf(session.agentId, session.attributes);
+    return pendingPackagesOffer(session, chosen, this.opts.opampUrl.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, ''));
+  }
+
+  /** Which version of its own package an agent should run: the one a rollout released to it, else the deployment's stable one. */
+  private agentPackageOf(agentId: string, attributes: Record<string, string>) {
+    return agentPackageFor(this.agentPackages, attributes, (d) => this.desired.revisionFor(d.name, agentId)?.version ?? null);
   }
 
   /** A WebSocket connection closed: the agent is offline at once, unless a newer connection took over. */
@@ -530,7 +517,7 @@ export class AgentHub {
   }
 
   /** Something an operator changed: refresh, push offers here, and tell other replicas. */
-  async fleetChanged(change: { agentId?: string; revoked?: boolean } = {}): Promise<void> {
+  async fleetChanged(change: { agentId?: string; revoked?: boolean; tokenRevoked?: boolean } = {}): Promise<void> {
     const version = randomUUID();
     this.fleetVersion = version;
     await this.deps.store.setMeta(FLEET_VERSION_KEY, version);
@@ -555,15 +542,14 @@ export class AgentHub {
       const s = record && this.sessions.get(record.id);
       if (!s) continue;
       if (record.status === 'revoked') {
-        s.superseded = true;
-        this.reports.forget(record.id);
-        this.sessions.delete(record.id);
-        s.close?.(4001, 'agent revoked');
+        this.endSession(s, 4001, 'agent revoked');
+        this.deps.samples?.forget(record.id);
         continue;
       }
       s.operatorLabels = record.labels;
       s.attributes = selectableAttributes(record);
     }
+    for (const s of await sessionsOfRevokedTokens(this.deps.store, this.sessions.values())) this.endSession(s, TOKEN_REVOKED_CLOSE_CODE, 'enrollment token revoked');
     let pushed = 0;
     for (const s of this.sessions.values()) {
       if (!s.send) continue;
@@ -580,6 +566,14 @@ export class AgentHub {
     if (pushed > 0) this.deps.log.info({ pushed }, 'pushed config and package offers');
   }
 
+  /** Forgets a session for good (its agent or token was revoked) and closes its connection. */
+  private endSession(s: Session, code: number, reason: string): void {
+    s.superseded = true;
+    this.reports.forget(s.agentId);
+    this.sessions.delete(s.agentId);
+    s.close?.(code, reason);
+  }
+
   /** Stops timers, writes pending heartbeats and closes every connection (1001). */
   async close(): Promise<void> {
     this.closed = true;
@@ -590,11 +584,4 @@ export class AgentHub {
     this.dropStreams(null, 'is unreachable: the server is shutting down');
     this.sessions.clear();
   }
-}
-
-function errorReply(instanceUid: Uint8Array, message: string): ServerToAgent {
-  return create(ServerToAgentSchema, {
-    instanceUid,
-    errorResponse: { type: ServerErrorResponseType.ServerErrorResponseType_BadRequest, errorMessage: message },
-  });
 }

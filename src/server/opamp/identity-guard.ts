@@ -14,13 +14,39 @@
  * carry on as a new agent instead of being locked out.
  */
 import { randomBytes } from 'node:crypto';
-import { ServerToAgentSchema, create, type ServerToAgent } from '../../protocol/index.js';
-import type { AgentRecord } from '../store/index.js';
+import { ServerErrorResponseType, ServerToAgentSchema, create, type ServerToAgent } from '../../protocol/index.js';
+import type { AgentRecord, Store } from '../store/index.js';
 import type { Principal } from '../auth/principal.js';
+import { AgentRevokedError, TokenRevokedError } from '../errors.js';
+import { inactiveEnrollmentTokens } from './token-sessions.js';
+import type { Transport } from './session.js';
 
 /** True when `principal` may not act as this agent: an enrollment token presenting the uid of an enrolled agent. */
 export function claimsEnrolledIdentity(principal: Principal, known: Pick<AgentRecord, 'credentialHash'> | null): boolean {
   return principal.kind === 'enrollment' && known !== null && known.credentialHash !== null;
+}
+
+/**
+ * Checks an enrollment-token peer before it may speak for `agentId`: on
+ * every HTTP request and on the first message of a WebSocket connection
+ * (later messages on it are the same peer). `refused`: the uid belongs to
+ * an enrolled agent (reply with `reassignedReply`). `known`: the agent's
+ * record when it was read (undefined when not checked). Throws
+ * AgentRevokedError for a revoked agent, and TokenRevokedError when the
+ * connection's token was revoked after it authenticated.
+ */
+export async function guardIdentity(
+  store: Store,
+  ctx: { principal: Principal; transport: Transport; bound?: unknown },
+  agentId: string,
+): Promise<{ known?: AgentRecord | null; refused?: true }> {
+  if (ctx.principal.kind !== 'enrollment' || ctx.bound) return {};
+  const known = await store.getAgent(agentId);
+  if (known?.status === 'revoked') throw new AgentRevokedError(agentId);
+  if (claimsEnrolledIdentity(ctx.principal, known)) return { known, refused: true };
+  // HTTP requests are authenticated one by one; a WebSocket was authenticated at its upgrade, maybe before a revocation.
+  if (ctx.transport === 'ws' && (await inactiveEnrollmentTokens(store, [ctx.principal])).size > 0) throw new TokenRevokedError(ctx.principal.tokenId);
+  return { known };
 }
 
 /** A fresh 16-byte instance uid (UUID v4 layout). */
@@ -29,6 +55,14 @@ export function newInstanceUid(): Uint8Array {
   b[6] = (b[6]! & 0x0f) | 0x40;
   b[8] = (b[8]! & 0x3f) | 0x80;
   return new Uint8Array(b);
+}
+
+/** A BAD_REQUEST error response: the message names what was wrong with the identity presented. */
+export function errorReply(instanceUid: Uint8Array, message: string): ServerToAgent {
+  return create(ServerToAgentSchema, {
+    instanceUid,
+    errorResponse: { type: ServerErrorResponseType.ServerErrorResponseType_BadRequest, errorMessage: message },
+  });
 }
 
 /** The whole reply to a claim on an enrolled agent's uid: use this new uid from now on. */

@@ -56,10 +56,10 @@ describe('offer state', () => {
     const s = session();
     pendingConfigOffer(s, desired, true);
     noteReportedConfig(s, desired.hash);
-    startOver(s, 'gap');
+    startOver(s, 'gap', {});
     assert.equal(s.offeredConfigHash, null);
     assert.equal(s.reportedConfigHash, desired.hash);
-    startOver(s, 'restart');
+    startOver(s, 'restart', {});
     assert.equal(s.reportedConfigHash, null);
     assert.ok(pendingConfigOffer(s, desired, true));
   });
@@ -71,7 +71,7 @@ describe('offer state', () => {
     assert.equal(Buffer.from(drop.configHash).toString('hex'), EMPTY_CONFIG_HASH);
     noteReportedConfig(s, EMPTY_CONFIG_HASH);
     assert.equal(pendingConfigOffer(s, null, true), undefined);
-    startOver(s, 'restart');
+    startOver(s, 'restart', {});
     assert.equal(pendingConfigOffer(s, null, true), undefined, 'nothing to drop for an agent that reports nothing');
   });
 });

@@ -15,7 +15,9 @@
  *   it, so a steady agent is not sent its config on every heartbeat.
  */
 import { hashConfigFiles, type DesiredConfig } from '../fleet/remote-config.js';
+import type { AgentReportPatch, DeploymentRecord, PackageRecord } from '../store/index.js';
 import { configOffer } from './offers.js';
+import { topLevelPackageOffer } from './package-offer.js';
 import type { Session } from './session.js';
 
 /** first: no earlier message known; next: sequence_num + 1; gap: a jump or repeat; restart: back to 0 or below the last one. */
@@ -33,7 +35,7 @@ export function classifySequence(lastSeq: bigint | null, seq: bigint): SequenceS
  * the agent had reported): a new instance of the agent starts from nothing,
  * and what it has, it reports in this message or its full state.
  */
-export function startOver(session: Session, step: SequenceStep): void {
+export function startOver(session: Session, step: SequenceStep, patch: AgentReportPatch): void {
   if (step !== 'gap' && step !== 'restart') return;
   session.offeredConfigHash = null;
   session.offeredPackagesHash = null;
@@ -41,6 +43,9 @@ export function startOver(session: Session, step: SequenceStep): void {
     session.reportedConfigHash = null;
     session.reportedPackagesHash = null;
     session.capabilitiesSent = false;
+    // The store forgets the old instance's statuses too, unless this message reports new ones.
+    patch.remoteConfigStatus ??= null;
+    patch.packageStatuses ??= null;
   }
 }
 
@@ -69,4 +74,24 @@ export function pendingConfigOffer(session: Session, desired: DesiredConfig | nu
   if (!desired && (reported === '' || reported === EMPTY_CONFIG_HASH)) return undefined;
   session.offeredConfigHash = desiredHash;
   return configOffer(desired);
+}
+
+/**
+ * The agent's own package to offer (`chosen`: what it should run, from
+ * `agentPackageFor`), unless it was sent this offer since it last reported
+ * otherwise or it reports having it (installed or failed). Only to agents on
+ * their own credential: an enrolling agent reconnects with it first, and the
+ * offer carries that credential for the download. `baseUrl`: the server's
+ * public http(s) base.
+ */
+export function pendingPackagesOffer(
+  session: Session,
+  chosen: { version: string; artifact: Pick<PackageRecord, 'sha256' | 'signature'>; deployment: DeploymentRecord } | null,
+  baseUrl: string,
+) {
+  if (!chosen || session.principal.kind !== 'agent') return undefined;
+  const { offer, allPackagesHash } = topLevelPackageOffer({ version: chosen.version }, chosen.artifact, { baseUrl, authorization: session.principal.authorization });
+  if (allPackagesHash === session.offeredPackagesHash || allPackagesHash === session.reportedPackagesHash) return undefined;
+  session.offeredPackagesHash = allPackagesHash;
+  return offer;
 }

@@ -6,7 +6,7 @@ import { Migrator, sql, type Kysely } from 'kysely';
 import type { AgentsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
-import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
+import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import type {
   AgentRecord,
   AgentReportPatch,
@@ -309,6 +309,20 @@ export class KyselyStore implements Store {
       if (!r) throw new AgentNotFoundError(id);
       return toAgent(r);
     });
+  }
+
+  deleteAgent(id: string): Promise<{ agent: AgentRecord; events: number }> {
+    return this.run('delete agent', () =>
+      this.db.transaction().execute(async (tx) => {
+        const r = await tx.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+        if (!r) throw new AgentNotFoundError(id);
+        if (r.status !== 'revoked') throw new AgentNotRevokedError(id, r.name, r.status);
+        const events = await tx.deleteFrom('events').where('agent_id', '=', id).executeTakeFirst();
+        await tx.deleteFrom('deployment_agents').where('agent_id', '=', id).execute();
+        await tx.deleteFrom('agents').where('id', '=', id).where('status', '=', 'revoked').execute();
+        return { agent: toAgent(r), events: Number(events.numDeletedRows) };
+      }),
+    );
   }
 
   putConfig(c: Omit<ConfigRecord, 'createdAt'>): Promise<ConfigRecord> {

@@ -351,6 +351,14 @@ export interface Store {
   markStaleAgentsOffline(before: number): Promise<string[]>;
   /** Revokes: status revoked, credential cleared. Throws AgentNotFoundError. */
   revokeAgent(id: string, at: number): Promise<AgentRecord>;
+  /**
+   * Deletes a revoked agent's records in one transaction: the agent, its
+   * events and its per-deployment revisions (job results and rollout
+   * history keep their copy of its name). Returns the deleted record and how
+   * many events went with it. Throws AgentNotFoundError, or
+   * AgentNotRevokedError (changing nothing) for an agent that is not revoked.
+   */
+  deleteAgent(id: string): Promise<{ agent: AgentRecord; events: number }>;
 
   putConfig(config: Omit<ConfigRecord, 'createdAt'>): Promise<ConfigRecord>;
   getConfig(name: string): Promise<ConfigRecord | null>;

@@ -41,8 +41,9 @@ import type { SampleHistory } from '../fleet/sample-history.js';
 import { connectionSettingsOffer } from './offers.js';
 import { errorReply, guardIdentity, reassignedReply } from './identity-guard.js';
 import { TOKEN_REVOKED_CLOSE_CODE, sessionsOfRevokedTokens } from './token-sessions.js';
+import { offeredArtifacts, ownPackageOf } from './offered-artifacts.js';
 import { classifySequence, noteReportedConfig, pendingConfigOffer, pendingPackagesOffer, startOver } from './offer-state.js';
-import { agentPackageFor, loadAgentDeployments, type AgentPackageDeployment } from './package-offer.js';
+import { loadAgentDeployments, type AgentPackageDeployment } from './package-offer.js';
 import type { Principal, Session, Transport } from './session.js';
 
 export const SERVER_CAPABILITIES =
@@ -90,6 +91,7 @@ export class AgentHub {
   private desired: DesiredState = compileDesiredState({ configs: [], deployments: [], revisions: [], packages: [], agentRevisions: [] });
   private agentPackages: AgentPackageDeployment[] = [];
   private fleetVersion: string | null = null;
+  private syncing: Promise<void> | null = null;
   private readonly reports: ReportBuffer;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
@@ -459,13 +461,8 @@ export class AgentHub {
   /** The agent's own package to offer, if due (see pendingPackagesOffer). */
   private pendingPackagesOffer(session: Session) {
     if ((session.capabilities & ACCEPTS_PACKAGES) === 0n) return undefined;
-    const chosen = this.agentPackageOf(session.agentId, session.attributes);
+    const chosen = ownPackageOf(this.desired, this.agentPackages, session.agentId, session.attributes);
     return pendingPackagesOffer(session, chosen, this.opts.opampUrl.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, ''));
-  }
-
-  /** Which version of its own package an agent should run: the one a rollout released to it, else the deployment's stable one. */
-  private agentPackageOf(agentId: string, attributes: Record<string, string>) {
-    return agentPackageFor(this.agentPackages, attributes, (d) => this.desired.revisionFor(d.name, agentId)?.version ?? null);
   }
 
   /** A WebSocket connection closed: the agent is offline at once, unless a newer connection took over. */
@@ -529,6 +526,14 @@ export class AgentHub {
     if (version === this.fleetVersion) return;
     this.fleetVersion = version;
     await this.refresh();
+  }
+
+  /** Whether the artifact is offered to the agent now; a miss first picks up another replica's changes (see offered-artifacts.ts). */
+  async offersArtifact(agentId: string, attributes: Record<string, string>, sha256: string): Promise<boolean> {
+    const offered = () => offeredArtifacts(this.desired, this.agentPackages, agentId, attributes).has(sha256);
+    if (offered()) return true;
+    await (this.syncing ??= this.pollFleetVersion().finally(() => (this.syncing = null)));
+    return offered();
   }
 
   /** Reloads configs and the given agents (all local ones by default), closes revoked ones, pushes new offers. */

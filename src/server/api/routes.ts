@@ -159,7 +159,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     createRoute({
       method: 'delete',
       path: '/api/v1/enrollment-tokens/{id}',
-      summary: 'Revoke an enrollment token: no new enrollments with it; enrolled agents stay',
+      summary: 'Revoke an enrollment token: no new enrollments with it, and sessions holding only this token are closed (on every replica); agents on their own credential stay',
       request: { params: z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) }) },
       responses: { 200: json(EnrollmentToken, 'the revoked token'), ...errors },
     }),

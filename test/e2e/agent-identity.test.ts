@@ -90,8 +90,10 @@ describe('agent identity: the enrollment token cannot claim an enrolled agent', 
     ws.close();
 
     // Its credential still works: restarted, it reconnects with it (no re-enrollment) and gets config changes.
+    const onlineEvents = async () => (await fleet.api<{ events: unknown[] }>('GET', `/api/v1/events?agent=${uid}&type=agent.online&limit=1000`)).body.events.length;
+    const before = await onlineEvents();
     await victim.restart();
-    await fleet.awaitAgent(victim, (a) => a.status === 'online');
+    await eventually(async () => (await onlineEvents()) > before, { what: 'the real agent back online on its credential' });
     assert.equal(await credentialOf(victim), credential, 'the real agent kept its credential');
     const put = await fleet.api<{ hash: string }>('PUT', '/api/v1/configs/prod-secrets', { selector: 'env=prod', files: { 'secret.txt': { contentType: 'text/plain', body: 'prod only, v2\n' } } });
     await fleet.awaitAgent(victim, (a) => a.config.status === 'APPLIED' && a.config.reportedHash === put.body.hash);

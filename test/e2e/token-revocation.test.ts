@@ -7,12 +7,20 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentCapabilities, recordToKeyValues } from '../../src/protocol/index.js';
-import { Fleet } from '../../src/testkit/fleet.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AgentCapabilities, recordToKeyValues, uuidBytesToString } from '../../src/protocol/index.js';
+import { Fleet, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { postgresForTest, type TestSchema } from '../../src/testkit/postgres.js';
 import { WsOpampClient, encodeForHttp, newInstanceUid, postOpamp } from '../../src/testkit/opamp-client.js';
-import { uuidBytesToString } from '../../src/protocol/index.js';
+
+async function credentialOf(agent: TestAgent): Promise<string> {
+  return eventually(
+    async () => (JSON.parse(await readFile(join(agent.dataDir, 'identity.json'), 'utf8')) as { credential: string | null }).credential ?? undefined,
+    { what: `${agent.name} credential` },
+  );
+}
 
 const CAPS = BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus) | BigInt(AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig);
 const description = (name: string) => ({
@@ -48,7 +56,8 @@ describe('enrollment token revocation and agent deletion (two replicas on Postgr
     const token = created.body.token;
 
     const enrolled = await fleet.startAgent({ name: 'enrolled-7', token, server: replicaUrl });
-    await fleet.awaitAgent(enrolled, (a) => a.status === 'online');
+    await credentialOf(enrolled);
+    const { id: enrolledId } = await fleet.awaitAgent(enrolled, (a) => a.status === 'online');
 
     const sockets: WsOpampClient[] = [];
     for (const [i, url] of [fleet.url, replicaUrl].entries()) {
@@ -68,8 +77,11 @@ describe('enrollment token revocation and agent deletion (two replicas on Postgr
     assert.match(sockets[1]!.closeReason, /enrollment token revoked/);
     const refused = await poll(1n);
     assert.equal(refused.status, 401);
-    // The agent that enrolled with the token runs on its own credential: still connected, across a restart too.
+    // The agent that enrolled with the token runs on its own credential: it connects again after a restart.
+    const onlineEvents = async () => (await fleet.api<{ events: unknown[] }>('GET', `/api/v1/events?agent=${enrolledId}&type=agent.online&limit=1000`)).body.events.length;
+    const before = await onlineEvents();
     await enrolled.restart();
+    await eventually(async () => (await onlineEvents()) > before, { what: 'the enrolled agent back online on its credential' });
     await fleet.awaitAgent(enrolled, (a) => a.status === 'online');
     assert.ok((await fleet.listAgents()).some((a) => a.id === uuidBytesToString(pollUid)));
   });

@@ -33,7 +33,6 @@ import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { generateSecret, hashSecret } from '../auth/tokens.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
-import type { DesiredConfig } from '../fleet/remote-config.js';
 import { compileDesiredState, loadDesiredState, type DesiredState } from '../fleet/desired-state.js';
 import { patchHasNews, reportPatch } from './report.js';
 import { ReportBuffer } from './report-buffer.js';
@@ -449,13 +448,9 @@ export class AgentHub {
     return reply;
   }
 
-  /** Agents matching the same configs share one merged result, so 10,000 agents cost one object per distinct set. */
-  private desiredFor(session: Session): DesiredConfig | null {
-    return this.desired.forAgent(session.agentId, session.attributes).desired;
-  }
-
+  /** The remote config to offer, if due. Agents matching the same configs share one merged result (one object per distinct set). */
   private pendingConfigOffer(session: Session) {
-    return pendingConfigOffer(session, this.desiredFor(session), (session.capabilities & ACCEPTS_REMOTE_CONFIG) !== 0n);
+    return pendingConfigOffer(session, this.desired.forAgent(session.agentId, session.attributes).desired, (session.capabilities & ACCEPTS_REMOTE_CONFIG) !== 0n);
   }
 
   /** The agent's own package to offer, if due (see pendingPackagesOffer). */
@@ -491,7 +486,11 @@ export class AgentHub {
       s.touchPending = false;
       touches.push({ id: s.agentId, lastSeenAt: s.lastSeenAt, lastSequenceNum: Number(s.lastSeq) });
     }
-    if (touches.length > 0) await this.deps.store.touchAgents(touches);
+    // Marked offline elsewhere (another replica's sweep, a late close) while we still hear from it: its next message writes it online again.
+    for (const id of touches.length > 0 ? await this.deps.store.touchAgents(touches) : []) {
+      const s = this.sessions.get(id);
+      if (s) s.online = false;
+    }
   }
 
   private async flushAndSweep(): Promise<void> {

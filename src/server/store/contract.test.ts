@@ -322,6 +322,20 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(await store.findAgentByCredentialHash('cafe05'), null);
     });
 
+    it('tells which touched agents are marked offline, so the replica talking to them can set them online again', async (t) => {
+      if (skip) return t.skip(skip);
+      await store.upsertAgentReport(id(800_020), { name: 'touch-1' }, 1);
+      await store.upsertAgentReport(id(800_021), { name: 'touch-2' }, 1);
+      await store.setAgentStatus(id(800_020), 'offline', 2);
+      const offline = await store.touchAgents([
+        { id: id(800_020), lastSeenAt: 3, lastSequenceNum: 1 },
+        { id: id(800_021), lastSeenAt: 3, lastSequenceNum: 1 },
+        { id: id(800_999), lastSeenAt: 3, lastSequenceNum: 1 },
+      ]);
+      assert.deepEqual(offline, [id(800_020)]);
+      assert.deepEqual(await store.touchAgents([]), []);
+    });
+
     it('deletes a revoked agent with its events and per-agent revisions; refuses one that is not revoked', async (t) => {
       if (skip) return t.skip(skip);
       await store.upsertAgentReport(id(800_010), { name: 'gone-1' }, 1);

@@ -259,28 +259,33 @@ export class KyselyStore implements Store {
     });
   }
 
-  touchAgents(touches: AgentTouch[]): Promise<void> {
-    if (touches.length === 0) return Promise.resolve();
+  touchAgents(touches: AgentTouch[]): Promise<string[]> {
+    if (touches.length === 0) return Promise.resolve([]);
     return this.run('touch agents', async () => {
+      const offline: string[] = [];
       for (let i = 0; i < touches.length; i += TOUCH_CHUNK) {
         const chunk = touches.slice(i, i + TOUCH_CHUNK);
         if (this.kind === 'postgres') {
           // One statement per chunk: UPDATE ... FROM (VALUES ...).
           const rows = sql.join(chunk.map((t) => sql`(${t.id}::text, ${t.lastSeenAt}::bigint, ${t.lastSequenceNum}::bigint)`));
-          await sql`update agents set last_seen_at = greatest(agents.last_seen_at, v.seen), last_sequence_num = v.seq
-                    from (values ${rows}) as v(id, seen, seq) where agents.id = v.id`.execute(this.db);
+          const res = await sql<{ id: string; status: string }>`update agents set last_seen_at = greatest(agents.last_seen_at, v.seen), last_sequence_num = v.seq
+                    from (values ${rows}) as v(id, seen, seq) where agents.id = v.id returning agents.id, agents.status`.execute(this.db);
+          for (const r of res.rows) if (r.status === 'offline') offline.push(r.id);
         } else {
           await this.db.transaction().execute(async (tx) => {
             for (const t of chunk) {
-              await tx
+              const r = await tx
                 .updateTable('agents')
                 .set({ last_seen_at: sql`max(last_seen_at, ${t.lastSeenAt})`, last_sequence_num: t.lastSequenceNum })
                 .where('id', '=', t.id)
-                .execute();
+                .returning(['id', 'status'])
+                .executeTakeFirst();
+              if (r?.status === 'offline') offline.push(r.id);
             }
           });
         }
       }
+      return offline;
     });
   }
 

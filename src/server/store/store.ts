@@ -346,7 +346,11 @@ export interface Store {
    */
   setAgentStatus(id: string, status: 'online' | 'offline', at: number): Promise<boolean>;
   /** Batched heartbeat bookkeeping; unknown ids are ignored. */
-  touchAgents(touches: AgentTouch[]): Promise<void>;
+  /**
+   * Returns the ids among `touches` whose status is offline: another replica
+   * (or a late close) marked them offline while this one still talks to them.
+   */
+  touchAgents(touches: AgentTouch[]): Promise<string[]>;
   /** Marks online agents last seen before `before` offline; returns their ids. */
   markStaleAgentsOffline(before: number): Promise<string[]>;
   /** Revokes: status revoked, credential cleared. Throws AgentNotFoundError. */

@@ -4,7 +4,7 @@
  * an expired enrollment token throws EnrollmentRefusedError (401, saying so).
  */
 import type { Store } from '../store/index.js';
-import type { Principal } from '../opamp/session.js';
+import type { Principal } from './principal.js';
 import { bearerToken, hashSecret } from './tokens.js';
 import { enrollmentRefusal } from './enrollment-scope.js';
 

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { ProtocolError, decodeAgentToServer, encodeServerToAgent } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { AgentRevokedError, EnrollmentRefusedError } from '../errors.js';
+import { AgentRevokedError, EnrollmentRefusedError, TokenRevokedError } from '../errors.js';
 import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import { MAX_MESSAGE_BYTES, PROTOBUF_CONTENT_TYPE } from './limits.js';
@@ -119,6 +119,7 @@ export class HttpTransport {
       if (err instanceof ProtocolError) return plain(res, 400, 'request body is not a valid AgentToServer protobuf');
       if (err instanceof AgentRevokedError) return plain(res, 401, 'agent revoked');
       if (err instanceof EnrollmentRefusedError) return plain(res, err.status, err.message);
+      if (err instanceof TokenRevokedError) return plain(res, 401, 'enrollment token revoked');
       this.deps.log.error({ err }, 'failed to handle OpAMP message');
       return plain(res, 500, 'internal error');
     }

@@ -1,0 +1,10 @@
+/**
+ * Who the bearer token on an agent-facing request says the peer is. Decided
+ * by `authenticateAgent` from the credential alone, never from anything the
+ * peer says about itself.
+ */
+export type Principal =
+  /** `tokenName`, `maxAgents`: for the reason given when the token cannot enroll another agent. */
+  | { kind: 'enrollment'; tokenId: string; tokenName?: string; maxAgents?: number | null }
+  /** `authorization`: the header the agent authenticated with, offered back for package downloads. */
+  | { kind: 'agent'; agentId: string; authorization?: string };

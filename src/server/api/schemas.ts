@@ -3,7 +3,7 @@
  * contract: the CLI and the console read exactly these fields.
  */
 import { z } from '@hono/zod-openapi';
-import { CLAIM_PREFIX, MAX_TOKEN_LABELS } from '../fleet/label-rules.js';
+import { CLAIM_PREFIX, MAX_TOKEN_LABELS } from '../auth/label-rules.js';
 
 export const ErrorBody = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })

@@ -7,7 +7,7 @@
  */
 import type { EnrollmentOutcome, Store, TokenRecord } from '../store/index.js';
 import { EnrollmentRefusedError, ValidationError } from '../errors.js';
-import { labelKeyProblem, labelValueProblem, MAX_TOKEN_LABELS } from '../fleet/label-rules.js';
+import { labelKeyProblem, labelValueProblem, MAX_TOKEN_LABELS } from './label-rules.js';
 
 export interface TokenScopeInput {
   labels?: Record<string, string> | undefined;

@@ -13,7 +13,7 @@
  *   `claim.env=prod`), so no report can ever set or override a trusted key.
  */
 import type { AgentRecord } from '../store/index.js';
-import { CLAIM_PREFIX } from './label-rules.js';
+import { CLAIM_PREFIX } from '../auth/label-rules.js';
 
 export const AGENT_LABEL_PREFIX = 'corral.label.';
 
@@ -42,7 +42,7 @@ export function agentClaims(agent: Described): Record<string, string> {
 /**
  * What a selector matches against: trusted labels under their own keys,
  * claims under `claim.<key>`. Label keys never start with `claim.`
- * (label-rules.ts), so the two cannot collide.
+ * (auth/label-rules.ts), so the two cannot collide.
  */
 export function selectableAttributes(agent: Labelled & Described): Record<string, string> {
   const out: Record<string, string> = {};

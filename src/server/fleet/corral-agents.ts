@@ -7,7 +7,7 @@ import { CORRAL_AGENT_SERVICE_NAME } from '../../protocol/index.js';
 import type { AgentRecord } from '../store/index.js';
 import { selectableAttributes } from './agent-labels.js';
 import { matchesSelector, parseSelector, type Selector } from './selector.js';
-import { CLAIM_PREFIX } from './label-rules.js';
+import { CLAIM_PREFIX } from '../auth/label-rules.js';
 
 export { CORRAL_AGENT_SERVICE_NAME };
 

@@ -5,7 +5,7 @@
  */
 import type { AgentRecord } from '../store/index.js';
 import { selectableAttributes, trustedLabels } from './agent-labels.js';
-import { CLAIM_PREFIX } from './label-rules.js';
+import { CLAIM_PREFIX } from '../auth/label-rules.js';
 import { matchesSelector, type Selector } from './selector.js';
 
 const MAX_LISTED = 10;

@@ -15,7 +15,7 @@
  * matched map is built by `selectableAttributes` (agent-labels.ts).
  */
 
-import { CLAIM_PREFIX } from './label-rules.js';
+import { CLAIM_PREFIX } from '../auth/label-rules.js';
 
 export type Requirement =
   | { op: 'eq' | 'neq'; key: string; value: string }

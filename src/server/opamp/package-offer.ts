@@ -20,7 +20,7 @@ import {
 import type { DeploymentRecord, PackageRecord, Store } from '../store/index.js';
 import { matchesSelector, parseSelector, type Selector } from '../fleet/selector.js';
 import { corralAgentsOf } from '../fleet/corral-agents.js';
-import { CLAIM_PREFIX } from '../fleet/label-rules.js';
+import { CLAIM_PREFIX } from '../auth/label-rules.js';
 import { lengthPrefixedSha256 as lengthPrefixed } from '../fleet/remote-config.js';
 import { isAgentDeployment, isAgentPackage } from '../fleet/agent-package.js';
 

@@ -38,7 +38,7 @@ describe('OpAMP sessions: re-offers follow what the agent reports', { concurrenc
   /** A config only the agent described as `instance` matches; returns its hash. */
   async function configFor(instance: string, body: string): Promise<string> {
     const put = await fleet.api<{ hash: string }>('PUT', `/api/v1/configs/${instance}`, {
-      selector: `service.instance.id=${instance}`,
+      selector: `claim.service.instance.id=${instance}`,
       files: { 'collector.yaml': { contentType: 'application/yaml', body } },
     });
     assert.equal(put.status, 200, JSON.stringify(put.body));

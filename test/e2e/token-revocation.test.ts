@@ -106,8 +106,11 @@ describe('enrollment token revocation and agent deletion (two replicas on Postgr
     assert.equal(gone.status, 404);
     assert.equal(gone.body.error.code, 'AGENT_NOT_FOUND');
     await eventually(async () => (await fleet.api<{ events: unknown[] }>('GET', `/api/v1/events?agent=${id}`)).body.events.length === 0, { what: 'no events of the deleted agent' });
-    const audit = await fleet.api<{ events: { type: string; data: { agentId?: string } }[] }>('GET', '/api/v1/events?type=agent.deleted');
-    assert.ok(audit.body.events.some((e) => e.data.agentId === id), 'the deletion itself is recorded');
+    // Events are written in batches (every 200 ms): wait for the deletion's own.
+    await eventually(async () => {
+      const audit = await fleet.api<{ events: { type: string; data: { agentId?: string } }[] }>('GET', '/api/v1/events?type=agent.deleted');
+      return audit.body.events.some((e) => e.data.agentId === id);
+    }, { what: 'the deletion itself is recorded' });
     const again = await fleet.cli('agent', 'delete', id);
     assert.equal(again.code, 1);
   });

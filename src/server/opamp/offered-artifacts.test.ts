@@ -30,7 +30,8 @@ const deployment = (name: string, pkgName: string, version: string, selector: st
   createdAt: 0,
   updatedAt: 0,
 });
-const agent = (env: string, arch = 'amd64') => ({ 'service.name': 'io.corral.agent', 'os.type': 'linux', 'host.arch': arch, env });
+/** What selectableAttributes makes of a Corral agent: reports as claim.*, its trusted env label plain. */
+const agent = (env: string, arch = 'amd64') => ({ 'claim.service.name': 'io.corral.agent', 'claim.os.type': 'linux', 'claim.host.arch': arch, env });
 
 describe('offered artifacts', () => {
   const packages = [

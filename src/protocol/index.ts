@@ -87,3 +87,4 @@ export {
   type Reply,
   type RestartRequest,
 } from './custom-messages.js';
+export { INSTALL_COMPONENT, failedInstallRevision, installFailedStatus } from './install-failure.js';

@@ -29,6 +29,16 @@ import { resolveUser } from './run-as.js';
 
 const ROTATE_CHECK_MS = 10_000;
 
+/** A config template's text; one the package does not carry is named as such, not as a bare ENOENT. */
+async function readTemplate(versionDir: string, template: string, index: number): Promise<string> {
+  try {
+    return await readFile(join(versionDir, template), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`config.files[${index}].template: ${template} is not in the package`, { cause: e });
+    throw e;
+  }
+}
+
 export interface ServicesManagerOptions {
   dataDir: string;
   os: string;
@@ -56,6 +66,8 @@ export interface ServiceHealth {
   lastError: string;
   startTimeMs: number;
   version: string;
+  /** Set when the last change could not be installed: which revision and why (reported as the `install` child component). */
+  installFailed: { revision: number | undefined; error: string } | null;
 }
 
 interface Installed {
@@ -69,7 +81,8 @@ interface Installed {
 
 export class ServicesManager extends EventEmitter {
   private readonly installed = new Map<string, Installed>();
-  private readonly errors = new Map<string, string>();
+  /** The last change each service could not install, with its revision (the previous version keeps running). */
+  private readonly errors = new Map<string, { revision: number | undefined; error: string }>();
   private readonly packages = new Map<string, PackageState>();
   private queue: Promise<void> = Promise.resolve();
   private readonly root: string;
@@ -133,7 +146,8 @@ export class ServicesManager extends EventEmitter {
       const st: ServiceStatus | undefined = inst?.supervisor.status();
       const check = inst?.checker.state;
       const checked = inst?.manifest.health.type === 'process' || check?.healthy === true;
-      const error = this.errors.get(name) ?? '';
+      const failed = this.errors.get(name) ?? null;
+      const error = failed?.error ?? '';
       const wanted = inst?.spec.desiredState ?? 'running';
       const running = st?.state === 'running' && !st.crashLoop;
       let status: string = st ? (st.crashLoop ? 'crash-loop' : st.state) : 'not-installed';
@@ -147,6 +161,7 @@ export class ServicesManager extends EventEmitter {
           (status === 'unhealthy' ? (check?.lastError ?? '') : (st?.lastError ?? '')),
         startTimeMs: st?.startedAt ?? 0,
         version: inst?.spec.version ?? '',
+        installFailed: failed,
       };
     }
     return out;
@@ -241,7 +256,7 @@ export class ServicesManager extends EventEmitter {
         }
         const message = (e as Error).message;
         this.deps.log.error({ service: spec.name, version: spec.version, err: message }, 'service change failed; previous version left as it was');
-        this.errors.set(spec.name, `${spec.version}: ${message}`);
+        this.errors.set(spec.name, { revision: spec.revision, error: `${spec.version}: ${message}` });
         this.setPackage(spec.name, { status: 'failed', error: message, downloadPercent: null });
       }
       this.changed();
@@ -298,7 +313,7 @@ export class ServicesManager extends EventEmitter {
     const manifest = parseManifest(await readFile(join(versionDir, MANIFEST_FILE), 'utf8'), `${spec.package}@${spec.version}/${MANIFEST_FILE}`);
     // Render every template before writing any, so a missing value changes nothing.
     const rendered = await Promise.all(
-      manifest.config.files.map(async (f) => ({ path: join(versionDir, f.path), body: renderTemplate(await readFile(join(versionDir, f.template), 'utf8'), spec.values, f.template) })),
+      manifest.config.files.map(async (f, i) => ({ path: join(versionDir, f.path), body: renderTemplate(await readTemplate(versionDir, f.template, i), spec.values, f.template) })),
     );
     for (const r of rendered) {
       await mkdir(join(r.path, '..'), { recursive: true });

@@ -88,3 +88,4 @@ export {
   type RestartRequest,
 } from './custom-messages.js';
 export { INSTALL_COMPONENT, failedInstallRevision, installFailedStatus } from './install-failure.js';
+export { missingPackageFiles, packagePath, type PackageEntryKind } from './package-contents.js';

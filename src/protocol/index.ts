@@ -89,3 +89,5 @@ export {
 } from './custom-messages.js';
 export { INSTALL_COMPONENT, failedInstallRevision, installFailedStatus } from './install-failure.js';
 export { missingPackageFiles, packagePath, type PackageEntryKind } from './package-contents.js';
+export { TemplateError, renderTemplate, templateKeys } from './template.js';
+export { healthValuesProblem, renderHealthCheck, type HealthCheckSpec, type RenderedHealthCheck } from './health-values.js';

@@ -33,11 +33,30 @@ const Hook = z
   })
   .strict();
 
+/** A deployment value placeholder, as config templates use it: `{{ port }}`. */
+const PLACEHOLDER = /\{\{\s*[A-Za-z_][A-Za-z0-9_.-]*\s*\}\}/g;
+/** An http(s) URL once every placeholder has a value. */
+const TemplatedUrl = z
+  .string()
+  .min(1)
+  .max(2048)
+  .refine((u) => {
+    // A URL whose scheme and host come from a value is checked once rendered.
+    if (/^\{\{/.test(u)) return true;
+    const filled = u.replace(PLACEHOLDER, '1');
+    return URL.canParse(filled) && /^https?:$/.test(new URL(filled).protocol);
+  }, 'must be an http:// or https:// URL; deployment values may fill parts of it, e.g. http://127.0.0.1:{{ port }}/healthz');
+/** A port: a number, or digits and placeholders filled from the deployment's values (`"{{ port }}"`). */
+const TemplatedPort = z.union([
+  z.number().int().min(1).max(65535),
+  z.string().regex(/^(?:\{\{\s*[A-Za-z_][A-Za-z0-9_.-]*\s*\}\}|[0-9])+$/, 'must be a port number 1-65535 or a value placeholder like "{{ port }}"').refine((p) => p.includes('{{'), 'must be a port number 1-65535 or a value placeholder like "{{ port }}"'),
+]);
+
 const HealthCheck = z
   .discriminatedUnion('type', [
     z.object({ type: z.literal('process') }).strict(),
-    z.object({ type: z.literal('http'), url: z.string().url() }).strict(),
-    z.object({ type: z.literal('tcp'), port: z.number().int().min(1).max(65535), host: z.string().default('127.0.0.1') }).strict(),
+    z.object({ type: z.literal('http'), url: TemplatedUrl }).strict(),
+    z.object({ type: z.literal('tcp'), port: TemplatedPort, host: z.string().min(1).max(255).default('127.0.0.1') }).strict(),
     z.object({ type: z.literal('command'), command: z.string().min(1), args: z.array(z.string()).default([]) }).strict(),
   ])
   .and(

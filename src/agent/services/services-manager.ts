@@ -15,12 +15,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
-import { artifactFor, MANIFEST_FILE, parseManifest, type DeploymentSpec, type PackageManifest, type ServiceDetail } from '../../protocol/index.js';
+import { artifactFor, MANIFEST_FILE, parseManifest, renderHealthCheck, renderTemplate, type DeploymentSpec, type PackageManifest, type RenderedHealthCheck, type ServiceDetail } from '../../protocol/index.js';
 import { sampleProcess } from './process-sample.js';
 import { DownloadAbortedError, fetchArtifact, type DownloadTarget } from '../packages/download.js';
 import { unpackArchive } from '../packages/unpack.js';
 import { ServiceSupervisor, processStartTicks, type ServiceStatus } from './supervisor.js';
-import { renderTemplate } from './template.js';
 import { HealthChecker } from './health-check.js';
 import { runHook } from './hooks.js';
 import { writeFileAtomic } from '../atomic-write.js';
@@ -320,6 +319,8 @@ export class ServicesManager extends EventEmitter {
       await writeFile(`${r.path}.tmp`, r.body);
       await rename(`${r.path}.tmp`, r.path);
     }
+    // Fill the health check's placeholders before switching anything, so a missing value leaves the running version alone.
+    const health = renderHealthCheck(manifest.health, spec.values);
     // Resolve the user before switching anything, so a bad one leaves the running version alone.
     const runAs = manifest.run.user ? resolveUser(manifest.run.user) : undefined;
     const valuesKey = JSON.stringify(spec.values);
@@ -327,7 +328,7 @@ export class ServicesManager extends EventEmitter {
     if (!current || current.versionDir !== versionDir) {
       if (spec.desiredState === 'running') await runHook(manifest, 'preStart', { dir: versionDir, env: this.serviceEnv(spec, manifest, versionDir) });
       await this.switchCurrent(dir, versionDir);
-      const { supervisor, checker } = this.supervisorFor(spec, manifest, versionDir, runAs);
+      const { supervisor, checker } = this.supervisorFor(spec, manifest, health, versionDir, runAs);
       if (current) {
         current.checker.stop();
         await current.supervisor.stop();
@@ -338,6 +339,7 @@ export class ServicesManager extends EventEmitter {
     } else {
       const changedValues = current.valuesKey !== valuesKey;
       Object.assign(current, { spec, valuesKey });
+      if (changedValues) current.checker.setSpec(health);
       if (changedValues && current.supervisor.status().state === 'running') {
         if (manifest.config.onChange === 'reload' && current.supervisor.status().pid) {
           process.kill(-current.supervisor.status().pid!, manifest.config.reloadSignal);
@@ -365,6 +367,7 @@ export class ServicesManager extends EventEmitter {
   private supervisorFor(
     spec: DeploymentSpec,
     manifest: PackageManifest,
+    health: RenderedHealthCheck,
     versionDir: string,
     runAs: { uid: number; gid: number } | undefined,
   ): { supervisor: ServiceSupervisor; checker: HealthChecker } {
@@ -372,7 +375,7 @@ export class ServicesManager extends EventEmitter {
     const command = manifest.run.command.includes('/') && !isAbsolute(manifest.run.command) ? join(versionDir, manifest.run.command) : manifest.run.command;
     const env = this.serviceEnv(spec, manifest, versionDir);
     const cwd = join(versionDir, manifest.run.workingDir);
-    const checker = new HealthChecker(manifest.health, { cwd, env }, (state) => {
+    const checker = new HealthChecker(health, { cwd, env }, (state) => {
       this.deps.log.info({ service: spec.name, healthy: state.healthy, error: state.lastError }, 'service health changed');
       this.changed();
     });

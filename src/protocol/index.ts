@@ -91,3 +91,4 @@ export { INSTALL_COMPONENT, failedInstallRevision, installFailedStatus } from '.
 export { missingPackageFiles, packagePath, type PackageEntryKind } from './package-contents.js';
 export { TemplateError, renderTemplate, templateKeys } from './template.js';
 export { healthValuesProblem, renderHealthCheck, type HealthCheckSpec, type RenderedHealthCheck } from './health-values.js';
+export { MANIFEST_SCHEMA_ID, manifestJsonSchema } from './manifest-schema.js';

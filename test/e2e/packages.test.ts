@@ -78,6 +78,11 @@ describe('packages', { concurrency: false }, () => {
     assert.equal((await fetch(url, { headers: { authorization: `Bearer ${fleet.enrollmentToken}` } })).status, 401);
     assert.equal((await fetch(`${fleet.url}/api/v1/artifacts/${'0'.repeat(64)}`, { headers: auth })).status, 404);
 
+    // The manifest's JSON Schema, for editors: no token needed, the same as docs/corral.schema.json.
+    const schema = await fetch(`${fleet.url}/api/v1/manifest.schema.json`);
+    assert.equal(schema.status, 200);
+    assert.deepEqual(await schema.json(), JSON.parse(await readFile(join(import.meta.dirname, '..', '..', 'docs', 'corral.schema.json'), 'utf8')));
+
     // The signing key survives a restart.
     await fleet.restartServer();
     const again = await fleet.api<{ publicKeyPem: string }>('GET', '/api/v1/signing-key');

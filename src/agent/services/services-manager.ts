@@ -21,6 +21,7 @@ import { DownloadAbortedError, fetchArtifact, type DownloadTarget } from '../pac
 import { unpackArchive } from '../packages/unpack.js';
 import { ServiceSupervisor, processStartTicks, type ServiceStatus } from './supervisor.js';
 import { HealthChecker } from './health-check.js';
+import { crashLoopReason } from './exit-words.js';
 import { runHook } from './hooks.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { DEFAULT_ROTATION, rotateIfLarge, type RotationPolicy } from './log-rotation.js';
@@ -156,7 +157,7 @@ export class ServicesManager extends EventEmitter {
         status,
         lastError:
           error ||
-          (st?.crashLoop ? `crash loop: last exit ${JSON.stringify(st.lastExit)}${st.lastError ? `, ${st.lastError}` : ''}` : '') ||
+          (st?.crashLoop ? `crash loop: ${crashLoopReason(st)}` : '') ||
           (status === 'unhealthy' ? (check?.lastError ?? '') : (st?.lastError ?? '')),
         startTimeMs: st?.startedAt ?? 0,
         version: inst?.spec.version ?? '',

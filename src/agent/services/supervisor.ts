@@ -42,6 +42,8 @@ export interface ServiceStatus {
   restarts: number;
   /** Consecutive failures (reset by a stable run). */
   failures: number;
+  /** When the first of those consecutive failures happened; null with none. */
+  failingSince: number | null;
   crashLoop: boolean;
   lastExit: { code: number | null; signal: string | null; at: number } | null;
   /** Why the last start failed, e.g. a missing executable. */
@@ -102,7 +104,7 @@ export class ServiceSupervisor extends EventEmitter {
     private readonly deps: { log: Logger; spawn?: Spawner },
   ) {
     super();
-    this.st = { name: spec.name, state: 'stopped', pid: null, startedAt: null, restarts: 0, failures: 0, crashLoop: false, lastExit: null, lastError: null };
+    this.st = { name: spec.name, state: 'stopped', pid: null, startedAt: null, restarts: 0, failures: 0, failingSince: null, crashLoop: false, lastExit: null, lastError: null };
   }
 
   status(): ServiceStatus {
@@ -155,7 +157,8 @@ export class ServiceSupervisor extends EventEmitter {
     const failures = nextFailureCount(this.st.failures, this.spec.restart, exit);
     const delay = nextRestartDelay(failures, this.spec.restart);
     this.deps.log.warn({ service: this.spec.name, code, signal, error, failures, delayMs: delay }, 'service exited; restarting');
-    this.setState('backoff', { ...fields, failures, crashLoop: isCrashLoop(failures) });
+    const failingSince = failures === 1 ? now : (this.st.failingSince ?? now);
+    this.setState('backoff', { ...fields, failures, failingSince, crashLoop: isCrashLoop(failures) });
     this.timer = setTimeout(() => {
       this.st.restarts++;
       this.launch();
@@ -181,7 +184,7 @@ export class ServiceSupervisor extends EventEmitter {
   /** A stable run clears the crash-loop flag once the reset period has passed. */
   refreshHealth(now = Date.now()): void {
     if (this.st.state === 'running' && this.st.startedAt !== null && now - this.st.startedAt >= this.spec.restart.resetAfterMs && this.st.failures > 0) {
-      this.setState('running', { failures: 0, crashLoop: false });
+      this.setState('running', { failures: 0, failingSince: null, crashLoop: false });
     }
   }
 

@@ -4,6 +4,7 @@ import { CliError } from '../exit-codes.js';
 import { formatTable } from '../table.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
 import { rolloutPolicyFrom, withRolloutFlags, type RolloutFlags } from './rollouts.js';
+import { healthWord } from '../service-health.js';
 
 interface ApiDeployment {
   name: string;
@@ -113,7 +114,7 @@ Examples:
             a.revision === null ? '-' : `r${a.revision}`,
             a.config,
             a.service?.status ?? '-',
-            a.service ? (a.service.healthy ? 'healthy' : 'unhealthy') : '-',
+            a.service ? healthWord(a.service) : '-',
             a.service?.lastError ?? '',
           ]),
         ),

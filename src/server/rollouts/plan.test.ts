@@ -72,3 +72,22 @@ test('with orderBy, batches are counted among the non-empty ones of their own gr
   const names = stagesOf(policy, new Set([0, 2, 4, 7])).map((s) => s.name);
   assert.deepEqual([names[2], names[4], names[7], names[1], names[5]], ['cluster=a batch 1/2', 'cluster=a batch 2/2', 'cluster=b batch 1/1', 'cluster=a batch (empty)', 'cluster=b batch (empty)']);
 });
+
+test('planning 10% more agents moves no existing non-canary agent to another stage', () => {
+  for (const policy of [
+    mergePolicy(DEFAULT_POLICY, { canary: '2', batches: 7 }),
+    mergePolicy(DEFAULT_POLICY, { canary: '1', batches: 3, orderBy: { label: 'cluster', values: ['a', 'b'] } }),
+  ]) {
+    const label = (i: number) => ({ cluster: ['a', 'b', 'c'][i % 3]! });
+    const before = agents(500, label);
+    const planBefore = planStages(policy, before);
+    // The newcomers get ids anywhere in hash order, among the existing agents; the input order changes too.
+    const after = [...before, ...agents(50, label)].reverse();
+    const planAfter = planStages(policy, after);
+    const moved = before.filter((a) => planBefore.get(a.id) !== 0 && planAfter.get(a.id) !== 0 && planBefore.get(a.id) !== planAfter.get(a.id));
+    assert.deepEqual(moved.map((a) => `${a.name}: stage ${planBefore.get(a.id)} → ${planAfter.get(a.id)}`), []);
+    // Only canary picks may differ, and the canary stays its size.
+    assert.equal([...planAfter.values()].filter((s) => s === 0).length, [...planBefore.values()].filter((s) => s === 0).length);
+    assert.ok(new Set(planAfter.values()).size > 3, 'the agents spread over several stages');
+  }
+});

@@ -56,7 +56,7 @@ describe('package unpacking', () => {
     ['a ".." path', [entry('ok.txt', { body: 'x' }), entry('../../escape.txt', { body: 'x' })], '../../escape.txt'],
     ['a symlink out of the package', [entry('etc', { type: '2', link: '../../../etc' })], 'etc'],
     ['an absolute symlink', [entry('passwd', { type: '2', link: '/etc/passwd' })], 'passwd'],
-    ['a hard link out of the package', [entry('h', { type: '1', link: '../outside' })], 'h'],
+    ['a hard link out of the package', [entry('ok.txt', { body: 'x' }), entry('hardlink', { type: '1', link: '../outside' })], 'hardlink'],
     ['a character device', [entry('null', { type: '3' })], 'null'],
     ['a FIFO', [entry('pipe', { type: '6' })], 'pipe'],
   ] as const) {
@@ -64,7 +64,12 @@ describe('package unpacking', () => {
       const dir = mkdtempSync(join(tmpdir(), 'corral-unpack-'));
       const file = archive(dir, 'bad.tar.gz', [...entries]);
       const dest = join(dir, 'v1');
-      await assert.rejects(unpackArchive(file, dest), (e: unknown) => e instanceof UnsafeArchiveError && e.message.includes(named));
+      await assert.rejects(unpackArchive(file, dest), (e: unknown) => {
+        assert.ok(e instanceof UnsafeArchiveError, String(e));
+        assert.equal(e.entry, named);
+        assert.ok(e.message.includes(`"${named}"`), `the message quotes the entry: ${e.message}`);
+        return true;
+      });
       assert.equal(existsSync(dest), false);
       assert.deepEqual(readdirSync(dir), ['bad.tar.gz'], 'no staging directory left behind');
     });

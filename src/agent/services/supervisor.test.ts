@@ -9,6 +9,7 @@ import { eventually } from '../../testkit/eventually.js';
 import { processAlive } from '../../testkit/process-alive.js';
 import { ManualTimers } from '../../testkit/manual-timers.js';
 import { ServiceSupervisor, type ServiceSpec } from './supervisor.js';
+import { requirement } from '../../testkit/requirement.js';
 
 const log = pino({ level: 'silent' });
 const dirs: string[] = [];
@@ -117,7 +118,7 @@ describe('service supervisor', () => {
   });
 
   it('starts the service as run.user', async (t) => {
-    if (process.getuid?.() !== 0) return t.skip('needs root to switch users');
+    if (!requirement(t, process.getuid?.() === 0, 'needs root to switch users')) return;
     const s = supervise('as-nobody', 'id -u; exec sleep 1000', { runAs: { uid: 65534, gid: 65534 } });
     s.start();
     const logDir = join(dirs.at(-1)!, 'logs');

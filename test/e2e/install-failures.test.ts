@@ -85,7 +85,7 @@ describe('install failures in a rollout', { concurrency: false }, () => {
       const r = await rollout(id);
       return r.state === 'paused' ? r : undefined;
     }, { what: 'the rollout paused' });
-    assert.match(paused.reason, /error budget exceeded: 1 failed, budget 0; nothing stable to roll back to/);
+    assert.match(paused.reason, /^error budget exceeded: 1 failed, budget 0 \(last: c1: install failed: 1\.0\.0: templates\/app\.conf: no value for \{\{ port \}\}.*\); nothing stable to roll back to$/);
     const view = await fleet.cli('deployment', 'status', 'cfg', '-o', 'json');
     assert.equal(view.code, 0, view.stderr);
     const status = JSON.parse(view.stdout) as { agents: { service: { lastError: string } | null }[] };

@@ -92,3 +92,18 @@ export { missingPackageFiles, packagePath, type PackageEntryKind } from './packa
 export { TemplateError, renderTemplate, templateKeys } from './template.js';
 export { healthValuesProblem, renderHealthCheck, type HealthCheckSpec, type RenderedHealthCheck } from './health-values.js';
 export { MANIFEST_SCHEMA_ID, manifestJsonSchema } from './manifest-schema.js';
+export {
+  DEFAULT_PACKAGE_ENTRY_LIMITS,
+  UnsafePackageEntryError,
+  checkPackageEntries,
+  type PackageEntryHeader,
+  type PackageEntryLimits,
+} from './package-entries.js';
+export {
+  PUBLISHER_SIGNATURE_HEADER,
+  PUBLISHER_SIGNATURE_SUFFIX,
+  PublisherKeyError,
+  publisherPublicKey,
+  publisherSigned,
+  signDigestWith,
+} from './publisher-signature.js';

@@ -115,9 +115,9 @@ export const PackageManifestSchema = z
         env: z
           .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names use letters, digits and _'), z.string())
           .default({})
-          .describe('Extra environment variables (names: letters, digits and _), on top of PATH; CORRAL_SERVICE and CORRAL_SERVICE_DIR are set after them.'),
+          .describe('Extra environment variables (names: letters, digits and _), on top of PATH, HOME and LANG; CORRAL_SERVICE and CORRAL_SERVICE_DIR are set after them.'),
         workingDir: RelativePath.default('.').describe('The working directory, relative to the unpacked version directory.'),
-        user: z.string().min(1).optional().describe('Run as this user (the agent must run as root; an unknown user fails the install). Default: the agent\'s own user.'),
+        user: z.string().min(1).optional().describe('Run as this user (the agent must run as root; an unknown user, or one the agent\'s policy does not allow, fails the install). Default: the agent\'s own user.'),
       })
       .strict()
       .describe('How to run the service.'),

@@ -102,7 +102,7 @@ describe('install failures in a rollout', { concurrency: false }, () => {
     assert.ok(pid !== null);
     const id = await deploy('1.1.0', { port: '8125' });
     const s = await failedAgent(id);
-    assert.match(s.agents[0]!.reason, /^install failed: 1\.1\.0: config\.files\[0\]\.template: templates\/app\.conf is not in the package/);
+    assert.match(s.agents[0]!.reason, /^install failed: 1\.1\.0: config\.files\[0\]\.template: "templates\/app\.conf" is missing from the package/);
     await eventually(async () => {
       const list = (await fleet.api<{ rollouts: { kind: string; state: string }[] }>('GET', '/api/v1/rollouts?deployment=cfg')).body.rollouts;
       return list[0]?.kind === 'rollback' && list[0].state === 'succeeded';

@@ -76,7 +76,7 @@ for (const backend of backends) {
       assert.equal(cli.code, 0, cli.stderr);
       // The API's own shape, as GET /api/v1/agents answers it.
       const listed = JSON.parse(cli.stdout) as { agents: AgentSummaryJson[] };
-      assert.deepEqual(Object.keys(listed), ['agents']);
+      assert.ok(!Array.isArray(listed) && Array.isArray(listed.agents), `the API's object with an agents list: ${cli.stdout.slice(0, 200)}`);
       assert.deepEqual(listed.agents.map((a) => a.name).sort(), ['api-1', 'web-1']);
       const table = await fleet.cli('agents', '-s', 'role=web');
       assert.equal(table.code, 0, table.stderr);

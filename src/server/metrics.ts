@@ -13,6 +13,8 @@ export interface ServerMetrics {
   opampMessages: Counter<'direction' | 'transport'>;
   httpRequests: Counter<'route' | 'status'>;
   artifactDownloadsRefused: Counter;
+  agentEventsDropped: Counter;
+  agentSamplesDropped: Counter<'reason'>;
 }
 
 /** Counting agents reads the store, so a scrape storm is answered from a short cache. */
@@ -110,6 +112,17 @@ export function createMetrics(deps: { store: Store; connections: () => number; s
     artifactDownloadsRefused: new Counter({
       name: 'corral_artifact_downloads_refused_total',
       help: 'Artifact downloads answered 503 because --max-downloads were already in flight',
+      registers: [registry],
+    }),
+    agentEventsDropped: new Counter({
+      name: 'corral_agent_events_dropped_total',
+      help: 'Events caused by agents and dropped because the agent was over its per-minute event budget',
+      registers: [registry],
+    }),
+    agentSamplesDropped: new Counter({
+      name: 'corral_agent_samples_dropped_total',
+      help: 'Resource samples not kept, by reason (malformed, too-large, rate-limited)',
+      labelNames: ['reason'],
       registers: [registry],
     }),
   };

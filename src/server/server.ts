@@ -14,7 +14,8 @@ import { EventRecorder } from './events.js';
 import { AgentHub } from './opamp/agent-hub.js';
 import { WsTransport } from './opamp/ws-transport.js';
 import { HttpTransport } from './opamp/http-transport.js';
-import { PROTOBUF_CONTENT_TYPE } from './opamp/limits.js';
+import { MAX_AGENT_EVENTS_PER_MINUTE, PROTOBUF_CONTENT_TYPE } from './opamp/limits.js';
+import { AgentEventBudget } from './opamp/agent-event-budget.js';
 import { FleetService } from './fleet/fleet-service.js';
 import { DeploymentService } from './fleet/deployment-service.js';
 import { ImperativeService } from './fleet/imperative.js';
@@ -66,7 +67,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   let metricsRef: ReturnType<typeof createMetrics> | null = null;
   let driver: RolloutDriver | null = null;
   const signingKey = await loadSigningKey(store);
-  const samples = new SampleHistory();
+  const samples = new SampleHistory({ clock, onDropped: (reason) => metricsRef?.agentSamplesDropped.inc({ reason }) });
+  const agentEvents = new AgentEventBudget(events, { perMinute: MAX_AGENT_EVENTS_PER_MINUTE, clock, onDropped: () => metricsRef?.agentEventsDropped.inc() });
   const hub = new AgentHub(
     {
       heartbeatMs: opts.heartbeatMs,
@@ -77,7 +79,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
         return opampUrl;
       },
     },
-    { store, clock, log: log.child({ component: 'hub' }), events, samples, onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
+    { store, clock, log: log.child({ component: 'hub' }), events: agentEvents, samples, onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
   );
   const ws = new WsTransport({ maxConnections: opts.maxConnections, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
   const httpOpamp = new HttpTransport({ maxInFlight: opts.maxHttpInFlight, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });

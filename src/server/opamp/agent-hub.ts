@@ -31,7 +31,6 @@ import {
 import type { Store } from '../store/index.js';
 import { AgentRevokedError, AgentTimeoutError, AgentUnavailableError } from '../errors.js';
 import type { Clock } from '../clock.js';
-import type { EventRecorder } from '../events.js';
 import { generateSecret, hashSecret } from '../auth/tokens.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
 import type { DesiredConfig } from '../fleet/remote-config.js';
@@ -42,6 +41,8 @@ import type { SampleHistory } from '../fleet/sample-history.js';
 import { configOffer, connectionSettingsOffer } from './offers.js';
 import { agentPackageFor, loadAgentDeployments, topLevelPackageOffer, type AgentPackageDeployment } from './package-offer.js';
 import type { Principal, Session, Transport } from './session.js';
+import { checkAgentMessage } from './message-bounds.js';
+import type { EventSink } from './agent-event-budget.js';
 
 export const SERVER_CAPABILITIES =
   BigInt(ServerCapabilities.ServerCapabilities_AcceptsStatus) |
@@ -74,7 +75,8 @@ export interface HubDeps {
   store: Store;
   clock: Clock;
   log: Logger;
-  events: EventRecorder;
+  /** Where events caused by agents go (server.ts passes a per-agent AgentEventBudget). */
+  events: EventSink;
   onMessage?: (direction: 'in' | 'out', transport: Transport) => void;
   /** Where agents' resource samples go. */
   samples?: SampleHistory;
@@ -161,6 +163,11 @@ export class AgentHub {
     }
     if (ctx.bound && ctx.bound.agentId !== agentId) {
       return { reply: errorReply(msg.instanceUid, 'one agent per connection: instance_uid changed'), session: null };
+    }
+    const violation = checkAgentMessage(msg);
+    if (violation) {
+      this.deps.events.record('agent.message_refused', agentId, { limit: violation.limit, error: violation.message });
+      return { reply: errorReply(msg.instanceUid, `message refused, nothing of it was stored: ${violation.message}`), session: null };
     }
 
     const now = this.deps.clock.now();

@@ -36,6 +36,8 @@ interface ServerFlags {
   offlineAfter: number;
   maxConnections: number;
   maxDownloads: number;
+  maxOpampInflightMib: number;
+  wsFirstMessageTimeout: number;
   publicUrl?: string;
   rolloutDefaults?: Record<string, unknown>;
   logLevel: string;
@@ -69,6 +71,8 @@ export function serverCommand(): Command {
         .argParser(count('--max-downloads'))
         .default(32),
     )
+    .option('--max-opamp-inflight-mib <n>', 'OpAMP body MiB (HTTP and WebSocket together) held at once; past it 503 + Retry-After / close 1013; at least 64', int('--max-opamp-inflight-mib'), 128)
+    .option('--ws-first-message-timeout <seconds>', 'close an OpAMP WebSocket that sends no first message within this long', seconds, 30)
     .option('--public-url <url>', 'URL agents should use to reach this server (behind a proxy)')
     .option('--rollout-defaults <json>', 'rollout policy fields to use instead of the built-in defaults, e.g. \'{"batches":4,"maxInFlight":"10%"}\'', jsonObject('--rollout-defaults'))
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
@@ -94,6 +98,8 @@ Examples:
         offlineAfterMissed: flags.offlineAfter,
         maxConnections: flags.maxConnections,
         maxDownloads: flags.maxDownloads,
+        maxOpampInflightMib: flags.maxOpampInflightMib,
+        wsFirstMessageTimeoutSeconds: flags.wsFirstMessageTimeout,
         publicUrl: flags.publicUrl,
         rolloutDefaults: flags.rolloutDefaults,
       });

@@ -20,7 +20,7 @@ export interface ServerMetrics {
 /** Counting agents reads the store, so a scrape storm is answered from a short cache. */
 const AGENT_COUNT_CACHE_MS = 2000;
 
-export function createMetrics(deps: { store: Store; connections: () => number; samples: SampleHistory; downloadsInFlight: () => number }): ServerMetrics {
+export function createMetrics(deps: { store: Store; connections: () => number; samples: SampleHistory; downloadsInFlight: () => number; opampInflightBytes?: () => number }): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let cached: { at: number; counts: Record<string, number> } | null = null;
@@ -66,6 +66,14 @@ export function createMetrics(deps: { store: Store; connections: () => number; s
     registers: [registry],
     collect() {
       this.set(deps.connections());
+    },
+  });
+  new Gauge({
+    name: 'corral_opamp_inflight_bytes',
+    help: 'OpAMP body bytes this process holds now, HTTP and WebSocket together (capped by --max-opamp-inflight-mib)',
+    registers: [registry],
+    collect() {
+      this.set(deps.opampInflightBytes?.() ?? 0);
     },
   });
   new Gauge({

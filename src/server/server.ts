@@ -16,6 +16,7 @@ import { WsTransport } from './opamp/ws-transport.js';
 import { HttpTransport } from './opamp/http-transport.js';
 import { MAX_AGENT_EVENTS_PER_MINUTE, PROTOBUF_CONTENT_TYPE } from './opamp/limits.js';
 import { AgentEventBudget } from './opamp/agent-event-budget.js';
+import { InflightBytes } from './opamp/inflight-bytes.js';
 import { FleetService } from './fleet/fleet-service.js';
 import { DeploymentService } from './fleet/deployment-service.js';
 import { ImperativeService } from './fleet/imperative.js';
@@ -81,10 +82,14 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     },
     { store, clock, log: log.child({ component: 'hub' }), events: agentEvents, samples, onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
   );
-  const ws = new WsTransport({ maxConnections: opts.maxConnections, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
-  const httpOpamp = new HttpTransport({ maxInFlight: opts.maxHttpInFlight, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
+  const inflight = new InflightBytes(opts.maxOpampInflightBytes);
+  const ws = new WsTransport(
+    { maxConnections: opts.maxConnections, retryAfterSeconds: opts.retryAfterSeconds, firstMessageTimeoutMs: opts.wsFirstMessageTimeoutMs },
+    { hub, store, log, inflight },
+  );
+  const httpOpamp = new HttpTransport({ maxInFlight: opts.maxHttpInFlight, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log, inflight });
   const downloads = new DownloadLimiter({ maxDownloads: opts.maxDownloads });
-  const metrics = createMetrics({ store, connections: () => ws.connections, samples, downloadsInFlight: () => downloads.inFlight });
+  const metrics = createMetrics({ store, connections: () => ws.connections, samples, downloadsInFlight: () => downloads.inFlight, opampInflightBytes: () => inflight.used });
   metricsRef = metrics;
   const fleet = new FleetService({
     store,

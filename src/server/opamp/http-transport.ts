@@ -5,7 +5,8 @@
  *
  * 401 without a valid token, 413 over 64 MiB (before or after gunzip),
  * 400 for a body that is not an AgentToServer, 429 + Retry-After when too
- * many requests are in flight.
+ * many requests are in flight, 503 + Retry-After when the body would not fit
+ * in the process-wide budget of OpAMP bytes in flight (InflightBytes).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzip } from 'node:zlib';
@@ -17,6 +18,7 @@ import { AgentRevokedError } from '../errors.js';
 import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import { MAX_MESSAGE_BYTES, PROTOBUF_CONTENT_TYPE } from './limits.js';
+import type { InflightBytes } from './inflight-bytes.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -25,7 +27,16 @@ export interface HttpTransportOptions {
   retryAfterSeconds: number;
 }
 
+export interface HttpTransportDeps {
+  hub: AgentHub;
+  store: Store;
+  log: Logger;
+  /** Shared with the WebSocket transport. */
+  inflight: InflightBytes;
+}
+
 class TooLargeError extends Error {}
+class OverBudgetError extends Error {}
 
 /** Past this many bytes a too-large upload is cut off instead of drained. */
 const DRAIN_LIMIT_BYTES = 4 * MAX_MESSAGE_BYTES;
@@ -33,18 +44,37 @@ const DRAIN_LIMIT_BYTES = 4 * MAX_MESSAGE_BYTES;
 /**
  * Reads the body, at most `maxBytes`. A larger body is drained (so the
  * client gets to read our 413 instead of a reset) up to DRAIN_LIMIT_BYTES,
- * then the connection is cut.
+ * then the connection is cut. Every byte kept is first taken from `budget`
+ * (`held.bytes` says how many, for the caller to give back); when the budget
+ * is spent it rejects with OverBudgetError and stops reading. With a
+ * declared length the body is read into one buffer of that size, so a body
+ * costs its size once, not twice.
  */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, maxBytes: number, budget: InflightBytes, held: { bytes: number }): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    const into = Number.isInteger(declared) && declared >= 0 && declared <= maxBytes ? Buffer.allocUnsafe(declared) : null;
     const chunks: Buffer[] = [];
     let size = 0;
+    let failed = false;
     req.on('data', (chunk: Buffer) => {
+      if (failed) return;
       size += chunk.length;
-      if (size <= maxBytes) chunks.push(chunk);
-      else if (size > DRAIN_LIMIT_BYTES) req.destroy();
+      if (size <= maxBytes) {
+        if (!budget.tryTake(chunk.length)) {
+          failed = true;
+          req.pause();
+          return reject(new OverBudgetError());
+        }
+        held.bytes += chunk.length;
+        if (into && size <= into.length) chunk.copy(into, size - chunk.length);
+        else chunks.push(chunk);
+      } else if (size > DRAIN_LIMIT_BYTES) req.destroy();
     });
-    req.on('end', () => (size > maxBytes ? reject(new TooLargeError()) : resolve(Buffer.concat(chunks))));
+    req.on('end', () => {
+      if (size > maxBytes) return reject(new TooLargeError());
+      resolve(into && size === into.length && chunks.length === 0 ? into : Buffer.concat(into ? [into.subarray(0, Math.min(size, into.length)), ...chunks] : chunks));
+    });
     req.on('error', reject);
     req.on('close', () => {
       if (!req.complete) reject(new TooLargeError());
@@ -62,7 +92,7 @@ export class HttpTransport {
 
   constructor(
     private readonly opts: HttpTransportOptions,
-    private readonly deps: { hub: AgentHub; store: Store; log: Logger },
+    private readonly deps: HttpTransportDeps,
   ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -90,13 +120,35 @@ export class HttpTransport {
       req.destroy();
       return;
     }
+    const { inflight } = this.deps;
+    const busy = () => {
+      plain(res, 503, `server busy: more than ${inflight.maxBytes} bytes of OpAMP messages in flight, retry later`, {
+        'Retry-After': String(this.opts.retryAfterSeconds),
+        Connection: 'close',
+      });
+      req.destroy();
+    };
+    // A declared body that cannot fit is refused before a byte of it is read.
+    if (declared > 0 && declared <= MAX_MESSAGE_BYTES && inflight.used + declared > inflight.maxBytes) return busy();
+    const held = { bytes: 0 };
+    try {
+      await this.readAndHandle(req, res, principal, held, busy);
+    } finally {
+      inflight.release(held.bytes);
+    }
+  }
+
+  private async readAndHandle(req: IncomingMessage, res: ServerResponse, principal: Parameters<AgentHub['handle']>[1]['principal'], held: { bytes: number }, busy: () => void): Promise<void> {
     let body: Buffer;
     try {
-      body = await readBody(req, MAX_MESSAGE_BYTES);
+      body = await readBody(req, MAX_MESSAGE_BYTES, this.deps.inflight, held);
       if ((req.headers['content-encoding'] ?? '').toLowerCase() === 'gzip') {
         body = await gunzipAsync(body, { maxOutputLength: MAX_MESSAGE_BYTES });
+        if (!this.deps.inflight.tryTake(body.length)) return busy();
+        held.bytes += body.length;
       }
     } catch (err) {
+      if (err instanceof OverBudgetError) return busy();
       if (err instanceof TooLargeError || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
         return plain(res, 413, `message larger than ${MAX_MESSAGE_BYTES} bytes`, { Connection: 'close' });
       }

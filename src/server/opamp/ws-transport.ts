@@ -19,10 +19,21 @@ import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Session } from './session.js';
 import { MAX_MESSAGE_BYTES } from './limits.js';
+import type { InflightBytes } from './inflight-bytes.js';
 
 export interface WsTransportOptions {
   maxConnections: number;
   retryAfterSeconds: number;
+  /** A connection that sends no complete first message within this long is closed (1008). */
+  firstMessageTimeoutMs: number;
+}
+
+export interface WsTransportDeps {
+  hub: AgentHub;
+  store: Store;
+  log: Logger;
+  /** Shared with the HTTP transport. */
+  inflight: InflightBytes;
 }
 
 function refuse(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}): void {
@@ -37,13 +48,19 @@ function refuse(socket: Duplex, status: number, text: string, headers: Record<st
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }
 
+/** A connection's share of the in-flight budget: `claim` the bytes of a message just received, `release` them once handled. */
+interface ConnectionBudget {
+  claim(): number;
+  release(bytes: number): void;
+}
+
 export class WsTransport {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
   private accepting = true;
 
   constructor(
     private readonly opts: WsTransportOptions,
-    private readonly deps: { hub: AgentHub; store: Store; log: Logger },
+    private readonly deps: WsTransportDeps,
   ) {}
 
   get connections(): number {
@@ -61,7 +78,9 @@ export class WsTransport {
       .then((principal) => {
         if (!principal) return refuse(socket, 401, 'Unauthorized');
         if (!this.accepting || socket.destroyed) return refuse(socket, 503, 'Service Unavailable', { 'Retry-After': String(this.opts.retryAfterSeconds) });
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, principal));
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          this.serve(ws, principal, this.bound(ws, socket));
+        });
       })
       .catch((err: unknown) => {
         this.deps.log.error({ err }, 'authentication failed');
@@ -69,7 +88,57 @@ export class WsTransport {
       });
   }
 
-  private serve(ws: WebSocket, principal: Parameters<AgentHub['handle']>[1]['principal']): void {
+  /**
+   * Puts the connection's bytes under the shared budget and its first
+   * message under a deadline. Bytes received count from arrival until the
+   * message they belong to has been handled (approximately: by whole socket
+   * reads, so within one read of exact).
+   */
+  private bound(ws: WebSocket, socket: Duplex): ConnectionBudget {
+    const { inflight, log } = this.deps;
+    let unassigned = 0;
+    let held = 0;
+    let closed = false;
+    const shut = (code: number, reason: string) => {
+      if (closed) return;
+      closed = true;
+      ws.close(code, reason);
+      // Stop reading at once: the rest of an oversized message must not be buffered while the close handshake runs.
+      setImmediate(() => ws.terminate());
+    };
+    const firstMessage = setTimeout(() => {
+      log.info({ timeoutMs: this.opts.firstMessageTimeoutMs }, 'closing a WebSocket that sent no first message');
+      shut(1008, `no OpAMP message within ${this.opts.firstMessageTimeoutMs} ms`);
+    }, this.opts.firstMessageTimeoutMs);
+    firstMessage.unref();
+    socket.on('data', (chunk: Buffer) => {
+      if (closed) return;
+      if (!inflight.tryTake(chunk.length)) return shut(1013, 'server busy: too many OpAMP bytes in flight, retry later');
+      unassigned += chunk.length;
+      held += chunk.length;
+    });
+    ws.on('close', () => {
+      clearTimeout(firstMessage);
+      closed = true;
+      inflight.release(held);
+      held = 0;
+    });
+    return {
+      claim: () => {
+        clearTimeout(firstMessage);
+        const bytes = unassigned;
+        unassigned = 0;
+        return bytes;
+      },
+      release: (n) => {
+        const give = Math.min(n, held);
+        held -= give;
+        inflight.release(give);
+      },
+    };
+  }
+
+  private serve(ws: WebSocket, principal: Parameters<AgentHub['handle']>[1]['principal'], budget: ConnectionBudget): void {
     let session: Session | undefined;
     // Messages are handled one at a time per connection, in order.
     let queue = Promise.resolve();
@@ -84,7 +153,9 @@ export class WsTransport {
     ws.on('message', (data, isBinary) => {
       if (!isBinary) return ws.close(1003, 'OpAMP messages must be binary');
       const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data));
-      queue = queue.then(() => this.onMessage(ws, bytes, principal, () => session, attach));
+      // What arrived so far belongs to this message: given back once it is handled.
+      const taken = budget.claim();
+      queue = queue.then(() => this.onMessage(ws, bytes, principal, () => session, attach)).finally(() => budget.release(taken));
     });
     ws.on('close', () => {
       queue = queue

@@ -42,6 +42,7 @@ import { configOffer, connectionSettingsOffer } from './offers.js';
 import { agentPackageFor, loadAgentDeployments, topLevelPackageOffer, type AgentPackageDeployment } from './package-offer.js';
 import type { Principal, Session, Transport } from './session.js';
 import { checkAgentMessage } from './message-bounds.js';
+import { recordServiceChanges } from './service-events.js';
 import type { EventSink } from './agent-event-budget.js';
 
 export const SERVER_CAPABILITIES =
@@ -213,7 +214,7 @@ export class AgentHub {
     } else if (patchHasNews(patch) || capabilitiesChanged) {
       this.reports.add(agentId, patch, now);
     }
-    if (patch.health) this.recordServiceChanges(session, patch.health.components);
+    if (patch.health) recordServiceChanges(this.deps.events, session, patch.health.components);
     if (msg.customCapabilities) session.customCapabilities = [...msg.customCapabilities.capabilities];
     if (msg.customMessage?.type === REPLY_TYPE) this.onReply(agentId, msg.customMessage.data);
     if (msg.customMessage?.type === PROGRESS_TYPE) this.onProgress(agentId, msg.customMessage.data);
@@ -284,6 +285,7 @@ export class AgentHub {
     payload: Record<string, unknown>,
     timeoutMs = 10_000,
     progress?: (chunk: Record<string, unknown>) => void,
+    opts: { deadlineMs?: number } = {},
   ): Promise<Record<string, unknown>> {
     const s = this.sessions.get(agentId);
     if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
@@ -295,6 +297,13 @@ export class AgentHub {
         reject(new AgentTimeoutError(agentId, timeoutMs));
       };
       let timer = setTimeout(expire, timeoutMs);
+      // Progress never moves the deadline: past it the request fails and the agent is told to cancel.
+      const deadline = opts.deadlineMs === undefined ? null : setTimeout(() => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new AgentTimeoutError(agentId, opts.deadlineMs!));
+        this.sendRequest(s, capability, { id: randomUUID(), cancel: id });
+      }, opts.deadlineMs);
       this.pending.set(id, {
         agentId,
         progress,
@@ -305,15 +314,20 @@ export class AgentHub {
         },
         resolve: (r) => {
           clearTimeout(timer);
+          if (deadline) clearTimeout(deadline);
           resolve(r);
         },
       });
     });
-    const msg = this.baseReply(s);
-    msg.customMessage = create(CustomMessageSchema, { capability, type: REQUEST_TYPE, data: encodeJson({ ...payload, id }) });
-    s.send(msg);
-    this.deps.onMessage?.('out', s.transport);
+    this.sendRequest(s, capability, { ...payload, id });
     return reply;
+  }
+
+  private sendRequest(s: Session, capability: string, data: Record<string, unknown>): void {
+    const msg = this.baseReply(s);
+    msg.customMessage = create(CustomMessageSchema, { capability, type: REQUEST_TYPE, data: encodeJson(data) });
+    s.send?.(msg);
+    this.deps.onMessage?.('out', s.transport);
   }
 
   /**
@@ -339,10 +353,7 @@ export class AgentHub {
     const done = new Promise<Record<string, unknown>>((resolve, reject) => {
       this.pending.set(id, { agentId, progress: onProgress, touch: () => undefined, resolve, reject, session: s });
     });
-    const msg = this.baseReply(s);
-    msg.customMessage = create(CustomMessageSchema, { capability, type: REQUEST_TYPE, data: encodeJson({ ...payload, id }) });
-    s.send(msg);
-    this.deps.onMessage?.('out', s.transport);
+    this.sendRequest(s, capability, { ...payload, id });
     return { id, done };
   }
 
@@ -381,22 +392,6 @@ export class AgentHub {
     if (!waiter || waiter.agentId !== agentId) return;
     waiter.touch();
     waiter.progress?.(chunk);
-  }
-
-  /** Service state changes (started, exited, crash loop, unhealthy, recovered, stopped) become events. */
-  private recordServiceChanges(session: Session, components: Record<string, { healthy: boolean; status: string; lastError: string }>): void {
-    const next: Record<string, string> = {};
-    for (const [name, c] of Object.entries(components)) {
-      const key = `${c.status}/${c.healthy ? 'healthy' : 'unhealthy'}`;
-      next[name] = key;
-      if (session.services[name] !== key) {
-        this.deps.events.record(`service.${c.status}`, session.agentId, { service: name, healthy: c.healthy, ...(c.lastError ? { error: c.lastError } : {}) });
-      }
-    }
-    for (const name of Object.keys(session.services)) {
-      if (!(name in next)) this.deps.events.record('service.removed', session.agentId, { service: name });
-    }
-    session.services = next;
   }
 
   private newSession(agentId: string, instanceUid: Uint8Array, transport: Transport, principal: Principal): Session {

@@ -38,6 +38,7 @@ interface ServerFlags {
   maxDownloads: number;
   maxOpampInflightMib: number;
   wsFirstMessageTimeout: number;
+  metricsToken?: string;
   publicUrl?: string;
   rolloutDefaults?: Record<string, unknown>;
   logLevel: string;
@@ -73,6 +74,9 @@ export function serverCommand(): Command {
     )
     .option('--max-opamp-inflight-mib <n>', 'OpAMP body MiB (HTTP and WebSocket together) held at once; past it 503 + Retry-After / close 1013; at least 64', int('--max-opamp-inflight-mib'), 128)
     .option('--ws-first-message-timeout <seconds>', 'close an OpAMP WebSocket that sends no first message within this long', seconds, 30)
+    .addOption(
+      new Option('--metrics-token <token>', 'require Authorization: Bearer <token> on /metrics (at least 16 characters); default: /metrics is open').env('CORRAL_METRICS_TOKEN'),
+    )
     .option('--public-url <url>', 'URL agents should use to reach this server (behind a proxy)')
     .option('--rollout-defaults <json>', 'rollout policy fields to use instead of the built-in defaults, e.g. \'{"batches":4,"maxInFlight":"10%"}\'', jsonObject('--rollout-defaults'))
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
@@ -100,6 +104,7 @@ Examples:
         maxDownloads: flags.maxDownloads,
         maxOpampInflightMib: flags.maxOpampInflightMib,
         wsFirstMessageTimeoutSeconds: flags.wsFirstMessageTimeout,
+        metricsToken: flags.metricsToken,
         publicUrl: flags.publicUrl,
         rolloutDefaults: flags.rolloutDefaults,
       });

@@ -135,16 +135,3 @@ export function createMetrics(deps: { store: Store; connections: () => number; s
     }),
   };
 }
-
-/** A low-cardinality route label: ids in paths become placeholders. */
-export function routeLabel(method: string, path: string): string {
-  if (path === '/v1/opamp' || path === '/healthz' || path === '/metrics') return `${method} ${path}`;
-  const parts = path.split('/');
-  if (parts[1] === 'api' && parts[2] === 'v1' && parts[3]) {
-    const route = ['', 'api', 'v1', parts[3]];
-    if (parts[4]) route.push(':id');
-    if (parts[5]) route.push(parts[5]);
-    return `${method} ${route.join('/')}`;
-  }
-  return `${method} other`;
-}

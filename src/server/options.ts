@@ -55,6 +55,8 @@ export interface ServerOptions {
   maxOpampInflightMib?: number;
   /** A WebSocket that sends no complete first message within this long is closed, seconds. Default 30. */
   wsFirstMessageTimeoutSeconds?: number;
+  /** When set, `/metrics` answers only requests with `Authorization: Bearer <this>`. Default: open. */
+  metricsToken?: string;
 }
 
 export interface CompiledServerOptions {
@@ -75,6 +77,8 @@ export interface CompiledServerOptions {
   maxDownloads: number;
   maxOpampInflightBytes: number;
   wsFirstMessageTimeoutMs: number;
+  /** null: /metrics is open. */
+  metricsToken: string | null;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, { integer = true } = {}): number {
@@ -89,6 +93,12 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < 0) throw new ValidationError(`${name} must be a non-negative integer (0 = unlimited), got ${String(value)}`, name);
   return v;
+}
+
+function metricsToken(token: string | undefined): string | null {
+  if (token === undefined || token === '') return null;
+  if (token.length < 16 || /\s/.test(token)) throw new ValidationError('--metrics-token must be at least 16 characters without spaces', 'metricsToken');
+  return token;
 }
 
 function inflightBytes(mib: number | undefined): number {
@@ -132,6 +142,7 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
     rolloutTickMs: positive('rolloutTickMs', o.rolloutTickMs, 1000),
     maxDownloads: nonNegative('maxDownloads', o.maxDownloads, DEFAULT_MAX_DOWNLOADS),
     maxOpampInflightBytes: inflightBytes(o.maxOpampInflightMib),
+    metricsToken: metricsToken(o.metricsToken),
     wsFirstMessageTimeoutMs: positive('wsFirstMessageTimeoutSeconds', o.wsFirstMessageTimeoutSeconds, DEFAULT_WS_FIRST_MESSAGE_TIMEOUT_MS / 1000, { integer: false }) * 1000,
   };
 }

@@ -23,7 +23,9 @@ import { ImperativeService } from './fleet/imperative.js';
 import { SampleHistory } from './fleet/sample-history.js';
 import { JobService } from './jobs/job-service.js';
 import { createApi } from './api/routes.js';
-import { createMetrics, routeLabel } from './metrics.js';
+import { createMetrics } from './metrics.js';
+import { routeLabeler } from './route-labels.js';
+import { bearerToken, sameHash, hashSecret } from './auth/tokens.js';
 import { PackageService } from './packages/package-service.js';
 import { loadSigningKey } from './packages/signing-key.js';
 import { ARTIFACT_PATH, serveArtifact } from './packages/artifact-download.js';
@@ -111,7 +113,16 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const deployments = new DeploymentService({ store, clock, events, onFleetChange: pushFleetChange, rollouts });
   const imperative = new ImperativeService({ store, deployments, agents: hub, samples, log: log.child({ component: 'imperative' }) });
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
-  const api = getRequestListener(createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, log: log.child({ component: 'api' }) }).fetch);
+  const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, log: log.child({ component: 'api' }) });
+  const api = getRequestListener(apiApp.fetch);
+  const routeLabel = routeLabeler([
+    ...apiApp.routes,
+    ...['GET', 'POST'].map((method) => ({ method, path: '/v1/opamp' })),
+    { method: 'GET', path: '/healthz' },
+    { method: 'GET', path: '/metrics' },
+    { method: 'GET', path: '/api/v1/artifacts/:sha256' },
+  ]);
+  const metricsTokenHash = opts.metricsToken ? hashSecret(opts.metricsToken) : null;
 
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -138,6 +149,11 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     }
     if (path === '/healthz') return send(res, 200, 'application/json', JSON.stringify({ status: 'ok', store: store.kind }));
     if (path === '/metrics') {
+      const presented = bearerToken(req.headers.authorization);
+      if (metricsTokenHash && !(presented && sameHash(hashSecret(presented), metricsTokenHash))) {
+        res.setHeader('WWW-Authenticate', 'Bearer');
+        return send(res, 401, 'text/plain', '/metrics needs Authorization: Bearer <the --metrics-token value>\n');
+      }
       metrics.registry
         .metrics()
         .then((text) => send(res, 200, metrics.registry.contentType, text))

@@ -25,6 +25,16 @@ export class AgentRevokedError extends CorralError {
   }
 }
 
+/** Over a rate limit: retry after `retryAfterSeconds`. */
+export class RateLimitedError extends CorralError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('RATE_LIMITED', message);
+  }
+}
+
 export class TokenNotFoundError extends CorralError {
   constructor(readonly tokenId: string) {
     super('TOKEN_NOT_FOUND', `token ${tokenId} not found`);

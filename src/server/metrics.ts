@@ -15,6 +15,8 @@ export interface ServerMetrics {
   artifactDownloadsRefused: Counter;
   agentEventsDropped: Counter;
   agentSamplesDropped: Counter<'reason'>;
+  authFailures: Counter<'edge'>;
+  rateLimited: Counter<'reason'>;
 }
 
 /** Counting agents reads the store, so a scrape storm is answered from a short cache. */
@@ -120,6 +122,18 @@ export function createMetrics(deps: { store: Store; connections: () => number; s
     artifactDownloadsRefused: new Counter({
       name: 'corral_artifact_downloads_refused_total',
       help: 'Artifact downloads answered 503 because --max-downloads were already in flight',
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: 'corral_auth_failures_total',
+      help: 'Requests that presented no valid credential, by edge (rest, metrics, opamp)',
+      labelNames: ['edge'],
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'corral_rate_limited_total',
+      help: 'Requests answered 429, by reason (address, token, failed-auth, enrollment)',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     agentEventsDropped: new Counter({

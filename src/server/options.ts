@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { ValidationError } from './errors.js';
+import { DEFAULT_ENROLLMENTS_PER_SECOND_PER_TOKEN } from './auth/limits.js';
 import { DEFAULT_MAX_INFLIGHT_BODY_MIB, DEFAULT_WS_FIRST_MESSAGE_TIMEOUT_MS, MAX_MESSAGE_BYTES } from './opamp/limits.js';
 import { DEFAULT_POLICY, mergePolicy, PolicyOverridesSchema, type RolloutPolicy } from './rollouts/policy.js';
 
@@ -55,6 +56,8 @@ export interface ServerOptions {
   maxOpampInflightMib?: number;
   /** A WebSocket that sends no complete first message within this long is closed, seconds. Default 30. */
   wsFirstMessageTimeoutSeconds?: number;
+  /** New agents one enrollment token may enroll per second (burst: ten seconds' worth). Default 100. */
+  maxEnrollmentsPerSecond?: number;
   /** When set, `/metrics` answers only requests with `Authorization: Bearer <this>`. Default: open. */
   metricsToken?: string;
 }
@@ -77,6 +80,7 @@ export interface CompiledServerOptions {
   maxDownloads: number;
   maxOpampInflightBytes: number;
   wsFirstMessageTimeoutMs: number;
+  maxEnrollmentsPerSecond: number;
   /** null: /metrics is open. */
   metricsToken: string | null;
 }
@@ -143,6 +147,7 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
     maxDownloads: nonNegative('maxDownloads', o.maxDownloads, DEFAULT_MAX_DOWNLOADS),
     maxOpampInflightBytes: inflightBytes(o.maxOpampInflightMib),
     metricsToken: metricsToken(o.metricsToken),
+    maxEnrollmentsPerSecond: positive('maxEnrollmentsPerSecond', o.maxEnrollmentsPerSecond, DEFAULT_ENROLLMENTS_PER_SECOND_PER_TOKEN, { integer: false }),
     wsFirstMessageTimeoutMs: positive('wsFirstMessageTimeoutSeconds', o.wsFirstMessageTimeoutSeconds, DEFAULT_WS_FIRST_MESSAGE_TIMEOUT_MS / 1000, { integer: false }) * 1000,
   };
 }

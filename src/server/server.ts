@@ -25,6 +25,9 @@ import { JobService } from './jobs/job-service.js';
 import { createApi } from './api/routes.js';
 import { createMetrics } from './metrics.js';
 import { routeLabeler } from './route-labels.js';
+import { FailedAuthGuard } from './auth/failed-auth.js';
+import { RestGuard } from './api/rest-guard.js';
+import { EnrollmentLimiter } from './auth/enrollment-limiter.js';
 import { bearerToken, sameHash, hashSecret } from './auth/tokens.js';
 import { PackageService } from './packages/package-service.js';
 import { loadSigningKey } from './packages/signing-key.js';
@@ -70,6 +73,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   let metricsRef: ReturnType<typeof createMetrics> | null = null;
   let driver: RolloutDriver | null = null;
   const signingKey = await loadSigningKey(store);
+  const enrollments = new EnrollmentLimiter({ perSecondPerToken: opts.maxEnrollmentsPerSecond, clock, onLimited: () => metricsRef?.rateLimited.inc({ reason: 'enrollment' }) });
   const samples = new SampleHistory({ clock, onDropped: (reason) => metricsRef?.agentSamplesDropped.inc({ reason }) });
   const agentEvents = new AgentEventBudget(events, { perMinute: MAX_AGENT_EVENTS_PER_MINUTE, clock, onDropped: () => metricsRef?.agentEventsDropped.inc() });
   const hub = new AgentHub(
@@ -82,14 +86,20 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
         return opampUrl;
       },
     },
-    { store, clock, log: log.child({ component: 'hub' }), events: agentEvents, samples, onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
+    { store, clock, log: log.child({ component: 'hub' }), events: agentEvents, samples, admitEnrollment: (tokenId, address) => enrollments.admit(tokenId, address), onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
   );
   const inflight = new InflightBytes(opts.maxOpampInflightBytes);
+  const failedAuth = new FailedAuthGuard({
+    log: log.child({ component: 'auth' }),
+    clock,
+    onFailure: (edge) => metricsRef?.authFailures.inc({ edge }),
+    onRefused: () => metricsRef?.rateLimited.inc({ reason: 'failed-auth' }),
+  });
   const ws = new WsTransport(
     { maxConnections: opts.maxConnections, retryAfterSeconds: opts.retryAfterSeconds, firstMessageTimeoutMs: opts.wsFirstMessageTimeoutMs },
-    { hub, store, log, inflight },
+    { hub, store, log, inflight, failedAuth },
   );
-  const httpOpamp = new HttpTransport({ maxInFlight: opts.maxHttpInFlight, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log, inflight });
+  const httpOpamp = new HttpTransport({ maxInFlight: opts.maxHttpInFlight, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log, inflight, failedAuth });
   const downloads = new DownloadLimiter({ maxDownloads: opts.maxDownloads });
   const metrics = createMetrics({ store, connections: () => ws.connections, samples, downloadsInFlight: () => downloads.inFlight, opampInflightBytes: () => inflight.used });
   metricsRef = metrics;
@@ -122,6 +132,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     { method: 'GET', path: '/metrics' },
     { method: 'GET', path: '/api/v1/artifacts/:sha256' },
   ]);
+  const restGuard = new RestGuard({ clock, failedAuth, onLimited: (reason) => metrics.rateLimited.inc({ reason }) });
   const metricsTokenHash = opts.metricsToken ? hashSecret(opts.metricsToken) : null;
 
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -148,6 +159,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       return;
     }
     if (path === '/healthz') return send(res, 200, 'application/json', JSON.stringify({ status: 'ok', store: store.kind }));
+    if ((path.startsWith('/api/') || path === '/metrics') && restGuard.refuse(req, res, path, path === '/metrics' ? 'metrics' : 'rest')) return;
     if (path === '/metrics') {
       const presented = bearerToken(req.headers.authorization);
       if (metricsTokenHash && !(presented && sameHash(hashSecret(presented), metricsTokenHash))) {

@@ -22,6 +22,7 @@ import { bearerToken, hashSecret } from '../auth/tokens.js';
 import { describeZodError, errorResponse, handleError } from './error-handler.js';
 import { errors, iso, json } from './openapi-helpers.js';
 import { addRolloutRoutes } from './rollout-routes.js';
+import { restBodyLimit } from './body-limit.js';
 import type { RolloutService } from '../rollouts/rollout-service.js';
 import {
   AgentDetail,
@@ -84,6 +85,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     if (!record || record.kind !== 'admin') return errorResponse(c, 401, 'UNAUTHENTICATED', 'invalid or revoked admin token');
     return next();
   });
+  app.use('/api/v1/*', restBodyLimit());
 
   app.openapi(
     createRoute({

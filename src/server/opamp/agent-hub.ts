@@ -81,6 +81,8 @@ export interface HubDeps {
   onMessage?: (direction: 'in' | 'out', transport: Transport) => void;
   /** Where agents' resource samples go. */
   samples?: SampleHistory;
+  /** A new agent is about to be created with an enrollment token: throws RateLimitedError to refuse it for now. */
+  admitEnrollment?: (tokenId: string, address: string | undefined) => void;
   /** Agent reports were written to the store (rollouts look at them). */
   onReportsStored?: () => void;
 }
@@ -142,7 +144,7 @@ export class AgentHub {
    */
   async handle(
     msg: AgentToServer,
-    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void },
+    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void; address?: string },
   ): Promise<{ reply: ServerToAgent; session: Session | null }> {
     this.deps.onMessage?.('in', ctx.transport);
     const result = await this.process(msg, ctx);
@@ -153,7 +155,7 @@ export class AgentHub {
 
   private async process(
     msg: AgentToServer,
-    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void },
+    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void; address?: string },
   ): Promise<{ reply: ServerToAgent; session: Session | null }> {
     if (msg.instanceUid.length !== 16) {
       return { reply: errorReply(msg.instanceUid, `instance_uid must be 16 bytes, got ${msg.instanceUid.length}`), session: null };
@@ -179,6 +181,7 @@ export class AgentHub {
     if (!session) {
       const known = await this.deps.store.getAgent(agentId);
       if (known?.status === 'revoked') throw new AgentRevokedError(agentId);
+      if (!known && ctx.principal.kind === 'enrollment') this.deps.admitEnrollment?.(ctx.principal.tokenId, ctx.address);
       session = this.newSession(agentId, msg.instanceUid, ctx.transport, ctx.principal);
       if (known) {
         session.operatorLabels = known.labels;

@@ -14,11 +14,12 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { ProtocolError, decodeAgentToServer, encodeServerToAgent } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { AgentRevokedError } from '../errors.js';
+import { AgentRevokedError, RateLimitedError } from '../errors.js';
 import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import { MAX_MESSAGE_BYTES, PROTOBUF_CONTENT_TYPE } from './limits.js';
 import type { InflightBytes } from './inflight-bytes.js';
+import { sourceAddress, type FailedAuthGuard } from '../auth/failed-auth.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -31,6 +32,8 @@ export interface HttpTransportDeps {
   hub: AgentHub;
   store: Store;
   log: Logger;
+  /** Failed authentication per source address: logged, and past a burst refused with 429 + Retry-After. */
+  failedAuth?: FailedAuthGuard;
   /** Shared with the WebSocket transport. */
   inflight: InflightBytes;
 }
@@ -109,8 +112,15 @@ export class HttpTransport {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const address = sourceAddress(req.socket);
+    const penalty = this.deps.failedAuth?.admit(address, 'opamp');
+    if (penalty && !penalty.ok) {
+      req.resume();
+      return plain(res, 429, 'too many failed authentications from this address, retry later', { 'Retry-After': String(Math.max(1, Math.ceil(penalty.retryAfterMs / 1000))) });
+    }
     const principal = await authenticateAgent(this.deps.store, req.headers.authorization);
     if (!principal) {
+      this.deps.failedAuth?.failed(address, 'opamp');
       req.resume();
       return plain(res, 401, 'missing or invalid bearer token');
     }
@@ -156,13 +166,14 @@ export class HttpTransport {
     }
     try {
       const msg = decodeAgentToServer(body);
-      const { reply } = await this.deps.hub.handle(msg, { transport: 'http', principal });
+      const { reply } = await this.deps.hub.handle(msg, { transport: 'http', principal, address: sourceAddress(req.socket) });
       const bytes = encodeServerToAgent(reply);
       res.writeHead(200, { 'Content-Type': PROTOBUF_CONTENT_TYPE, 'Content-Length': bytes.length });
       res.end(bytes);
     } catch (err) {
       if (err instanceof ProtocolError) return plain(res, 400, 'request body is not a valid AgentToServer protobuf');
       if (err instanceof AgentRevokedError) return plain(res, 401, 'agent revoked');
+      if (err instanceof RateLimitedError) return plain(res, 429, err.message, { 'Retry-After': String(err.retryAfterSeconds) });
       this.deps.log.error({ err }, 'failed to handle OpAMP message');
       return plain(res, 500, 'internal error');
     }

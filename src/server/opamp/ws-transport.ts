@@ -12,14 +12,25 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { FrameError, ProtocolError, decodeAgentToServer, decodeWsFrame, encodeServerToAgent, encodeWsFrame } from '../../protocol/index.js';
+import {
+  FrameError,
+  ProtocolError,
+  ServerErrorResponseType,
+  ServerToAgentSchema,
+  create,
+  decodeAgentToServer,
+  decodeWsFrame,
+  encodeServerToAgent,
+  encodeWsFrame,
+} from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { AgentRevokedError } from '../errors.js';
+import { AgentRevokedError, RateLimitedError } from '../errors.js';
 import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Session } from './session.js';
 import { MAX_MESSAGE_BYTES } from './limits.js';
 import type { InflightBytes } from './inflight-bytes.js';
+import { sourceAddress, type FailedAuthGuard } from '../auth/failed-auth.js';
 
 export interface WsTransportOptions {
   maxConnections: number;
@@ -32,6 +43,8 @@ export interface WsTransportDeps {
   hub: AgentHub;
   store: Store;
   log: Logger;
+  /** Failed authentication per source address: logged, and past a burst refused with 429 + Retry-After. */
+  failedAuth?: FailedAuthGuard;
   /** Shared with the HTTP transport. */
   inflight: InflightBytes;
 }
@@ -46,6 +59,24 @@ function refuse(socket: Duplex, status: number, text: string, headers: Record<st
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
   ];
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+/** Who is on the other end of a connection. */
+interface Peer {
+  principal: Parameters<AgentHub['handle']>[1]['principal'];
+  address: string;
+}
+
+/** The spec's answer to an agent that should come back later: Unavailable, with when. */
+function rateLimitedReply(instanceUid: Uint8Array, err: RateLimitedError) {
+  return create(ServerToAgentSchema, {
+    instanceUid,
+    errorResponse: {
+      type: ServerErrorResponseType.ServerErrorResponseType_Unavailable,
+      errorMessage: err.message,
+      Details: { case: 'retryInfo', value: { retryAfterNanoseconds: BigInt(err.retryAfterSeconds) * 1_000_000_000n } },
+    },
+  });
 }
 
 /** A connection's share of the in-flight budget: `claim` the bytes of a message just received, `release` them once handled. */
@@ -74,12 +105,18 @@ export class WsTransport {
     if (this.wss.clients.size >= this.opts.maxConnections) {
       return refuse(socket, 503, 'Service Unavailable', { 'Retry-After': String(this.opts.retryAfterSeconds) });
     }
+    const address = sourceAddress(req.socket);
+    const penalty = this.deps.failedAuth?.admit(address, 'opamp');
+    if (penalty && !penalty.ok) return refuse(socket, 429, 'Too Many Requests', { 'Retry-After': String(Math.max(1, Math.ceil(penalty.retryAfterMs / 1000))) });
     authenticateAgent(this.deps.store, req.headers.authorization)
       .then((principal) => {
-        if (!principal) return refuse(socket, 401, 'Unauthorized');
+        if (!principal) {
+          this.deps.failedAuth?.failed(address, 'opamp');
+          return refuse(socket, 401, 'Unauthorized');
+        }
         if (!this.accepting || socket.destroyed) return refuse(socket, 503, 'Service Unavailable', { 'Retry-After': String(this.opts.retryAfterSeconds) });
         this.wss.handleUpgrade(req, socket, head, (ws) => {
-          this.serve(ws, principal, this.bound(ws, socket));
+          this.serve(ws, { principal, address }, this.bound(ws, socket));
         });
       })
       .catch((err: unknown) => {
@@ -138,7 +175,7 @@ export class WsTransport {
     };
   }
 
-  private serve(ws: WebSocket, principal: Parameters<AgentHub['handle']>[1]['principal'], budget: ConnectionBudget): void {
+  private serve(ws: WebSocket, peer: Peer, budget: ConnectionBudget): void {
     let session: Session | undefined;
     // Messages are handled one at a time per connection, in order.
     let queue = Promise.resolve();
@@ -155,7 +192,7 @@ export class WsTransport {
       const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data));
       // What arrived so far belongs to this message: given back once it is handled.
       const taken = budget.claim();
-      queue = queue.then(() => this.onMessage(ws, bytes, principal, () => session, attach)).finally(() => budget.release(taken));
+      queue = queue.then(() => this.onMessage(ws, bytes, peer, () => session, attach)).finally(() => budget.release(taken));
     });
     ws.on('close', () => {
       queue = queue
@@ -171,19 +208,24 @@ export class WsTransport {
   private async onMessage(
     ws: WebSocket,
     bytes: Buffer,
-    principal: Parameters<AgentHub['handle']>[1]['principal'],
+    peer: Peer,
     bound: () => Session | undefined,
     attach: (s: Session) => void,
   ): Promise<void> {
     if (ws.readyState !== ws.OPEN) return;
     try {
       const msg = decodeAgentToServer(decodeWsFrame(bytes));
-      const { reply } = await this.deps.hub.handle(msg, { transport: 'ws', principal, bound: bound(), attach });
+      const { reply } = await this.deps.hub.handle(msg, { transport: 'ws', principal: peer.principal, address: peer.address, bound: bound(), attach });
       if (ws.readyState === ws.OPEN) ws.send(encodeWsFrame(encodeServerToAgent(reply)));
     } catch (err) {
       if (err instanceof FrameError) return ws.close(1002, err.message.slice(0, 120));
       if (err instanceof ProtocolError) return ws.close(1007, 'malformed AgentToServer protobuf');
       if (err instanceof AgentRevokedError) return ws.close(4001, 'agent revoked');
+      if (err instanceof RateLimitedError) {
+        const msg = decodeAgentToServer(decodeWsFrame(bytes));
+        ws.send(encodeWsFrame(encodeServerToAgent(rateLimitedReply(msg.instanceUid, err))));
+        return ws.close(1013, 'rate limited, retry later');
+      }
       this.deps.log.error({ err }, 'failed to handle OpAMP message');
       ws.close(1011, 'internal error');
     }

@@ -7,8 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
-import { fc, fuzz } from '../testkit/fuzz.js';
-import { ManifestError, parseAnyManifest } from './package-manifest.js';
+import { fc, fuzz } from '../../src/testkit/fuzz.js';
+import { ManifestError, parseAnyManifest } from '../../src/protocol/package-manifest.js';
 
 const VALID = {
   apiVersion: 'corral.io/v1',

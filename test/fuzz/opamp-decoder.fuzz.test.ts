@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fc, fuzz } from '../testkit/fuzz.js';
+import { fc, fuzz } from '../../src/testkit/fuzz.js';
 import {
   AgentToServerSchema,
   FrameError,
@@ -16,7 +16,7 @@ import {
   decodeWsFrame,
   encodeAgentToServer,
   recordToKeyValues,
-} from './index.js';
+} from '../../src/protocol/index.js';
 
 function decodesOrRefuses(bytes: Uint8Array): void {
   for (const decode of [decodeAgentToServer, decodeServerToAgent]) {

@@ -43,3 +43,15 @@ export async function fuzz<Ts extends [unknown, ...unknown[]]>(name: string, pro
     );
   }
 }
+
+/** A small seeded PRNG (mulberry32) for tests that draw their own random input: same seed, same sequence, in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -121,17 +121,21 @@ describe('HTTP edge bounds', { concurrency: false, timeout: 120_000 }, () => {
     assert.equal(ok.status, 200);
 
     // One structured line per source address per interval, not one per request.
-    const lines = await eventually(
-      () => {
-        const found = fleet.server.stderr.split('\n').filter((l) => l.includes('"authentication failed"') && l.includes(`"address":"${from}"`));
-        return found.length > 0 ? found : undefined;
-      },
-      { what: 'the failed-authentication log line' },
-    );
+    // (The server's log is written asynchronously: wait for the line, then check no second one came within the interval.)
+    const linesFrom = (address: string) =>
+      eventually(
+        () => {
+          const found = fleet.server.stderr.split('\n').filter((l) => l.includes('"authentication failed"') && l.includes(`"address":"${address}"`));
+          return found.length > 0 ? found : undefined;
+        },
+        { what: `the failed-authentication log line for ${address}` },
+      );
+    const lines = await linesFrom(from);
     assert.equal(lines.length, 1, lines.join('\n'));
     assert.match(lines[0]!, /"edge":"rest"/);
-    const opampLines = fleet.server.stderr.split('\n').filter((l) => l.includes('"authentication failed"') && l.includes(`"address":"${opampFrom}"`));
-    assert.equal(opampLines.length, 1);
+    const opampLines = await linesFrom(opampFrom);
+    assert.equal(opampLines.length, 1, opampLines.join('\n'));
+    assert.match(opampLines[0]!, /"edge":"opamp"/);
   });
 
   it('rate limits enrollments per enrollment token and per address with 429 + Retry-After', async () => {

@@ -56,17 +56,22 @@ const DRAIN_LIMIT_BYTES = 4 * MAX_MESSAGE_BYTES;
 function readBody(req: IncomingMessage, maxBytes: number, budget: InflightBytes, held: { bytes: number }): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
-    const into = Number.isInteger(declared) && declared >= 0 && declared <= maxBytes ? Buffer.allocUnsafe(declared) : null;
+    let into = Number.isInteger(declared) && declared >= 0 && declared <= maxBytes ? Buffer.allocUnsafe(declared) : null;
     const chunks: Buffer[] = [];
     let size = 0;
     let failed = false;
     req.on('data', (chunk: Buffer) => {
-      if (failed) return;
       size += chunk.length;
+      // Over budget: the rest is read and dropped (holding nothing), so the client gets to read the 503; a huge body is cut off.
+      if (failed) {
+        if (size > DRAIN_LIMIT_BYTES) req.destroy();
+        return;
+      }
       if (size <= maxBytes) {
         if (!budget.tryTake(chunk.length)) {
           failed = true;
-          req.pause();
+          into = null;
+          chunks.length = 0;
           return reject(new OverBudgetError());
         }
         held.bytes += chunk.length;
@@ -131,12 +136,10 @@ export class HttpTransport {
       return;
     }
     const { inflight } = this.deps;
+    // The body is drained, not kept (readBody goes on reading and dropping): closing at once would reset the client before it reads the answer.
     const busy = () => {
-      plain(res, 503, `server busy: more than ${inflight.maxBytes} bytes of OpAMP messages in flight, retry later`, {
-        'Retry-After': String(this.opts.retryAfterSeconds),
-        Connection: 'close',
-      });
-      req.destroy();
+      req.resume();
+      plain(res, 503, `server busy: more than ${inflight.maxBytes} bytes of OpAMP messages in flight, retry later`, { 'Retry-After': String(this.opts.retryAfterSeconds) });
     };
     // A declared body that cannot fit is refused before a byte of it is read.
     if (declared > 0 && declared <= MAX_MESSAGE_BYTES && inflight.used + declared > inflight.maxBytes) return busy();

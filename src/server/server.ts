@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { openStore, type Store } from './store/index.js';
+import { openStore, type AgentRecord, type Store } from './store/index.js';
+import { selectableAttributes } from './fleet/agent-labels.js';
 import { systemClock, type Clock } from './clock.js';
 import { EventRecorder } from './events.js';
 import { AgentHub } from './opamp/agent-hub.js';
@@ -138,6 +139,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const restGuard = new RestGuard({ clock, failedAuth, onLimited: (reason) => metrics.rateLimited.inc({ reason }) });
   const metricsTokenHash = opts.metricsToken ? hashSecret(opts.metricsToken) : null;
 
+  const offeredTo = (agent: AgentRecord, sha256: string) => hub.offersArtifact(agent.id, selectableAttributes(agent), sha256);
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
     res.on('finish', () => metrics.httpRequests.inc({ route: routeLabel(req.method ?? 'GET', path), status: String(res.statusCode) }));
@@ -154,7 +156,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     }
     const artifact = ARTIFACT_PATH.exec(path);
     if (artifact) {
-      serveArtifact(req, res, artifact[1]!, { store, packages, log, limiter: downloads, onRefused: () => metrics.artifactDownloadsRefused.inc() }).catch((err: unknown) => {
+      serveArtifact(req, res, artifact[1]!, { store, packages, log, limiter: downloads, offeredTo, onRefused: () => metrics.artifactDownloadsRefused.inc() }).catch((err: unknown) => {
         log.error({ err }, 'artifact download failed');
         if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
         else res.destroy();

@@ -24,7 +24,8 @@ import {
   encodeWsFrame,
 } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { AgentRevokedError, RateLimitedError } from '../errors.js';
+import { AgentRevokedError, RateLimitedError, TokenRevokedError } from '../errors.js';
+import { TOKEN_REVOKED_CLOSE_CODE } from './token-sessions.js';
 import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Session } from './session.js';
@@ -226,6 +227,7 @@ export class WsTransport {
         ws.send(encodeWsFrame(encodeServerToAgent(rateLimitedReply(msg.instanceUid, err))));
         return ws.close(1013, 'rate limited, retry later');
       }
+      if (err instanceof TokenRevokedError) return ws.close(TOKEN_REVOKED_CLOSE_CODE, 'enrollment token revoked');
       this.deps.log.error({ err }, 'failed to handle OpAMP message');
       ws.close(1011, 'internal error');
     }

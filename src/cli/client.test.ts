@@ -231,6 +231,18 @@ describe('agent ids', () => {
     }
   });
 
+  it('agent delete removes a revoked agent by name, and passes on the refusal for one that is not revoked', async () => {
+    api.on(`DELETE /api/v1/agents/${WEB2.id}/records`, { status: 200, body: { id: WEB2.id, name: 'web-2', events: 7 } });
+    assert.equal(await run('agent', 'delete', 'web-2'), 0, err);
+    assert.equal(lastRequest().method, 'DELETE');
+    assert.equal(lastRequest().url, `/api/v1/agents/${WEB2.id}/records`);
+    assert.equal(out, `deleted web-2 (${WEB2.id}) and 7 event(s)\n`);
+    const message = `agent web-1 (${WEB1.id}) is online; only a revoked agent can be deleted: revoke it first (corral revoke ${WEB1.id})`;
+    api.on(`DELETE /api/v1/agents/${WEB1.id}/records`, apiError(409, 'AGENT_NOT_REVOKED', message));
+    assert.equal(await run('agent', 'delete', WEB1.id), 1);
+    assert.match(err, /is online; only a revoked agent can be deleted: revoke it first \(corral revoke .*\(AGENT_NOT_REVOKED\)/);
+  });
+
   it('refuses a name two agents share, listing them with their ids', async () => {
     api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, { ...WEB2, name: 'web-1' }], warnings: [] } });
     assert.equal(await run('services', 'web-1'), 1);
@@ -460,9 +472,10 @@ describe('rollout references', () => {
   });
 });
 
-describe('corral deployment list', () => {
+describe('corral deployment list and status', () => {
+  const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: {}, desiredState: 'running', revision: 2, stableRevision: 1, policy: {}, createdAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString() };
+
   it('lists deployments like corral deployments', async () => {
-    const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: {}, desiredState: 'running', revision: 2, stableRevision: 1, policy: {}, createdAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString() };
     api.on('GET /api/v1/deployments', { status: 200, body: { deployments: [d] } });
     assert.equal(await run('deployment', 'list'), 0, err);
     const listed = out;
@@ -470,6 +483,12 @@ describe('corral deployment list', () => {
     out = '';
     assert.equal(await run('deployments'), 0, err);
     assert.equal(out, listed);
+  });
+
+  it('says so on stderr when the selector matches no agent', async () => {
+    api.on('GET /api/v1/deployments/web/status', { status: 200, body: { deployment: { ...d, selector: 'evn=prod' }, rollout: null, agents: [] } });
+    assert.equal(await run('deployment', 'status', 'web'), 0, err);
+    assert.equal(err, "no Corral agent matches 'evn=prod'; see why with: corral agents -s 'evn=prod'\n");
   });
 });
 

@@ -120,6 +120,7 @@ Examples:
       io.stdout.write(`${d.name}: ${d.package}@${d.version} on '${d.selector}', desired ${d.desiredState}, revision ${revisions(d)}\n`);
       const r = res.rollout;
       if (r) io.stdout.write(`newest ${r.kind} to r${r.toRevision}: ${r.state}${r.reason ? ` (${r.reason})` : ''}; see: corral rollout status ${d.name}\n`);
+      if (res.agents.length === 0) io.stderr.write(`no Corral agent matches '${d.selector}'; see why with: corral agents -s '${d.selector}'\n`);
       io.stdout.write('\n');
       io.stdout.write(
         formatTable(

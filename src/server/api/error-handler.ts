@@ -18,6 +18,7 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   CONFIG_NOT_FOUND: 404,
   NOT_FOUND: 404,
   AGENT_REVOKED: 409,
+  AGENT_NOT_REVOKED: 409,
   INVALID_PACKAGE: 400,
   PACKAGE_CONFLICT: 409,
   ARTIFACT_NOT_FOUND: 404,
@@ -29,6 +30,7 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   JOB_NOT_FOUND: 404,
   ROLLOUT_NOT_FOUND: 404,
   ROLLOUT_STATE: 409,
+  RATE_LIMITED: 429,
 };
 
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {

@@ -11,6 +11,7 @@ import type { FleetService } from '../fleet/fleet-service.js';
 import type { PackageService } from '../packages/package-service.js';
 import type { DeploymentService } from '../fleet/deployment-service.js';
 import { addDeploymentRoutes } from './deployment-routes.js';
+import { addAgentDeleteRoute } from './agent-delete-route.js';
 import { addImperativeRoutes } from './imperative-routes.js';
 import { addJobRoutes } from './job-routes.js';
 import type { JobService } from '../jobs/job-service.js';
@@ -23,6 +24,7 @@ import { bearerToken, hashSecret } from '../auth/tokens.js';
 import { describeZodError, errorResponse, handleError } from './error-handler.js';
 import { errors, iso, json } from './openapi-helpers.js';
 import { addRolloutRoutes } from './rollout-routes.js';
+import { restBodyLimit } from './body-limit.js';
 import type { RolloutService } from '../rollouts/rollout-service.js';
 import { manifestJsonSchema } from '../../protocol/index.js';
 import {
@@ -88,6 +90,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     if (!record || record.kind !== 'admin') return errorResponse(c, 401, 'UNAUTHENTICATED', 'invalid or revoked admin token');
     return next();
   });
+  app.use('/api/v1/*', restBodyLimit());
 
   app.openapi(
     createRoute({
@@ -170,7 +173,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     createRoute({
       method: 'delete',
       path: '/api/v1/enrollment-tokens/{id}',
-      summary: 'Revoke an enrollment token: no new enrollments with it; enrolled agents stay',
+      summary: 'Revoke an enrollment token: no new enrollments with it, and sessions holding only this token are closed (on every replica); agents on their own credential stay',
       request: { params: z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) }) },
       responses: { 200: json(EnrollmentToken, 'the revoked token'), ...errors },
     }),
@@ -267,6 +270,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   );
 
   addDeploymentRoutes(app, deps.deployments);
+  addAgentDeleteRoute(app, fleet);
   addImperativeRoutes(app, deps.imperative);
   addJobRoutes(app, deps.jobs);
   addRolloutRoutes(app, deps.rollouts);

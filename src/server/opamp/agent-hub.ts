@@ -18,7 +18,6 @@ import {
   SAMPLES_CAPABILITY,
   SAMPLES_TYPE,
   ServerCapabilities,
-  ServerErrorResponseType,
   ServerToAgentFlags,
   ServerToAgentSchema,
   create,
@@ -31,17 +30,22 @@ import {
 import type { Store } from '../store/index.js';
 import { AgentRevokedError, AgentTimeoutError, AgentUnavailableError } from '../errors.js';
 import type { Clock } from '../clock.js';
-import type { EventRecorder } from '../events.js';
 import { generateSecret, hashSecret } from '../auth/tokens.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
-import type { DesiredConfig } from '../fleet/remote-config.js';
 import { compileDesiredState, loadDesiredState, type DesiredState } from '../fleet/desired-state.js';
 import { patchHasNews, reportPatch } from './report.js';
 import { ReportBuffer } from './report-buffer.js';
 import type { SampleHistory } from '../fleet/sample-history.js';
-import { configOffer, connectionSettingsOffer } from './offers.js';
-import { agentPackageFor, loadAgentDeployments, topLevelPackageOffer, type AgentPackageDeployment } from './package-offer.js';
+import { connectionSettingsOffer } from './offers.js';
+import { errorReply, guardIdentity, reassignedReply } from './identity-guard.js';
+import { TOKEN_REVOKED_CLOSE_CODE, sessionsOfRevokedTokens } from './token-sessions.js';
+import { offeredArtifacts, ownPackageOf } from './offered-artifacts.js';
+import { classifySequence, noteReportedConfig, pendingConfigOffer, pendingPackagesOffer, startOver } from './offer-state.js';
+import { loadAgentDeployments, type AgentPackageDeployment } from './package-offer.js';
 import type { Principal, Session, Transport } from './session.js';
+import { checkAgentMessage } from './message-bounds.js';
+import { recordServiceChanges } from './service-events.js';
+import type { EventSink } from './agent-event-budget.js';
 
 export const SERVER_CAPABILITIES =
   BigInt(ServerCapabilities.ServerCapabilities_AcceptsStatus) |
@@ -74,10 +78,13 @@ export interface HubDeps {
   store: Store;
   clock: Clock;
   log: Logger;
-  events: EventRecorder;
+  /** Where events caused by agents go (server.ts passes a per-agent AgentEventBudget). */
+  events: EventSink;
   onMessage?: (direction: 'in' | 'out', transport: Transport) => void;
   /** Where agents' resource samples go. */
   samples?: SampleHistory;
+  /** A new agent is about to be created with an enrollment token: throws RateLimitedError to refuse it for now. */
+  admitEnrollment?: (tokenId: string, address: string | undefined) => void;
   /** Agent reports were written to the store (rollouts look at them). */
   onReportsStored?: () => void;
 }
@@ -88,6 +95,7 @@ export class AgentHub {
   private desired: DesiredState = compileDesiredState({ configs: [], deployments: [], revisions: [], packages: [], agentRevisions: [] });
   private agentPackages: AgentPackageDeployment[] = [];
   private fleetVersion: string | null = null;
+  private syncing: Promise<void> | null = null;
   private readonly reports: ReportBuffer;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
@@ -139,7 +147,7 @@ export class AgentHub {
    */
   async handle(
     msg: AgentToServer,
-    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void },
+    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void; address?: string },
   ): Promise<{ reply: ServerToAgent; session: Session | null }> {
     this.deps.onMessage?.('in', ctx.transport);
     const result = await this.process(msg, ctx);
@@ -150,7 +158,7 @@ export class AgentHub {
 
   private async process(
     msg: AgentToServer,
-    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void },
+    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void; address?: string },
   ): Promise<{ reply: ServerToAgent; session: Session | null }> {
     if (msg.instanceUid.length !== 16) {
       return { reply: errorReply(msg.instanceUid, `instance_uid must be 16 bytes, got ${msg.instanceUid.length}`), session: null };
@@ -162,15 +170,27 @@ export class AgentHub {
     if (ctx.bound && ctx.bound.agentId !== agentId) {
       return { reply: errorReply(msg.instanceUid, 'one agent per connection: instance_uid changed'), session: null };
     }
+    const violation = checkAgentMessage(msg);
+    if (violation) {
+      this.deps.events.record('agent.message_refused', agentId, { limit: violation.limit, error: violation.message });
+      return { reply: errorReply(msg.instanceUid, `message refused, nothing of it was stored: ${violation.message}`), session: null };
+    }
 
     const now = this.deps.clock.now();
     let session = ctx.bound ?? (ctx.transport === 'http' ? this.sessions.get(agentId) : undefined);
     let needFullState = false;
     const patch = reportPatch(msg);
+    const checked = await guardIdentity(this.deps.store, ctx, agentId);
+    if (checked.refused) {
+      this.deps.log.warn({ agentId }, "enrollment token presented an enrolled agent's instance uid: assigned a new uid");
+      return { reply: reassignedReply(msg.instanceUid, SERVER_CAPABILITIES), session: null };
+    }
+    if (session && ctx.transport === 'http' && session.transport === 'http') session.principal = ctx.principal;
 
     if (!session) {
-      const known = await this.deps.store.getAgent(agentId);
+      const known = checked.known !== undefined ? checked.known : await this.deps.store.getAgent(agentId);
       if (known?.status === 'revoked') throw new AgentRevokedError(agentId);
+      if (!known && ctx.principal.kind === 'enrollment') this.deps.admitEnrollment?.(ctx.principal.tokenId, ctx.address);
       session = this.newSession(agentId, msg.instanceUid, ctx.transport, ctx.principal);
       if (known) {
         session.operatorLabels = known.labels;
@@ -188,9 +208,9 @@ export class AgentHub {
       this.adopt(session);
     }
 
-    if (!needFullState && !msg.agentDescription && session.lastSeq !== null && msg.sequenceNum !== session.lastSeq + 1n) {
-      needFullState = true;
-    }
+    const step = classifySequence(session.lastSeq, msg.sequenceNum);
+    if (!needFullState && !msg.agentDescription && (step === 'gap' || step === 'restart')) needFullState = true;
+    startOver(session, step, patch);
     const capabilitiesChanged = msg.capabilities !== session.capabilities;
     session.capabilities = msg.capabilities;
     session.lastSeq = msg.sequenceNum;
@@ -206,7 +226,7 @@ export class AgentHub {
     } else if (patchHasNews(patch) || capabilitiesChanged) {
       this.reports.add(agentId, patch, now);
     }
-    if (patch.health) this.recordServiceChanges(session, patch.health.components);
+    if (patch.health) recordServiceChanges(this.deps.events, session, patch.health.components);
     if (msg.customCapabilities) session.customCapabilities = [...msg.customCapabilities.capabilities];
     if (msg.customMessage?.type === REPLY_TYPE) this.onReply(agentId, msg.customMessage.data);
     if (msg.customMessage?.type === PROGRESS_TYPE) this.onProgress(agentId, msg.customMessage.data);
@@ -215,7 +235,7 @@ export class AgentHub {
     }
     if (msg.packageStatuses) session.reportedPackagesHash = Buffer.from(msg.packageStatuses.serverProvidedAllPackagesHash).toString('hex');
     if (patch.remoteConfigStatus) {
-      session.reportedConfigHash = patch.remoteConfigStatus.hash;
+      noteReportedConfig(session, patch.remoteConfigStatus.hash);
       if (patch.remoteConfigStatus.status === 'FAILED') {
         this.deps.events.record('agent.config_failed', agentId, {
           hash: patch.remoteConfigStatus.hash,
@@ -241,10 +261,12 @@ export class AgentHub {
     if (needFullState) reply.flags |= BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState);
     if (ctx.principal.kind === 'enrollment' && !session.credentialOffered && (msg.capabilities & ACCEPTS_OPAMP_SETTINGS) !== 0n) {
       const credential = generateSecret('agent');
-      await this.deps.store.setAgentCredential(agentId, hashSecret(credential));
-      reply.connectionSettings = connectionSettingsOffer(credential, this.opts);
       session.credentialOffered = true;
-      this.deps.events.record('agent.enrolled', agentId, { tokenId: ctx.principal.tokenId });
+      // Only the first credential of an agent is set here; a concurrent enrollment of the same uid loses.
+      if (await this.deps.store.claimAgentCredential(agentId, hashSecret(credential))) {
+        reply.connectionSettings = connectionSettingsOffer(credential, this.opts);
+        this.deps.events.record('agent.enrolled', agentId, { tokenId: ctx.principal.tokenId });
+      }
     }
     const offer = this.pendingConfigOffer(session);
     if (offer) reply.remoteConfig = offer;
@@ -277,6 +299,7 @@ export class AgentHub {
     payload: Record<string, unknown>,
     timeoutMs = 10_000,
     progress?: (chunk: Record<string, unknown>) => void,
+    opts: { deadlineMs?: number } = {},
   ): Promise<Record<string, unknown>> {
     const s = this.sessions.get(agentId);
     if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
@@ -288,6 +311,13 @@ export class AgentHub {
         reject(new AgentTimeoutError(agentId, timeoutMs));
       };
       let timer = setTimeout(expire, timeoutMs);
+      // Progress never moves the deadline: past it the request fails and the agent is told to cancel.
+      const deadline = opts.deadlineMs === undefined ? null : setTimeout(() => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new AgentTimeoutError(agentId, opts.deadlineMs!));
+        this.sendRequest(s, capability, { id: randomUUID(), cancel: id });
+      }, opts.deadlineMs);
       this.pending.set(id, {
         agentId,
         progress,
@@ -298,15 +328,20 @@ export class AgentHub {
         },
         resolve: (r) => {
           clearTimeout(timer);
+          if (deadline) clearTimeout(deadline);
           resolve(r);
         },
       });
     });
-    const msg = this.baseReply(s);
-    msg.customMessage = create(CustomMessageSchema, { capability, type: REQUEST_TYPE, data: encodeJson({ ...payload, id }) });
-    s.send(msg);
-    this.deps.onMessage?.('out', s.transport);
+    this.sendRequest(s, capability, { ...payload, id });
     return reply;
+  }
+
+  private sendRequest(s: Session, capability: string, data: Record<string, unknown>): void {
+    const msg = this.baseReply(s);
+    msg.customMessage = create(CustomMessageSchema, { capability, type: REQUEST_TYPE, data: encodeJson(data) });
+    s.send?.(msg);
+    this.deps.onMessage?.('out', s.transport);
   }
 
   /**
@@ -332,10 +367,7 @@ export class AgentHub {
     const done = new Promise<Record<string, unknown>>((resolve, reject) => {
       this.pending.set(id, { agentId, progress: onProgress, touch: () => undefined, resolve, reject, session: s });
     });
-    const msg = this.baseReply(s);
-    msg.customMessage = create(CustomMessageSchema, { capability, type: REQUEST_TYPE, data: encodeJson({ ...payload, id }) });
-    s.send(msg);
-    this.deps.onMessage?.('out', s.transport);
+    this.sendRequest(s, capability, { ...payload, id });
     return { id, done };
   }
 
@@ -374,22 +406,6 @@ export class AgentHub {
     if (!waiter || waiter.agentId !== agentId) return;
     waiter.touch();
     waiter.progress?.(chunk);
-  }
-
-  /** Service state changes (started, exited, crash loop, unhealthy, recovered, stopped) become events. */
-  private recordServiceChanges(session: Session, components: Record<string, { healthy: boolean; status: string; lastError: string }>): void {
-    const next: Record<string, string> = {};
-    for (const [name, c] of Object.entries(components)) {
-      const key = `${c.status}/${c.healthy ? 'healthy' : 'unhealthy'}`;
-      next[name] = key;
-      if (session.services[name] !== key) {
-        this.deps.events.record(`service.${c.status}`, session.agentId, { service: name, healthy: c.healthy, ...(c.lastError ? { error: c.lastError } : {}) });
-      }
-    }
-    for (const name of Object.keys(session.services)) {
-      if (!(name in next)) this.deps.events.record('service.removed', session.agentId, { service: name });
-    }
-    session.services = next;
   }
 
   private newSession(agentId: string, instanceUid: Uint8Array, transport: Transport, principal: Principal): Session {
@@ -437,39 +453,16 @@ export class AgentHub {
     return reply;
   }
 
-  /** Agents matching the same configs share one merged result, so 10,000 agents cost one object per distinct set. */
-  private desiredFor(session: Session): DesiredConfig | null {
-    return this.desired.forAgent(session.agentId, session.attributes).desired;
-  }
-
-  /** The remote config to send, if the agent should get one it has not been sent in this session. */
+  /** The remote config to offer, if due. Agents matching the same configs share one merged result (one object per distinct set). */
   private pendingConfigOffer(session: Session) {
-    if ((session.capabilities & ACCEPTS_REMOTE_CONFIG) === 0n) return undefined;
-    const desired = this.desiredFor(session);
-    const desiredHash = desired?.hash ?? '';
-    if (desiredHash === session.offeredConfigHash) return undefined;
-    if (desiredHash === (session.reportedConfigHash ?? '')) return undefined;
-    if (!desired && !session.reportedConfigHash) return undefined;
-    session.offeredConfigHash = desiredHash;
-    return configOffer(desired);
+    return pendingConfigOffer(session, this.desired.forAgent(session.agentId, session.attributes).desired, (session.capabilities & ACCEPTS_REMOTE_CONFIG) !== 0n);
   }
 
-  /**
-   * The agent's own package to offer, if a `kind: agent` deployment matches
-   * and the agent has neither been sent this offer in this session nor
-   * reported it (installed or failed). Only to agents on their own
-   * credential: an enrolling agent reconnects with it first.
-   */
+  /** The agent's own package to offer, if due (see pendingPackagesOffer). */
   private pendingPackagesOffer(session: Session) {
-    if ((session.capabilities & ACCEPTS_PACKAGES) === 0n || session.principal.kind !== 'agent') return undefined;
-    // Which version: the one a rollout released to this agent, else the deployment's stable one.
-    const chosen = agentPackageFor(this.agentPackages, session.attributes, (d) => this.desired.revisionFor(d.name, session.agentId)?.version ?? null);
-    if (!chosen) return undefined;
-    const baseUrl = this.opts.opampUrl.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, '');
-    const { offer, allPackagesHash } = topLevelPackageOffer({ version: chosen.version }, chosen.artifact, { baseUrl, authorization: session.principal.authorization });
-    if (allPackagesHash === session.offeredPackagesHash || allPackagesHash === session.reportedPackagesHash) return undefined;
-    session.offeredPackagesHash = allPackagesHash;
-    return offer;
+    if ((session.capabilities & ACCEPTS_PACKAGES) === 0n) return undefined;
+    const chosen = ownPackageOf(this.desired, this.agentPackages, session.agentId, session.attributes);
+    return pendingPackagesOffer(session, chosen, this.opts.opampUrl.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, ''));
   }
 
   /** A WebSocket connection closed: the agent is offline at once, unless a newer connection took over. */
@@ -498,7 +491,11 @@ export class AgentHub {
       s.touchPending = false;
       touches.push({ id: s.agentId, lastSeenAt: s.lastSeenAt, lastSequenceNum: Number(s.lastSeq) });
     }
-    if (touches.length > 0) await this.deps.store.touchAgents(touches);
+    // Marked offline elsewhere (another replica's sweep, a late close) while we still hear from it: its next message writes it online again.
+    for (const id of touches.length > 0 ? await this.deps.store.touchAgents(touches) : []) {
+      const s = this.sessions.get(id);
+      if (s) s.online = false;
+    }
   }
 
   private async flushAndSweep(): Promise<void> {
@@ -521,7 +518,7 @@ export class AgentHub {
   }
 
   /** Something an operator changed: refresh, push offers here, and tell other replicas. */
-  async fleetChanged(change: { agentId?: string; revoked?: boolean } = {}): Promise<void> {
+  async fleetChanged(change: { agentId?: string; revoked?: boolean; tokenRevoked?: boolean } = {}): Promise<void> {
     const version = randomUUID();
     this.fleetVersion = version;
     await this.deps.store.setMeta(FLEET_VERSION_KEY, version);
@@ -535,6 +532,14 @@ export class AgentHub {
     await this.refresh();
   }
 
+  /** Whether the artifact is offered to the agent now; a miss first picks up another replica's changes (see offered-artifacts.ts). */
+  async offersArtifact(agentId: string, attributes: Record<string, string>, sha256: string): Promise<boolean> {
+    const offered = () => offeredArtifacts(this.desired, this.agentPackages, agentId, attributes).has(sha256);
+    if (offered()) return true;
+    await (this.syncing ??= this.pollFleetVersion().finally(() => (this.syncing = null)));
+    return offered();
+  }
+
   /** Reloads configs and the given agents (all local ones by default), closes revoked ones, pushes new offers. */
   private async refresh(agentIds?: string[]): Promise<void> {
     await this.reloadConfigs();
@@ -546,15 +551,14 @@ export class AgentHub {
       const s = record && this.sessions.get(record.id);
       if (!s) continue;
       if (record.status === 'revoked') {
-        s.superseded = true;
-        this.reports.forget(record.id);
-        this.sessions.delete(record.id);
-        s.close?.(4001, 'agent revoked');
+        this.endSession(s, 4001, 'agent revoked');
+        this.deps.samples?.forget(record.id);
         continue;
       }
       s.operatorLabels = record.labels;
       s.attributes = selectableAttributes(record);
     }
+    for (const s of await sessionsOfRevokedTokens(this.deps.store, this.sessions.values())) this.endSession(s, TOKEN_REVOKED_CLOSE_CODE, 'enrollment token revoked');
     let pushed = 0;
     for (const s of this.sessions.values()) {
       if (!s.send) continue;
@@ -571,6 +575,14 @@ export class AgentHub {
     if (pushed > 0) this.deps.log.info({ pushed }, 'pushed config and package offers');
   }
 
+  /** Forgets a session for good (its agent or token was revoked) and closes its connection. */
+  private endSession(s: Session, code: number, reason: string): void {
+    s.superseded = true;
+    this.reports.forget(s.agentId);
+    this.sessions.delete(s.agentId);
+    s.close?.(code, reason);
+  }
+
   /** Stops timers, writes pending heartbeats and closes every connection (1001). */
   async close(): Promise<void> {
     this.closed = true;
@@ -581,11 +593,4 @@ export class AgentHub {
     this.dropStreams(null, 'is unreachable: the server is shutting down');
     this.sessions.clear();
   }
-}
-
-function errorReply(instanceUid: Uint8Array, message: string): ServerToAgent {
-  return create(ServerToAgentSchema, {
-    instanceUid,
-    errorResponse: { type: ServerErrorResponseType.ServerErrorResponseType_BadRequest, errorMessage: message },
-  });
 }

@@ -1,0 +1,9 @@
+/**
+ * Who the bearer token on an agent-facing request says the peer is. Decided
+ * by `authenticateAgent` from the credential alone, never from anything the
+ * peer says about itself.
+ */
+export type Principal =
+  | { kind: 'enrollment'; tokenId: string }
+  /** `authorization`: the header the agent authenticated with, offered back for package downloads. */
+  | { kind: 'agent'; agentId: string; authorization?: string };

@@ -48,7 +48,8 @@ export const AGENT_CAPABILITIES =
   BigInt(AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings) |
   BigInt(AgentCapabilities.AgentCapabilities_ReportsHeartbeat) |
   BigInt(AgentCapabilities.AgentCapabilities_AcceptsPackages) |
-  BigInt(AgentCapabilities.AgentCapabilities_ReportsPackageStatuses);
+  BigInt(AgentCapabilities.AgentCapabilities_ReportsPackageStatuses) |
+  BigInt(AgentCapabilities.AgentCapabilities_ReportsConnectionSettingsStatus);
 
 const STATUS: Record<RemoteConfigState['status'], RemoteConfigStatuses> = {
   UNSET: RemoteConfigStatuses.RemoteConfigStatuses_UNSET,
@@ -89,7 +90,7 @@ export class AgentConnection {
     private readonly deps: ConnectionDeps,
   ) {
     this.client = new OpampClient(
-      { opampUrl: opts.opampUrl, token: opts.token, heartbeatMs: opts.heartbeatMs, backoff: opts.backoff, capabilities: AGENT_CAPABILITIES },
+      { opampUrl: opts.opampUrl, token: opts.token, heartbeatMs: opts.heartbeatMs, backoff: opts.backoff, capabilities: AGENT_CAPABILITIES, trust: opts.trust },
       { log: deps.log, identity: deps.identity, ...(deps.random ? { random: deps.random } : {}) },
       {
         onConnect: () => this.onConnect(),
@@ -167,6 +168,7 @@ export class AgentConnection {
     return {
       baseUrl: this.client.currentUrl.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, ''),
       credential: this.client.bearer,
+      trust: this.opts.trust,
       signingKeyPem: this.client.identity.signingKeyPem ?? null,
     };
   }

@@ -9,11 +9,14 @@
  * after telling the server (AgentDisconnect). Everything else in a
  * ServerToAgent goes to `callbacks.onMessage`.
  */
+import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import {
   AgentToServerSchema,
+  ConnectionSettingsStatusSchema,
+  ConnectionSettingsStatuses,
   create,
   decodeServerToAgent,
   decodeWsFrame,
@@ -22,10 +25,13 @@ import {
   uuidStringToBytes,
   type AgentToServer,
   type ConnectionSettingsOffers,
+  type ConnectionSettingsStatus,
   type ServerToAgent,
 } from '../protocol/index.js';
 import { nextDelayMs, type BackoffPolicy } from './backoff.js';
 import type { Identity, IdentityStore } from './identity.js';
+import { judgeOfferedEndpoint } from './endpoint-policy.js';
+import { dialTls, type ServerTrust } from './server-trust.js';
 
 export type AgentToServerInit = MessageInitShape<typeof AgentToServerSchema>;
 
@@ -43,6 +49,8 @@ export interface OpampClientOptions {
   backoff: BackoffPolicy;
   /** AgentCapabilities bits sent with every message. */
   capabilities: bigint;
+  /** How a wss:// server is verified. */
+  trust: ServerTrust;
 }
 
 export interface OpampClientCallbacks {
@@ -64,8 +72,8 @@ export interface OpampClientDeps {
   log: Logger;
   identity: IdentityStore;
   random?: () => number;
-  /** Opens a WebSocket; tests substitute one that fails on demand. */
-  openSocket?: (url: string, headers: Record<string, string>) => WebSocket;
+  /** Opens a WebSocket (on `socket`, a verified TLS connection, for wss://); tests substitute one that fails on demand. */
+  openSocket?: (url: string, headers: Record<string, string>, socket: TLSSocket | null) => WebSocket;
 }
 
 interface SessionOutcome {
@@ -87,6 +95,8 @@ export class OpampClient {
   private loop: Promise<void> | null = null;
   /** Aborts when the current connection closes: long requests (log follows) on it stop. */
   private ended: AbortSignal = AbortSignal.abort();
+  /** A ConnectionSettingsStatus not yet sent: goes with the next message. */
+  private settingsStatus: ConnectionSettingsStatus | null = null;
 
   constructor(
     private readonly opts: OpampClientOptions,
@@ -161,17 +171,41 @@ export class OpampClient {
   }
 
   /** One connection attempt, until it closes. */
-  private session(): Promise<SessionOutcome> {
+  private async session(): Promise<SessionOutcome> {
+    const url = new URL(this.url);
+    let tls: TLSSocket | null = null;
+    if (url.protocol === 'wss:') {
+      try {
+        // Verified before the upgrade request (and its credential) is written.
+        tls = await dialTls(url, this.opts.trust);
+      } catch (err) {
+        this.deps.log.warn({ err: (err as Error).message, url: this.url }, 'connection failed');
+        return {};
+      }
+      if (this.stopped) {
+        tls.destroy();
+        return {};
+      }
+    }
+    return this.exchange(tls);
+  }
+
+  private exchange(tls: TLSSocket | null): Promise<SessionOutcome> {
     return new Promise((resolve) => {
       const token = this.bearer;
       const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-      const ws = (this.deps.openSocket ?? ((u, h) => new WebSocket(u, { headers: h, perMessageDeflate: false, handshakeTimeout: 10_000 })))(this.url, headers);
+      const open =
+        this.deps.openSocket ??
+        ((u: string, h: Record<string, string>, socket: TLSSocket | null) =>
+          new WebSocket(u, { headers: h, perMessageDeflate: false, handshakeTimeout: 10_000, ...(socket ? { createConnection: () => socket } : {}) }));
+      const ws = open(this.url, headers, tls);
       this.ws = ws;
       const ended = new AbortController();
       this.ended = ended.signal;
       let heartbeat: NodeJS.Timeout | null = null;
       const result: SessionOutcome = {};
       let settled = false;
+      let planned = false;
       const finish = () => {
         if (settled) return;
         settled = true;
@@ -215,11 +249,14 @@ export class OpampClient {
         }
         const before = this.heartbeatMs;
         if (this.onMessage(msg, result)) {
+          planned = true;
           ws.close(1000, 'reconnecting with new settings');
         } else if (this.heartbeatMs !== before) startHeartbeat();
       });
       ws.on('close', (code, reason) => {
-        if (!this.stopped) this.deps.log.warn({ code, reason: reason.toString() }, 'disconnected');
+        // A close we asked for to use new settings (e.g. right after enrolling) is routine.
+        if (planned) this.deps.log.info({ code }, 'closed to reconnect with new connection settings');
+        else if (!this.stopped) this.deps.log.warn({ code, reason: reason.toString() }, 'disconnected');
         finish();
       });
       ws.on('error', (err) => {
@@ -241,7 +278,7 @@ export class OpampClient {
       if (opamp.heartbeatIntervalSeconds > 0n) this.heartbeatMs = Number(opamp.heartbeatIntervalSeconds) * 1000;
       const auth = opamp.headers?.headers.find((h) => h.key.toLowerCase() === 'authorization');
       const credential = auth ? /^Bearer\s+(\S+)$/i.exec(auth.value)?.[1] : undefined;
-      if (opamp.destinationEndpoint) this.url = opamp.destinationEndpoint;
+      if (opamp.destinationEndpoint) this.moveTo(opamp.destinationEndpoint, msg.connectionSettings!.hash);
       if (credential && credential !== this.identityValue.credential) {
         this.identityValue = { ...this.identityValue, credential };
         this.deps.identity.save(this.identityValue);
@@ -254,11 +291,36 @@ export class OpampClient {
     return false;
   }
 
+  /** Takes an offered endpoint if local policy allows it (endpoint-policy.ts); otherwise keeps the URL, logs and reports. */
+  private moveTo(endpoint: string, hash: Uint8Array): void {
+    if (endpoint === this.url) return;
+    const decision = judgeOfferedEndpoint(this.opts.opampUrl, endpoint);
+    if (decision.accept) {
+      this.deps.log.info({ from: this.url, to: decision.url }, 'server moved us to a new OpAMP endpoint');
+      this.url = decision.url;
+      return;
+    }
+    this.deps.log.error({ offered: endpoint.slice(0, 200), reason: decision.reason, keeping: this.url }, 'refused the OpAMP endpoint the server offered');
+    this.settingsStatus = create(ConnectionSettingsStatusSchema, {
+      lastConnectionSettingsHash: hash,
+      status: ConnectionSettingsStatuses.ConnectionSettingsStatuses_FAILED,
+      errorMessage: `refused endpoint: ${decision.reason}`,
+    });
+  }
+
   /** Sends one AgentToServer on the open connection; dropped while disconnected (full state is sent on connect). */
   send(fields: AgentToServerInit): void {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
-    const msg: AgentToServer = create(AgentToServerSchema, { ...fields, instanceUid: this.uid, sequenceNum: this.seq++, capabilities: this.opts.capabilities });
+    const status = this.settingsStatus;
+    this.settingsStatus = null;
+    const msg: AgentToServer = create(AgentToServerSchema, {
+      ...fields,
+      ...(status ? { connectionSettingsStatus: status } : {}),
+      instanceUid: this.uid,
+      sequenceNum: this.seq++,
+      capabilities: this.opts.capabilities,
+    });
     ws.send(encodeWsFrame(encodeAgentToServer(msg)));
   }
 

@@ -62,7 +62,6 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
 
   const http = createServer();
   http.keepAliveTimeout = 65_000;
-  let opampUrl = '';
   let metricsRef: ReturnType<typeof createMetrics> | null = null;
   let driver: RolloutDriver | null = null;
   const signingKey = await loadSigningKey(store);
@@ -73,9 +72,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       offlineAfterMs: opts.offlineAfterMs,
       pollMs: opts.pollMs,
       signingPublicKeyPem: signingKey.publicKeyPem,
-      get opampUrl() {
-        return opampUrl;
-      },
+      publicUrl: opts.publicUrl,
     },
     { store, clock, log: log.child({ component: 'hub' }), events, samples, onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
   );
@@ -158,7 +155,6 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const addr = http.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
-  opampUrl = `${(opts.publicUrl ?? url).replace(/^http/, 'ws')}/v1/opamp`;
   await hub.start();
   driver.start();
   log.info({ url, store: store.kind }, 'server listening');

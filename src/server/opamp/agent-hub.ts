@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   AgentCapabilities,
+  ConnectionSettingsStatuses,
   CustomMessageSchema,
   PROGRESS_TYPE,
   REPLY_TYPE,
@@ -40,6 +41,7 @@ import { patchHasNews, reportPatch } from './report.js';
 import { ReportBuffer } from './report-buffer.js';
 import type { SampleHistory } from '../fleet/sample-history.js';
 import { configOffer, connectionSettingsOffer } from './offers.js';
+import { artifactBaseUrl, offeredOpampEndpoint } from './endpoint.js';
 import { agentPackageFor, loadAgentDeployments, topLevelPackageOffer, type AgentPackageDeployment } from './package-offer.js';
 import type { Principal, Session, Transport } from './session.js';
 
@@ -62,8 +64,8 @@ export interface HubOptions {
   heartbeatMs: number;
   /** An agent is offline after this long without a message. */
   offlineAfterMs: number;
-  /** Public OpAMP URL offered to enrolling agents; empty to let them keep theirs. */
-  opampUrl: string;
+  /** The server's --public-url (http(s)://host[:port][/prefix]); null: agents keep the URL they dialled. */
+  publicUrl: string | null;
   /** How often another replica's changes are looked for. */
   pollMs: number;
   /** Offered to enrolling agents, which verify package signatures with it. */
@@ -139,7 +141,7 @@ export class AgentHub {
    */
   async handle(
     msg: AgentToServer,
-    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void },
+    ctx: { transport: Transport; principal: Principal; origin?: string; bound?: Session | undefined; attach?: (s: Session) => void },
   ): Promise<{ reply: ServerToAgent; session: Session | null }> {
     this.deps.onMessage?.('in', ctx.transport);
     const result = await this.process(msg, ctx);
@@ -150,7 +152,7 @@ export class AgentHub {
 
   private async process(
     msg: AgentToServer,
-    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void },
+    ctx: { transport: Transport; principal: Principal; origin?: string; bound?: Session | undefined; attach?: (s: Session) => void },
   ): Promise<{ reply: ServerToAgent; session: Session | null }> {
     if (msg.instanceUid.length !== 16) {
       return { reply: errorReply(msg.instanceUid, `instance_uid must be 16 bytes, got ${msg.instanceUid.length}`), session: null };
@@ -171,7 +173,7 @@ export class AgentHub {
     if (!session) {
       const known = await this.deps.store.getAgent(agentId);
       if (known?.status === 'revoked') throw new AgentRevokedError(agentId);
-      session = this.newSession(agentId, msg.instanceUid, ctx.transport, ctx.principal);
+      session = this.newSession(agentId, msg.instanceUid, ctx.transport, ctx.principal, ctx.origin ?? '');
       if (known) {
         session.operatorLabels = known.labels;
         session.attributes = selectableAttributes(known);
@@ -223,6 +225,9 @@ export class AgentHub {
         });
       }
     }
+    if (msg.connectionSettingsStatus?.status === ConnectionSettingsStatuses.ConnectionSettingsStatuses_FAILED) {
+      this.deps.events.record('agent.connection_settings_failed', agentId, { error: msg.connectionSettingsStatus.errorMessage.slice(0, 1024) });
+    }
     session.touchPending = true;
 
     if (msg.agentDisconnect) {
@@ -242,7 +247,11 @@ export class AgentHub {
     if (ctx.principal.kind === 'enrollment' && !session.credentialOffered && (msg.capabilities & ACCEPTS_OPAMP_SETTINGS) !== 0n) {
       const credential = generateSecret('agent');
       await this.deps.store.setAgentCredential(agentId, hashSecret(credential));
-      reply.connectionSettings = connectionSettingsOffer(credential, this.opts);
+      reply.connectionSettings = connectionSettingsOffer(credential, {
+        endpoint: offeredOpampEndpoint(this.opts.publicUrl, ctx.transport),
+        heartbeatMs: this.opts.heartbeatMs,
+        signingPublicKeyPem: this.opts.signingPublicKeyPem,
+      });
       session.credentialOffered = true;
       this.deps.events.record('agent.enrolled', agentId, { tokenId: ctx.principal.tokenId });
     }
@@ -392,12 +401,13 @@ export class AgentHub {
     session.services = next;
   }
 
-  private newSession(agentId: string, instanceUid: Uint8Array, transport: Transport, principal: Principal): Session {
+  private newSession(agentId: string, instanceUid: Uint8Array, transport: Transport, principal: Principal, origin: string): Session {
     return {
       agentId,
       instanceUid: new Uint8Array(instanceUid),
       transport,
       principal,
+      origin,
       lastSeq: null,
       lastSeenAt: this.deps.clock.now(),
       touchPending: false,
@@ -465,7 +475,7 @@ export class AgentHub {
     // Which version: the one a rollout released to this agent, else the deployment's stable one.
     const chosen = agentPackageFor(this.agentPackages, session.attributes, (d) => this.desired.revisionFor(d.name, session.agentId)?.version ?? null);
     if (!chosen) return undefined;
-    const baseUrl = this.opts.opampUrl.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, '');
+    const baseUrl = artifactBaseUrl(this.opts.publicUrl, session.origin);
     const { offer, allPackagesHash } = topLevelPackageOffer({ version: chosen.version }, chosen.artifact, { baseUrl, authorization: session.principal.authorization });
     if (allPackagesHash === session.offeredPackagesHash || allPackagesHash === session.reportedPackagesHash) return undefined;
     session.offeredPackagesHash = allPackagesHash;

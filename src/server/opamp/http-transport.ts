@@ -17,6 +17,7 @@ import { AgentRevokedError } from '../errors.js';
 import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import { MAX_MESSAGE_BYTES, PROTOBUF_CONTENT_TYPE } from './limits.js';
+import { requestOrigin } from './endpoint.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -104,7 +105,7 @@ export class HttpTransport {
     }
     try {
       const msg = decodeAgentToServer(body);
-      const { reply } = await this.deps.hub.handle(msg, { transport: 'http', principal });
+      const { reply } = await this.deps.hub.handle(msg, { transport: 'http', principal, origin: requestOrigin(req) });
       const bytes = encodeServerToAgent(reply);
       res.writeHead(200, { 'Content-Type': PROTOBUF_CONTENT_TYPE, 'Content-Length': bytes.length });
       res.end(bytes);

@@ -19,6 +19,7 @@ import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Session } from './session.js';
 import { MAX_MESSAGE_BYTES } from './limits.js';
+import { requestOrigin } from './endpoint.js';
 
 export interface WsTransportOptions {
   maxConnections: number;
@@ -61,7 +62,8 @@ export class WsTransport {
       .then((principal) => {
         if (!principal) return refuse(socket, 401, 'Unauthorized');
         if (!this.accepting || socket.destroyed) return refuse(socket, 503, 'Service Unavailable', { 'Retry-After': String(this.opts.retryAfterSeconds) });
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, principal));
+        const origin = requestOrigin(req);
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, principal, origin));
       })
       .catch((err: unknown) => {
         this.deps.log.error({ err }, 'authentication failed');
@@ -69,7 +71,7 @@ export class WsTransport {
       });
   }
 
-  private serve(ws: WebSocket, principal: Parameters<AgentHub['handle']>[1]['principal']): void {
+  private serve(ws: WebSocket, principal: Parameters<AgentHub['handle']>[1]['principal'], origin: string): void {
     let session: Session | undefined;
     // Messages are handled one at a time per connection, in order.
     let queue = Promise.resolve();
@@ -84,7 +86,7 @@ export class WsTransport {
     ws.on('message', (data, isBinary) => {
       if (!isBinary) return ws.close(1003, 'OpAMP messages must be binary');
       const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data));
-      queue = queue.then(() => this.onMessage(ws, bytes, principal, () => session, attach));
+      queue = queue.then(() => this.onMessage(ws, bytes, principal, origin, () => session, attach));
     });
     ws.on('close', () => {
       queue = queue
@@ -101,13 +103,14 @@ export class WsTransport {
     ws: WebSocket,
     bytes: Buffer,
     principal: Parameters<AgentHub['handle']>[1]['principal'],
+    origin: string,
     bound: () => Session | undefined,
     attach: (s: Session) => void,
   ): Promise<void> {
     if (ws.readyState !== ws.OPEN) return;
     try {
       const msg = decodeAgentToServer(decodeWsFrame(bytes));
-      const { reply } = await this.deps.hub.handle(msg, { transport: 'ws', principal, bound: bound(), attach });
+      const { reply } = await this.deps.hub.handle(msg, { transport: 'ws', principal, origin, bound: bound(), attach });
       if (ws.readyState === ws.OPEN) ws.send(encodeWsFrame(encodeServerToAgent(reply)));
     } catch (err) {
       if (err instanceof FrameError) return ws.close(1002, err.message.slice(0, 120));

@@ -37,6 +37,8 @@ interface ServerFlags {
   maxConnections: number;
   maxDownloads: number;
   publicUrl?: string;
+  tlsCert?: string;
+  tlsKey?: string;
   rolloutDefaults?: Record<string, unknown>;
   logLevel: string;
 }
@@ -69,7 +71,12 @@ export function serverCommand(): Command {
         .argParser(count('--max-downloads'))
         .default(32),
     )
-    .option('--public-url <url>', 'URL agents should use to reach this server (behind a proxy)')
+    .option(
+      '--public-url <url>',
+      'http(s) URL agents reach this server at, offered to them after enrollment (wss:// or https:// per transport); default: none, agents keep the URL they were given',
+    )
+    .option('--tls-cert <file>', 'serve HTTPS/WSS with this PEM certificate (chain); reloaded when the file changes or on SIGHUP (env CORRAL_TLS_CERT); default: plain HTTP', process.env.CORRAL_TLS_CERT)
+    .option('--tls-key <file>', 'PEM private key of --tls-cert (env CORRAL_TLS_KEY)', process.env.CORRAL_TLS_KEY)
     .option('--rollout-defaults <json>', 'rollout policy fields to use instead of the built-in defaults, e.g. \'{"batches":4,"maxInFlight":"10%"}\'', jsonObject('--rollout-defaults'))
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addHelpText(
@@ -95,6 +102,8 @@ Examples:
         maxConnections: flags.maxConnections,
         maxDownloads: flags.maxDownloads,
         publicUrl: flags.publicUrl,
+        tlsCert: flags.tlsCert,
+        tlsKey: flags.tlsKey,
         rolloutDefaults: flags.rolloutDefaults,
       });
       const server = await startServer(opts, { log });
@@ -125,6 +134,8 @@ Examples:
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      // Reloads the TLS certificate (a renewal); never stops the server.
+      process.on('SIGHUP', () => server.reloadTls());
     });
 
   cmd

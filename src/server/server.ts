@@ -5,6 +5,7 @@
  * pending heartbeats and events, close the store).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
@@ -29,6 +30,7 @@ import { DownloadLimiter } from './packages/download-limiter.js';
 import { bootstrapTokens, type BootstrapSecrets } from './bootstrap.js';
 import type { CompiledServerOptions } from './options.js';
 import { RolloutService } from './rollouts/rollout-service.js';
+import { CertificateWatcher, loadCertificate } from './tls-certificates.js';
 import { leaseOwnerId, RolloutDriver } from './rollouts/rollout-driver.js';
 
 export interface RunningServer {
@@ -37,6 +39,8 @@ export interface RunningServer {
   store: Store;
   /** Tokens created on first start (shown once), else null. */
   firstStart: BootstrapSecrets | null;
+  /** Loads --tls-cert/--tls-key again (SIGHUP); false, and the current one kept, when they do not load. True without TLS. */
+  reloadTls(): boolean;
   stop(): Promise<void>;
 }
 
@@ -60,7 +64,12 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const firstStart = await bootstrapTokens(store, deps.env ?? process.env, clock.now());
   const events = new EventRecorder({ store, clock, log });
 
-  const http = createServer();
+  // A bad certificate stops the start with an error naming the file.
+  const certificate = opts.tls ? loadCertificate(opts.tls) : null;
+  const http = certificate ? createHttpsServer({ cert: certificate.cert, key: certificate.key }) : createServer();
+  const certificates = opts.tls
+    ? new CertificateWatcher(opts.tls, { log: log.child({ component: 'tls' }), apply: (c) => (http as ReturnType<typeof createHttpsServer>).setSecureContext({ cert: c.cert, key: c.key }) })
+    : null;
   http.keepAliveTimeout = 65_000;
   let metricsRef: ReturnType<typeof createMetrics> | null = null;
   let driver: RolloutDriver | null = null;
@@ -154,7 +163,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   });
   const addr = http.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const url = `${certificates ? 'https' : 'http'}://${host}:${addr.port}`;
+  certificates?.watch();
   await hub.start();
   driver.start();
   log.info({ url, store: store.kind }, 'server listening');
@@ -164,9 +174,11 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     url,
     store,
     firstStart,
+    reloadTls: () => certificates?.reload('SIGHUP') ?? true,
     stop() {
       stopping ??= (async () => {
         log.info('server stopping');
+        certificates?.close();
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         await driver.close();
         await ws.close();

@@ -52,7 +52,7 @@ export function addExecCommand(program: Command, io: CliIo & { stderrIsTty?: boo
     let done = 0;
     let failed = 0;
     const partial = new Map<string, string>();
-    const res = await fetch(`${api.creds.server}/api/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${api.creds.token ?? ''}`, accept: 'text/event-stream' } });
+    const res = await api.fetch(`${api.creds.server}/api/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${api.creds.token ?? ''}`, accept: 'text/event-stream' } });
     if (!res.ok || !res.body) throw new CliError(`cannot follow job ${job.id}: HTTP ${res.status}`, EXIT.ERROR);
     let final: Job | null = null;
     for await (const e of readSse(res.body)) {

@@ -143,7 +143,7 @@ export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?:
       io.stdout.write(formatRolloutStatus(status));
       return;
     }
-    const res = await fetch(`${api.creds.server}${path(status.id)}/watch`, { headers: { authorization: `Bearer ${api.creds.token ?? ''}`, accept: 'text/event-stream' } }).catch((e: unknown) => {
+    const res = await api.fetch(`${api.creds.server}${path(status.id)}/watch`, { headers: { authorization: `Bearer ${api.creds.token ?? ''}`, accept: 'text/event-stream' } }).catch((e: unknown) => {
       throw new CliError(`cannot reach the Corral server at ${api.creds.server} (${(e as Error).message})`, EXIT.UNREACHABLE, 'UNREACHABLE');
     });
     if (!res.ok || !res.body) throw new CliError(`cannot follow rollout ${status.id}: HTTP ${res.status}`, EXIT.ERROR);

@@ -192,7 +192,10 @@ export class OpampClient {
 
   private exchange(tls: TLSSocket | null): Promise<SessionOutcome> {
     return new Promise((resolve) => {
-      const token = this.bearer;
+      // A rotated credential not yet proven is tried first; this connection decides whether it is kept.
+      const candidate = this.identityValue.pendingCredential ?? null;
+      let opened = false;
+      const token = candidate ?? this.bearer;
       const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
       const open =
         this.deps.openSocket ??
@@ -209,6 +212,7 @@ export class OpampClient {
       const finish = () => {
         if (settled) return;
         settled = true;
+        if (candidate !== null && !opened) this.revertCandidate(result.status);
         if (heartbeat) clearInterval(heartbeat);
         this.ws = null;
         ended.abort();
@@ -223,7 +227,10 @@ export class OpampClient {
         result.status = res.statusCode;
         const retryAfter = Number(res.headers['retry-after']);
         if (Number.isFinite(retryAfter) && retryAfter > 0) result.retryAfterSeconds = retryAfter;
-        if (res.statusCode !== undefined && REFUSED_STATUSES.has(res.statusCode)) {
+        if (candidate !== null && res.statusCode !== undefined && REFUSED_STATUSES.has(res.statusCode)) {
+          // Our old credential still works (the server's grace window): go back to it at once.
+          result.reconnectNow = true;
+        } else if (res.statusCode !== undefined && REFUSED_STATUSES.has(res.statusCode)) {
           this.deps.log.error({ status: res.statusCode, usingCredential: this.identityValue.credential !== null }, 'server refused our credential (401): agent revoked or token invalid');
         } else {
           this.deps.log.warn({ status: res.statusCode, retryAfter: result.retryAfterSeconds }, 'server refused the connection');
@@ -233,6 +240,9 @@ export class OpampClient {
         finish();
       });
       ws.on('open', () => {
+        opened = true;
+        // The server authenticates the upgrade: a candidate credential that got here is proven.
+        if (candidate !== null) this.commitCandidate();
         this.deps.log.info({ url: this.url }, 'connected');
         this.callbacks.onConnect();
         startHeartbeat();
@@ -280,15 +290,46 @@ export class OpampClient {
       const credential = auth ? /^Bearer\s+(\S+)$/i.exec(auth.value)?.[1] : undefined;
       if (opamp.destinationEndpoint) this.moveTo(opamp.destinationEndpoint, msg.connectionSettings!.hash);
       if (credential && credential !== this.identityValue.credential) {
-        this.identityValue = { ...this.identityValue, credential };
-        this.deps.identity.save(this.identityValue);
-        this.deps.log.info('enrolled: stored our credential, reconnecting with it');
         result.reconnectNow = true;
+        if (this.identityValue.credential === null) {
+          // Enrolling: the enrollment token is no credential to go back to, so the new one is kept at once.
+          this.identityValue = { ...this.identityValue, credential };
+          this.deps.identity.save(this.identityValue);
+          this.settingsStatus ??= settingsStatus(msg.connectionSettings!.hash, ConnectionSettingsStatuses.ConnectionSettingsStatuses_APPLIED, '');
+          this.deps.log.info('enrolled: stored our credential, reconnecting with it');
+          return true;
+        }
+        this.identityValue = { ...this.identityValue, pendingCredential: credential, pendingSettingsHash: Buffer.from(msg.connectionSettings!.hash).toString('hex') };
+        this.deps.identity.save(this.identityValue);
+        this.deps.log.info('offered a new credential: reconnecting to prove it before keeping it');
         return true;
       }
     }
     this.callbacks.onMessage(msg);
     return false;
+  }
+
+  /** The server accepted the candidate credential: it becomes ours, the old one is forgotten (spec step 8). */
+  private commitCandidate(): void {
+    const { pendingCredential, pendingSettingsHash, ...rest } = this.identityValue;
+    if (!pendingCredential) return;
+    this.identityValue = { ...rest, credential: pendingCredential };
+    this.deps.identity.save(this.identityValue);
+    if (this.settingsStatus?.status !== ConnectionSettingsStatuses.ConnectionSettingsStatuses_FAILED) {
+      this.settingsStatus = settingsStatus(Buffer.from(pendingSettingsHash ?? '', 'hex'), ConnectionSettingsStatuses.ConnectionSettingsStatuses_APPLIED, '');
+    }
+    this.deps.log.info('the server accepted our new credential: keeping it');
+  }
+
+  /** The candidate credential did not get us connected: back to the old one, and the server hears why (spec step 9). */
+  private revertCandidate(status: number | undefined): void {
+    const { pendingCredential, pendingSettingsHash, ...rest } = this.identityValue;
+    if (!pendingCredential) return;
+    this.identityValue = rest;
+    this.deps.identity.save(this.identityValue);
+    const why = status !== undefined ? `the server refused it (HTTP ${status})` : 'the connection with it failed';
+    this.settingsStatus = settingsStatus(Buffer.from(pendingSettingsHash ?? '', 'hex'), ConnectionSettingsStatuses.ConnectionSettingsStatuses_FAILED, `new credential not kept: ${why}; using the previous one`);
+    this.deps.log.error({ status }, 'the new credential did not work: went back to the previous one');
   }
 
   /** Takes an offered endpoint if local policy allows it (endpoint-policy.ts); otherwise keeps the URL, logs and reports. */
@@ -301,11 +342,7 @@ export class OpampClient {
       return;
     }
     this.deps.log.error({ offered: endpoint.slice(0, 200), reason: decision.reason, keeping: this.url }, 'refused the OpAMP endpoint the server offered');
-    this.settingsStatus = create(ConnectionSettingsStatusSchema, {
-      lastConnectionSettingsHash: hash,
-      status: ConnectionSettingsStatuses.ConnectionSettingsStatuses_FAILED,
-      errorMessage: `refused endpoint: ${decision.reason}`,
-    });
+    this.settingsStatus = settingsStatus(hash, ConnectionSettingsStatuses.ConnectionSettingsStatuses_FAILED, `refused endpoint: ${decision.reason}`);
   }
 
   /** Sends one AgentToServer on the open connection; dropped while disconnected (full state is sent on connect). */
@@ -339,4 +376,8 @@ export class OpampClient {
     }
     await this.loop;
   }
+}
+
+function settingsStatus(hash: Uint8Array, status: ConnectionSettingsStatuses, errorMessage: string): ConnectionSettingsStatus {
+  return create(ConnectionSettingsStatusSchema, { lastConnectionSettingsHash: hash, status, errorMessage });
 }

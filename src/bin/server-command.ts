@@ -39,6 +39,7 @@ interface ServerFlags {
   publicUrl?: string;
   tlsCert?: string;
   tlsKey?: string;
+  credentialGrace: number;
   rolloutDefaults?: Record<string, unknown>;
   logLevel: string;
 }
@@ -77,6 +78,7 @@ export function serverCommand(): Command {
     )
     .option('--tls-cert <file>', 'serve HTTPS/WSS with this PEM certificate (chain); reloaded when the file changes or on SIGHUP (env CORRAL_TLS_CERT); default: plain HTTP', process.env.CORRAL_TLS_CERT)
     .option('--tls-key <file>', 'PEM private key of --tls-cert (env CORRAL_TLS_KEY)', process.env.CORRAL_TLS_KEY)
+    .option('--credential-grace <seconds>', "how long an agent's old credential still works after `corral agent rotate-credentials` offered it a new one (until it uses the new one)", seconds, 600)
     .option('--rollout-defaults <json>', 'rollout policy fields to use instead of the built-in defaults, e.g. \'{"batches":4,"maxInFlight":"10%"}\'', jsonObject('--rollout-defaults'))
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addHelpText(
@@ -104,6 +106,7 @@ Examples:
         publicUrl: flags.publicUrl,
         tlsCert: flags.tlsCert,
         tlsKey: flags.tlsKey,
+        credentialGraceSeconds: flags.credentialGrace,
         rolloutDefaults: flags.rolloutDefaults,
       });
       const server = await startServer(opts, { log });

@@ -41,6 +41,8 @@ export interface ServerOptions {
   tlsCert?: string;
   /** PEM private key of `tlsCert`. */
   tlsKey?: string;
+  /** Seconds a credential replaced by a rotation is still accepted. Default 600. */
+  credentialGraceSeconds?: number;
   /** How often to look for changes made by other replicas, ms. Default 1000. */
   pollMs?: number;
   /** Rollout policy fields that differ from the built-in defaults, for every deployment. */
@@ -67,6 +69,7 @@ export interface CompiledServerOptions {
   publicUrl: string | null;
   /** Serve TLS with these files; null for plain HTTP. */
   tls: { certFile: string; keyFile: string } | null;
+  credentialGraceMs: number;
   pollMs: number;
   retryAfterSeconds: number;
   rolloutDefaults: RolloutPolicy;
@@ -114,6 +117,7 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
     host,
     port,
     tls: o.tlsCert && o.tlsKey ? { certFile: resolve(o.tlsCert), keyFile: resolve(o.tlsKey) } : null,
+    credentialGraceMs: positive('credentialGraceSeconds', o.credentialGraceSeconds, 600, { integer: false }) * 1000,
     dataDir: resolve(o.dataDir ?? 'corral-data'),
     database,
     heartbeatMs,

@@ -82,6 +82,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       pollMs: opts.pollMs,
       signingPublicKeyPem: signingKey.publicKeyPem,
       publicUrl: opts.publicUrl,
+      credentialGraceMs: opts.credentialGraceMs,
     },
     { store, clock, log: log.child({ component: 'hub' }), events, samples, onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
   );

@@ -13,6 +13,7 @@ import type { DeploymentService } from '../fleet/deployment-service.js';
 import { addDeploymentRoutes } from './deployment-routes.js';
 import { addImperativeRoutes } from './imperative-routes.js';
 import { addJobRoutes } from './job-routes.js';
+import { addCredentialRoutes } from './credential-routes.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { ImperativeService } from '../fleet/imperative.js';
 import type { PackageRecord } from '../store/index.js';
@@ -257,6 +258,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   addDeploymentRoutes(app, deps.deployments);
   addImperativeRoutes(app, deps.imperative);
   addJobRoutes(app, deps.jobs);
+  addCredentialRoutes(app, deps.fleet);
   addRolloutRoutes(app, deps.rollouts);
 
   const packageView = (p: PackageRecord) => ({ ...p, createdAt: iso(p.createdAt)!, downloadPath: `/api/v1/artifacts/${p.sha256}` });

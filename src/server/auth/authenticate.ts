@@ -6,12 +6,15 @@ import type { Store } from '../store/index.js';
 import type { Principal } from '../opamp/session.js';
 import { bearerToken, hashSecret } from './tokens.js';
 
-export async function authenticateAgent(store: Store, authorization: string | undefined): Promise<Principal | null> {
+export async function authenticateAgent(store: Store, authorization: string | undefined, now = Date.now()): Promise<Principal | null> {
   const token = bearerToken(authorization);
   if (!token) return null;
   const hash = hashSecret(token);
   const agent = await store.findAgentByCredentialHash(hash);
   if (agent) return agent.status === 'revoked' ? null : { kind: 'agent', agentId: agent.id, authorization: `Bearer ${token}` };
+  // A credential replaced by a rotation works until its grace window ends (the agent is then offered a new one again).
+  const rotated = await store.credentials.findAgentByPreviousCredentialHash(hash, now);
+  if (rotated) return { kind: 'agent', agentId: rotated, authorization: `Bearer ${token}`, previousCredential: true };
   const record = await store.findActiveTokenByHash(hash);
   if (record?.kind === 'enrollment') return { kind: 'enrollment', tokenId: record.id };
   return null;

@@ -42,6 +42,7 @@ import { ReportBuffer } from './report-buffer.js';
 import type { SampleHistory } from '../fleet/sample-history.js';
 import { configOffer, connectionSettingsOffer } from './offers.js';
 import { artifactBaseUrl, offeredOpampEndpoint } from './endpoint.js';
+import { CredentialRotation } from './credential-rotation.js';
 import { agentPackageFor, loadAgentDeployments, topLevelPackageOffer, type AgentPackageDeployment } from './package-offer.js';
 import type { Principal, Session, Transport } from './session.js';
 
@@ -70,6 +71,8 @@ export interface HubOptions {
   pollMs: number;
   /** Offered to enrolling agents, which verify package signatures with it. */
   signingPublicKeyPem: string;
+  /** How long a credential replaced by a rotation is still accepted. */
+  credentialGraceMs: number;
 }
 
 export interface HubDeps {
@@ -93,12 +96,17 @@ export class AgentHub {
   private readonly reports: ReportBuffer;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
+  private readonly rotation: CredentialRotation;
 
   constructor(
     private readonly opts: HubOptions,
     private readonly deps: HubDeps,
   ) {
     this.reports = new ReportBuffer(deps.store);
+    this.rotation = new CredentialRotation(
+      { graceMs: opts.credentialGraceMs, heartbeatMs: opts.heartbeatMs, signingPublicKeyPem: opts.signingPublicKeyPem, publicUrl: opts.publicUrl },
+      { store: deps.store, clock: deps.clock, events: deps.events, log: deps.log },
+    );
   }
 
   async start(): Promise<void> {
@@ -190,6 +198,7 @@ export class AgentHub {
       this.adopt(session);
     }
 
+    this.rotation.onPrincipal(session, ctx.principal);
     if (!needFullState && !msg.agentDescription && session.lastSeq !== null && msg.sequenceNum !== session.lastSeq + 1n) {
       needFullState = true;
     }
@@ -254,6 +263,9 @@ export class AgentHub {
       });
       session.credentialOffered = true;
       this.deps.events.record('agent.enrolled', agentId, { tokenId: ctx.principal.tokenId });
+    } else if ((msg.capabilities & ACCEPTS_OPAMP_SETTINGS) !== 0n) {
+      const settings = await this.rotation.onMessage(session);
+      if (settings) reply.connectionSettings = settings;
     }
     const offer = this.pendingConfigOffer(session);
     if (offer) reply.remoteConfig = offer;
@@ -565,6 +577,15 @@ export class AgentHub {
       s.operatorLabels = record.labels;
       s.attributes = selectableAttributes(record);
     }
+    await this.rotation.pushRequested(
+      (id) => this.sessions.get(id),
+      (s, settings) => {
+        const msg = this.baseReply(s);
+        msg.connectionSettings = settings;
+        s.send?.(msg);
+        this.deps.onMessage?.('out', s.transport);
+      },
+    );
     let pushed = 0;
     for (const s of this.sessions.values()) {
       if (!s.send) continue;

@@ -10,8 +10,11 @@ export type Transport = 'ws' | 'http';
 /** Who the bearer token says the peer is. */
 export type Principal =
   | { kind: 'enrollment'; tokenId: string }
-  /** `authorization`: the header the agent authenticated with, offered back for package downloads. */
-  | { kind: 'agent'; agentId: string; authorization?: string };
+  /**
+   * `authorization`: the header the agent authenticated with, offered back for package downloads.
+   * `previousCredential`: it is the credential a rotation replaced, still in its grace window.
+   */
+  | { kind: 'agent'; agentId: string; authorization?: string; previousCredential?: boolean };
 
 export interface Session {
   agentId: string;

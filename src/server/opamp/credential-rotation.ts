@@ -1,0 +1,134 @@
+/**
+ * Rotating agents' own credentials over OpAMP connection settings (the
+ * spec's "OpAMP Connection Setting Offer Flow"), with all state in the store
+ * so any replica can offer, accept and confirm:
+ *
+ *   requested ──offer──▶ offered: new credential current, old one accepted
+ *   until the grace window ends ──agent authenticates with the new one──▶
+ *   confirmed: old one refused.
+ *
+ * An agent that comes back with the previous credential (the offer was lost,
+ * or it reverted because the new one failed) is offered a fresh credential
+ * again; its previous one keeps its original expiry. An operator asks for a
+ * rotation with `requestRotation` (REST / `corral agent rotate-credentials`).
+ */
+import type { Logger } from 'pino';
+import { AgentCapabilities, type ConnectionSettingsOffers } from '../../protocol/index.js';
+import type { Store } from '../store/index.js';
+import type { Clock } from '../clock.js';
+import type { EventRecorder } from '../events.js';
+import { generateSecret, hashSecret } from '../auth/tokens.js';
+import { connectionSettingsOffer } from './offers.js';
+import { offeredOpampEndpoint } from './endpoint.js';
+import type { Principal, Session } from './session.js';
+
+const ACCEPTS_OPAMP_SETTINGS = BigInt(AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings);
+
+export interface CredentialRotationOptions {
+  /** How long a replaced credential is still accepted. */
+  graceMs: number;
+  heartbeatMs: number;
+  signingPublicKeyPem: string;
+  publicUrl: string | null;
+}
+
+/** What this process knows per session: whether the store was asked, and whether an offer went out on it. */
+interface SessionState {
+  checked: boolean;
+  offered: boolean;
+}
+
+export class CredentialRotation {
+  private readonly state = new WeakMap<Session, SessionState>();
+
+  constructor(
+    private readonly opts: CredentialRotationOptions,
+    private readonly deps: { store: Store; clock: Clock; events: EventRecorder; log: Logger },
+  ) {}
+
+  private stateOf(session: Session): SessionState {
+    let s = this.state.get(session);
+    if (!s) {
+      s = { checked: false, offered: false };
+      this.state.set(session, s);
+    }
+    return s;
+  }
+
+  /**
+   * For a message from an agent on its own credential that accepts OpAMP
+   * connection settings: the settings to offer now, or null. Looks at the
+   * store once per session (and again after `markRequested`).
+   */
+  async onMessage(session: Session): Promise<ConnectionSettingsOffers | null> {
+    const principal = session.principal;
+    if (principal.kind !== 'agent') return null;
+    const s = this.stateOf(session);
+    if (s.checked || s.offered) return null;
+    s.checked = true;
+    if (principal.previousCredential) return this.offer(session, { keepPrevious: true, reason: 'previous credential' });
+    const rotation = await this.deps.store.credentials.getRotation(session.agentId);
+    if (!rotation) return null;
+    if (rotation.previousHash) {
+      // Authenticated with the current credential: the rotation took.
+      await this.deps.store.credentials.confirmCredential(session.agentId);
+      this.deps.events.record('agent.credential_rotated', session.agentId, {});
+    }
+    if (rotation.requestedAt !== null) return this.offer(session, { keepPrevious: false, reason: 'requested' });
+    return null;
+  }
+
+  /** An HTTP agent's requests (one session across requests) now carry another credential: it took an offer, or reverted. Judged afresh. */
+  onPrincipal(session: Session, principal: Principal): void {
+    if (session.transport !== 'http' || principal.kind !== 'agent' || session.principal.kind !== 'agent') return;
+    if (principal.authorization === session.principal.authorization) return;
+    session.principal = principal;
+    this.state.delete(session);
+  }
+
+  /**
+   * Offers new credentials to this process's agents that have a rotation
+   * requested: at once over WebSocket (`send`), on their next request over
+   * HTTP (or when they accept OpAMP settings).
+   */
+  async pushRequested(sessionOf: (agentId: string) => Session | undefined, send: (s: Session, settings: ConnectionSettingsOffers) => void): Promise<void> {
+    for (const id of await this.deps.store.credentials.listRequestedRotations()) {
+      const s = sessionOf(id);
+      if (!s || s.superseded) continue;
+      if (!s.send || (s.capabilities & ACCEPTS_OPAMP_SETTINGS) === 0n) {
+        this.markRequested(s);
+        continue;
+      }
+      const settings = await this.offerNow(s);
+      if (settings) send(s, settings);
+    }
+  }
+
+  /** A rotation was requested for this session's agent (possibly on another replica): look again on its next message. */
+  markRequested(session: Session): void {
+    const s = this.stateOf(session);
+    if (!s.offered) s.checked = false;
+  }
+
+  /** Offers a rotation to a connected agent now (WebSocket push); null when one already went out on this session. */
+  async offerNow(session: Session): Promise<ConnectionSettingsOffers | null> {
+    if (session.principal.kind !== 'agent') return null;
+    const s = this.stateOf(session);
+    if (s.offered) return null;
+    s.checked = true;
+    return this.offer(session, { keepPrevious: Boolean(session.principal.previousCredential), reason: 'requested' });
+  }
+
+  private async offer(session: Session, how: { keepPrevious: boolean; reason: string }): Promise<ConnectionSettingsOffers> {
+    const credential = generateSecret('agent');
+    const now = this.deps.clock.now();
+    await this.deps.store.credentials.rotateCredential(session.agentId, hashSecret(credential), { keepPrevious: how.keepPrevious, previousUntil: now + this.opts.graceMs });
+    this.stateOf(session).offered = true;
+    this.deps.log.info({ agentId: session.agentId, reason: how.reason }, 'offered a new credential');
+    return connectionSettingsOffer(credential, {
+      endpoint: offeredOpampEndpoint(this.opts.publicUrl, session.transport),
+      heartbeatMs: this.opts.heartbeatMs,
+      signingPublicKeyPem: this.opts.signingPublicKeyPem,
+    });
+  }
+}

@@ -93,9 +93,13 @@ describe('agent endpoint policy over TLS', { concurrency: false }, () => {
     const proxy = await TlsProxy.start(cert, { host: backend.hostname, port: Number(backend.port) });
     try {
       const agent = await fleet.startAgent({ server: proxy.url, extraArgs: ['--ca-file', ca.caFile] });
+      // Online from its first message (on the enrollment token); the credential is stored when the reply arrives.
       await fleet.awaitAgent(agent, (a) => a.status === 'online');
-      const identity = JSON.parse(await readFile(join(agent.dataDir, 'identity.json'), 'utf8')) as { credential: string | null };
-      assert.match(identity.credential ?? '', /^corral_agent_/);
+      const credential = await eventually(
+        async () => (JSON.parse(await readFile(join(agent.dataDir, 'identity.json'), 'utf8')) as { credential: string | null }).credential ?? undefined,
+        { what: 'the agent storing its credential' },
+      );
+      assert.match(credential, /^corral_agent_/);
       // Enrolled, then reconnected with its credential: both through the proxy, never to the server's plain port.
       await eventually(() => proxy.connections >= 2, { what: 'the reconnect through the proxy' });
       const urls = [...agent.process.stderr.matchAll(/"url":"([^"]+)","msg":"connected"/g)].map((m) => m[1]);

@@ -29,7 +29,7 @@ import { Fleet, TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { postgresForTest, type TestSchema } from '../../src/testkit/postgres.js';
 import { InProcessAgent } from '../../src/testkit/in-process-agent.js';
-import { WsOpampClient, newInstanceUid } from '../../src/testkit/opamp-client.js';
+import { WsOpampClient, encodeForHttp, newInstanceUid, postOpamp } from '../../src/testkit/opamp-client.js';
 
 interface IdentityFile {
   credential: string | null;
@@ -150,6 +150,29 @@ describe('credential rotation', { concurrency: false }, () => {
       agent.close();
     } finally {
       await grace.close();
+    }
+  });
+
+  it('rotates a plain-HTTP OpAMP agent in its next reply, and drops the old credential once the new one is used', async () => {
+    const fleet2 = await Fleet.start();
+    try {
+      const uid = newInstanceUid();
+      const caps = BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus) | BigInt(AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings);
+      const post = (token: string, seq: bigint) => postOpamp(fleet2.url, token, encodeForHttp({ instanceUid: uid, sequenceNum: seq, capabilities: caps }));
+      const credentialIn = (r: Awaited<ReturnType<typeof post>>) => r.reply?.connectionSettings?.opamp?.headers?.headers[0]?.value.replace(/^Bearer /, '');
+      const old = credentialIn(await post(fleet2.enrollmentToken, 0n))!;
+      assert.equal((await post(old, 1n)).status, 200);
+      assert.equal((await fleet2.cli('agent', 'rotate-credentials', '-s', '')).code, 0);
+      const offered = await post(old, 2n);
+      const fresh = credentialIn(offered);
+      assert.ok(fresh && fresh !== old, 'the next reply offers a new credential');
+      assert.equal(offered.reply!.connectionSettings!.opamp!.destinationEndpoint, '');
+      const used = await post(fresh, 3n);
+      assert.equal(used.status, 200);
+      assert.equal(used.reply?.connectionSettings, undefined, 'no second offer once the new one is used');
+      assert.equal((await post(old, 4n)).status, 401);
+    } finally {
+      await fleet2.close();
     }
   });
 

@@ -11,7 +11,6 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   AgentCapabilities,
-  ConnectionSettingsStatuses,
   CustomMessageSchema,
   PROGRESS_TYPE,
   REPLY_TYPE,
@@ -105,7 +104,7 @@ export class AgentHub {
     this.reports = new ReportBuffer(deps.store);
     this.rotation = new CredentialRotation(
       { graceMs: opts.credentialGraceMs, heartbeatMs: opts.heartbeatMs, signingPublicKeyPem: opts.signingPublicKeyPem, publicUrl: opts.publicUrl },
-      { store: deps.store, clock: deps.clock, events: deps.events, log: deps.log },
+      { store: deps.store, clock: deps.clock, events: deps.events, log: deps.log, reply: (s) => this.baseReply(s), sent: (s) => deps.onMessage?.('out', s.transport) },
     );
   }
 
@@ -234,9 +233,7 @@ export class AgentHub {
         });
       }
     }
-    if (msg.connectionSettingsStatus?.status === ConnectionSettingsStatuses.ConnectionSettingsStatuses_FAILED) {
-      this.deps.events.record('agent.connection_settings_failed', agentId, { error: msg.connectionSettingsStatus.errorMessage.slice(0, 1024) });
-    }
+    if (msg.connectionSettingsStatus) this.rotation.onStatus(agentId, msg.connectionSettingsStatus);
     session.touchPending = true;
 
     if (msg.agentDisconnect) {
@@ -577,15 +574,7 @@ export class AgentHub {
       s.operatorLabels = record.labels;
       s.attributes = selectableAttributes(record);
     }
-    await this.rotation.pushRequested(
-      (id) => this.sessions.get(id),
-      (s, settings) => {
-        const msg = this.baseReply(s);
-        msg.connectionSettings = settings;
-        s.send?.(msg);
-        this.deps.onMessage?.('out', s.transport);
-      },
-    );
+    await this.rotation.pushRequested((id) => this.sessions.get(id));
     let pushed = 0;
     for (const s of this.sessions.values()) {
       if (!s.send) continue;

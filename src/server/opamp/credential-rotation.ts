@@ -13,7 +13,13 @@
  * rotation with `requestRotation` (REST / `corral agent rotate-credentials`).
  */
 import type { Logger } from 'pino';
-import { AgentCapabilities, type ConnectionSettingsOffers } from '../../protocol/index.js';
+import {
+  AgentCapabilities,
+  ConnectionSettingsStatuses,
+  type ConnectionSettingsOffers,
+  type ConnectionSettingsStatus,
+  type ServerToAgent,
+} from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
@@ -43,7 +49,16 @@ export class CredentialRotation {
 
   constructor(
     private readonly opts: CredentialRotationOptions,
-    private readonly deps: { store: Store; clock: Clock; events: EventRecorder; log: Logger },
+    private readonly deps: {
+      store: Store;
+      clock: Clock;
+      events: EventRecorder;
+      log: Logger;
+      /** A reply to `session` with what every message carries, to put an offer in. */
+      reply: (session: Session) => ServerToAgent;
+      /** A message went out (metrics). */
+      sent?: (session: Session) => void;
+    },
   ) {}
 
   private stateOf(session: Session): SessionState {
@@ -91,7 +106,7 @@ export class CredentialRotation {
    * requested: at once over WebSocket (`send`), on their next request over
    * HTTP (or when they accept OpAMP settings).
    */
-  async pushRequested(sessionOf: (agentId: string) => Session | undefined, send: (s: Session, settings: ConnectionSettingsOffers) => void): Promise<void> {
+  async pushRequested(sessionOf: (agentId: string) => Session | undefined): Promise<void> {
     for (const id of await this.deps.store.credentials.listRequestedRotations()) {
       const s = sessionOf(id);
       if (!s || s.superseded) continue;
@@ -100,8 +115,18 @@ export class CredentialRotation {
         continue;
       }
       const settings = await this.offerNow(s);
-      if (settings) send(s, settings);
+      if (!settings) continue;
+      const msg = this.deps.reply(s);
+      msg.connectionSettings = settings;
+      s.send(msg);
+      this.deps.sent?.(s);
     }
+  }
+
+  /** The agent's report on settings it was offered: a failure (an endpoint or credential it refused) becomes an event. */
+  onStatus(agentId: string, status: ConnectionSettingsStatus): void {
+    if (status.status !== ConnectionSettingsStatuses.ConnectionSettingsStatuses_FAILED) return;
+    this.deps.events.record('agent.connection_settings_failed', agentId, { error: status.errorMessage.slice(0, 1024) });
   }
 
   /** A rotation was requested for this session's agent (possibly on another replica): look again on its next message. */

@@ -102,8 +102,8 @@ describe('agent endpoint policy over TLS', { concurrency: false }, () => {
       assert.match(credential, /^corral_agent_/);
       // Enrolled, then reconnected with its credential: both through the proxy, never to the server's plain port.
       await eventually(() => proxy.connections >= 2, { what: 'the reconnect through the proxy' });
-      const urls = [...agent.process.stderr.matchAll(/"url":"([^"]+)","msg":"connected"/g)].map((m) => m[1]);
-      assert.ok(urls.length >= 2, agent.process.stderr.slice(-2000));
+      const connectedTo = () => [...agent.process.stderr.matchAll(/"url":"([^"]+)","msg":"connected"/g)].map((m) => m[1]);
+      const urls = await eventually(() => (connectedTo().length >= 2 ? connectedTo() : undefined), { what: `two connections in the agent's log\n${agent.process.stderr.slice(-2000)}` });
       assert.deepEqual([...new Set(urls)], [`wss://127.0.0.1:${proxy.port}/v1/opamp`]);
       // The planned reconnect after enrolling is routine: info, not a warning.
       assert.match(agent.process.stderr, /"level":30,[^\n]*"msg":"closed to reconnect with new connection settings"/);
@@ -158,7 +158,7 @@ describe('agent endpoint policy over TLS', { concurrency: false }, () => {
       assert.deepEqual([...report.msg.connectionSettingsStatus!.lastConnectionSettingsHash], [1, 2, 3]);
       assert.match(report.msg.connectionSettingsStatus!.errorMessage, /would move the agent from wss:\/\/ to plain-text ws:\/\//);
       assert.equal(plainConnections, 0);
-      assert.match(agent.process.stderr, /"msg":"refused the OpAMP endpoint the server offered"/);
+      await eventually(() => /"msg":"refused the OpAMP endpoint the server offered"/.test(agent.process.stderr), { what: 'the refusal in the agent log' });
     } finally {
       await fleet.close();
       for (const c of wss.clients) c.terminate();

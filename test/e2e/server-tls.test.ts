@@ -64,7 +64,7 @@ describe('server TLS', { concurrency: false }, () => {
     assert.match(fleet.url, /^https:\/\/127\.0\.0\.1:\d+$/);
     const agent = await fleet.startAgent({ name: 'tls-ca', extraArgs: ['--ca-file', ca.caFile] });
     await eventually(async () => (await agents()).find((a) => a.name === 'tls-ca' && a.status === 'online'), { timeoutMs: 20_000, what: 'tls-ca online' });
-    assert.match(agent.process.stderr, /"url":"wss:\/\/127\.0\.0\.1:\d+\/v1\/opamp","msg":"connected"/);
+    await eventually(() => /"url":"wss:\/\/127\.0\.0\.1:\d+\/v1\/opamp","msg":"connected"/.test(agent.process.stderr), { what: 'the agent logging its wss connection' });
 
     const body = new Blob([encodeForHttp({ instanceUid: newInstanceUid(), sequenceNum: 0n, capabilities: BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus) | BigInt(AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings) })]);
     const res = await fetchWithCa(`${fleet.url}/v1/opamp`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', authorization: `Bearer ${fleet.enrollmentToken}` }, body }, caPem);

@@ -42,6 +42,8 @@ export interface CredentialRotationOptions {
 interface SessionState {
   checked: boolean;
   offered: boolean;
+  /** One decision at a time per session: a pushed offer and one in a reply must not both go out. */
+  queue: Promise<unknown>;
 }
 
 export class CredentialRotation {
@@ -64,10 +66,17 @@ export class CredentialRotation {
   private stateOf(session: Session): SessionState {
     let s = this.state.get(session);
     if (!s) {
-      s = { checked: false, offered: false };
+      s = { checked: false, offered: false, queue: Promise.resolve() };
       this.state.set(session, s);
     }
     return s;
+  }
+
+  private exclusive<T>(session: Session, fn: (s: SessionState) => Promise<T>): Promise<T> {
+    const s = this.stateOf(session);
+    const run = s.queue.then(() => fn(s));
+    s.queue = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -75,10 +84,13 @@ export class CredentialRotation {
    * connection settings: the settings to offer now, or null. Looks at the
    * store once per session (and again after `markRequested`).
    */
-  async onMessage(session: Session): Promise<ConnectionSettingsOffers | null> {
+  onMessage(session: Session): Promise<ConnectionSettingsOffers | null> {
+    return this.exclusive(session, (s) => this.decide(session, s));
+  }
+
+  private async decide(session: Session, s: SessionState): Promise<ConnectionSettingsOffers | null> {
     const principal = session.principal;
     if (principal.kind !== 'agent') return null;
-    const s = this.stateOf(session);
     if (s.checked || s.offered) return null;
     s.checked = true;
     if (principal.previousCredential) return this.offer(session, { keepPrevious: true, reason: 'previous credential' });
@@ -93,10 +105,14 @@ export class CredentialRotation {
     return null;
   }
 
-  /** An HTTP agent's requests (one session across requests) now carry another credential: it took an offer, or reverted. Judged afresh. */
+  /**
+   * An HTTP agent's requests (one session across requests) now carry another
+   * credential: its first own one after enrolling, a rotated one it took, or
+   * the previous one it went back to. Judged afresh.
+   */
   onPrincipal(session: Session, principal: Principal): void {
-    if (session.transport !== 'http' || principal.kind !== 'agent' || session.principal.kind !== 'agent') return;
-    if (principal.authorization === session.principal.authorization) return;
+    if (session.transport !== 'http' || principal.kind !== 'agent') return;
+    if (session.principal.kind === 'agent' && principal.authorization === session.principal.authorization) return;
     session.principal = principal;
     this.state.delete(session);
   }
@@ -136,18 +152,24 @@ export class CredentialRotation {
   }
 
   /** Offers a rotation to a connected agent now (WebSocket push); null when one already went out on this session. */
-  async offerNow(session: Session): Promise<ConnectionSettingsOffers | null> {
-    if (session.principal.kind !== 'agent') return null;
-    const s = this.stateOf(session);
-    if (s.offered) return null;
-    s.checked = true;
-    return this.offer(session, { keepPrevious: Boolean(session.principal.previousCredential), reason: 'requested' });
+  offerNow(session: Session): Promise<ConnectionSettingsOffers | null> {
+    return this.exclusive(session, async (s) => {
+      if (session.principal.kind !== 'agent' || s.offered) return null;
+      s.checked = true;
+      return this.offer(session, { keepPrevious: Boolean(session.principal.previousCredential), reason: 'requested' });
+    });
   }
 
-  private async offer(session: Session, how: { keepPrevious: boolean; reason: string }): Promise<ConnectionSettingsOffers> {
+  /** Null when the request was taken meanwhile (another replica served this agent's HTTP request). */
+  private async offer(session: Session, how: { keepPrevious: boolean; reason: 'requested' | 'previous credential' }): Promise<ConnectionSettingsOffers | null> {
     const credential = generateSecret('agent');
     const now = this.deps.clock.now();
-    await this.deps.store.credentials.rotateCredential(session.agentId, hashSecret(credential), { keepPrevious: how.keepPrevious, previousUntil: now + this.opts.graceMs });
+    const rotated = await this.deps.store.credentials.rotateCredential(session.agentId, hashSecret(credential), {
+      keepPrevious: how.keepPrevious,
+      previousUntil: now + this.opts.graceMs,
+      onlyIfRequested: how.reason === 'requested' && !how.keepPrevious,
+    });
+    if (!rotated) return null;
     this.stateOf(session).offered = true;
     this.deps.log.info({ agentId: session.agentId, reason: how.reason }, 'offered a new credential');
     return connectionSettingsOffer(credential, {

@@ -315,8 +315,9 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await store.setAgentCredential(agent, 'c1');
       assert.equal(await store.credentials.requestRotation([agent, id(999_997)], 1000), 1);
       assert.deepEqual(await store.credentials.listRequestedRotations(), [agent]);
-      await store.credentials.rotateCredential(agent, 'c2', { keepPrevious: false, previousUntil: 2000 });
+      assert.equal(await store.credentials.rotateCredential(agent, 'c2', { keepPrevious: false, previousUntil: 2000, onlyIfRequested: true }), true);
       assert.deepEqual(await store.credentials.listRequestedRotations(), []);
+      assert.equal(await store.credentials.rotateCredential(agent, 'cX', { keepPrevious: false, previousUntil: 2000, onlyIfRequested: true }), false, 'the request was taken');
       assert.equal((await store.findAgentByCredentialHash('c2'))?.id, agent);
       assert.equal(await store.findAgentByCredentialHash('c1'), null);
       assert.equal(await store.credentials.findAgentByPreviousCredentialHash('c1', 1999), agent);

@@ -47,9 +47,19 @@ export class KyselyCredentialStore implements CredentialStore {
     });
   }
 
-  rotateCredential(agentId: string, newHash: string, opts: { keepPrevious: boolean; previousUntil: number }): Promise<void> {
-    return this.run('rotate credential', async () => {
-      await this.db.transaction().execute(async (tx) => {
+  rotateCredential(agentId: string, newHash: string, opts: { keepPrevious: boolean; previousUntil: number; onlyIfRequested?: boolean }): Promise<boolean> {
+    return this.run('rotate credential', () =>
+      this.db.transaction().execute(async (tx) => {
+        if (opts.onlyIfRequested) {
+          // Takes the request: of two replicas racing for it, one gets a row here.
+          const taken = await tx
+            .updateTable('agent_credential_rotations')
+            .set({ requested_at: null })
+            .where('agent_id', '=', agentId)
+            .where('requested_at', 'is not', null)
+            .executeTakeFirst();
+          if (Number(taken.numUpdatedRows) === 0) return false;
+        }
         const agent = await tx.selectFrom('agents').select('credential_hash').where('id', '=', agentId).executeTakeFirst();
         const row = await tx.selectFrom('agent_credential_rotations').selectAll().where('agent_id', '=', agentId).executeTakeFirst();
         const keep = opts.keepPrevious && row?.previous_hash;
@@ -60,8 +70,9 @@ export class KyselyCredentialStore implements CredentialStore {
           .onConflict((oc) => oc.column('agent_id').doUpdateSet({ requested_at: null, ...previous }))
           .execute();
         await tx.updateTable('agents').set({ credential_hash: newHash }).where('id', '=', agentId).execute();
-      });
-    });
+        return true;
+      }),
+    );
   }
 
   confirmCredential(agentId: string): Promise<void> {

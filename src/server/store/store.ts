@@ -258,9 +258,11 @@ export interface CredentialStore {
    * transaction. The credential it replaces stays accepted until
    * `previousUntil` — unless `keepPrevious`, for an agent that authenticated
    * with the previous credential (it never took the newer one): that one
-   * then stays the previous, with its expiry unchanged.
+   * then stays the previous, with its expiry unchanged. With
+   * `onlyIfRequested`, does nothing and returns false unless a rotation is
+   * requested (so two replicas never rotate for one request).
    */
-  rotateCredential(agentId: string, newHash: string, opts: { keepPrevious: boolean; previousUntil: number }): Promise<void>;
+  rotateCredential(agentId: string, newHash: string, opts: { keepPrevious: boolean; previousUntil: number; onlyIfRequested?: boolean }): Promise<boolean>;
   /** The agent authenticated with its current credential: the previous one stops working now. */
   confirmCredential(agentId: string): Promise<void>;
   /** The agent (not revoked) whose previous credential this is, while its grace window lasts. */

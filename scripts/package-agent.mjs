@@ -8,6 +8,9 @@
 //
 //   npm run build && npm run package:agent -- [--version V] [--out FILE]
 //
+// Without --out it writes out/corral-agent-V.tar.gz in the checkout (out/ is
+// git-ignored).
+//
 // Deploying the result (`corral package push FILE && corral deploy NAME
 // --package corral-agent@V -s SELECTOR`) upgrades matching agents; see
 // docs/agent-upgrade.md.
@@ -41,6 +44,11 @@ function keep(src, pkgDir, native) {
   return true;
 }
 
+/** Where the package goes without --out: out/ in the checkout, which git ignores. */
+export function defaultOut(root, version) {
+  return join(root, 'out', `${AGENT_PACKAGE_NAME}-${version}.tar.gz`);
+}
+
 /**
  * Builds the package; returns { file, version, sha256-free size }. `root` is
  * the checkout (dist/ must be built). Throws with the reason.
@@ -54,7 +62,7 @@ export async function packageAgent({ version, out, root = ROOT } = {}) {
   } catch {
     throw new Error(`${join(root, 'dist', 'bin', 'corral.js')} is missing: run npm run build first`);
   }
-  const file = resolve(out ?? `${AGENT_PACKAGE_NAME}-${v}.tar.gz`);
+  const file = resolve(out ?? defaultOut(root, v));
   const stage = await mkdtemp(join(tmpdir(), 'corral-agent-package-'));
   try {
     await cp(join(root, 'dist'), join(stage, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.map') });
@@ -118,7 +126,11 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   try {
     const args = parseArgs(process.argv.slice(2));
     if (args.help) {
-      process.stdout.write('usage: npm run package:agent -- [--version V] [--out FILE]\nBuilds a kind: agent package of this checkout (run npm run build first).\n');
+      process.stdout.write(
+        'usage: npm run package:agent -- [--version V] [--out FILE]\nBuilds a kind: agent package of this checkout (run npm run build first).\n' +
+          '  --version V  the version the package and the agent report (default: package.json\'s)\n' +
+          '  --out FILE   where to write it (default: out/corral-agent-V.tar.gz in the checkout, git-ignored)\n',
+      );
     } else {
       const built = await packageAgent(args);
       process.stdout.write(`built ${built.name}@${built.version}: ${built.file} (${(built.size / 1024 / 1024).toFixed(1)} MiB)\n`);

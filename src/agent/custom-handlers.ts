@@ -18,6 +18,9 @@ import {
   type LogsResult,
 } from '../protocol/index.js';
 import { runCommand } from './exec.js';
+import { cleanEnvironment } from './environment.js';
+import type { AgentPolicy } from './policy/agent-policy.js';
+import { checkExec } from './policy/exec-policy.js';
 import { LogFollows, type LogFollowsOptions } from './log-follows.js';
 import type { ServicesManager } from './services/services-manager.js';
 
@@ -72,20 +75,21 @@ function parse<T>(schema: z.ZodType<T>, request: Record<string, unknown>): T {
 export function customHandlers(
   services: ServicesManager,
   dataDir: string,
-  opts: { noExec: boolean; log: Logger; follows?: LogFollowsOptions },
+  opts: { noExec: boolean; policy: AgentPolicy; log: Logger; follows?: LogFollowsOptions },
 ): Record<string, CustomHandler> {
   const logDir = (name: string) => join(dataDir, 'services', name, 'logs');
   const follows = new LogFollows({ log: opts.log, logDir, has: (name) => services.has(name) }, opts.follows);
   return {
     [SERVICES_CAPABILITY]: async () => ({ services: services.details().map((s) => ({ ...s, logFollowers: follows.count(s.name) })) }),
     [EXEC_CAPABILITY]: async (request, progress) => {
-      if (opts.noExec) throw new Error('exec is disabled on this agent (started with --no-exec)');
       const command = request.command;
       if (!Array.isArray(command) || command.length === 0 || !command.every((c) => typeof c === 'string')) throw new Error('"command" must be a non-empty list of strings');
       const timeoutMs = typeof request.timeoutMs === 'number' && request.timeoutMs > 0 ? Math.min(request.timeoutMs, 24 * 3600_000) : 60_000;
-      let where = { cwd: dataDir, env: { ...process.env } as Record<string, string> };
+      // The local policy decides, whatever the server asked for.
+      const argv = checkExec(opts.policy, command as string[], timeoutMs, { noExecFlag: opts.noExec });
+      let where = { cwd: dataDir, env: cleanEnvironment({ path: opts.policy.path }) };
       if (request.service !== undefined) where = services.environmentOf(serviceName(request));
-      return { ...(await runCommand(command as string[], { ...where, timeoutMs }, progress)) };
+      return { ...(await runCommand(argv, { ...where, timeoutMs }, progress)) };
     },
     [RESTART_CAPABILITY]: async (request) => {
       await services.restart(serviceName(request));

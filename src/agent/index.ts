@@ -26,6 +26,7 @@ export {
   type CompiledAgentOptions,
 } from './options.js';
 export { IdentityError } from './identity.js';
+export { AgentPolicyError, DEFAULT_POLICY_FILE } from './policy/agent-policy.js';
 export { runUpgradeWatcher, WatcherError } from './upgrade/watcher.js';
 export { AGENT_NODE_FLAGS } from './node-flags.js';
 
@@ -48,12 +49,13 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger; exit
       arch: platform['host.arch']!,
       logRotation: { ...DEFAULT_ROTATION, maxBytes: opts.logMaxBytes },
       logCheckMs: opts.logCheckMs,
+      policy: opts.policy,
     },
     // Called only once services converge, after `connection` exists.
     { log: deps.log.child({ component: 'services' }), target: (): DownloadTarget => connection.downloadTarget() },
   );
   const upgrader = new SelfUpgrader(
-    { dataDir: opts.dataDir, graceMs: opts.upgradeGraceMs, supervisor: opts.supervisor },
+    { dataDir: opts.dataDir, graceMs: opts.upgradeGraceMs, supervisor: opts.supervisor, policy: opts.policy },
     { log: deps.log.child({ component: 'upgrade' }), target: (): DownloadTarget => connection.downloadTarget(), exitForUpgrade: deps.exitForUpgrade },
   );
   const connection = new AgentConnection(opts, {
@@ -61,14 +63,14 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger; exit
     identity: new IdentityStore(opts.dataDir),
     remoteConfig: new RemoteConfigManager(opts.dataDir),
     services,
-    custom: customHandlers(services, opts.dataDir, { noExec: opts.noExec, log: deps.log.child({ component: 'logs' }) }),
+    custom: customHandlers(services, opts.dataDir, { noExec: opts.noExec, policy: opts.policy, log: deps.log.child({ component: 'logs' }) }),
     sampler: new ResourceSampler(opts.dataDir),
     upgrader,
   });
   // Services follow the last desired state on disk, whether or not a server answers.
   void connection.reconcileServices();
   connection.start();
-  deps.log.info({ instanceUid: connection.instanceUid, server: opts.opampUrl, dataDir: opts.dataDir, supervisor: opts.supervisor?.unit ?? null }, 'agent started');
+  deps.log.info({ instanceUid: connection.instanceUid, server: opts.opampUrl, dataDir: opts.dataDir, supervisor: opts.supervisor?.unit ?? null, policy: opts.policy.source ?? 'defaults (no policy file)' }, 'agent started');
   return {
     instanceUid: connection.instanceUid,
     stop: () => {

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import { parseFingerprint, readCaFile, ServerTrustError, type ServerTrust } from './server-trust.js';
+import { DEFAULT_POLICY_FILE, loadAgentPolicy, type AgentPolicy } from './policy/agent-policy.js';
 
 export interface AgentOptions {
   /** http(s)://HOST:PORT of the Corral server. */
@@ -19,8 +20,14 @@ export interface AgentOptions {
   /** Heartbeat seconds until the server offers its own. Default 30. */
   heartbeatSeconds?: number;
   backoff?: Partial<BackoffPolicy>;
-  /** Refuse exec jobs (they get a clear error). Default false. */
+  /** Refuse exec jobs (they get a clear error). Default false. Shorthand for the policy's `exec.enabled: false`. */
   noExec?: boolean;
+  /**
+   * The local policy file (policy/agent-policy.ts). Default
+   * /etc/corral/agent-policy.yaml; absent file → default policy; invalid or
+   * not root-owned → compileAgentOptions throws AgentPolicyError.
+   */
+  policyFile?: string;
   /** Seconds between resource samples sent to the server. Default 5. */
   sampleSeconds?: number;
   /** Seconds a new agent version has to connect and report healthy before the upgrade watcher reverts it. Default 60. */
@@ -61,6 +68,8 @@ export interface CompiledAgentOptions {
   heartbeatMs: number;
   backoff: BackoffPolicy;
   noExec: boolean;
+  /** What this agent allows, whatever the server asks. */
+  policy: AgentPolicy;
   sampleMs: number;
   upgradeGraceMs: number;
   logMaxBytes: number;
@@ -127,6 +136,7 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
     heartbeatMs: heartbeat * 1000,
     backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
     noExec: o.noExec ?? false,
+    policy: loadAgentPolicy(resolve(o.policyFile ?? DEFAULT_POLICY_FILE)),
     sampleMs: Math.max(0.2, o.sampleSeconds ?? 5) * 1000,
     upgradeGraceMs: Math.round(grace * 1000),
     logMaxBytes,

@@ -16,6 +16,7 @@ interface AgentFlags {
   heartbeat: number;
   logLevel: string;
   exec: boolean;
+  policy: string;
   sampleInterval: number;
   upgradeGrace: number;
   logMaxBytes: number;
@@ -78,7 +79,12 @@ export function agentCommand(): Command {
       },
       5,
     )
-    .option('--no-exec', 'refuse exec jobs from the server (they fail with a clear error)')
+    .option('--no-exec', "refuse exec jobs from the server (they fail with a clear error); shorthand for the policy file's exec.enabled: false")
+    .option(
+      '--policy <file>',
+      'local policy the server cannot change (exec on/off and allow-list, max exec timeout, whether services may run as root, allowed run users; see docs/agent-policy.md). Absent file: defaults (everything allowed); an invalid file or one writable by non-root stops the agent',
+      '/etc/corral/agent-policy.yaml',
+    )
     .addOption(
       new Option('--log-max-bytes <bytes>', "rotate a service's stdout.log or stderr.log once it is over this size (3 copies kept)")
         .argParser((v: string) => {
@@ -116,6 +122,7 @@ Example:
           name: flags.name,
           heartbeatSeconds: flags.heartbeat,
           noExec: !flags.exec,
+          policyFile: flags.policy,
           sampleSeconds: flags.sampleInterval,
           upgradeGraceSeconds: flags.upgradeGrace,
           logMaxBytes: flags.logMaxBytes,

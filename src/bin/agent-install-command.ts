@@ -52,7 +52,7 @@ export function addAgentInstallCommands(agent: Command): void {
     // Not --env-file: Node 20 reads that flag itself even after the script name (nodejs/node#54232).
     .option('--environment-file <file>', 'where to write the token (EnvironmentFile=; default /etc/corral/agent.env; /etc/corral/<unit-name>.env for another unit name)')
     .option('--user <user>', 'run the agent as this user (default root; services with run.user need root)')
-    .option('--dry-run', 'print the unit, the env file (token redacted) and the systemctl commands; touch nothing')
+    .option('--dry-run', 'print the unit, the env file (token redacted) and the systemctl commands; touch nothing (works without systemd)')
     .option('--no-start', 'enable the unit but do not start (or restart) the agent')
     .addOption(systemdRunDirOption())
     .addHelpText(

@@ -1,21 +1,25 @@
 #!/usr/bin/env node
 /** The one `corral` executable: wires the server, the agent and the client commands. */
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { serverCommand } from './server-command.js';
 import { agentCommand } from './agent-command.js';
-import { CliError, EXIT_CODES_HELP, addAgentShowSubcommand, registerClientCommands } from '../cli/index.js';
+import { CliError, EXIT_CODES_HELP, addAgentShowSubcommand, commanderErrorAsJson, registerClientCommands, reportError, wantsJson } from '../cli/index.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+// With -o json, errors are JSON too ({"error":{"code","message"}} on stderr), commander's own included.
+const json = wantsJson(process.argv.slice(2));
+const output = json ? { outputError: (s: string, write: (s: string) => void) => write(commanderErrorAsJson(s)) } : {};
 const program = new Command('corral')
   .description('Corral: manage agents and services on fleets of hosts, over OpAMP')
   .version(pkg.version)
-  .showHelpAfterError('(run with --help for usage)')
+  .configureOutput(output)
+  .showHelpAfterError(!json && '(run with --help for usage)')
   .addHelpText('after', EXIT_CODES_HELP);
 
 program.addCommand(serverCommand());
-const agent = agentCommand();
+const agent = agentCommand().configureOutput(output);
 addAgentShowSubcommand(agent);
 program.addCommand(agent);
 registerClientCommands(program);
@@ -24,7 +28,7 @@ program.enablePositionalOptions();
 agent.enablePositionalOptions();
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  const e = err as { message?: string; code?: string; exitCode?: number };
-  process.stderr.write(`error: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}\n`);
-  process.exit(err instanceof CliError ? err.exitCode : 1);
+  // Without exitOverride commander prints its parse errors and exits by itself:
+  // one that arrives here was thrown by an action, and is printed like any other.
+  process.exit(reportError(err instanceof CommanderError ? new CliError(err.message, err.exitCode, err.code) : err, process, json));
 });

@@ -1,5 +1,8 @@
 /** `corral server`: runs the control plane until SIGTERM/SIGINT. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { CliError, EXIT } from '../cli/index.js';
 import { pino } from 'pino';
 
 // The server's modules (HTTP stack, store drivers, metrics) load only when a server runs,
@@ -141,14 +144,23 @@ Examples:
       process.on('SIGHUP', () => server.reloadTls());
     });
 
+  // `server` has --data-dir and --database too: without this, commander hands
+  // `rotate-admin-token --data-dir X` to the parent and the subcommand gets its defaults.
+  cmd.enablePositionalOptions();
   cmd
     .command('rotate-admin-token')
     .description('Revoke every admin token and print a new one (works on the store directly; the server may be running)')
-    .option('--data-dir <dir>', 'data directory', './corral-data')
-    .option('--database <url>', 'PostgreSQL URL, if the server uses one', process.env.CORRAL_DATABASE)
-    .action(async (flags: { dataDir: string; database?: string }) => {
+    .option('--data-dir <dir>', 'the server\'s data directory (its SQLite store)', './corral-data')
+    .option('--database <url>', 'the server\'s PostgreSQL URL, if it uses one (default: $CORRAL_DATABASE)', process.env.CORRAL_DATABASE)
+    .action(async (_flags: unknown, sub: Command) => {
       const { compileServerOptions, openStore, rotateAdminToken } = await loadServer();
-      const opts = compileServerOptions({ dataDir: flags.dataDir, database: flags.database });
+      // Given before the subcommand (`server --data-dir X rotate-admin-token`), they are the parent's: take them from there.
+      const given = (key: string): string | undefined =>
+        (sub.getOptionValueSource(key) !== 'cli' && cmd.getOptionValueSource(key) === 'cli' ? cmd.getOptionValue(key) : sub.getOptionValue(key)) as string | undefined;
+      const opts = compileServerOptions({ dataDir: given('dataDir'), database: given('database') });
+      if (!opts.database && !existsSync(join(opts.dataDir, 'corral.db'))) {
+        throw new CliError(`no Corral store in ${opts.dataDir} (no corral.db there); pass the server's --data-dir, or --database for PostgreSQL`, EXIT.ERROR, 'STORE_NOT_FOUND');
+      }
       const store = await openStore({ database: opts.database, dataDir: opts.dataDir });
       try {
         const token = await rotateAdminToken(store, Date.now(), process.env.CORRAL_ADMIN_TOKEN);

@@ -32,8 +32,8 @@ export class ApiClient {
   }
 
   /** Sends a file (a Blob streams from disk) as the raw request body. */
-  upload<T>(path: string, body: Blob, contentType: string): Promise<T> {
-    return this.send<T>('POST', path, { body, contentType }, 600_000);
+  upload<T>(path: string, body: Blob, contentType: string, headers: Record<string, string> = {}): Promise<T> {
+    return this.send<T>('POST', path, { body, contentType, headers }, 600_000);
   }
 
   /**
@@ -47,8 +47,8 @@ export class ApiClient {
     throw this.failure(res, await res.text());
   }
 
-  private async send<T>(method: string, path: string, payload?: { body: string | Blob; contentType: string }, timeoutMs = 30_000): Promise<T> {
-    const res = await this.open(method, path, payload ? { 'content-type': payload.contentType } : {}, payload?.body, AbortSignal.timeout(timeoutMs));
+  private async send<T>(method: string, path: string, payload?: { body: string | Blob; contentType: string; headers?: Record<string, string> }, timeoutMs = 30_000): Promise<T> {
+    const res = await this.open(method, path, payload ? { ...payload.headers, 'content-type': payload.contentType } : {}, payload?.body, AbortSignal.timeout(timeoutMs));
     const text = await res.text();
     if (res.ok) {
       try {

@@ -6,6 +6,8 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, type CliIo } from './index.js';
+import { Fleet } from '../testkit/fleet.js';
+import { OpenApiResponses, type OpenApiDocument } from '../testkit/openapi-responses.js';
 
 interface Recorded {
   method: string;
@@ -16,9 +18,11 @@ interface Recorded {
 type Reply = { status: number; body: unknown };
 type Route = (req: Recorded) => Reply;
 
-/** A canned /api/v1: routes by "METHOD /path" (query ignored), recording every request. */
+/** A canned /api/v1: routes by "METHOD /path" (query ignored), recording every request and every canned answer. */
 class FakeApi {
   readonly requests: Recorded[] = [];
+  /** Every canned answer served (and the request it answered), checked at the end against the real server's OpenAPI document. */
+  readonly served: { method: string; url: string; body: unknown; reply: Reply }[] = [];
   routes = new Map<string, Route>();
   private server: Server = createServer((req, res) => void this.handle(req).then((r) => res.writeHead(r.status, { 'content-type': 'application/json' }).end(JSON.stringify(r.body))));
   url = '';
@@ -42,7 +46,10 @@ class FakeApi {
     const rec: Recorded = { method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, body: text ? JSON.parse(text) : undefined };
     this.requests.push(rec);
     const route = this.routes.get(`${rec.method} ${rec.url.split('?')[0]}`);
-    return route ? route(rec) : { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route ${rec.method} ${rec.url}` } } };
+    if (!route) return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route ${rec.method} ${rec.url}` } } };
+    const reply = route(rec);
+    this.served.push({ method: rec.method, url: rec.url, body: rec.body, reply });
+    return reply;
   }
 }
 
@@ -65,6 +72,7 @@ function agent(id: string, name: string) {
     lastSeenAt: new Date(Date.now() - 3_000).toISOString(),
     health: { healthy: true, status: 'running', lastError: '' },
     config: { desiredHash: null, reportedHash: null, status: 'NONE', errorMessage: '' },
+    agentPackage: null,
   };
 }
 const detail = (a: ReturnType<typeof agent>) => ({
@@ -101,7 +109,7 @@ after(() => api.stop());
 beforeEach(async () => {
   api.routes.clear();
   api.requests.length = 0;
-  api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, WEB2] } });
+  api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, WEB2], warnings: [] } });
   if (dir) await rm(dir, { recursive: true, force: true });
   dir = await mkdtemp(join(tmpdir(), 'corral-cli-'));
   out = '';
@@ -157,9 +165,29 @@ describe('API errors become exit codes', () => {
     assert.match(err, /yaml/);
   });
 
+  it('writes errors as JSON on stderr with -o json, API, connection and usage errors alike', async () => {
+    api.on('GET /api/v1/rollouts/nope', apiError(404, 'ROLLOUT_NOT_FOUND', 'rollout nope not found'));
+    assert.equal(await run('rollout', 'status', 'nope', '-o', 'json'), 1);
+    assert.deepEqual(JSON.parse(err), { error: { code: 'ROLLOUT_NOT_FOUND', message: 'rollout nope not found' } });
+    assert.equal(out, '');
+
+    err = '';
+    assert.equal(await run('agents', '--output=json', '--server', 'http://127.0.0.1:9'), 3);
+    assert.equal((JSON.parse(err) as { error: { code: string } }).error.code, 'UNREACHABLE');
+
+    err = '';
+    assert.equal(await run('agents', '-o', 'json', '--no-such-flag'), 1);
+    assert.deepEqual(JSON.parse(err), { error: { code: 'INVALID_ARGUMENT', message: "unknown option '--no-such-flag'" } });
+
+    err = '';
+    assert.equal(await run('rollout', 'status', 'nope'), 1);
+    assert.equal(err, 'error: rollout nope not found (ROLLOUT_NOT_FOUND)\n', 'text without -o json');
+  });
+
   it('exits 0 on --help and lists the exit codes', async () => {
     assert.equal(await run('--help'), 0);
     assert.match(out, /Exit codes[\s\S]*3 +server unreachable/);
+    assert.match(out, /5 +a followed rollout paused/);
   });
 });
 
@@ -189,7 +217,25 @@ describe('agent ids', () => {
 
   it('refuses a prefix nothing matches', async () => {
     assert.equal(await run('agent', 'show', 'abcdef'), 1);
-    assert.match(err, /no agent id starts or ends with "abcdef".*\(AGENT_NOT_FOUND\)/);
+    assert.match(err, /no agent is named "abcdef" or has an id that starts or ends with it.*\(AGENT_NOT_FOUND\)/);
+  });
+
+  it('resolves an agent by its name wherever an agent is named', async () => {
+    api.on(`GET /api/v1/agents/${WEB2.id}/services`, { status: 200, body: { services: [] } });
+    api.on(`PATCH /api/v1/agents/${WEB2.id}`, { status: 200, body: detail(WEB2) });
+    api.on(`DELETE /api/v1/agents/${WEB2.id}`, { status: 200, body: detail(WEB2) });
+    for (const argv of [['services', 'web-2'], ['agent', 'show', 'web-2'], ['label', 'web-2', 'tier=db'], ['revoke', 'web-2']]) {
+      api.requests.length = 0;
+      assert.equal(await run(...argv), 0, `${argv.join(' ')}: ${err}`);
+      assert.ok(lastRequest().url.startsWith(`/api/v1/agents/${WEB2.id}`), `${argv.join(' ')} asked for ${lastRequest().url}`);
+    }
+  });
+
+  it('refuses a name two agents share, listing them with their ids', async () => {
+    api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, { ...WEB2, name: 'web-1' }], warnings: [] } });
+    assert.equal(await run('services', 'web-1'), 1);
+    assert.match(err, /"web-1" is the name of 2 agents: 0190f3a2-7c41-7d2e-9a55-82c407ff8cb7 \(web-1\), 0190f3a2-7c41-7f00-8b11-5d6e7f809102 \(web-1\); give the id instead \(AMBIGUOUS\)/);
+    assert.equal(api.requests.length, 1, 'only the list was fetched');
   });
 
   it('uses a full id as is', async () => {
@@ -210,13 +256,13 @@ describe('agent ids', () => {
 
   it('prints the raw API JSON with -o json', async () => {
     assert.equal(await run('agents', '-o', 'json'), 0, err);
-    assert.deepEqual(JSON.parse(out), { agents: [WEB1, WEB2] });
+    assert.deepEqual(JSON.parse(out), { agents: [WEB1, WEB2], warnings: [] });
   });
 });
 
 describe('corral label', () => {
   beforeEach(() => {
-    api.on(`PATCH /api/v1/agents/${WEB1.id}`, (req) => ({ status: 200, body: { ...detail(WEB1), labels: { env: 'prod', canary: 'true' }, seen: req.body } }));
+    api.on(`PATCH /api/v1/agents/${WEB1.id}`, () => ({ status: 200, body: { ...detail(WEB1), labels: { env: 'prod', canary: 'true' } } }));
   });
 
   it('sends k=v as a value and k- as null, and prints the resulting labels', async () => {
@@ -320,7 +366,7 @@ describe('corral config status --wait', () => {
 describe('credentials', () => {
   it('login checks the token, saves it with mode 0600, and later commands use it', async () => {
     io.env = {};
-    api.on('GET /api/v1/agents', (req) => (req.authorization === 'Bearer good' ? { status: 200, body: { agents: [] } } : apiError(401, 'UNAUTHENTICATED', 'invalid or revoked admin token')));
+    api.on('GET /api/v1/agents', (req) => (req.authorization === 'Bearer good' ? { status: 200, body: { agents: [], warnings: [] } } : apiError(401, 'UNAUTHENTICATED', 'invalid or revoked admin token')));
     assert.equal(await run('login', '--server', `${api.url}/`, '--token', 'bad'), 4);
     assert.match(err, /refused the token/);
     assert.equal(await run('login', '--server', api.url, '--token', 'good'), 0, err);
@@ -338,7 +384,7 @@ describe('credentials', () => {
 
   it('never sends the saved token to another server', async () => {
     io.env = {};
-    api.on('GET /api/v1/agents', { status: 200, body: { agents: [] } });
+    api.on('GET /api/v1/agents', { status: 200, body: { agents: [], warnings: [] } });
     await saveLogin({ version: 1, server: 'http://elsewhere.example:4320', token: 'secret' });
     assert.equal(await run('agents', '--server', api.url), 0, err);
     assert.equal(lastRequest().authorization, undefined);
@@ -370,5 +416,104 @@ describe('corral events', () => {
   it('refuses a --limit out of range', async () => {
     assert.equal(await run('events', '--limit', '0'), 1);
     assert.match(err, /--limit must be a whole number from 1 to 1000/);
+  });
+});
+
+describe('rollout references', () => {
+  const summary = (id: string, deployment: string) => ({
+    id,
+    deployment,
+    kind: 'rollout',
+    state: 'running',
+    reason: '',
+    fromRevision: 1,
+    toRevision: 2,
+    stage: 0,
+    createdBy: 'me@host (api)',
+    createdAt: new Date(0).toISOString(),
+    finishedAt: null,
+  });
+  const A = summary('3f2a9c10-0000-4000-8000-000000000001', 'web');
+  const B = summary('3f2b0000-0000-4000-8000-000000000002', 'api');
+  const C = summary('cafe0000-0000-4000-8000-000000000003', 'cafe');
+
+  beforeEach(() => {
+    api.on('GET /api/v1/rollouts', { status: 200, body: { rollouts: [A, B, C] } });
+    for (const r of [A, B, C]) api.on(`POST /api/v1/rollouts/${r.id}/pause`, { status: 200, body: { ...r, state: 'paused' } });
+    api.on('POST /api/v1/rollouts/cafe/pause', { status: 200, body: { ...C, state: 'paused' } });
+  });
+
+  it('takes a unique prefix of a rollout id', async () => {
+    assert.equal(await run('rollout', 'pause', '3f2a'), 0, err);
+    assert.equal(lastRequest().url, `/api/v1/rollouts/${A.id}/pause`);
+    assert.match(out, /rollout 3f2a9c10-.* of web: paused/);
+  });
+
+  it('refuses a prefix two rollouts share, listing them', async () => {
+    assert.equal(await run('rollout', 'pause', '3f2'), 1);
+    assert.match(err, /"3f2" starts 2 rollout ids: 3f2a9c10-\S+ \(rollout of web, running\), 3f2b0000-\S+ \(rollout of api, running\); give more of the id \(AMBIGUOUS\)/);
+  });
+
+  it('takes a deployment name as one, also when it looks like an id prefix', async () => {
+    assert.equal(await run('rollout', 'pause', 'cafe'), 0, err);
+    assert.equal(lastRequest().url, '/api/v1/rollouts/cafe/pause');
+  });
+});
+
+describe('corral deployment list and status', () => {
+  const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: {}, desiredState: 'running', revision: 2, stableRevision: 1, policy: {}, createdAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString() };
+
+  it('lists deployments like corral deployments', async () => {
+    api.on('GET /api/v1/deployments', { status: 200, body: { deployments: [d] } });
+    assert.equal(await run('deployment', 'list'), 0, err);
+    const listed = out;
+    assert.match(listed, /^web +hello@1\.0\.0 +r2 \(stable r1\) +env=prod +running/m);
+    out = '';
+    assert.equal(await run('deployments'), 0, err);
+    assert.equal(out, listed);
+  });
+
+  it('says so on stderr when the selector matches no agent', async () => {
+    api.on('GET /api/v1/deployments/web/status', { status: 200, body: { deployment: { ...d, selector: 'evn=prod' }, rollout: null, agents: [] } });
+    assert.equal(await run('deployment', 'status', 'web'), 0, err);
+    assert.equal(err, "no Corral agent matches 'evn=prod'; see why with: corral agents -s 'evn=prod'\n");
+  });
+});
+
+// Last, over everything the tests above served: the canned answers are what the real server sends.
+describe("the fake API's answers", () => {
+  let fleet: Fleet;
+  let doc: OpenApiResponses;
+  before(async () => {
+    fleet = await Fleet.start();
+    doc = new OpenApiResponses((await (await fetch(`${fleet.url}/api/v1/openapi.json`)).json()) as OpenApiDocument);
+  });
+  after(() => fleet?.close());
+
+  it("fit the response schemas of the server's published OpenAPI document", () => {
+    assert.ok(api.served.length > 20, `the tests above served ${api.served.length} canned answers`);
+    const seen = new Set<string>();
+    const problems: string[] = [];
+    for (const { method, url, reply } of api.served) {
+      const key = `${method} ${url} ${reply.status} ${JSON.stringify(reply.body)}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      problems.push(...doc.problems(method, url, reply.status, reply.body));
+    }
+    assert.deepEqual([...new Set(problems)], []);
+  });
+
+  it("are answers to requests the server's schemas accept", () => {
+    const sent = api.served.filter((s) => s.body !== undefined);
+    assert.ok(new Set(sent.map((s) => s.method)).size >= 2, `requests with a body: ${sent.map((s) => `${s.method} ${s.url}`).join(', ')}`);
+    assert.deepEqual([...new Set(sent.flatMap((s) => doc.requestProblems(s.method, s.url, s.body)))], []);
+    assert.match(doc.requestProblems('PATCH', `/api/v1/agents/${WEB1.id}`, { labels: { env: 7 } }).join('\n'), /labels\.env/);
+  });
+
+  it('catches an answer the server would not give', () => {
+    assert.deepEqual(doc.problems('GET', '/api/v1/agents', 200, { agents: [WEB1], warnings: [] }), []);
+    assert.match(doc.problems('GET', '/api/v1/agents', 200, { agents: [{ ...WEB1, status: 'sleeping' }], warnings: [] }).join('\n'), /agents\.0\.status/);
+    assert.match(doc.problems('GET', '/api/v1/agents', 200, { agents: [{ ...WEB1, nickname: 'x' }], warnings: [] }).join('\n'), /agents\.0/);
+    assert.deepEqual(doc.problems('GET', '/api/v1/agentz', 200, {}), ['the server has no route GET /api/v1/agentz']);
   });
 });

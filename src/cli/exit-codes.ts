@@ -9,6 +9,8 @@ export const EXIT = {
   UNREACHABLE: 3,
   /** The token was missing or refused (401). */
   AUTH: 4,
+  /** A followed rollout (rollout status -w, deploy --wait) paused: it waits for an operator's promote, resume or rollback. */
+  PAUSED: 5,
 } as const;
 
 /** The `--help` epilogue for the `corral` program: `program.addHelpText('after', EXIT_CODES_HELP)`. */
@@ -19,6 +21,9 @@ Exit codes (client commands):
   2  a --wait timed out (e.g. corral config status NAME --wait --timeout 60)
   3  server unreachable (check --server / CORRAL_SERVER)
   4  authentication failed (check --token / CORRAL_TOKEN, or run corral login)
+  5  a followed rollout paused (rollout status -w, deploy --wait): promote, resume or roll it back
+
+With -o json, errors are JSON on stderr: {"error":{"code":"...","message":"..."}}.
 
 Connection: --server/--token on each command, else CORRAL_SERVER/CORRAL_TOKEN,
 else the login saved by corral login; the default server is http://127.0.0.1:4320.`;

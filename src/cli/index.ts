@@ -3,3 +3,4 @@ export { registerClientCommands, addAgentShowSubcommand } from './register.js';
 export { runCli, reportError } from './run-cli.js';
 export { defaultCliIo, type CliIo } from './context.js';
 export { EXIT, EXIT_CODES_HELP, CliError } from './exit-codes.js';
+export { wantsJson, commanderErrorAsJson } from './error-output.js';

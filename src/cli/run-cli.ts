@@ -1,22 +1,18 @@
 /** Runs client commands in process, with injected io: what tests and embedders call. */
-import { Command, CommanderError } from 'commander';
-import { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes.js';
+import { Command } from 'commander';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
+import { commanderErrorAsJson, wantsJson, writeError } from './error-output.js';
 import { defaultCliIo, type CliIo } from './context.js';
 import { addAgentShowSubcommand, registerClientCommands } from './register.js';
 
 /**
- * Prints a failure as `error: <message> (<code>)` on io.stderr and returns the
- * exit code for it. Commander's own errors (usage, --help, --version) are
- * already printed by commander, so only their exit code is returned.
+ * Prints a failure as `error: <message> (<code>)` on io.stderr (as a JSON
+ * line `{"error":{"code","message"}}` when `json`) and returns the exit code
+ * for it. Commander's own errors (usage, --help, --version) are already
+ * printed by commander, so only their exit code is returned.
  */
-export function reportError(err: unknown, io: Pick<CliIo, 'stderr'>): number {
-  if (err instanceof CommanderError) return err.exitCode;
-  if (err instanceof CliError) {
-    io.stderr.write(`error: ${err.message}${err.code ? ` (${err.code})` : ''}\n`);
-    return err.exitCode;
-  }
-  io.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-  return EXIT.ERROR;
+export function reportError(err: unknown, io: Pick<CliIo, 'stderr'>, json = false): number {
+  return writeError(err, io.stderr, json);
 }
 
 /**
@@ -27,11 +23,16 @@ export function reportError(err: unknown, io: Pick<CliIo, 'stderr'>): number {
  * not part of it.
  */
 export async function runCli(argv: string[], io: CliIo = defaultCliIo()): Promise<number> {
+  const json = wantsJson(argv);
   const program = new Command('corral')
     .description('Corral client commands')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
-    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      ...(json ? { outputError: (s: string, write: (s: string) => void) => write(commanderErrorAsJson(s)) } : {}),
+    })
+    .showHelpAfterError(!json && '(run with --help for usage)')
     .enablePositionalOptions()
     .addHelpText('after', EXIT_CODES_HELP);
   registerClientCommands(program, io);
@@ -40,6 +41,6 @@ export async function runCli(argv: string[], io: CliIo = defaultCliIo()): Promis
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.OK;
   } catch (err) {
-    return reportError(err, io);
+    return reportError(err, io, json);
   }
 }

@@ -23,6 +23,8 @@ const Artifact = z
     arch: z.string(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     signature: z.string().regex(/^[0-9a-f]{128}$/),
+    /** The publisher's ed25519 signature of the sha256 digest (corral package sign), checked by agents that pin publisher keys. */
+    publisherSignature: z.string().regex(/^[0-9a-f]{128}$/).optional(),
     size: z.number().int().nonnegative(),
     /** Server-relative download path, e.g. /api/v1/artifacts/<sha256>. */
     path: z.string().regex(/^\/api\/v1\/artifacts\/[0-9a-f]{64}$/),

@@ -87,3 +87,18 @@ export {
   type Reply,
   type RestartRequest,
 } from './custom-messages.js';
+export {
+  DEFAULT_PACKAGE_ENTRY_LIMITS,
+  UnsafePackageEntryError,
+  checkPackageEntries,
+  type PackageEntryHeader,
+  type PackageEntryLimits,
+} from './package-entries.js';
+export {
+  PUBLISHER_SIGNATURE_HEADER,
+  PUBLISHER_SIGNATURE_SUFFIX,
+  PublisherKeyError,
+  publisherPublicKey,
+  publisherSigned,
+  signDigestWith,
+} from './publisher-signature.js';

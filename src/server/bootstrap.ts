@@ -5,7 +5,7 @@
  */
 import type { Store } from './store/index.js';
 import { newTokenRecord } from './auth/tokens.js';
-import { ValidationError } from './errors.js';
+import { CorralError, ValidationError } from './errors.js';
 
 export interface BootstrapSecrets {
   adminToken: string;
@@ -33,9 +33,15 @@ export async function bootstrapTokens(store: Store, env: Record<string, string |
   return { adminToken: admin.secret, enrollmentToken: enrollment.secret };
 }
 
-/** Replaces every admin token with a new one (for `corral server rotate-admin-token`). */
+/**
+ * Replaces every admin token with a new one (for `corral server rotate-admin-token`).
+ * Throws STORE_NOT_SET_UP on a store no server has started on (no admin token ever made):
+ * that is a wrong --data-dir/--database, and a token made there would work nowhere.
+ */
 export async function rotateAdminToken(store: Store, now: number, secret?: string): Promise<string> {
-  for (const t of await store.listTokens('admin')) if (t.revokedAt === null) await store.revokeToken(t.id, now);
+  const existing = await store.listTokens('admin');
+  if (existing.length === 0) throw new CorralError('STORE_NOT_SET_UP', 'no Corral store here: no server has started on it (it has no admin token); pass the server\'s --data-dir or --database');
+  for (const t of existing) if (t.revokedAt === null) await store.revokeToken(t.id, now);
   const admin = newTokenRecord('admin', 'rotated admin', now, chosen('CORRAL_ADMIN_TOKEN', secret));
   await store.createToken(admin.record);
   return admin.secret;

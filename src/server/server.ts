@@ -25,6 +25,7 @@ import { createApi } from './api/routes.js';
 import { createMetrics, routeLabel } from './metrics.js';
 import { PackageService } from './packages/package-service.js';
 import { loadSigningKey } from './packages/signing-key.js';
+import { secureDataDir } from './data-dir.js';
 import { ARTIFACT_PATH, serveArtifact } from './packages/artifact-download.js';
 import { DownloadLimiter } from './packages/download-limiter.js';
 import { bootstrapTokens, type BootstrapSecrets } from './bootstrap.js';
@@ -60,6 +61,8 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
 export async function startServer(opts: CompiledServerOptions, deps: ServerDeps): Promise<RunningServer> {
   const log = deps.log;
   const clock = deps.clock ?? systemClock;
+  // Artifacts live here whatever the store: never readable by other users.
+  secureDataDir(opts.dataDir, log);
   const store = deps.store ?? (await openStore({ database: opts.database, dataDir: opts.dataDir, log }));
   const firstStart = await bootstrapTokens(store, deps.env ?? process.env, clock.now());
   const events = new EventRecorder({ store, clock, log });

@@ -54,8 +54,9 @@ export class TestAgent {
     readonly name: string,
     readonly dataDir: string,
     readonly args: string[],
+    readonly env: Record<string, string> = {},
   ) {
-    this.process = new CorralProcess(args, {}, AGENT_NODE_FLAGS);
+    this.process = new CorralProcess(args, env, AGENT_NODE_FLAGS);
   }
 
   /** The instance uid the agent persisted (waits for the file). */
@@ -71,7 +72,7 @@ export class TestAgent {
 
   async restart(): Promise<void> {
     await this.process.stop();
-    this.process = new CorralProcess(this.args, {}, AGENT_NODE_FLAGS);
+    this.process = new CorralProcess(this.args, this.env, AGENT_NODE_FLAGS);
   }
 }
 
@@ -159,7 +160,8 @@ export class Fleet {
     return { url, process: p };
   }
 
-  async startAgent(opts: { name?: string; labels?: Record<string, string>; token?: string; extraArgs?: string[]; server?: string } = {}): Promise<TestAgent> {
+  /** `env`: extra environment for the agent process (on top of the test's own). */
+  async startAgent(opts: { name?: string; labels?: Record<string, string>; token?: string; extraArgs?: string[]; server?: string; env?: Record<string, string> } = {}): Promise<TestAgent> {
     const name = opts.name ?? `agent-${this.agents.length + 1}`;
     const dataDir = join(this.root, name);
     const args = [
@@ -175,7 +177,7 @@ export class Fleet {
       ...Object.entries(opts.labels ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
       ...(opts.extraArgs ?? []),
     ];
-    const agent = new TestAgent(name, dataDir, args);
+    const agent = new TestAgent(name, dataDir, args, opts.env);
     this.agents.push(agent);
     return agent;
   }

@@ -17,13 +17,15 @@ export class CorralProcess {
   exitSignal: NodeJS.Signals | null = null;
   readonly exited: Promise<void>;
 
-  /** `nodeArgs` go to node before the script (agents get AGENT_NODE_FLAGS, as in production). */
+  /** `nodeArgs` go to node before the script (agents get AGENT_NODE_FLAGS, as in production); `cwd` defaults to this process's. */
   constructor(
     readonly args: string[],
     env: Record<string, string | undefined> = {},
     nodeArgs: readonly string[] = [],
+    opts: { cwd?: string } = {},
   ) {
     this.child = spawn(process.execPath, [...nodeArgs, CORRAL_BIN, ...args], {
+      cwd: opts.cwd,
       env: { ...process.env, CORRAL_SERVER: undefined, CORRAL_TOKEN: undefined, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -92,8 +94,9 @@ export async function runCorral(
   args: string[],
   env: Record<string, string | undefined> = {},
   timeoutMs = 30_000,
+  opts: { cwd?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = new CorralProcess(args, env);
+  const p = new CorralProcess(args, env, [], opts);
   const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
   await p.exited;
   clearTimeout(timer);

@@ -118,6 +118,19 @@ describe('corral agent install / uninstall', { concurrency: false }, () => {
     assert.deepEqual(systemctlCalls(), []);
   });
 
+  it('renders the unit on --dry-run also where systemd is not the init system, saying so', async () => {
+    const args = installArgs('http://127.0.0.1:9', 'corral_enroll_e2etoken42');
+    args[args.indexOf('--systemd-run-dir') + 1] = join(root, 'no-systemd-here');
+    rmSync(systemctlLog, { force: true });
+    const r = await corral(...args, '--dry-run');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ExecStart=.* agent --server http:\/\/127\.0\.0\.1:9 /m);
+    assert.match(r.stdout, /# note: systemd is not the init system on this host .*docs\/agent-install\.md/);
+    assert.doesNotMatch(r.stdout, /e2etoken42/);
+    assert.equal(existsSync(paths().unit), false);
+    assert.deepEqual(systemctlCalls(), []);
+  });
+
   it('exits non-zero pointing at the fallback doc where systemd is not the init system', async () => {
     const args = installArgs('http://127.0.0.1:9', 'corral_enroll_e2etoken42');
     args[args.indexOf('--systemd-run-dir') + 1] = join(root, 'no-systemd-here');

@@ -47,6 +47,25 @@ describe('exec jobs', { concurrency: false }, () => {
     assert.ok(job.hosts.every((h) => h.exitCode === 0 && h.output.includes('hello from')));
   });
 
+  it('prints the job with per-host results as JSON with -o json, and nothing else on stdout', async () => {
+    const ok = await fleet.cli('exec', '-s', 'env=prod', '-o', 'json', '--', 'sh', '-c', 'echo "hello from $(basename "$PWD")"');
+    assert.equal(ok.code, 0, ok.stderr);
+    const job = JSON.parse(ok.stdout) as JobJson;
+    assert.equal(job.status, 'succeeded');
+    assert.deepEqual(job.hosts.map((h) => h.agentName).sort(), ['node-1', 'node-2', 'node-3', 'node-4']);
+    for (const h of job.hosts) {
+      assert.equal(h.exitCode, 0);
+      assert.equal(h.output, `hello from ${h.agentName}\n`);
+    }
+    assert.deepEqual((await fleet.api<JobJson>('GET', `/api/v1/jobs/${job.id}`)).body, job);
+
+    const failing = await fleet.cli('exec', '-s', 'env=prod', '-o', 'json', '--', 'sh', '-c', 'exit 3');
+    assert.equal(failing.code, 1);
+    const failed = JSON.parse(failing.stdout) as JobJson;
+    assert.notEqual(failed.status, 'succeeded');
+    assert.ok(failed.hosts.some((h) => h.status === 'failed' && h.exitCode === 3), failing.stdout);
+  });
+
   it('never runs more hosts at once than max concurrency', async () => {
     const res = await fleet.cli('exec', '-s', 'env=prod', '--max-concurrency', '2', '--', 'sleep', '0.6');
     assert.equal(res.code, 0, res.stderr);

@@ -231,9 +231,27 @@ function redact(envFile: string): string {
   return envFile.replace(new RegExp(`^(${TOKEN_ENV}=.{0,14}).*$`, 'm'), '$1... (redacted)');
 }
 
-/** Installs (or replaces) and enables the unit; starts or restarts the agent unless `start` is false. */
+/**
+ * assertSystemd, except that a dry run (which runs nothing) goes on without
+ * systemd: it returns the reason, for the dry run to print as a note.
+ */
+function systemdMissing(runDir: string, dryRun: boolean): string | null {
+  try {
+    assertSystemd(runDir);
+    return null;
+  } catch (e) {
+    if (dryRun && e instanceof AgentInstallError && e.code === 'SYSTEMD_NOT_FOUND') return e.message;
+    throw e;
+  }
+}
+
+/**
+ * Installs (or replaces) and enables the unit; starts or restarts the agent
+ * unless `start` is false. A dry run prints what it would write and run,
+ * also on a host without systemd (with a note saying so).
+ */
 export async function installAgentService(o: CompiledAgentInstallOptions, deps: InstallDeps): Promise<void> {
-  assertSystemd(o.systemdRunDir);
+  const noSystemd = systemdMissing(o.systemdRunDir, o.dryRun);
   assertRoot(o, deps.uid, 'corral agent install');
   const replacing = existsSync(o.unitPath);
   const commands: string[][] = [['daemon-reload']];
@@ -243,6 +261,7 @@ export async function installAgentService(o: CompiledAgentInstallOptions, deps: 
 
   if (o.dryRun) {
     deps.out(`# dry run: nothing is written or run`);
+    if (noSystemd) deps.out(`# note: ${noSystemd}`);
     deps.out(`# ${o.unitPath} (0644)${replacing ? ', replacing the existing unit' : ''}`);
     deps.out(o.unit);
     deps.out(`# ${o.launchLink} -> ${o.packageRoot}`);
@@ -302,7 +321,7 @@ export async function uninstallAgentService(u: AgentUninstallOptions, deps: Inst
   const unitDir = resolve(u.unitDir ?? DEFAULT_UNIT_DIR);
   const unitPath = join(unitDir, unitName);
   const dryRun = u.dryRun ?? false;
-  assertSystemd(u.systemdRunDir ?? SYSTEMD_RUN_DIR);
+  const noSystemd = systemdMissing(u.systemdRunDir ?? SYSTEMD_RUN_DIR, dryRun);
   assertRoot({ dryRun, requiresRoot: unitDir === DEFAULT_UNIT_DIR }, deps.uid, 'corral agent uninstall');
   if (!existsSync(unitPath)) {
     deps.out(`${unitPath} does not exist: nothing to uninstall`);
@@ -318,6 +337,7 @@ export async function uninstallAgentService(u: AgentUninstallOptions, deps: Inst
   const removals = [unitPath, ...(envFile && existsSync(envFile) ? [envFile] : []), ...(u.purge && dataDir ? [dataDir] : [])];
   if (dryRun) {
     deps.out('# dry run: nothing is removed or run');
+    if (noSystemd) deps.out(`# note: ${noSystemd}`);
     deps.out(`$ systemctl disable --now ${unitName}`);
     for (const p of removals) deps.out(`would remove ${p}`);
     deps.out('$ systemctl daemon-reload');

@@ -111,7 +111,8 @@ function percentOf(bytes: number, total: number): number {
 /** Returns the verified archive's path, downloading what is missing. Throws DownloadError (DownloadAbortedError when called off). */
 export async function fetchArtifact(artifact: DeploymentArtifact, dir: string, target: DownloadTarget, opts: FetchArtifactOptions = {}): Promise<string> {
   if (!target.signingKeyPem) throw new DownloadError('no package-signing key pinned (the agent learns it at enrollment): refusing to install unsigned-checkable artifacts');
-  await mkdir(dir, { recursive: true });
+  // Private: the data dir may be searchable by run.user services (services/service-access.ts).
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const done = join(dir, `${artifact.sha256}.tar.gz`);
   if ((await sizeOf(done)) === artifact.size) return done;
   const part = join(dir, `${artifact.sha256}.part`);

@@ -8,12 +8,12 @@ import { gzipSync } from 'node:zlib';
 import { UnsafeArchiveError, inspectArchive, unpackArchive } from './unpack.js';
 
 /** One raw ustar header + content: lets tests build archives no honest tool would. */
-function entry(name: string, opts: { type?: string; body?: string; link?: string } = {}): Buffer {
+function entry(name: string, opts: { type?: string; body?: string; link?: string; mode?: string } = {}): Buffer {
   const body = Buffer.from(opts.body ?? '');
   const h = Buffer.alloc(512);
   const put = (s: string, off: number, len: number) => h.write(s, off, len, 'utf8');
   put(name, 0, 100);
-  put('0000644\0', 100, 8);
+  put(`${opts.mode ?? '0000644'}\0`, 100, 8);
   put('0000000\0', 108, 8);
   put('0000000\0', 116, 8);
   put(`${body.length.toString(8).padStart(11, '0')}\0`, 124, 12);
@@ -51,6 +51,22 @@ describe('package unpacking', () => {
     assert.ok(lstatSync(join(dest, 'current')).isSymbolicLink());
   });
 
+  it('unpacks links that stay inside the package, also through other links', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corral-unpack-'));
+    const file = archive(dir, 'ok.tar.gz', [
+      entry('bin/run.sh', { body: 'echo hi\n' }),
+      entry('a/b', { type: '2', link: '..' }),
+      entry('a/run', { type: '2', link: 'b/bin/run.sh' }),
+      entry('lib/x.so', { type: '2', link: 'x.so.1' }),
+      entry('lib/x.so.1', { type: '2', link: 'x.so.1.2' }),
+      entry('lib/x.so.1.2', { body: 'lib' }),
+    ]);
+    const dest = join(dir, 'v1');
+    await unpackArchive(file, dest);
+    assert.equal(readFileSync(join(dest, 'a', 'run'), 'utf8'), 'echo hi\n');
+    assert.equal(readFileSync(join(dest, 'lib', 'x.so'), 'utf8'), 'lib');
+  });
+
   for (const [what, entries, named] of [
     ['an absolute path', [entry('/etc/cron.d/evil', { body: 'x' })], '/etc/cron.d/evil'],
     ['a ".." path', [entry('ok.txt', { body: 'x' }), entry('../../escape.txt', { body: 'x' })], '../../escape.txt'],
@@ -59,6 +75,14 @@ describe('package unpacking', () => {
     ['a hard link out of the package', [entry('h', { type: '1', link: '../outside' })], 'h'],
     ['a character device', [entry('null', { type: '3' })], 'null'],
     ['a FIFO', [entry('pipe', { type: '6' })], 'pipe'],
+    ['chained links, each harmless alone', [entry('a/', { type: '5' }), entry('a/b', { type: '2', link: '..' }), entry('a/c', { type: '2', link: 'b/..' })], 'a/c'],
+    ['a link chain through a later link', [entry('x', { type: '2', link: 'y/../..' }), entry('y', { type: '2', link: '.' })], 'x'],
+    ['a link loop', [entry('p', { type: '2', link: 'q' }), entry('q', { type: '2', link: 'p' })], 'p'],
+    ['an entry placed through a link', [entry('d', { type: '2', link: '.' }), entry('d/evil', { body: 'x' })], 'd/evil'],
+    ['the same path twice', [entry('conf', { body: 'x' }), entry('conf', { type: '2', link: 'other' })], 'conf'],
+    ['a hard link inside the package', [entry('f', { body: 'x' }), entry('g', { type: '1', link: 'f' })], 'g'],
+    ['a setuid file', [entry('bin/su', { body: 'x', mode: '0004755' })], 'bin/su'],
+    ['a setgid file', [entry('bin/sg', { body: 'x', mode: '0002755' })], 'bin/sg'],
   ] as const) {
     it(`refuses ${what}, naming the entry, and writes nothing`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'corral-unpack-'));

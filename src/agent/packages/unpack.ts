@@ -1,16 +1,18 @@
 /**
  * Safe unpacking of package archives. Every entry is checked before a
- * single byte is written: absolute paths, `..`, links that point outside
- * the package, device files and FIFOs, too many entries or too many bytes
- * are refused with an error naming the entry. Extraction then goes into a
+ * single byte is written (src/protocol/package-entries.ts): absolute paths,
+ * `..`, links that resolve outside the package (also through chains of
+ * links), hard links, device files and FIFOs, setuid/setgid bits, too many
+ * entries or too many bytes are refused with an error naming the entry. Extraction then goes into a
  * fresh directory that only becomes visible (by rename) when it is
  * complete, so a failure — including a full disk — leaves nothing
  * half-installed and whatever was there before untouched.
  */
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname, join, posix } from 'node:path';
+import { mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as tar from 'tar';
+import { checkPackageEntries, DEFAULT_PACKAGE_ENTRY_LIMITS, UnsafePackageEntryError, type PackageEntryHeader } from '../../protocol/index.js';
 
 export interface UnpackLimits {
   /** Sum of all file sizes. Default 1 GiB. */
@@ -32,50 +34,33 @@ export class UnsafeArchiveError extends Error {
   }
 }
 
-const ALLOWED_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
+const ALLOWED_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink']);
 
-/** Normalizes an entry path, or returns null when it is absolute or climbs out. */
-function insidePath(p: string): string | null {
-  if (p.startsWith('/') || /^[A-Za-z]:/.test(p) || p.includes('\0')) return null;
-  const norm = posix.normalize(p);
-  if (norm === '..' || norm.startsWith('../')) return null;
-  return norm;
-}
-
-/** Checks every entry of `archive` (tar.gz) without extracting. Throws UnsafeArchiveError. */
+/**
+ * Checks every entry of `archive` (tar.gz) without extracting, by the same
+ * rules the server applies at push (checkPackageEntries): links are resolved
+ * through all the archive's other links. Throws UnsafeArchiveError naming the entry.
+ */
 export async function inspectArchive(archive: string, limits: UnpackLimits = DEFAULT_UNPACK_LIMITS): Promise<{ entries: number; bytes: number }> {
-  let entries = 0;
-  let bytes = 0;
-  let problem: UnsafeArchiveError | null = null;
-  const fail = (msg: string, entry: string) => {
-    problem ??= new UnsafeArchiveError(msg, entry);
-  };
+  const headers: PackageEntryHeader[] = [];
   try {
     await tar.t({
       file: archive,
       strict: true,
       onReadEntry: (e) => {
-        entries++;
-        bytes += e.size ?? 0;
-        const path = e.path;
-        if (!ALLOWED_TYPES.has(e.type)) return fail(`entry "${path}" is a ${e.type}: only files, directories and links are allowed`, path);
-        const inside = insidePath(path);
-        if (inside === null) return fail(`entry "${path}" points outside the package (absolute path or "..")`, path);
-        if (e.type === 'SymbolicLink' || e.type === 'Link') {
-          const target = e.linkpath ?? '';
-          // Symlink targets are relative to the link's directory; hard links to the archive root.
-          const resolved = e.type === 'SymbolicLink' && !target.startsWith('/') ? posix.join(posix.dirname(inside), target) : target;
-          if (insidePath(resolved) === null) return fail(`link "${path}" → "${target}" points outside the package`, path);
-        }
-        if (entries > limits.maxEntries) return fail(`more than ${limits.maxEntries} entries`, path);
-        if (bytes > limits.maxBytes) return fail(`unpacked size over ${limits.maxBytes} bytes`, path);
+        // Stop collecting past the limit; checkPackageEntries reports it.
+        if (headers.length <= limits.maxEntries) headers.push({ path: e.path, type: e.type, size: e.size ?? 0, ...(e.mode !== undefined ? { mode: e.mode } : {}), ...(e.linkpath !== undefined ? { linkpath: e.linkpath } : {}) });
       },
     });
   } catch (e) {
     throw new UnsafeArchiveError(`not a valid tar.gz archive: ${(e as Error).message}`);
   }
-  if (problem) throw problem;
-  return { entries, bytes };
+  try {
+    return checkPackageEntries(headers, { ...DEFAULT_PACKAGE_ENTRY_LIMITS, ...limits });
+  } catch (e) {
+    if (e instanceof UnsafePackageEntryError) throw new UnsafeArchiveError(e.message, e.entry);
+    throw e;
+  }
 }
 
 /**
@@ -87,15 +72,26 @@ export async function unpackArchive(archive: string, dest: string, limits: Unpac
   const staging = join(dirname(dest), `.unpack-${randomBytes(6).toString('hex')}`);
   await mkdir(staging, { recursive: true, mode: 0o755 });
   try {
+    // Links are made last, by us: tar writes files and directories only, so nothing is ever written through a link.
+    const links: { path: string; target: string }[] = [];
     await tar.x({
       file: archive,
       cwd: staging,
       strict: true,
       preservePaths: false,
       preserveOwner: false,
-      // A second line of defence: the inspection above already refused these.
-      filter: (_path, entry) => 'type' in entry && ALLOWED_TYPES.has(entry.type as string),
+      filter: (path, entry) => {
+        const type = 'type' in entry ? (entry.type as string) : '';
+        if (type === 'SymbolicLink' && 'linkpath' in entry) links.push({ path, target: String(entry.linkpath) });
+        // A second line of defence: the inspection above already refused other types.
+        return type !== 'SymbolicLink' && ALLOWED_TYPES.has(type);
+      },
     });
+    for (const link of links) {
+      const at = join(staging, link.path);
+      await mkdir(dirname(at), { recursive: true, mode: 0o755 });
+      await symlink(link.target, at);
+    }
     await rename(staging, dest);
   } catch (e) {
     await rm(staging, { recursive: true, force: true });

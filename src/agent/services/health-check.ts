@@ -12,6 +12,13 @@ import { request } from '../http-request.js';
 
 export type CheckSpec = PackageManifest['health'];
 
+/** Where a `command` check runs: the service's directory, environment and user. */
+export interface ProbeOptions {
+  cwd: string;
+  env: Record<string, string>;
+  runAs?: { uid: number; gid: number };
+}
+
 export interface CheckState {
   /** null until a threshold has been reached. */
   healthy: boolean | null;
@@ -33,7 +40,7 @@ export function nextCheckState(prev: CheckState, result: { ok: boolean; error?: 
 }
 
 /** Runs one probe; never throws. */
-export async function probe(spec: CheckSpec, opts: { cwd: string; env: Record<string, string> }): Promise<{ ok: boolean; error?: string }> {
+export async function probe(spec: CheckSpec, opts: ProbeOptions): Promise<{ ok: boolean; error?: string }> {
   const timeoutMs = spec.timeoutSeconds * 1000;
   switch (spec.type) {
     case 'process':
@@ -64,7 +71,8 @@ export async function probe(spec: CheckSpec, opts: { cwd: string; env: Record<st
       });
     case 'command':
       return new Promise((resolve) => {
-        execFile(spec.command, spec.args, { cwd: opts.cwd, env: opts.env, timeout: timeoutMs }, (err, _stdout, stderr) => {
+        const user = opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {};
+        execFile(spec.command, spec.args, { cwd: opts.cwd, env: opts.env, timeout: timeoutMs, ...user }, (err, _stdout, stderr) => {
           if (!err) return resolve({ ok: true });
           const why = err.killed ? `timed out after ${timeoutMs} ms` : `exit ${String(err.code)}`;
           resolve({ ok: false, error: `${spec.command}: ${why}${stderr ? `: ${stderr.trim().slice(0, 200)}` : ''}` });
@@ -83,7 +91,7 @@ export class HealthChecker {
 
   constructor(
     private readonly spec: CheckSpec,
-    private readonly opts: { cwd: string; env: Record<string, string> },
+    private readonly opts: ProbeOptions,
     private readonly onChange: (state: CheckState) => void,
   ) {}
 

@@ -12,20 +12,25 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import { artifactFor, MANIFEST_FILE, parseManifest, type DeploymentSpec, type PackageManifest, type ServiceDetail } from '../../protocol/index.js';
 import { sampleProcess } from './process-sample.js';
 import { DownloadAbortedError, fetchArtifact, type DownloadTarget } from '../packages/download.js';
 import { unpackArchive } from '../packages/unpack.js';
+import { readPackageFile, writePackageFile } from '../packages/package-files.js';
 import { ServiceSupervisor, processStartTicks, type ServiceStatus } from './supervisor.js';
 import { renderTemplate } from './template.js';
 import { HealthChecker } from './health-check.js';
 import { runHook } from './hooks.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { DEFAULT_ROTATION, rotateIfLarge, type RotationPolicy } from './log-rotation.js';
-import { resolveUser } from './run-as.js';
+import { serviceUser, type RunAsUser } from './run-as.js';
+import { grantServiceAccess } from './service-access.js';
+import { DEFAULT_AGENT_POLICY, type AgentPolicy } from '../policy/agent-policy.js';
+import { checkPublisher } from '../policy/publisher-policy.js';
+import { cleanEnvironment } from '../environment.js';
 
 const ROTATE_CHECK_MS = 10_000;
 
@@ -37,6 +42,8 @@ export interface ServicesManagerOptions {
   logRotation?: RotationPolicy;
   /** How often output file sizes are checked. Default 10 s. */
   logCheckMs?: number;
+  /** The local policy: PATH for children, who services may run as. Default DEFAULT_AGENT_POLICY. */
+  policy?: AgentPolicy;
 }
 
 /** Where a deployment's package stands on this host (reported as OpAMP PackageStatuses). */
@@ -65,6 +72,8 @@ interface Installed {
   supervisor: ServiceSupervisor;
   checker: HealthChecker;
   valuesKey: string;
+  /** The user it runs as; undefined: the agent's own. */
+  runAs: RunAsUser | undefined;
 }
 
 export class ServicesManager extends EventEmitter {
@@ -156,7 +165,7 @@ export class ServicesManager extends EventEmitter {
   environmentOf(name: string): { cwd: string; env: Record<string, string> } {
     const inst = this.installed.get(name);
     if (!inst) throw new Error(`no service ${name} on this agent`);
-    return { cwd: join(inst.versionDir, inst.manifest.run.workingDir), env: this.serviceEnv(inst.spec, inst.manifest, inst.versionDir) };
+    return { cwd: join(inst.versionDir, inst.manifest.run.workingDir), env: this.serviceEnv(inst.spec, inst.manifest, inst.versionDir, inst.runAs) };
   }
 
   /** Every service in detail, for the query operation. */
@@ -254,8 +263,11 @@ export class ServicesManager extends EventEmitter {
     const dir = join(this.root, spec.name);
     const versionDir = join(dir, 'versions', `${spec.version}-${artifact.sha256.slice(0, 12)}`);
     this.setPackage(spec.name, { offeredVersion: spec.version, offeredSha256: artifact.sha256, error: '' });
+    checkPublisher(this.policy, artifact, `${spec.package}@${spec.version}`);
     if (!existsSync(versionDir)) {
-      await mkdir(join(dir, 'versions'), { recursive: true });
+      // Private until grantServiceAccess says who else may read it (services/ and the service dir 0700).
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await mkdir(join(dir, 'versions'), { recursive: true, mode: 0o755 });
       this.setPackage(spec.name, { status: 'downloading', downloadPercent: 0 });
       let reported = 0;
       const download = new AbortController();
@@ -288,7 +300,10 @@ export class ServicesManager extends EventEmitter {
       await unpackArchive(archive, versionDir);
       try {
         const fresh = parseManifest(await readFile(join(versionDir, MANIFEST_FILE), 'utf8'), `${spec.package}@${spec.version}/${MANIFEST_FILE}`);
-        await runHook(fresh, 'postInstall', { dir: versionDir, env: this.serviceEnv(spec, fresh, versionDir) });
+        // Policy first: a refused user runs nothing, not even a hook.
+        const user = serviceUser(spec.name, fresh.run.user, this.policy);
+        await grantServiceAccess({ dataDir: this.opts.dataDir, serviceDir: dir, user });
+        await runHook(fresh, 'postInstall', { dir: versionDir, env: this.serviceEnv(spec, fresh, versionDir, user), ...(user ? { runAs: user } : {}) });
       } catch (e) {
         // Not installed after all: the next attempt starts from a clean unpack.
         await rm(versionDir, { recursive: true, force: true });
@@ -298,26 +313,24 @@ export class ServicesManager extends EventEmitter {
     const manifest = parseManifest(await readFile(join(versionDir, MANIFEST_FILE), 'utf8'), `${spec.package}@${spec.version}/${MANIFEST_FILE}`);
     // Render every template before writing any, so a missing value changes nothing.
     const rendered = await Promise.all(
-      manifest.config.files.map(async (f) => ({ path: join(versionDir, f.path), body: renderTemplate(await readFile(join(versionDir, f.template), 'utf8'), spec.values, f.template) })),
+      manifest.config.files.map(async (f) => ({ path: f.path, body: renderTemplate(await readPackageFile(versionDir, f.template), spec.values, f.template) })),
     );
-    for (const r of rendered) {
-      await mkdir(join(r.path, '..'), { recursive: true });
-      await writeFile(`${r.path}.tmp`, r.body);
-      await rename(`${r.path}.tmp`, r.path);
-    }
     // Resolve the user before switching anything, so a bad one leaves the running version alone.
-    const runAs = manifest.run.user ? resolveUser(manifest.run.user) : undefined;
+    const runAs = serviceUser(spec.name, manifest.run.user, this.policy);
+    await grantServiceAccess({ dataDir: this.opts.dataDir, serviceDir: dir, user: runAs });
+    // Rendered config is readable by the service's user (group) and root only.
+    for (const r of rendered) await writePackageFile(versionDir, r.path, r.body, { mode: 0o640, ...(runAs ? { owner: { uid: 0, gid: runAs.gid } } : {}) });
     const valuesKey = JSON.stringify(spec.values);
     const current = this.installed.get(spec.name);
     if (!current || current.versionDir !== versionDir) {
-      if (spec.desiredState === 'running') await runHook(manifest, 'preStart', { dir: versionDir, env: this.serviceEnv(spec, manifest, versionDir) });
+      if (spec.desiredState === 'running') await runHook(manifest, 'preStart', { dir: versionDir, env: this.serviceEnv(spec, manifest, versionDir, runAs), ...(runAs ? { runAs } : {}) });
       await this.switchCurrent(dir, versionDir);
       const { supervisor, checker } = this.supervisorFor(spec, manifest, versionDir, runAs);
       if (current) {
         current.checker.stop();
         await current.supervisor.stop();
       }
-      this.installed.set(spec.name, { spec, versionDir, manifest, supervisor, checker, valuesKey });
+      this.installed.set(spec.name, { spec, versionDir, manifest, supervisor, checker, valuesKey, runAs });
       if (!current) this.adoptIfRunning(spec.name, supervisor);
       if (current) this.deps.log.info({ service: spec.name, from: current.spec.version, to: spec.version }, 'service version switched');
     } else {
@@ -351,13 +364,13 @@ export class ServicesManager extends EventEmitter {
     spec: DeploymentSpec,
     manifest: PackageManifest,
     versionDir: string,
-    runAs: { uid: number; gid: number } | undefined,
+    runAs: RunAsUser | undefined,
   ): { supervisor: ServiceSupervisor; checker: HealthChecker } {
     const dir = join(this.root, spec.name);
     const command = manifest.run.command.includes('/') && !isAbsolute(manifest.run.command) ? join(versionDir, manifest.run.command) : manifest.run.command;
-    const env = this.serviceEnv(spec, manifest, versionDir);
+    const env = this.serviceEnv(spec, manifest, versionDir, runAs);
     const cwd = join(versionDir, manifest.run.workingDir);
-    const checker = new HealthChecker(manifest.health, { cwd, env }, (state) => {
+    const checker = new HealthChecker(manifest.health, { cwd, env, ...(runAs ? { runAs } : {}) }, (state) => {
       this.deps.log.info({ service: spec.name, healthy: state.healthy, error: state.lastError }, 'service health changed');
       this.changed();
     });
@@ -372,7 +385,7 @@ export class ServicesManager extends EventEmitter {
         stopGraceMs: manifest.stop.gracePeriodSeconds * 1000,
         restart: { ...manifest.restart, resetAfterMs: manifest.restart.resetAfterSeconds * 1000 },
         logDir: join(dir, 'logs'),
-        ...(runAs ? { runAs } : {}),
+        ...(runAs ? { runAs: { uid: runAs.uid, gid: runAs.gid } } : {}),
       },
       { log: this.deps.log },
     );
@@ -389,8 +402,13 @@ export class ServicesManager extends EventEmitter {
     return { supervisor, checker };
   }
 
-  private serviceEnv(spec: DeploymentSpec, manifest: PackageManifest, versionDir: string): Record<string, string> {
-    return { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', ...manifest.run.env, CORRAL_SERVICE: spec.name, CORRAL_SERVICE_DIR: versionDir };
+  private serviceEnv(spec: DeploymentSpec, manifest: PackageManifest, versionDir: string, user: RunAsUser | undefined): Record<string, string> {
+    const base = cleanEnvironment({ path: this.policy.path, ...(user ? { home: user.home } : {}) });
+    return { ...base, ...manifest.run.env, CORRAL_SERVICE: spec.name, CORRAL_SERVICE_DIR: versionDir };
+  }
+
+  private get policy(): AgentPolicy {
+    return this.opts.policy ?? DEFAULT_AGENT_POLICY;
   }
 
   /** After an agent restart: take over the process the previous agent started, if it still runs this version. */
@@ -412,7 +430,7 @@ export class ServicesManager extends EventEmitter {
     inst.checker.stop();
     await inst.supervisor.stop();
     try {
-      await runHook(inst.manifest, 'preUninstall', { dir: inst.versionDir, env: this.serviceEnv(inst.spec, inst.manifest, inst.versionDir) });
+      await runHook(inst.manifest, 'preUninstall', { dir: inst.versionDir, env: this.serviceEnv(inst.spec, inst.manifest, inst.versionDir, inst.runAs), ...(inst.runAs ? { runAs: inst.runAs } : {}) });
     } catch (e) {
       this.deps.log.error({ service: name, err: (e as Error).message }, 'preUninstall hook failed; removing anyway');
     }

@@ -36,6 +36,8 @@ import { artifactSize, fetchArtifact, type DownloadTarget } from '../packages/do
 import { unpackArchive } from '../packages/unpack.js';
 import { processStartTicks } from '../services/supervisor.js';
 import type { AgentSupervisor } from '../options.js';
+import { DEFAULT_AGENT_POLICY, type AgentPolicy } from '../policy/agent-policy.js';
+import { checkPublisher } from '../policy/publisher-policy.js';
 import { launchLinkPath, pathThroughLink, pointLaunchLink, readLaunchLink } from './launch-link.js';
 import {
   HealthyMarkerSchema,
@@ -86,6 +88,8 @@ export interface SelfUpgraderOptions {
   supervisor?: AgentSupervisor | null;
   /** How long a supervised handover waits for the watcher's go. Default 15 s. */
   watcherReadyMs?: number;
+  /** The local policy: pinned publisher keys also hold for agent packages. Default DEFAULT_AGENT_POLICY. */
+  policy?: AgentPolicy;
 }
 
 /** The watcher the old agent started: enough to wait for it and to stop it if the handover fails. */
@@ -200,13 +204,16 @@ export class SelfUpgrader extends EventEmitter {
       if (ARTIFACT_PATH.exec(offer.path)?.[1] !== offer.sha256) {
         throw new Error(`the offered download URL is not this server's /api/v1/artifacts/${offer.sha256}`);
       }
-      if (!/^[0-9a-f]{128}$/.test(offer.signature)) throw new Error('the offer carries no ed25519 signature: refusing an unsigned artifact');
+      // The server's ed25519 signature, then the publisher's when the package has one.
+      if (!/^[0-9a-f]{128}([0-9a-f]{128})?$/.test(offer.signature)) throw new Error('the offer carries no ed25519 signature: refusing an unsigned artifact');
+      const serverSignature = offer.signature.slice(0, 128);
+      checkPublisher(this.opts.policy ?? DEFAULT_AGENT_POLICY, { sha256: offer.sha256, publisherSignature: offer.signature.slice(128) || undefined }, `corral-agent@${offer.version}`);
       this.setProgress('downloading', 0);
       const target = this.deps.target();
       const size = await artifactSize(offer.path, target);
       let reported = 0;
       const archive = await fetchArtifact(
-        { os: process.platform, arch: process.arch, sha256: offer.sha256, signature: offer.signature, size, path: offer.path },
+        { os: process.platform, arch: process.arch, sha256: offer.sha256, signature: serverSignature, size, path: offer.path },
         join(this.opts.dataDir, 'downloads'),
         target,
         {

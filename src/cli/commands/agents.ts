@@ -6,23 +6,33 @@ import { CliError, EXIT } from '../exit-codes.js';
 import { ago, formatTable } from '../table.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
 
+/** How commands that take an agent describe the argument. */
+export const AGENT_ARG = 'agent name (when unique), id, or a unique prefix or suffix of the id';
+
 const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
- * A full id, or a unique prefix or suffix of one (resolved through the agent
- * list). UUIDv7 ids start with their creation time, so agents enrolled
- * together share a prefix; tables show the random end, which is what people copy.
+ * An agent as people name it: a full id; else the agent's name, when one
+ * agent has it; else a unique prefix or suffix of an id (resolved through the
+ * agent list). UUIDv7 ids start with their creation time, so agents enrolled
+ * together share a prefix; tables show the random end, which is what people
+ * copy. Throws AMBIGUOUS listing the candidates, or AGENT_NOT_FOUND.
  */
-export async function resolveAgentId(api: ApiClient, idOrPrefix: string): Promise<string> {
-  const wanted = idOrPrefix.toLowerCase();
+export async function resolveAgentId(api: ApiClient, ref: string): Promise<string> {
+  const wanted = ref.toLowerCase();
   if (FULL_ID.test(wanted)) return wanted;
-  if (!/^[0-9a-f-]{1,36}$/.test(wanted)) throw new CliError(`"${idOrPrefix}" is not an agent id or id prefix (hex digits and -)`, EXIT.ERROR, 'INVALID_ARGUMENT');
   const { agents } = await api.request<{ agents: ApiAgent[] }>('GET', '/api/v1/agents');
-  const matches = agents.filter((a) => a.id.startsWith(wanted) || a.id.endsWith(wanted));
-  if (matches.length === 1) return matches[0]!.id;
-  if (matches.length === 0) throw new CliError(`no agent id starts or ends with "${idOrPrefix}"; list them with corral agents`, EXIT.ERROR, 'AGENT_NOT_FOUND');
-  const shown = matches.slice(0, 5).map((a) => `${a.id} (${a.name})`).join(', ');
-  throw new CliError(`"${idOrPrefix}" matches ${matches.length} agents: ${shown}${matches.length > 5 ? ', …' : ''}; give more of the id`, EXIT.ERROR, 'AMBIGUOUS');
+  const candidates = (matches: ApiAgent[], what: string, hint: string) => {
+    const shown = matches.slice(0, 5).map((a) => `${a.id} (${a.name})`).join(', ');
+    return new CliError(`"${ref}" ${what} ${matches.length} agents: ${shown}${matches.length > 5 ? ', …' : ''}; ${hint}`, EXIT.ERROR, 'AMBIGUOUS');
+  };
+  const named = agents.filter((a) => a.name === ref);
+  if (named.length === 1) return named[0]!.id;
+  if (named.length > 1) throw candidates(named, 'is the name of', 'give the id instead');
+  const byId = /^[0-9a-f-]{1,36}$/.test(wanted) ? agents.filter((a) => a.id.startsWith(wanted) || a.id.endsWith(wanted)) : [];
+  if (byId.length === 1) return byId[0]!.id;
+  if (byId.length > 1) throw candidates(byId, 'matches', 'give more of the id');
+  throw new CliError(`no agent is named "${ref}" or has an id that starts or ends with it; list them with corral agents`, EXIT.ERROR, 'AGENT_NOT_FOUND');
 }
 
 /** `k=v` sets, `k-` removes; anything else is a usage error naming the argument. */
@@ -104,7 +114,8 @@ export function addAgentCommands(program: Command, io: CliIo): void {
         `
 The table shows the last 12 characters of each id (UUIDv7 ids start with their
 creation time, so agents enrolled together share a prefix); every command
-accepts them, or any unique prefix or suffix. -o wide shows full ids.
+accepts them, or any unique prefix or suffix, or the agent's name when no
+other agent has it. -o wide shows full ids.
 
 Examples:
   corral agents
@@ -113,16 +124,20 @@ Examples:
       ),
     ['table', 'wide', 'json'],
   ).action(async (flags: ConnectionFlags & { selector: string }) => {
-    const res = await apiFor(flags, io).request<{ agents: ApiAgent[] }>('GET', `/api/v1/agents?selector=${encodeURIComponent(flags.selector)}`);
+    const res = await apiFor(flags, io).request<{ agents: ApiAgent[]; warnings?: string[] }>('GET', `/api/v1/agents?selector=${encodeURIComponent(flags.selector)}`);
     if (flags.output === 'json') printJson(io, res);
     else io.stdout.write(agentRows(res.agents, flags.output === 'wide'));
+    if (res.agents.length === 0 && flags.selector.trim() !== '') {
+      const why = res.warnings ?? [];
+      io.stderr.write(`no agent matches '${flags.selector}'${why.length > 0 ? `: ${why.join('; ')}` : ''}\n`);
+    }
   });
 
   withConnection(
     program
       .command('label')
       .description('Set (key=value) or remove (key-) operator labels on an agent; operator labels win over the agent\'s own')
-      .argument('<agent>', 'agent id, or a unique prefix or suffix of it')
+      .argument('<agent>', AGENT_ARG)
       .argument('<labels...>', 'key=value to set, key- to remove')
       .addHelpText('after', "\nA key- removes the operator label only; the agent's own label of that name shows again.\n\nExample:\n  corral label 82c407ff8cb7 env=prod canary=true tier-"),
   ).action(async (agent: string, labels: string[], flags: ConnectionFlags) => {
@@ -138,7 +153,7 @@ Examples:
     program
       .command('revoke')
       .description('Revoke an agent: it is disconnected at once and refused from then on')
-      .argument('<agent>', 'agent id, or a unique prefix or suffix of it')
+      .argument('<agent>', AGENT_ARG)
       .addHelpText('after', '\nThere is no confirmation prompt. To let the host back in, enroll it again with an enrollment token.\n\nExample:\n  corral revoke 82c407ff8cb7'),
   ).action(async (agent: string, flags: ConnectionFlags) => {
     const api = apiFor(flags, io);
@@ -155,7 +170,7 @@ export function addAgentShowSubcommand(agentCmd: Command, io: CliIo): void {
     agentCmd
       .command('show')
       .description('Show one agent in detail: labels, attributes, health tree, config status, effective config files')
-      .argument('<agent>', 'agent id, or a unique prefix or suffix of it')
+      .argument('<agent>', AGENT_ARG)
       .addHelpText('after', '\nExamples:\n  corral agent show 82c407ff8cb7\n  corral agent show 0190f3a2-7c41-7d2e-9a55-82c407ff8cb7 -o json'),
   ).action(
     async (agent: string, flags: ConnectionFlags) => {

@@ -1,9 +1,10 @@
 /** deploy, deployments, deployment status, start, stop, undeploy. */
 import type { Command } from 'commander';
-import { CliError } from '../exit-codes.js';
+import { CliError, EXIT } from '../exit-codes.js';
 import { formatTable } from '../table.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
 import { rolloutPolicyFrom, withRolloutFlags, type RolloutFlags } from './rollouts.js';
+import { followRollout } from './rollout-follow.js';
 
 interface ApiDeployment {
   name: string;
@@ -38,7 +39,7 @@ export function parseValues(pairs: string[]): Record<string, string> {
   return values;
 }
 
-export function addDeploymentCommands(program: Command, io: CliIo): void {
+export function addDeploymentCommands(program: Command, io: CliIo & { stdoutIsTty?: boolean }): void {
   withRolloutFlags(
     withConnection(
     program
@@ -49,7 +50,8 @@ export function addDeploymentCommands(program: Command, io: CliIo): void {
       .requiredOption('-s, --selector <selector>', "which agents run it, e.g. 'env=prod,role=web'")
       .option('--set <key=value>', 'a config value for the package templates (repeatable)', collect, [])
       .option('--stopped', 'install without starting')
-      .option('--save-policy', 'keep these rollout flags on the deployment for its later changes too (replaces its saved policy)'),
+      .option('--save-policy', 'keep these rollout flags on the deployment for its later changes too (replaces its saved policy)')
+      .option('--wait', 'follow the rollout as rollout status -w does: exit 0 when it succeeded, 1 when it failed or the selector matches no agent, 5 when it paused'),
     ),
   )
     .addHelpText(
@@ -58,13 +60,18 @@ export function addDeploymentCommands(program: Command, io: CliIo): void {
 A change of package, version or values goes out as a staged rollout: a canary stage, then batches,
 at most --max-in-flight agents at a time, each healthy for --min-healthy seconds before it counts;
 past the error budget it pauses or rolls back (--on-failure). Follow it: corral rollout status NAME -w
+(or deploy with --wait). A selector that matches no Corral agent gets a warning on stderr saying why
+(e.g. a label key no agent has: "did you mean env?"), and --wait then fails.
+
+The defaults shown are the built-in ones. A rollout flag not given is not sent: the deployment's
+policy saved with --save-policy applies, then the server's (corral server --rollout-defaults).
 
 Examples:
   corral deploy web --package hello@1.0.0 -s env=prod --set port=8080
   corral deploy web --package hello@1.1.0 -s env=prod --canary 2 --manual-promote --batches 4 --max-in-flight 10%
   corral deploy web --package hello@1.1.0 -s env=prod --order-by cluster=eu,us --error-budget 5% --on-failure rollback`,
     )
-    .action(async (name: string, flags: ConnectionFlags & RolloutFlags & { package: string; selector: string; set: string[]; stopped?: boolean; savePolicy?: boolean }) => {
+    .action(async (name: string, flags: ConnectionFlags & RolloutFlags & { package: string; selector: string; set: string[]; stopped?: boolean; savePolicy?: boolean; wait?: boolean }) => {
     const at = flags.package.lastIndexOf('@');
     if (at <= 0 || at === flags.package.length - 1) throw new CliError(`--package "${flags.package}": expected name@version`, 1, 'INVALID_ARGUMENT');
     const policy = rolloutPolicyFrom(flags);
@@ -77,23 +84,33 @@ Examples:
       desiredState: flags.stopped ? 'stopped' : 'running',
       ...(flags.savePolicy ? { policy: policy } : { rollout: policy }),
     };
-    const res = await apiFor(flags, io).request<ApiDeployment & { rollout: string | null }>('POST', '/api/v1/deployments', body);
-    if (flags.output === 'json') return printJson(io, res);
-    io.stdout.write(
-      `deployment ${res.name}: ${res.package}@${res.version} on '${res.selector}' (${res.desiredState})` +
-        (res.rollout ? `; rollout ${res.rollout} started, follow it with: corral rollout status ${res.name} -w\n` : `; no content change, so no rollout\n`),
-    );
+    const api = apiFor(flags, io);
+    const res = await api.request<ApiDeployment & { rollout: string | null; targets: number; warnings: string[] }>('POST', '/api/v1/deployments', body);
+    for (const w of res.warnings) io.stderr.write(`warning: ${w}\n`);
+    if (flags.output === 'json') printJson(io, res);
+    else {
+      const agents = `${res.targets} agent${res.targets === 1 ? '' : 's'}`;
+      io.stdout.write(
+        `deployment ${res.name}: ${res.package}@${res.version} on '${res.selector}' (${agents}, ${res.desiredState})` +
+          (res.rollout ? `; rollout ${res.rollout} started, follow it with: corral rollout status ${res.name} -w\n` : `; no content change, so no rollout\n`),
+      );
+    }
+    if (!flags.wait) return;
+    if (res.targets === 0) throw new CliError(res.warnings[0] ?? `selector '${res.selector}' matches no Corral agent`, EXIT.ERROR, 'NO_TARGETS');
+    if (res.rollout) await followRollout(api, io, res.rollout, { output: flags.output, tty: io.stdoutIsTty ?? process.stdout.isTTY === true });
   });
 
-  withConnection(program.command('deployments').description('List deployments')).action(async (flags: ConnectionFlags) => {
+  const list = async (flags: ConnectionFlags) => {
     const res = await apiFor(flags, io).request<{ deployments: ApiDeployment[] }>('GET', '/api/v1/deployments');
     if (flags.output === 'json') return printJson(io, res);
     io.stdout.write(
       formatTable(['NAME', 'PACKAGE', 'REVISION', 'SELECTOR', 'STATE', 'UPDATED'], res.deployments.map((d) => [d.name, `${d.package}@${d.version}`, revisions(d), d.selector, d.desiredState, d.updatedAt])),
     );
-  });
+  };
+  withConnection(program.command('deployments').description('List deployments (also: deployment list)')).action(list);
 
-  const deployment = program.command('deployment').description('Look at one deployment');
+  const deployment = program.command('deployment').description('Look at deployments: list, status');
+  withConnection(deployment.command('list').description('List deployments (same as: deployments)')).action(list);
   withConnection(deployment.command('status').description("Per matching agent: the revision offered, whether it took it, and the service's health; and the newest rollout").argument('<name>')).action(
     async (name: string, flags: ConnectionFlags) => {
       const res = await apiFor(flags, io).request<ApiDeploymentStatus>('GET', `/api/v1/deployments/${encodeURIComponent(name)}/status`);
@@ -102,6 +119,7 @@ Examples:
       io.stdout.write(`${d.name}: ${d.package}@${d.version} on '${d.selector}', desired ${d.desiredState}, revision ${revisions(d)}\n`);
       const r = res.rollout;
       if (r) io.stdout.write(`newest ${r.kind} to r${r.toRevision}: ${r.state}${r.reason ? ` (${r.reason})` : ''}; see: corral rollout status ${d.name}\n`);
+      if (res.agents.length === 0) io.stderr.write(`no Corral agent matches '${d.selector}'; see why with: corral agents -s '${d.selector}'\n`);
       io.stdout.write('\n');
       io.stdout.write(
         formatTable(

@@ -16,7 +16,7 @@ export function addEventCommands(program: Command, io: CliIo): void {
     program
       .command('events')
       .description('Show fleet events, oldest first: agents enrolled/online/offline/revoked, config changes and failures')
-      .option('--agent <id>', 'only this agent (id, or a unique prefix or suffix of it)')
+      .option('--agent <agent>', 'only this agent (name when unique, id, or a unique prefix or suffix of the id)')
       .option('--type <type>', 'only this event type, e.g. agent.offline')
       .option('--limit <n>', 'how many of the newest events (1-1000)', '50')
       .option('-f, --follow', 'keep printing new events as they happen (Ctrl-C stops)')

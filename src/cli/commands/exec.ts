@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes.js';
 import { readSse } from '../sse.js';
-import { apiFor, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
+import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
 
 interface JobHost {
   agentName: string;
@@ -35,7 +35,7 @@ export function addExecCommand(program: Command, io: CliIo & { stderrIsTty?: boo
       .option('--timeout <seconds>', 'per host', '60')
       .option('--service <deployment>', "run in this deployment's directory and environment")
       .argument('<command...>', 'the command and its arguments (after --)')
-      .addHelpText('after', "\nExamples:\n  corral exec -s env=prod -- uptime\n  corral exec -s role=web --max-concurrency 2 --error-budget 10% -- systemctl reload nginx"),
+      .addHelpText('after', "\nWith -o json nothing streams: once the job is done, stdout gets it as JSON (as GET /api/v1/jobs/ID: per host its status,\nexit code, signal, output up to 1 MiB, error); the exit code is 1 unless every host succeeded.\n\nExamples:\n  corral exec -s env=prod -- uptime\n  corral exec -s env=prod -o json -- cat /etc/os-release\n  corral exec -s role=web --max-concurrency 2 --error-budget 10% -- systemctl reload nginx"),
   ).action(async (command: string[], flags: ConnectionFlags & { selector: string; maxConcurrency: string; errorBudget: string; timeout: string; service?: string }) => {
     const api = apiFor(flags, io);
     const job = await api.request<Job>('POST', '/api/v1/jobs', {
@@ -48,14 +48,17 @@ export function addExecCommand(program: Command, io: CliIo & { stderrIsTty?: boo
     });
     const total = job.hosts.length;
     if (total === 0) throw new CliError(`no online agent matches '${flags.selector}'`, EXIT.ERROR, 'NO_TARGETS');
-    const tty = io.stderrIsTty ?? process.stderr.isTTY === true;
+    // -o json: no live output or progress; the finished job (per-host status, exit code, output) on stdout.
+    const json = flags.output === 'json';
+    const tty = !json && (io.stderrIsTty ?? process.stderr.isTTY === true);
     let done = 0;
     let failed = 0;
     const partial = new Map<string, string>();
-    const res = await api.fetch(`${api.creds.server}/api/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${api.creds.token ?? ''}`, accept: 'text/event-stream' } });
-    if (!res.ok || !res.body) throw new CliError(`cannot follow job ${job.id}: HTTP ${res.status}`, EXIT.ERROR);
+    const body = await api.events(`/api/v1/jobs/${job.id}/events`);
     let final: Job | null = null;
-    for await (const e of readSse(res.body)) {
+    let finalText = '';
+    for await (const e of readSse(body)) {
+      if (json && e.event !== 'done') continue;
       if (e.event === 'output') {
         const o = JSON.parse(e.data) as { agentName: string; stream: 'stdout' | 'stderr'; data: string };
         const key = `${o.agentName}\0${o.stream}`;
@@ -75,6 +78,7 @@ export function addExecCommand(program: Command, io: CliIo & { stderrIsTty?: boo
         if (!tty) io.stderr.write(`${h.agentName}: ${h.status}${h.exitCode !== null ? ` (exit ${h.exitCode})` : ''}${h.error ? `: ${h.error}` : ''}${h.truncated ? ' [output truncated]' : ''}\n`);
       } else if (e.event === 'done') {
         final = JSON.parse(e.data) as Job;
+        finalText = e.data;
       }
       if (tty) io.stderr.write(`\r\x1b[K${bar(done, total, failed)}`);
       if (final) break;
@@ -82,7 +86,8 @@ export function addExecCommand(program: Command, io: CliIo & { stderrIsTty?: boo
     if (tty) io.stderr.write('\n');
     if (!final) throw new CliError(`lost the connection while following job ${job.id}; see it with GET /api/v1/jobs/${job.id}`, EXIT.UNREACHABLE);
     const count = (s: string) => final!.hosts.filter((h) => h.status === s).length;
-    io.stderr.write(`job ${final.id}: ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('skipped')} skipped\n`);
+    if (json) printJson(io, JSON.parse(finalText));
+    else io.stderr.write(`job ${final.id}: ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('skipped')} skipped\n`);
     if (final.status !== 'succeeded') throw new CliError(`job ${final.status}`, EXIT.ERROR, 'JOB_FAILED');
   });
 }

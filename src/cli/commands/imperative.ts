@@ -6,7 +6,7 @@ import type { ApiClient } from '../api-client.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
 import { readSse } from '../sse.js';
 import { formatTable } from '../table.js';
-import { resolveAgentId } from './agents.js';
+import { AGENT_ARG, resolveAgentId } from './agents.js';
 
 /** The last `n` lines of a text window (the first, partial line dropped when the window was cut). */
 export function lastLines(text: string, n: number): string {
@@ -21,7 +21,7 @@ const mib = (b: number | null) => (b === null ? '-' : `${(b / 1024 / 1024).toFix
 
 export function addImperativeCommands(program: Command, io: CliIo): void {
   withConnection(
-    program.command('services').description("An agent's services now: state, pid, uptime, restarts, last exit, health, version, CPU, RSS").argument('<agent>', 'agent id, or a unique prefix or suffix of it'),
+    program.command('services').description("An agent's services now: state, pid, uptime, restarts, last exit, health, version, CPU, RSS").argument('<agent>', AGENT_ARG),
   ).action(async (agent: string, flags: ConnectionFlags) => {
     const api = apiFor(flags, io);
     const id = await resolveAgentId(api, agent);
@@ -67,7 +67,7 @@ export function addImperativeCommands(program: Command, io: CliIo): void {
     program
       .command('logs')
       .description("Show a service's output on one agent, read from the host through the server")
-      .argument('<agent>', 'agent id, or a unique prefix or suffix of it')
+      .argument('<agent>', AGENT_ARG)
       .argument('<service>', 'deployment name')
       .option('--tail <lines>', 'how many of the last lines', '100')
       .option('--stderr', "the service's stderr instead of stdout (for the tail)")

@@ -4,7 +4,8 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import * as tar from 'tar';
-import { MANIFEST_FILE, ManifestError, parseAnyManifest } from '../../protocol/index.js';
+import { MANIFEST_FILE, ManifestError, PUBLISHER_SIGNATURE_HEADER, PUBLISHER_SIGNATURE_SUFFIX, parseAnyManifest } from '../../protocol/index.js';
+import { signPackage } from '../package-sign.js';
 import { CliError } from '../exit-codes.js';
 import { formatTable } from '../table.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
@@ -62,7 +63,22 @@ export function addPackageCommands(program: Command, io: CliIo): void {
       io.stdout.write(`built ${built.name}@${built.version}: ${built.file}\n`);
     });
 
-  withConnection(pkg.command('push').description('Publish a package archive to the server (it validates and signs it)').argument('<file>', 'a .tar.gz made by corral package build')).action(
+  pkg
+    .command('sign')
+    .description(`Sign a package archive with your own ed25519 key (kept off the server), writing FILE${PUBLISHER_SIGNATURE_SUFFIX}; push sends it along, and agents that pin your public key (policy packages.publisherKeys) install only what you signed`)
+    .argument('<file>', 'a .tar.gz made by corral package build')
+    .requiredOption('--key <file>', 'your ed25519 private key, PEM (make one with: openssl genpkey -algorithm ed25519 -out publisher.pem)')
+    .action(async (file: string, flags: { key: string }) => {
+      const signed = await signPackage(file, flags.key);
+      io.stdout.write(`signed ${file} (sha256 ${signed.sha256}): ${signed.signatureFile}\npublic key to pin in agent policies:\n${signed.publicKeyPem}`);
+    });
+
+  withConnection(
+    pkg
+      .command('push')
+      .description(`Publish a package archive to the server (it validates and signs it); FILE${PUBLISHER_SIGNATURE_SUFFIX}, if there, goes along as the publisher's signature`)
+      .argument('<file>', 'a .tar.gz made by corral package build'),
+  ).action(
     async (file: string, flags: ConnectionFlags) => {
       let blob: Blob;
       try {
@@ -70,7 +86,12 @@ export function addPackageCommands(program: Command, io: CliIo): void {
       } catch (e) {
         throw new CliError(`cannot read ${file}: ${(e as Error).message}`, 1, 'INVALID_ARGUMENT');
       }
-      const res = await apiFor(flags, io).upload<{ packages: ApiPackage[] }>('/api/v1/packages', blob, 'application/gzip');
+      const signature = await readFile(`${file}${PUBLISHER_SIGNATURE_SUFFIX}`, 'utf8').then(
+        (s) => s.trim(),
+        () => null,
+      );
+      const headers: Record<string, string> = signature ? { [PUBLISHER_SIGNATURE_HEADER]: signature } : {};
+      const res = await apiFor(flags, io).upload<{ packages: ApiPackage[] }>('/api/v1/packages', blob, 'application/gzip', headers);
       if (flags.output === 'json') return printJson(io, res);
       for (const p of res.packages) io.stdout.write(`published ${p.name}@${p.version} for ${p.os}/${p.arch} (sha256 ${p.sha256})\n`);
     },

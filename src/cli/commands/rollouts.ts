@@ -2,41 +2,10 @@
 import { Option, type Command } from 'commander';
 import { CliError, EXIT } from '../exit-codes.js';
 import { formatTable } from '../table.js';
-import { readSse } from '../sse.js';
+import { formatRolloutStatus, type ApiRolloutStatus, type ApiRolloutSummary } from './rollout-status-view.js';
+import { followRollout } from './rollout-follow.js';
+import { resolveRolloutRef } from './rollout-ref.js';
 import { apiFor, intFlag, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
-
-type Counts = { pending: number; updating: number; healthy: number; failed: number; offline: number };
-
-/** The rollout status as the API returns it (restated: the CLI does not import the server). */
-export interface ApiRolloutStatus {
-  id: string;
-  deployment: string;
-  kind: 'rollout' | 'rollback';
-  state: string;
-  reason: string;
-  from: { revision: number; version: string } | null;
-  to: { revision: number; version: string } | null;
-  stage: { index: number; name: string };
-  stages: { index: number; name: string; counts: Counts; total: number }[];
-  totals: Counts & { total: number };
-  errorBudget: { budget: number; failed: number; forgiven?: number; left: number };
-  agents?: { id: string; name: string; stage: number; state: string; reason: string }[];
-}
-
-interface ApiRolloutSummary {
-  id: string;
-  deployment: string;
-  kind: string;
-  state: string;
-  reason: string;
-  fromRevision: number | null;
-  toRevision: number;
-  stage: number;
-  createdBy: string;
-  createdAt: string;
-}
-
-const FINISHED = ['succeeded', 'failed', 'aborted', 'rolled-back'];
 
 export interface RolloutFlags {
   canary?: string;
@@ -52,21 +21,28 @@ export interface RolloutFlags {
   onFailure?: 'pause' | 'rollback';
 }
 
-/** Adds the rollout policy flags to `deploy`. */
+/**
+ * Adds the rollout policy flags to `deploy`. The defaults they show are the
+ * server's built-in ones (test/cli/deploy-help.test.ts checks them against
+ * it); a flag not given sends nothing, so the deployment's saved policy and
+ * the server's --rollout-defaults apply.
+ */
 export function withRolloutFlags(cmd: Command): Command {
   return cmd
-    .option('--canary <n|n%>', 'agents in the canary stage (a count or a percentage)')
+    .option('--canary <n|n%>', 'agents in the canary stage (a count or a percentage) (default: 0)')
     .option('--canary-agent <name>', 'an agent (name or id) that is always a canary (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--manual-promote', 'wait after the canary stage for: corral rollout promote NAME')
-    .option('--batches <n>', 'batches after the canary, formed by consistent hashing of agent ids')
+    .option('--batches <n>', 'batches after the canary, formed by consistent hashing of agent ids (default: 1)')
     .option('--order-by <label=v1,v2,...>', 'run the batches per value of a label, in this order (e.g. cluster=a,b,c)')
-    .option('--max-in-flight <n|n%>', 'agents updating at once')
-    .option('--min-healthy <seconds>', 'how long a service must stay healthy to count')
-    .option('--healthy-deadline <seconds>', 'how long one agent may take to become healthy')
-    .option('--progress-deadline <seconds>', 'how long one stage may take')
-    .option('--error-budget <n|n%>', 'failed agents tolerated before --on-failure applies')
-    .addOption(new Option('--on-failure <action>', 'what to do when the error budget is exceeded').choices(['pause', 'rollback']));
+    .option('--max-in-flight <n|n%>', 'agents updating at once (default: 25%)')
+    .option('--min-healthy <seconds>', 'how long a service must stay healthy to count (default: 10)')
+    .option('--healthy-deadline <seconds>', 'how long one agent may take to become healthy (default: 300)')
+    .option('--progress-deadline <seconds>', 'how long one stage may take (default: 1800)')
+    .option('--error-budget <n|n%>', 'failed agents tolerated before --on-failure applies (default: 0)')
+    .addOption(new Option('--on-failure <action>', 'what to do when the error budget is exceeded (default: rollback)').choices(['pause', 'rollback']));
 }
+
+export { formatRolloutStatus, type ApiRolloutStatus } from './rollout-status-view.js';
 
 /** The policy overrides the rollout flags ask for; bad values are usage errors naming the flag. */
 export function rolloutPolicyFrom(f: RolloutFlags): Record<string, unknown> {
@@ -98,32 +74,6 @@ export function rolloutPolicyFrom(f: RolloutFlags): Record<string, unknown> {
   return p;
 }
 
-function bar(done: number, total: number, width = 30): string {
-  const filled = total === 0 ? width : Math.round((done / total) * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
-}
-
-/** The status as text: header, progress bar, budget, reason, and a table of stages. */
-export function formatRolloutStatus(s: ApiRolloutStatus): string {
-  const from = s.from ? `r${s.from.revision} (${s.from.version})` : 'nothing';
-  const to = s.to ? `r${s.to.revision} (${s.to.version})` : '?';
-  const done = s.totals.healthy + s.totals.failed + s.totals.offline;
-  const lines = [
-    `${s.kind} ${s.id} of ${s.deployment}: ${from} -> ${to}`,
-    `state: ${s.state}${s.reason ? ` (${s.reason})` : ''}`,
-    `stage: ${s.stage.name}   ${bar(done, s.totals.total)}   error budget left: ${s.errorBudget.left} of ${s.errorBudget.budget} (${s.errorBudget.failed} failed${s.errorBudget.forgiven ? `, ${s.errorBudget.forgiven} accepted on resume` : ''})`,
-    '',
-    formatTable(
-      ['STAGE', 'PENDING', 'UPDATING', 'HEALTHY', 'FAILED', 'OFFLINE'],
-      s.stages.map((st) => [`${st.index === s.stage.index && !FINISHED.includes(s.state) ? '> ' : '  '}${st.name}`, ...(['pending', 'updating', 'healthy', 'failed', 'offline'] as const).map((k) => String(st.counts[k]))]),
-    ).trimEnd(),
-  ];
-  if (s.agents) {
-    lines.push('', formatTable(['AGENT', 'NAME', 'STAGE', 'STATE', 'REASON'], s.agents.map((a) => [a.id.slice(-12), a.name, String(a.stage), a.state, a.reason])).trimEnd());
-  }
-  return `${lines.join('\n')}\n`;
-}
-
 export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?: boolean }): void {
   const rollout = program.command('rollout').description('Follow and steer the staged rollouts that take deployment changes to agents');
   const path = (ref: string) => `/api/v1/rollouts/${encodeURIComponent(ref)}`;
@@ -132,52 +82,18 @@ export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?:
     rollout
       .command('status')
       .description('Stages with counts per state, a progress bar, the error budget left, and why it is paused')
-      .argument('<ref>', 'a deployment name (its newest rollout) or a rollout id')
-      .option('-w, --watch', 'follow it live until it finishes (exit 0 if it succeeded, 1 otherwise)')
+      .argument('<ref>', 'a deployment name (its newest rollout; with -w its newest change), or a rollout id or a unique prefix of one')
+      .option('-w, --watch', 'follow it live until it finishes or pauses: exit 0 if it succeeded, 1 if it failed, was aborted or rolled back, 5 if it paused')
       .option('--agents', 'list every agent with its stage and state'),
   ).action(async (ref: string, flags: ConnectionFlags & { watch?: boolean; agents?: boolean }) => {
     const api = apiFor(flags, io);
-    const status = await api.request<ApiRolloutStatus>('GET', `${path(ref)}${flags.agents ? '?agents=true' : ''}`);
-    if (!flags.watch) {
-      if (flags.output === 'json') return printJson(io, status);
-      io.stdout.write(formatRolloutStatus(status));
+    if (flags.watch) {
+      await followRollout(api, io, await resolveRolloutRef(api, ref), { output: flags.output, tty: io.stdoutIsTty ?? process.stdout.isTTY === true });
       return;
     }
-    const res = await api.fetch(`${api.creds.server}${path(status.id)}/watch`, { headers: { authorization: `Bearer ${api.creds.token ?? ''}`, accept: 'text/event-stream' } }).catch((e: unknown) => {
-      throw new CliError(`cannot reach the Corral server at ${api.creds.server} (${(e as Error).message})`, EXIT.UNREACHABLE, 'UNREACHABLE');
-    });
-    if (!res.ok || !res.body) throw new CliError(`cannot follow rollout ${status.id}: HTTP ${res.status}`, EXIT.ERROR);
-    const tty = io.stdoutIsTty ?? process.stdout.isTTY === true;
-    let final: ApiRolloutStatus | null = null;
-    let shownLines = 0;
-    let last = '';
-    for await (const e of readSse(res.body)) {
-      const s = JSON.parse(e.data) as ApiRolloutStatus;
-      // `done` repeats the last status: print it only if it differs.
-      const repeat = e.data === last;
-      last = e.data;
-      if (repeat) {
-        // nothing new to show
-      } else if (flags.output === 'json') io.stdout.write(`${JSON.stringify(s)}\n`);
-      else if (tty) {
-        const text = formatRolloutStatus(s);
-        // Redraw in place: up over what was printed last, clear to the end, print again.
-        io.stdout.write(`${shownLines > 0 ? `\x1b[${shownLines}A\x1b[J` : ''}${text}`);
-        shownLines = text.split('\n').length - 1;
-      } else {
-        const t = s.totals;
-        const to = s.to ? ` to r${s.to.revision} (${s.to.version})` : '';
-        io.stdout.write(
-          `${new Date().toISOString()} ${s.kind}${to} ${s.state}, ${s.stage.name}: ${t.healthy} healthy, ${t.updating} updating, ${t.failed} failed, ${t.offline} offline, ${t.pending} pending${s.reason ? ` (${s.reason})` : ''}\n`,
-        );
-      }
-      if (e.event === 'done') {
-        final = s;
-        break;
-      }
-    }
-    if (!final) throw new CliError(`lost the connection while following rollout ${status.id}; run the command again`, EXIT.UNREACHABLE);
-    if (final.state !== 'succeeded') throw new CliError(`rollout ${final.state}${final.reason ? `: ${final.reason}` : ''}`, EXIT.ERROR, 'ROLLOUT_NOT_SUCCEEDED');
+    const status = await api.request<ApiRolloutStatus>('GET', `${path(await resolveRolloutRef(api, ref))}${flags.agents ? '?agents=true' : ''}`);
+    if (flags.output === 'json') return printJson(io, status);
+    io.stdout.write(formatRolloutStatus(status));
   });
 
   withConnection(rollout.command('list').description('Rollouts, newest first').argument('[deployment]', 'only this deployment')).action(async (deployment: string | undefined, flags: ConnectionFlags) => {
@@ -198,8 +114,9 @@ export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?:
     ['abort', 'Stop where it is: agents keep what they have'],
   ];
   for (const [action, text] of actions) {
-    withConnection(rollout.command(action).description(text).argument('<ref>', 'a deployment name (its newest rollout) or a rollout id')).action(async (ref: string, flags: ConnectionFlags) => {
-      const r = await apiFor(flags, io).request<ApiRolloutSummary>('POST', `${path(ref)}/${action}`);
+    withConnection(rollout.command(action).description(text).argument('<ref>', 'a deployment name (its newest rollout), or a rollout id or a unique prefix of one')).action(async (ref: string, flags: ConnectionFlags) => {
+      const api = apiFor(flags, io);
+      const r = await api.request<ApiRolloutSummary>('POST', `${path(await resolveRolloutRef(api, ref))}/${action}`);
       if (flags.output === 'json') return printJson(io, r);
       io.stdout.write(`rollout ${r.id} of ${r.deployment}: ${r.state}${r.reason ? ` (${r.reason})` : ''}\n`);
     });
@@ -209,11 +126,12 @@ export function addRolloutCommands(program: Command, io: CliIo & { stdoutIsTty?:
     rollout
       .command('rollback')
       .description('Back to the last revision that was fully rolled out and healthy (at once unless --staged)')
-      .argument('<ref>', 'a deployment name or a rollout id')
+      .argument('<ref>', 'a deployment name, or a rollout id or a unique prefix of one')
       .option('--staged', 'go back through the same stages as a rollout'),
   ).action(async (ref: string, flags: ConnectionFlags & { staged?: boolean }) => {
-    const r = await apiFor(flags, io).request<ApiRolloutSummary>('POST', `${path(ref)}/rollback`, { mode: flags.staged ? 'staged' : 'at-once' });
+    const api = apiFor(flags, io);
+    const r = await api.request<ApiRolloutSummary>('POST', `${path(await resolveRolloutRef(api, ref))}/rollback`, { mode: flags.staged ? 'staged' : 'at-once' });
     if (flags.output === 'json') return printJson(io, r);
-    io.stdout.write(`rolling ${r.deployment} back to revision ${r.toRevision}: rollout ${r.id}; watch it with: corral rollout status ${r.deployment} -w\n`);
+    io.stdout.write(`rolling ${r.deployment} back to revision ${r.toRevision}: rollout ${r.id}; watch it with: corral rollout status ${r.id} -w\n`);
   });
 }

@@ -23,7 +23,11 @@ const Deployment = z
   })
   .openapi('Deployment');
 
-const DeployResult = Deployment.extend({ rollout: z.string().nullable().openapi({ description: 'the rollout this change started, if it changed package, version or values' }) }).openapi('DeployResult');
+const DeployResult = Deployment.extend({
+  rollout: z.string().nullable().openapi({ description: 'the rollout this change started, if it changed package, version or values' }),
+  targets: z.number().openapi({ description: 'Corral agents the selector matches now' }),
+  warnings: z.array(z.string()).openapi({ description: 'for the operator, e.g. a selector that matches no Corral agent and why ("did you mean env?")' }),
+}).openapi('DeployResult');
 
 const DeploymentInput = z
   .object({
@@ -74,7 +78,7 @@ export function addDeploymentRoutes(app: OpenAPIHono, deployments: DeploymentSer
     async (c) => {
       const { rollout, ...input } = c.req.valid('json');
       const result = await deployments.put(input, { actor: actorOf(c), rollout: rollout ?? null });
-      return c.json({ ...view(result.deployment), rollout: result.rolloutId }, 200);
+      return c.json({ ...view(result.deployment), rollout: result.rolloutId, targets: result.targets, warnings: result.warnings }, 200);
     },
   );
 

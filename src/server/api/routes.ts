@@ -18,6 +18,7 @@ import type { JobService } from '../jobs/job-service.js';
 import type { ImperativeService } from '../fleet/imperative.js';
 import type { PackageRecord } from '../store/index.js';
 import { InvalidPackageError } from '../errors.js';
+import { PUBLISHER_SIGNATURE_HEADER } from '../../protocol/index.js';
 import type { Store, TokenRecord } from '../store/index.js';
 import { bearerToken, hashSecret } from '../auth/tokens.js';
 import { describeZodError, errorResponse, handleError } from './error-handler.js';
@@ -92,9 +93,17 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       path: '/api/v1/agents',
       summary: 'List agents, optionally filtered by a label selector',
       request: { query: z.object({ selector: z.string().max(4096).optional().openapi({ example: 'env=prod,!canary' }) }) },
-      responses: { 200: json(z.object({ agents: z.array(AgentSummary) }), 'agents'), 400: errors[400], 401: errors[401] },
+      responses: {
+        200: json(z.object({ agents: z.array(AgentSummary), warnings: z.array(z.string()).openapi({ description: 'when a selector matches no agent: why, e.g. a label key no agent has ("did you mean env?")' }) }), 'agents'),
+        400: errors[400],
+        401: errors[401],
+      },
     }),
-    async (c) => c.json({ agents: await fleet.listAgents(c.req.valid('query').selector ?? '') }, 200),
+    async (c) => {
+      const selector = c.req.valid('query').selector ?? '';
+      const agents = await fleet.listAgents(selector);
+      return c.json({ agents, warnings: agents.length === 0 && selector.trim() !== '' ? await fleet.whyNoAgentMatches(selector) : [] }, 200);
+    },
   );
 
   app.openapi(
@@ -279,7 +288,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     async (c) => {
       const body = c.req.raw.body;
       if (!body) throw new InvalidPackageError('empty upload: send the package tar.gz as the request body');
-      const records = await deps.packages.push(Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>));
+      const records = await deps.packages.push(Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>), { publisherSignature: c.req.header(PUBLISHER_SIGNATURE_HEADER) });
       return c.json({ packages: records.map(packageView) }, 201);
     },
   );

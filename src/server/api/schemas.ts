@@ -163,6 +163,7 @@ export const PackageSchema = z
     sha256: z.string(),
     size: z.number(),
     signature: z.string().openapi({ description: 'ed25519 signature (hex) of the sha256 digest' }),
+    publisherSignature: z.string().nullable().optional().openapi({ description: "the publisher's own ed25519 signature (hex) of the sha256 digest (corral package sign), if any" }),
     manifest: z.record(z.string(), z.unknown()),
     createdAt: z.string(),
     downloadPath: z.string(),

@@ -10,7 +10,8 @@ import type { EventRecorder } from '../events.js';
 import { configState } from './agent-view.js';
 import { loadDesiredState } from './desired-state.js';
 import { deploymentTargets } from './corral-agents.js';
-import { parseSelector, SelectorError } from './selector.js';
+import { parseSelector, SelectorError, type Selector } from './selector.js';
+import { noTargetWarning } from './selector-hints.js';
 
 export interface DeploymentInput {
   name: string;
@@ -38,10 +39,16 @@ export class DeploymentService {
    * Creates or replaces a deployment. A change of package, version or values
    * goes out as a rollout (with `rollout` overriding the policy for that one).
    * Throws PackageNotFoundError when package@version is not published.
+   * Also answers how many Corral agents the selector matches now, and
+   * warnings for the operator (a selector that matches none, and why).
    */
-  async put(input: DeploymentInput, opts: { actor: string; rollout?: Record<string, unknown> | null } = { actor: 'api' }): Promise<{ deployment: DeploymentRecord; rolloutId: string | null }> {
+  async put(
+    input: DeploymentInput,
+    opts: { actor: string; rollout?: Record<string, unknown> | null } = { actor: 'api' },
+  ): Promise<{ deployment: DeploymentRecord; rolloutId: string | null; targets: number; warnings: string[] }> {
+    let selector: Selector;
     try {
-      parseSelector(input.selector);
+      selector = parseSelector(input.selector);
     } catch (e) {
       if (e instanceof SelectorError) throw new ValidationError(e.message, 'selector');
       throw e;
@@ -55,7 +62,10 @@ export class DeploymentService {
     );
     this.deps.events.record('deployment.changed', null, { name: input.name, package: input.package, version: input.version, desiredState: input.desiredState, actor: opts.actor });
     this.deps.onFleetChange();
-    return { deployment, rolloutId: rollout?.id ?? null };
+    const agents = await this.deps.store.listAgents();
+    const targets = deploymentTargets(deployment, agents).length;
+    const warning = noTargetWarning(selector, targets, agents);
+    return { deployment, rolloutId: rollout?.id ?? null, targets, warnings: warning ? [warning] : [] };
   }
 
   async get(name: string): Promise<DeploymentRecord> {

@@ -28,7 +28,15 @@ export function deploymentSpec(d: DeploymentRecord, r: RevisionRecord, packages:
     values: r.values,
     artifacts: packages
       .filter((p) => p.name === r.package && p.version === r.version)
-      .map((p) => ({ os: p.os, arch: p.arch, sha256: p.sha256, signature: p.signature, size: p.size, path: `/api/v1/artifacts/${p.sha256}` })),
+      .map((p) => ({
+        os: p.os,
+        arch: p.arch,
+        sha256: p.sha256,
+        signature: p.signature,
+        ...(p.publisherSignature ? { publisherSignature: p.publisherSignature } : {}),
+        size: p.size,
+        path: `/api/v1/artifacts/${p.sha256}`,
+      })),
   };
 }
 

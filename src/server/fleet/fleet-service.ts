@@ -15,6 +15,7 @@ import { agentDetail, agentSummary, configState } from './agent-view.js';
 import { hashConfigFiles } from './remote-config.js';
 import { loadDesiredState } from './desired-state.js';
 import { matchesSelector, parseSelector, SelectorError, type Selector } from './selector.js';
+import { selectorMismatches } from './selector-hints.js';
 
 export interface FleetServiceDeps {
   store: Store;
@@ -48,6 +49,14 @@ export class FleetService {
       .filter((a) => matchesSelector(sel, selectableAttributes(a)))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1))
       .map((a) => agentSummary(a, configs));
+  }
+
+  /** Why `selector` matches no agent, one sentence per reason (see selectorMismatches); [] when it matches some. */
+  async whyNoAgentMatches(selector: string): Promise<string[]> {
+    const sel = parseOrReject(selector);
+    const agents = await this.deps.store.listAgents();
+    if (agents.some((a) => matchesSelector(sel, selectableAttributes(a)))) return [];
+    return selectorMismatches(sel, agents);
   }
 
   async getAgent(id: string) {

@@ -62,6 +62,13 @@ describe('agent package offer', () => {
     assert.notEqual(a.allPackagesHash, c.allPackagesHash);
   });
 
+  it("carries the publisher's signature after the server's, and offers anew once a package is signed", () => {
+    const unsigned = topLevelPackageOffer({ version: '2.0.0' }, packages[0]!, { baseUrl: 'http://s:1' });
+    const signed = topLevelPackageOffer({ version: '2.0.0' }, { ...packages[0]!, publisherSignature: 'cd'.repeat(64) }, { baseUrl: 'http://s:1' });
+    assert.equal(Buffer.from(signed.offer.packages['']!.file!.signature).toString('hex'), 'ab'.repeat(64) + 'cd'.repeat(64));
+    assert.notEqual(signed.allPackagesHash, unsigned.allPackagesHash);
+  });
+
   it('offers nothing to agents the selector, the kind or the platform leave out', () => {
     const compiled = compileAgentDeployments(deployments, packages);
     assert.equal(agentPackageFor(compiled, { ...corral, env: 'dev' }), null);

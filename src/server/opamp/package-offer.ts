@@ -100,10 +100,12 @@ export function agentPackageFor(
  */
 export function topLevelPackageOffer(
   deployment: Pick<DeploymentRecord, 'version'>,
-  artifact: Pick<PackageRecord, 'sha256' | 'signature'>,
+  artifact: Pick<PackageRecord, 'sha256' | 'signature' | 'publisherSignature'>,
   opts: { baseUrl: string; authorization?: string | undefined },
 ): { offer: PackagesAvailable; allPackagesHash: string } {
-  const packageHash = lengthPrefixed([TOP_LEVEL_PACKAGE_NAME, 'TopLevel', deployment.version, artifact.sha256, artifact.signature]);
+  // The file's signature is the server's ed25519 signature, followed by the publisher's when there is one (64 + 64 bytes).
+  const signatures = artifact.signature + (artifact.publisherSignature ?? '');
+  const packageHash = lengthPrefixed([TOP_LEVEL_PACKAGE_NAME, 'TopLevel', deployment.version, artifact.sha256, artifact.signature, ...(artifact.publisherSignature ? [artifact.publisherSignature] : [])]);
   const allPackagesHash = lengthPrefixed([TOP_LEVEL_PACKAGE_NAME, packageHash.toString('hex')]);
   const offer = create(PackagesAvailableSchema, {
     packages: {
@@ -114,7 +116,7 @@ export function topLevelPackageOffer(
         file: {
           downloadUrl: `${opts.baseUrl}/api/v1/artifacts/${artifact.sha256}`,
           contentHash: Buffer.from(artifact.sha256, 'hex'),
-          signature: Buffer.from(artifact.signature, 'hex'),
+          signature: Buffer.from(signatures, 'hex'),
           ...(opts.authorization ? { headers: { headers: [{ key: 'Authorization', value: opts.authorization }] } } : {}),
         },
       },

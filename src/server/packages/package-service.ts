@@ -13,12 +13,13 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
-import { MANIFEST_FILE, ManifestError, parseAnyManifest, type AnyPackageManifest } from '../../protocol/index.js';
+import { MANIFEST_FILE, ManifestError, PUBLISHER_SIGNATURE_HEADER, parseAnyManifest, type AnyPackageManifest } from '../../protocol/index.js';
 import type { PackageRecord, Store } from '../store/index.js';
 import { ArtifactNotFoundError, InvalidPackageError, StoreError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import type { SigningKey } from './signing-key.js';
+import { inspectPackageArchive } from './archive-inspection.js';
 
 export const DEFAULT_MAX_PACKAGE_BYTES = 1024 ** 3;
 const MAX_MANIFEST_BYTES = 256 * 1024;
@@ -73,7 +74,11 @@ export class PackageService {
   }
 
   /** Stores an uploaded package. Throws InvalidPackageError or PackageConflictError; on error nothing is kept. */
-  async push(body: Readable): Promise<PackageRecord[]> {
+  async push(body: Readable, opts: { publisherSignature?: string | undefined } = {}): Promise<PackageRecord[]> {
+    const publisherSignature = opts.publisherSignature?.trim().toLowerCase() || null;
+    if (publisherSignature !== null && !/^[0-9a-f]{128}$/.test(publisherSignature)) {
+      throw new InvalidPackageError(`${PUBLISHER_SIGNATURE_HEADER}: expected an ed25519 signature as 128 hex digits (corral package sign writes one)`);
+    }
     const maxBytes = this.deps.maxBytes ?? DEFAULT_MAX_PACKAGE_BYTES;
     await mkdir(this.artifactDir, { recursive: true });
     const tmp = join(this.artifactDir, `.upload-${randomBytes(8).toString('hex')}`);
@@ -90,6 +95,7 @@ export class PackageService {
       });
       await pipeline(body, meter, createWriteStream(tmp, { mode: 0o644 }));
       if (size === 0) throw new InvalidPackageError('empty upload: send the package tar.gz as the request body');
+      await inspectPackageArchive(tmp);
       const manifest = await readManifest(tmp);
       const sha256 = hash.digest('hex');
       // The bytes go to the store first, so no package record ever points at content no replica can serve.
@@ -109,6 +115,7 @@ export class PackageService {
             sha256,
             size,
             signature,
+            publisherSignature,
               manifest: manifest as unknown as Record<string, unknown>,
               createdAt: now,
             })

@@ -195,9 +195,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     it('records packages per platform and refuses different content under the same name+version+platform', async (t) => {
       if (skip) return t.skip(skip);
-      const pkg = { name: 'hello', version: '1.0.0', os: 'linux', arch: 'amd64', sha256: 'aa', size: 10, signature: 'ss', manifest: { name: 'hello' }, createdAt: 1 };
+      const pkg = { name: 'hello', version: '1.0.0', os: 'linux', arch: 'amd64', sha256: 'aa', size: 10, signature: 'ss', manifest: { name: 'hello' }, createdAt: 1, publisherSignature: null };
       assert.deepEqual(await store.putPackage(pkg), pkg);
       assert.deepEqual(await store.putPackage({ ...pkg, createdAt: 2 }), pkg, 'same content again is a no-op');
+      const signed = { ...pkg, publisherSignature: 'pp' };
+      assert.deepEqual(await store.putPackage({ ...signed, createdAt: 3 }), signed, 'same content with a publisher signature adds it');
+      assert.deepEqual(await store.putPackage({ ...pkg, createdAt: 4 }), signed, 'pushing again unsigned keeps the signature');
       await store.putPackage({ ...pkg, arch: 'arm64', sha256: 'bb' });
       await assert.rejects(store.putPackage({ ...pkg, sha256: 'cc' }), PackageConflictError);
       assert.deepEqual((await store.listPackages('hello')).map((p) => `${p.arch}:${p.sha256}`), ['amd64:aa', 'arm64:bb']);

@@ -363,7 +363,7 @@ export class KyselyStore implements Store {
     return this.run('put package', async () => {
       await this.db
         .insertInto('packages')
-        .values({ name: p.name, version: p.version, os: p.os, arch: p.arch, sha256: p.sha256, size: p.size, signature: p.signature, manifest: json(p.manifest), created_at: p.createdAt })
+        .values({ name: p.name, version: p.version, os: p.os, arch: p.arch, sha256: p.sha256, size: p.size, signature: p.signature, manifest: json(p.manifest), created_at: p.createdAt, publisher_signature: p.publisherSignature ?? null })
         .onConflict((oc) => oc.columns(['name', 'version', 'os', 'arch']).doNothing())
         .execute();
       const r = await this.db
@@ -375,6 +375,11 @@ export class KyselyStore implements Store {
         .where('arch', '=', p.arch)
         .executeTakeFirstOrThrow();
       if (r.sha256 !== p.sha256) throw new PackageConflictError(`${p.name}@${p.version} for ${p.os}/${p.arch}`, r.sha256);
+      if (p.publisherSignature && p.publisherSignature !== r.publisher_signature) {
+        // The same bytes pushed again with (another) publisher signature: signing after publishing is allowed.
+        await this.db.updateTable('packages').set({ publisher_signature: p.publisherSignature }).where('name', '=', p.name).where('version', '=', p.version).where('os', '=', p.os).where('arch', '=', p.arch).execute();
+        return toPackage({ ...r, publisher_signature: p.publisherSignature });
+      }
       return toPackage(r);
     });
   }

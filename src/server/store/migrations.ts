@@ -225,6 +225,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('agent_credential_rotations_previous').on('agent_credential_rotations').column('previous_hash').execute();
       },
     },
+    '0009_publisher_signatures': {
+      async up(db: Kysely<unknown>) {
+        // A publisher's own ed25519 signature of the artifact digest (corral package sign), kept beside the server's.
+        await db.schema.alterTable('packages').addColumn('publisher_signature', 'text').execute();
+      },
+    },
   };
 }
 

@@ -2,8 +2,6 @@
  * Opens the store the server was told to use: SQLite in the data dir by
  * default, PostgreSQL for a postgres:// URL. Returns it migrated.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
@@ -12,6 +10,7 @@ import type { Database } from './schema.js';
 import type { Store } from './store.js';
 import { KyselyStore } from './kysely-store.js';
 import { StoreError } from '../errors.js';
+import { prepareSqliteFile } from '../data-dir.js';
 
 export interface OpenStoreOptions {
   /** Empty for SQLite in `dataDir`; a postgres:// URL for PostgreSQL. */
@@ -50,8 +49,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     }
     store = new KyselyStore('postgres', new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
   } else {
-    mkdirSync(opts.dataDir, { recursive: true });
-    const file = join(opts.dataDir, 'corral.db');
+    const file = prepareSqliteFile(opts.dataDir, opts.log);
     let sqlite: SqliteDatabase.Database;
     try {
       sqlite = new SqliteDatabase(file);

@@ -52,6 +52,7 @@ export function toPackage(r: Selectable<Database['packages']>): PackageRecord {
     signature: r.signature,
     manifest: JSON.parse(r.manifest) as Record<string, unknown>,
     createdAt: num(r.created_at),
+    publisherSignature: r.publisher_signature ?? null,
   };
 }
 

@@ -63,6 +63,8 @@ export interface PackagesTable {
   signature: string;
   manifest: string;
   created_at: number;
+  /** Added by migration 0009; null when the publisher did not sign. */
+  publisher_signature?: string | null;
 }
 
 export interface DeploymentsTable {

@@ -157,6 +157,12 @@ export interface PackageRecord {
   /** The validated manifest, as JSON. */
   manifest: Record<string, unknown>;
   createdAt: number;
+  /**
+   * The publisher's own ed25519 signature (hex) of the sha256 digest
+   * (`corral package sign`), or null/absent. Agents that pin publisher keys
+   * require it. Pushing the same bytes again with a signature sets it.
+   */
+  publisherSignature?: string | null;
 }
 
 /** A package version + config values + desired run state, on the agents a selector matches. */

@@ -13,6 +13,9 @@ const layerZones = (forbidTestkit) => {
     zone('src/agent', ['src/server', 'src/cli', 'src/bin', ...t], 'the agent talks to the server only over OpAMP'),
     zone('src/server', ['src/agent', 'src/cli', 'src/bin', ...t], 'the server does not import the agent or the CLI'),
     zone('src/cli', ['src/server', 'src/agent', 'src/bin', ...t], 'the CLI talks to the server only over HTTP'),
+    // Inside the server, identity and desired state sit below the protocol that uses them.
+    zone('src/server/auth', ['src/server/opamp', 'src/server/fleet', 'src/server/api'], 'auth/ decides who a peer is; the layers that check it import auth/, not the reverse'),
+    zone('src/server/fleet', ['src/server/opamp', 'src/server/api'], 'fleet/ is desired state; opamp/ and api/ build on it, not the reverse'),
   ];
 };
 

@@ -70,7 +70,7 @@ Hosts without systemd: see docs/agent-install.md.`,
       const server = str(flags.server);
       if (!server) throw new InvalidArgumentError('--server (or CORRAL_SERVER) is required');
       // Fail now, not at the service's first start, on what the agent would refuse.
-      compileAgentOptions({ server, dataDir: str(flags.dataDir) ?? '.', labels: parseLabels((flags.label as string[] | undefined) ?? []) });
+      compileAgentOptions({ server, dataDir: str(flags.dataDir) ?? '.', labels: parseLabels((flags.label as string[] | undefined) ?? []), policyFile: str(flags.policy) });
       const compiled = compileAgentInstallOptions({
         server,
         token: str(flags.token),

@@ -231,6 +231,18 @@ describe('agent ids', () => {
     }
   });
 
+  it('agent delete removes a revoked agent by name, and passes on the refusal for one that is not revoked', async () => {
+    api.on(`DELETE /api/v1/agents/${WEB2.id}/records`, { status: 200, body: { id: WEB2.id, name: 'web-2', events: 7 } });
+    assert.equal(await run('agent', 'delete', 'web-2'), 0, err);
+    assert.equal(lastRequest().method, 'DELETE');
+    assert.equal(lastRequest().url, `/api/v1/agents/${WEB2.id}/records`);
+    assert.equal(out, `deleted web-2 (${WEB2.id}) and 7 event(s)\n`);
+    const message = `agent web-1 (${WEB1.id}) is online; only a revoked agent can be deleted: revoke it first (corral revoke ${WEB1.id})`;
+    api.on(`DELETE /api/v1/agents/${WEB1.id}/records`, apiError(409, 'AGENT_NOT_REVOKED', message));
+    assert.equal(await run('agent', 'delete', WEB1.id), 1);
+    assert.match(err, /is online; only a revoked agent can be deleted: revoke it first \(corral revoke .*\(AGENT_NOT_REVOKED\)/);
+  });
+
   it('refuses a name two agents share, listing them with their ids', async () => {
     api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, { ...WEB2, name: 'web-1' }], warnings: [] } });
     assert.equal(await run('services', 'web-1'), 1);

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addAgentCommands, addAgentRotateCredentialsSubcommand as addRotate, addAgentShowSubcommand as addShow } from './commands/agents.js';
 import { addConfigCommands } from './commands/configs.js';
+import { addAgentDeleteSubcommand } from './commands/agent-delete.js';
 import { addEventCommands } from './commands/events.js';
 import { addLoginCommands } from './commands/login.js';
 import { addTokenCommands } from './commands/tokens.js';
@@ -39,6 +40,7 @@ export function registerClientCommands(program: Command, io: CliIo = defaultCliI
  */
 export function addAgentShowSubcommand(agentCmd: Command, io: CliIo = defaultCliIo()): void {
   addShow(agentCmd, io);
+  addAgentDeleteSubcommand(agentCmd, io);
   // Also `corral agent rotate-credentials -s SELECTOR`.
   addRotate(agentCmd, io);
 }

@@ -36,7 +36,7 @@ export async function runCli(argv: string[], io: CliIo = defaultCliIo()): Promis
     .enablePositionalOptions()
     .addHelpText('after', EXIT_CODES_HELP);
   registerClientCommands(program, io);
-  addAgentShowSubcommand(program.command('agent').description('Look at one agent (show)'), io);
+  addAgentShowSubcommand(program.command('agent').description('Look at one agent (show) or delete a revoked one (delete)'), io);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.OK;

@@ -25,6 +25,13 @@ export class AgentRevokedError extends CorralError {
   }
 }
 
+/** The enrollment token a session was authenticated with has been revoked. */
+export class TokenRevokedError extends CorralError {
+  constructor(readonly tokenId: string) {
+    super('TOKEN_REVOKED', `enrollment token ${tokenId} is revoked`);
+  }
+}
+
 export class TokenNotFoundError extends CorralError {
   constructor(readonly tokenId: string) {
     super('TOKEN_NOT_FOUND', `token ${tokenId} not found`);
@@ -82,6 +89,13 @@ export class PackageNotFoundError extends CorralError {
 export class AgentUnavailableError extends CorralError {
   constructor(readonly agentId: string, reason: string) {
     super('AGENT_UNAVAILABLE', `agent ${agentId} ${reason}`);
+  }
+}
+
+/** Only a revoked agent's records may be deleted. */
+export class AgentNotRevokedError extends CorralError {
+  constructor(readonly agentId: string, name: string, status: string) {
+    super('AGENT_NOT_REVOKED', `agent ${name || agentId} (${agentId}) is ${status}; only a revoked agent can be deleted: revoke it first (corral revoke ${agentId})`);
   }
 }
 

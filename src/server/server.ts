@@ -9,7 +9,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
-import { openStore, type Store } from './store/index.js';
+import { openStore, type AgentRecord, type Store } from './store/index.js';
+import { selectableAttributes } from './fleet/agent-labels.js';
 import { systemClock, type Clock } from './clock.js';
 import { EventRecorder } from './events.js';
 import { AgentHub } from './opamp/agent-hub.js';
@@ -116,6 +117,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
   const api = getRequestListener(createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, log: log.child({ component: 'api' }) }).fetch);
 
+  const offeredTo = (agent: AgentRecord, sha256: string) => hub.offersArtifact(agent.id, selectableAttributes(agent), sha256);
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
     res.on('finish', () => metrics.httpRequests.inc({ route: routeLabel(req.method ?? 'GET', path), status: String(res.statusCode) }));
@@ -132,7 +134,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     }
     const artifact = ARTIFACT_PATH.exec(path);
     if (artifact) {
-      serveArtifact(req, res, artifact[1]!, { store, packages, log, limiter: downloads, onRefused: () => metrics.artifactDownloadsRefused.inc() }).catch((err: unknown) => {
+      serveArtifact(req, res, artifact[1]!, { store, packages, log, limiter: downloads, offeredTo, onRefused: () => metrics.artifactDownloadsRefused.inc() }).catch((err: unknown) => {
         log.error({ err }, 'artifact download failed');
         if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
         else res.destroy();

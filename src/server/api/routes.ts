@@ -11,6 +11,7 @@ import type { FleetService } from '../fleet/fleet-service.js';
 import type { PackageService } from '../packages/package-service.js';
 import type { DeploymentService } from '../fleet/deployment-service.js';
 import { addDeploymentRoutes } from './deployment-routes.js';
+import { addAgentDeleteRoute } from './agent-delete-route.js';
 import { addImperativeRoutes } from './imperative-routes.js';
 import { addJobRoutes } from './job-routes.js';
 import { addCredentialRoutes } from './credential-routes.js';
@@ -168,7 +169,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     createRoute({
       method: 'delete',
       path: '/api/v1/enrollment-tokens/{id}',
-      summary: 'Revoke an enrollment token: no new enrollments with it; enrolled agents stay',
+      summary: 'Revoke an enrollment token: no new enrollments with it, and sessions holding only this token are closed (on every replica); agents on their own credential stay',
       request: { params: z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) }) },
       responses: { 200: json(EnrollmentToken, 'the revoked token'), ...errors },
     }),
@@ -265,6 +266,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   );
 
   addDeploymentRoutes(app, deps.deployments);
+  addAgentDeleteRoute(app, fleet);
   addImperativeRoutes(app, deps.imperative);
   addJobRoutes(app, deps.jobs);
   addCredentialRoutes(app, deps.fleet);

@@ -3,7 +3,7 @@
  * holding an active enrollment token. Anything else is refused (HTTP 401).
  */
 import type { Store } from '../store/index.js';
-import type { Principal } from '../opamp/session.js';
+import type { Principal } from './principal.js';
 import { bearerToken, hashSecret } from './tokens.js';
 
 export async function authenticateAgent(store: Store, authorization: string | undefined, now = Date.now()): Promise<Principal | null> {

@@ -14,7 +14,7 @@ import type { DeploymentRecord, PackageRecord, RevisionRecord, Store } from '../
 import { compileConfigs, hashConfigFiles, mergeConfigs, type CompiledConfig, type DesiredConfig } from './remote-config.js';
 import { matchesSelector, parseSelector, type Selector } from './selector.js';
 import { corralAgentsOf } from './corral-agents.js';
-import { isAgentDeployment } from '../opamp/package-offer.js';
+import { isAgentDeployment } from './agent-package.js';
 
 
 export function deploymentSpec(d: DeploymentRecord, r: RevisionRecord, packages: PackageRecord[]): DeploymentSpec {

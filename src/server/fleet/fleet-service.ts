@@ -23,7 +23,7 @@ export interface FleetServiceDeps {
   log: Logger;
   events: EventRecorder;
   /** Called after any change to labels, configs or revocations. */
-  onFleetChange(reason: { agentId?: string; revoked?: boolean }): void;
+  onFleetChange(reason: { agentId?: string; revoked?: boolean; tokenRevoked?: boolean }): void;
 }
 
 function parseOrReject(selector: string): Selector {
@@ -100,6 +100,20 @@ export class FleetService {
     return agentDetail(agent, await this.compiledConfigs());
   }
 
+  /**
+   * Deletes a revoked agent's records (see Store.deleteAgent) and records
+   * `agent.deleted` (not tied to the agent, whose events are gone).
+   * Throws AgentNotFoundError, AgentNotRevokedError.
+   */
+  async deleteAgent(id: string): Promise<{ id: string; name: string; events: number }> {
+    // Events of the agent still buffered here go into the store first, and out with the rest.
+    await this.deps.events.flush();
+    const { agent, events } = await this.deps.store.deleteAgent(id);
+    this.deps.events.record('agent.deleted', null, { agentId: id, name: agent.name, events });
+    this.deps.onFleetChange({ agentId: id });
+    return { id, name: agent.name, events };
+  }
+
   async listEnrollmentTokens(): Promise<TokenRecord[]> {
     return this.deps.store.listTokens('enrollment');
   }
@@ -114,6 +128,8 @@ export class FleetService {
   async revokeEnrollmentToken(id: string): Promise<TokenRecord> {
     const record = await this.deps.store.revokeToken(id, this.deps.clock.now());
     this.deps.events.record('token.revoked', null, { id });
+    // Every replica closes the sessions that hold only this token.
+    this.deps.onFleetChange({ tokenRevoked: true });
     return record;
   }
 

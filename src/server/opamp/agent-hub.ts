@@ -18,7 +18,6 @@ import {
   SAMPLES_CAPABILITY,
   SAMPLES_TYPE,
   ServerCapabilities,
-  ServerErrorResponseType,
   ServerToAgentFlags,
   ServerToAgentSchema,
   create,
@@ -34,15 +33,18 @@ import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { generateSecret, hashSecret } from '../auth/tokens.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
-import type { DesiredConfig } from '../fleet/remote-config.js';
 import { compileDesiredState, loadDesiredState, type DesiredState } from '../fleet/desired-state.js';
 import { patchHasNews, reportPatch } from './report.js';
 import { ReportBuffer } from './report-buffer.js';
 import type { SampleHistory } from '../fleet/sample-history.js';
-import { configOffer, connectionSettingsOffer } from './offers.js';
+import { connectionSettingsOffer } from './offers.js';
+import { errorReply, guardIdentity, reassignedReply } from './identity-guard.js';
+import { TOKEN_REVOKED_CLOSE_CODE, sessionsOfRevokedTokens } from './token-sessions.js';
+import { offeredArtifacts, ownPackageOf } from './offered-artifacts.js';
+import { classifySequence, noteReportedConfig, pendingConfigOffer, pendingPackagesOffer, startOver } from './offer-state.js';
+import { loadAgentDeployments, type AgentPackageDeployment } from './package-offer.js';
 import { artifactBaseUrl, offeredOpampEndpoint } from './endpoint.js';
 import { CredentialRotation } from './credential-rotation.js';
-import { agentPackageFor, loadAgentDeployments, topLevelPackageOffer, type AgentPackageDeployment } from './package-offer.js';
 import type { Principal, Session, Transport } from './session.js';
 
 export const SERVER_CAPABILITIES =
@@ -92,6 +94,7 @@ export class AgentHub {
   private desired: DesiredState = compileDesiredState({ configs: [], deployments: [], revisions: [], packages: [], agentRevisions: [] });
   private agentPackages: AgentPackageDeployment[] = [];
   private fleetVersion: string | null = null;
+  private syncing: Promise<void> | null = null;
   private readonly reports: ReportBuffer;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
@@ -176,9 +179,15 @@ export class AgentHub {
     let session = ctx.bound ?? (ctx.transport === 'http' ? this.sessions.get(agentId) : undefined);
     let needFullState = false;
     const patch = reportPatch(msg);
+    const checked = await guardIdentity(this.deps.store, ctx, agentId);
+    if (checked.refused) {
+      this.deps.log.warn({ agentId }, "enrollment token presented an enrolled agent's instance uid: assigned a new uid");
+      return { reply: reassignedReply(msg.instanceUid, SERVER_CAPABILITIES), session: null };
+    }
+    if (session && ctx.transport === 'http' && session.transport === 'http') session.principal = ctx.principal;
 
     if (!session) {
-      const known = await this.deps.store.getAgent(agentId);
+      const known = checked.known !== undefined ? checked.known : await this.deps.store.getAgent(agentId);
       if (known?.status === 'revoked') throw new AgentRevokedError(agentId);
       session = this.newSession(agentId, msg.instanceUid, ctx.transport, ctx.principal, ctx.origin ?? '');
       if (known) {
@@ -198,9 +207,9 @@ export class AgentHub {
     }
 
     this.rotation.onPrincipal(session, ctx.principal);
-    if (!needFullState && !msg.agentDescription && session.lastSeq !== null && msg.sequenceNum !== session.lastSeq + 1n) {
-      needFullState = true;
-    }
+    const step = classifySequence(session.lastSeq, msg.sequenceNum);
+    if (!needFullState && !msg.agentDescription && (step === 'gap' || step === 'restart')) needFullState = true;
+    startOver(session, step, patch);
     const capabilitiesChanged = msg.capabilities !== session.capabilities;
     session.capabilities = msg.capabilities;
     session.lastSeq = msg.sequenceNum;
@@ -225,7 +234,7 @@ export class AgentHub {
     }
     if (msg.packageStatuses) session.reportedPackagesHash = Buffer.from(msg.packageStatuses.serverProvidedAllPackagesHash).toString('hex');
     if (patch.remoteConfigStatus) {
-      session.reportedConfigHash = patch.remoteConfigStatus.hash;
+      noteReportedConfig(session, patch.remoteConfigStatus.hash);
       if (patch.remoteConfigStatus.status === 'FAILED') {
         this.deps.events.record('agent.config_failed', agentId, {
           hash: patch.remoteConfigStatus.hash,
@@ -252,14 +261,16 @@ export class AgentHub {
     if (needFullState) reply.flags |= BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState);
     if (ctx.principal.kind === 'enrollment' && !session.credentialOffered && (msg.capabilities & ACCEPTS_OPAMP_SETTINGS) !== 0n) {
       const credential = generateSecret('agent');
-      await this.deps.store.setAgentCredential(agentId, hashSecret(credential));
-      reply.connectionSettings = connectionSettingsOffer(credential, {
-        endpoint: offeredOpampEndpoint(this.opts.publicUrl, ctx.transport),
-        heartbeatMs: this.opts.heartbeatMs,
-        signingPublicKeyPem: this.opts.signingPublicKeyPem,
-      });
       session.credentialOffered = true;
-      this.deps.events.record('agent.enrolled', agentId, { tokenId: ctx.principal.tokenId });
+      // Only the first credential of an agent is set here; a concurrent enrollment of the same uid loses.
+      if (await this.deps.store.claimAgentCredential(agentId, hashSecret(credential))) {
+        reply.connectionSettings = connectionSettingsOffer(credential, {
+          endpoint: offeredOpampEndpoint(this.opts.publicUrl, ctx.transport),
+          heartbeatMs: this.opts.heartbeatMs,
+          signingPublicKeyPem: this.opts.signingPublicKeyPem,
+        });
+        this.deps.events.record('agent.enrolled', agentId, { tokenId: ctx.principal.tokenId });
+      }
     } else if ((msg.capabilities & ACCEPTS_OPAMP_SETTINGS) !== 0n) {
       const settings = await this.rotation.onMessage(session);
       if (settings) reply.connectionSettings = settings;
@@ -456,39 +467,16 @@ export class AgentHub {
     return reply;
   }
 
-  /** Agents matching the same configs share one merged result, so 10,000 agents cost one object per distinct set. */
-  private desiredFor(session: Session): DesiredConfig | null {
-    return this.desired.forAgent(session.agentId, session.attributes).desired;
-  }
-
-  /** The remote config to send, if the agent should get one it has not been sent in this session. */
+  /** The remote config to offer, if due. Agents matching the same configs share one merged result (one object per distinct set). */
   private pendingConfigOffer(session: Session) {
-    if ((session.capabilities & ACCEPTS_REMOTE_CONFIG) === 0n) return undefined;
-    const desired = this.desiredFor(session);
-    const desiredHash = desired?.hash ?? '';
-    if (desiredHash === session.offeredConfigHash) return undefined;
-    if (desiredHash === (session.reportedConfigHash ?? '')) return undefined;
-    if (!desired && !session.reportedConfigHash) return undefined;
-    session.offeredConfigHash = desiredHash;
-    return configOffer(desired);
+    return pendingConfigOffer(session, this.desired.forAgent(session.agentId, session.attributes).desired, (session.capabilities & ACCEPTS_REMOTE_CONFIG) !== 0n);
   }
 
-  /**
-   * The agent's own package to offer, if a `kind: agent` deployment matches
-   * and the agent has neither been sent this offer in this session nor
-   * reported it (installed or failed). Only to agents on their own
-   * credential: an enrolling agent reconnects with it first.
-   */
+  /** The agent's own package to offer, if due (see pendingPackagesOffer). */
   private pendingPackagesOffer(session: Session) {
-    if ((session.capabilities & ACCEPTS_PACKAGES) === 0n || session.principal.kind !== 'agent') return undefined;
-    // Which version: the one a rollout released to this agent, else the deployment's stable one.
-    const chosen = agentPackageFor(this.agentPackages, session.attributes, (d) => this.desired.revisionFor(d.name, session.agentId)?.version ?? null);
-    if (!chosen) return undefined;
-    const baseUrl = artifactBaseUrl(this.opts.publicUrl, session.origin);
-    const { offer, allPackagesHash } = topLevelPackageOffer({ version: chosen.version }, chosen.artifact, { baseUrl, authorization: session.principal.authorization });
-    if (allPackagesHash === session.offeredPackagesHash || allPackagesHash === session.reportedPackagesHash) return undefined;
-    session.offeredPackagesHash = allPackagesHash;
-    return offer;
+    if ((session.capabilities & ACCEPTS_PACKAGES) === 0n) return undefined;
+    const chosen = ownPackageOf(this.desired, this.agentPackages, session.agentId, session.attributes);
+    return pendingPackagesOffer(session, chosen, artifactBaseUrl(this.opts.publicUrl, session.origin));
   }
 
   /** A WebSocket connection closed: the agent is offline at once, unless a newer connection took over. */
@@ -517,7 +505,11 @@ export class AgentHub {
       s.touchPending = false;
       touches.push({ id: s.agentId, lastSeenAt: s.lastSeenAt, lastSequenceNum: Number(s.lastSeq) });
     }
-    if (touches.length > 0) await this.deps.store.touchAgents(touches);
+    // Marked offline elsewhere (another replica's sweep, a late close) while we still hear from it: its next message writes it online again.
+    for (const id of touches.length > 0 ? await this.deps.store.touchAgents(touches) : []) {
+      const s = this.sessions.get(id);
+      if (s) s.online = false;
+    }
   }
 
   private async flushAndSweep(): Promise<void> {
@@ -540,7 +532,7 @@ export class AgentHub {
   }
 
   /** Something an operator changed: refresh, push offers here, and tell other replicas. */
-  async fleetChanged(change: { agentId?: string; revoked?: boolean } = {}): Promise<void> {
+  async fleetChanged(change: { agentId?: string; revoked?: boolean; tokenRevoked?: boolean } = {}): Promise<void> {
     const version = randomUUID();
     this.fleetVersion = version;
     await this.deps.store.setMeta(FLEET_VERSION_KEY, version);
@@ -554,6 +546,14 @@ export class AgentHub {
     await this.refresh();
   }
 
+  /** Whether the artifact is offered to the agent now; a miss first picks up another replica's changes (see offered-artifacts.ts). */
+  async offersArtifact(agentId: string, attributes: Record<string, string>, sha256: string): Promise<boolean> {
+    const offered = () => offeredArtifacts(this.desired, this.agentPackages, agentId, attributes).has(sha256);
+    if (offered()) return true;
+    await (this.syncing ??= this.pollFleetVersion().finally(() => (this.syncing = null)));
+    return offered();
+  }
+
   /** Reloads configs and the given agents (all local ones by default), closes revoked ones, pushes new offers. */
   private async refresh(agentIds?: string[]): Promise<void> {
     await this.reloadConfigs();
@@ -565,16 +565,15 @@ export class AgentHub {
       const s = record && this.sessions.get(record.id);
       if (!s) continue;
       if (record.status === 'revoked') {
-        s.superseded = true;
-        this.reports.forget(record.id);
-        this.sessions.delete(record.id);
-        s.close?.(4001, 'agent revoked');
+        this.endSession(s, 4001, 'agent revoked');
+        this.deps.samples?.forget(record.id);
         continue;
       }
       s.operatorLabels = record.labels;
       s.attributes = selectableAttributes(record);
     }
     await this.rotation.pushRequested((id) => this.sessions.get(id));
+    for (const s of await sessionsOfRevokedTokens(this.deps.store, this.sessions.values())) this.endSession(s, TOKEN_REVOKED_CLOSE_CODE, 'enrollment token revoked');
     let pushed = 0;
     for (const s of this.sessions.values()) {
       if (!s.send) continue;
@@ -591,6 +590,14 @@ export class AgentHub {
     if (pushed > 0) this.deps.log.info({ pushed }, 'pushed config and package offers');
   }
 
+  /** Forgets a session for good (its agent or token was revoked) and closes its connection. */
+  private endSession(s: Session, code: number, reason: string): void {
+    s.superseded = true;
+    this.reports.forget(s.agentId);
+    this.sessions.delete(s.agentId);
+    s.close?.(code, reason);
+  }
+
   /** Stops timers, writes pending heartbeats and closes every connection (1001). */
   async close(): Promise<void> {
     this.closed = true;
@@ -601,11 +608,4 @@ export class AgentHub {
     this.dropStreams(null, 'is unreachable: the server is shutting down');
     this.sessions.clear();
   }
-}
-
-function errorReply(instanceUid: Uint8Array, message: string): ServerToAgent {
-  return create(ServerToAgentSchema, {
-    instanceUid,
-    errorResponse: { type: ServerErrorResponseType.ServerErrorResponseType_BadRequest, errorMessage: message },
-  });
 }

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { ProtocolError, decodeAgentToServer, encodeServerToAgent } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { AgentRevokedError } from '../errors.js';
+import { AgentRevokedError, TokenRevokedError } from '../errors.js';
 import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import { MAX_MESSAGE_BYTES, PROTOBUF_CONTENT_TYPE } from './limits.js';
@@ -112,6 +112,7 @@ export class HttpTransport {
     } catch (err) {
       if (err instanceof ProtocolError) return plain(res, 400, 'request body is not a valid AgentToServer protobuf');
       if (err instanceof AgentRevokedError) return plain(res, 401, 'agent revoked');
+      if (err instanceof TokenRevokedError) return plain(res, 401, 'enrollment token revoked');
       this.deps.log.error({ err }, 'failed to handle OpAMP message');
       return plain(res, 500, 'internal error');
     }

@@ -21,6 +21,7 @@ import type { DeploymentRecord, PackageRecord, Store } from '../store/index.js';
 import { matchesSelector, parseSelector, type Selector } from '../fleet/selector.js';
 import { corralAgentsOf } from '../fleet/corral-agents.js';
 import { lengthPrefixedSha256 as lengthPrefixed } from '../fleet/remote-config.js';
+import { isAgentDeployment, isAgentPackage } from '../fleet/agent-package.js';
 
 
 export interface AgentPackageDeployment {
@@ -31,14 +32,7 @@ export interface AgentPackageDeployment {
   artifacts: PackageRecord[];
 }
 
-export function isAgentPackage(p: Pick<PackageRecord, 'manifest'>): boolean {
-  return p.manifest.kind === 'agent';
-}
-
-/** True when the deployment's package version is a `kind: agent` package. */
-export function isAgentDeployment(d: Pick<DeploymentRecord, 'package' | 'version'>, packages: PackageRecord[]): boolean {
-  return packages.some((p) => p.name === d.package && p.version === d.version && isAgentPackage(p));
-}
+export { isAgentDeployment, isAgentPackage };
 
 /** The `kind: agent` deployments, sorted by name, with their selectors and artifacts. */
 export function compileAgentDeployments(deployments: DeploymentRecord[], packages: PackageRecord[]): AgentPackageDeployment[] {

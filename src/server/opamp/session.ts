@@ -4,17 +4,11 @@
  * asks the agent for full state when it cannot tell what it missed.
  */
 import type { ServerToAgent } from '../../protocol/index.js';
+import type { Principal } from '../auth/principal.js';
+
+export type { Principal };
 
 export type Transport = 'ws' | 'http';
-
-/** Who the bearer token says the peer is. */
-export type Principal =
-  | { kind: 'enrollment'; tokenId: string }
-  /**
-   * `authorization`: the header the agent authenticated with, offered back for package downloads.
-   * `previousCredential`: it is the credential a rotation replaced, still in its grace window.
-   */
-  | { kind: 'agent'; agentId: string; authorization?: string; previousCredential?: boolean };
 
 export interface Session {
   agentId: string;

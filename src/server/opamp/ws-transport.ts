@@ -14,7 +14,8 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { FrameError, ProtocolError, decodeAgentToServer, decodeWsFrame, encodeServerToAgent, encodeWsFrame } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { AgentRevokedError } from '../errors.js';
+import { AgentRevokedError, TokenRevokedError } from '../errors.js';
+import { TOKEN_REVOKED_CLOSE_CODE } from './token-sessions.js';
 import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Session } from './session.js';
@@ -116,6 +117,7 @@ export class WsTransport {
       if (err instanceof FrameError) return ws.close(1002, err.message.slice(0, 120));
       if (err instanceof ProtocolError) return ws.close(1007, 'malformed AgentToServer protobuf');
       if (err instanceof AgentRevokedError) return ws.close(4001, 'agent revoked');
+      if (err instanceof TokenRevokedError) return ws.close(TOKEN_REVOKED_CLOSE_CODE, 'enrollment token revoked');
       this.deps.log.error({ err }, 'failed to handle OpAMP message');
       ws.close(1011, 'internal error');
     }

@@ -1,8 +1,9 @@
 /**
  * `GET /api/v1/artifacts/{sha256}`: streams a package artifact from disk
  * (never read whole into memory), with single-range `Range` support so an
- * interrupted download resumes. Admin tokens and agent credentials may
- * download.
+ * interrupted download resumes. The admin token downloads any artifact; an
+ * agent's credential only the artifacts currently offered to that agent
+ * (403 ARTIFACT_NOT_OFFERED otherwise, whether or not the artifact exists).
  *
  * A download holds a slot of the `DownloadLimiter` from the moment its body
  * starts until the response is over: finished, failed, or cut by the client.
@@ -13,7 +14,7 @@ import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import type { Store } from '../store/index.js';
+import type { AgentRecord, Store } from '../store/index.js';
 import { bearerToken, hashSecret } from '../auth/tokens.js';
 import { ArtifactNotFoundError } from '../errors.js';
 import type { PackageService } from './package-service.js';
@@ -44,13 +45,14 @@ export function parseRange(header: string, size: number): { start: number; end: 
   return start <= end && start < size ? { start, end } : null;
 }
 
-async function authorized(store: Store, header: string | undefined): Promise<boolean> {
+/** Who is downloading: an admin, an agent (its record), or nobody we know (null). */
+async function downloader(store: Store, header: string | undefined): Promise<'admin' | AgentRecord | null> {
   const token = bearerToken(header);
-  if (!token) return false;
+  if (!token) return null;
   const hash = hashSecret(token);
   const agent = await store.findAgentByCredentialHash(hash);
-  if (agent) return agent.status !== 'revoked';
-  return (await store.findActiveTokenByHash(hash))?.kind === 'admin';
+  if (agent) return agent.status !== 'revoked' ? agent : null;
+  return (await store.findActiveTokenByHash(hash))?.kind === 'admin' ? 'admin' : null;
 }
 
 export interface ArtifactDownloadDeps {
@@ -58,6 +60,8 @@ export interface ArtifactDownloadDeps {
   packages: PackageService;
   log: Logger;
   limiter: DownloadLimiter;
+  /** Whether the artifact is offered to this agent now (its deployments' packages, its own package). */
+  offeredTo: (agent: AgentRecord, sha256: string) => Promise<boolean>;
   /** Counts downloads refused because every slot was taken. */
   onRefused?: () => void;
   /** Jitter source for Retry-After. Default Math.random. */
@@ -66,7 +70,12 @@ export interface ArtifactDownloadDeps {
 
 export async function serveArtifact(req: IncomingMessage, res: ServerResponse, sha256: string, deps: ArtifactDownloadDeps): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, 'METHOD_NOT_ALLOWED', 'artifacts are read with GET');
-  if (!(await authorized(deps.store, req.headers.authorization))) return json(res, 401, 'UNAUTHENTICATED', 'an admin token or agent credential is required');
+  const who = await downloader(deps.store, req.headers.authorization);
+  if (!who) return json(res, 401, 'UNAUTHENTICATED', 'an admin token or agent credential is required');
+  // Checked before the artifact is looked up, so the answer says nothing about which artifacts exist.
+  if (who !== 'admin' && !(await deps.offeredTo(who, sha256))) {
+    return json(res, 403, 'ARTIFACT_NOT_OFFERED', `artifact ${sha256} is not offered to agent ${who.id}: an agent downloads only the packages offered to it`);
+  }
   let artifact;
   try {
     artifact = await deps.packages.artifact(sha256);

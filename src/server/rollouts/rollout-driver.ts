@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { DEPLOYMENT_FILE_PREFIX, TOP_LEVEL_PACKAGE_NAME } from '../../protocol/index.js';
-import { isAgentDeployment } from '../opamp/package-offer.js';
+import { isAgentDeployment } from '../fleet/agent-package.js';
 import type { AgentRecord, RolloutRecord, Store } from '../store/index.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';

@@ -337,5 +337,60 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await store.revokeAgent(agent, 4000);
       assert.equal(await store.credentials.findAgentByPreviousCredentialHash('c3', 5000), null, 'a revoked agent has no credential at all');
     });
+
+    it('claims an agent\'s first credential once: never over an enrolled, revoked or unknown agent', async (t) => {
+      if (skip) return t.skip(skip);
+      await store.upsertAgentReport(id(800_001), { name: 'claim-1' }, 1);
+      const [a, b] = await Promise.all([store.claimAgentCredential(id(800_001), 'cafe01'), store.claimAgentCredential(id(800_001), 'cafe02')]);
+      assert.equal(Number(a) + Number(b), 1, 'exactly one of two concurrent claims wins');
+      const kept = (await store.getAgent(id(800_001)))!.credentialHash;
+      assert.equal(await store.claimAgentCredential(id(800_001), 'cafe03'), false);
+      assert.equal((await store.getAgent(id(800_001)))!.credentialHash, kept);
+      assert.equal(await store.claimAgentCredential(id(800_999), 'cafe04'), false, 'unknown agent');
+      await store.upsertAgentReport(id(800_002), { name: 'claim-2' }, 1);
+      await store.revokeAgent(id(800_002), 2);
+      assert.equal(await store.claimAgentCredential(id(800_002), 'cafe05'), false, 'revoked agent');
+      assert.equal(await store.findAgentByCredentialHash('cafe05'), null);
+    });
+
+    it('tells which touched agents are marked offline, so the replica talking to them can set them online again', async (t) => {
+      if (skip) return t.skip(skip);
+      await store.upsertAgentReport(id(800_020), { name: 'touch-1' }, 1);
+      await store.upsertAgentReport(id(800_021), { name: 'touch-2' }, 1);
+      await store.setAgentStatus(id(800_020), 'offline', 2);
+      const offline = await store.touchAgents([
+        { id: id(800_020), lastSeenAt: 3, lastSequenceNum: 1 },
+        { id: id(800_021), lastSeenAt: 3, lastSequenceNum: 1 },
+        { id: id(800_999), lastSeenAt: 3, lastSequenceNum: 1 },
+      ]);
+      assert.deepEqual(offline, [id(800_020)]);
+      assert.deepEqual(await store.touchAgents([]), []);
+    });
+
+    it('deletes a revoked agent with its events and per-agent revisions; refuses one that is not revoked', async (t) => {
+      if (skip) return t.skip(skip);
+      await store.upsertAgentReport(id(800_010), { name: 'gone-1' }, 1);
+      await store.upsertAgentReport(id(800_011), { name: 'stays-1' }, 1);
+      await store.appendEvents([
+        { at: 1, type: 'agent.online', agentId: id(800_010), data: {} },
+        { at: 2, type: 'agent.offline', agentId: id(800_010), data: {} },
+        { at: 3, type: 'agent.online', agentId: id(800_011), data: {} },
+      ]);
+      await store.rollouts.setAgentRevisions('web', [id(800_010), id(800_011)], 1);
+      await assert.rejects(store.deleteAgent(id(800_010)), (e: Error & { code?: string }) => e.code === 'AGENT_NOT_REVOKED' && /gone-1.*is online.*revoke it first/.test(e.message));
+      assert.ok(await store.getAgent(id(800_010)), 'refused: nothing deleted');
+      await store.revokeAgent(id(800_010), 5);
+      const res = await store.deleteAgent(id(800_010));
+      assert.equal(res.agent.name, 'gone-1');
+      assert.equal(res.events, 2);
+      assert.equal(await store.getAgent(id(800_010)), null);
+      assert.deepEqual(await store.listEvents({ agentId: id(800_010) }), []);
+      assert.equal((await store.listEvents({ agentId: id(800_011) })).length, 1, "another agent's events stay");
+      const revisions = (await store.rollouts.listAgentRevisions()).filter((r) => r.deployment === 'web').map((r) => r.agentId);
+      assert.deepEqual(revisions, [id(800_011)]);
+      await assert.rejects(store.deleteAgent(id(800_010)), AgentNotFoundError);
+      // The uid is free again: it can be reported (enrolled) anew.
+      assert.equal((await store.upsertAgentReport(id(800_010), { name: 'back' }, 9)).status, 'online');
+    });
   });
 }

@@ -7,7 +7,7 @@ import type { AgentsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
 import { KyselyCredentialStore } from './credential-store.js';
-import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
+import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import type {
   AgentRecord,
   AgentReportPatch,
@@ -228,6 +228,19 @@ export class KyselyStore implements Store {
     });
   }
 
+  claimAgentCredential(id: string, credentialHash: string): Promise<boolean> {
+    return this.run('claim agent credential', async () => {
+      const res = await this.db
+        .updateTable('agents')
+        .set({ credential_hash: credentialHash })
+        .where('id', '=', id)
+        .where('credential_hash', 'is', null)
+        .where('status', '!=', 'revoked')
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    });
+  }
+
   setAgentLabels(id: string, labels: Record<string, string>): Promise<AgentRecord> {
     return this.run('set agent labels', async () => {
       const res = await this.db.updateTable('agents').set({ labels: json(labels) }).where('id', '=', id).executeTakeFirst();
@@ -250,28 +263,33 @@ export class KyselyStore implements Store {
     });
   }
 
-  touchAgents(touches: AgentTouch[]): Promise<void> {
-    if (touches.length === 0) return Promise.resolve();
+  touchAgents(touches: AgentTouch[]): Promise<string[]> {
+    if (touches.length === 0) return Promise.resolve([]);
     return this.run('touch agents', async () => {
+      const offline: string[] = [];
       for (let i = 0; i < touches.length; i += TOUCH_CHUNK) {
         const chunk = touches.slice(i, i + TOUCH_CHUNK);
         if (this.kind === 'postgres') {
           // One statement per chunk: UPDATE ... FROM (VALUES ...).
           const rows = sql.join(chunk.map((t) => sql`(${t.id}::text, ${t.lastSeenAt}::bigint, ${t.lastSequenceNum}::bigint)`));
-          await sql`update agents set last_seen_at = greatest(agents.last_seen_at, v.seen), last_sequence_num = v.seq
-                    from (values ${rows}) as v(id, seen, seq) where agents.id = v.id`.execute(this.db);
+          const res = await sql<{ id: string; status: string }>`update agents set last_seen_at = greatest(agents.last_seen_at, v.seen), last_sequence_num = v.seq
+                    from (values ${rows}) as v(id, seen, seq) where agents.id = v.id returning agents.id, agents.status`.execute(this.db);
+          for (const r of res.rows) if (r.status === 'offline') offline.push(r.id);
         } else {
           await this.db.transaction().execute(async (tx) => {
             for (const t of chunk) {
-              await tx
+              const r = await tx
                 .updateTable('agents')
                 .set({ last_seen_at: sql`max(last_seen_at, ${t.lastSeenAt})`, last_sequence_num: t.lastSequenceNum })
                 .where('id', '=', t.id)
-                .execute();
+                .returning(['id', 'status'])
+                .executeTakeFirst();
+              if (r?.status === 'offline') offline.push(r.id);
             }
           });
         }
       }
+      return offline;
     });
   }
 
@@ -300,6 +318,20 @@ export class KyselyStore implements Store {
       if (!r) throw new AgentNotFoundError(id);
       return toAgent(r);
     });
+  }
+
+  deleteAgent(id: string): Promise<{ agent: AgentRecord; events: number }> {
+    return this.run('delete agent', () =>
+      this.db.transaction().execute(async (tx) => {
+        const r = await tx.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+        if (!r) throw new AgentNotFoundError(id);
+        if (r.status !== 'revoked') throw new AgentNotRevokedError(id, r.name, r.status);
+        const events = await tx.deleteFrom('events').where('agent_id', '=', id).executeTakeFirst();
+        await tx.deleteFrom('deployment_agents').where('agent_id', '=', id).execute();
+        await tx.deleteFrom('agents').where('id', '=', id).where('status', '=', 'revoked').execute();
+        return { agent: toAgent(r), events: Number(events.numDeletedRows) };
+      }),
+    );
   }
 
   putConfig(c: Omit<ConfigRecord, 'createdAt'>): Promise<ConfigRecord> {

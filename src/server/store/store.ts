@@ -374,6 +374,12 @@ export interface Store {
    */
   applyAgentReports(reports: { id: string; patch: AgentReportPatch; at: number }[]): Promise<void>;
   setAgentCredential(id: string, credentialHash: string): Promise<void>;
+  /**
+   * Sets an agent's first credential (enrollment): only while it has none and
+   * is not revoked, atomically. Returns false, changing nothing, for an agent
+   * that is already enrolled, revoked or unknown.
+   */
+  claimAgentCredential(id: string, credentialHash: string): Promise<boolean>;
   /** Replaces operator labels. Throws AgentNotFoundError. */
   setAgentLabels(id: string, labels: Record<string, string>): Promise<AgentRecord>;
   /**
@@ -382,11 +388,23 @@ export interface Store {
    */
   setAgentStatus(id: string, status: 'online' | 'offline', at: number): Promise<boolean>;
   /** Batched heartbeat bookkeeping; unknown ids are ignored. */
-  touchAgents(touches: AgentTouch[]): Promise<void>;
+  /**
+   * Returns the ids among `touches` whose status is offline: another replica
+   * (or a late close) marked them offline while this one still talks to them.
+   */
+  touchAgents(touches: AgentTouch[]): Promise<string[]>;
   /** Marks online agents last seen before `before` offline; returns their ids. */
   markStaleAgentsOffline(before: number): Promise<string[]>;
   /** Revokes: status revoked, credential cleared. Throws AgentNotFoundError. */
   revokeAgent(id: string, at: number): Promise<AgentRecord>;
+  /**
+   * Deletes a revoked agent's records in one transaction: the agent, its
+   * events and its per-deployment revisions (job results and rollout
+   * history keep their copy of its name). Returns the deleted record and how
+   * many events went with it. Throws AgentNotFoundError, or
+   * AgentNotRevokedError (changing nothing) for an agent that is not revoked.
+   */
+  deleteAgent(id: string): Promise<{ agent: AgentRecord; events: number }>;
 
   putConfig(config: Omit<ConfigRecord, 'createdAt'>): Promise<ConfigRecord>;
   getConfig(name: string): Promise<ConfigRecord | null>;

@@ -44,6 +44,8 @@ interface SessionState {
   offered: boolean;
   /** One decision at a time per session: a pushed offer and one in a reply must not both go out. */
   queue: Promise<unknown>;
+  /** The credential header this state was decided for (an HTTP session outlives a credential change). */
+  authorization: string | undefined;
 }
 
 export class CredentialRotation {
@@ -66,7 +68,7 @@ export class CredentialRotation {
   private stateOf(session: Session): SessionState {
     let s = this.state.get(session);
     if (!s) {
-      s = { checked: false, offered: false, queue: Promise.resolve() };
+      s = { checked: false, offered: false, queue: Promise.resolve(), authorization: session.principal.kind === 'agent' ? session.principal.authorization : undefined };
       this.state.set(session, s);
     }
     return s;
@@ -112,9 +114,9 @@ export class CredentialRotation {
    */
   onPrincipal(session: Session, principal: Principal): void {
     if (session.transport !== 'http' || principal.kind !== 'agent') return;
-    if (session.principal.kind === 'agent' && principal.authorization === session.principal.authorization) return;
     session.principal = principal;
-    this.state.delete(session);
+    const s = this.state.get(session);
+    if (s && s.authorization !== principal.authorization) this.state.delete(session);
   }
 
   /**

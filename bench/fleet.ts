@@ -144,6 +144,9 @@ export async function fleetBench(argv: string[]): Promise<void> {
       String(heartbeatMs / 1000),
       '--max-connections',
       String(n + 1000),
+      // The whole fleet enrolls at once with one token: allow it (the default, 100 a second, would take minutes).
+      '--max-enrollments-per-second',
+      '1000',
       '--log-level',
       'warn',
       ...(values.database ? ['--database', values.database] : []),

@@ -27,6 +27,7 @@ import {
   type ServerToAgent,
 } from '../protocol/index.js';
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import { INSTALL_COMPONENT, installFailedStatus } from '../protocol/index.js';
 import type { CompiledAgentOptions } from './options.js';
 import type { IdentityStore } from './identity.js';
 import { OpampClient, type AgentToServerInit as Init } from './opamp-client.js';
@@ -128,6 +129,7 @@ export class AgentConnection {
         lastError: h.lastError,
         startTimeUnixNano: BigInt(h.startTimeMs) * 1_000_000n,
         statusTimeUnixNano: now,
+        ...(h.installFailed ? { componentHealthMap: { [INSTALL_COMPONENT]: { healthy: false, status: installFailedStatus(h.installFailed.revision), lastError: h.installFailed.error, statusTimeUnixNano: now } } } : {}),
       };
     }
     return { healthy: true, startTimeUnixNano: this.startedAtNs, status: 'running', statusTimeUnixNano: now, componentHealthMap };

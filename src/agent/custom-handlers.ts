@@ -79,9 +79,17 @@ export function customHandlers(
 ): Record<string, CustomHandler> {
   const logDir = (name: string) => join(dataDir, 'services', name, 'logs');
   const follows = new LogFollows({ log: opts.log, logDir, has: (name) => services.has(name) }, opts.follows);
+  // Running exec commands by request id, so the server can cancel one ({ id, cancel: <request id> }).
+  const execs = new Map<string, AbortController>();
   return {
     [SERVICES_CAPABILITY]: async () => ({ services: services.details().map((s) => ({ ...s, logFollowers: follows.count(s.name) })) }),
     [EXEC_CAPABILITY]: async (request, progress) => {
+      // Cancelling runs nothing, so it needs no policy check.
+      if (typeof request.cancel === 'string') {
+        const running = execs.get(request.cancel);
+        running?.abort();
+        return { cancelled: running !== undefined };
+      }
       const command = request.command;
       if (!Array.isArray(command) || command.length === 0 || !command.every((c) => typeof c === 'string')) throw new Error('"command" must be a non-empty list of strings');
       const timeoutMs = typeof request.timeoutMs === 'number' && request.timeoutMs > 0 ? Math.min(request.timeoutMs, 24 * 3600_000) : 60_000;
@@ -89,7 +97,14 @@ export function customHandlers(
       const argv = checkExec(opts.policy, command as string[], timeoutMs, { noExecFlag: opts.noExec });
       let where = { cwd: dataDir, env: cleanEnvironment({ path: opts.policy.path }) };
       if (request.service !== undefined) where = services.environmentOf(serviceName(request));
-      return { ...(await runCommand(argv, { ...where, timeoutMs }, progress)) };
+      const cancel = new AbortController();
+      const id = typeof request.id === 'string' ? request.id : '';
+      execs.set(id, cancel);
+      try {
+        return { ...(await runCommand(argv, { ...where, timeoutMs, cancel: cancel.signal }, progress)) };
+      } finally {
+        execs.delete(id);
+      }
     },
     [RESTART_CAPABILITY]: async (request) => {
       await services.restart(serviceName(request));

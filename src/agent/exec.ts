@@ -12,7 +12,7 @@ const FLUSH_MS = 100;
 
 export async function runCommand(
   command: string[],
-  opts: { cwd: string; env: Record<string, string>; timeoutMs: number },
+  opts: { cwd: string; env: Record<string, string>; timeoutMs: number; /** Kills the command's process group (the server cancelled the job). */ cancel?: AbortSignal },
   progress: (chunk: { stream: 'stdout' | 'stderr'; data: string }) => void,
 ): Promise<ExecResult & { truncated: boolean; error?: string }> {
   return new Promise((resolve) => {
@@ -29,14 +29,18 @@ export async function runCommand(
     const ticker = setInterval(flush, FLUSH_MS);
     const child = spawn(command[0]!, command.slice(1), { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const kill = () => {
       try {
         process.kill(-child.pid!, 'SIGKILL');
       } catch {
         child.kill('SIGKILL');
       }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
     }, opts.timeoutMs);
+    opts.cancel?.addEventListener('abort', kill, { once: true });
     const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
       const room = MAX_EXEC_OUTPUT_BYTES - sent;
       if (room <= 0) {
@@ -53,6 +57,7 @@ export async function runCommand(
     const finish = (result: ExecResult & { truncated: boolean; error?: string }) => {
       clearTimeout(timer);
       clearInterval(ticker);
+      opts.cancel?.removeEventListener('abort', kill);
       flush();
       resolve(result);
     };

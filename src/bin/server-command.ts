@@ -31,6 +31,14 @@ function seconds(v: string): number {
   return n;
 }
 
+function rate(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number (per second), e.g. 100 or 0.5`);
+    return n;
+  };
+}
+
 interface ServerFlags {
   listen: string;
   dataDir: string;
@@ -39,6 +47,10 @@ interface ServerFlags {
   offlineAfter: number;
   maxConnections: number;
   maxDownloads: number;
+  maxOpampInflightMib: number;
+  wsFirstMessageTimeout: number;
+  metricsToken?: string;
+  maxEnrollmentsPerSecond: number;
   publicUrl?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -75,6 +87,12 @@ export function serverCommand(): Command {
         .argParser(count('--max-downloads'))
         .default(32),
     )
+    .option('--max-opamp-inflight-mib <n>', 'OpAMP body MiB (HTTP and WebSocket together) held at once; past it 503 + Retry-After / close 1013; at least 64', int('--max-opamp-inflight-mib'), 128)
+    .option('--ws-first-message-timeout <seconds>', 'close an OpAMP WebSocket that sends no first message within this long', seconds, 30)
+    .option('--max-enrollments-per-second <n>', 'new agents one enrollment token, and one source address, may enroll per second (burst: 10 s worth); past it 429 + Retry-After', rate('--max-enrollments-per-second'), 100)
+    .addOption(
+      new Option('--metrics-token <token>', 'require Authorization: Bearer <token> on /metrics (at least 16 characters); default: /metrics is open').env('CORRAL_METRICS_TOKEN'),
+    )
     .option(
       '--public-url <url>',
       'http(s) URL agents reach this server at, offered to them after enrollment (wss:// or https:// per transport); default: none, agents keep the URL they were given',
@@ -106,6 +124,10 @@ Examples:
         offlineAfterMissed: flags.offlineAfter,
         maxConnections: flags.maxConnections,
         maxDownloads: flags.maxDownloads,
+        maxOpampInflightMib: flags.maxOpampInflightMib,
+        wsFirstMessageTimeoutSeconds: flags.wsFirstMessageTimeout,
+        metricsToken: flags.metricsToken,
+        maxEnrollmentsPerSecond: flags.maxEnrollmentsPerSecond,
         publicUrl: flags.publicUrl,
         tlsCert: flags.tlsCert,
         tlsKey: flags.tlsKey,

@@ -87,6 +87,11 @@ export {
   type Reply,
   type RestartRequest,
 } from './custom-messages.js';
+export { INSTALL_COMPONENT, failedInstallRevision, installFailedStatus } from './install-failure.js';
+export { missingPackageFiles, packagePath, type PackageEntryKind } from './package-contents.js';
+export { TemplateError, renderTemplate, templateKeys } from './template.js';
+export { healthValuesProblem, renderHealthCheck, type HealthCheckSpec, type RenderedHealthCheck } from './health-values.js';
+export { MANIFEST_SCHEMA_ID, manifestJsonSchema } from './manifest-schema.js';
 export {
   DEFAULT_PACKAGE_ENTRY_LIMITS,
   UnsafePackageEntryError,

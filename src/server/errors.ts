@@ -25,6 +25,16 @@ export class AgentRevokedError extends CorralError {
   }
 }
 
+/** Over a rate limit: retry after `retryAfterSeconds`. */
+export class RateLimitedError extends CorralError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('RATE_LIMITED', message);
+  }
+}
+
 /** The enrollment token a session was authenticated with has been revoked. */
 export class TokenRevokedError extends CorralError {
   constructor(readonly tokenId: string) {

@@ -13,12 +13,16 @@ export interface ServerMetrics {
   opampMessages: Counter<'direction' | 'transport'>;
   httpRequests: Counter<'route' | 'status'>;
   artifactDownloadsRefused: Counter;
+  agentEventsDropped: Counter;
+  agentSamplesDropped: Counter<'reason'>;
+  authFailures: Counter<'edge'>;
+  rateLimited: Counter<'reason'>;
 }
 
 /** Counting agents reads the store, so a scrape storm is answered from a short cache. */
 const AGENT_COUNT_CACHE_MS = 2000;
 
-export function createMetrics(deps: { store: Store; connections: () => number; samples: SampleHistory; downloadsInFlight: () => number }): ServerMetrics {
+export function createMetrics(deps: { store: Store; connections: () => number; samples: SampleHistory; downloadsInFlight: () => number; opampInflightBytes?: () => number }): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let cached: { at: number; counts: Record<string, number> } | null = null;
@@ -67,6 +71,14 @@ export function createMetrics(deps: { store: Store; connections: () => number; s
     },
   });
   new Gauge({
+    name: 'corral_opamp_inflight_bytes',
+    help: 'OpAMP body bytes this process holds now, HTTP and WebSocket together (capped by --max-opamp-inflight-mib)',
+    registers: [registry],
+    collect() {
+      this.set(deps.opampInflightBytes?.() ?? 0);
+    },
+  });
+  new Gauge({
     name: 'corral_artifact_downloads_in_flight',
     help: 'Artifact downloads this server process is streaming now (capped by --max-downloads)',
     registers: [registry],
@@ -112,18 +124,28 @@ export function createMetrics(deps: { store: Store; connections: () => number; s
       help: 'Artifact downloads answered 503 because --max-downloads were already in flight',
       registers: [registry],
     }),
+    authFailures: new Counter({
+      name: 'corral_auth_failures_total',
+      help: 'Requests that presented no valid credential, by edge (rest, metrics, opamp)',
+      labelNames: ['edge'],
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'corral_rate_limited_total',
+      help: 'Requests answered 429, by reason (address, token, failed-auth, enrollment)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    agentEventsDropped: new Counter({
+      name: 'corral_agent_events_dropped_total',
+      help: 'Events caused by agents and dropped because the agent was over its per-minute event budget',
+      registers: [registry],
+    }),
+    agentSamplesDropped: new Counter({
+      name: 'corral_agent_samples_dropped_total',
+      help: 'Resource samples not kept, by reason (malformed, too-large, rate-limited)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
   };
-}
-
-/** A low-cardinality route label: ids in paths become placeholders. */
-export function routeLabel(method: string, path: string): string {
-  if (path === '/v1/opamp' || path === '/healthz' || path === '/metrics') return `${method} ${path}`;
-  const parts = path.split('/');
-  if (parts[1] === 'api' && parts[2] === 'v1' && parts[3]) {
-    const route = ['', 'api', 'v1', parts[3]];
-    if (parts[4]) route.push(':id');
-    if (parts[5]) route.push(parts[5]);
-    return `${method} ${route.join('/')}`;
-  }
-  return `${method} other`;
 }

@@ -4,6 +4,8 @@
  */
 import { resolve } from 'node:path';
 import { ValidationError } from './errors.js';
+import { DEFAULT_ENROLLMENTS_PER_SECOND_PER_TOKEN } from './auth/limits.js';
+import { DEFAULT_MAX_INFLIGHT_BODY_MIB, DEFAULT_WS_FIRST_MESSAGE_TIMEOUT_MS, MAX_MESSAGE_BYTES } from './opamp/limits.js';
 import { DEFAULT_POLICY, mergePolicy, PolicyOverridesSchema, type RolloutPolicy } from './rollouts/policy.js';
 
 function rolloutDefaults(value: Record<string, unknown> | undefined): RolloutPolicy {
@@ -55,6 +57,18 @@ export interface ServerOptions {
    * Range. 0 means unlimited. Default 32.
    */
   maxDownloads?: number;
+  /**
+   * OpAMP body bytes (HTTP and WebSocket together) this process holds at
+   * once, MiB; past it HTTP gets 503 + Retry-After and WebSockets close with
+   * 1013. At least 64 (one message of the spec's maximum size). Default 128.
+   */
+  maxOpampInflightMib?: number;
+  /** A WebSocket that sends no complete first message within this long is closed, seconds. Default 30. */
+  wsFirstMessageTimeoutSeconds?: number;
+  /** New agents one enrollment token may enroll per second (burst: ten seconds' worth). Default 100. */
+  maxEnrollmentsPerSecond?: number;
+  /** When set, `/metrics` answers only requests with `Authorization: Bearer <this>`. Default: open. */
+  metricsToken?: string;
 }
 
 export interface CompiledServerOptions {
@@ -76,6 +90,11 @@ export interface CompiledServerOptions {
   rolloutTickMs: number;
   /** 0 = unlimited. */
   maxDownloads: number;
+  maxOpampInflightBytes: number;
+  wsFirstMessageTimeoutMs: number;
+  maxEnrollmentsPerSecond: number;
+  /** null: /metrics is open. */
+  metricsToken: string | null;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, { integer = true } = {}): number {
@@ -90,6 +109,19 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < 0) throw new ValidationError(`${name} must be a non-negative integer (0 = unlimited), got ${String(value)}`, name);
   return v;
+}
+
+function metricsToken(token: string | undefined): string | null {
+  if (token === undefined || token === '') return null;
+  if (token.length < 16 || /\s/.test(token)) throw new ValidationError('--metrics-token must be at least 16 characters without spaces', 'metricsToken');
+  return token;
+}
+
+function inflightBytes(mib: number | undefined): number {
+  const v = positive('maxOpampInflightMib', mib, DEFAULT_MAX_INFLIGHT_BODY_MIB);
+  const min = MAX_MESSAGE_BYTES / (1024 * 1024);
+  if (v < min) throw new ValidationError(`maxOpampInflightMib must be at least ${min} (one OpAMP message of the maximum size), got ${v}`, 'maxOpampInflightMib');
+  return v * 1024 * 1024;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -130,5 +162,9 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
     rolloutDefaults: rolloutDefaults(o.rolloutDefaults),
     rolloutTickMs: positive('rolloutTickMs', o.rolloutTickMs, 1000),
     maxDownloads: nonNegative('maxDownloads', o.maxDownloads, DEFAULT_MAX_DOWNLOADS),
+    maxOpampInflightBytes: inflightBytes(o.maxOpampInflightMib),
+    metricsToken: metricsToken(o.metricsToken),
+    maxEnrollmentsPerSecond: positive('maxEnrollmentsPerSecond', o.maxEnrollmentsPerSecond, DEFAULT_ENROLLMENTS_PER_SECOND_PER_TOKEN, { integer: false }),
+    wsFirstMessageTimeoutMs: positive('wsFirstMessageTimeoutSeconds', o.wsFirstMessageTimeoutSeconds, DEFAULT_WS_FIRST_MESSAGE_TIMEOUT_MS / 1000, { integer: false }) * 1000,
   };
 }

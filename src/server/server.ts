@@ -16,14 +16,21 @@ import { EventRecorder } from './events.js';
 import { AgentHub } from './opamp/agent-hub.js';
 import { WsTransport } from './opamp/ws-transport.js';
 import { HttpTransport } from './opamp/http-transport.js';
-import { PROTOBUF_CONTENT_TYPE } from './opamp/limits.js';
+import { MAX_AGENT_EVENTS_PER_MINUTE, PROTOBUF_CONTENT_TYPE } from './opamp/limits.js';
+import { AgentEventBudget } from './opamp/agent-event-budget.js';
+import { InflightBytes } from './opamp/inflight-bytes.js';
 import { FleetService } from './fleet/fleet-service.js';
 import { DeploymentService } from './fleet/deployment-service.js';
 import { ImperativeService } from './fleet/imperative.js';
 import { SampleHistory } from './fleet/sample-history.js';
 import { JobService } from './jobs/job-service.js';
 import { createApi } from './api/routes.js';
-import { createMetrics, routeLabel } from './metrics.js';
+import { createMetrics } from './metrics.js';
+import { routeLabeler } from './route-labels.js';
+import { FailedAuthGuard } from './auth/failed-auth.js';
+import { RestGuard } from './api/rest-guard.js';
+import { EnrollmentLimiter } from './auth/enrollment-limiter.js';
+import { bearerToken, sameHash, hashSecret } from './auth/tokens.js';
 import { PackageService } from './packages/package-service.js';
 import { loadSigningKey } from './packages/signing-key.js';
 import { secureDataDir } from './data-dir.js';
@@ -78,7 +85,9 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   let metricsRef: ReturnType<typeof createMetrics> | null = null;
   let driver: RolloutDriver | null = null;
   const signingKey = await loadSigningKey(store);
-  const samples = new SampleHistory();
+  const enrollments = new EnrollmentLimiter({ perSecondPerToken: opts.maxEnrollmentsPerSecond, clock, onLimited: () => metricsRef?.rateLimited.inc({ reason: 'enrollment' }) });
+  const samples = new SampleHistory({ clock, onDropped: (reason) => metricsRef?.agentSamplesDropped.inc({ reason }) });
+  const agentEvents = new AgentEventBudget(events, { perMinute: MAX_AGENT_EVENTS_PER_MINUTE, clock, onDropped: () => metricsRef?.agentEventsDropped.inc() });
   const hub = new AgentHub(
     {
       heartbeatMs: opts.heartbeatMs,
@@ -88,12 +97,22 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       publicUrl: opts.publicUrl,
       credentialGraceMs: opts.credentialGraceMs,
     },
-    { store, clock, log: log.child({ component: 'hub' }), events, samples, onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
+    { store, clock, log: log.child({ component: 'hub' }), events: agentEvents, samples, admitEnrollment: (tokenId, address) => enrollments.admit(tokenId, address), onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
   );
-  const ws = new WsTransport({ maxConnections: opts.maxConnections, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
-  const httpOpamp = new HttpTransport({ maxInFlight: opts.maxHttpInFlight, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log });
+  const inflight = new InflightBytes(opts.maxOpampInflightBytes);
+  const failedAuth = new FailedAuthGuard({
+    log: log.child({ component: 'auth' }),
+    clock,
+    onFailure: (edge) => metricsRef?.authFailures.inc({ edge }),
+    onRefused: () => metricsRef?.rateLimited.inc({ reason: 'failed-auth' }),
+  });
+  const ws = new WsTransport(
+    { maxConnections: opts.maxConnections, retryAfterSeconds: opts.retryAfterSeconds, firstMessageTimeoutMs: opts.wsFirstMessageTimeoutMs },
+    { hub, store, log, inflight, failedAuth },
+  );
+  const httpOpamp = new HttpTransport({ maxInFlight: opts.maxHttpInFlight, retryAfterSeconds: opts.retryAfterSeconds }, { hub, store, log, inflight, failedAuth });
   const downloads = new DownloadLimiter({ maxDownloads: opts.maxDownloads });
-  const metrics = createMetrics({ store, connections: () => ws.connections, samples, downloadsInFlight: () => downloads.inFlight });
+  const metrics = createMetrics({ store, connections: () => ws.connections, samples, downloadsInFlight: () => downloads.inFlight, opampInflightBytes: () => inflight.used });
   metricsRef = metrics;
   const fleet = new FleetService({
     store,
@@ -115,7 +134,17 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const deployments = new DeploymentService({ store, clock, events, onFleetChange: pushFleetChange, rollouts });
   const imperative = new ImperativeService({ store, deployments, agents: hub, samples, log: log.child({ component: 'imperative' }) });
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
-  const api = getRequestListener(createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, log: log.child({ component: 'api' }) }).fetch);
+  const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, log: log.child({ component: 'api' }) });
+  const api = getRequestListener(apiApp.fetch);
+  const routeLabel = routeLabeler([
+    ...apiApp.routes,
+    ...['GET', 'POST'].map((method) => ({ method, path: '/v1/opamp' })),
+    { method: 'GET', path: '/healthz' },
+    { method: 'GET', path: '/metrics' },
+    { method: 'GET', path: '/api/v1/artifacts/:sha256' },
+  ]);
+  const restGuard = new RestGuard({ clock, failedAuth, onLimited: (reason) => metrics.rateLimited.inc({ reason }) });
+  const metricsTokenHash = opts.metricsToken ? hashSecret(opts.metricsToken) : null;
 
   const offeredTo = (agent: AgentRecord, sha256: string) => hub.offersArtifact(agent.id, selectableAttributes(agent), sha256);
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -142,7 +171,13 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       return;
     }
     if (path === '/healthz') return send(res, 200, 'application/json', JSON.stringify({ status: 'ok', store: store.kind }));
+    if ((path.startsWith('/api/') || path === '/metrics') && restGuard.refuse(req, res, path, path === '/metrics' ? 'metrics' : 'rest')) return;
     if (path === '/metrics') {
+      const presented = bearerToken(req.headers.authorization);
+      if (metricsTokenHash && !(presented && sameHash(hashSecret(presented), metricsTokenHash))) {
+        res.setHeader('WWW-Authenticate', 'Bearer');
+        return send(res, 401, 'text/plain', '/metrics needs Authorization: Bearer <the --metrics-token value>\n');
+      }
       metrics.registry
         .metrics()
         .then((text) => send(res, 200, metrics.registry.contentType, text))

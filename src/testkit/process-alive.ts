@@ -1,13 +1,23 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Whether a process with this pid exists (signal 0 probes without touching it). */
+/**
+ * Whether a process with this pid exists (signal 0 probes without touching
+ * it) and is not a zombie: a killed orphan waits for pid 1 to reap it, which
+ * under load can take long, and it runs nothing meanwhile.
+ */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    // Gone between the probe and the read, or no /proc: the probe's answer stands.
+    return existsSync(`/proc/${pid}`) || !existsSync('/proc/self');
   }
 }
 

@@ -74,9 +74,10 @@ for (const backend of backends) {
 
       const cli = await fleet.cli('agents', '-s', 'env=prod', '-o', 'json');
       assert.equal(cli.code, 0, cli.stderr);
-      const listed = JSON.parse(cli.stdout) as { agents: AgentSummaryJson[] } | AgentSummaryJson[];
-      const rows = Array.isArray(listed) ? listed : listed.agents;
-      assert.deepEqual(rows.map((a) => a.name).sort(), ['api-1', 'web-1']);
+      // The API's own shape, as GET /api/v1/agents answers it.
+      const listed = JSON.parse(cli.stdout) as { agents: AgentSummaryJson[] };
+      assert.ok(!Array.isArray(listed) && Array.isArray(listed.agents), `the API's object with an agents list: ${cli.stdout.slice(0, 200)}`);
+      assert.deepEqual(listed.agents.map((a) => a.name).sort(), ['api-1', 'web-1']);
       const table = await fleet.cli('agents', '-s', 'role=web');
       assert.equal(table.code, 0, table.stderr);
       assert.match(table.stdout, /web-1/);

@@ -6,7 +6,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { request, type IncomingMessage } from 'node:http';
 import {
@@ -21,6 +20,7 @@ import {
 import { Fleet } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { WsOpampClient, encodeForHttp, newInstanceUid, postOpamp } from '../../src/testkit/opamp-client.js';
+import { fuzzSeed, mulberry32 } from '../../src/testkit/fuzz.js';
 
 const REPORT_FULL_STATE = BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState);
 const CAPS = BigInt(AgentCapabilities.AgentCapabilities_ReportsStatus) | BigInt(AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig) | BigInt(AgentCapabilities.AgentCapabilities_ReportsRemoteConfig);
@@ -194,15 +194,20 @@ describe('OpAMP endpoint', { concurrency: false }, () => {
   it('survives random bytes on both transports and stays consistent', async () => {
     const before = (await fleet.listAgents()).length;
     const rounds = 200;
+    // Seeded, so a failure can be replayed: CORRAL_FUZZ_SEED=<seed> npm test -- opamp-wire
+    const seed = fuzzSeed();
+    console.log(`opamp-wire random bytes: seed ${seed} (replay: CORRAL_FUZZ_SEED=${seed})`);
+    const random = mulberry32(seed);
+    const junkBytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
     for (let i = 0; i < rounds; i++) {
-      const junk = randomBytes(1 + Math.floor(Math.random() * 512));
+      const junk = junkBytes(1 + Math.floor(random() * 512));
       const res = await postOpamp(fleet.url, fleet.enrollmentToken, junk);
       assert.ok([200, 400].includes(res.status), `HTTP answered ${res.status}`);
     }
     let ws = await WsOpampClient.connect(fleet.url, fleet.enrollmentToken);
     for (let i = 0; i < rounds; i++) {
       if (ws.closeCode !== null) ws = await WsOpampClient.connect(fleet.url, fleet.enrollmentToken);
-      const junk = randomBytes(1 + Math.floor(Math.random() * 512));
+      const junk = junkBytes(1 + Math.floor(random() * 512));
       // Half the time a valid header byte, so the protobuf decoder gets the junk.
       if (i % 2 === 0) junk[0] = 0;
       ws.sendRaw(junk);

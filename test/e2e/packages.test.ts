@@ -78,6 +78,11 @@ describe('packages', { concurrency: false }, () => {
     assert.equal((await fetch(url, { headers: { authorization: `Bearer ${fleet.enrollmentToken}` } })).status, 401);
     assert.equal((await fetch(`${fleet.url}/api/v1/artifacts/${'0'.repeat(64)}`, { headers: auth })).status, 404);
 
+    // The manifest's JSON Schema, for editors: no token needed, the same as docs/corral.schema.json.
+    const schema = await fetch(`${fleet.url}/api/v1/manifest.schema.json`);
+    assert.equal(schema.status, 200);
+    assert.deepEqual(await schema.json(), JSON.parse(await readFile(join(import.meta.dirname, '..', '..', 'docs', 'corral.schema.json'), 'utf8')));
+
     // The signing key survives a restart.
     await fleet.restartServer();
     const again = await fleet.api<{ publicKeyPem: string }>('GET', '/api/v1/signing-key');
@@ -91,8 +96,33 @@ describe('packages', { concurrency: false }, () => {
     const pushed = await fleet.cli('package', 'push', out);
     assert.equal(pushed.code, 1);
     assert.match(pushed.stderr, /already published with different content.*PACKAGE_CONFLICT/);
+    const list = await fleet.api<{ packages: { version: string; arch: string; sha256: string }[] }>('GET', '/api/v1/packages?name=hello');
+    const original = createHash('sha256').update(await readFile(join(work, 'hello-1.0.0.tar.gz'))).digest('hex');
+    const refused = createHash('sha256').update(await readFile(out)).digest('hex');
+    assert.notEqual(refused, original);
+    assert.deepEqual(list.body.packages.map((p) => [p.version, p.arch, p.sha256]).sort(), [['1.0.0', 'amd64', original], ['1.0.0', 'arm64', original]]);
+    // The refused bytes were not kept either.
+    assert.equal((await fetch(`${fleet.url}/api/v1/artifacts/${refused}`, { headers: { authorization: `Bearer ${fleet.adminToken}` } })).status, 404);
+  });
+
+  it('refuses, at build and at push, a manifest naming a template the package does not carry', async () => {
+    const manifest = MANIFEST.replace('version: 1.0.0', 'version: 1.2.0') + 'config:\n  files: [{path: app.conf, template: templates/app.conf}]\n';
+    const dir = await packageDir('no-template', manifest, '#!/bin/sh\n');
+    const build = await fleet.cli('package', 'build', dir, '--out', join(work, 'no-template.tar.gz'));
+    assert.equal(build.code, 1);
+    assert.match(build.stderr, /config\.files\[0\]\.template: templates\/app\.conf is not in the package/);
+
+    // Whatever made the archive, the server refuses it too, naming the file; a directory in its place is no better.
+    await mkdir(join(dir, 'templates', 'app.conf'), { recursive: true });
+    for (const [entries, problem] of [[['corral.yaml', 'bin'], 'is not in the package'], [['corral.yaml', 'bin', 'templates'], 'is not a regular file in the package']] as const) {
+      const raw = join(work, 'no-template-raw.tar.gz');
+      await tar.c({ gzip: true, cwd: dir, file: raw, portable: true }, [...entries]);
+      const pushed = await fleet.cli('package', 'push', raw);
+      assert.equal(pushed.code, 1);
+      assert.match(pushed.stderr, new RegExp(`the package lacks files its manifest names: config\\.files\\[0\\]\\.template: templates/app\\.conf ${problem}.*INVALID_PACKAGE`));
+    }
     const list = await fleet.api<{ packages: { version: string }[] }>('GET', '/api/v1/packages?name=hello');
-    assert.equal(list.body.packages.length, 2);
+    assert.ok(!list.body.packages.some((p) => p.version === '1.2.0'), 'nothing of 1.2.0 was published');
   });
 
   it('refuses archives without a valid manifest, naming the problem', async () => {

@@ -214,7 +214,9 @@ describe('services on hosts', { concurrency: false }, () => {
       const r = await status();
       return r.every((x) => x.service?.status === 'crash-loop') ? r : undefined;
     }, { what: 'crash loop reported', timeoutMs: 30_000 });
-    assert.ok(rows.every((r) => r.service?.healthy === false && /crash loop/.test(r.service.lastError)));
+    // The reason reads as words, not as JSON.
+    for (const r of rows) assert.equal(r.service?.healthy, false);
+    for (const r of rows) assert.match(r.service!.lastError, /^crash loop: exited with code 1, \d+ times in (under 1 s|\d+ s)$/);
     assert.equal((await fleet.cli('deploy', 'hello', '--package', 'hello@1.0.0', '-s', 'env=prod', '--set', 'greeting=hola')).code, 0);
     await eventually(allHealthy, { what: 'healthy on 1.0.0 again', timeoutMs: 30_000 });
     assert.match(await greet(prod1), /^hola/);
@@ -272,6 +274,15 @@ describe('services on hosts', { concurrency: false }, () => {
     await fleet.awaitAgent(prod1, (x) => x.status === 'online');
     await eventually(async () => (await status()).every((r) => r.service?.status === 'stopped'), { what: 'reported stopped' });
     assert.equal(servicePid(prod1), null, 'still stopped after the agent restarted');
+    // A stopped service has no health to show: "-", not "healthy".
+    const view = await fleet.cli('deployment', 'status', 'hello');
+    assert.equal(view.code, 0, view.stderr);
+    const rows = view.stdout.split('\n').filter((l) => / stopped /.test(l));
+    assert.equal(rows.length, 2, view.stdout);
+    for (const row of rows) assert.match(row, / stopped +-( |$)/, view.stdout);
+    const services = await fleet.cli('services', (await prod1.instanceUid()).slice(-12));
+    assert.equal(services.code, 0, services.stderr);
+    assert.match(services.stdout, /^hello +1\.\d\.0 +stopped +- /m, services.stdout);
     assert.equal((await fleet.cli('start', 'hello')).code, 0);
     await eventually(allHealthy, { what: 'running again' });
   });

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SystemdUnitError, parseExecStart, quoteSystemdArg, renderAgentUnit, renderEnvFile, unitSetting, type AgentUnitSpec } from './systemd-unit.js';
+import { requirement } from '../../testkit/requirement.js';
 
 const spec = (over: Partial<AgentUnitSpec> = {}): AgentUnitSpec => ({
   nodePath: '/usr/bin/node',
@@ -130,7 +131,7 @@ describe('renderAgentUnit', () => {
   });
 
   it('passes systemd-analyze verify where systemd is installed', (t) => {
-    if (spawnSync('systemd-analyze', ['--version']).status !== 0) return t.skip('systemd-analyze is not installed');
+    if (!requirement(t, spawnSync('systemd-analyze', ['--version']).status === 0, 'systemd-analyze is not installed')) return;
     const dir = mkdtempSync(join(tmpdir(), 'corral-unit-'));
     try {
       const file = join(dir, 'corral-agent.service');

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { UnsafeArchiveError, inspectArchive, unpackArchive } from './unpack.js';
+import { requirement } from '../../testkit/requirement.js';
 
 /** One raw ustar header + content: lets tests build archives no honest tool would. */
 function entry(name: string, opts: { type?: string; body?: string; link?: string; mode?: string } = {}): Buffer {
@@ -72,7 +73,7 @@ describe('package unpacking', () => {
     ['a ".." path', [entry('ok.txt', { body: 'x' }), entry('../../escape.txt', { body: 'x' })], '../../escape.txt'],
     ['a symlink out of the package', [entry('etc', { type: '2', link: '../../../etc' })], 'etc'],
     ['an absolute symlink', [entry('passwd', { type: '2', link: '/etc/passwd' })], 'passwd'],
-    ['a hard link out of the package', [entry('h', { type: '1', link: '../outside' })], 'h'],
+    ['a hard link out of the package', [entry('ok.txt', { body: 'x' }), entry('hardlink', { type: '1', link: '../outside' })], 'hardlink'],
     ['a character device', [entry('null', { type: '3' })], 'null'],
     ['a FIFO', [entry('pipe', { type: '6' })], 'pipe'],
     ['chained links, each harmless alone', [entry('a/', { type: '5' }), entry('a/b', { type: '2', link: '..' }), entry('a/c', { type: '2', link: 'b/..' })], 'a/c'],
@@ -88,7 +89,12 @@ describe('package unpacking', () => {
       const dir = mkdtempSync(join(tmpdir(), 'corral-unpack-'));
       const file = archive(dir, 'bad.tar.gz', [...entries]);
       const dest = join(dir, 'v1');
-      await assert.rejects(unpackArchive(file, dest), (e: unknown) => e instanceof UnsafeArchiveError && e.message.includes(named));
+      await assert.rejects(unpackArchive(file, dest), (e: unknown) => {
+        assert.ok(e instanceof UnsafeArchiveError, String(e));
+        assert.equal(e.entry, named);
+        assert.ok(e.message.includes(`"${named}"`), `the message quotes the entry: ${e.message}`);
+        return true;
+      });
       assert.equal(existsSync(dest), false);
       assert.deepEqual(readdirSync(dir), ['bad.tar.gz'], 'no staging directory left behind');
     });
@@ -105,11 +111,13 @@ describe('package unpacking', () => {
     const dir = mkdtempSync(join(tmpdir(), 'corral-unpack-'));
     const small = join(dir, 'small-disk');
     mkdirSync(small);
+    let mounted = true;
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small], { stdio: 'ignore' });
     } catch {
-      return t.skip('cannot mount a small tmpfs here (needs root): full-disk case not exercised');
+      mounted = false;
     }
+    if (!requirement(t, mounted, 'cannot mount a small tmpfs here (needs root): full-disk case not exercised')) return;
     try {
       mkdirSync(join(small, 'v1'));
       writeFileSync(join(small, 'v1', 'app'), 'old version');

@@ -7,10 +7,11 @@
  */
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
-import type { PackageManifest } from '../../protocol/index.js';
+import type { RenderedHealthCheck } from '../../protocol/index.js';
 import { request } from '../http-request.js';
 
-export type CheckSpec = PackageManifest['health'];
+/** The manifest's check with deployment values filled in (renderHealthCheck). */
+export type CheckSpec = RenderedHealthCheck;
 
 /** Where a `command` check runs: the service's directory, environment and user. */
 export interface ProbeOptions {
@@ -90,7 +91,7 @@ export class HealthChecker {
   private generation = 0;
 
   constructor(
-    private readonly spec: CheckSpec,
+    private spec: CheckSpec,
     private readonly opts: ProbeOptions,
     private readonly onChange: (state: CheckState) => void,
   ) {}
@@ -116,6 +117,14 @@ export class HealthChecker {
     } finally {
       this.running = false;
     }
+  }
+
+  /** Probes `spec` from now on (deployment values changed what it renders to); a running checker starts over with it. */
+  setSpec(spec: CheckSpec): void {
+    const wasRunning = this.timer !== null;
+    this.stop();
+    this.spec = spec;
+    if (wasRunning) this.start();
   }
 
   stop(): void {

@@ -15,14 +15,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
-import { artifactFor, MANIFEST_FILE, parseManifest, type DeploymentSpec, type PackageManifest, type ServiceDetail } from '../../protocol/index.js';
+import { artifactFor, MANIFEST_FILE, parseManifest, renderHealthCheck, renderTemplate, type DeploymentSpec, type PackageManifest, type RenderedHealthCheck, type ServiceDetail } from '../../protocol/index.js';
 import { sampleProcess } from './process-sample.js';
 import { DownloadAbortedError, fetchArtifact, type DownloadTarget } from '../packages/download.js';
 import { unpackArchive } from '../packages/unpack.js';
-import { readPackageFile, writePackageFile } from '../packages/package-files.js';
+import { PackagePathError, readPackageFile, writePackageFile } from '../packages/package-files.js';
 import { ServiceSupervisor, processStartTicks, type ServiceStatus } from './supervisor.js';
-import { renderTemplate } from './template.js';
 import { HealthChecker } from './health-check.js';
+import { crashLoopReason } from './exit-words.js';
 import { runHook } from './hooks.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { DEFAULT_ROTATION, rotateIfLarge, type RotationPolicy } from './log-rotation.js';
@@ -33,6 +33,16 @@ import { checkPublisher } from '../policy/publisher-policy.js';
 import { cleanEnvironment } from '../environment.js';
 
 const ROTATE_CHECK_MS = 10_000;
+
+/** A config template's text, read without following links out of the package; a problem names the manifest field. */
+async function readTemplate(versionDir: string, template: string, index: number): Promise<string> {
+  try {
+    return await readPackageFile(versionDir, template);
+  } catch (e) {
+    if (e instanceof PackagePathError) throw new PackagePathError(`config.files[${index}].template: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
 
 export interface ServicesManagerOptions {
   dataDir: string;
@@ -63,6 +73,8 @@ export interface ServiceHealth {
   lastError: string;
   startTimeMs: number;
   version: string;
+  /** Set when the last change could not be installed: which revision and why (reported as the `install` child component). */
+  installFailed: { revision: number | undefined; error: string } | null;
 }
 
 interface Installed {
@@ -78,7 +90,8 @@ interface Installed {
 
 export class ServicesManager extends EventEmitter {
   private readonly installed = new Map<string, Installed>();
-  private readonly errors = new Map<string, string>();
+  /** The last change each service could not install, with its revision (the previous version keeps running). */
+  private readonly errors = new Map<string, { revision: number | undefined; error: string }>();
   private readonly packages = new Map<string, PackageState>();
   private queue: Promise<void> = Promise.resolve();
   private readonly root: string;
@@ -142,7 +155,8 @@ export class ServicesManager extends EventEmitter {
       const st: ServiceStatus | undefined = inst?.supervisor.status();
       const check = inst?.checker.state;
       const checked = inst?.manifest.health.type === 'process' || check?.healthy === true;
-      const error = this.errors.get(name) ?? '';
+      const failed = this.errors.get(name) ?? null;
+      const error = failed?.error ?? '';
       const wanted = inst?.spec.desiredState ?? 'running';
       const running = st?.state === 'running' && !st.crashLoop;
       let status: string = st ? (st.crashLoop ? 'crash-loop' : st.state) : 'not-installed';
@@ -152,10 +166,11 @@ export class ServicesManager extends EventEmitter {
         status,
         lastError:
           error ||
-          (st?.crashLoop ? `crash loop: last exit ${JSON.stringify(st.lastExit)}${st.lastError ? `, ${st.lastError}` : ''}` : '') ||
+          (st?.crashLoop ? `crash loop: ${crashLoopReason(st)}` : '') ||
           (status === 'unhealthy' ? (check?.lastError ?? '') : (st?.lastError ?? '')),
         startTimeMs: st?.startedAt ?? 0,
         version: inst?.spec.version ?? '',
+        installFailed: failed,
       };
     }
     return out;
@@ -250,7 +265,7 @@ export class ServicesManager extends EventEmitter {
         }
         const message = (e as Error).message;
         this.deps.log.error({ service: spec.name, version: spec.version, err: message }, 'service change failed; previous version left as it was');
-        this.errors.set(spec.name, `${spec.version}: ${message}`);
+        this.errors.set(spec.name, { revision: spec.revision, error: `${spec.version}: ${message}` });
         this.setPackage(spec.name, { status: 'failed', error: message, downloadPercent: null });
       }
       this.changed();
@@ -313,8 +328,10 @@ export class ServicesManager extends EventEmitter {
     const manifest = parseManifest(await readFile(join(versionDir, MANIFEST_FILE), 'utf8'), `${spec.package}@${spec.version}/${MANIFEST_FILE}`);
     // Render every template before writing any, so a missing value changes nothing.
     const rendered = await Promise.all(
-      manifest.config.files.map(async (f) => ({ path: f.path, body: renderTemplate(await readPackageFile(versionDir, f.template), spec.values, f.template) })),
+      manifest.config.files.map(async (f, i) => ({ path: f.path, body: renderTemplate(await readTemplate(versionDir, f.template, i), spec.values, f.template) })),
     );
+    // Fill the health check's placeholders before switching anything, so a missing value leaves the running version alone.
+    const health = renderHealthCheck(manifest.health, spec.values);
     // Resolve the user before switching anything, so a bad one leaves the running version alone.
     const runAs = serviceUser(spec.name, manifest.run.user, this.policy);
     await grantServiceAccess({ dataDir: this.opts.dataDir, serviceDir: dir, user: runAs });
@@ -325,7 +342,7 @@ export class ServicesManager extends EventEmitter {
     if (!current || current.versionDir !== versionDir) {
       if (spec.desiredState === 'running') await runHook(manifest, 'preStart', { dir: versionDir, env: this.serviceEnv(spec, manifest, versionDir, runAs), ...(runAs ? { runAs } : {}) });
       await this.switchCurrent(dir, versionDir);
-      const { supervisor, checker } = this.supervisorFor(spec, manifest, versionDir, runAs);
+      const { supervisor, checker } = this.supervisorFor(spec, manifest, health, versionDir, runAs);
       if (current) {
         current.checker.stop();
         await current.supervisor.stop();
@@ -336,6 +353,7 @@ export class ServicesManager extends EventEmitter {
     } else {
       const changedValues = current.valuesKey !== valuesKey;
       Object.assign(current, { spec, valuesKey });
+      if (changedValues) current.checker.setSpec(health);
       if (changedValues && current.supervisor.status().state === 'running') {
         if (manifest.config.onChange === 'reload' && current.supervisor.status().pid) {
           process.kill(-current.supervisor.status().pid!, manifest.config.reloadSignal);
@@ -363,6 +381,7 @@ export class ServicesManager extends EventEmitter {
   private supervisorFor(
     spec: DeploymentSpec,
     manifest: PackageManifest,
+    health: RenderedHealthCheck,
     versionDir: string,
     runAs: RunAsUser | undefined,
   ): { supervisor: ServiceSupervisor; checker: HealthChecker } {
@@ -370,7 +389,7 @@ export class ServicesManager extends EventEmitter {
     const command = manifest.run.command.includes('/') && !isAbsolute(manifest.run.command) ? join(versionDir, manifest.run.command) : manifest.run.command;
     const env = this.serviceEnv(spec, manifest, versionDir, runAs);
     const cwd = join(versionDir, manifest.run.workingDir);
-    const checker = new HealthChecker(manifest.health, { cwd, env, ...(runAs ? { runAs } : {}) }, (state) => {
+    const checker = new HealthChecker(health, { cwd, env, ...(runAs ? { runAs } : {}) }, (state) => {
       this.deps.log.info({ service: spec.name, healthy: state.healthy, error: state.lastError }, 'service health changed');
       this.changed();
     });

@@ -7,13 +7,15 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { eventually } from '../../testkit/eventually.js';
 import { processAlive } from '../../testkit/process-alive.js';
+import { ManualTimers } from '../../testkit/manual-timers.js';
 import { ServiceSupervisor, type ServiceSpec } from './supervisor.js';
+import { requirement } from '../../testkit/requirement.js';
 
 const log = pino({ level: 'silent' });
 const dirs: string[] = [];
 const supervisors: ServiceSupervisor[] = [];
 
-function supervise(name: string, script: string, overrides: Partial<ServiceSpec> = {}): ServiceSupervisor {
+function supervise(name: string, script: string, overrides: Partial<ServiceSpec> = {}, timers?: ManualTimers): ServiceSupervisor {
   const dir = mkdtempSync(join(tmpdir(), 'corral-svc-'));
   dirs.push(dir);
   const s = new ServiceSupervisor(
@@ -29,7 +31,7 @@ function supervise(name: string, script: string, overrides: Partial<ServiceSpec>
       logDir: join(dir, 'logs'),
       ...overrides,
     },
-    { log },
+    { log, ...(timers ? { timers } : {}) },
   );
   supervisors.push(s);
   return s;
@@ -62,20 +64,31 @@ describe('service supervisor', () => {
     await eventually(() => starts() === 2, { what: 'two starts logged' });
   });
 
-  it('reports a crash loop and keeps retrying at the capped backoff', async () => {
-    const s = supervise('crasher', 'echo boom >&2; exit 3');
+  it('reports a crash loop and keeps retrying at the capped backoff, and schedules nothing after stop', async () => {
+    const timers = new ManualTimers();
+    const s = supervise('crasher', 'echo boom >&2; exit 3', {}, timers);
     const states: string[] = [];
     s.on('state', (st: { state: string }) => states.push(st.state));
     s.start();
-    const looping = await eventually(() => (s.status().crashLoop && s.status().restarts >= 4 ? s.status() : undefined), { what: 'crash loop', timeoutMs: 15_000 });
+    // Each exit schedules one restart: the first at once, then backing off (250 ms doubled) capped at 400 ms.
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await eventually(() => s.status().state === 'backoff' && timers.pending().length === 1, { what: `exit ${i + 1} waiting to restart` });
+      delays.push(timers.pending()[0]!);
+      timers.runNext();
+    }
+    assert.deepEqual(delays, [0, 400, 400, 400, 400]);
+    const looping = await eventually(() => (s.status().state === 'backoff' ? s.status() : undefined), { what: 'the sixth exit' });
+    assert.equal(looping.crashLoop, true);
+    assert.equal(looping.restarts, 5);
+    assert.equal(looping.failures, 6);
     assert.equal(looping.lastExit?.code, 3);
-    assert.ok(states.includes('backoff'));
+    assert.ok(looping.failingSince !== null && looping.failingSince <= looping.lastExit!.at);
     assert.ok(!states.includes('exited'), 'always-restart never gives up');
     await s.stop();
     assert.equal(s.status().state, 'stopped');
-    const restarts = s.status().restarts;
-    await new Promise((r) => setTimeout(r, 600));
-    assert.equal(s.status().restarts, restarts, 'no restarts after stop');
+    assert.deepEqual(timers.pending(), [], 'the pending restart was called off: nothing can restart it');
+    assert.equal(s.status().restarts, 5);
   });
 
   it('leaves a cleanly exited on-failure service exited', async () => {
@@ -87,20 +100,25 @@ describe('service supervisor', () => {
 
   it('stops the whole process group: stop signal, grace period, then SIGKILL', async () => {
     // Ignores SIGTERM and has a child of its own.
-    const s = supervise('stubborn', "trap '' TERM; sleep 1000 & echo $! > child.pid; wait");
+    const timers = new ManualTimers();
+    const s = supervise('stubborn', "trap '' TERM; sleep 1000 & echo $! > child.pid; wait", {}, timers);
     s.start();
     const pid = await eventually(() => s.status().state === 'running' && (s.status().pid ?? undefined), { what: 'running' });
     const childPid = await eventually(() => Number(readFileSync(join(dirs.at(-1)!, 'child.pid'), 'utf8')), { what: 'child pid' });
     assert.ok(alive(childPid));
-    const began = Date.now();
-    await s.stop();
-    assert.ok(Date.now() - began >= 400, 'waited for the grace period');
+    const stopped = s.stop();
+    // SIGTERM is ignored: it stays stopping, with the grace period's SIGKILL scheduled, until that fires.
+    assert.equal(s.status().state, 'stopping');
+    assert.deepEqual(timers.pending(), [500]);
+    assert.ok(alive(pid), 'still running within the grace period');
+    timers.runNext();
+    await stopped;
     assert.equal(s.status().state, 'stopped');
     await eventually(() => !alive(pid) && !alive(childPid), { what: 'group gone' });
   });
 
   it('starts the service as run.user', async (t) => {
-    if (process.getuid?.() !== 0) return t.skip('needs root to switch users');
+    if (!requirement(t, process.getuid?.() === 0, 'needs root to switch users')) return;
     const s = supervise('as-nobody', 'id -u; exec sleep 1000', { runAs: { uid: 65534, gid: 65534 } });
     s.start();
     const logDir = join(dirs.at(-1)!, 'logs');

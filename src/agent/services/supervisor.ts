@@ -15,6 +15,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isCrashLoop, nextFailureCount, nextRestartDelay, shouldRestart, type RestartPolicy } from './restart-policy.js';
+import { systemTimers, type Timers } from './timers.js';
 
 export type ServiceState = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped' | 'exited';
 
@@ -42,6 +43,8 @@ export interface ServiceStatus {
   restarts: number;
   /** Consecutive failures (reset by a stable run). */
   failures: number;
+  /** When the first of those consecutive failures happened; null with none. */
+  failingSince: number | null;
   crashLoop: boolean;
   lastExit: { code: number | null; signal: string | null; at: number } | null;
   /** Why the last start failed, e.g. a missing executable. */
@@ -92,17 +95,21 @@ function killGroup(pid: number, signal: NodeJS.Signals): boolean {
 
 export class ServiceSupervisor extends EventEmitter {
   private child: ChildProcess | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: unknown = null;
   private exitWaiters: (() => void)[] = [];
   private adopted: NodeJS.Timeout | null = null;
   private readonly st: ServiceStatus;
 
   constructor(
     private readonly spec: ServiceSpec,
-    private readonly deps: { log: Logger; spawn?: Spawner },
+    private readonly deps: { log: Logger; spawn?: Spawner; timers?: Timers },
   ) {
     super();
-    this.st = { name: spec.name, state: 'stopped', pid: null, startedAt: null, restarts: 0, failures: 0, crashLoop: false, lastExit: null, lastError: null };
+    this.st = { name: spec.name, state: 'stopped', pid: null, startedAt: null, restarts: 0, failures: 0, failingSince: null, crashLoop: false, lastExit: null, lastError: null };
+  }
+
+  private get timers(): Timers {
+    return this.deps.timers ?? systemTimers;
   }
 
   status(): ServiceStatus {
@@ -155,8 +162,9 @@ export class ServiceSupervisor extends EventEmitter {
     const failures = nextFailureCount(this.st.failures, this.spec.restart, exit);
     const delay = nextRestartDelay(failures, this.spec.restart);
     this.deps.log.warn({ service: this.spec.name, code, signal, error, failures, delayMs: delay }, 'service exited; restarting');
-    this.setState('backoff', { ...fields, failures, crashLoop: isCrashLoop(failures) });
-    this.timer = setTimeout(() => {
+    const failingSince = failures === 1 ? now : (this.st.failingSince ?? now);
+    this.setState('backoff', { ...fields, failures, failingSince, crashLoop: isCrashLoop(failures) });
+    this.timer = this.timers.setTimeout(() => {
       this.st.restarts++;
       this.launch();
     }, delay);
@@ -181,7 +189,7 @@ export class ServiceSupervisor extends EventEmitter {
   /** A stable run clears the crash-loop flag once the reset period has passed. */
   refreshHealth(now = Date.now()): void {
     if (this.st.state === 'running' && this.st.startedAt !== null && now - this.st.startedAt >= this.spec.restart.resetAfterMs && this.st.failures > 0) {
-      this.setState('running', { failures: 0, crashLoop: false });
+      this.setState('running', { failures: 0, failingSince: null, crashLoop: false });
     }
   }
 
@@ -190,7 +198,7 @@ export class ServiceSupervisor extends EventEmitter {
    * SIGKILL to the group after the grace period. Resolves when it has exited.
    */
   async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.timers.clearTimeout(this.timer);
     this.timer = null;
     const child = this.child;
     if (this.adopted && this.st.pid !== null) return this.stopAdopted(this.st.pid);
@@ -204,12 +212,12 @@ export class ServiceSupervisor extends EventEmitter {
     child.ref();
     this.setState('stopping');
     killGroup(pid, this.spec.stopSignal);
-    const grace = setTimeout(() => {
+    const grace = this.timers.setTimeout(() => {
       this.deps.log.warn({ service: this.spec.name, pid }, 'grace period over; killing the process group');
       killGroup(pid, 'SIGKILL');
     }, this.spec.stopGraceMs);
     await exited;
-    clearTimeout(grace);
+    this.timers.clearTimeout(grace);
     // Children that outlived the leader still belong to the group.
     killGroup(pid, 'SIGKILL');
   }
@@ -218,9 +226,9 @@ export class ServiceSupervisor extends EventEmitter {
     const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
     this.setState('stopping');
     killGroup(pid, this.spec.stopSignal);
-    const grace = setTimeout(() => killGroup(pid, 'SIGKILL'), this.spec.stopGraceMs);
+    const grace = this.timers.setTimeout(() => killGroup(pid, 'SIGKILL'), this.spec.stopGraceMs);
     await exited;
-    clearTimeout(grace);
+    this.timers.clearTimeout(grace);
     killGroup(pid, 'SIGKILL');
   }
 }

@@ -78,7 +78,8 @@ function agentRows(agents: ApiAgent[], wide: boolean): string {
 }
 
 function healthLines(tree: ApiHealthTree, name: string, depth: number, out: string[]): void {
-  out.push(`${'  '.repeat(depth)}${name}: ${tree.healthy ? 'healthy' : 'UNHEALTHY'} ${tree.status}${tree.lastError ? ` (${tree.lastError})` : ''}`);
+  const health = tree.status === 'stopped' ? '' : tree.healthy ? 'healthy ' : 'UNHEALTHY ';
+  out.push(`${'  '.repeat(depth)}${name}: ${health}${tree.status}${tree.lastError ? ` (${tree.lastError})` : ''}`);
   for (const [child, sub] of Object.entries(tree.components)) healthLines(sub, child, depth + 1, out);
 }
 

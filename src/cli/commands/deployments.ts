@@ -4,6 +4,7 @@ import { CliError, EXIT } from '../exit-codes.js';
 import { formatTable } from '../table.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
 import { rolloutPolicyFrom, withRolloutFlags, type RolloutFlags } from './rollouts.js';
+import { healthWord } from '../service-health.js';
 import { followRollout } from './rollout-follow.js';
 
 interface ApiDeployment {
@@ -131,7 +132,7 @@ Examples:
             a.revision === null ? '-' : `r${a.revision}`,
             a.config,
             a.service?.status ?? '-',
-            a.service ? (a.service.healthy ? 'healthy' : 'unhealthy') : '-',
+            a.service ? healthWord(a.service) : '-',
             a.service?.lastError ?? '',
           ]),
         ),

@@ -7,6 +7,7 @@ import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } f
 import { readSse } from '../sse.js';
 import { formatTable } from '../table.js';
 import { AGENT_ARG, resolveAgentId } from './agents.js';
+import { healthWord } from '../service-health.js';
 
 /** The last `n` lines of a text window (the first, partial line dropped when the window was cut). */
 export function lastLines(text: string, n: number): string {
@@ -34,7 +35,7 @@ export function addImperativeCommands(program: Command, io: CliIo): void {
           s.name,
           s.version,
           s.state,
-          s.healthy ? 'healthy' : 'unhealthy',
+          healthWord(s),
           s.pid === null ? '-' : String(s.pid),
           s.uptimeSeconds === null ? '-' : `${s.uptimeSeconds}s`,
           String(s.restarts),

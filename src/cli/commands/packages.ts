@@ -1,10 +1,10 @@
 /** package build | push | list. */
 import { openAsBlob } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { lstat, readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import * as tar from 'tar';
-import { MANIFEST_FILE, ManifestError, PUBLISHER_SIGNATURE_HEADER, PUBLISHER_SIGNATURE_SUFFIX, parseAnyManifest } from '../../protocol/index.js';
+import { MANIFEST_FILE, ManifestError, PUBLISHER_SIGNATURE_HEADER, PUBLISHER_SIGNATURE_SUFFIX, missingPackageFiles, packagePath, parseAnyManifest, type AnyPackageManifest, type PackageEntryKind } from '../../protocol/index.js';
 import { signPackage } from '../package-sign.js';
 import { CliError } from '../exit-codes.js';
 import { formatTable } from '../table.js';
@@ -44,10 +44,20 @@ export async function buildPackage(dir: string, out?: string): Promise<{ file: s
       throw new CliError(`${field} "${carried}" is not in ${dir}; a package must carry what it runs`, 1, 'INVALID_MANIFEST');
     }
   }
+  const missing = await missingFilesIn(dir, manifest);
+  if (missing.length > 0) throw new CliError(`${join(dir, MANIFEST_FILE)} names files ${dir} does not have: ${missing.join('; ')}`, 1, 'INVALID_MANIFEST');
   const file = resolve(out ?? `${manifest.name}-${manifest.version}.tar.gz`);
   const entries = (await readdir(dir)).filter((e) => !e.endsWith('.tar.gz')).sort();
   await tar.c({ gzip: true, cwd: dir, file, portable: true }, entries);
   return { file, name: manifest.name, version: manifest.version };
+}
+
+/** The manifest's template files DIR does not have as regular files (lstat: a link is not packed as the file it names). */
+async function missingFilesIn(dir: string, manifest: AnyPackageManifest): Promise<string[]> {
+  const kinds = new Map<string, PackageEntryKind | undefined>();
+  const wanted = manifest.kind === 'agent' ? [] : manifest.config.files.map((f) => packagePath(f.template));
+  for (const path of wanted) kinds.set(path, await lstat(join(dir, path)).then((st) => (st.isFile() ? 'file' : 'other'), () => undefined));
+  return missingPackageFiles(manifest, (path) => kinds.get(path));
 }
 
 export function addPackageCommands(program: Command, io: CliIo): void {

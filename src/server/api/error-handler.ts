@@ -30,6 +30,7 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   JOB_NOT_FOUND: 404,
   ROLLOUT_NOT_FOUND: 404,
   ROLLOUT_STATE: 409,
+  RATE_LIMITED: 429,
 };
 
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {

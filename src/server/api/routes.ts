@@ -25,7 +25,9 @@ import { bearerToken, hashSecret } from '../auth/tokens.js';
 import { describeZodError, errorResponse, handleError } from './error-handler.js';
 import { errors, iso, json } from './openapi-helpers.js';
 import { addRolloutRoutes } from './rollout-routes.js';
+import { restBodyLimit } from './body-limit.js';
 import type { RolloutService } from '../rollouts/rollout-service.js';
+import { manifestJsonSchema } from '../../protocol/index.js';
 import {
   AgentDetail,
   AgentSummary,
@@ -53,6 +55,8 @@ export interface ApiDeps {
   log: Logger;
 }
 
+/** Served without a token: editors fetch it. */
+const MANIFEST_SCHEMA_PATH = '/api/v1/manifest.schema.json';
 const tokenView = (t: TokenRecord) => ({ id: t.id, name: t.name, prefix: t.prefix, createdAt: iso(t.createdAt)!, revokedAt: iso(t.revokedAt) });
 const AgentId = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
 const ConfigName = z.object({
@@ -80,13 +84,14 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
 
   // Every other /api/v1 route needs the admin token.
   app.use('/api/v1/*', async (c, next) => {
-    if (c.req.path === '/api/v1/openapi.json') return next();
+    if (c.req.path === '/api/v1/openapi.json' || c.req.path === MANIFEST_SCHEMA_PATH) return next();
     const token = bearerToken(c.req.header('authorization'));
     if (!token) return errorResponse(c, 401, 'UNAUTHENTICATED', 'missing "Authorization: Bearer <admin token>" header');
     const record = await deps.store.findActiveTokenByHash(hashSecret(token));
     if (!record || record.kind !== 'admin') return errorResponse(c, 401, 'UNAUTHENTICATED', 'invalid or revoked admin token');
     return next();
   });
+  app.use('/api/v1/*', restBodyLimit());
 
   app.openapi(
     createRoute({
@@ -314,6 +319,17 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
       responses: { 200: json(z.object({ algorithm: z.literal('ed25519'), publicKeyPem: z.string() }), 'the key'), 401: errors[401] },
     }),
     (c) => c.json({ algorithm: 'ed25519' as const, publicKeyPem: deps.packages.publicKeyPem }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: MANIFEST_SCHEMA_PATH,
+      summary: 'The JSON Schema of corral.yaml, the package manifest (for editors; no token needed)',
+      security: [],
+      responses: { 200: json(z.record(z.string(), z.unknown()), 'a JSON Schema (draft 2020-12)') },
+    }),
+    (c) => c.json(manifestJsonSchema(), 200),
   );
 
   return app;

@@ -12,6 +12,7 @@ import { loadDesiredState } from './desired-state.js';
 import { deploymentTargets } from './corral-agents.js';
 import { parseSelector, SelectorError, type Selector } from './selector.js';
 import { noTargetWarning } from './selector-hints.js';
+import { checkDeploymentValues } from './deployment-values.js';
 
 export interface DeploymentInput {
   name: string;
@@ -54,7 +55,9 @@ export class DeploymentService {
       throw e;
     }
     const published = await this.deps.store.listPackages(input.package);
-    if (!published.some((p) => p.version === input.version)) throw new PackageNotFoundError(`${input.package}@${input.version}`);
+    const pkg = published.find((p) => p.version === input.version);
+    if (!pkg) throw new PackageNotFoundError(`${input.package}@${input.version}`);
+    checkDeploymentValues(pkg, input.values);
     const existing = await this.deps.store.getDeployment(input.name);
     const { deployment, rollout } = await this.deps.rollouts.change(
       { ...input, policy: input.policy ?? existing?.policy ?? {}, updatedAt: this.deps.clock.now() },

@@ -26,6 +26,8 @@ export interface AgentRequester {
     payload: Record<string, unknown>,
     timeoutMs?: number,
     progress?: (chunk: Record<string, unknown>) => void,
+    /** `deadlineMs`: fail after this long whatever the agent sends meanwhile (progress does not extend it), and tell the agent to cancel. */
+    opts?: { deadlineMs?: number },
   ): Promise<Record<string, unknown>>;
   /** A request that runs until the agent replies (no timeout); `done` rejects with AgentUnavailableError if the connection closes first. */
   openStream(agentId: string, capability: string, payload: Record<string, unknown>, onProgress: (chunk: Record<string, unknown>) => void): { id: string; done: Promise<Record<string, unknown>> };

@@ -41,6 +41,19 @@ describe('selector', () => {
     assert.deepEqual(parseSelector('index=1').requirements, [{ op: 'eq', key: 'index', value: '1' }]);
   });
 
+  it('reads "in" and "notin" after a key only as whole words', () => {
+    // A word that merely starts with the keyword ends the requirement there: the error points at the word, not past "in".
+    for (const source of ['role index (a)', 'role notinx (a)', 'role in_use']) {
+      assert.throws(
+        () => parseSelector(source),
+        (e: unknown) => e instanceof SelectorError && e.message === `invalid selector "${source}" at position 5: expected ","`,
+        source,
+      );
+    }
+    assert.deepEqual(parseSelector('role in(a)').requirements, [{ op: 'in', key: 'role', values: ['a'] }]);
+    assert.deepEqual(parseSelector('role notin(a,b)').requirements, [{ op: 'notin', key: 'role', values: ['a', 'b'] }]);
+  });
+
   for (const bad of ['env=', 'role in web', 'role in (web', '=prod', 'env=prod,', 'a b', '!', 'role in ()', 'env=prod;rm']) {
     it(`rejects "${bad}" with a positioned error`, () => {
       assert.throws(

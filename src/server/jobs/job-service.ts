@@ -15,7 +15,7 @@ import type { AgentRequester } from '../fleet/imperative.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
 import { CORRAL_AGENT_SERVICE_NAME } from '../fleet/corral-agents.js';
 import { matchesSelector, parseSelector, SelectorError } from '../fleet/selector.js';
-import { CorralError, ValidationError } from '../errors.js';
+import { AgentTimeoutError, CorralError, ValidationError } from '../errors.js';
 import { concurrencyFor, errorBudgetFor } from './job-policy.js';
 
 export type JobEvent =
@@ -28,6 +28,14 @@ class JobNotFoundError extends CorralError {
     super('JOB_NOT_FOUND', `job ${id} not found`);
   }
 }
+
+/**
+ * How long past its timeout the server waits for a host's result. The agent
+ * kills the command at the timeout and reports at once; past this grace the
+ * server marks the host timed out and tells the agent to cancel, whatever
+ * the agent keeps sending.
+ */
+export const EXEC_REPORT_GRACE_MS = 5_000;
 
 /** How long a finished job's live event log stays replayable. */
 const REPLAY_KEEP_MS = 60_000;
@@ -118,17 +126,22 @@ export class JobService {
           host.agentId,
           EXEC_CAPABILITY,
           { command: job.spec.command, timeoutMs: job.spec.timeoutMs, ...(job.spec.service ? { service: job.spec.service } : {}) },
-          job.spec.timeoutMs + 15_000,
+          job.spec.timeoutMs + EXEC_REPORT_GRACE_MS,
           (chunk) => {
-            const data = typeof chunk.data === 'string' ? chunk.data : '';
-            const stream = chunk.stream === 'stderr' ? 'stderr' : 'stdout';
-            if (kept < MAX_EXEC_OUTPUT_BYTES) {
-              host.output += data.slice(0, MAX_EXEC_OUTPUT_BYTES - kept);
-              kept += Buffer.byteLength(data);
+            // Past the output limit nothing more is kept or streamed, however much the agent sends.
+            if (kept >= MAX_EXEC_OUTPUT_BYTES) {
+              host.truncated = true;
+              return;
             }
-            if (kept > MAX_EXEC_OUTPUT_BYTES) host.truncated = true;
+            const raw = typeof chunk.data === 'string' ? chunk.data : '';
+            const stream = chunk.stream === 'stderr' ? 'stderr' : 'stdout';
+            const data = raw.slice(0, MAX_EXEC_OUTPUT_BYTES - kept);
+            host.output += data;
+            kept += Buffer.byteLength(data);
+            if (data.length < raw.length) host.truncated = true;
             this.emit(job.id, { type: 'output', agentId: host.agentId, agentName: host.agentName, stream, data });
           },
+          { deadlineMs: job.spec.timeoutMs + EXEC_REPORT_GRACE_MS },
         );
         if (reply.ok === true) {
           host.exitCode = typeof reply.exitCode === 'number' ? reply.exitCode : null;
@@ -139,7 +152,7 @@ export class JobService {
           host.error = typeof reply.error === 'string' ? reply.error : 'agent refused';
         }
       } catch (e) {
-        host.error = (e as Error).message;
+        host.error = e instanceof AgentTimeoutError ? `timed out after ${job.spec.timeoutMs} ms (enforced by the server; the agent was told to cancel)` : (e as Error).message;
       }
       host.status = host.exitCode === 0 && host.error === '' ? 'succeeded' : 'failed';
       if (host.status === 'failed') failures++;

@@ -30,7 +30,6 @@ import {
 import type { Store } from '../store/index.js';
 import { AgentRevokedError, AgentTimeoutError, AgentUnavailableError } from '../errors.js';
 import type { Clock } from '../clock.js';
-import type { EventRecorder } from '../events.js';
 import { generateSecret, hashSecret } from '../auth/tokens.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
 import { compileDesiredState, loadDesiredState, type DesiredState } from '../fleet/desired-state.js';
@@ -46,6 +45,9 @@ import { loadAgentDeployments, type AgentPackageDeployment } from './package-off
 import { artifactBaseUrl, offeredOpampEndpoint } from './endpoint.js';
 import { CredentialRotation } from './credential-rotation.js';
 import type { Principal, Session, Transport } from './session.js';
+import { checkAgentMessage } from './message-bounds.js';
+import { recordServiceChanges } from './service-events.js';
+import type { EventSink } from './agent-event-budget.js';
 
 export const SERVER_CAPABILITIES =
   BigInt(ServerCapabilities.ServerCapabilities_AcceptsStatus) |
@@ -80,10 +82,13 @@ export interface HubDeps {
   store: Store;
   clock: Clock;
   log: Logger;
-  events: EventRecorder;
+  /** Where events caused by agents go (server.ts passes a per-agent AgentEventBudget). */
+  events: EventSink;
   onMessage?: (direction: 'in' | 'out', transport: Transport) => void;
   /** Where agents' resource samples go. */
   samples?: SampleHistory;
+  /** A new agent is about to be created with an enrollment token: throws RateLimitedError to refuse it for now. */
+  admitEnrollment?: (tokenId: string, address: string | undefined) => void;
   /** Agent reports were written to the store (rollouts look at them). */
   onReportsStored?: () => void;
 }
@@ -151,7 +156,7 @@ export class AgentHub {
    */
   async handle(
     msg: AgentToServer,
-    ctx: { transport: Transport; principal: Principal; origin?: string; bound?: Session | undefined; attach?: (s: Session) => void },
+    ctx: { transport: Transport; principal: Principal; origin?: string; bound?: Session | undefined; attach?: (s: Session) => void; address?: string },
   ): Promise<{ reply: ServerToAgent; session: Session | null }> {
     this.deps.onMessage?.('in', ctx.transport);
     const result = await this.process(msg, ctx);
@@ -162,7 +167,7 @@ export class AgentHub {
 
   private async process(
     msg: AgentToServer,
-    ctx: { transport: Transport; principal: Principal; origin?: string; bound?: Session | undefined; attach?: (s: Session) => void },
+    ctx: { transport: Transport; principal: Principal; origin?: string; bound?: Session | undefined; attach?: (s: Session) => void; address?: string },
   ): Promise<{ reply: ServerToAgent; session: Session | null }> {
     if (msg.instanceUid.length !== 16) {
       return { reply: errorReply(msg.instanceUid, `instance_uid must be 16 bytes, got ${msg.instanceUid.length}`), session: null };
@@ -173,6 +178,11 @@ export class AgentHub {
     }
     if (ctx.bound && ctx.bound.agentId !== agentId) {
       return { reply: errorReply(msg.instanceUid, 'one agent per connection: instance_uid changed'), session: null };
+    }
+    const violation = checkAgentMessage(msg);
+    if (violation) {
+      this.deps.events.record('agent.message_refused', agentId, { limit: violation.limit, error: violation.message });
+      return { reply: errorReply(msg.instanceUid, `message refused, nothing of it was stored: ${violation.message}`), session: null };
     }
 
     const now = this.deps.clock.now();
@@ -189,6 +199,7 @@ export class AgentHub {
     if (!session) {
       const known = checked.known !== undefined ? checked.known : await this.deps.store.getAgent(agentId);
       if (known?.status === 'revoked') throw new AgentRevokedError(agentId);
+      if (!known && ctx.principal.kind === 'enrollment') this.deps.admitEnrollment?.(ctx.principal.tokenId, ctx.address);
       session = this.newSession(agentId, msg.instanceUid, ctx.transport, ctx.principal, ctx.origin ?? '');
       if (known) {
         session.operatorLabels = known.labels;
@@ -225,7 +236,7 @@ export class AgentHub {
     } else if (patchHasNews(patch) || capabilitiesChanged) {
       this.reports.add(agentId, patch, now);
     }
-    if (patch.health) this.recordServiceChanges(session, patch.health.components);
+    if (patch.health) recordServiceChanges(this.deps.events, session, patch.health.components);
     if (msg.customCapabilities) session.customCapabilities = [...msg.customCapabilities.capabilities];
     if (msg.customMessage?.type === REPLY_TYPE) this.onReply(agentId, msg.customMessage.data);
     if (msg.customMessage?.type === PROGRESS_TYPE) this.onProgress(agentId, msg.customMessage.data);
@@ -306,6 +317,7 @@ export class AgentHub {
     payload: Record<string, unknown>,
     timeoutMs = 10_000,
     progress?: (chunk: Record<string, unknown>) => void,
+    opts: { deadlineMs?: number } = {},
   ): Promise<Record<string, unknown>> {
     const s = this.sessions.get(agentId);
     if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
@@ -317,6 +329,13 @@ export class AgentHub {
         reject(new AgentTimeoutError(agentId, timeoutMs));
       };
       let timer = setTimeout(expire, timeoutMs);
+      // Progress never moves the deadline: past it the request fails and the agent is told to cancel.
+      const deadline = opts.deadlineMs === undefined ? null : setTimeout(() => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new AgentTimeoutError(agentId, opts.deadlineMs!));
+        this.sendRequest(s, capability, { id: randomUUID(), cancel: id });
+      }, opts.deadlineMs);
       this.pending.set(id, {
         agentId,
         progress,
@@ -327,15 +346,20 @@ export class AgentHub {
         },
         resolve: (r) => {
           clearTimeout(timer);
+          if (deadline) clearTimeout(deadline);
           resolve(r);
         },
       });
     });
-    const msg = this.baseReply(s);
-    msg.customMessage = create(CustomMessageSchema, { capability, type: REQUEST_TYPE, data: encodeJson({ ...payload, id }) });
-    s.send(msg);
-    this.deps.onMessage?.('out', s.transport);
+    this.sendRequest(s, capability, { ...payload, id });
     return reply;
+  }
+
+  private sendRequest(s: Session, capability: string, data: Record<string, unknown>): void {
+    const msg = this.baseReply(s);
+    msg.customMessage = create(CustomMessageSchema, { capability, type: REQUEST_TYPE, data: encodeJson(data) });
+    s.send?.(msg);
+    this.deps.onMessage?.('out', s.transport);
   }
 
   /**
@@ -361,10 +385,7 @@ export class AgentHub {
     const done = new Promise<Record<string, unknown>>((resolve, reject) => {
       this.pending.set(id, { agentId, progress: onProgress, touch: () => undefined, resolve, reject, session: s });
     });
-    const msg = this.baseReply(s);
-    msg.customMessage = create(CustomMessageSchema, { capability, type: REQUEST_TYPE, data: encodeJson({ ...payload, id }) });
-    s.send(msg);
-    this.deps.onMessage?.('out', s.transport);
+    this.sendRequest(s, capability, { ...payload, id });
     return { id, done };
   }
 
@@ -403,22 +424,6 @@ export class AgentHub {
     if (!waiter || waiter.agentId !== agentId) return;
     waiter.touch();
     waiter.progress?.(chunk);
-  }
-
-  /** Service state changes (started, exited, crash loop, unhealthy, recovered, stopped) become events. */
-  private recordServiceChanges(session: Session, components: Record<string, { healthy: boolean; status: string; lastError: string }>): void {
-    const next: Record<string, string> = {};
-    for (const [name, c] of Object.entries(components)) {
-      const key = `${c.status}/${c.healthy ? 'healthy' : 'unhealthy'}`;
-      next[name] = key;
-      if (session.services[name] !== key) {
-        this.deps.events.record(`service.${c.status}`, session.agentId, { service: name, healthy: c.healthy, ...(c.lastError ? { error: c.lastError } : {}) });
-      }
-    }
-    for (const name of Object.keys(session.services)) {
-      if (!(name in next)) this.deps.events.record('service.removed', session.agentId, { service: name });
-    }
-    session.services = next;
   }
 
   private newSession(agentId: string, instanceUid: Uint8Array, transport: Transport, principal: Principal, origin: string): Session {

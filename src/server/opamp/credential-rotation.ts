@@ -22,7 +22,7 @@ import {
 } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
 import type { Clock } from '../clock.js';
-import type { EventRecorder } from '../events.js';
+import type { EventSink } from './agent-event-budget.js';
 import { generateSecret, hashSecret } from '../auth/tokens.js';
 import { connectionSettingsOffer } from './offers.js';
 import { offeredOpampEndpoint } from './endpoint.js';
@@ -56,7 +56,7 @@ export class CredentialRotation {
     private readonly deps: {
       store: Store;
       clock: Clock;
-      events: EventRecorder;
+      events: EventSink;
       log: Logger;
       /** A reply to `session` with what every message carries, to put an offer in. */
       reply: (session: Session) => ServerToAgent;

@@ -12,19 +12,43 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { FrameError, ProtocolError, decodeAgentToServer, decodeWsFrame, encodeServerToAgent, encodeWsFrame } from '../../protocol/index.js';
+import {
+  FrameError,
+  ProtocolError,
+  ServerErrorResponseType,
+  ServerToAgentSchema,
+  create,
+  decodeAgentToServer,
+  decodeWsFrame,
+  encodeServerToAgent,
+  encodeWsFrame,
+} from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { AgentRevokedError, TokenRevokedError } from '../errors.js';
+import { AgentRevokedError, RateLimitedError, TokenRevokedError } from '../errors.js';
 import { TOKEN_REVOKED_CLOSE_CODE } from './token-sessions.js';
 import { authenticateAgent } from '../auth/authenticate.js';
 import type { AgentHub } from './agent-hub.js';
 import type { Session } from './session.js';
 import { MAX_MESSAGE_BYTES } from './limits.js';
+import type { InflightBytes } from './inflight-bytes.js';
+import { sourceAddress, type FailedAuthGuard } from '../auth/failed-auth.js';
 import { requestOrigin } from './endpoint.js';
 
 export interface WsTransportOptions {
   maxConnections: number;
   retryAfterSeconds: number;
+  /** A connection that sends no complete first message within this long is closed (1008). */
+  firstMessageTimeoutMs: number;
+}
+
+export interface WsTransportDeps {
+  hub: AgentHub;
+  store: Store;
+  log: Logger;
+  /** Failed authentication per source address: logged, and past a burst refused with 429 + Retry-After. */
+  failedAuth?: FailedAuthGuard;
+  /** Shared with the HTTP transport. */
+  inflight: InflightBytes;
 }
 
 function refuse(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}): void {
@@ -39,13 +63,39 @@ function refuse(socket: Duplex, status: number, text: string, headers: Record<st
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }
 
+/** Who is on the other end of a connection. */
+interface Peer {
+  principal: Parameters<AgentHub['handle']>[1]['principal'];
+  address: string;
+  /** http(s)://host the agent reached (endpoint.ts). */
+  origin: string;
+}
+
+/** The spec's answer to an agent that should come back later: Unavailable, with when. */
+function rateLimitedReply(instanceUid: Uint8Array, err: RateLimitedError) {
+  return create(ServerToAgentSchema, {
+    instanceUid,
+    errorResponse: {
+      type: ServerErrorResponseType.ServerErrorResponseType_Unavailable,
+      errorMessage: err.message,
+      Details: { case: 'retryInfo', value: { retryAfterNanoseconds: BigInt(err.retryAfterSeconds) * 1_000_000_000n } },
+    },
+  });
+}
+
+/** A connection's share of the in-flight budget: `claim` the bytes of a message just received, `release` them once handled. */
+interface ConnectionBudget {
+  claim(): number;
+  release(bytes: number): void;
+}
+
 export class WsTransport {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
   private accepting = true;
 
   constructor(
     private readonly opts: WsTransportOptions,
-    private readonly deps: { hub: AgentHub; store: Store; log: Logger },
+    private readonly deps: WsTransportDeps,
   ) {}
 
   get connections(): number {
@@ -59,12 +109,19 @@ export class WsTransport {
     if (this.wss.clients.size >= this.opts.maxConnections) {
       return refuse(socket, 503, 'Service Unavailable', { 'Retry-After': String(this.opts.retryAfterSeconds) });
     }
+    const address = sourceAddress(req.socket);
+    const penalty = this.deps.failedAuth?.admit(address, 'opamp');
+    if (penalty && !penalty.ok) return refuse(socket, 429, 'Too Many Requests', { 'Retry-After': String(Math.max(1, Math.ceil(penalty.retryAfterMs / 1000))) });
     authenticateAgent(this.deps.store, req.headers.authorization)
       .then((principal) => {
-        if (!principal) return refuse(socket, 401, 'Unauthorized');
+        if (!principal) {
+          this.deps.failedAuth?.failed(address, 'opamp');
+          return refuse(socket, 401, 'Unauthorized');
+        }
         if (!this.accepting || socket.destroyed) return refuse(socket, 503, 'Service Unavailable', { 'Retry-After': String(this.opts.retryAfterSeconds) });
-        const origin = requestOrigin(req);
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, principal, origin));
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          this.serve(ws, { principal, address, origin: requestOrigin(req) }, this.bound(ws, socket));
+        });
       })
       .catch((err: unknown) => {
         this.deps.log.error({ err }, 'authentication failed');
@@ -72,7 +129,57 @@ export class WsTransport {
       });
   }
 
-  private serve(ws: WebSocket, principal: Parameters<AgentHub['handle']>[1]['principal'], origin: string): void {
+  /**
+   * Puts the connection's bytes under the shared budget and its first
+   * message under a deadline. Bytes received count from arrival until the
+   * message they belong to has been handled (approximately: by whole socket
+   * reads, so within one read of exact).
+   */
+  private bound(ws: WebSocket, socket: Duplex): ConnectionBudget {
+    const { inflight, log } = this.deps;
+    let unassigned = 0;
+    let held = 0;
+    let closed = false;
+    const shut = (code: number, reason: string) => {
+      if (closed) return;
+      closed = true;
+      ws.close(code, reason);
+      // Stop reading at once: the rest of an oversized message must not be buffered while the close handshake runs.
+      setImmediate(() => ws.terminate());
+    };
+    const firstMessage = setTimeout(() => {
+      log.info({ timeoutMs: this.opts.firstMessageTimeoutMs }, 'closing a WebSocket that sent no first message');
+      shut(1008, `no OpAMP message within ${this.opts.firstMessageTimeoutMs} ms`);
+    }, this.opts.firstMessageTimeoutMs);
+    firstMessage.unref();
+    socket.on('data', (chunk: Buffer) => {
+      if (closed) return;
+      if (!inflight.tryTake(chunk.length)) return shut(1013, 'server busy: too many OpAMP bytes in flight, retry later');
+      unassigned += chunk.length;
+      held += chunk.length;
+    });
+    ws.on('close', () => {
+      clearTimeout(firstMessage);
+      closed = true;
+      inflight.release(held);
+      held = 0;
+    });
+    return {
+      claim: () => {
+        clearTimeout(firstMessage);
+        const bytes = unassigned;
+        unassigned = 0;
+        return bytes;
+      },
+      release: (n) => {
+        const give = Math.min(n, held);
+        held -= give;
+        inflight.release(give);
+      },
+    };
+  }
+
+  private serve(ws: WebSocket, peer: Peer, budget: ConnectionBudget): void {
     let session: Session | undefined;
     // Messages are handled one at a time per connection, in order.
     let queue = Promise.resolve();
@@ -87,7 +194,9 @@ export class WsTransport {
     ws.on('message', (data, isBinary) => {
       if (!isBinary) return ws.close(1003, 'OpAMP messages must be binary');
       const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(new Uint8Array(data));
-      queue = queue.then(() => this.onMessage(ws, bytes, principal, origin, () => session, attach));
+      // What arrived so far belongs to this message: given back once it is handled.
+      const taken = budget.claim();
+      queue = queue.then(() => this.onMessage(ws, bytes, peer, () => session, attach)).finally(() => budget.release(taken));
     });
     ws.on('close', () => {
       queue = queue
@@ -103,20 +212,24 @@ export class WsTransport {
   private async onMessage(
     ws: WebSocket,
     bytes: Buffer,
-    principal: Parameters<AgentHub['handle']>[1]['principal'],
-    origin: string,
+    peer: Peer,
     bound: () => Session | undefined,
     attach: (s: Session) => void,
   ): Promise<void> {
     if (ws.readyState !== ws.OPEN) return;
     try {
       const msg = decodeAgentToServer(decodeWsFrame(bytes));
-      const { reply } = await this.deps.hub.handle(msg, { transport: 'ws', principal, origin, bound: bound(), attach });
+      const { reply } = await this.deps.hub.handle(msg, { transport: 'ws', principal: peer.principal, address: peer.address, origin: peer.origin, bound: bound(), attach });
       if (ws.readyState === ws.OPEN) ws.send(encodeWsFrame(encodeServerToAgent(reply)));
     } catch (err) {
       if (err instanceof FrameError) return ws.close(1002, err.message.slice(0, 120));
       if (err instanceof ProtocolError) return ws.close(1007, 'malformed AgentToServer protobuf');
       if (err instanceof AgentRevokedError) return ws.close(4001, 'agent revoked');
+      if (err instanceof RateLimitedError) {
+        const msg = decodeAgentToServer(decodeWsFrame(bytes));
+        ws.send(encodeWsFrame(encodeServerToAgent(rateLimitedReply(msg.instanceUid, err))));
+        return ws.close(1013, 'rate limited, retry later');
+      }
       if (err instanceof TokenRevokedError) return ws.close(TOKEN_REVOKED_CLOSE_CODE, 'enrollment token revoked');
       this.deps.log.error({ err }, 'failed to handle OpAMP message');
       ws.close(1011, 'internal error');

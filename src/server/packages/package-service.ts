@@ -19,6 +19,7 @@ import { ArtifactNotFoundError, InvalidPackageError, StoreError } from '../error
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import type { SigningKey } from './signing-key.js';
+import { checkPackageFiles } from './package-files-check.js';
 import { inspectPackageArchive } from './archive-inspection.js';
 
 export const DEFAULT_MAX_PACKAGE_BYTES = 1024 ** 3;
@@ -97,6 +98,7 @@ export class PackageService {
       if (size === 0) throw new InvalidPackageError('empty upload: send the package tar.gz as the request body');
       await inspectPackageArchive(tmp);
       const manifest = await readManifest(tmp);
+      await checkPackageFiles(tmp, manifest);
       const sha256 = hash.digest('hex');
       // The bytes go to the store first, so no package record ever points at content no replica can serve.
       const newContent = !(await this.deps.store.hasArtifactContent(sha256));

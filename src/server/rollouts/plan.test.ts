@@ -51,3 +51,43 @@ test('orderBy runs all batches of one label value before the next, unknown value
   assert.ok(range(stageOf('c'))[1]! < range(stageOf('z'))[0]!);
   assert.deepEqual(stagesOf(policy).map((s) => s.name).slice(1, 3), ['cluster=a batch 1/2', 'cluster=a batch 2/2']);
 });
+
+test('stage names on a small fleet count only the batches that have agents', () => {
+  const fleet = agents(3);
+  const policy = mergePolicy(DEFAULT_POLICY, { batches: 10 });
+  const plan = planStages(policy, fleet);
+  const occupied = new Set(plan.values());
+  const named = stagesOf(policy, occupied).filter((s) => occupied.has(s.index));
+  const batches = new Set([...plan.values()]).size;
+  assert.deepEqual(
+    named.map((s) => s.name),
+    Array.from({ length: batches }, (_, i) => `batch ${i + 1}/${batches}`),
+  );
+  assert.ok(stagesOf(policy, occupied).filter((s) => !occupied.has(s.index) && s.index > 0).every((s) => s.name === 'batch (empty)'));
+});
+
+test('with orderBy, batches are counted among the non-empty ones of their own group', () => {
+  const policy = mergePolicy(DEFAULT_POLICY, { batches: 4, orderBy: { label: 'cluster', values: ['a', 'b'] } });
+  // Group a: stages 1-4, group b: 5-8, other: 9-12.
+  const names = stagesOf(policy, new Set([0, 2, 4, 7])).map((s) => s.name);
+  assert.deepEqual([names[2], names[4], names[7], names[1], names[5]], ['cluster=a batch 1/2', 'cluster=a batch 2/2', 'cluster=b batch 1/1', 'cluster=a batch (empty)', 'cluster=b batch (empty)']);
+});
+
+test('planning 10% more agents moves no existing non-canary agent to another stage', () => {
+  for (const policy of [
+    mergePolicy(DEFAULT_POLICY, { canary: '2', batches: 7 }),
+    mergePolicy(DEFAULT_POLICY, { canary: '1', batches: 3, orderBy: { label: 'cluster', values: ['a', 'b'] } }),
+  ]) {
+    const label = (i: number) => ({ cluster: ['a', 'b', 'c'][i % 3]! });
+    const before = agents(500, label);
+    const planBefore = planStages(policy, before);
+    // The newcomers get ids anywhere in hash order, among the existing agents; the input order changes too.
+    const after = [...before, ...agents(50, label)].reverse();
+    const planAfter = planStages(policy, after);
+    const moved = before.filter((a) => planBefore.get(a.id) !== 0 && planAfter.get(a.id) !== 0 && planBefore.get(a.id) !== planAfter.get(a.id));
+    assert.deepEqual(moved.map((a) => `${a.name}: stage ${planBefore.get(a.id)} → ${planAfter.get(a.id)}`), []);
+    // Only canary picks may differ, and the canary stays its size.
+    assert.equal([...planAfter.values()].filter((s) => s === 0).length, [...planBefore.values()].filter((s) => s === 0).length);
+    assert.ok(new Set(planAfter.values()).size > 3, 'the agents spread over several stages');
+  }
+});

@@ -59,13 +59,23 @@ export class BatchRing {
   }
 }
 
-/** The stages of a policy, canary first (it may be empty, like any stage). */
-export function stagesOf(policy: RolloutPolicy): StageInfo[] {
+/**
+ * The stages of a policy, canary first (it may be empty, like any stage).
+ * Given the stages that have agents (`occupied`), batches are numbered among
+ * the non-empty ones of their group, so 3 agents in 10 batches read
+ * "batch 1/3" … "batch 3/3", not "batch 2/10", "batch 7/10", "batch 9/10";
+ * an empty batch is named "(empty)".
+ */
+export function stagesOf(policy: RolloutPolicy, occupied?: ReadonlySet<number>): StageInfo[] {
   const groups = policy.orderBy ? [...policy.orderBy.values.map((v) => `${policy.orderBy!.label}=${v}`), `${policy.orderBy.label}=(other)`] : [''];
   const stages: StageInfo[] = [{ index: 0, name: 'canary' }];
   for (const g of groups) {
-    for (let b = 0; b < policy.batches; b++) {
-      stages.push({ index: stages.length, name: `${g ? `${g} ` : ''}batch ${b + 1}/${policy.batches}` });
+    const first = stages.length;
+    const indices = Array.from({ length: policy.batches }, (_, b) => first + b);
+    const counted = occupied ? indices.filter((i) => occupied.has(i)) : indices;
+    for (const index of indices) {
+      const n = counted.indexOf(index);
+      stages.push({ index, name: `${g ? `${g} ` : ''}batch ${n === -1 ? '(empty)' : `${n + 1}/${counted.length}`}` });
     }
   }
   return stages;

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { DEPLOYMENT_FILE_PREFIX, TOP_LEVEL_PACKAGE_NAME } from '../../protocol/index.js';
+import { DEPLOYMENT_FILE_PREFIX, INSTALL_COMPONENT, TOP_LEVEL_PACKAGE_NAME, failedInstallRevision } from '../../protocol/index.js';
 import { isAgentDeployment } from '../fleet/agent-package.js';
 import type { AgentRecord, RolloutRecord, Store } from '../store/index.js';
 import type { Clock } from '../clock.js';
@@ -51,13 +51,16 @@ export function observe(agent: AgentRecord | undefined, deployment: string, toRe
   }
   const health = agent.health?.components[deployment];
   const crashLoop = revision === toRevision && health?.status === 'crash-loop';
+  // A change the agent could not install fails at once, with its reason; a failure of another revision is stale.
+  const install = health?.components[INSTALL_COMPONENT];
+  const installFailed = install !== undefined && failedInstallRevision(install.status) === toRevision;
   return {
     online: agent.status === 'online',
     revision,
     healthy: health ? health.healthy : null,
     status: health?.status ?? '',
     lastError: health?.lastError ?? '',
-    failed: crashLoop ? health.lastError || 'crash loop' : null,
+    failed: installFailed ? `install failed: ${install.lastError || 'no reason given'}` : crashLoop ? health.lastError || 'crash loop' : null,
   };
 }
 

@@ -220,7 +220,7 @@ export class RolloutService {
     };
     const policy = RolloutPolicySchema.parse(r.policy);
     const zero = () => Object.fromEntries(COUNTED.map((k) => [k, 0])) as Record<(typeof COUNTED)[number], number>;
-    const stages = stagesOf(policy).map((s) => ({ ...s, counts: zero(), total: 0 }));
+    const stages = stagesOf(policy, new Set(rows.map((a) => a.stage))).map((s) => ({ ...s, counts: zero(), total: 0 }));
     const totals = zero();
     for (const row of rows) {
       const st = stages[row.stage];

@@ -90,7 +90,7 @@ test('a crash loop on the new revision fails the agent and, past the budget, rol
   assert.equal(s.rows[0]!.reason, 'crash loop: last exit 3');
   assert.equal(s.rollout.state, 'failed');
   assert.ok(s.rollback);
-  assert.match(s.rollout.reason, /error budget exceeded: 1 failed, budget 0/);
+  assert.equal(s.rollout.reason, `error budget exceeded: 1 failed, budget 0 (last: ${s.rows[0]!.agentName}: crash loop: last exit 3)`);
   assert.deepEqual(s.release, []);
 });
 

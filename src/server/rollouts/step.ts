@@ -133,7 +133,10 @@ export function stepRollout(rollout: RolloutCore, rows: AgentRow[], observe: (ag
   const failed = current.filter((r) => r.state === 'failed').length - rollout.forgiven;
   const budget = amountOf(p.errorBudget, current.length);
   if (state === 'running' && failed > budget) {
-    reason = `error budget exceeded: ${failed} failed, budget ${budget}`;
+    // Name the latest failure and its agent's reason (agent text: bounded), so the rollout's own reason says what went wrong.
+    const last = current.filter((r) => r.state === 'failed' && r.reason).sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0))[0];
+    const why = last ? (last.reason.length > 300 ? `${last.reason.slice(0, 300)}…` : last.reason) : '';
+    reason = `error budget exceeded: ${failed} failed, budget ${budget}${last ? ` (last: ${last.agentName}: ${why})` : ''}`;
     if (p.onFailure === 'rollback') return result({ rollout: { state: 'failed', stage, stageStartedAt, reason }, rollback: true });
     state = 'paused';
     return result();

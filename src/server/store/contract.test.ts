@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { openStore, type Store } from './index.js';
 import { AgentNotFoundError, AgentRevokedError, ConfigNotFoundError, DeploymentNotFoundError, PackageConflictError, TokenNotFoundError } from '../errors.js';
 import { createTestSchema, postgresForTest, type TestSchema } from '../../testkit/postgres.js';
+import { snapshotPostgres, snapshotSqlite } from '../../testkit/store-snapshot.js';
 
 const id = (n: number) => `0190aaaa-0000-7000-8000-${String(n).padStart(12, '0')}`;
 
@@ -43,11 +44,16 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     it('migrates again without change, also twice at once', async (t) => {
       if (skip) return t.skip(skip);
+      const snapshot = () => (schema ? snapshotPostgres(schema.url, schema.name) : Promise.resolve(snapshotSqlite(dir)));
+      const before = await snapshot();
+      assert.ok(Object.keys(before.rows).length > 5 && before.schema.length > 5, 'the snapshot sees the tables');
+      assert.ok(Object.values(before.rows).some((rows) => rows.length > 0), 'and the migration bookkeeping rows');
       await store.migrate();
       const database = schema?.url ?? '';
       const [a, b] = await Promise.all([openStore({ database, dataDir: dir }), openStore({ database, dataDir: dir })]);
       await Promise.all([a.close(), b.close()]);
       assert.equal(store.kind, backend);
+      assert.deepEqual(await snapshot(), before, 'the same schema and the same rows');
     });
 
     it('migrates a fresh schema even when another schema in the database has its own migration tables', async (t) => {

@@ -1,17 +1,13 @@
 /**
- * The agent's OpAMP connection: connect out over WebSocket, send full
- * state, heartbeat, take offers (credential, heartbeat interval, remote
- * config), and reconnect with backoff for as long as the agent runs.
- *
- * Lifecycle of one attempt: 'connecting' → 'connected' → 'closed', then a
- * backoff delay ('waiting') and the next attempt; `stop()` ends the loop
- * after telling the server (AgentDisconnect).
+ * What the agent does with its OpAMP connection (the callbacks side, as in
+ * opamp-go): full state on connect, health and package statuses, remote
+ * config, the agent's own package offers, custom messages, resource
+ * samples, and the package-signing key pinned at enrollment. The transport,
+ * reconnects and credentials are the OpAMP client's (opamp-client.ts).
  */
-import WebSocket from 'ws';
 import type { Logger } from 'pino';
 import {
   AgentCapabilities,
-  AgentToServerSchema,
   DEPLOYMENT_CONTENT_TYPE,
   deploymentFileName,
   PackageStatusEnum,
@@ -25,23 +21,16 @@ import {
   SIGNING_CONNECTION,
   SIGNING_KEY_SETTING,
   ServerToAgentFlags,
-  create,
   decodeJsonObject,
-  decodeServerToAgent,
-  decodeWsFrame,
-  encodeAgentToServer,
   encodeJson,
-  encodeWsFrame,
   recordToKeyValues,
-  uuidStringToBytes,
-  type AgentToServer,
   type ServerToAgent,
 } from '../protocol/index.js';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { INSTALL_COMPONENT, installFailedStatus } from '../protocol/index.js';
-import { nextDelayMs } from './backoff.js';
 import type { CompiledAgentOptions } from './options.js';
-import type { IdentityStore, Identity } from './identity.js';
+import type { IdentityStore } from './identity.js';
+import { OpampClient, type AgentToServerInit as Init } from './opamp-client.js';
 import type { RemoteConfigManager, RemoteConfigState } from './remote-config.js';
 import { describeAgent } from './description.js';
 import { deploymentSpecs } from './remote-config.js';
@@ -60,7 +49,8 @@ export const AGENT_CAPABILITIES =
   BigInt(AgentCapabilities.AgentCapabilities_AcceptsOpAMPConnectionSettings) |
   BigInt(AgentCapabilities.AgentCapabilities_ReportsHeartbeat) |
   BigInt(AgentCapabilities.AgentCapabilities_AcceptsPackages) |
-  BigInt(AgentCapabilities.AgentCapabilities_ReportsPackageStatuses);
+  BigInt(AgentCapabilities.AgentCapabilities_ReportsPackageStatuses) |
+  BigInt(AgentCapabilities.AgentCapabilities_ReportsConnectionSettingsStatus);
 
 const STATUS: Record<RemoteConfigState['status'], RemoteConfigStatuses> = {
   UNSET: RemoteConfigStatuses.RemoteConfigStatuses_UNSET,
@@ -76,10 +66,6 @@ const PACKAGE_STATUS: Record<PackageState['status'], PackageStatusEnum> = {
   failed: PackageStatusEnum.PackageStatusEnum_InstallFailed,
 };
 
-/** A connection that lasted this long resets the backoff. */
-const STABLE_MS = 30_000;
-const REFUSED_STATUSES = new Set([401, 403]);
-
 export interface ConnectionDeps {
   log: Logger;
   identity: IdentityStore;
@@ -93,34 +79,30 @@ export interface ConnectionDeps {
   /** Takes the agent's own package (top-level) offers and reports their status. */
   upgrader?: SelfUpgrader;
   random?: () => number;
-  /** Opens a WebSocket; tests substitute one that fails on demand. */
-  openSocket?: (url: string, headers: Record<string, string>) => WebSocket;
 }
 
-type Init = MessageInitShape<typeof AgentToServerSchema>;
-
 export class AgentConnection {
-  private identity: Identity;
-  private readonly uid: Uint8Array;
+  private readonly client: OpampClient;
   private readonly startedAtNs = BigInt(Date.now()) * 1_000_000n;
-  private seq = 0n;
-  private ws: WebSocket | null = null;
-  private heartbeatMs: number;
-  private url: string;
-  private stopped = false;
-  private wake: (() => void) | null = null;
-  private loop: Promise<void> | null = null;
-  /** Aborts when the current connection closes: long requests (log follows) on it stop. */
-  private sessionEnded: AbortSignal = AbortSignal.abort();
+  private sampling: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly opts: CompiledAgentOptions,
     private readonly deps: ConnectionDeps,
   ) {
-    this.identity = deps.identity.loadOrCreate();
-    this.uid = uuidStringToBytes(this.identity.instanceUid);
-    this.heartbeatMs = opts.heartbeatMs;
-    this.url = opts.opampUrl;
+    this.client = new OpampClient(
+      { opampUrl: opts.opampUrl, token: opts.token, heartbeatMs: opts.heartbeatMs, backoff: opts.backoff, capabilities: AGENT_CAPABILITIES, trust: opts.trust },
+      { log: deps.log, identity: deps.identity, ...(deps.random ? { random: deps.random } : {}) },
+      {
+        onConnect: () => this.onConnect(),
+        onDisconnect: () => this.onDisconnect(),
+        onMessage: (msg) => this.onMessage(msg),
+        onConnectionSettings: (offers) => {
+          const signingKey = offers.otherConnections[SIGNING_CONNECTION]?.otherSettings[SIGNING_KEY_SETTING];
+          if (signingKey) this.pinSigningKey(signingKey);
+        },
+      },
+    );
     deps.services?.on('health', () => this.scheduleHealthReport());
     deps.upgrader?.on('status', () => this.send({ packageStatuses: this.packageStatuses() }));
   }
@@ -186,9 +168,10 @@ export class AgentConnection {
   /** Where artifacts download from, with what credential, checked against which key. */
   downloadTarget(): DownloadTarget {
     return {
-      baseUrl: this.url.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, ''),
-      credential: this.identity.credential ?? this.opts.token,
-      signingKeyPem: this.identity.signingKeyPem ?? null,
+      baseUrl: this.client.currentUrl.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, ''),
+      credential: this.client.bearer,
+      trust: this.opts.trust,
+      signingKeyPem: this.client.identity.signingKeyPem ?? null,
     };
   }
 
@@ -198,153 +181,36 @@ export class AgentConnection {
   }
 
   get instanceUid(): string {
-    return this.identity.instanceUid;
+    return this.client.instanceUid;
   }
 
   start(): void {
-    this.loop ??= this.run();
+    this.client.start();
   }
 
-  private async run(): Promise<void> {
-    let attempt = 0;
-    while (!this.stopped) {
-      const began = Date.now();
-      const outcome = await this.session();
-      if (this.stopped) break;
-      if (outcome.reconnectNow) {
-        attempt = 0;
-        continue;
-      }
-      if (Date.now() - began >= STABLE_MS || outcome.exchanged) attempt = 0;
-      const refused = outcome.status !== undefined && REFUSED_STATUSES.has(outcome.status);
-      const delay = refused
-        ? this.opts.backoff.maxMs
-        : nextDelayMs(attempt++, this.opts.backoff, this.deps.random ?? Math.random, (outcome.retryAfterSeconds ?? 0) * 1000);
-      this.deps.log.info({ delayMs: delay }, 'reconnecting after delay');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wake = null;
+  private onConnect(): void {
+    this.sendFullState();
+    const sampler = this.deps.sampler;
+    if (sampler) {
+      this.sampling = setInterval(() => {
+        const sample = sampler.sample(this.deps.services?.pids() ?? []);
+        this.send({ customMessage: { capability: SAMPLES_CAPABILITY, type: SAMPLES_TYPE, data: encodeJson(sample) } });
+      }, this.opts.sampleMs);
     }
   }
 
-  /** One connection attempt, until it closes. */
-  private session(): Promise<{ status?: number; retryAfterSeconds?: number; reconnectNow?: boolean; exchanged?: boolean }> {
-    return new Promise((resolve) => {
-      const token = this.identity.credential ?? this.opts.token;
-      const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-      const ws = (this.deps.openSocket ?? ((u, h) => new WebSocket(u, { headers: h, perMessageDeflate: false, handshakeTimeout: 10_000 })))(this.url, headers);
-      this.ws = ws;
-      const ended = new AbortController();
-      this.sessionEnded = ended.signal;
-      let heartbeat: NodeJS.Timeout | null = null;
-      const result: { status?: number; retryAfterSeconds?: number; reconnectNow?: boolean; exchanged?: boolean } = {};
-      let settled = false;
-      const finish = () => {
-        if (settled) return;
-        settled = true;
-        if (heartbeat) clearInterval(heartbeat);
-        this.ws = null;
-        ended.abort();
-        resolve(result);
-      };
-      const startHeartbeat = () => {
-        if (heartbeat) clearInterval(heartbeat);
-        heartbeat = setInterval(() => this.send({}), this.heartbeatMs);
-      };
-
-      ws.on('unexpected-response', (_req, res) => {
-        result.status = res.statusCode;
-        const retryAfter = Number(res.headers['retry-after']);
-        if (Number.isFinite(retryAfter) && retryAfter > 0) result.retryAfterSeconds = retryAfter;
-        // The body says why (e.g. "enrollment token rack-4 (…) expired at …"): log it, at most 300 characters of it.
-        let reason = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (reason = (reason + chunk).slice(0, 300)));
-        res.once('close', () => {
-          const fields = { status: res.statusCode, reason: reason.trim() };
-          if (res.statusCode !== undefined && REFUSED_STATUSES.has(res.statusCode)) {
-            this.deps.log.error({ ...fields, usingCredential: this.identity.credential !== null }, 'server refused our credential or token (401/403): agent revoked, token invalid, expired or full');
-          } else {
-            this.deps.log.warn({ ...fields, retryAfter: result.retryAfterSeconds }, 'server refused the connection');
-          }
-          ws.terminate();
-          finish();
-        });
-      });
-      let sampling: NodeJS.Timeout | null = null;
-      ws.on('open', () => {
-        this.deps.log.info({ url: this.url }, 'connected');
-        this.sendFullState();
-        startHeartbeat();
-        const sampler = this.deps.sampler;
-        if (sampler) {
-          sampling = setInterval(() => {
-            const sample = sampler.sample(this.deps.services?.pids() ?? []);
-            this.send({ customMessage: { capability: SAMPLES_CAPABILITY, type: SAMPLES_TYPE, data: encodeJson(sample) } });
-          }, this.opts.sampleMs);
-        }
-      });
-      ws.once('close', () => {
-        if (sampling) clearInterval(sampling);
-      });
-      ws.on('message', (data: Buffer) => {
-        result.exchanged = true;
-        let msg: ServerToAgent;
-        try {
-          msg = decodeServerToAgent(decodeWsFrame(new Uint8Array(data)));
-        } catch (err) {
-          this.deps.log.warn({ err }, 'ignoring malformed message from server');
-          return;
-        }
-        const before = this.heartbeatMs;
-        if (this.onMessage(msg, result)) {
-          ws.close(1000, 'reconnecting with new settings');
-        } else if (this.heartbeatMs !== before) startHeartbeat();
-      });
-      ws.on('close', (code, reason) => {
-        if (!this.stopped) this.deps.log.warn({ code, reason: reason.toString() }, 'disconnected');
-        finish();
-      });
-      ws.on('error', (err) => {
-        this.deps.log.warn({ err: err.message, url: this.url }, 'connection failed');
-        finish();
-      });
-    });
+  private onDisconnect(): void {
+    if (this.sampling) clearInterval(this.sampling);
+    this.sampling = null;
   }
 
-  /** Handles one ServerToAgent; returns true when the connection must be re-made. */
-  private onMessage(msg: ServerToAgent, result: { reconnectNow?: boolean }): boolean {
-    if (msg.errorResponse) {
-      this.deps.log.error({ type: msg.errorResponse.type, message: msg.errorResponse.errorMessage }, 'server reported an error');
-      return false;
-    }
+  /** Handles one ServerToAgent (not an error response; connection settings already taken by the client). */
+  private onMessage(msg: ServerToAgent): void {
     this.deps.upgrader?.connected();
     if ((msg.flags & BigInt(ServerToAgentFlags.ServerToAgentFlags_ReportFullState)) !== 0n) this.sendFullState();
-    const signingKey = msg.connectionSettings?.otherConnections[SIGNING_CONNECTION]?.otherSettings[SIGNING_KEY_SETTING];
-    if (signingKey) this.pinSigningKey(signingKey);
-    const opamp = msg.connectionSettings?.opamp;
-    if (opamp) {
-      if (opamp.heartbeatIntervalSeconds > 0n) this.heartbeatMs = Number(opamp.heartbeatIntervalSeconds) * 1000;
-      const auth = opamp.headers?.headers.find((h) => h.key.toLowerCase() === 'authorization');
-      const credential = auth ? /^Bearer\s+(\S+)$/i.exec(auth.value)?.[1] : undefined;
-      if (opamp.destinationEndpoint) this.url = opamp.destinationEndpoint;
-      if (credential && credential !== this.identity.credential) {
-        this.identity = { ...this.identity, credential };
-        this.deps.identity.save(this.identity);
-        this.deps.log.info('enrolled: stored our credential, reconnecting with it');
-        result.reconnectNow = true;
-        return true;
-      }
-    }
     if (msg.remoteConfig) this.applyRemoteConfig(msg);
     if (msg.packagesAvailable) this.deps.upgrader?.offer(msg.packagesAvailable);
     if (msg.customMessage) void this.onCustomMessage(msg.customMessage.capability, msg.customMessage.type, msg.customMessage.data);
-    return false;
   }
 
   /** Answers a custom request; every request gets a reply, errors included. */
@@ -356,7 +222,7 @@ export class AgentConnection {
     }
     let id = '';
     let reply: Record<string, unknown>;
-    const signal = this.sessionEnded;
+    const signal = this.client.sessionSignal;
     try {
       const request = decodeJsonObject(data);
       id = typeof request.id === 'string' ? request.id : '';
@@ -369,13 +235,13 @@ export class AgentConnection {
 
   /** Trust on first use: the key from enrollment is kept; a different one later is refused. */
   private pinSigningKey(pem: string): void {
-    if (this.identity.signingKeyPem === pem) return;
-    if (this.identity.signingKeyPem) {
+    const pinned = this.client.identity.signingKeyPem;
+    if (pinned === pem) return;
+    if (pinned) {
       this.deps.log.error('server offered a different package-signing key; keeping the pinned one (re-enroll the agent to change it)');
       return;
     }
-    this.identity = { ...this.identity, signingKeyPem: pem };
-    this.deps.identity.save(this.identity);
+    this.client.saveIdentity({ signingKeyPem: pem });
     this.deps.log.info('pinned the server package-signing key');
   }
 
@@ -430,7 +296,7 @@ export class AgentConnection {
   }
 
   private sendFullState(): void {
-    const { identifying, nonIdentifying } = describeAgent({ instanceUid: this.identity.instanceUid, name: this.opts.name, labels: this.opts.labels });
+    const { identifying, nonIdentifying } = describeAgent({ instanceUid: this.client.instanceUid, name: this.opts.name, labels: this.opts.labels });
     this.send({
       agentDescription: { identifyingAttributes: recordToKeyValues(identifying), nonIdentifyingAttributes: recordToKeyValues(nonIdentifying) },
       health: this.health(),
@@ -442,25 +308,12 @@ export class AgentConnection {
   }
 
   private send(fields: Init): void {
-    const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return;
-    const msg: AgentToServer = create(AgentToServerSchema, { ...fields, instanceUid: this.uid, sequenceNum: this.seq++, capabilities: AGENT_CAPABILITIES });
-    ws.send(encodeWsFrame(encodeAgentToServer(msg)));
+    this.client.send(fields);
   }
 
   /** Says goodbye (AgentDisconnect), closes, and ends the reconnect loop. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    const ws = this.ws;
-    if (ws && ws.readyState === WebSocket.OPEN) {
-      this.send({ agentDisconnect: {} });
-      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-      ws.close(1000, 'agent stopping');
-      await Promise.race([closed, new Promise((r) => setTimeout(r, 2000).unref())]);
-    } else {
-      ws?.terminate();
-    }
-    await this.loop;
+  stop(): Promise<void> {
+    if (this.healthTimer) clearTimeout(this.healthTimer);
+    return this.client.stop();
   }
 }

@@ -8,7 +8,8 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import { dialTls, type ServerTrust } from './server-trust.js';
 
 export interface HttpRequestOptions {
   /** Default 'GET'. */
@@ -18,6 +19,8 @@ export interface HttpRequestOptions {
   signal?: AbortSignal;
   /** Trusted CAs for https, instead of Node's default store (tests). */
   ca?: SecureContextOptions['ca'];
+  /** How an https server is verified (CA file or pinned certificate): the connection is verified before the request is written. */
+  trust?: ServerTrust;
 }
 
 /**
@@ -26,21 +29,22 @@ export interface HttpRequestOptions {
  * returned as is). The caller must consume or destroy the body. Rejects for
  * an unsupported protocol, a network or TLS error, or an abort.
  */
-export function request(url: string, opts: HttpRequestOptions = {}): Promise<IncomingMessage> {
+export async function request(url: string, opts: HttpRequestOptions = {}): Promise<IncomingMessage> {
+  const target = new URL(url);
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`unsupported protocol ${target.protocol}`);
+  const socket = target.protocol === 'https:' && opts.trust && (opts.trust.caPem !== null || opts.trust.fingerprint !== null) ? await dialTls(target, opts.trust) : null;
+  return send(target, opts, socket);
+}
+
+function send(target: URL, opts: HttpRequestOptions, socket: TLSSocket | null): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    let target: URL;
-    try {
-      target = new URL(url);
-    } catch (e) {
-      return reject(e as Error);
-    }
-    if (target.protocol !== 'http:' && target.protocol !== 'https:') return reject(new Error(`unsupported protocol ${target.protocol}`));
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(target, {
       method: opts.method ?? 'GET',
       headers: opts.headers ?? {},
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+      ...(socket ? { createConnection: () => socket } : {}),
     });
     req.once('response', resolve);
     req.once('error', reject);

@@ -15,6 +15,14 @@ export interface Identity {
   credential: string | null;
   /** The server's package-signing key, pinned at enrollment. */
   signingKeyPem?: string | null;
+  /**
+   * A credential offered by a rotation, not yet proven: the next connection
+   * uses it; kept once the server accepts it, dropped (back to `credential`)
+   * otherwise. Survives a crash, as the spec's "candidate" settings do.
+   */
+  pendingCredential?: string | null;
+  /** Hash (hex) of the connection settings offer that carried `pendingCredential`, for the status report. */
+  pendingSettingsHash?: string | null;
 }
 
 export class IdentityError extends Error {
@@ -29,7 +37,16 @@ function validate(file: string, value: unknown): Identity {
   }
   if (v.credential !== null && typeof v.credential !== 'string') throw new IdentityError(`${file}: credential must be a string or null`);
   if (v.signingKeyPem !== undefined && v.signingKeyPem !== null && typeof v.signingKeyPem !== 'string') throw new IdentityError(`${file}: signingKeyPem must be a string`);
-  return { version: 1, instanceUid: v.instanceUid, credential: v.credential ?? null, signingKeyPem: v.signingKeyPem ?? null };
+  for (const key of ['pendingCredential', 'pendingSettingsHash'] as const) {
+    if (v[key] !== undefined && v[key] !== null && typeof v[key] !== 'string') throw new IdentityError(`${file}: ${key} must be a string or null`);
+  }
+  return {
+    version: 1,
+    instanceUid: v.instanceUid,
+    credential: v.credential ?? null,
+    signingKeyPem: v.signingKeyPem ?? null,
+    ...(v.pendingCredential ? { pendingCredential: v.pendingCredential, pendingSettingsHash: v.pendingSettingsHash ?? '' } : {}),
+  };
 }
 
 export class IdentityStore {

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { parseFingerprint, readCaFile, ServerTrustError, type ServerTrust } from './server-trust.js';
 import { DEFAULT_POLICY_FILE, loadAgentPolicy, type AgentPolicy } from './policy/agent-policy.js';
 
 export interface AgentOptions {
@@ -9,6 +10,10 @@ export interface AgentOptions {
   server: string;
   /** Enrollment token (used until the agent has its own credential). */
   token?: string;
+  /** PEM file of the CAs that sign the server's certificate, instead of the system CAs (https:// servers only). */
+  caFile?: string;
+  /** `sha256:<64 hex>` of the server's certificate: trust exactly that certificate (https:// servers only). */
+  serverFingerprint?: string;
   dataDir: string;
   labels?: Record<string, string>;
   name?: string;
@@ -55,6 +60,8 @@ export interface AgentSupervisor {
 export interface CompiledAgentOptions {
   opampUrl: string;
   token: string | null;
+  /** How the server is verified over TLS (system CAs by default). */
+  trust: ServerTrust;
   dataDir: string;
   labels: Record<string, string>;
   name: string;
@@ -101,6 +108,7 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
   }
   if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) throw new AgentOptionsError(`--server must be http(s):// or ws(s)://, got "${o.server}"`);
   url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
+  const trust = compileTrust(o, url.protocol === 'wss:');
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/opamp';
   const heartbeat = o.heartbeatSeconds ?? 30;
   if (!(heartbeat > 0)) throw new AgentOptionsError(`--heartbeat must be a positive number of seconds`);
@@ -121,6 +129,7 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
   return {
     opampUrl: url.toString(),
     token: o.token || null,
+    trust,
     dataDir: resolve(o.dataDir),
     labels: o.labels ?? {},
     name: o.name || hostname(),
@@ -134,4 +143,16 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
     logCheckMs: Math.max(50, Math.round(logCheck * 1000)),
     supervisor,
   };
+}
+
+function compileTrust(o: AgentOptions, secure: boolean): ServerTrust {
+  if (!o.caFile && !o.serverFingerprint) return { caPem: null, fingerprint: null };
+  if (o.caFile && o.serverFingerprint) throw new AgentOptionsError('use --ca-file or --server-fingerprint, not both');
+  if (!secure) throw new AgentOptionsError(`${o.caFile ? '--ca-file' : '--server-fingerprint'} needs an https:// (or wss://) --server, got "${o.server}"`);
+  try {
+    return { caPem: o.caFile ? readCaFile('--ca-file', o.caFile) : null, fingerprint: o.serverFingerprint ? parseFingerprint('--server-fingerprint', o.serverFingerprint) : null };
+  } catch (e) {
+    if (e instanceof ServerTrustError) throw new AgentOptionsError(e.message);
+    throw e;
+  }
 }

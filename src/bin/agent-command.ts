@@ -8,6 +8,8 @@ const loadAgent = () => import('../agent/index.js');
 interface AgentFlags {
   server?: string;
   token?: string;
+  caFile?: string;
+  serverFingerprint?: string;
   dataDir: string;
   label: string[];
   name?: string;
@@ -48,6 +50,12 @@ export function agentCommand(): Command {
     .description('Run the Corral host agent: connects out to the server over OpAMP (no listening port), enrolls once, and keeps reconnecting')
     .option('--server <url>', 'Corral server URL (env CORRAL_SERVER)', process.env.CORRAL_SERVER)
     .option('--token <token>', 'enrollment token, used until the agent has its own credential (env CORRAL_TOKEN)', process.env.CORRAL_TOKEN)
+    .option('--ca-file <file>', 'PEM file of the CAs that sign the server certificate, instead of the system CAs (https:// servers; env CORRAL_CA_FILE)', process.env.CORRAL_CA_FILE)
+    .option(
+      '--server-fingerprint <sha256:hex>',
+      "trust exactly the server certificate with this sha256 (openssl x509 -noout -fingerprint -sha256), instead of CAs (https:// servers; env CORRAL_SERVER_FINGERPRINT)",
+      process.env.CORRAL_SERVER_FINGERPRINT,
+    )
     .option('--data-dir <dir>', 'where the agent keeps its identity, credential and config', './corral-agent-data')
     .option('--label <key=value>', 'a label for selectors (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--name <name>', 'display name (default: host name)')
@@ -107,6 +115,8 @@ Example:
         compileAgentOptions({
           server: flags.server,
           token: flags.token,
+          caFile: flags.caFile,
+          serverFingerprint: flags.serverFingerprint,
           dataDir: flags.dataDir,
           labels: parseLabels(flags.label),
           name: flags.name,

@@ -52,6 +52,9 @@ interface ServerFlags {
   metricsToken?: string;
   maxEnrollmentsPerSecond: number;
   publicUrl?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  credentialGrace: number;
   rolloutDefaults?: Record<string, unknown>;
   requireApproval?: boolean;
   logLevel: string;
@@ -91,7 +94,13 @@ export function serverCommand(): Command {
     .addOption(
       new Option('--metrics-token <token>', 'require Authorization: Bearer <token> on /metrics (at least 16 characters); default: /metrics is open').env('CORRAL_METRICS_TOKEN'),
     )
-    .option('--public-url <url>', 'URL agents should use to reach this server (behind a proxy)')
+    .option(
+      '--public-url <url>',
+      'http(s) URL agents reach this server at, offered to them after enrollment (wss:// or https:// per transport); default: none, agents keep the URL they were given',
+    )
+    .option('--tls-cert <file>', 'serve HTTPS/WSS with this PEM certificate (chain); reloaded when the file changes or on SIGHUP (env CORRAL_TLS_CERT); default: plain HTTP', process.env.CORRAL_TLS_CERT)
+    .option('--tls-key <file>', 'PEM private key of --tls-cert (env CORRAL_TLS_KEY)', process.env.CORRAL_TLS_KEY)
+    .option('--credential-grace <seconds>', "how long an agent's old credential still works after `corral agent rotate-credentials` offered it a new one (until it uses the new one)", seconds, 600)
     .option('--rollout-defaults <json>', 'rollout policy fields to use instead of the built-in defaults, e.g. \'{"batches":4,"maxInFlight":"10%"}\'', jsonObject('--rollout-defaults'))
     .option('--require-approval', 'new agents wait (pending: no config, packages, exec or credential) until corral agent approve')
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
@@ -125,6 +134,9 @@ Examples:
         metricsToken: flags.metricsToken,
         maxEnrollmentsPerSecond: flags.maxEnrollmentsPerSecond,
         publicUrl: flags.publicUrl,
+        tlsCert: flags.tlsCert,
+        tlsKey: flags.tlsKey,
+        credentialGraceSeconds: flags.credentialGrace,
         rolloutDefaults: flags.rolloutDefaults,
         requireApproval: flags.requireApproval ?? false,
       });
@@ -156,6 +168,8 @@ Examples:
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      // Reloads the TLS certificate (a renewal); never stops the server.
+      process.on('SIGHUP', () => server.reloadTls());
     });
 
   // `server` has --data-dir and --database too: without this, commander hands

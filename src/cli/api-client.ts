@@ -5,6 +5,7 @@
 import { CliError, EXIT } from './exit-codes.js';
 import type { Credentials } from './credentials.js';
 import { hostname, userInfo } from 'node:os';
+import { fetchWithCa } from './ca-fetch.js';
 
 function actor(): string {
   try {
@@ -15,7 +16,16 @@ function actor(): string {
 }
 
 export class ApiClient {
-  constructor(readonly creds: Credentials) {}
+  /** `caPem`: trust these CAs for an https server (--ca-file) instead of the bundled ones. */
+  constructor(
+    readonly creds: Credentials,
+    private readonly caPem: string | null = null,
+  ) {}
+
+  /** fetch() against this server's URLs, trusting --ca-file when given. */
+  fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    return this.caPem ? fetchWithCa(url, init, this.caPem) : fetch(url, init);
+  }
 
   request<T>(method: string, path: string, body?: unknown): Promise<T> {
     return this.send<T>(method, path, body === undefined ? undefined : { body: JSON.stringify(body), contentType: 'application/json' });
@@ -52,7 +62,7 @@ export class ApiClient {
 
   private async open(method: string, path: string, headers: Record<string, string>, body?: string | Blob, signal?: AbortSignal): Promise<Response> {
     try {
-      return await fetch(this.creds.server + path, {
+      return await this.fetch(this.creds.server + path, {
         method,
         headers: {
           ...(this.creds.token ? { authorization: `Bearer ${this.creds.token}` } : {}),

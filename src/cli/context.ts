@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { ApiClient } from './api-client.js';
 import { defaultConfigDir, resolveCredentials } from './credentials.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { readCliCaFile } from './ca-fetch.js';
 
 /** Everything a client command touches outside itself; tests pass their own. */
 export interface CliIo {
@@ -22,6 +23,7 @@ export function defaultCliIo(): CliIo {
 export interface ConnectionFlags {
   server?: string;
   token?: string;
+  caFile?: string;
   output?: 'table' | 'json' | 'wide';
 }
 
@@ -30,11 +32,13 @@ export function withConnection(cmd: Command, outputs: string[] = ['table', 'json
   return cmd
     .option('--server <url>', 'Corral server URL (default: $CORRAL_SERVER, saved login, http://127.0.0.1:4320)')
     .option('--token <token>', 'admin token (default: $CORRAL_TOKEN, saved login)')
+    .option('--ca-file <file>', 'PEM file of the CAs that sign an https server\'s certificate (default: $CORRAL_CA_FILE, else the bundled CAs)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(outputs).default('table'));
 }
 
 export function apiFor(flags: ConnectionFlags, io: CliIo): ApiClient {
-  return new ApiClient(resolveCredentials(flags, io.env, io.configDir));
+  const caFile = flags.caFile || io.env.CORRAL_CA_FILE;
+  return new ApiClient(resolveCredentials(flags, io.env, io.configDir), caFile ? readCliCaFile(caFile) : null);
 }
 
 export function printJson(io: CliIo, value: unknown): void {

@@ -1,6 +1,6 @@
 /** Adds the client commands (the ones that talk to a server over HTTP) to a commander program. */
 import type { Command } from 'commander';
-import { addAgentCommands, addAgentShowSubcommand as addShow } from './commands/agents.js';
+import { addAgentCommands, addAgentRotateCredentialsSubcommand as addRotate, addAgentShowSubcommand as addShow } from './commands/agents.js';
 import { addConfigCommands } from './commands/configs.js';
 import { addAgentDeleteSubcommand } from './commands/agent-delete.js';
 import { addEventCommands } from './commands/events.js';
@@ -41,4 +41,6 @@ export function registerClientCommands(program: Command, io: CliIo = defaultCliI
 export function addAgentShowSubcommand(agentCmd: Command, io: CliIo = defaultCliIo()): void {
   addShow(agentCmd, io);
   addAgentDeleteSubcommand(agentCmd, io);
+  // Also `corral agent rotate-credentials -s SELECTOR`.
+  addRotate(agentCmd, io);
 }

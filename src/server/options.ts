@@ -34,8 +34,17 @@ export interface ServerOptions {
   maxConnections?: number;
   /** Concurrent OpAMP HTTP requests before answering 429. Default 256. */
   maxHttpInFlight?: number;
-  /** URL agents should use to reach this server, if not the listen address (behind a proxy). */
+  /**
+   * URL agents should use to reach this server (http(s)://host[:port][/prefix]).
+   * Offered to enrolling agents in their transport's scheme; without it they keep the URL they dialled.
+   */
   publicUrl?: string;
+  /** PEM certificate (chain) to serve TLS with; needs `tlsKey`. Reloaded when the file changes or on SIGHUP. */
+  tlsCert?: string;
+  /** PEM private key of `tlsCert`. */
+  tlsKey?: string;
+  /** Seconds a credential replaced by a rotation is still accepted. Default 600. */
+  credentialGraceSeconds?: number;
   /** How often to look for changes made by other replicas, ms. Default 1000. */
   pollMs?: number;
   /** Rollout policy fields that differ from the built-in defaults, for every deployment. */
@@ -74,6 +83,9 @@ export interface CompiledServerOptions {
   maxConnections: number;
   maxHttpInFlight: number;
   publicUrl: string | null;
+  /** Serve TLS with these files; null for plain HTTP. */
+  tls: { certFile: string; keyFile: string } | null;
+  credentialGraceMs: number;
   pollMs: number;
   retryAfterSeconds: number;
   rolloutDefaults: RolloutPolicy;
@@ -133,9 +145,14 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
   if (o.publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(o.publicUrl)) {
     throw new ValidationError(`--public-url must be an http(s) URL, got "${o.publicUrl}"`, 'publicUrl');
   }
+  if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) {
+    throw new ValidationError(`--tls-cert and --tls-key go together: got only ${o.tlsCert ? '--tls-cert' : '--tls-key'}`, o.tlsCert ? 'tlsKey' : 'tlsCert');
+  }
   return {
     host,
     port,
+    tls: o.tlsCert && o.tlsKey ? { certFile: resolve(o.tlsCert), keyFile: resolve(o.tlsKey) } : null,
+    credentialGraceMs: positive('credentialGraceSeconds', o.credentialGraceSeconds, 600, { integer: false }) * 1000,
     dataDir: resolve(o.dataDir ?? 'corral-data'),
     database,
     heartbeatMs,

@@ -5,6 +5,7 @@
  * pending heartbeats and events, close the store).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Logger } from 'pino';
@@ -38,6 +39,7 @@ import { DownloadLimiter } from './packages/download-limiter.js';
 import { bootstrapTokens, type BootstrapSecrets } from './bootstrap.js';
 import type { CompiledServerOptions } from './options.js';
 import { RolloutService } from './rollouts/rollout-service.js';
+import { CertificateWatcher, loadCertificate } from './tls-certificates.js';
 import { leaseOwnerId, RolloutDriver } from './rollouts/rollout-driver.js';
 
 export interface RunningServer {
@@ -46,6 +48,8 @@ export interface RunningServer {
   store: Store;
   /** Tokens created on first start (shown once), else null. */
   firstStart: BootstrapSecrets | null;
+  /** Loads --tls-cert/--tls-key again (SIGHUP); false, and the current one kept, when they do not load. True without TLS. */
+  reloadTls(): boolean;
   stop(): Promise<void>;
 }
 
@@ -71,9 +75,13 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const firstStart = await bootstrapTokens(store, deps.env ?? process.env, clock.now());
   const events = new EventRecorder({ store, clock, log });
 
-  const http = createServer();
+  // A bad certificate stops the start with an error naming the file.
+  const certificate = opts.tls ? loadCertificate(opts.tls) : null;
+  const http = certificate ? createHttpsServer({ cert: certificate.cert, key: certificate.key }) : createServer();
+  const certificates = opts.tls
+    ? new CertificateWatcher(opts.tls, { log: log.child({ component: 'tls' }), apply: (c) => (http as ReturnType<typeof createHttpsServer>).setSecureContext({ cert: c.cert, key: c.key }) })
+    : null;
   http.keepAliveTimeout = 65_000;
-  let opampUrl = '';
   let metricsRef: ReturnType<typeof createMetrics> | null = null;
   let driver: RolloutDriver | null = null;
   const signingKey = await loadSigningKey(store);
@@ -87,9 +95,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       pollMs: opts.pollMs,
       signingPublicKeyPem: signingKey.publicKeyPem,
       requireApproval: opts.requireApproval,
-      get opampUrl() {
-        return opampUrl;
-      },
+      publicUrl: opts.publicUrl,
+      credentialGraceMs: opts.credentialGraceMs,
     },
     { store, clock, log: log.child({ component: 'hub' }), events: agentEvents, samples, admitEnrollment: (tokenId, address) => enrollments.admit(tokenId, address), onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
   );
@@ -198,8 +205,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   });
   const addr = http.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
-  opampUrl = `${(opts.publicUrl ?? url).replace(/^http/, 'ws')}/v1/opamp`;
+  const url = `${certificates ? 'https' : 'http'}://${host}:${addr.port}`;
+  certificates?.watch();
   await hub.start();
   driver.start();
   log.info({ url, store: store.kind }, 'server listening');
@@ -209,9 +216,11 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     url,
     store,
     firstStart,
+    reloadTls: () => certificates?.reload('SIGHUP') ?? true,
     stop() {
       stopping ??= (async () => {
         log.info('server stopping');
+        certificates?.close();
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         await driver.close();
         await ws.close();

@@ -122,7 +122,7 @@ export class Fleet {
       ...(this.opts.extraServerArgs ?? []),
     ];
     this.server = new CorralProcess(this.serverArgs, { CORRAL_LOG_LEVEL: 'warn' });
-    const m = await this.server.waitForOutput(/listening on (http:\/\/\S+)/);
+    const m = await this.server.waitForOutput(/listening on (https?:\/\/\S+)/);
     this.url = m[1]!;
     if (!this.adminToken) {
       this.adminToken = (await this.server.waitForOutput(/admin token:\s+(\S+)/))[1]!;
@@ -165,7 +165,7 @@ export class Fleet {
     args[args.indexOf('--data-dir') + 1] = join(this.root, name);
     const p = new CorralProcess(args, { CORRAL_LOG_LEVEL: 'warn' });
     this.replicas.push(p);
-    const url = (await p.waitForOutput(/listening on (http:\/\/\S+)/))[1]!;
+    const url = (await p.waitForOutput(/listening on (https?:\/\/\S+)/))[1]!;
     return { url, process: p };
   }
 

@@ -10,6 +10,7 @@
  * again, resuming from the bytes it has — until the server lets it through
  * or the caller calls it off with its AbortSignal.
  */
+import type { ServerTrust } from '../server-trust.js';
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
@@ -70,6 +71,8 @@ export interface DownloadTarget {
   baseUrl: string;
   credential: string | null;
   signingKeyPem: string | null;
+  /** How an https:// server is verified (as for OpAMP); system CAs when absent. */
+  trust?: ServerTrust;
 }
 
 async function sizeOf(path: string): Promise<number> {
@@ -91,6 +94,7 @@ export async function artifactSize(path: string, target: DownloadTarget): Promis
   const res = await request(target.baseUrl + path, {
     method: 'HEAD',
     headers: target.credential ? { authorization: `Bearer ${target.credential}` } : {},
+    ...(target.trust ? { trust: target.trust } : {}),
   }).catch((e: unknown) => {
     throw new DownloadError(`HEAD ${path} failed: ${(e as Error).message}`);
   });
@@ -141,6 +145,7 @@ async function admitted(artifact: DeploymentArtifact, have: number, target: Down
     if (signal?.aborted) throw calledOff(artifact, have);
     const res = await request(target.baseUrl + artifact.path, {
       headers: { ...(target.credential ? { authorization: `Bearer ${target.credential}` } : {}), ...(have > 0 ? { range: `bytes=${have}-` } : {}) },
+      ...(target.trust ? { trust: target.trust } : {}),
       ...(signal ? { signal } : {}),
     }).catch((e: unknown) => {
       if (signal?.aborted) throw calledOff(artifact, have);

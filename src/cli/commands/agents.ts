@@ -196,3 +196,29 @@ export function addAgentShowSubcommand(agentCmd: Command, io: CliIo): void {
   );
   addApprovalSubcommands(agentCmd, io);
 }
+
+/** `corral agent rotate-credentials -s SELECTOR`, a subcommand of the command that runs the agent. */
+export function addAgentRotateCredentialsSubcommand(agentCmd: Command, io: CliIo): void {
+  withConnection(
+    agentCmd
+      .command('rotate-credentials')
+      .description('Offer new credentials to the agents a selector matches, over their OpAMP connection; each keeps the new one once it has connected with it')
+      .requiredOption('-s, --selector <selector>', "agents to rotate (a label selector; '' for every agent)")
+      .addHelpText(
+        'after',
+        `
+An agent that is offline gets its new credential when it next connects. Its old
+credential keeps working until it has used the new one, or until the server's
+--credential-grace (default 600 s) ends; an agent whose new credential fails
+goes back to the old one and reports it (event agent.connection_settings_failed).
+
+Examples:
+  corral agent rotate-credentials -s env=prod
+  corral agent rotate-credentials -s ''`,
+      ),
+  ).action(async (flags: ConnectionFlags & { selector: string }) => {
+    const res = await apiFor(flags, io).request<{ agents: { id: string; name: string }[] }>('POST', '/api/v1/agents/rotate-credentials', { selector: flags.selector });
+    if (flags.output === 'json') printJson(io, res);
+    else io.stdout.write(res.agents.length === 0 ? `no agent matches '${flags.selector}'\n` : `offering new credentials to ${res.agents.length} agent(s): ${res.agents.map((a) => a.name).join(', ')}\n`);
+  });
+}

@@ -15,6 +15,7 @@ import { addAgentDeleteRoute } from './agent-delete-route.js';
 import { addImperativeRoutes } from './imperative-routes.js';
 import { addJobRoutes } from './job-routes.js';
 import { addApprovalRoutes } from './approval-routes.js';
+import { addCredentialRoutes } from './credential-routes.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { ImperativeService } from '../fleet/imperative.js';
 import type { PackageRecord } from '../store/index.js';
@@ -286,6 +287,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
   addImperativeRoutes(app, deps.imperative);
   addJobRoutes(app, deps.jobs);
   addApprovalRoutes(app, fleet);
+  addCredentialRoutes(app, deps.fleet);
   addRolloutRoutes(app, deps.rollouts);
 
   const packageView = (p: PackageRecord) => ({ ...p, createdAt: iso(p.createdAt)!, downloadPath: `/api/v1/artifacts/${p.sha256}` });

@@ -14,6 +14,9 @@ export async function authenticateAgent(store: Store, authorization: string | un
   const hash = hashSecret(token);
   const agent = await store.findAgentByCredentialHash(hash);
   if (agent) return agent.status === 'revoked' ? null : { kind: 'agent', agentId: agent.id, authorization: `Bearer ${token}` };
+  // A credential replaced by a rotation works until its grace window ends (the agent is then offered a new one again).
+  const rotated = await store.credentials.findAgentByPreviousCredentialHash(hash, now);
+  if (rotated) return { kind: 'agent', agentId: rotated, authorization: `Bearer ${token}`, previousCredential: true };
   const record = await store.findActiveTokenByHash(hash);
   if (record?.kind !== 'enrollment') return null;
   const refusal = enrollmentRefusal(record, now);

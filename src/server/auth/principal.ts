@@ -6,5 +6,8 @@
 export type Principal =
   /** `tokenName`, `maxAgents`: for the reason given when the token cannot enroll another agent. */
   | { kind: 'enrollment'; tokenId: string; tokenName?: string; maxAgents?: number | null }
-  /** `authorization`: the header the agent authenticated with, offered back for package downloads. */
-  | { kind: 'agent'; agentId: string; authorization?: string };
+  /**
+   * `authorization`: the header the agent authenticated with, offered back for package downloads.
+   * `previousCredential`: it is the credential a rotation replaced, still in its grace window.
+   */
+  | { kind: 'agent'; agentId: string; authorization?: string; previousCredential?: boolean };

@@ -81,6 +81,19 @@ export class FleetService {
     return agentDetail(updated, await this.compiledConfigs());
   }
 
+  /**
+   * Asks for new credentials for the agents `selector` matches (not revoked,
+   * enrolled): each is offered one over OpAMP connection settings on its
+   * connection, on any replica (credential-rotation.ts). Returns those asked.
+   */
+  async rotateCredentials(selector: string): Promise<{ id: string; name: string }[]> {
+    const targets = (await this.listAgents(selector)).filter((a) => a.status !== 'revoked');
+    const marked = await this.deps.store.credentials.requestRotation(targets.map((a) => a.id), this.deps.clock.now());
+    this.deps.events.record('agent.credential_rotation_requested', null, { selector, agents: marked });
+    this.deps.onFleetChange({});
+    return targets.map((a) => ({ id: a.id, name: a.name }));
+  }
+
   async revokeAgent(id: string) {
     const agent = await this.deps.store.revokeAgent(id, this.deps.clock.now());
     this.deps.events.record('agent.revoked', id);

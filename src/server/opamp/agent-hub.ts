@@ -43,6 +43,8 @@ import { TOKEN_REVOKED_CLOSE_CODE, sessionsOfRevokedTokens } from './token-sessi
 import { offeredArtifacts, ownPackageOf } from './offered-artifacts.js';
 import { classifySequence, noteReportedConfig, pendingConfigOffer, pendingPackagesOffer, startOver } from './offer-state.js';
 import { loadAgentDeployments, type AgentPackageDeployment } from './package-offer.js';
+import { artifactBaseUrl, offeredOpampEndpoint } from './endpoint.js';
+import { CredentialRotation } from './credential-rotation.js';
 import type { Principal, Session, Transport } from './session.js';
 import { checkAgentMessage } from './message-bounds.js';
 import { recordServiceChanges } from './service-events.js';
@@ -67,14 +69,16 @@ export interface HubOptions {
   heartbeatMs: number;
   /** An agent is offline after this long without a message. */
   offlineAfterMs: number;
-  /** Public OpAMP URL offered to enrolling agents; empty to let them keep theirs. */
-  opampUrl: string;
+  /** The server's --public-url (http(s)://host[:port][/prefix]); null: agents keep the URL they dialled. */
+  publicUrl: string | null;
   /** How often another replica's changes are looked for. */
   pollMs: number;
   /** Offered to enrolling agents, which verify package signatures with it. */
   signingPublicKeyPem: string;
   /** New agents wait as `pending` until an operator approves them (default false). */
   requireApproval?: boolean;
+  /** How long a credential replaced by a rotation is still accepted. */
+  credentialGraceMs: number;
 }
 
 export interface HubDeps {
@@ -102,12 +106,17 @@ export class AgentHub {
   private readonly reports: ReportBuffer;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
+  private readonly rotation: CredentialRotation;
 
   constructor(
     private readonly opts: HubOptions,
     private readonly deps: HubDeps,
   ) {
     this.reports = new ReportBuffer(deps.store);
+    this.rotation = new CredentialRotation(
+      { graceMs: opts.credentialGraceMs, heartbeatMs: opts.heartbeatMs, signingPublicKeyPem: opts.signingPublicKeyPem, publicUrl: opts.publicUrl },
+      { store: deps.store, clock: deps.clock, events: deps.events, log: deps.log, reply: (s) => this.baseReply(s), sent: (s) => deps.onMessage?.('out', s.transport) },
+    );
   }
 
   async start(): Promise<void> {
@@ -150,7 +159,7 @@ export class AgentHub {
    */
   async handle(
     msg: AgentToServer,
-    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void; address?: string },
+    ctx: { transport: Transport; principal: Principal; origin?: string; bound?: Session | undefined; attach?: (s: Session) => void; address?: string },
   ): Promise<{ reply: ServerToAgent; session: Session | null }> {
     this.deps.onMessage?.('in', ctx.transport);
     const result = await this.process(msg, ctx);
@@ -161,7 +170,7 @@ export class AgentHub {
 
   private async process(
     msg: AgentToServer,
-    ctx: { transport: Transport; principal: Principal; bound?: Session | undefined; attach?: (s: Session) => void; address?: string },
+    ctx: { transport: Transport; principal: Principal; origin?: string; bound?: Session | undefined; attach?: (s: Session) => void; address?: string },
   ): Promise<{ reply: ServerToAgent; session: Session | null }> {
     if (msg.instanceUid.length !== 16) {
       return { reply: errorReply(msg.instanceUid, `instance_uid must be 16 bytes, got ${msg.instanceUid.length}`), session: null };
@@ -196,7 +205,7 @@ export class AgentHub {
       if (!known && ctx.principal.kind === 'enrollment') this.deps.admitEnrollment?.(ctx.principal.tokenId, ctx.address);
       // A new agent on an enrollment token is created here, with the token's labels bound, before anything is offered.
       if (!known && ctx.principal.kind === 'enrollment') await admitNewAgent(this.deps.store, ctx.principal, agentId, now, this.opts.requireApproval ?? false);
-      session = this.newSession(agentId, msg.instanceUid, ctx.transport, ctx.principal);
+      session = this.newSession(agentId, msg.instanceUid, ctx.transport, ctx.principal, ctx.origin ?? '');
       if (known) {
         session.operatorLabels = known.labels;
         session.attributes = selectableAttributes(known);
@@ -214,6 +223,7 @@ export class AgentHub {
       this.adopt(session);
     }
 
+    this.rotation.onPrincipal(session, ctx.principal);
     const step = classifySequence(session.lastSeq, msg.sequenceNum);
     if (!needFullState && !msg.agentDescription && (step === 'gap' || step === 'restart')) needFullState = true;
     startOver(session, step, patch);
@@ -250,6 +260,7 @@ export class AgentHub {
         });
       }
     }
+    if (msg.connectionSettingsStatus) this.rotation.onStatus(agentId, msg.connectionSettingsStatus);
     session.touchPending = true;
 
     if (msg.agentDisconnect) {
@@ -273,9 +284,16 @@ export class AgentHub {
       session.credentialOffered = true;
       // Only the first credential of an agent is set here; a concurrent enrollment of the same uid loses.
       if (await this.deps.store.claimAgentCredential(agentId, hashSecret(credential))) {
-        reply.connectionSettings = connectionSettingsOffer(credential, this.opts);
+        reply.connectionSettings = connectionSettingsOffer(credential, {
+          endpoint: offeredOpampEndpoint(this.opts.publicUrl, ctx.transport),
+          heartbeatMs: this.opts.heartbeatMs,
+          signingPublicKeyPem: this.opts.signingPublicKeyPem,
+        });
         this.deps.events.record('agent.enrolled', agentId, { tokenId: ctx.principal.tokenId });
       }
+    } else if ((msg.capabilities & ACCEPTS_OPAMP_SETTINGS) !== 0n) {
+      const settings = await this.rotation.onMessage(session);
+      if (settings) reply.connectionSettings = settings;
     }
     const offer = this.pendingConfigOffer(session);
     if (offer) reply.remoteConfig = offer;
@@ -419,12 +437,13 @@ export class AgentHub {
     waiter.progress?.(chunk);
   }
 
-  private newSession(agentId: string, instanceUid: Uint8Array, transport: Transport, principal: Principal): Session {
+  private newSession(agentId: string, instanceUid: Uint8Array, transport: Transport, principal: Principal, origin: string): Session {
     return {
       agentId,
       instanceUid: new Uint8Array(instanceUid),
       transport,
       principal,
+      origin,
       lastSeq: null,
       lastSeenAt: this.deps.clock.now(),
       touchPending: false,
@@ -473,7 +492,7 @@ export class AgentHub {
   private pendingPackagesOffer(session: Session) {
     if ((session.capabilities & ACCEPTS_PACKAGES) === 0n) return undefined;
     const chosen = ownPackageOf(this.desired, this.agentPackages, session.agentId, session.attributes);
-    return pendingPackagesOffer(session, chosen, this.opts.opampUrl.replace(/^ws/, 'http').replace(/\/v1\/opamp$/, ''));
+    return pendingPackagesOffer(session, chosen, artifactBaseUrl(this.opts.publicUrl, session.origin));
   }
 
   /** A WebSocket connection closed: the agent is offline at once, unless a newer connection took over. */
@@ -570,6 +589,7 @@ export class AgentHub {
       s.attributes = selectableAttributes(record);
       s.pendingApproval = record.approval === 'pending';
     }
+    await this.rotation.pushRequested((id) => this.sessions.get(id));
     for (const s of await sessionsOfRevokedTokens(this.deps.store, this.sessions.values())) this.endSession(s, TOKEN_REVOKED_CLOSE_CODE, 'enrollment token revoked');
     let pushed = 0;
     for (const s of this.sessions.values()) {

@@ -20,6 +20,7 @@ import type { AgentHub } from './agent-hub.js';
 import { MAX_MESSAGE_BYTES, PROTOBUF_CONTENT_TYPE } from './limits.js';
 import type { InflightBytes } from './inflight-bytes.js';
 import { sourceAddress, type FailedAuthGuard } from '../auth/failed-auth.js';
+import { requestOrigin } from './endpoint.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -176,7 +177,7 @@ export class HttpTransport {
     }
     try {
       const msg = decodeAgentToServer(body);
-      const { reply } = await this.deps.hub.handle(msg, { transport: 'http', principal, address: sourceAddress(req.socket) });
+      const { reply } = await this.deps.hub.handle(msg, { transport: 'http', principal, address: sourceAddress(req.socket), origin: requestOrigin(req) });
       const bytes = encodeServerToAgent(reply);
       res.writeHead(200, { 'Content-Type': PROTOBUF_CONTENT_TYPE, 'Content-Length': bytes.length });
       res.end(bytes);

@@ -9,6 +9,7 @@ function session(): Session {
     instanceUid: new Uint8Array(16),
     transport: 'http',
     principal: { kind: 'enrollment', tokenId: 't' },
+    origin: '',
     lastSeq: null,
     lastSeenAt: 0,
     touchPending: false,

@@ -28,16 +28,18 @@ export function configOffer(desired: DesiredConfig | null): AgentRemoteConfig {
 /**
  * Offers the agent its own credential, the heartbeat interval, and the
  * server's package-signing public key (which the agent pins from then on).
+ * `endpoint` is '' (the agent keeps its URL) unless the server has a public
+ * URL (endpoint.ts).
  */
 export function connectionSettingsOffer(
   credential: string,
-  opts: { opampUrl: string; heartbeatMs: number; signingPublicKeyPem: string },
+  opts: { endpoint: string; heartbeatMs: number; signingPublicKeyPem: string },
 ): ConnectionSettingsOffers {
   const headers = [{ key: 'Authorization', value: `Bearer ${credential}` }];
   return create(ConnectionSettingsOffersSchema, {
-    hash: createHash('sha256').update(credential).update(opts.opampUrl).update(opts.signingPublicKeyPem).digest(),
+    hash: createHash('sha256').update(credential).update(opts.endpoint).update(opts.signingPublicKeyPem).digest(),
     opamp: {
-      destinationEndpoint: opts.opampUrl,
+      destinationEndpoint: opts.endpoint,
       headers: { headers },
       heartbeatIntervalSeconds: BigInt(Math.max(1, Math.round(opts.heartbeatMs / 1000))),
     },

@@ -15,6 +15,8 @@ export interface Session {
   instanceUid: Uint8Array;
   transport: Transport;
   principal: Principal;
+  /** http(s)://host the agent reached (endpoint.ts); '' when unknown. */
+  origin: string;
   /** WebSocket only: sends a message now. */
   send?: (msg: ServerToAgent) => void;
   /** WebSocket only: closes the connection. */

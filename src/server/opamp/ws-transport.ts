@@ -32,6 +32,7 @@ import type { Session } from './session.js';
 import { MAX_MESSAGE_BYTES } from './limits.js';
 import type { InflightBytes } from './inflight-bytes.js';
 import { sourceAddress, type FailedAuthGuard } from '../auth/failed-auth.js';
+import { requestOrigin } from './endpoint.js';
 
 export interface WsTransportOptions {
   maxConnections: number;
@@ -66,6 +67,8 @@ function refuse(socket: Duplex, status: number, text: string, headers: Record<st
 interface Peer {
   principal: Parameters<AgentHub['handle']>[1]['principal'];
   address: string;
+  /** http(s)://host the agent reached (endpoint.ts). */
+  origin: string;
 }
 
 /** The spec's answer to an agent that should come back later: Unavailable, with when. */
@@ -117,7 +120,7 @@ export class WsTransport {
         }
         if (!this.accepting || socket.destroyed) return refuse(socket, 503, 'Service Unavailable', { 'Retry-After': String(this.opts.retryAfterSeconds) });
         this.wss.handleUpgrade(req, socket, head, (ws) => {
-          this.serve(ws, { principal, address }, this.bound(ws, socket));
+          this.serve(ws, { principal, address, origin: requestOrigin(req) }, this.bound(ws, socket));
         });
       })
       .catch((err: unknown) => {
@@ -217,7 +220,7 @@ export class WsTransport {
     if (ws.readyState !== ws.OPEN) return;
     try {
       const msg = decodeAgentToServer(decodeWsFrame(bytes));
-      const { reply } = await this.deps.hub.handle(msg, { transport: 'ws', principal: peer.principal, address: peer.address, bound: bound(), attach });
+      const { reply } = await this.deps.hub.handle(msg, { transport: 'ws', principal: peer.principal, address: peer.address, origin: peer.origin, bound: bound(), attach });
       if (ws.readyState === ws.OPEN) ws.send(encodeWsFrame(encodeServerToAgent(reply)));
     } catch (err) {
       if (err instanceof FrameError) return ws.close(1002, err.message.slice(0, 120));

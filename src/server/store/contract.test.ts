@@ -362,6 +362,34 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(await store.getMeta('k'), 'v2');
     });
 
+    it('rotates credentials: previous one found only in its grace window, kept when the agent came back with it, gone once confirmed or revoked', async (t) => {
+      if (skip) return t.skip(skip);
+      const agent = id(900_001);
+      await store.upsertAgentReport(agent, { name: 'rot' }, 100);
+      assert.equal(await store.credentials.requestRotation([agent], 1000), 0, 'no credential yet: nothing to rotate');
+      await store.setAgentCredential(agent, 'c1');
+      assert.equal(await store.credentials.requestRotation([agent, id(999_997)], 1000), 1);
+      assert.deepEqual(await store.credentials.listRequestedRotations(), [agent]);
+      assert.equal(await store.credentials.rotateCredential(agent, 'c2', { keepPrevious: false, previousUntil: 2000, onlyIfRequested: true }), true);
+      assert.deepEqual(await store.credentials.listRequestedRotations(), []);
+      assert.equal(await store.credentials.rotateCredential(agent, 'cX', { keepPrevious: false, previousUntil: 2000, onlyIfRequested: true }), false, 'the request was taken');
+      assert.equal((await store.findAgentByCredentialHash('c2'))?.id, agent);
+      assert.equal(await store.findAgentByCredentialHash('c1'), null);
+      assert.equal(await store.credentials.findAgentByPreviousCredentialHash('c1', 1999), agent);
+      assert.equal(await store.credentials.findAgentByPreviousCredentialHash('c1', 2000), null, 'the grace window ends');
+      // The agent came back with c1 (it never took c2): c1 stays the previous one, with its expiry.
+      await store.credentials.rotateCredential(agent, 'c3', { keepPrevious: true, previousUntil: 9000 });
+      assert.deepEqual(await store.credentials.getRotation(agent), { agentId: agent, requestedAt: null, previousHash: 'c1', previousExpiresAt: 2000 });
+      assert.equal(await store.credentials.findAgentByPreviousCredentialHash('c2', 1500), null);
+      await store.credentials.confirmCredential(agent);
+      assert.equal(await store.credentials.getRotation(agent), null);
+      assert.equal(await store.credentials.findAgentByPreviousCredentialHash('c1', 1500), null);
+      await store.credentials.requestRotation([agent], 3000);
+      await store.credentials.rotateCredential(agent, 'c4', { keepPrevious: false, previousUntil: 10_000 });
+      await store.revokeAgent(agent, 4000);
+      assert.equal(await store.credentials.findAgentByPreviousCredentialHash('c3', 5000), null, 'a revoked agent has no credential at all');
+    });
+
     it('claims an agent\'s first credential once: never over an enrolled, revoked or unknown agent', async (t) => {
       if (skip) return t.skip(skip);
       await store.upsertAgentReport(id(800_001), { name: 'claim-1' }, 1);

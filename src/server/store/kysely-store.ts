@@ -6,6 +6,7 @@ import { Migrator, sql, type Kysely } from 'kysely';
 import type { AgentsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
+import { KyselyCredentialStore } from './credential-store.js';
 import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import { enrollAgentTx } from './enrollment-store.js';
 import type {
@@ -25,6 +26,7 @@ import type {
   NewTokenRecord,
   PackageRecord,
   RolloutStore,
+  CredentialStore,
   Store,
   TokenKind,
   TokenRecord,
@@ -36,12 +38,14 @@ const TOUCH_CHUNK = 500;
 export class KyselyStore implements Store {
   private closed = false;
   readonly rollouts: RolloutStore;
+  readonly credentials: CredentialStore;
 
   constructor(
     readonly kind: 'sqlite' | 'postgres',
     private readonly db: Kysely<Database>,
   ) {
     this.rollouts = new KyselyRolloutStore(db, (what, fn) => this.run(what, fn));
+    this.credentials = new KyselyCredentialStore(db, (what, fn) => this.run(what, fn));
   }
 
   /** Runs a store operation, turning driver errors into StoreError. */

@@ -212,6 +212,19 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0008_credential_rotation': {
+      async up(db: Kysely<unknown>) {
+        // Rotation state lives in the store, so any replica offers, accepts and confirms.
+        await db.schema
+          .createTable('agent_credential_rotations')
+          .addColumn('agent_id', 'text', (c) => c.primaryKey())
+          .addColumn('requested_at', 'bigint')
+          .addColumn('previous_hash', 'text')
+          .addColumn('previous_expires_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('agent_credential_rotations_previous').on('agent_credential_rotations').column('previous_hash').execute();
+      },
+    },
     '0009_publisher_signatures': {
       async up(db: Kysely<unknown>) {
         // A publisher's own ed25519 signature of the artifact digest (corral package sign), kept beside the server's.

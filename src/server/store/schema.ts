@@ -165,7 +165,16 @@ export interface JobHostsTable {
   finished_at: number | null;
 }
 
+/** One row per agent with a credential rotation requested or in its grace window (0008). */
+export interface AgentCredentialRotationsTable {
+  agent_id: string;
+  requested_at: number | null;
+  previous_hash: string | null;
+  previous_expires_at: number | null;
+}
+
 export interface Database {
+  agent_credential_rotations: AgentCredentialRotationsTable;
   jobs: JobsTable;
   job_hosts: JobHostsTable;
   deployments: DeploymentsTable;

@@ -264,6 +264,42 @@ export interface AgentRevisionRecord {
 }
 
 /** Rollouts, revisions and per-agent revisions (see src/server/rollouts). */
+/** An agent's credential rotation: requested (waiting to be offered) and/or a previous credential in its grace window. */
+export interface CredentialRotationRecord {
+  agentId: string;
+  requestedAt: number | null;
+  /** sha256 hex of the credential the agent had before the newest offer; accepted until previousExpiresAt. */
+  previousHash: string | null;
+  previousExpiresAt: number | null;
+}
+
+/**
+ * Credential rotation (OpAMP connection settings offers): the server offers
+ * a new credential, accepts the previous one for a grace window, and drops it
+ * once the agent authenticates with the new one.
+ */
+export interface CredentialStore {
+  /** Marks agents (not revoked) to be offered a new credential; returns how many were marked. */
+  requestRotation(agentIds: string[], at: number): Promise<number>;
+  /** Agent ids with a rotation requested and not yet offered. */
+  listRequestedRotations(): Promise<string[]>;
+  getRotation(agentId: string): Promise<CredentialRotationRecord | null>;
+  /**
+   * Makes `newHash` the agent's credential and clears the request, in one
+   * transaction. The credential it replaces stays accepted until
+   * `previousUntil` — unless `keepPrevious`, for an agent that authenticated
+   * with the previous credential (it never took the newer one): that one
+   * then stays the previous, with its expiry unchanged. With
+   * `onlyIfRequested`, does nothing and returns false unless a rotation is
+   * requested (so two replicas never rotate for one request).
+   */
+  rotateCredential(agentId: string, newHash: string, opts: { keepPrevious: boolean; previousUntil: number; onlyIfRequested?: boolean }): Promise<boolean>;
+  /** The agent authenticated with its current credential: the previous one stops working now. */
+  confirmCredential(agentId: string): Promise<void>;
+  /** The agent (not revoked) whose previous credential this is, while its grace window lasts. */
+  findAgentByPreviousCredentialHash(hash: string, now: number): Promise<string | null>;
+}
+
 export interface RolloutStore {
   /**
    * Writes a deployment change in one transaction: the deployment, its new
@@ -441,6 +477,7 @@ export interface Store {
   /** Throws DeploymentNotFoundError. Its revisions, rollouts and agent revisions go with it. */
   deleteDeployment(name: string): Promise<void>;
   readonly rollouts: RolloutStore;
+  readonly credentials: CredentialStore;
 
   createJob(job: JobRecord, hosts: JobHostRecord[]): Promise<void>;
   /** Sets a job's status (and finish time). */

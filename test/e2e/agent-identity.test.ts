@@ -76,9 +76,11 @@ describe('agent identity: the enrollment token cannot claim an enrolled agent', 
     assert.equal(http.status, 200, http.text);
     assertRefusedIdentity(http.reply!, bytes, 'HTTP');
 
-    // The real agent was neither replaced nor re-enrolled.
-    const events = await fleet.api<{ events: { type: string }[] }>('GET', `/api/v1/events?agent=${uid}&limit=1000`);
-    assert.equal(events.body.events.filter((e) => e.type === 'agent.enrolled').length, 1, 'enrolled once, by the real agent');
+    // The real agent was neither replaced nor re-enrolled. Events are written in batches: wait for the
+    // real enrollment's event, then check after the exec job (later batches have landed by then).
+    const enrolledEvents = async () =>
+      (await fleet.api<{ events: { type: string }[] }>('GET', `/api/v1/events?agent=${uid}&limit=1000`)).body.events.filter((e) => e.type === 'agent.enrolled').length;
+    await eventually(async () => (await enrolledEvents()) >= 1, { what: 'the real agent\'s enrollment event' });
     const agent = await fleet.awaitAgent(victim, (a) => a.status === 'online');
     assert.equal(agent.name, 'victim');
 
@@ -97,6 +99,7 @@ describe('agent identity: the enrollment token cannot claim an enrolled agent', 
     assert.equal(await credentialOf(victim), credential, 'the real agent kept its credential');
     const put = await fleet.api<{ hash: string }>('PUT', '/api/v1/configs/prod-secrets', { selector: 'env=prod', files: { 'secret.txt': { contentType: 'text/plain', body: 'prod only, v2\n' } } });
     await fleet.awaitAgent(victim, (a) => a.config.status === 'APPLIED' && a.config.reportedHash === put.body.hash);
+    assert.equal(await enrolledEvents(), 1, 'enrolled once, by the real agent');
   });
 
   it('a client taking the assigned uid enrolls as a new agent of its own, next to the real one', async () => {

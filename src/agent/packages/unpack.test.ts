@@ -4,38 +4,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { UnsafeArchiveError, inspectArchive, unpackArchive } from './unpack.js';
 import { requirement } from '../../testkit/requirement.js';
+import { tarEntry, writeRawArchive } from '../../testkit/raw-tar.js';
 
-/** One raw ustar header + content: lets tests build archives no honest tool would. */
-function entry(name: string, opts: { type?: string; body?: string; link?: string; mode?: string } = {}): Buffer {
-  const body = Buffer.from(opts.body ?? '');
-  const h = Buffer.alloc(512);
-  const put = (s: string, off: number, len: number) => h.write(s, off, len, 'utf8');
-  put(name, 0, 100);
-  put(`${opts.mode ?? '0000644'}\0`, 100, 8);
-  put('0000000\0', 108, 8);
-  put('0000000\0', 116, 8);
-  put(`${body.length.toString(8).padStart(11, '0')}\0`, 124, 12);
-  put('00000000000\0', 136, 12);
-  put('        ', 148, 8);
-  put(opts.type ?? '0', 156, 1);
-  put(opts.link ?? '', 157, 100);
-  put('ustar\0', 257, 6);
-  put('00', 263, 2);
-  let sum = 0;
-  for (const b of h) sum += b;
-  put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
-  const pad = Buffer.alloc((512 - (body.length % 512)) % 512);
-  return Buffer.concat([h, body, pad]);
-}
-
-function archive(dir: string, name: string, entries: Buffer[]): string {
-  const file = join(dir, name);
-  writeFileSync(file, gzipSync(Buffer.concat([...entries, Buffer.alloc(1024)])));
-  return file;
-}
+const entry = tarEntry;
+const archive = (dir: string, name: string, entries: Buffer[]): string => writeRawArchive(join(dir, name), entries);
 
 describe('package unpacking', () => {
   it('unpacks files, directories and inside links', async () => {

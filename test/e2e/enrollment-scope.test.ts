@@ -238,6 +238,14 @@ describe('enrollment scope and trusted labels', { concurrency: false }, () => {
     const operator = await fleet.api<{ error: { message: string } }>('PATCH', `/api/v1/agents/${await prod.instanceUid()}`, { labels: { 'claim.env': 'x' } });
     assert.equal(operator.status, 400);
     assert.match(operator.body.error.message, /claim\./);
+    // Operator labels are bounded per agent, whatever the patches add up to.
+    const uid = await prod.instanceUid();
+    const fill = (from: number) => Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`op${from + i}`, 'v']));
+    assert.equal((await fleet.api('PATCH', `/api/v1/agents/${uid}`, { labels: fill(0) })).status, 200);
+    const tooMany = await fleet.api<{ error: { message: string } }>('PATCH', `/api/v1/agents/${uid}`, { labels: fill(40) });
+    assert.equal(tooMany.status, 400);
+    assert.match(tooMany.body.error.message, /would have 8\d operator labels: at most 64/);
+    assert.equal((await fleet.api('PATCH', `/api/v1/agents/${uid}`, { labels: Object.fromEntries(Object.keys(fill(0)).map((k) => [k, null])) })).status, 200);
     const cli = await fleet.cli('token', 'create', '--max-agents', 'lots');
     assert.notEqual(cli.code, 0);
     assert.match(cli.stderr, /--max-agents "lots"/);

@@ -9,6 +9,8 @@ export const LABEL_VALUE = /^[A-Za-z0-9._/:-]{0,256}$/;
 export const CLAIM_PREFIX = 'claim.';
 /** At most this many labels bound by one enrollment token. */
 export const MAX_TOKEN_LABELS = 32;
+/** At most this many operator labels on one agent (what `corral label` sets). */
+export const MAX_OPERATOR_LABELS = 64;
 
 /** Why `key` cannot be a label key, or null when it can. */
 export function labelKeyProblem(key: string): string | null {

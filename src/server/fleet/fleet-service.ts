@@ -11,6 +11,7 @@ import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { newTokenRecord } from '../auth/tokens.js';
 import { compileTokenScope, type TokenScopeInput } from '../auth/enrollment-scope.js';
+import { MAX_OPERATOR_LABELS } from '../auth/label-rules.js';
 import { selectableAttributes } from './agent-labels.js';
 import { agentDetail, agentSummary, configState } from './agent-view.js';
 import { hashConfigFiles } from './remote-config.js';
@@ -74,6 +75,10 @@ export class FleetService {
     for (const [k, v] of Object.entries(patch)) {
       if (v === null) delete labels[k];
       else labels[k] = v;
+    }
+    const count = Object.keys(labels).length;
+    if (count > MAX_OPERATOR_LABELS) {
+      throw new ValidationError(`agent ${agent.name || id} would have ${count} operator labels: at most ${MAX_OPERATOR_LABELS} (remove some with key-)`, 'labels');
     }
     const updated = await this.deps.store.setAgentLabels(id, labels);
     this.deps.events.record('agent.labels_changed', id, { labels });

@@ -11,24 +11,20 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   AgentCapabilities,
-  CustomMessageSchema,
   PROGRESS_TYPE,
   REPLY_TYPE,
-  REQUEST_TYPE,
   SAMPLES_CAPABILITY,
   SAMPLES_TYPE,
   ServerCapabilities,
   ServerToAgentFlags,
   ServerToAgentSchema,
   create,
-  decodeJsonObject,
-  encodeJson,
   uuidBytesToString,
   type AgentToServer,
   type ServerToAgent,
 } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { AgentRevokedError, AgentTimeoutError, AgentUnavailableError } from '../errors.js';
+import { AgentRevokedError, AgentUnavailableError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import { generateSecret, hashSecret } from '../auth/tokens.js';
 import { admitNewAgent } from '../auth/enrollment-scope.js';
@@ -44,6 +40,7 @@ import { offeredArtifacts, ownPackageOf } from './offered-artifacts.js';
 import { classifySequence, noteReportedConfig, pendingConfigOffer, pendingPackagesOffer, startOver } from './offer-state.js';
 import { loadAgentDeployments, type AgentPackageDeployment } from './package-offer.js';
 import { artifactBaseUrl, offeredOpampEndpoint } from './endpoint.js';
+import { CustomRequests } from './custom-requests.js';
 import { CredentialRotation } from './credential-rotation.js';
 import type { Principal, Session, Transport } from './session.js';
 import { checkAgentMessage } from './message-bounds.js';
@@ -107,12 +104,14 @@ export class AgentHub {
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   private readonly rotation: CredentialRotation;
+  private readonly requests: CustomRequests;
 
   constructor(
     private readonly opts: HubOptions,
     private readonly deps: HubDeps,
   ) {
     this.reports = new ReportBuffer(deps.store);
+    this.requests = new CustomRequests({ log: deps.log, baseReply: (s) => this.baseReply(s), sent: (s) => deps.onMessage?.('out', s.transport) });
     this.rotation = new CredentialRotation(
       { graceMs: opts.credentialGraceMs, heartbeatMs: opts.heartbeatMs, signingPublicKeyPem: opts.signingPublicKeyPem, publicUrl: opts.publicUrl },
       { store: deps.store, clock: deps.clock, events: deps.events, log: deps.log, reply: (s) => this.baseReply(s), sent: (s) => deps.onMessage?.('out', s.transport) },
@@ -245,8 +244,8 @@ export class AgentHub {
     }
     if (patch.health) recordServiceChanges(this.deps.events, session, patch.health.components);
     if (msg.customCapabilities) session.customCapabilities = [...msg.customCapabilities.capabilities];
-    if (msg.customMessage?.type === REPLY_TYPE) this.onReply(agentId, msg.customMessage.data);
-    if (msg.customMessage?.type === PROGRESS_TYPE) this.onProgress(agentId, msg.customMessage.data);
+    if (msg.customMessage?.type === REPLY_TYPE) this.requests.onReply(agentId, msg.customMessage.data);
+    if (msg.customMessage?.type === PROGRESS_TYPE) this.requests.onProgress(agentId, msg.customMessage.data);
     if (msg.customMessage?.capability === SAMPLES_CAPABILITY && msg.customMessage.type === SAMPLES_TYPE) {
       if (!this.deps.samples?.add(agentId, msg.customMessage.data)) this.deps.log.debug({ agentId }, 'dropped a malformed resource sample');
     }
@@ -302,23 +301,11 @@ export class AgentHub {
     return { reply, session };
   }
 
-  private readonly pending = new Map<
-    string,
-    {
-      agentId: string;
-      resolve: (reply: Record<string, unknown>) => void;
-      progress?: (chunk: Record<string, unknown>) => void;
-      touch: () => void;
-      /** Streams only: the connection the request went out on, and how to fail it when that closes. */
-      session?: Session;
-      reject?: (err: Error) => void;
-    }
-  >();
-
   /**
-   * Sends a custom request to a connected agent and waits for its reply.
-   * Throws AgentUnavailableError when the agent is not connected here over
-   * WebSocket or does not handle the capability, AgentTimeoutError on timeout.
+   * Sends a custom request to a connected agent and waits for its reply
+   * (custom-requests.ts). Throws AgentUnavailableError when the agent is not
+   * connected here over WebSocket, is waiting for approval or does not handle
+   * the capability; AgentTimeoutError on timeout or past `opts.deadlineMs`.
    */
   async request(
     agentId: string,
@@ -328,59 +315,15 @@ export class AgentHub {
     progress?: (chunk: Record<string, unknown>) => void,
     opts: { deadlineMs?: number } = {},
   ): Promise<Record<string, unknown>> {
-    const s = this.sessions.get(agentId);
-    if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
-    if (s.pendingApproval) throw new AgentUnavailableError(agentId, 'is waiting for approval (corral agent approve)');
-    if (!s.customCapabilities.includes(capability)) throw new AgentUnavailableError(agentId, `does not support ${capability}`);
-    const id = randomUUID();
-    const reply = new Promise<Record<string, unknown>>((resolve, reject) => {
-      const expire = () => {
-        this.pending.delete(id);
-        reject(new AgentTimeoutError(agentId, timeoutMs));
-      };
-      let timer = setTimeout(expire, timeoutMs);
-      // Progress never moves the deadline: past it the request fails and the agent is told to cancel.
-      const deadline = opts.deadlineMs === undefined ? null : setTimeout(() => {
-        clearTimeout(timer);
-        this.pending.delete(id);
-        reject(new AgentTimeoutError(agentId, opts.deadlineMs!));
-        this.sendRequest(s, capability, { id: randomUUID(), cancel: id });
-      }, opts.deadlineMs);
-      this.pending.set(id, {
-        agentId,
-        progress,
-        // Progress shows the agent is still at it: the timeout counts from the last sign of life.
-        touch: () => {
-          clearTimeout(timer);
-          timer = setTimeout(expire, timeoutMs);
-        },
-        resolve: (r) => {
-          clearTimeout(timer);
-          if (deadline) clearTimeout(deadline);
-          resolve(r);
-        },
-      });
-    });
-    this.sendRequest(s, capability, { ...payload, id });
-    return reply;
-  }
-
-  private sendRequest(s: Session, capability: string, data: Record<string, unknown>): void {
-    const msg = this.baseReply(s);
-    msg.customMessage = create(CustomMessageSchema, { capability, type: REQUEST_TYPE, data: encodeJson(data) });
-    s.send?.(msg);
-    this.deps.onMessage?.('out', s.transport);
+    return this.requests.request(this.requestable(agentId, capability), capability, payload, timeoutMs, progress, opts);
   }
 
   /**
    * Sends a custom request that runs until the agent replies, however long
    * that is (a log follow): no timeout, progress to `onProgress`. `done`
    * resolves with the reply, or rejects with AgentUnavailableError when the
-   * connection it went out on closes first (or the server shuts down); a
-   * reply on a newer connection is then ignored. Throws AgentUnavailableError
-   * at once when the agent is not connected here over WebSocket or does not
-   * handle the capability. The caller ends it early in a capability's own way
-   * (e.g. a cancel request).
+   * connection it went out on closes first (or the server shuts down). Throws
+   * as `request` does when the agent cannot be asked.
    */
   openStream(
     agentId: string,
@@ -388,53 +331,16 @@ export class AgentHub {
     payload: Record<string, unknown>,
     onProgress: (chunk: Record<string, unknown>) => void,
   ): { id: string; done: Promise<Record<string, unknown>> } {
+    return this.requests.openStream(this.requestable(agentId, capability), capability, payload, onProgress);
+  }
+
+  /** The session a custom request to `agentId` goes out on, or why there is none. */
+  private requestable(agentId: string, capability: string): Session {
     const s = this.sessions.get(agentId);
     if (!s?.send || s.superseded) throw new AgentUnavailableError(agentId, 'is not connected to this server over WebSocket');
     if (s.pendingApproval) throw new AgentUnavailableError(agentId, 'is waiting for approval (corral agent approve)');
     if (!s.customCapabilities.includes(capability)) throw new AgentUnavailableError(agentId, `does not support ${capability}`);
-    const id = randomUUID();
-    const done = new Promise<Record<string, unknown>>((resolve, reject) => {
-      this.pending.set(id, { agentId, progress: onProgress, touch: () => undefined, resolve, reject, session: s });
-    });
-    this.sendRequest(s, capability, { ...payload, id });
-    return { id, done };
-  }
-
-  /** Fails the streams that went out on `session` (all of them with none): their replies can no longer come. */
-  private dropStreams(session: Session | null, reason: string): void {
-    for (const [id, p] of this.pending) {
-      if (!p.session || (session && p.session !== session)) continue;
-      this.pending.delete(id);
-      p.reject?.(new AgentUnavailableError(p.agentId, reason));
-    }
-  }
-
-  private onReply(agentId: string, data: Uint8Array): void {
-    let reply: Record<string, unknown>;
-    try {
-      reply = decodeJsonObject(data);
-    } catch (err) {
-      this.deps.log.warn({ agentId, err: (err as Error).message }, 'ignoring malformed custom reply');
-      return;
-    }
-    const waiter = typeof reply.id === 'string' ? this.pending.get(reply.id) : undefined;
-    // Only the agent that was asked may answer.
-    if (!waiter || waiter.agentId !== agentId) return;
-    this.pending.delete(reply.id as string);
-    waiter.resolve(reply);
-  }
-
-  private onProgress(agentId: string, data: Uint8Array): void {
-    let chunk: Record<string, unknown>;
-    try {
-      chunk = decodeJsonObject(data);
-    } catch {
-      return;
-    }
-    const waiter = typeof chunk.id === 'string' ? this.pending.get(chunk.id) : undefined;
-    if (!waiter || waiter.agentId !== agentId) return;
-    waiter.touch();
-    waiter.progress?.(chunk);
+    return s;
   }
 
   private newSession(agentId: string, instanceUid: Uint8Array, transport: Transport, principal: Principal, origin: string): Session {
@@ -497,7 +403,7 @@ export class AgentHub {
 
   /** A WebSocket connection closed: the agent is offline at once, unless a newer connection took over. */
   async connectionClosed(session: Session, reason: string): Promise<void> {
-    this.dropStreams(session, 'disconnected');
+    this.requests.dropStreams(session, 'disconnected');
     if (session.superseded || this.closed) return;
     if (this.sessions.get(session.agentId) === session) this.sessions.delete(session.agentId);
     await this.flushTouches([session]);
@@ -622,7 +528,7 @@ export class AgentHub {
     await this.flushTouches(this.sessions.values());
     await this.reports.flush();
     for (const s of this.sessions.values()) s.close?.(1001, 'server shutting down');
-    this.dropStreams(null, 'is unreachable: the server is shutting down');
+    this.requests.dropStreams(null, 'is unreachable: the server is shutting down');
     this.sessions.clear();
   }
 }

@@ -115,7 +115,7 @@ describe('agent mTLS (OpAMP CSR flow)', { concurrency: false }, () => {
     await run('openssl', ['verify', '-CAfile', agentCa.caFile, '-purpose', 'sslclient', join(agent.dataDir, 'mtls-cert.pem')]);
     // The agent reconnects presenting it and stays online.
     await eventually(() => /"msg":"stored our new client certificate"/.test(agent.process.stderr), { what: 'the agent keeping its certificate' });
-    await eventually(async () => (await api<{ status: string }>('GET', `/api/v1/agents/${uid}`)).status === 'online', { what: 'mtls-a online' });
+    await eventually(async () => (await events(uid, 'agent.online')).some((e) => e.data.clientCertificate === true), { what: 'mtls-a online over a connection with its client certificate' });
     await eventually(async () => (await events(uid, 'agent.certificate_issued')).length >= 1, { what: 'agent.certificate_issued recorded' });
 
     // The certificate alone (no bearer) is that agent.

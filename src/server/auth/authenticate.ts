@@ -20,7 +20,7 @@ export async function authenticateAgent(store: Store, authorization: string | un
   if (authorization !== undefined && (byBearer?.kind !== 'agent' || byBearer.agentId !== certified)) return null;
   const agent = await store.getAgent(certified);
   if (!agent || agent.status === 'revoked') return null;
-  return byBearer ?? { kind: 'agent', agentId: certified, clientCertificate: true };
+  return byBearer?.kind === 'agent' ? { ...byBearer, clientCertificate: true } : { kind: 'agent', agentId: certified, clientCertificate: true };
 }
 
 /**

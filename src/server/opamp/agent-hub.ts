@@ -274,7 +274,7 @@ export class AgentHub {
     }
     if (!session.online) {
       if (await this.deps.store.setAgentStatus(agentId, 'online', now)) {
-        this.deps.events.record('agent.online', agentId, { transport: ctx.transport });
+        this.deps.events.record('agent.online', agentId, { transport: ctx.transport, ...(ctx.principal.kind === 'agent' && ctx.principal.clientCertificate ? { clientCertificate: true } : {}) });
       }
       session.online = true;
     }

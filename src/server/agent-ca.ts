@@ -11,9 +11,10 @@
 import { X509Certificate, createPrivateKey, createPublicKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ValidationError } from './errors.js';
+import { MAX_CSR_BYTES } from './opamp/limits.js';
 
-/** A CSR larger than this is refused before it is parsed. */
-export const MAX_CSR_BYTES = 8 * 1024;
+/** A CSR larger than this is refused before it is parsed (the OpAMP edge refuses the whole message first). */
+export { MAX_CSR_BYTES };
 const AGENT_URI_PREFIX = 'urn:corral:agent:';
 const ALLOWED_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
 const MIN_RSA_BITS = 2048;

@@ -172,7 +172,7 @@ describe('agent mTLS (OpAMP CSR flow)', { concurrency: false }, () => {
     assert.equal((await post(uuidStringToBytes(c.uid), { cert: c.cert, key: c.key })).status, 401);
   });
 
-  it('refuses a CSR on an enrollment-token session, with a weak key, or claiming another identity', async () => {
+  it('refuses a CSR on an enrollment-token session, with a weak key, claiming another identity, or oversized', async () => {
     const a = await mtlsAgent('mtls-z');
     const csrDir = join(dir, 'csr');
     await mkdir(csrDir, { recursive: true });
@@ -206,6 +206,9 @@ describe('agent mTLS (OpAMP CSR flow)', { concurrency: false }, () => {
       },
       { what: 'both refusals recorded' },
     );
+    // An oversized CSR is refused at the edge, the whole message with it.
+    const huge = await post(uuidStringToBytes(a.uid), { cert: a.cert, key: a.key }, request(Buffer.alloc(9 * 1024, 0x41)));
+    assert.match(huge.reply?.errorResponse?.errorMessage ?? '', /MAX_CSR_BYTES/);
     // The same session with a good CSR gets a certificate.
     const ok = await post(uuidStringToBytes(a.uid), { cert: a.cert, key: a.key }, request(good));
     assert.match(Buffer.from(ok.reply?.connectionSettings?.opamp?.certificate?.cert ?? []).toString(), /BEGIN CERTIFICATE/);

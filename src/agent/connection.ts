@@ -30,6 +30,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import { INSTALL_COMPONENT, installFailedStatus } from '../protocol/index.js';
 import type { CompiledAgentOptions } from './options.js';
 import type { IdentityStore } from './identity.js';
+import { ClientCertificate } from './client-certificate.js';
 import { OpampClient, type AgentToServerInit as Init } from './opamp-client.js';
 import type { RemoteConfigManager, RemoteConfigState } from './remote-config.js';
 import { describeAgent } from './description.js';
@@ -85,18 +86,32 @@ export class AgentConnection {
   private readonly client: OpampClient;
   private readonly startedAtNs = BigInt(Date.now()) * 1_000_000n;
   private sampling: NodeJS.Timeout | null = null;
+  private renewing: NodeJS.Timeout | null = null;
+  /** --mtls: our client certificate; null without. */
+  private readonly certificate: ClientCertificate | null;
 
   constructor(
     private readonly opts: CompiledAgentOptions,
     private readonly deps: ConnectionDeps,
   ) {
+    const certificate = opts.mtls ? new ClientCertificate(opts.dataDir, deps.log.child({ component: 'mtls' })) : null;
+    this.certificate = certificate;
     this.client = new OpampClient(
-      { opampUrl: opts.opampUrl, token: opts.token, heartbeatMs: opts.heartbeatMs, backoff: opts.backoff, capabilities: AGENT_CAPABILITIES, trust: opts.trust },
+      {
+        opampUrl: opts.opampUrl,
+        token: opts.token,
+        heartbeatMs: opts.heartbeatMs,
+        backoff: opts.backoff,
+        capabilities: AGENT_CAPABILITIES,
+        trust: opts.trust,
+        ...(certificate ? { clientCertificate: () => certificate.current } : {}),
+      },
       { log: deps.log, identity: deps.identity, ...(deps.random ? { random: deps.random } : {}) },
       {
         onConnect: () => this.onConnect(),
         onDisconnect: () => this.onDisconnect(),
         onMessage: (msg) => this.onMessage(msg),
+        onClientCertificate: (pem) => certificate?.accept(pem) ?? false,
         onConnectionSettings: (offers) => {
           const signingKey = offers.otherConnections[SIGNING_CONNECTION]?.otherSettings[SIGNING_KEY_SETTING];
           if (signingKey) this.pinSigningKey(signingKey);
@@ -190,6 +205,11 @@ export class AgentConnection {
 
   private onConnect(): void {
     this.sendFullState();
+    if (this.certificate) {
+      this.requestCertificate();
+      // Cheap (a date comparison): renewal starts within a second of 2/3 of the lifetime.
+      this.renewing = setInterval(() => this.requestCertificate(), 1000);
+    }
     const sampler = this.deps.sampler;
     if (sampler) {
       this.sampling = setInterval(() => {
@@ -199,7 +219,22 @@ export class AgentConnection {
     }
   }
 
+  /** Sends a CSR when one is due, over a connection authenticated with our own credential (never the enrollment token). */
+  private requestCertificate(): void {
+    const certificate = this.certificate;
+    if (!certificate || this.client.identity.credential === null || !certificate.due()) return;
+    certificate
+      .csr(this.client.instanceUid)
+      .then((csr) => {
+        this.send({ connectionSettingsRequest: { opamp: { certificateRequest: { csr: Buffer.from(csr, 'utf8') } } } });
+        this.deps.log.info({ renewing: certificate.current !== null }, 'sent a certificate signing request');
+      })
+      .catch((err: unknown) => this.deps.log.error({ err: (err as Error).message }, 'could not make a certificate signing request'));
+  }
+
   private onDisconnect(): void {
+    if (this.renewing) clearInterval(this.renewing);
+    this.renewing = null;
     if (this.sampling) clearInterval(this.sampling);
     this.sampling = null;
   }

@@ -51,6 +51,8 @@ export interface OpampClientOptions {
   capabilities: bigint;
   /** How a wss:// server is verified. */
   trust: ServerTrust;
+  /** The TLS client certificate to present on wss:// (mTLS), read at each connection; absent: none. */
+  clientCertificate?: () => { cert: string; key: string } | null;
 }
 
 export interface OpampClientCallbacks {
@@ -66,6 +68,8 @@ export interface OpampClientCallbacks {
   onMessage(msg: ServerToAgent): void;
   /** Connection settings offered (before the client acts on their `opamp` part): the agent takes `other_connections`. */
   onConnectionSettings?(offers: ConnectionSettingsOffers): void;
+  /** A client certificate (PEM) offered in `opamp.certificate`: true when it was kept, and the client reconnects to present it. */
+  onClientCertificate?(certPem: string): boolean;
 }
 
 export interface OpampClientDeps {
@@ -177,7 +181,7 @@ export class OpampClient {
     if (url.protocol === 'wss:') {
       try {
         // Verified before the upgrade request (and its credential) is written.
-        tls = await dialTls(url, this.opts.trust);
+        tls = await dialTls(url, this.opts.trust, undefined, this.opts.clientCertificate?.() ?? null);
       } catch (err) {
         this.deps.log.warn({ err: (err as Error).message, url: this.url }, 'connection failed');
         return {};
@@ -289,6 +293,9 @@ export class OpampClient {
       const auth = opamp.headers?.headers.find((h) => h.key.toLowerCase() === 'authorization');
       const credential = auth ? /^Bearer\s+(\S+)$/i.exec(auth.value)?.[1] : undefined;
       if (opamp.destinationEndpoint) this.moveTo(opamp.destinationEndpoint, msg.connectionSettings!.hash);
+      // Never a private key from the server: ours stays on the host; only the certificate is taken.
+      const certPem = opamp.certificate?.cert.length ? Buffer.from(opamp.certificate.cert).toString('utf8') : null;
+      if (certPem && this.callbacks.onClientCertificate?.(certPem)) result.reconnectNow = true;
       if (credential && credential !== this.identityValue.credential) {
         result.reconnectNow = true;
         if (this.identityValue.credential === null) {
@@ -304,6 +311,7 @@ export class OpampClient {
         this.deps.log.info('offered a new credential: reconnecting to prove it before keeping it');
         return true;
       }
+      if (result.reconnectNow) return true;
     }
     this.callbacks.onMessage(msg);
     return false;

@@ -14,6 +14,8 @@ export interface AgentOptions {
   caFile?: string;
   /** `sha256:<64 hex>` of the server's certificate: trust exactly that certificate (https:// servers only). */
   serverFingerprint?: string;
+  /** mTLS: make a key pair, get a client certificate through OpAMP's CSR flow, present it (https:// servers only). Default false. */
+  mtls?: boolean;
   dataDir: string;
   labels?: Record<string, string>;
   name?: string;
@@ -62,6 +64,8 @@ export interface CompiledAgentOptions {
   token: string | null;
   /** How the server is verified over TLS (system CAs by default). */
   trust: ServerTrust;
+  /** Get and present a TLS client certificate (client-certificate.ts). */
+  mtls: boolean;
   dataDir: string;
   labels: Record<string, string>;
   name: string;
@@ -109,6 +113,7 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
   if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) throw new AgentOptionsError(`--server must be http(s):// or ws(s)://, got "${o.server}"`);
   url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
   const trust = compileTrust(o, url.protocol === 'wss:');
+  if (o.mtls && url.protocol !== 'wss:') throw new AgentOptionsError(`--mtls needs an https:// (or wss://) --server, got "${o.server}"`);
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/v1/opamp';
   const heartbeat = o.heartbeatSeconds ?? 30;
   if (!(heartbeat > 0)) throw new AgentOptionsError(`--heartbeat must be a positive number of seconds`);
@@ -130,6 +135,7 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
     opampUrl: url.toString(),
     token: o.token || null,
     trust,
+    mtls: o.mtls ?? false,
     dataDir: resolve(o.dataDir),
     labels: o.labels ?? {},
     name: o.name || hostname(),

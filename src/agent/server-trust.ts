@@ -51,8 +51,9 @@ function normalized(fingerprint256: string): string {
 /**
  * Opens a TLS connection to `url` (https:// or wss://) and resolves once the
  * server is verified by `trust`; rejects with the reason otherwise.
+ * `clientCert`: a client certificate to present (mTLS), if any.
  */
-export function dialTls(url: URL, trust: ServerTrust, timeoutMs = 10_000): Promise<TLSSocket> {
+export function dialTls(url: URL, trust: ServerTrust, timeoutMs = 10_000, clientCert: { cert: string; key: string } | null = null): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const socket = connect({
@@ -61,6 +62,8 @@ export function dialTls(url: URL, trust: ServerTrust, timeoutMs = 10_000): Promi
       servername: /^[\d.]+$|:/.test(host) ? undefined : host,
       ALPNProtocols: ['http/1.1'],
       ...(trust.caPem ? { ca: trust.caPem } : {}),
+      // mTLS (--mtls): our certificate from the server's agent CA.
+      ...(clientCert ? { cert: clientCert.cert, key: clientCert.key } : {}),
       // With a pin, the pinned certificate is checked below instead of the chain.
       rejectUnauthorized: trust.fingerprint === null,
     });

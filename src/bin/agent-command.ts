@@ -9,6 +9,7 @@ interface AgentFlags {
   server?: string;
   token?: string;
   caFile?: string;
+  mtls?: boolean;
   serverFingerprint?: string;
   dataDir: string;
   label: string[];
@@ -55,6 +56,11 @@ export function agentCommand(): Command {
       '--server-fingerprint <sha256:hex>',
       "trust exactly the server certificate with this sha256 (openssl x509 -noout -fingerprint -sha256), instead of CAs (https:// servers; env CORRAL_SERVER_FINGERPRINT)",
       process.env.CORRAL_SERVER_FINGERPRINT,
+    )
+    .option(
+      '--mtls',
+      'get a TLS client certificate from the server (OpAMP CSR flow: the key pair is made here and never leaves the data dir) and present it; renewed at 2/3 of its lifetime (https:// servers with --agent-ca-cert; env CORRAL_MTLS=1)',
+      process.env.CORRAL_MTLS === '1',
     )
     .option('--data-dir <dir>', 'where the agent keeps its identity, credential and config', './corral-agent-data')
     .option('--label <key=value>', 'a label for selectors (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
@@ -117,6 +123,7 @@ Example:
           token: flags.token,
           caFile: flags.caFile,
           serverFingerprint: flags.serverFingerprint,
+          mtls: flags.mtls ?? false,
           dataDir: flags.dataDir,
           labels: parseLabels(flags.label),
           name: flags.name,

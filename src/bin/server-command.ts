@@ -54,6 +54,9 @@ interface ServerFlags {
   publicUrl?: string;
   tlsCert?: string;
   tlsKey?: string;
+  agentCaCert?: string;
+  agentCaKey?: string;
+  agentCertValidity?: number;
   credentialGrace: number;
   rolloutDefaults?: Record<string, unknown>;
   requireApproval?: boolean;
@@ -100,6 +103,13 @@ export function serverCommand(): Command {
     )
     .option('--tls-cert <file>', 'serve HTTPS/WSS with this PEM certificate (chain); reloaded when the file changes or on SIGHUP (env CORRAL_TLS_CERT); default: plain HTTP', process.env.CORRAL_TLS_CERT)
     .option('--tls-key <file>', 'PEM private key of --tls-cert (env CORRAL_TLS_KEY)', process.env.CORRAL_TLS_KEY)
+    .option(
+      '--agent-ca-cert <file>',
+      'PEM CA certificate to sign agents\' client certificates with (mTLS through OpAMP CSRs from agents started with --mtls); needs --tls-cert (env CORRAL_AGENT_CA_CERT); default: no agent certificates',
+      process.env.CORRAL_AGENT_CA_CERT,
+    )
+    .option('--agent-ca-key <file>', 'PEM private key of --agent-ca-cert (env CORRAL_AGENT_CA_KEY)', process.env.CORRAL_AGENT_CA_KEY)
+    .option('--agent-cert-validity <seconds>', 'how long an agent client certificate signed with --agent-ca-cert is valid; agents renew at 2/3 of it', seconds, 30 * 24 * 3600)
     .option('--credential-grace <seconds>', "how long an agent's old credential still works after `corral agent rotate-credentials` offered it a new one (until it uses the new one)", seconds, 600)
     .option('--rollout-defaults <json>', 'rollout policy fields to use instead of the built-in defaults, e.g. \'{"batches":4,"maxInFlight":"10%"}\'', jsonObject('--rollout-defaults'))
     .option('--require-approval', 'new agents wait (pending: no config, packages, exec or credential) until corral agent approve')
@@ -136,6 +146,9 @@ Examples:
         publicUrl: flags.publicUrl,
         tlsCert: flags.tlsCert,
         tlsKey: flags.tlsKey,
+        agentCaCert: flags.agentCaCert,
+        agentCaKey: flags.agentCaKey,
+        agentCertValiditySeconds: flags.agentCertValidity,
         credentialGraceSeconds: flags.credentialGrace,
         rolloutDefaults: flags.rolloutDefaults,
         requireApproval: flags.requireApproval ?? false,

@@ -43,6 +43,12 @@ export interface ServerOptions {
   tlsCert?: string;
   /** PEM private key of `tlsCert`. */
   tlsKey?: string;
+  /** PEM CA that signs agents' client certificates (mTLS through OpAMP CSRs); needs `tlsCert` and `agentCaKey`. */
+  agentCaCert?: string;
+  /** PEM private key of `agentCaCert`. */
+  agentCaKey?: string;
+  /** Validity of an agent client certificate; default 30 days, at least 10 s. */
+  agentCertValiditySeconds?: number;
   /** Seconds a credential replaced by a rotation is still accepted. Default 600. */
   credentialGraceSeconds?: number;
   /** How often to look for changes made by other replicas, ms. Default 1000. */
@@ -85,6 +91,8 @@ export interface CompiledServerOptions {
   publicUrl: string | null;
   /** Serve TLS with these files; null for plain HTTP. */
   tls: { certFile: string; keyFile: string } | null;
+  /** Sign agents' CSRs and accept their client certificates; null for no mTLS. */
+  agentCa: { certFile: string; keyFile: string; validityMs: number } | null;
   credentialGraceMs: number;
   pollMs: number;
   retryAfterSeconds: number;
@@ -148,9 +156,16 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) {
     throw new ValidationError(`--tls-cert and --tls-key go together: got only ${o.tlsCert ? '--tls-cert' : '--tls-key'}`, o.tlsCert ? 'tlsKey' : 'tlsCert');
   }
+  if (Boolean(o.agentCaCert) !== Boolean(o.agentCaKey)) {
+    throw new ValidationError(`--agent-ca-cert and --agent-ca-key go together: got only ${o.agentCaCert ? '--agent-ca-cert' : '--agent-ca-key'}`, o.agentCaCert ? 'agentCaKey' : 'agentCaCert');
+  }
+  if (o.agentCaCert && !o.tlsCert) throw new ValidationError('--agent-ca-cert needs --tls-cert: client certificates are only presented over TLS', 'agentCaCert');
+  const validity = positive('agentCertValiditySeconds', o.agentCertValiditySeconds, 30 * 24 * 3600, { integer: false });
+  if (validity < 10) throw new ValidationError(`--agent-cert-validity must be at least 10 seconds, got ${validity}`, 'agentCertValiditySeconds');
   return {
     host,
     port,
+    agentCa: o.agentCaCert && o.agentCaKey ? { certFile: resolve(o.agentCaCert), keyFile: resolve(o.agentCaKey), validityMs: validity * 1000 } : null,
     tls: o.tlsCert && o.tlsKey ? { certFile: resolve(o.tlsCert), keyFile: resolve(o.tlsKey) } : null,
     credentialGraceMs: positive('credentialGraceSeconds', o.credentialGraceSeconds, 600, { integer: false }) * 1000,
     dataDir: resolve(o.dataDir ?? 'corral-data'),

@@ -40,6 +40,7 @@ import { bootstrapTokens, type BootstrapSecrets } from './bootstrap.js';
 import type { CompiledServerOptions } from './options.js';
 import { RolloutService } from './rollouts/rollout-service.js';
 import { CertificateWatcher, loadCertificate } from './tls-certificates.js';
+import { AgentCa } from './agent-ca.js';
 import { leaseOwnerId, RolloutDriver } from './rollouts/rollout-driver.js';
 
 export interface RunningServer {
@@ -77,9 +78,12 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
 
   // A bad certificate stops the start with an error naming the file.
   const certificate = opts.tls ? loadCertificate(opts.tls) : null;
-  const http = certificate ? createHttpsServer({ cert: certificate.cert, key: certificate.key }) : createServer();
+  // With an agent CA, clients may present a certificate from it (mTLS); one that presents none, or another CA's, still connects and authenticates with a bearer.
+  const agentCa = opts.agentCa ? AgentCa.load(opts.agentCa) : null;
+  const clientAuth = agentCa ? { requestCert: true, rejectUnauthorized: false, ca: agentCa.caPem } : {};
+  const http = certificate ? createHttpsServer({ cert: certificate.cert, key: certificate.key, ...clientAuth }) : createServer();
   const certificates = opts.tls
-    ? new CertificateWatcher(opts.tls, { log: log.child({ component: 'tls' }), apply: (c) => (http as ReturnType<typeof createHttpsServer>).setSecureContext({ cert: c.cert, key: c.key }) })
+    ? new CertificateWatcher(opts.tls, { log: log.child({ component: 'tls' }), apply: (c) => (http as ReturnType<typeof createHttpsServer>).setSecureContext({ cert: c.cert, key: c.key, ...(agentCa ? { ca: agentCa.caPem } : {}) }) })
     : null;
   http.keepAliveTimeout = 65_000;
   let metricsRef: ReturnType<typeof createMetrics> | null = null;
@@ -98,7 +102,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       publicUrl: opts.publicUrl,
       credentialGraceMs: opts.credentialGraceMs,
     },
-    { store, clock, log: log.child({ component: 'hub' }), events: agentEvents, samples, admitEnrollment: (tokenId, address) => enrollments.admit(tokenId, address), onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }) },
+    { store, clock, log: log.child({ component: 'hub' }), events: agentEvents, samples, admitEnrollment: (tokenId, address) => enrollments.admit(tokenId, address), onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }), agentCa },
   );
   const inflight = new InflightBytes(opts.maxOpampInflightBytes);
   const failedAuth = new FailedAuthGuard({

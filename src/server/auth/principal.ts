@@ -9,5 +9,6 @@ export type Principal =
   /**
    * `authorization`: the header the agent authenticated with, offered back for package downloads.
    * `previousCredential`: it is the credential a rotation replaced, still in its grace window.
+   * `clientCertificate`: the TLS client presented a certificate from the agent CA for this agent (mTLS), with or without a bearer.
    */
-  | { kind: 'agent'; agentId: string; authorization?: string; previousCredential?: boolean };
+  | { kind: 'agent'; agentId: string; authorization?: string; previousCredential?: boolean; clientCertificate?: boolean };

@@ -34,6 +34,8 @@ import { patchHasNews, reportPatch } from './report.js';
 import { ReportBuffer } from './report-buffer.js';
 import type { SampleHistory } from '../fleet/sample-history.js';
 import { connectionSettingsOffer } from './offers.js';
+import { answerCertificateRequest } from './certificate-requests.js';
+import type { AgentCa } from '../agent-ca.js';
 import { errorReply, guardIdentity, reassignedReply } from './identity-guard.js';
 import { TOKEN_REVOKED_CLOSE_CODE, sessionsOfRevokedTokens } from './token-sessions.js';
 import { offeredArtifacts, ownPackageOf } from './offered-artifacts.js';
@@ -91,6 +93,8 @@ export interface HubDeps {
   admitEnrollment?: (tokenId: string, address: string | undefined) => void;
   /** Agent reports were written to the store (rollouts look at them). */
   onReportsStored?: () => void;
+  /** Signs agents' CSRs (--agent-ca-cert); absent: certificate requests are refused. */
+  agentCa?: AgentCa | null;
 }
 
 export class AgentHub {
@@ -269,7 +273,7 @@ export class AgentHub {
     }
     if (!session.online) {
       if (await this.deps.store.setAgentStatus(agentId, 'online', now)) {
-        this.deps.events.record('agent.online', agentId, { transport: ctx.transport });
+        this.deps.events.record('agent.online', agentId, { transport: ctx.transport, ...(ctx.principal.kind === 'agent' && ctx.principal.clientCertificate ? { clientCertificate: true } : {}) });
       }
       session.online = true;
     }
@@ -294,6 +298,7 @@ export class AgentHub {
       const settings = await this.rotation.onMessage(session);
       if (settings) reply.connectionSettings = settings;
     }
+    if (msg.connectionSettingsRequest) await answerCertificateRequest({ ca: this.deps.agentCa ?? null, events: this.deps.events, log: this.deps.log }, msg, ctx.principal, agentId, reply);
     const offer = this.pendingConfigOffer(session);
     if (offer) reply.remoteConfig = offer;
     const packages = this.pendingPackagesOffer(session);

@@ -126,7 +126,7 @@ export class HttpTransport {
     }
     let principal;
     try {
-      principal = await authenticateAgent(this.deps.store, req.headers.authorization);
+      principal = await authenticateAgent(this.deps.store, req.headers.authorization, Date.now(), req.socket);
     } catch (err) {
       if (!(err instanceof EnrollmentRefusedError)) throw err;
       req.resume();

@@ -35,6 +35,9 @@ export const MAX_PACKAGE_STATUSES = 128;
 /** Text fields other than the above (config and package error messages, versions): bytes each. */
 export const MAX_STATUS_TEXT_BYTES = 4 * 1024;
 
+/** A certificate signing request (ConnectionSettingsRequest.opamp.certificate_request.csr, PEM). */
+export const MAX_CSR_BYTES = 8 * 1024;
+
 /** Custom capabilities an agent may list, and bytes of each name. */
 export const MAX_CUSTOM_CAPABILITIES = 64;
 export const MAX_CUSTOM_NAME_BYTES = 128;

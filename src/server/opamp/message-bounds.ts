@@ -11,6 +11,7 @@ import {
   MAX_AGENT_LABELS,
   MAX_ATTRIBUTE_KEY_BYTES,
   MAX_ATTRIBUTE_VALUE_BYTES,
+  MAX_CSR_BYTES,
   MAX_CUSTOM_CAPABILITIES,
   MAX_CUSTOM_MESSAGE_BYTES,
   MAX_CUSTOM_NAME_BYTES,
@@ -105,6 +106,8 @@ export function checkAgentMessage(msg: AgentToServer): BoundViolation | null {
     if (caps.length > MAX_CUSTOM_CAPABILITIES) return over('MAX_CUSTOM_CAPABILITIES', 'custom_capabilities', caps.length, MAX_CUSTOM_CAPABILITIES, 'capabilities');
     for (const c of caps) if (bytes(c) > MAX_CUSTOM_NAME_BYTES) return over('MAX_CUSTOM_NAME_BYTES', 'a custom capability name', bytes(c), MAX_CUSTOM_NAME_BYTES, 'bytes');
   }
+  const csr = msg.connectionSettingsRequest?.opamp?.certificateRequest?.csr;
+  if (csr && csr.length > MAX_CSR_BYTES) return over('MAX_CSR_BYTES', 'connection_settings_request.opamp.certificate_request.csr', csr.length, MAX_CSR_BYTES, 'bytes');
   const m = msg.customMessage;
   if (m) {
     if (bytes(m.capability) > MAX_CUSTOM_NAME_BYTES) return over('MAX_CUSTOM_NAME_BYTES', 'custom_message.capability', bytes(m.capability), MAX_CUSTOM_NAME_BYTES, 'bytes');

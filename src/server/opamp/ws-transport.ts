@@ -112,7 +112,7 @@ export class WsTransport {
     const address = sourceAddress(req.socket);
     const penalty = this.deps.failedAuth?.admit(address, 'opamp');
     if (penalty && !penalty.ok) return refuse(socket, 429, 'Too Many Requests', { 'Retry-After': String(Math.max(1, Math.ceil(penalty.retryAfterMs / 1000))) });
-    authenticateAgent(this.deps.store, req.headers.authorization)
+    authenticateAgent(this.deps.store, req.headers.authorization, Date.now(), req.socket)
       .then((principal) => {
         if (!principal) {
           this.deps.failedAuth?.failed(address, 'opamp');

@@ -8,6 +8,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { EnrollmentOutcome } from './store.js';
+import { newAgentRow } from './rows.js';
 
 export async function enrollAgentTx(
   db: Kysely<Database>,
@@ -32,28 +33,13 @@ export async function enrollAgentTx(
     }
     const inserted = await tx
       .insertInto('agents')
-      .values({
-        id: e.id,
-        kind: 'opamp',
-        name: '',
-        status: 'online',
-        labels: '{}',
-        bound_labels: token.labels,
-        enrollment_token_id: e.tokenId,
-        approval: e.requireApproval || Number(token.require_approval) === 1 ? 'pending' : 'approved',
-        identifying_attributes: '{}',
-        non_identifying_attributes: '{}',
-        capabilities: 0,
-        health: null,
-        effective_config: null,
-        remote_config_status: null,
-        package_statuses: null,
-        credential_hash: null,
-        first_seen_at: e.at,
-        last_seen_at: e.at,
-        last_sequence_num: 0,
-        revoked_at: null,
-      })
+      .values(
+        newAgentRow(e.id, e.at, {
+          bound_labels: token.labels,
+          enrollment_token_id: e.tokenId,
+          approval: e.requireApproval || Number(token.require_approval) === 1 ? 'pending' : 'approved',
+        }),
+      )
       // Another replica created it meanwhile: that enrollment counted, this one does not.
       .onConflict((oc) => oc.column('id').doNothing())
       .executeTakeFirst();

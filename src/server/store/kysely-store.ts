@@ -31,7 +31,7 @@ import type {
   TokenKind,
   TokenRecord,
 } from './store.js';
-import { json, jobHostRow, num, patchColumns, toAgent, toConfig, toDeployment, toJob, toJobHost, toPackage, toToken } from './rows.js';
+import { json, jobHostRow, newAgentRow, num, patchColumns, toAgent, toConfig, toDeployment, toJob, toJobHost, toPackage, toToken } from './rows.js';
 
 const TOUCH_CHUNK = 500;
 
@@ -162,29 +162,7 @@ export class KyselyStore implements Store {
         if (!existing) {
           await tx
             .insertInto('agents')
-            .values({
-              id,
-              kind: 'opamp',
-              name: '',
-              status: 'online',
-              labels: '{}',
-              bound_labels: '{}',
-              enrollment_token_id: null,
-              approval: 'approved',
-              identifying_attributes: '{}',
-              non_identifying_attributes: '{}',
-              capabilities: 0,
-              health: null,
-              effective_config: null,
-              remote_config_status: null,
-              package_statuses: null,
-              credential_hash: null,
-              first_seen_at: at,
-              last_seen_at: at,
-              last_sequence_num: 0,
-              revoked_at: null,
-              ...cols,
-            })
+            .values(newAgentRow(id, at, cols))
             // Two replicas may create the same agent at once; the second just applies its patch.
             .onConflict((oc) => oc.column('id').doUpdateSet({ ...cols, last_seen_at: at }))
             .execute();

@@ -1,11 +1,38 @@
 /** Rows to records and back: the mapping between the tables (schema.ts) and the Store's records (store.ts). */
-import type { Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import type { AgentsTable, Database } from './schema.js';
 import type { AgentRecord, AgentReportPatch, ConfigRecord, DeploymentRecord, JobHostRecord, JobRecord, JobStatus, PackageRecord, TokenKind, TokenRecord } from './store.js';
 
 export const json = (v: unknown): string => JSON.stringify(v);
 export const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 export const num = (v: number | string | bigint): number => Number(v);
+
+/** The row of an agent seen for the first time at `at`: online, no labels, nothing reported yet. */
+export function newAgentRow(id: string, at: number, overrides: Partial<Insertable<AgentsTable>> = {}): Insertable<AgentsTable> {
+  return {
+    id,
+    kind: 'opamp',
+    name: '',
+    status: 'online',
+    labels: '{}',
+    bound_labels: '{}',
+    enrollment_token_id: null,
+    approval: 'approved',
+    identifying_attributes: '{}',
+    non_identifying_attributes: '{}',
+    capabilities: 0,
+    health: null,
+    effective_config: null,
+    remote_config_status: null,
+    package_statuses: null,
+    credential_hash: null,
+    first_seen_at: at,
+    last_seen_at: at,
+    last_sequence_num: 0,
+    revoked_at: null,
+    ...overrides,
+  };
+}
 
 export function toAgent(r: Selectable<AgentsTable>): AgentRecord {
   return {

@@ -4,16 +4,7 @@
  */
 import { CliError, EXIT } from './exit-codes.js';
 import type { Credentials } from './credentials.js';
-import { hostname, userInfo } from 'node:os';
 import { fetchWithCa } from './ca-fetch.js';
-
-function actor(): string {
-  try {
-    return `${userInfo().username}@${hostname()}`;
-  } catch {
-    return `uid-${process.getuid?.() ?? 'unknown'}@${hostname()}`;
-  }
-}
 
 export class ApiClient {
   /** `caPem`: trust these CAs for an https server (--ca-file) instead of the bundled ones. */
@@ -67,8 +58,6 @@ export class ApiClient {
         headers: {
           ...(this.creds.token ? { authorization: `Bearer ${this.creds.token}` } : {}),
           ...headers,
-          // Recorded with operator actions (who paused, rolled back, ...).
-          'x-corral-actor': actor(),
         },
         body,
         signal,

@@ -449,7 +449,7 @@ describe('rollout references', () => {
     fromRevision: 1,
     toRevision: 2,
     stage: 0,
-    createdBy: 'me@host (api)',
+    createdBy: 'admin',
     createdAt: new Date(0).toISOString(),
     finishedAt: null,
   });

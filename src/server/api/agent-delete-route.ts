@@ -1,5 +1,6 @@
 /** REST: delete a revoked agent's records (`corral agent delete`). */
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { ApiApp } from './api-env.js';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { FleetService } from '../fleet/fleet-service.js';
 import { errors, json } from './openapi-helpers.js';
 
@@ -11,7 +12,7 @@ const DeletedAgent = z
   })
   .openapi('DeletedAgent');
 
-export function addAgentDeleteRoute(app: OpenAPIHono, fleet: FleetService): void {
+export function addAgentDeleteRoute(app: ApiApp, fleet: FleetService): void {
   app.openapi(
     createRoute({
       method: 'delete',

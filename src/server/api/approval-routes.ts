@@ -1,12 +1,13 @@
 /** Approval of new agents (`corral server --require-approval`, or tokens created with requireApproval). */
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { ApiApp } from './api-env.js';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { FleetService } from '../fleet/fleet-service.js';
 import { errors, json } from './openapi-helpers.js';
 import { AgentDetail } from './schemas.js';
 
 const AgentId = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
 
-export function addApprovalRoutes(app: OpenAPIHono, fleet: FleetService): void {
+export function addApprovalRoutes(app: ApiApp, fleet: FleetService): void {
   app.openapi(
     createRoute({
       method: 'post',

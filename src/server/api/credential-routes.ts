@@ -1,5 +1,6 @@
 /** REST for agent credential rotation: POST /api/v1/agents/rotate-credentials. */
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { ApiApp } from './api-env.js';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { FleetService } from '../fleet/fleet-service.js';
 import { errors, json } from './openapi-helpers.js';
 
@@ -14,7 +15,7 @@ const RotateResult = z
   })
   .openapi('RotateCredentialsResult');
 
-export function addCredentialRoutes(app: OpenAPIHono, fleet: FleetService): void {
+export function addCredentialRoutes(app: ApiApp, fleet: FleetService): void {
   app.openapi(
     createRoute({
       method: 'post',

@@ -1,5 +1,6 @@
 /** REST for deployments: install, list, show, start/stop, uninstall, status. */
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { ApiApp } from './api-env.js';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { DeploymentService } from '../fleet/deployment-service.js';
 import type { DeploymentRecord } from '../store/index.js';
 import { actorOf, errors, json } from './openapi-helpers.js';
@@ -66,7 +67,7 @@ const DeploymentStatus = z
 const Param = z.object({ name: z.string().regex(NAME).openapi({ param: { name: 'name', in: 'path' } }) });
 const view = (d: DeploymentRecord) => ({ ...d, createdAt: new Date(d.createdAt).toISOString(), updatedAt: new Date(d.updatedAt).toISOString() });
 
-export function addDeploymentRoutes(app: OpenAPIHono, deployments: DeploymentService): void {
+export function addDeploymentRoutes(app: ApiApp, deployments: DeploymentService): void {
   app.openapi(
     createRoute({
       method: 'post',

@@ -1,5 +1,6 @@
 /** REST for imperative operations: restart now, read or follow service output. */
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { ApiApp } from './api-env.js';
+import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { LogChunk } from '../../protocol/index.js';
 import type { ImperativeService } from '../fleet/imperative.js';
@@ -29,7 +30,7 @@ const MAX_QUEUED_CHARS = 1024 * 1024;
 /** An SSE comment this often keeps proxies from closing an idle follow. */
 const KEEPALIVE_MS = 15_000;
 
-export function addImperativeRoutes(app: OpenAPIHono, imperative: ImperativeService): void {
+export function addImperativeRoutes(app: ApiApp, imperative: ImperativeService): void {
   app.openapi(
     createRoute({
       method: 'post',

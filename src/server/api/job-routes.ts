@@ -1,5 +1,6 @@
 /** REST for exec jobs: start one, read results, follow it live (Server-Sent Events). */
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { ApiApp } from './api-env.js';
+import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { JobEvent, JobService } from '../jobs/job-service.js';
 import type { JobHostRecord, JobRecord } from '../store/index.js';
@@ -55,7 +56,7 @@ const jobView = (j: JobRecord, hosts: JobHostRecord[]) => ({
 });
 const IdParam = z.object({ id: z.string().uuid().openapi({ param: { name: 'id', in: 'path' } }) });
 
-export function addJobRoutes(app: OpenAPIHono, jobs: JobService): void {
+export function addJobRoutes(app: ApiApp, jobs: JobService): void {
   app.openapi(
     createRoute({
       method: 'post',

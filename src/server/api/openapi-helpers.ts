@@ -2,6 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { ErrorBody } from './schemas.js';
+import type { ApiEnv } from './api-env.js';
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 
@@ -14,11 +15,7 @@ export const errors = {
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-/**
- * Who asked, for the record: the caller's own claim (the CLI sends
- * user@host in X-Corral-Actor), marked as coming through the admin API.
- */
-export function actorOf(c: Context): string {
-  const claimed = (c.req.header('x-corral-actor') ?? '').replace(/[^\w.@+-]/g, '').slice(0, 100);
-  return claimed ? `${claimed} (api)` : 'api';
+/** Who asked, for events and rollouts: the user the request's token belongs to (set by the auth middleware). */
+export function actorOf(c: Context<ApiEnv>): string {
+  return c.get('actor').name;
 }

@@ -1,5 +1,6 @@
 /** REST for rollouts: list, status, operator actions, and a live status stream (Server-Sent Events). */
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { ApiApp } from './api-env.js';
+import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { RolloutService } from '../rollouts/rollout-service.js';
 import type { RolloutRecord } from '../store/index.js';
@@ -79,7 +80,7 @@ const Ref = z.object({ ref: z.string().min(1).max(64).openapi({ param: { name: '
 const WATCH_POLL_MS = 500;
 const WATCH_MAX_MS = 6 * 3600_000;
 
-export function addRolloutRoutes(app: OpenAPIHono, rollouts: RolloutService): void {
+export function addRolloutRoutes(app: ApiApp, rollouts: RolloutService): void {
   app.openapi(
     createRoute({
       method: 'get',

@@ -23,6 +23,8 @@ import { InvalidPackageError } from '../errors.js';
 import { PUBLISHER_SIGNATURE_HEADER } from '../../protocol/index.js';
 import type { Store, TokenRecord } from '../store/index.js';
 import { bearerToken, hashSecret } from '../auth/tokens.js';
+import { BUILTIN_ADMIN } from '../auth/actor.js';
+import type { ApiApp, ApiEnv } from './api-env.js';
 import { describeZodError, errorResponse, handleError } from './error-handler.js';
 import { errors, iso, json } from './openapi-helpers.js';
 import { addRolloutRoutes } from './rollout-routes.js';
@@ -75,9 +77,9 @@ const ConfigName = z.object({
   name: z.string().regex(CONFIG_NAME, 'config names use letters, digits and ._- (at most 128)').openapi({ param: { name: 'name', in: 'path' } }),
 });
 
-export function createApi(deps: ApiDeps): OpenAPIHono {
+export function createApi(deps: ApiDeps): ApiApp {
   const { fleet } = deps;
-  const app = new OpenAPIHono({
+  const app = new OpenAPIHono<ApiEnv>({
     defaultHook: (result, c) => {
       if (!result.success) return errorResponse(c, 400, 'INVALID_ARGUMENT', describeZodError(result.error));
       return undefined;
@@ -101,6 +103,7 @@ export function createApi(deps: ApiDeps): OpenAPIHono {
     if (!token) return errorResponse(c, 401, 'UNAUTHENTICATED', 'missing "Authorization: Bearer <admin token>" header');
     const record = await deps.store.findActiveTokenByHash(hashSecret(token));
     if (!record || record.kind !== 'admin') return errorResponse(c, 401, 'UNAUTHENTICATED', 'invalid or revoked admin token');
+    c.set('actor', { userId: BUILTIN_ADMIN, name: BUILTIN_ADMIN, tokenId: record.id, roles: [{ role: 'admin', selector: '' }] });
     return next();
   });
   app.use('/api/v1/*', restBodyLimit());

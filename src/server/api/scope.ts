@@ -21,8 +21,8 @@
  * one binding at a time (a selector within the union of two scopes but not
  * within either is refused).
  */
-import type { Actor, Role, RoleBinding } from './actor.js';
-import { ROLES } from './actor.js';
+import type { Actor, Role, RoleBinding } from '../auth/actor.js';
+import { ROLES } from '../auth/actor.js';
 import { matchesSelector, parseSelector, type Requirement, type Selector } from '../fleet/selector.js';
 
 export const rank = (role: Role): number => ROLES.indexOf(role);

@@ -33,17 +33,38 @@ class Refusal {
   ) {}
 }
 
-/** The route template the request matched (`GET /api/v1/agents/{id}`), or null when only middleware matched (a 404). */
-export function matchedRouteKey(c: Context): string | null {
+interface MatchedRoute {
+  /** `GET /api/v1/agents/{id}` */
+  key: string;
+  /** The route's path parameters (middleware sees only its own, so they are read here from the handler's template). */
+  params: Record<string, string>;
+}
+
+/** The route the request matched, or null when only middleware matched (a 404). */
+export function matchedRoute(c: Context): MatchedRoute | null {
   const handlers = matchedRoutes(c).filter((r) => r.method !== 'ALL');
   const last = handlers[handlers.length - 1];
-  return last ? routeKey(c.req.method === 'HEAD' ? 'GET' : c.req.method, last.path) : null;
+  if (!last) return null;
+  const params: Record<string, string> = {};
+  const template = last.path.split('/');
+  const actual = c.req.path.split('/');
+  template.forEach((segment, i) => {
+    const m = /^:([A-Za-z0-9_]+)/.exec(segment);
+    if (!m || actual[i] === undefined) return;
+    try {
+      params[m[1]!] = decodeURIComponent(actual[i]!);
+    } catch {
+      params[m[1]!] = actual[i]!;
+    }
+  });
+  return { key: routeKey(c.req.method === 'HEAD' ? 'GET' : c.req.method, last.path), params };
 }
 
 export function authorize(deps: AuthorizeDeps): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    const key = matchedRouteKey(c);
-    if (key === null || PUBLIC_ROUTES.has(key)) return next();
+    const route = matchedRoute(c);
+    if (route === null || PUBLIC_ROUTES.has(route.key)) return next();
+    const { key } = route;
     const rule = ACCESS_RULES[key];
     const actor = c.get('actor');
     if (!rule) return errorResponse(c, 403, 'FORBIDDEN', `${key} has no access rule, so it is refused to everyone (deny by default)`);
@@ -54,7 +75,7 @@ export function authorize(deps: AuthorizeDeps): MiddlewareHandler<ApiEnv> {
     }
     if (unscoped(bindings)) return next();
     try {
-      await checkScope(c, deps, key, rule, bindings);
+      await checkScope(c, deps, route, rule, bindings);
     } catch (e) {
       if (e instanceof Refusal) return errorResponse(c, e.status, e.code, e.message);
       if (e instanceof SelectorError) return errorResponse(c, 400, e.code, e.message);
@@ -109,9 +130,10 @@ async function jsonBody(c: Context): Promise<Record<string, unknown> | null> {
   }
 }
 
-async function checkScope(c: Context<ApiEnv>, deps: AuthorizeDeps, key: string, rule: AccessRule, bindings: RoleBinding[]): Promise<void> {
+async function checkScope(c: Context<ApiEnv>, deps: AuthorizeDeps, route: MatchedRoute, rule: AccessRule, bindings: RoleBinding[]): Promise<void> {
   const { store } = deps;
-  const param = (name: string) => c.req.param(name) ?? '';
+  const { key } = route;
+  const param = (name: string) => route.params[name] ?? '';
   switch (rule.target) {
     case 'anywhere':
       return;

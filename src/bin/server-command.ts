@@ -39,7 +39,7 @@ function rate(flag: string) {
   };
 }
 
-interface ServerFlags {
+export interface ServerFlags {
   listen: string;
   dataDir: string;
   database?: string;
@@ -73,6 +73,32 @@ function jsonObject(flag: string) {
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`${flag} must be a JSON object`);
     return parsed as Record<string, unknown>;
+  };
+}
+
+/** The `corral server` flags as the server's options (also validates `corral server install`'s). */
+export function serverOptionsFrom(flags: ServerFlags) {
+  return {
+    listen: flags.listen,
+    dataDir: flags.dataDir,
+    database: flags.database,
+    heartbeatSeconds: flags.heartbeat,
+    offlineAfterMissed: flags.offlineAfter,
+    maxConnections: flags.maxConnections,
+    maxDownloads: flags.maxDownloads,
+    maxOpampInflightMib: flags.maxOpampInflightMib,
+    wsFirstMessageTimeoutSeconds: flags.wsFirstMessageTimeout,
+    metricsToken: flags.metricsToken,
+    maxEnrollmentsPerSecond: flags.maxEnrollmentsPerSecond,
+    publicUrl: flags.publicUrl,
+    tlsCert: flags.tlsCert,
+    tlsKey: flags.tlsKey,
+    agentCaCert: flags.agentCaCert,
+    agentCaKey: flags.agentCaKey,
+    agentCertValiditySeconds: flags.agentCertValidity,
+    credentialGraceSeconds: flags.credentialGrace,
+    rolloutDefaults: flags.rolloutDefaults,
+    requireApproval: flags.requireApproval ?? false,
   };
 }
 
@@ -131,28 +157,7 @@ Examples:
     .action(async (flags: ServerFlags) => {
       const { compileServerOptions, startServer } = await loadServer();
       const log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2));
-      const opts = compileServerOptions({
-        listen: flags.listen,
-        dataDir: flags.dataDir,
-        database: flags.database,
-        heartbeatSeconds: flags.heartbeat,
-        offlineAfterMissed: flags.offlineAfter,
-        maxConnections: flags.maxConnections,
-        maxDownloads: flags.maxDownloads,
-        maxOpampInflightMib: flags.maxOpampInflightMib,
-        wsFirstMessageTimeoutSeconds: flags.wsFirstMessageTimeout,
-        metricsToken: flags.metricsToken,
-        maxEnrollmentsPerSecond: flags.maxEnrollmentsPerSecond,
-        publicUrl: flags.publicUrl,
-        tlsCert: flags.tlsCert,
-        tlsKey: flags.tlsKey,
-        agentCaCert: flags.agentCaCert,
-        agentCaKey: flags.agentCaKey,
-        agentCertValiditySeconds: flags.agentCertValidity,
-        credentialGraceSeconds: flags.credentialGrace,
-        rolloutDefaults: flags.rolloutDefaults,
-        requireApproval: flags.requireApproval ?? false,
-      });
+      const opts = compileServerOptions(serverOptionsFrom(flags));
       const server = await startServer(opts, { log });
       const where = opts.database ? `postgres ${new URL(opts.database).host}` : `sqlite ${opts.dataDir}`;
       const lines = [`Corral server listening on ${server.url} (store: ${where})`];

@@ -215,5 +215,37 @@ Examples:
         await store.close();
       }
     });
+  cmd
+    .command('backup')
+    .description("Copy the SQLite store (signing key, tokens, credentials, desired state, artifacts) to a new file while the server runs (SQLite's online backup); for PostgreSQL use pg_dump")
+    .requiredOption('--to <file>', 'the backup file to write (must not exist; written 0600)')
+    .option('--data-dir <dir>', "the server's data directory (its SQLite store)", './corral-data')
+    .option('--database <url>', "the server's PostgreSQL URL, if it uses one: refused, pointing at pg_dump (default: $CORRAL_DATABASE)", process.env.CORRAL_DATABASE)
+    .option('-o, --output <format>', 'table or json', 'table')
+    .addHelpText(
+      'after',
+      `
+Run it as the server's user. To restore: stop the server, remove corral.db, corral.db-wal and
+corral.db-shm from the data dir, copy the backup in as corral.db (owned by that user, 0600), start.
+
+Example:
+  sudo -u corral corral server backup --data-dir /var/lib/corral --to /var/backups/corral/corral-$(date +%F).db`,
+    )
+    .action(async (flags: { to: string; output: string }, sub: Command) => {
+      const given = (key: string): string | undefined =>
+        (sub.getOptionValueSource(key) !== 'cli' && cmd.getOptionValueSource(key) === 'cli' ? cmd.getOptionValue(key) : sub.getOptionValue(key)) as string | undefined;
+      const database = given('database');
+      if (database) {
+        throw new CliError(
+          `the store is PostgreSQL (${database.replace(/\/\/[^@/]*@/, '//')}): back it up with pg_dump, e.g. pg_dump --format=custom --file=corral.dump "$CORRAL_DATABASE"`,
+          EXIT.ERROR,
+          'USE_PG_DUMP',
+        );
+      }
+      const { backupSqliteStore } = await loadServer();
+      const r = await backupSqliteStore(given('dataDir') ?? './corral-data', flags.to);
+      if (flags.output === 'json') process.stdout.write(`${JSON.stringify(r)}\n`);
+      else process.stdout.write(`backed up the store to ${r.file} (${r.bytes} bytes, 0600)\n`);
+    });
   return cmd;
 }

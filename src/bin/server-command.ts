@@ -149,6 +149,8 @@ New enrollment tokens: corral token create (--label binds trusted labels; --expi
 --max-agents, --require-approval). New admin token: corral server rotate-admin-token.
 With --require-approval every new agent waits until an operator approves it
 (corral agents shows it pending; corral agent approve ID / corral agent reject ID).
+As a systemd service: sudo corral server install (docs/server-install.md); backups:
+corral server backup --to FILE (SQLite) or pg_dump.
 
 Examples:
   corral server

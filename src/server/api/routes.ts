@@ -13,6 +13,8 @@ import type { DeploymentService } from '../fleet/deployment-service.js';
 import { addDeploymentRoutes } from './deployment-routes.js';
 import { addAgentDeleteRoute } from './agent-delete-route.js';
 import { addAgentListRoutes } from './agent-list-routes.js';
+import { addStreamRoutes } from './stream-routes.js';
+import type { EventFeed } from '../event-feed.js';
 import { addImperativeRoutes } from './imperative-routes.js';
 import { addJobRoutes } from './job-routes.js';
 import { addApprovalRoutes } from './approval-routes.js';
@@ -55,6 +57,8 @@ export interface ApiDeps {
   jobs: JobService;
   packages: PackageService;
   store: Store;
+  /** Live fleet events for GET /api/v1/stream. */
+  feed: EventFeed;
   log: Logger;
 }
 
@@ -276,6 +280,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   addApprovalRoutes(app, fleet);
   addCredentialRoutes(app, deps.fleet);
   addRolloutRoutes(app, deps.rollouts);
+  addStreamRoutes(app, { store: deps.store, feed: deps.feed });
 
   const packageView = (p: PackageRecord) => ({ ...p, createdAt: iso(p.createdAt)!, downloadPath: `/api/v1/artifacts/${p.sha256}` });
 

@@ -416,11 +416,18 @@ export class KyselyStore implements Store {
     });
   }
 
+  listEventIds(afterId: number, limit: number): Promise<number[]> {
+    return this.run('list event ids', async () =>
+      (await this.db.selectFrom('events').select('id').where('id', '>', afterId).orderBy('id').limit(limit).execute()).map((r) => num(r.id)),
+    );
+  }
+
   listEvents(query: EventQuery): Promise<EventRecord[]> {
     return this.run('list events', async () => {
       const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
       let q = this.db.selectFrom('events').selectAll();
       if (query.afterId !== undefined) q = q.where('id', '>', query.afterId);
+      if (query.upToId !== undefined) q = q.where('id', '<=', query.upToId);
       if (query.agentId !== undefined) q = q.where('agent_id', '=', query.agentId);
       if (query.type !== undefined) q = q.where('type', '=', query.type);
       if (query.typePrefix !== undefined && query.typePrefix !== '') q = q.where(sql<boolean>`type like ${`${query.typePrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`);

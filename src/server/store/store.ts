@@ -163,6 +163,8 @@ export interface EventQuery {
   afterId?: number;
   agentId?: string;
   type?: string;
+  /** Only events with id up to this (with `afterId`: a window of ids). */
+  upToId?: number;
   /** Only events whose type starts with this (`rollout.` for every rollout event). */
   typePrefix?: string;
   /** Default 100, at most 1000. Newest last. */
@@ -522,6 +524,8 @@ export interface Store {
 
   appendEvents(events: NewEvent[]): Promise<void>;
   listEvents(query: EventQuery): Promise<EventRecord[]>;
+  /** The ids of events after `afterId`, ascending, at most `limit` (the live stream's poll: event-feed.ts). */
+  listEventIds(afterId: number, limit: number): Promise<number[]>;
 
   /**
    * Records a package artifact. The same name+version+platform with the same

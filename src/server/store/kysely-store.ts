@@ -7,6 +7,7 @@ import type { AgentsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
 import { KyselyCredentialStore } from './credential-store.js';
+import { KyselyUserStore } from './user-store.js';
 import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import { enrollAgentTx } from './enrollment-store.js';
 import type {
@@ -32,6 +33,7 @@ import type {
   PackageRecord,
   RolloutStore,
   CredentialStore,
+  UserStore,
   Store,
   TokenKind,
   TokenRecord,
@@ -45,6 +47,7 @@ export class KyselyStore implements Store {
   private closed = false;
   readonly rollouts: RolloutStore;
   readonly credentials: CredentialStore;
+  readonly users: UserStore;
 
   constructor(
     readonly kind: 'sqlite' | 'postgres',
@@ -52,6 +55,7 @@ export class KyselyStore implements Store {
   ) {
     this.rollouts = new KyselyRolloutStore(db, (what, fn) => this.run(what, fn));
     this.credentials = new KyselyCredentialStore(db, (what, fn) => this.run(what, fn));
+    this.users = new KyselyUserStore(kind, db, (what, fn) => this.run(what, fn));
   }
 
   /** Runs a store operation, turning driver errors into StoreError. */
@@ -100,6 +104,7 @@ export class KyselyStore implements Store {
           max_agents: t.maxAgents ?? null,
           enrolled_agents: 0,
           require_approval: t.requireApproval ? 1 : 0,
+          user_id: t.userId ?? null,
         })
         .execute();
     });

@@ -60,6 +60,22 @@ export class ValidationError extends CorralError {
   }
 }
 
+/** A selector that does not parse: where, and what was expected there (the message says both). */
+export class InvalidSelectorError extends CorralError {
+  constructor(
+    message: string,
+    readonly selector: string,
+    readonly position: number,
+  ) {
+    super('INVALID_SELECTOR', message);
+  }
+
+  /** Added to the error body, so a client can point at the spot. */
+  get details(): Record<string, unknown> {
+    return { selector: this.selector, position: this.position };
+  }
+}
+
 export class StoreError extends CorralError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('STORE_ERROR', message, options);
@@ -112,6 +128,16 @@ export class AgentNotRevokedError extends CorralError {
 export class AgentTimeoutError extends CorralError {
   constructor(readonly agentId: string, timeoutMs: number) {
     super('AGENT_TIMEOUT', `agent ${agentId} did not answer within ${timeoutMs} ms`);
+  }
+}
+
+export class RevisionNotFoundError extends CorralError {
+  constructor(
+    readonly deployment: string,
+    readonly revision: number,
+    known: number[],
+  ) {
+    super('REVISION_NOT_FOUND', `deployment ${deployment} has no revision ${revision}${known.length > 0 ? ` (it has ${known.length <= 20 ? known.sort((a, b) => a - b).join(', ') : `1 to ${Math.max(...known)}`})` : ''}`);
   }
 }
 

@@ -63,6 +63,7 @@ export const STREAM_ROUTES: readonly string[] = [
   'GET /api/v1/agents/{id}/services/{service}/logs/follow',
   'GET /api/v1/jobs/{id}/events',
   'GET /api/v1/rollouts/{ref}/watch',
+  'GET /api/v1/stream',
 ];
 
 /** Artifact downloads: served before the REST API (artifact-download.ts), by the same rule. */
@@ -77,6 +78,10 @@ export const ACCESS_RULES: Readonly<Record<string, AccessRule>> = {
   'GET /api/v1/whoami': { role: 'authenticated', target: 'anywhere' },
 
   'GET /api/v1/agents': viewer('list-agents'),
+  // Counts and the live stream cover the whole fleet: not (yet) cut down to a scope, so only for fleet-wide readers.
+  'GET /api/v1/agents/facets': viewer('fleet'),
+  'GET /api/v1/stream': viewer('fleet'),
+  'GET /api/v1/agents/{id}/config-diff': viewer('agent'),
   'GET /api/v1/agents/{id}': viewer('agent'),
   'GET /api/v1/agents/{id}/services': viewer('agent'),
   'GET /api/v1/agents/{id}/samples': viewer('agent'),
@@ -109,6 +114,9 @@ export const ACCESS_RULES: Readonly<Record<string, AccessRule>> = {
   'POST /api/v1/deployments/{name}/stop': operator('deployment'),
   'POST /api/v1/deployments/{name}/restart': operator('deployment'),
   'DELETE /api/v1/deployments/{name}': operator('deployment'),
+  'GET /api/v1/deployments/{name}/revisions': viewer('deployment'),
+  'GET /api/v1/deployments/{name}/revisions/{rev}': viewer('deployment'),
+  'POST /api/v1/deployments/{name}/rollback': operator('deployment'),
 
   'GET /api/v1/rollouts': viewer('list-rollouts'),
   'GET /api/v1/rollouts/{ref}': viewer('rollout'),

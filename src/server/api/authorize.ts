@@ -43,7 +43,9 @@ interface MatchedRoute {
 /** The route the request matched, or null when only middleware matched (a 404). */
 export function matchedRoute(c: Context): MatchedRoute | null {
   const handlers = matchedRoutes(c).filter((r) => r.method !== 'ALL');
-  const last = handlers[handlers.length - 1];
+  // The first matching route is the one that answers (`/agents/facets` before `/agents/:id`); its
+  // validators and handler share its path.
+  const last = handlers[0];
   if (!last) return null;
   const params: Record<string, string> = {};
   const template = last.path.split('/');

@@ -5,8 +5,8 @@
  * tells other replicas through the store.
  */
 import type { Logger } from 'pino';
-import type { ConfigFile, ConfigRecord, EventQuery, EventRecord, Store, TokenRecord } from '../store/index.js';
-import { AgentNotFoundError, ConfigNotFoundError, ValidationError } from '../errors.js';
+import type { AgentListStatus, ConfigFile, ConfigRecord, EventQuery, EventRecord, Store, TokenRecord } from '../store/index.js';
+import { AgentNotFoundError, ConfigNotFoundError, InvalidSelectorError, ValidationError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { newTokenRecord } from '../auth/tokens.js';
@@ -15,9 +15,11 @@ import { MAX_OPERATOR_LABELS } from '../auth/label-rules.js';
 import { selectableAttributes } from './agent-labels.js';
 import { agentDetail, agentSummary, configState } from './agent-view.js';
 import { hashConfigFiles } from './remote-config.js';
+import { diffConfigFiles } from './config-diff.js';
 import { loadDesiredState } from './desired-state.js';
 import { matchesSelector, parseSelector, SelectorError, type Selector } from './selector.js';
 import { selectorMismatches } from './selector-hints.js';
+import { agentFacets, listAgentPage, unmatchedRequirements, type AgentListInput } from './agent-list.js';
 
 export interface FleetServiceDeps {
   store: Store;
@@ -32,7 +34,7 @@ function parseOrReject(selector: string): Selector {
   try {
     return parseSelector(selector);
   } catch (e) {
-    if (e instanceof SelectorError) throw new ValidationError(e.message, 'selector');
+    if (e instanceof SelectorError) throw new InvalidSelectorError(e.message, e.selector, e.position);
     throw e;
   }
 }
@@ -53,6 +55,22 @@ export class FleetService {
       .map((a) => agentSummary(a, configs));
   }
 
+  /**
+   * One server-side page of the fleet (agent-list.ts). When nothing matches
+   * a first page, `warnings` says which requirement alone matches no agent,
+   * counted in the store (the fleet is not read into memory for it).
+   */
+  async listAgentPage(input: Omit<AgentListInput, 'selector'> & { selector: string }) {
+    const selector = parseOrReject(input.selector);
+    const page = await listAgentPage(this.deps.store, { ...input, selector });
+    const warnings = page.total === 0 && !input.cursor ? await unmatchedRequirements(this.deps.store, selector) : [];
+    return { ...page, warnings };
+  }
+
+  agentFacets(filter: { selector: string; q?: string; statuses?: AgentListStatus[] }) {
+    return agentFacets(this.deps.store, { ...filter, selector: parseOrReject(filter.selector) });
+  }
+
   /** Why `selector` matches no agent, one sentence per reason (see selectorMismatches); [] when it matches some. */
   async whyNoAgentMatches(selector: string): Promise<string[]> {
     const sel = parseOrReject(selector);
@@ -65,6 +83,24 @@ export class FleetService {
     const agent = await this.deps.store.getAgent(id);
     if (!agent) throw new AgentNotFoundError(id);
     return agentDetail(agent, await this.compiledConfigs());
+  }
+
+  /**
+   * What the server offers an agent against what it reports running, file
+   * by file, with the config status (config-diff.ts). Throws AgentNotFoundError.
+   */
+  async configDiff(id: string) {
+    const agent = await this.deps.store.getAgent(id);
+    if (!agent) throw new AgentNotFoundError(id);
+    const state = await loadDesiredState(this.deps.store, [id]);
+    const { desired } = state.forAgent(id, selectableAttributes(agent));
+    return {
+      agentId: id,
+      config: configState(agent, state),
+      configNames: desired?.configNames ?? [],
+      effectiveReported: agent.effectiveConfig !== null,
+      files: diffConfigFiles(desired, agent.effectiveConfig),
+    };
   }
 
   /** Sets (string) or removes (null) operator labels, keeping the others. */

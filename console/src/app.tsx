@@ -121,13 +121,15 @@ function Shell() {
           ))}
         </nav>
         <div className="topbar-right">
-          <Link href="/rollouts?view=inbox" className={`inbox${inboxCount > 0 ? ' has-items' : ''}`} title="Rollouts waiting for you (shortcut: i)" aria-label={`Inbox: ${inbox.promote} waiting for promote, ${inbox.paused} paused`}>
+          <Link href="/rollouts?view=inbox" className={`inbox${inboxCount > 0 ? ' has-items' : ''}`} title="Rollouts waiting for you (shortcut: i)">
             Inbox <span className="count">{inboxCount}</span>
-            {inboxCount > 0 && (
+            {inboxCount > 0 ? (
               <span className="inbox-detail">
                 {inbox.promote > 0 && ` ${inbox.promote} to promote`}
                 {inbox.paused > 0 && ` ${inbox.paused} paused`}
               </span>
+            ) : (
+              <span className="sr-only"> rollouts waiting</span>
             )}
           </Link>
           <span className={`live-dot live-${live.state}`} title={`Live updates: ${live.state}`}>

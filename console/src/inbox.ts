@@ -3,7 +3,9 @@ import { useQuery } from '@tanstack/react-query';
 import { api } from './api/client';
 import type { RolloutSummary } from './api/types';
 
-export const waitingForPromote = (r: RolloutSummary) => r.state === 'running' && r.reason.startsWith('waiting for promote');
+const FINISHED = ['succeeded', 'failed', 'aborted', 'rolled-back'];
+/** After a healthy canary under `promote: manual` the rollout holds (state paused) with this reason until promoted. */
+export const waitingForPromote = (r: Pick<RolloutSummary, 'state' | 'reason'>) => !FINISHED.includes(r.state) && r.reason.startsWith('waiting for promote');
 export const needsAttention = (r: RolloutSummary) => r.state === 'paused' || waitingForPromote(r);
 
 export function useRollouts() {
@@ -13,5 +15,5 @@ export function useRollouts() {
 export function useInbox() {
   const q = useRollouts();
   const items = (q.data?.rollouts ?? []).filter(needsAttention);
-  return { items, promote: items.filter(waitingForPromote).length, paused: items.filter((r) => r.state === 'paused').length };
+  return { items, promote: items.filter(waitingForPromote).length, paused: items.filter((r) => r.state === 'paused' && !waitingForPromote(r)).length };
 }

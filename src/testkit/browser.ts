@@ -40,6 +40,8 @@ export class Browser {
       args: FLAGS,
       viewport: { width: 1440, height: 900 },
       colorScheme: opts.colorScheme ?? 'light',
+      // Tests inject axe-core as a script tag; what the console renders is checked without the CSP's help.
+      bypassCSP: true,
     });
     return new Browser(context, profile);
   }

@@ -140,7 +140,8 @@ export interface RolloutStatus {
   createdAt: string;
   updatedAt: string;
   finishedAt: string | null;
-  agents: { id: string; name: string; stage: number; state: string; reason: string; startedAt: string | null; finishedAt: string | null }[];
+  /** Present when asked for with ?agents=true. */
+  agents?: { id: string; name: string; stage: number; state: string; reason: string; startedAt: string | null; finishedAt: string | null }[];
 }
 
 export interface Package {

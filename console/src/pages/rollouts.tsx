@@ -98,7 +98,7 @@ export function RolloutPage({ id }: { id: string }) {
   const me = useMe();
   const q = useQuery({
     queryKey: ['rollouts', 'one', id],
-    queryFn: () => api<RolloutStatus>(`/api/v1/rollouts/${seg(id)}`),
+    queryFn: () => api<RolloutStatus>(`/api/v1/rollouts/${seg(id)}?agents=true`),
     refetchInterval: (query) => (query.state.data && FINISHED.includes(query.state.data.state) ? false : 2000),
   });
   const act = (action: string, body?: unknown) => async () => {
@@ -114,7 +114,7 @@ export function RolloutPage({ id }: { id: string }) {
         {(r) => {
           const running = r.state === 'running';
           const finished = FINISHED.includes(r.state);
-          const waiting = running && r.reason.startsWith('waiting for promote');
+          const waiting = waitingForPromote(r);
           const writer = can(me.data, 'write');
           return (
             <>
@@ -151,7 +151,7 @@ export function RolloutPage({ id }: { id: string }) {
               {writer && (
                 <div className="actions" aria-label="Rollout actions">
                   <ConfirmButton label="Pause" title="Pause this rollout?" body="No more agents get the change until you resume. Agents already updated keep it." disabled={!running} onConfirm={act('pause')} />
-                  <ConfirmButton label="Resume" title="Resume this rollout?" body="Releases agents again; failures so far are forgiven and no longer count against the error budget." disabled={r.state !== 'paused'} onConfirm={act('resume')} />
+                  <ConfirmButton label="Resume" title="Resume this rollout?" body="Releases agents again; failures so far are forgiven and no longer count against the error budget." disabled={r.state !== 'paused' || waiting} onConfirm={act('resume')} />
                   <ConfirmButton label="Promote" title="Promote past the canary?" body="The remaining stages go ahead under the rollout policy." disabled={finished || r.promoted} onConfirm={act('promote')} />
                   <ConfirmButton label="Abort" danger title="Abort this rollout?" body="It stops where it is; agents keep what they have. This cannot be resumed." disabled={finished} onConfirm={act('abort')} />
                   <ConfirmButton label="Roll back" danger title="Roll back the deployment?" body={`The deployment goes back to its stable revision, staged under its rollout policy.`} disabled={r.kind === 'rollback' && !finished} onConfirm={act('rollback')} />
@@ -187,7 +187,7 @@ export function RolloutPage({ id }: { id: string }) {
                   </tr>
                 </thead>
                 <tbody>
-                  {r.agents.map((a) => (
+                  {(r.agents ?? []).map((a) => (
                     <tr key={a.id}>
                       <td>
                         <Link href={`/agents/${seg(a.id)}`}>{a.name}</Link>

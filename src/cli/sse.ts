@@ -1,5 +1,5 @@
-/** A minimal Server-Sent Events reader over fetch: yields { event, data } as they arrive. */
-export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: string }> {
+/** A minimal Server-Sent Events reader over fetch: yields { event, data, id? } as they arrive (id: the message's `id:` field, when it has one). */
+export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: string; id?: string }> {
   const decoder = new TextDecoder();
   let buffer = '';
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
@@ -9,12 +9,14 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       let event = 'message';
+      let id: string | undefined;
       const data: string[] = [];
       for (const line of block.split('\n')) {
         if (line.startsWith('event:')) event = line.slice(6).trim();
+        else if (line.startsWith('id:')) id = line.slice(3).trim();
         else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
       }
-      if (data.length > 0) yield { event, data: data.join('\n') };
+      if (data.length > 0) yield id === undefined ? { event, data: data.join('\n') } : { event, data: data.join('\n'), id };
     }
   }
 }

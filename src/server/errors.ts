@@ -60,6 +60,22 @@ export class ValidationError extends CorralError {
   }
 }
 
+/** A selector that does not parse: where, and what was expected there (the message says both). */
+export class InvalidSelectorError extends CorralError {
+  constructor(
+    message: string,
+    readonly selector: string,
+    readonly position: number,
+  ) {
+    super('INVALID_SELECTOR', message);
+  }
+
+  /** Added to the error body, so a client can point at the spot. */
+  get details(): Record<string, unknown> {
+    return { selector: this.selector, position: this.position };
+  }
+}
+
 export class StoreError extends CorralError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('STORE_ERROR', message, options);

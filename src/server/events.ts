@@ -12,7 +12,7 @@ export class EventRecorder {
   private flushing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly deps: { store: Store; clock: Clock; log: Logger; flushMs?: number }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; log: Logger; flushMs?: number; /** Called after a batch is stored (live streams look sooner). */ onStored?: () => void }) {}
 
   record(type: string, agentId: string | null, data: Record<string, unknown> = {}): void {
     this.buffer.push({ at: this.deps.clock.now(), type, agentId, data });
@@ -30,6 +30,7 @@ export class EventRecorder {
     this.buffer = [];
     this.flushing = this.deps.store
       .appendEvents(batch)
+      .then(() => this.deps.onStored?.())
       .catch((err: unknown) => this.deps.log.error({ err, count: batch.length }, 'failed to store events'))
       .finally(() => {
         this.flushing = null;

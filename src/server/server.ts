@@ -13,6 +13,7 @@ import { openStore, type AgentRecord, type Store } from './store/index.js';
 import { selectableAttributes } from './fleet/agent-labels.js';
 import { systemClock, type Clock } from './clock.js';
 import { EventRecorder } from './events.js';
+import { EventFeed } from './event-feed.js';
 import { AgentHub } from './opamp/agent-hub.js';
 import { WsTransport } from './opamp/ws-transport.js';
 import { HttpTransport } from './opamp/http-transport.js';
@@ -79,7 +80,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   secureDataDir(opts.dataDir, log);
   const store = deps.store ?? (await openStore({ database: opts.database, dataDir: opts.dataDir, log }));
   const firstStart = await bootstrapTokens(store, deps.env ?? process.env, clock.now());
-  const events = new EventRecorder({ store, clock, log });
+  const feed = new EventFeed({ store, clock, log: log.child({ component: 'event-feed' }) });
+  const events = new EventRecorder({ store, clock, log, onStored: () => feed.nudge() });
 
   // A bad certificate stops the start with an error naming the file.
   const certificate = opts.tls ? loadCertificate(opts.tls) : null;
@@ -144,7 +146,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const deployments = new DeploymentService({ store, clock, events, onFleetChange: pushFleetChange, rollouts });
   const imperative = new ImperativeService({ store, deployments, agents: hub, samples, log: log.child({ component: 'imperative' }) });
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
-  const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, log: log.child({ component: 'api' }) });
+  const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, feed, log: log.child({ component: 'api' }) });
   const api = getRequestListener(apiApp.fetch);
   const routeLabel = routeLabeler([
     ...apiApp.routes,
@@ -242,6 +244,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
         await hub.close();
         http.closeIdleConnections();
         await events.close();
+        // Live event streams end, so the HTTP server can close.
+        feed.close();
         await closed;
         await store.close();
         log.info('server stopped');

@@ -33,8 +33,8 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   RATE_LIMITED: 429,
 };
 
-export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
-  return c.json({ error: { code, message } }, status);
+export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string, details?: Record<string, unknown>): Response {
+  return c.json({ error: { ...details, code, message } }, status);
 }
 
 export function describeZodError(error: ZodError): string {
@@ -47,7 +47,8 @@ export function handleError(err: unknown, c: Context, log: Logger): Response {
   if (err instanceof CorralError) {
     const status = STATUS_BY_CODE[err.code] ?? 500;
     if (status === 500) log.error({ err }, 'request failed');
-    return errorResponse(c, status, err.code, status === 500 ? 'internal error' : err.message);
+    const details = status !== 500 && 'details' in err ? (err.details as Record<string, unknown>) : undefined;
+    return errorResponse(c, status, err.code, status === 500 ? 'internal error' : err.message, details);
   }
   if (err instanceof HTTPException && err.status < 500) {
     return errorResponse(c, err.status as ContentfulStatusCode, err.status === 401 ? 'UNAUTHENTICATED' : 'INVALID_ARGUMENT', err.message);

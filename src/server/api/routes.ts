@@ -12,6 +12,9 @@ import type { PackageService } from '../packages/package-service.js';
 import type { DeploymentService } from '../fleet/deployment-service.js';
 import { addDeploymentRoutes } from './deployment-routes.js';
 import { addAgentDeleteRoute } from './agent-delete-route.js';
+import { addAgentListRoutes } from './agent-list-routes.js';
+import { addStreamRoutes } from './stream-routes.js';
+import type { EventFeed } from '../event-feed.js';
 import { addImperativeRoutes } from './imperative-routes.js';
 import { addJobRoutes } from './job-routes.js';
 import { addApprovalRoutes } from './approval-routes.js';
@@ -33,7 +36,6 @@ import type { RolloutService } from '../rollouts/rollout-service.js';
 import { manifestJsonSchema } from '../../protocol/index.js';
 import {
   AgentDetail,
-  AgentSummary,
   Config,
   CONFIG_NAME,
   ConfigPut,
@@ -55,6 +57,8 @@ export interface ApiDeps {
   jobs: JobService;
   packages: PackageService;
   store: Store;
+  /** Live fleet events for GET /api/v1/stream. */
+  feed: EventFeed;
   log: Logger;
 }
 
@@ -108,24 +112,8 @@ export function createApi(deps: ApiDeps): ApiApp {
   });
   app.use('/api/v1/*', restBodyLimit());
 
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/api/v1/agents',
-      summary: 'List agents, optionally filtered by a label selector',
-      request: { query: z.object({ selector: z.string().max(4096).optional().openapi({ example: 'env=prod,!canary' }) }) },
-      responses: {
-        200: json(z.object({ agents: z.array(AgentSummary), warnings: z.array(z.string()).openapi({ description: 'when a selector matches no agent: why, e.g. a label key no agent has ("did you mean env?")' }) }), 'agents'),
-        400: errors[400],
-        401: errors[401],
-      },
-    }),
-    async (c) => {
-      const selector = c.req.valid('query').selector ?? '';
-      const agents = await fleet.listAgents(selector);
-      return c.json({ agents, warnings: agents.length === 0 && selector.trim() !== '' ? await fleet.whyNoAgentMatches(selector) : [] }, 200);
-    },
-  );
+  // Before /agents/{id}: /agents/facets is not an agent id.
+  addAgentListRoutes(app, fleet);
 
   app.openapi(
     createRoute({
@@ -292,6 +280,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   addApprovalRoutes(app, fleet);
   addCredentialRoutes(app, deps.fleet);
   addRolloutRoutes(app, deps.rollouts);
+  addStreamRoutes(app, { store: deps.store, feed: deps.feed });
 
   const packageView = (p: PackageRecord) => ({ ...p, createdAt: iso(p.createdAt)!, downloadPath: `/api/v1/artifacts/${p.sha256}` });
 

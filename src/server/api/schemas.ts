@@ -6,7 +6,14 @@ import { z } from '@hono/zod-openapi';
 import { CLAIM_PREFIX, MAX_TOKEN_LABELS } from '../auth/label-rules.js';
 
 export const ErrorBody = z
-  .object({ error: z.object({ code: z.string(), message: z.string() }) })
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      selector: z.string().optional().openapi({ description: 'INVALID_SELECTOR only: the selector as given' }),
+      position: z.number().optional().openapi({ description: 'INVALID_SELECTOR only: the 0-based character position where parsing failed' }),
+    }),
+  })
   .openapi('Error');
 
 const Health = z

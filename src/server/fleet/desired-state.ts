@@ -131,13 +131,14 @@ export function compileDesiredState(input: {
   );
 }
 
-export async function loadDesiredState(store: Store): Promise<DesiredState> {
+/** Everything needed to compute what agents are offered; `agentIds` narrows the per-agent revisions read to those agents. */
+export async function loadDesiredState(store: Store, agentIds?: readonly string[]): Promise<DesiredState> {
   const [configs, deployments, revisions, packages, agentRevisions] = await Promise.all([
     store.listConfigs(),
     store.listDeployments(),
     store.rollouts.listRevisions(),
     store.listPackages(),
-    store.rollouts.listAgentRevisions(),
+    store.rollouts.listAgentRevisions(agentIds),
   ]);
   return compileDesiredState({ configs, deployments, revisions, packages, agentRevisions });
 }

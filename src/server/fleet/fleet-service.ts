@@ -5,8 +5,8 @@
  * tells other replicas through the store.
  */
 import type { Logger } from 'pino';
-import type { ConfigFile, ConfigRecord, EventQuery, EventRecord, Store, TokenRecord } from '../store/index.js';
-import { AgentNotFoundError, ConfigNotFoundError, ValidationError } from '../errors.js';
+import type { AgentListStatus, ConfigFile, ConfigRecord, EventQuery, EventRecord, Store, TokenRecord } from '../store/index.js';
+import { AgentNotFoundError, ConfigNotFoundError, InvalidSelectorError, ValidationError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { newTokenRecord } from '../auth/tokens.js';
@@ -18,6 +18,7 @@ import { hashConfigFiles } from './remote-config.js';
 import { loadDesiredState } from './desired-state.js';
 import { matchesSelector, parseSelector, SelectorError, type Selector } from './selector.js';
 import { selectorMismatches } from './selector-hints.js';
+import { agentFacets, listAgentPage, unmatchedRequirements, type AgentListInput } from './agent-list.js';
 
 export interface FleetServiceDeps {
   store: Store;
@@ -32,7 +33,7 @@ function parseOrReject(selector: string): Selector {
   try {
     return parseSelector(selector);
   } catch (e) {
-    if (e instanceof SelectorError) throw new ValidationError(e.message, 'selector');
+    if (e instanceof SelectorError) throw new InvalidSelectorError(e.message, e.selector, e.position);
     throw e;
   }
 }
@@ -51,6 +52,22 @@ export class FleetService {
       .filter((a) => matchesSelector(sel, selectableAttributes(a)))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1))
       .map((a) => agentSummary(a, configs));
+  }
+
+  /**
+   * One server-side page of the fleet (agent-list.ts). When nothing matches
+   * a first page, `warnings` says which requirement alone matches no agent,
+   * counted in the store (the fleet is not read into memory for it).
+   */
+  async listAgentPage(input: Omit<AgentListInput, 'selector'> & { selector: string }) {
+    const selector = parseOrReject(input.selector);
+    const page = await listAgentPage(this.deps.store, { ...input, selector });
+    const warnings = page.total === 0 && !input.cursor ? await unmatchedRequirements(this.deps.store, selector) : [];
+    return { ...page, warnings };
+  }
+
+  agentFacets(filter: { selector: string; q?: string; statuses?: AgentListStatus[] }) {
+    return agentFacets(this.deps.store, { ...filter, selector: parseOrReject(filter.selector) });
   }
 
   /** Why `selector` matches no agent, one sentence per reason (see selectorMismatches); [] when it matches some. */

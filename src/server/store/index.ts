@@ -1,3 +1,4 @@
 /** The store's front door. */
 export type * from './store.js';
 export { openStore, describeDatabase, type OpenStoreOptions } from './open-store.js';
+export { AGENT_LIST_STATUSES, AGENT_SORT_KEYS } from './store.js';

@@ -11,6 +11,11 @@ import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotF
 import { enrollAgentTx } from './enrollment-store.js';
 import type {
   AgentApproval,
+  AgentFacetBounds,
+  AgentFacets,
+  AgentFilter,
+  AgentPage,
+  AgentPageQuery,
   AgentRecord,
   AgentReportPatch,
   AgentTouch,
@@ -31,7 +36,8 @@ import type {
   TokenKind,
   TokenRecord,
 } from './store.js';
-import { json, jobHostRow, newAgentRow, num, patchColumns, toAgent, toConfig, toDeployment, toJob, toJobHost, toPackage, toToken } from './rows.js';
+import { queryAgentFacets, queryAgentPage } from './agent-query.js';
+import { agentRow, json, jobHostRow, newAgentRow, num, patchColumns, toAgent, toConfig, toDeployment, toJob, toJobHost, toPackage, toToken } from './rows.js';
 
 const TOUCH_CHUNK = 500;
 
@@ -151,6 +157,31 @@ export class KyselyStore implements Store {
 
   listAgents(): Promise<AgentRecord[]> {
     return this.run('list agents', async () => (await this.db.selectFrom('agents').selectAll().orderBy('id').execute()).map(toAgent));
+  }
+
+  queryAgents(query: AgentPageQuery): Promise<AgentPage> {
+    return this.run('query agents', async () => {
+      const page = await queryAgentPage(this.db, this.kind, query);
+      if (page.ids.length === 0) return { agents: [], keys: [], total: page.total, hasMore: false };
+      const rows = await this.db.selectFrom('agents').selectAll().where('id', 'in', page.ids).execute();
+      const byId = new Map(rows.map((r) => [r.id, toAgent(r)]));
+      // An agent deleted between the two reads drops out of the page (with its key).
+      const kept = page.ids.map((id, i) => ({ agent: byId.get(id), key: page.keys[i]! })).filter((x) => x.agent !== undefined);
+      return { agents: kept.map((x) => x.agent!), keys: kept.map((x) => x.key), total: page.total, hasMore: page.hasMore };
+    });
+  }
+
+  agentFacets(filter: AgentFilter, bounds: AgentFacetBounds): Promise<AgentFacets> {
+    return this.run('count agent facets', () => queryAgentFacets(this.db, this.kind, filter, bounds));
+  }
+
+  insertAgents(agents: readonly AgentRecord[]): Promise<void> {
+    return this.run('insert agents', async () => {
+      // 20 columns a row: stay under SQLite's and PostgreSQL's bound-parameter limits.
+      for (let i = 0; i < agents.length; i += 1000) {
+        await this.db.insertInto('agents').values(agents.slice(i, i + 1000).map(agentRow)).execute();
+      }
+    });
   }
 
   upsertAgentReport(id: string, patch: AgentReportPatch, at: number): Promise<AgentRecord> {
@@ -385,13 +416,21 @@ export class KyselyStore implements Store {
     });
   }
 
+  listEventIds(afterId: number, limit: number): Promise<number[]> {
+    return this.run('list event ids', async () =>
+      (await this.db.selectFrom('events').select('id').where('id', '>', afterId).orderBy('id').limit(limit).execute()).map((r) => num(r.id)),
+    );
+  }
+
   listEvents(query: EventQuery): Promise<EventRecord[]> {
     return this.run('list events', async () => {
       const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
       let q = this.db.selectFrom('events').selectAll();
       if (query.afterId !== undefined) q = q.where('id', '>', query.afterId);
+      if (query.upToId !== undefined) q = q.where('id', '<=', query.upToId);
       if (query.agentId !== undefined) q = q.where('agent_id', '=', query.agentId);
       if (query.type !== undefined) q = q.where('type', '=', query.type);
+      if (query.typePrefix !== undefined && query.typePrefix !== '') q = q.where(sql<boolean>`type like ${`${query.typePrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`);
       // Without `afterId`, the newest `limit` events; with it, the next `limit` after it. Oldest first either way.
       const rows =
         query.afterId === undefined

@@ -252,6 +252,19 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0015_agent_list_indexes': {
+      async up(db: Kysely<unknown>) {
+        // Keyset pages of the fleet (agent-query.ts) by name and by last seen, each with the id as tie-break.
+        // On PostgreSQL the list compares bytewise (COLLATE "C"): the index must too, or it cannot serve the order.
+        if (dialect === 'postgres') {
+          await sql`create index agents_name_id on agents (name collate "C", id collate "C")`.execute(db);
+          await sql`create index agents_last_seen_id on agents (last_seen_at, id collate "C")`.execute(db);
+        } else {
+          await db.schema.createIndex('agents_name_id').on('agents').columns(['name', 'id']).execute();
+          await db.schema.createIndex('agents_last_seen_id').on('agents').columns(['last_seen_at', 'id']).execute();
+        }
+      },
+    },
   };
 }
 

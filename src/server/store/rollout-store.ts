@@ -244,9 +244,10 @@ export class KyselyRolloutStore implements RolloutStore {
     );
   }
 
-  listAgentRevisions(): Promise<AgentRevisionRecord[]> {
+  listAgentRevisions(agentIds?: readonly string[]): Promise<AgentRevisionRecord[]> {
+    if (agentIds && agentIds.length === 0) return Promise.resolve([]);
     return this.run('list agent revisions', async () =>
-      (await this.db.selectFrom('deployment_agents').selectAll().execute()).map((r) => ({ deployment: r.deployment, agentId: r.agent_id, revision: num(r.revision) })),
+      (await (agentIds ? this.db.selectFrom('deployment_agents').selectAll().where('agent_id', 'in', [...agentIds]) : this.db.selectFrom('deployment_agents').selectAll()).execute()).map((r) => ({ deployment: r.deployment, agentId: r.agent_id, revision: num(r.revision) })),
     );
   }
 

@@ -59,6 +59,32 @@ export function toAgent(r: Selectable<AgentsTable>): AgentRecord {
   };
 }
 
+/** The row for a whole record (bulk inserts). */
+export function agentRow(a: AgentRecord): Insertable<AgentsTable> {
+  return {
+    id: a.id,
+    kind: a.kind,
+    name: a.name,
+    status: a.status,
+    labels: json(a.labels),
+    bound_labels: json(a.boundLabels),
+    enrollment_token_id: a.enrollmentTokenId,
+    approval: a.approval,
+    identifying_attributes: json(a.identifyingAttributes),
+    non_identifying_attributes: json(a.nonIdentifyingAttributes),
+    capabilities: a.capabilities,
+    health: a.health === null ? null : json(a.health),
+    effective_config: a.effectiveConfig === null ? null : json(a.effectiveConfig),
+    remote_config_status: a.remoteConfigStatus === null ? null : json(a.remoteConfigStatus),
+    package_statuses: a.packageStatuses === null ? null : json(a.packageStatuses),
+    credential_hash: a.credentialHash,
+    first_seen_at: a.firstSeenAt,
+    last_seen_at: a.lastSeenAt,
+    last_sequence_num: a.lastSequenceNum,
+    revoked_at: a.revokedAt,
+  };
+}
+
 export function toToken(r: Selectable<Database['tokens']>): TokenRecord {
   return {
     id: r.id,

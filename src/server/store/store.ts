@@ -163,8 +163,68 @@ export interface EventQuery {
   afterId?: number;
   agentId?: string;
   type?: string;
+  /** Only events with id up to this (with `afterId`: a window of ids). */
+  upToId?: number;
+  /** Only events whose type starts with this (`rollout.` for every rollout event). */
+  typePrefix?: string;
   /** Default 100, at most 1000. Newest last. */
   limit?: number;
+}
+
+/** A selector requirement, as fleet/selector.ts parses it; `claim.<key>` names what the agent reports. */
+export type LabelRequirement =
+  | { op: 'eq' | 'neq'; key: string; value: string }
+  | { op: 'in' | 'notin'; key: string; values: readonly string[] }
+  | { op: 'exists' | 'notexists'; key: string };
+
+/** An agent's status as lists and facets show it: pending is approved-not-yet (and not revoked). */
+export type AgentListStatus = 'online' | 'offline' | 'pending' | 'revoked';
+export const AGENT_LIST_STATUSES: readonly AgentListStatus[] = ['online', 'offline', 'pending', 'revoked'];
+export type AgentSortKey = 'name' | 'status' | 'lastSeen' | 'version' | 'os';
+export const AGENT_SORT_KEYS: readonly AgentSortKey[] = ['name', 'status', 'lastSeen', 'version', 'os'];
+
+/** Which agents: all of the selector's requirements, one of the statuses (none: any), and the free text (see agent-query.ts). */
+export interface AgentFilter {
+  requirements: readonly LabelRequirement[];
+  statuses?: readonly AgentListStatus[];
+  /** A part of the name, label value or host name (any case), or the start of the id. */
+  q?: string;
+}
+
+export interface AgentPageQuery extends AgentFilter {
+  sort: AgentSortKey;
+  descending: boolean;
+  /** 1..1000. */
+  limit: number;
+  /** The sort key and id of the last agent of the previous page: this page starts after it. */
+  after?: { key: string | number; id: string };
+}
+
+export interface AgentPage {
+  agents: AgentRecord[];
+  /** The sort key of each agent, in order (the last one makes the next cursor). */
+  keys: (string | number)[];
+  /** Agents matching the filter (all pages). */
+  total: number;
+  /** Whether more agents follow this page. */
+  hasMore: boolean;
+}
+
+export interface AgentFacetBounds {
+  /** Label keys returned, those on most agents first. */
+  maxKeys: number;
+  /** Values per key (and per os / arch / version), most frequent first; at least 4. */
+  maxValues: number;
+}
+
+export interface AgentFacets {
+  total: number;
+  byStatus: Record<string, number>;
+  /** key → value → agents, bounded by AgentFacetBounds. */
+  labels: Record<string, Record<string, number>>;
+  os: Record<string, number>;
+  arch: Record<string, number>;
+  version: Record<string, number>;
 }
 
 /** One published package artifact for one platform. */
@@ -327,7 +387,8 @@ export interface RolloutStore {
   /** Takes or renews the lease on a rollout: true when `owner` holds it until `until`. */
   acquireRolloutLease(id: string, owner: string, now: number, until: number): Promise<boolean>;
   setAgentRevisions(deployment: string, agentIds: string[], revision: number): Promise<void>;
-  listAgentRevisions(): Promise<AgentRevisionRecord[]>;
+  /** Every agent's revisions, or only those of `agentIds`. */
+  listAgentRevisions(agentIds?: readonly string[]): Promise<AgentRevisionRecord[]>;
   setStableRevision(deployment: string, revision: number): Promise<void>;
 }
 
@@ -400,6 +461,18 @@ export interface Store {
   findAgentByCredentialHash(hash: string): Promise<AgentRecord | null>;
   listAgents(): Promise<AgentRecord[]>;
   /**
+   * One page of the agents matching a filter, in (sort key, id) order, and
+   * how many match in all, without reading the others (agent-query.ts).
+   */
+  queryAgents(query: AgentPageQuery): Promise<AgentPage>;
+  /** Counts of the agents matching a filter by status, OS, arch, version and label (bounded). */
+  agentFacets(filter: AgentFilter, bounds: AgentFacetBounds): Promise<AgentFacets>;
+  /**
+   * Inserts agents as they are, in batches (benchmarks, tests and imports).
+   * Throws StoreError if any id exists; a failed batch inserts nothing of it.
+   */
+  insertAgents(agents: readonly AgentRecord[]): Promise<void>;
+  /**
    * Creates the agent if new (status online, given time as first/last seen),
    * otherwise applies the patch. Returns the record after the change.
    * Throws AgentRevokedError for a revoked agent and changes nothing.
@@ -451,6 +524,8 @@ export interface Store {
 
   appendEvents(events: NewEvent[]): Promise<void>;
   listEvents(query: EventQuery): Promise<EventRecord[]>;
+  /** The ids of events after `afterId`, ascending, at most `limit` (the live stream's poll: event-feed.ts). */
+  listEventIds(afterId: number, limit: number): Promise<number[]>;
 
   /**
    * Records a package artifact. The same name+version+platform with the same

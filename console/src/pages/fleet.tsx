@@ -84,7 +84,7 @@ export function FleetPage() {
           <button type="button" className={`count-chip${filter.status === '' ? ' active' : ''}`} onClick={() => setParams({ status: null })}>
             All <strong>{facets.data?.total ?? total}</strong>
           </button>
-          {(['online', 'offline', 'revoked'] as const).map((s) => (
+          {(['online', 'offline', 'pending', 'revoked'] as const).map((s) => (
             <button key={s} type="button" className={`count-chip${filter.status === s ? ' active' : ''}`} aria-pressed={filter.status === s} onClick={() => setParams({ status: filter.status === s ? null : s })}>
               <Status value={s} /> <strong>{facets.data?.byStatus[s] ?? 0}</strong>
             </button>

@@ -5,6 +5,7 @@
  * visits the main pages. Run on purpose (`npm run screenshots:console`,
  * after `npm run build`), not on every test run.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +39,11 @@ try {
   ];
   const agents = [];
   for (const [name, labels] of groups) agents.push(await fleet.startAgent({ name, labels }));
-  for (const a of agents) await fleet.awaitAgent(a, (x) => x.status === 'online', LONG);
+  for (const a of agents) {
+    // A loaded machine can take a while to start an agent process.
+    await eventually(() => (existsSync(join(a.dataDir, 'identity.json')) ? true : undefined), { timeoutMs: LONG, what: `${a.name} started` });
+    await fleet.awaitAgent(a, (x) => x.status === 'online', LONG);
+  }
   const web1 = await agents[0]!.instanceUid();
   await publish(fleet, work, '1.0.0');
   await publish(fleet, work, '1.1.0');
@@ -71,8 +76,10 @@ try {
     await page.locator('.topbar').waitFor({ timeout: LONG });
     for (const [name, path] of pages) {
       await page.goto(fleet.url + path);
-      await page.waitForLoadState('networkidle').catch(() => undefined);
-      await page.waitForTimeout(name === 'agent' ? 6000 : 1500);
+      // The live stream keeps the network busy (no "network idle"): wait for the page's loading states to end.
+      await page.locator('main h1').first().waitFor({ timeout: LONG });
+      await eventually(async () => ((await page.locator('.state[role=status]').count()) === 0 ? true : undefined), { timeoutMs: LONG, what: `${path} loaded` });
+      if (name === 'agent') await page.getByTestId('log-tail').filter({ hasText: 'tick' }).waitFor({ timeout: LONG });
       await page.screenshot({ path: join(OUT, `${name}-${scheme}.png`), fullPage: name !== 'fleet' });
     }
     console.log(`${scheme}: ${pages.length + 1} screenshots in ${OUT}`, browser.errors.filter((e) => !/Failed to load resource/.test(e)));

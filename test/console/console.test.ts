@@ -253,8 +253,9 @@ describe('web console in a real browser', { concurrency: false, skip: missing ??
     const found: string[] = [];
     for (const path of pages) {
       await page.goto(fleet.url + path);
-      await page.locator('.state[role=status]').first().waitFor({ state: 'detached', timeout: LONG }).catch(() => undefined);
-      await page.waitForLoadState('networkidle').catch(() => undefined);
+      // The live stream keeps the network busy: wait for the page's own loading states to end instead.
+      await page.locator('main h1').first().waitFor({ timeout: LONG });
+      await until(async () => (await page.locator('.state[role=status]').count()) === 0, `${path} loaded`);
       await page.addScriptTag({ path: axe });
       const violations = await page.evaluate(async () => {
         const result = await (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, { resultTypes: ['violations'] });

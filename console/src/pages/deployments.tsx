@@ -197,7 +197,8 @@ function Revisions({ deployment: d, writer }: { deployment: Deployment; writer: 
     queryKey: ['deployments', 'revisions', d.name],
     queryFn: async () => {
       try {
-        return await api<{ revisions: Revision[] }>(`/api/v1/deployments/${seg(d.name)}/revisions`);
+        const body = await api<{ revisions: Revision[] } | Revision[]>(`/api/v1/deployments/${seg(d.name)}/revisions`);
+        return { revisions: Array.isArray(body) ? body : body.revisions };
       } catch (err) {
         if (err instanceof ApiError && err.status === 404 && err.code === 'NOT_FOUND' && err.message.startsWith('no route')) return null;
         throw err;
@@ -256,10 +257,11 @@ function Revisions({ deployment: d, writer }: { deployment: Deployment; writer: 
                             title={`Roll back ${d.name} to revision ${r.revision}?`}
                             body={`${r.package}@${r.version} goes out again as a staged rollout under the deployment's rollout policy.`}
                             onConfirm={async () => {
-                              const res = await api<{ rollout?: { id: string } }>(`/api/v1/deployments/${seg(d.name)}/rollback`, { method: 'POST', body: { toRevision: r.revision } });
+                              const res = await api<{ id?: string; rollout?: string | { id: string } }>(`/api/v1/deployments/${seg(d.name)}/rollback`, { method: 'POST', body: { toRevision: r.revision } });
                               await qc.invalidateQueries({ queryKey: ['deployments'] });
                               await qc.invalidateQueries({ queryKey: ['rollouts'] });
-                              if (res.rollout?.id) navigate(`/rollouts/${seg(res.rollout.id)}`);
+                              const rolloutId = typeof res.rollout === 'string' ? res.rollout : (res.rollout?.id ?? res.id);
+                              if (rolloutId) navigate(`/rollouts/${seg(rolloutId)}`);
                             }}
                           />
                         )}

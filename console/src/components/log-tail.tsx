@@ -5,9 +5,11 @@
  */
 import { useEffect, useRef, useState } from 'react';
 import { readSse } from '../api/sse';
-import { qs, seg } from '../api/client';
+import { api, qs, seg } from '../api/client';
 
 const MAX_CHARS = 200_000;
+/** How much recent output to show before following. */
+const TAIL_BYTES = 8 * 1024;
 
 export function LogTail({ agentId, service }: { agentId: string; service: string }) {
   const [text, setText] = useState('');
@@ -19,8 +21,9 @@ export function LogTail({ agentId, service }: { agentId: string; service: string
     const stop = new AbortController();
     setText('');
     setState('connecting');
-    // Start from the recent tail, then follow.
-    readSse(`/api/v1/agents/${seg(agentId)}/services/${seg(service)}/logs/follow${qs({})}`, {
+    const base = `/api/v1/agents/${seg(agentId)}/services/${seg(service)}/logs`;
+    const follow = (stdoutOffset: number | undefined) =>
+    readSse(`${base}/follow${qs({ stdoutOffset })}`, {
       signal: stop.signal,
       onOpen: () => setState('following'),
       onMessage: (m) => {
@@ -42,6 +45,16 @@ export function LogTail({ agentId, service }: { agentId: string; service: string
         setState('error');
         setNote((err as Error).message);
       });
+    // The recent tail of stdout first, then follow from where it ended (an agent too old for offsets: from now).
+    api<{ data: string; nextOffset: number }>(`${base}${qs({ stream: 'stdout', tailBytes: TAIL_BYTES })}`, { signal: stop.signal })
+      .then((tail) => {
+        // A window that starts mid-file starts mid-line: show whole lines only.
+        const whole = tail.nextOffset > tail.data.length ? tail.data.slice(tail.data.indexOf('\n') + 1) : tail.data;
+        setText(whole.slice(-MAX_CHARS));
+        return tail.nextOffset;
+      })
+      .catch(() => undefined)
+      .then((offset) => follow(offset));
     return () => stop.abort();
   }, [agentId, service]);
   useEffect(() => {

@@ -314,7 +314,7 @@ function Attributes({ agent }: { agent: AgentDetail }) {
       </table>
       {files.length > 0 && (
         <details>
-          <summary>Effective config the agent reports ({files.length} files)</summary>
+          <summary>Effective config the agent reports ({files.length === 1 ? '1 file' : `${files.length} files`})</summary>
           {files.map(([name, f]) => (
             <div key={name}>
               <h3 className="mono small">{name}</h3>

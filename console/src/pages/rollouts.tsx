@@ -140,7 +140,7 @@ export function RolloutPage({ id }: { id: string }) {
                 </dd>
                 <dt>Error budget</dt>
                 <dd>
-                  {r.errorBudget.left} of {r.errorBudget.budget} failures left ({r.errorBudget.failed} failed{r.errorBudget.forgiven ? `, ${r.errorBudget.forgiven} forgiven` : ''})
+                  {r.errorBudget.budget === 0 ? 'no failure tolerated' : `${r.errorBudget.left} of ${r.errorBudget.budget} failures left`} ({r.errorBudget.failed} failed{r.errorBudget.forgiven ? `, ${r.errorBudget.forgiven} forgiven` : ''})
                   <meter min={0} max={Math.max(1, r.errorBudget.budget)} value={r.errorBudget.left} low={Math.max(1, r.errorBudget.budget) * 0.34} optimum={Math.max(1, r.errorBudget.budget)} aria-label="Error budget left" />
                 </dd>
                 <dt>Started by</dt>
@@ -162,7 +162,7 @@ export function RolloutPage({ id }: { id: string }) {
                 {r.stages.map((s) => (
                   <li key={s.index} className={s.index === r.stage.index && !finished ? 'current' : s.index < r.stage.index || finished ? 'done' : ''}>
                     <div className="stage-head">
-                      <strong>{s.name}</strong> <span className="muted">{s.total} agents</span>
+                      <strong>{s.name}</strong> <span className="muted">{s.total === 1 ? '1 agent' : `${s.total} agents`}</span>
                       {s.index === r.stage.index && !finished && <span className="chip">current</span>}
                     </div>
                     <Bar counts={s.counts} total={s.total} />
@@ -192,7 +192,7 @@ export function RolloutPage({ id }: { id: string }) {
                       <td>
                         <Link href={`/agents/${seg(a.id)}`}>{a.name}</Link>
                       </td>
-                      <td className="num">{a.stage}</td>
+                      <td>{r.stages[a.stage]?.name ?? a.stage}</td>
                       <td>
                         <Status value={a.state} />
                       </td>

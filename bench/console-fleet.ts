@@ -85,7 +85,15 @@ export async function consoleFleetBench(argv: string[]): Promise<void> {
       await page.locator('.vbody .vrow').first().waitFor({ timeout: 120_000 });
       filterChange.push(Date.now() - t);
     }
-    console.log(JSON.stringify({ agents: count, runs, firstRenderMs: { median: median(firstRender), all: firstRender }, filterChangeMs: { median: median(filterChange), all: filterChange } }));
+    // The same requests from Node: how much of the page's time is the server's.
+    const timed = async (path: string) => {
+      const t = Date.now();
+      const res = await fetch(url + path, { headers: { authorization: `Bearer ${token}` } });
+      await res.text();
+      return Date.now() - t;
+    };
+    const api = { firstPage: median(await Promise.all([0, 1, 2].map(() => timed('/api/v1/agents?limit=500&sort=name')))), facets: median([await timed('/api/v1/agents/facets'), await timed('/api/v1/agents/facets'), await timed('/api/v1/agents/facets')]), searchPage: await timed('/api/v1/agents?limit=500&sort=name&q=host-00004') };
+    console.log(JSON.stringify({ agents: count, runs, apiMs: api, firstRenderMs: { median: median(firstRender), all: firstRender }, filterChangeMs: { median: median(filterChange), all: filterChange } }));
   } finally {
     await browser?.close();
     await server?.stop();

@@ -9,7 +9,7 @@ import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import { api, qs } from './api/client';
 import type { Agent, AgentList, Facets } from './api/types';
 
-export const PAGE_SIZE = 500;
+export const PAGE_SIZE = 200;
 export type SortKey = 'name' | '-name' | 'lastSeen' | '-lastSeen' | 'status' | '-status';
 
 export interface FleetFilter {

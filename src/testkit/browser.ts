@@ -32,7 +32,8 @@ export class Browser {
     private readonly profile: string,
   ) {}
 
-  static async launch(opts: { colorScheme?: 'light' | 'dark' } = {}): Promise<Browser> {
+  /** `bypassCSP` (default true) lets tests inject axe-core; pass false to run the console under its real Content-Security-Policy. */
+  static async launch(opts: { colorScheme?: 'light' | 'dark'; bypassCSP?: boolean } = {}): Promise<Browser> {
     const profile = await mkdtemp(join(tmpdir(), 'corral-chromium-'));
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -41,7 +42,7 @@ export class Browser {
       viewport: { width: 1440, height: 900 },
       colorScheme: opts.colorScheme ?? 'light',
       // Tests inject axe-core as a script tag; what the console renders is checked without the CSP's help.
-      bypassCSP: true,
+      bypassCSP: opts.bypassCSP ?? true,
     });
     return new Browser(context, profile);
   }

@@ -184,6 +184,26 @@ describe('web console in a real browser', { concurrency: false, skip: missing ??
     await until(async () => /succeeded/.test(await exec.innerText()), 'the job succeeded');
   });
 
+  it('creates a deployment from the form, with mistakes shown beside their fields', async () => {
+    await page.goto(fleet.url + '/deployments/new');
+    await page.fill('#f-name', 'Not A Name');
+    await page.fill('#f-selector', 'env in (');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.locator('#f-name-error').waitFor({ timeout: LONG });
+    await page.locator('#f-package-error').waitFor({ timeout: LONG });
+    await until(async () => (await page.locator('#f-selector-error').count()) === 1, 'the selector parse error beside the selector');
+
+    await page.fill('#f-name', 'hello-idle');
+    await page.selectOption('#f-package', 'hello');
+    await page.selectOption('#f-version', '1.0.0');
+    await page.fill('#f-selector', 'role=nothing');
+    await until(async () => /0 agents match now/.test(await page.locator('form').innerText()), 'the live count of matching agents');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('heading', { name: 'hello-idle' }).waitFor({ timeout: LONG });
+    const stored = await fleet.api<{ package: string; version: string; selector: string }>('GET', '/api/v1/deployments/hello-idle');
+    assert.deepEqual([stored.status, stored.body.package, stored.body.version, stored.body.selector], [200, 'hello', '1.0.0', 'role=nothing']);
+  });
+
   it('promotes a rollout waiting in the inbox; pauses, resumes and aborts another', async () => {
     const deploy = async (version: string, minHealthySeconds: number) => {
       const changed = await fleet.api('POST', '/api/v1/deployments', {
@@ -264,6 +284,23 @@ describe('web console in a real browser', { concurrency: false, skip: missing ??
       for (const v of violations) found.push(`${path}: ${v}`);
     }
     assert.deepEqual(found, []);
+  });
+
+  it('works under its own Content-Security-Policy (no inline script or style needed)', async () => {
+    const strict = await Browser.launch({ bypassCSP: false });
+    try {
+      const p = await strict.page();
+      await p.goto(fleet.url + '/');
+      await p.fill('#token', fleet.adminToken);
+      await p.click('button[type=submit]');
+      await until(async () => (await p.locator('.vbody .vrow').count()) > 0, 'the fleet under the CSP');
+      await p.goto(`${fleet.url}/agents/${ids['web-1']}`);
+      await p.getByRole('heading', { name: 'web-1' }).waitFor({ timeout: LONG });
+      await until(async () => (await p.locator('.uplot').count()) > 0, 'the charts drawn under the CSP');
+      assert.deepEqual(strict.errors.filter((e) => /Content Security Policy|Refused to/i.test(e)), []);
+    } finally {
+      await strict.close();
+    }
   });
 
   it('raised no script errors in the pages', () => {

@@ -97,7 +97,11 @@ describe('web console in a real browser', { concurrency: false, skip: missing ??
     await page.getByRole('heading', { name: 'Fleet' }).waitFor({ timeout: LONG });
     assert.ok(!page.url().includes(fleet.adminToken), 'the token is not in the URL');
     assert.match(page.url(), /status=online/, 'the page asked for is kept through the sign-in');
-    const stored = await page.evaluate(() => ({ session: Object.values(sessionStorage), local: Object.values(localStorage) }));
+    // (In the page: DOM globals, reached through globalThis since this file is typed for Node.)
+    const stored = await page.evaluate(() => {
+      const g = globalThis as unknown as { sessionStorage: Record<string, string>; localStorage: Record<string, string> };
+      return { session: Object.values(g.sessionStorage), local: Object.values(g.localStorage) };
+    });
     assert.ok(stored.session.includes(fleet.adminToken));
     assert.ok(!stored.local.some((v) => v.includes(fleet.adminToken)));
   });
@@ -171,7 +175,7 @@ describe('web console in a real browser', { concurrency: false, skip: missing ??
     await until(async () => (await tail.innerText()).includes(`tick`) && (await tail.innerText()).includes(XSS), 'the log line with its markup as text');
     await page.goto(`${fleet.url}/fleet?q=${encodeURIComponent('img')}`);
     await until(async () => (await rowTexts()).some((r) => r.includes(XSS)), 'the name shown literally in the fleet');
-    const injected = await page.evaluate(() => ({ imgs: document.querySelectorAll('img[src="x"]').length, xss: (window as unknown as { __xss?: number }).__xss ?? null }));
+    const injected = { imgs: await page.locator('img[src="x"]').count(), xss: await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss ?? null) };
     assert.deepEqual(injected, { imgs: 0, xss: null });
   });
 
@@ -278,7 +282,8 @@ describe('web console in a real browser', { concurrency: false, skip: missing ??
       await until(async () => (await page.locator('.state[role=status]').count()) === 0, `${path} loaded`);
       await page.addScriptTag({ path: axe });
       const violations = await page.evaluate(async () => {
-        const result = await (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, { resultTypes: ['violations'] });
+        const g = globalThis as unknown as { document: unknown; axe: { run: (ctx: unknown, opts: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } };
+        const result = await g.axe.run(g.document, { resultTypes: ['violations'] });
         return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
       });
       for (const v of violations) found.push(`${path}: ${v}`);

@@ -253,6 +253,26 @@ describe('web console in a real browser', { concurrency: false, skip: missing ??
     await until(async () => (await state()) === 'aborted', 'the rollout aborted');
   });
 
+  it('diffs two revisions and rolls back to one from the history as a rollout', async () => {
+    await page.goto(fleet.url + '/deployments/hello');
+    const history = page.getByRole('region', { name: 'Revision history' });
+    await until(async () => (await history.getByRole('row').count()) >= 4, 'three revisions listed');
+    // Compare revision 1 (1.0.0) with 2 (1.1.0).
+    await history.getByRole('row', { name: /^1 / }).getByLabel('from').check();
+    await history.getByRole('row', { name: /^2 / }).getByLabel('to').check();
+    const diff = history.getByLabel('Differences between the revisions');
+    await until(async () => /- version: 1\.0\.0[\s\S]*\+ version: 1\.1\.0/.test(await diff.innerText()), 'the version change in the diff');
+
+    await history.getByRole('button', { name: 'Roll back to 2' }).click();
+    const dialog = page.locator('dialog[open]');
+    await dialog.waitFor({ timeout: LONG });
+    await dialog.getByRole('button', { name: 'Roll back to 2' }).click();
+    await page.getByRole('heading', { name: /Rollback of hello/ }).waitFor({ timeout: LONG });
+    await until(async () => (await page.locator('.page-head .status').first().innerText()) === 'succeeded', 'the rollback to revision 2 succeeding');
+    const d = await fleet.api<{ version: string }>('GET', '/api/v1/deployments/hello');
+    assert.equal(d.body.version, '1.1.0');
+  });
+
   it('shows a killed agent offline without a reload', async () => {
     await page.goto(fleet.url + '/fleet?selector=role%3Ddb');
     await until(async () => /online/.test((await rowTexts())[0] ?? ''), 'db-1 online');

@@ -8,6 +8,7 @@ const TONES: Record<string, 'ok' | 'warn' | 'bad' | 'info' | 'muted'> = {
   offline: 'bad', failed: 'bad', unhealthy: 'bad', revoked: 'muted', aborted: 'muted', 'rolled-back': 'warn', backoff: 'bad',
   paused: 'warn', pending: 'info', updating: 'info', applying: 'info', starting: 'info', stopping: 'info', waiting: 'warn',
   stopped: 'muted', skipped: 'muted', none: 'muted',
+  same: 'ok', changed: 'warn', missing: 'bad', extra: 'info',
 };
 
 export function tone(word: string): string {

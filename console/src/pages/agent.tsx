@@ -5,7 +5,7 @@
  */
 import { useMemo, useState, type FormEvent } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { api, qs, seg } from '../api/client';
+import { ApiError, api, qs, seg } from '../api/client';
 import type { AgentDetail, FleetEvent, Service } from '../api/types';
 import { Status } from '../components/status';
 import { Time, bytes, duration } from '../components/time';
@@ -13,6 +13,7 @@ import { Query } from '../components/states';
 import { Chart } from '../components/chart';
 import { JobOutput, splitCommand } from '../components/job-output';
 import { LogTail } from '../components/log-tail';
+import { diffLines } from '../diff';
 import { Link } from '../components/link';
 import { useQueryState } from '../router';
 import { useLive } from '../live';
@@ -76,6 +77,7 @@ export function AgentPage({ id }: { id: string }) {
             <Labels agent={a} />
             <Services agent={a} />
             <Exec agent={a} />
+            <ConfigDiff agent={a} />
             <Attributes agent={a} />
             <AgentEvents id={a.id} />
           </>
@@ -357,6 +359,70 @@ function AgentEvents({ id }: { id: string }) {
                   ))}
               </tbody>
             </table>
+          )
+        }
+      </Query>
+    </section>
+  );
+}
+
+interface ConfigFile {
+  contentType: string;
+  body: string;
+}
+
+interface ConfigDiffBody {
+  configNames: string[];
+  effectiveReported: boolean;
+  files: { name: string; state: 'same' | 'changed' | 'missing' | 'extra'; desired: ConfigFile | null; effective: ConfigFile | null }[];
+}
+
+/** What the server offers the agent against what it reports running, file by file (GET /api/v1/agents/{id}/config-diff). */
+function ConfigDiff({ agent }: { agent: AgentDetail }) {
+  const q = useQuery({
+    queryKey: ['agent', agent.id, 'config-diff'],
+    queryFn: async () => {
+      try {
+        return await api<ConfigDiffBody>(`/api/v1/agents/${seg(agent.id)}/config-diff`);
+      } catch (err) {
+        // A server without the diff: the Description section still shows the effective config.
+        if (err instanceof ApiError && err.status === 404 && err.message.startsWith('no route')) return null;
+        throw err;
+      }
+    },
+  });
+  if (q.data === null) return null;
+  return (
+    <section className="panel" aria-labelledby="config-title">
+      <h2 id="config-title">Config: desired against running</h2>
+      <Query q={q} what="the config diff">
+        {(d) =>
+          d === null || d.files.length === 0 ? (
+            <p className="muted">No config is offered to this agent, and it reports none.</p>
+          ) : (
+            <>
+              <p className="muted small">
+                From {d.configNames.join(', ') || 'nothing'}
+                {d.effectiveReported ? '' : ' · the agent reports no effective config'}
+              </p>
+              {d.files.map((f) => (
+                <details key={f.name} open={f.state !== 'same'}>
+                  <summary>
+                    <span className="mono">{f.name}</span> <Status value={f.state} label={f.state === 'missing' ? 'offered, not running' : f.state === 'extra' ? 'running, not offered' : f.state} />
+                  </summary>
+                  <pre className="diff">
+                    {diffLines(f.effective?.body ?? '', f.desired?.body ?? '').map((l, i) => (
+                      <span key={i} className={`diff-${l.kind}`}>
+                        {l.kind === 'add' ? '+ ' : l.kind === 'del' ? '- ' : '  '}
+                        {l.text}
+                        {'\n'}
+                      </span>
+                    ))}
+                  </pre>
+                </details>
+              ))}
+              <p className="muted small">- running on the agent, + offered by the server</p>
+            </>
           )
         }
       </Query>

@@ -113,7 +113,7 @@ after(() => api.stop());
 beforeEach(async () => {
   api.routes.clear();
   api.requests.length = 0;
-  api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, WEB2], warnings: [] } });
+  api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, WEB2], total: 2, nextCursor: null, warnings: [] } });
   if (dir) await rm(dir, { recursive: true, force: true });
   dir = await mkdtemp(join(tmpdir(), 'corral-cli-'));
   out = '';
@@ -252,7 +252,7 @@ describe('agent ids', () => {
   });
 
   it('refuses a name two agents share, listing them with their ids', async () => {
-    api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, { ...WEB2, name: 'web-1' }], warnings: [] } });
+    api.on('GET /api/v1/agents', { status: 200, body: { agents: [WEB1, { ...WEB2, name: 'web-1' }], total: 2, nextCursor: null, warnings: [] } });
     assert.equal(await run('services', 'web-1'), 1);
     assert.match(err, /"web-1" is the name of 2 agents: 0190f3a2-7c41-7d2e-9a55-82c407ff8cb7 \(web-1\), 0190f3a2-7c41-7f00-8b11-5d6e7f809102 \(web-1\); give the id instead \(AMBIGUOUS\)/);
     assert.equal(api.requests.length, 1, 'only the list was fetched');
@@ -276,7 +276,7 @@ describe('agent ids', () => {
 
   it('prints the raw API JSON with -o json', async () => {
     assert.equal(await run('agents', '-o', 'json'), 0, err);
-    assert.deepEqual(JSON.parse(out), { agents: [WEB1, WEB2], warnings: [] });
+    assert.deepEqual(JSON.parse(out), { agents: [WEB1, WEB2], total: 2, nextCursor: null, warnings: [] });
   });
 });
 
@@ -386,7 +386,7 @@ describe('corral config status --wait', () => {
 describe('credentials', () => {
   it('login checks the token, saves it with mode 0600, and later commands use it', async () => {
     io.env = {};
-    api.on('GET /api/v1/agents', (req) => (req.authorization === 'Bearer good' ? { status: 200, body: { agents: [], warnings: [] } } : apiError(401, 'UNAUTHENTICATED', 'invalid or revoked admin token')));
+    api.on('GET /api/v1/agents', (req) => (req.authorization === 'Bearer good' ? { status: 200, body: { agents: [], total: 0, nextCursor: null, warnings: [] } } : apiError(401, 'UNAUTHENTICATED', 'invalid or revoked admin token')));
     assert.equal(await run('login', '--server', `${api.url}/`, '--token', 'bad'), 4);
     assert.match(err, /refused the token/);
     assert.equal(await run('login', '--server', api.url, '--token', 'good'), 0, err);
@@ -404,7 +404,7 @@ describe('credentials', () => {
 
   it('never sends the saved token to another server', async () => {
     io.env = {};
-    api.on('GET /api/v1/agents', { status: 200, body: { agents: [], warnings: [] } });
+    api.on('GET /api/v1/agents', { status: 200, body: { agents: [], total: 0, nextCursor: null, warnings: [] } });
     await saveLogin({ version: 1, server: 'http://elsewhere.example:4320', token: 'secret' });
     assert.equal(await run('agents', '--server', api.url), 0, err);
     assert.equal(lastRequest().authorization, undefined);
@@ -531,9 +531,9 @@ describe("the fake API's answers", () => {
   });
 
   it('catches an answer the server would not give', () => {
-    assert.deepEqual(doc.problems('GET', '/api/v1/agents', 200, { agents: [WEB1], warnings: [] }), []);
-    assert.match(doc.problems('GET', '/api/v1/agents', 200, { agents: [{ ...WEB1, status: 'sleeping' }], warnings: [] }).join('\n'), /agents\.0\.status/);
-    assert.match(doc.problems('GET', '/api/v1/agents', 200, { agents: [{ ...WEB1, nickname: 'x' }], warnings: [] }).join('\n'), /agents\.0/);
+    assert.deepEqual(doc.problems('GET', '/api/v1/agents', 200, { agents: [WEB1], total: 1, nextCursor: null, warnings: [] }), []);
+    assert.match(doc.problems('GET', '/api/v1/agents', 200, { agents: [{ ...WEB1, status: 'sleeping' }], total: 1, nextCursor: null, warnings: [] }).join('\n'), /agents\.0\.status/);
+    assert.match(doc.problems('GET', '/api/v1/agents', 200, { agents: [{ ...WEB1, nickname: 'x' }], total: 1, nextCursor: null, warnings: [] }).join('\n'), /agents\.0/);
     assert.deepEqual(doc.problems('GET', '/api/v1/agentz', 200, {}), ['the server has no route GET /api/v1/agentz']);
   });
 });

@@ -131,6 +131,16 @@ export class AgentTimeoutError extends CorralError {
   }
 }
 
+export class RevisionNotFoundError extends CorralError {
+  constructor(
+    readonly deployment: string,
+    readonly revision: number,
+    known: number[],
+  ) {
+    super('REVISION_NOT_FOUND', `deployment ${deployment} has no revision ${revision}${known.length > 0 ? ` (it has ${known.length <= 20 ? known.sort((a, b) => a - b).join(', ') : `1 to ${Math.max(...known)}`})` : ''}`);
+  }
+}
+
 export class RolloutNotFoundError extends CorralError {
   constructor(readonly rollout: string) {
     super('ROLLOUT_NOT_FOUND', `rollout ${rollout} not found`);

@@ -74,7 +74,8 @@ export class TestAgent {
         const identity = JSON.parse(await readFile(join(this.dataDir, 'identity.json'), 'utf8')) as { instanceUid: string };
         return identity.instanceUid;
       },
-      { what: `${this.name} identity.json` },
+      // The agent process starts slowly on a loaded machine.
+      { timeoutMs: 30_000, what: `${this.name} identity.json` },
     );
   }
 

@@ -1,7 +1,7 @@
 /**
- * REST for the fleet list: `GET /api/v1/agents` (everything at once, as the
+ * REST for the fleet list and an agent's config diff: `GET /api/v1/agents` (everything at once, as the
  * CLI reads it, or one server-side page of it) and `GET
- * /api/v1/agents/facets` (counts for the console's filters).
+ * /api/v1/agents/facets` (counts for the console's filters), `GET /api/v1/agents/{id}/config-diff`.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ApiApp } from './api-env.js';
@@ -10,7 +10,7 @@ import { ValidationError } from '../errors.js';
 import { AGENT_LIST_STATUSES, AGENT_SORT_KEYS, type AgentListStatus } from '../store/index.js';
 import { MAX_AGENT_PAGE, MAX_CURSOR_CHARS, MAX_FACET_KEYS, MAX_FACET_VALUES } from '../fleet/agent-list.js';
 import { errors, json } from './openapi-helpers.js';
-import { AgentSummary } from './schemas.js';
+import { AgentConfigStatus, AgentSummary } from './schemas.js';
 
 const MAX_Q_CHARS = 256;
 
@@ -44,6 +44,24 @@ const AgentFacets = z
     version: Count.openapi({ description: `agent version (service.version) → agents; the ${MAX_FACET_VALUES} most frequent` }),
   })
   .openapi('AgentFacets');
+
+const ConfigFile = z.object({ contentType: z.string(), body: z.string() });
+const ConfigDiff = z
+  .object({
+    agentId: z.string(),
+    config: AgentConfigStatus,
+    configNames: z.array(z.string()).openapi({ description: 'the named configs and deployments (deployment/<name>@<revision>) merged into what is offered' }),
+    effectiveReported: z.boolean().openapi({ description: 'false: the agent reports no effective config (not every OpAMP agent does); every offered file then shows as missing' }),
+    files: z.array(
+      z.object({
+        name: z.string(),
+        state: z.enum(['same', 'changed', 'missing', 'extra']).openapi({ description: 'same; changed; missing: offered, not running; extra: running, not offered' }),
+        desired: ConfigFile.nullable().openapi({ description: 'what the server offers' }),
+        effective: ConfigFile.nullable().openapi({ description: 'what the agent reports running' }),
+      }),
+    ),
+  })
+  .openapi('ConfigDiff');
 
 function statusesOf(input: string | string[] | undefined): AgentListStatus[] | undefined {
   if (input === undefined) return undefined;
@@ -91,6 +109,17 @@ export function addAgentListRoutes(app: ApiApp, fleet: FleetService): void {
       const page = await fleet.listAgentPage({ selector, q: q.q, statuses: statusesOf(q.status), sort: q.sort, limit: q.limit ?? 100, cursor: q.cursor });
       return c.json(page, 200);
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/agents/{id}/config-diff',
+      summary: 'Desired against effective config: what the server offers the agent, file by file, against what it reports running',
+      request: { params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }) },
+      responses: { 200: json(ConfigDiff, 'the diff'), ...errors },
+    }),
+    async (c) => c.json(await fleet.configDiff(c.req.valid('param').id), 200),
   );
 
   app.openapi(

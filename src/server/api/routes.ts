@@ -14,6 +14,7 @@ import { addDeploymentRoutes } from './deployment-routes.js';
 import { addAgentDeleteRoute } from './agent-delete-route.js';
 import { addAgentListRoutes } from './agent-list-routes.js';
 import { addStreamRoutes } from './stream-routes.js';
+import { addRevisionRoutes } from './revision-routes.js';
 import type { EventFeed } from '../event-feed.js';
 import { addImperativeRoutes } from './imperative-routes.js';
 import { addJobRoutes } from './job-routes.js';
@@ -280,6 +281,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   addApprovalRoutes(app, fleet);
   addCredentialRoutes(app, deps.fleet);
   addRolloutRoutes(app, deps.rollouts);
+  addRevisionRoutes(app, deps.rollouts);
   addStreamRoutes(app, { store: deps.store, feed: deps.feed });
 
   const packageView = (p: PackageRecord) => ({ ...p, createdAt: iso(p.createdAt)!, downloadPath: `/api/v1/artifacts/${p.sha256}` });

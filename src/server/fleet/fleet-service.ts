@@ -15,6 +15,7 @@ import { MAX_OPERATOR_LABELS } from '../auth/label-rules.js';
 import { selectableAttributes } from './agent-labels.js';
 import { agentDetail, agentSummary, configState } from './agent-view.js';
 import { hashConfigFiles } from './remote-config.js';
+import { diffConfigFiles } from './config-diff.js';
 import { loadDesiredState } from './desired-state.js';
 import { matchesSelector, parseSelector, SelectorError, type Selector } from './selector.js';
 import { selectorMismatches } from './selector-hints.js';
@@ -82,6 +83,24 @@ export class FleetService {
     const agent = await this.deps.store.getAgent(id);
     if (!agent) throw new AgentNotFoundError(id);
     return agentDetail(agent, await this.compiledConfigs());
+  }
+
+  /**
+   * What the server offers an agent against what it reports running, file
+   * by file, with the config status (config-diff.ts). Throws AgentNotFoundError.
+   */
+  async configDiff(id: string) {
+    const agent = await this.deps.store.getAgent(id);
+    if (!agent) throw new AgentNotFoundError(id);
+    const state = await loadDesiredState(this.deps.store, [id]);
+    const { desired } = state.forAgent(id, selectableAttributes(agent));
+    return {
+      agentId: id,
+      config: configState(agent, state),
+      configNames: desired?.configNames ?? [],
+      effectiveReported: agent.effectiveConfig !== null,
+      files: diffConfigFiles(desired, agent.effectiveConfig),
+    };
   }
 
   /** Sets (string) or removes (null) operator labels, keeping the others. */

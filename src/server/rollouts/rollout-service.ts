@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { AgentRecord, DeploymentRecord, RevisionRecord, RolloutAgentRecord, RolloutRecord, Store } from '../store/index.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
-import { RolloutNotFoundError, RolloutStateError, DeploymentNotFoundError } from '../errors.js';
+import { RolloutNotFoundError, RolloutStateError, DeploymentNotFoundError, RevisionNotFoundError } from '../errors.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
 import { deploymentTargets } from '../fleet/corral-agents.js';
 import { amountOf, atOncePolicy, mergePolicy, RolloutPolicySchema, type RolloutPolicy, type RolloutPolicyInput } from './policy.js';
@@ -183,30 +183,55 @@ export class RolloutService {
   }
 
   /**
-   * Restores the deployment's stable revision (the last one fully rolled out
-   * and healthy), through the same stages or at once. A rollout still going
-   * is finished as rolled back.
+   * Restores an earlier revision of a deployment: its stable revision (the
+   * last one fully rolled out and healthy) by default, through the same
+   * stages or at once, with failures pausing it and no manual promote; or,
+   * with `toRevision`, any revision it has had, as a rollout under the
+   * deployment's own policy (its stages, promote and error budget; staged
+   * unless `mode` says at once). A rollout still going is finished as
+   * rolled back. Throws DeploymentNotFoundError, RevisionNotFoundError, and
+   * RolloutStateError when there is nothing to go back to.
    */
-  async rollback(deploymentName: string, actor: string, opts: { mode?: 'staged' | 'at-once'; reason?: string } = {}): Promise<RolloutRecord> {
+  async rollback(deploymentName: string, actor: string, opts: { mode?: 'staged' | 'at-once'; reason?: string; toRevision?: number } = {}): Promise<RolloutRecord> {
     const { store } = this.deps;
     const d = await store.getDeployment(deploymentName);
     if (!d) throw new DeploymentNotFoundError(deploymentName);
-    if (d.stableRevision === null) throw new RolloutStateError(`deployment ${d.name} has no stable revision to roll back to (no rollout of it has completed)`);
-    const stable = (await store.rollouts.listRevisions(d.name)).find((r) => r.revision === d.stableRevision)!;
+    const revisions = await store.rollouts.listRevisions(d.name);
     const base = this.policyFor(d);
-    const mode = opts.mode ?? base.rollback;
-    const policy: RolloutPolicy = { ...(mode === 'at-once' ? atOncePolicy(base) : base), onFailure: 'pause', promote: 'auto' };
+    let target: RevisionRecord;
+    let policy: RolloutPolicy;
+    if (opts.toRevision !== undefined) {
+      const found = revisions.find((r) => r.revision === opts.toRevision);
+      if (!found) throw new RevisionNotFoundError(d.name, opts.toRevision, revisions.map((r) => r.revision));
+      const active = (await store.rollouts.listRollouts(d.name, 1)).find((r) => !FINISHED_STATES.includes(r.state as RolloutState));
+      if (found.revision === d.revision && !active) throw new RolloutStateError(`deployment ${d.name} is at revision ${d.revision} already`);
+      target = found;
+      policy = (opts.mode ?? 'staged') === 'at-once' ? atOncePolicy(base) : base;
+    } else {
+      if (d.stableRevision === null) throw new RolloutStateError(`deployment ${d.name} has no stable revision to roll back to (no rollout of it has completed)`);
+      target = revisions.find((r) => r.revision === d.stableRevision)!;
+      const mode = opts.mode ?? base.rollback;
+      policy = { ...(mode === 'at-once' ? atOncePolicy(base) : base), onFailure: 'pause', promote: 'auto' };
+    }
     const active = (await store.rollouts.listRollouts(d.name, 20)).filter((r) => !FINISHED_STATES.includes(r.state as RolloutState));
     const now = this.deps.clock.now();
     const reason = opts.reason ?? `rolled back by ${actor}`;
     for (const r of active) await store.rollouts.updateRollout(r.id, { state: 'rolled-back', reason, finishedAt: now, updatedAt: now }, [r.state]);
-    const deployment = { ...d, package: stable.package, version: stable.version, values: stable.values, revision: stable.revision, updatedAt: now };
-    const { rollout, agents } = await this.newRollout(d, 'rollback', d.revision, stable.revision, policy, actor);
+    const deployment = { ...d, package: target.package, version: target.version, values: target.values, revision: target.revision, updatedAt: now };
+    const { rollout, agents } = await this.newRollout(d, 'rollback', d.revision, target.revision, policy, actor);
     await store.rollouts.commitChange({ deployment, rollout, agents });
-    this.deps.events.record('rollout.rolled-back', null, { deployment: d.name, rollouts: active.map((r) => r.id), actor, reason, toRevision: stable.revision });
-    this.deps.log.warn({ deployment: d.name, toRevision: stable.revision, actor, reason }, 'rolling back');
+    this.deps.events.record('rollout.rolled-back', null, { deployment: d.name, rollouts: active.map((r) => r.id), actor, reason, toRevision: target.revision, rollout: rollout.id });
+    this.deps.log.warn({ deployment: d.name, toRevision: target.revision, actor, reason }, 'rolling back');
     this.deps.kick();
     return rollout;
+  }
+
+  /** A deployment's revisions, newest first, with which is current and which stable. Throws DeploymentNotFoundError. */
+  async revisions(deploymentName: string): Promise<{ deployment: DeploymentRecord; revisions: RevisionRecord[] }> {
+    const d = await this.deps.store.getDeployment(deploymentName);
+    if (!d) throw new DeploymentNotFoundError(deploymentName);
+    const revisions = await this.deps.store.rollouts.listRevisions(d.name);
+    return { deployment: d, revisions: [...revisions].sort((a, b) => b.revision - a.revision) };
   }
 
   /** What `rollout status` shows: stages with per-state counts, the error budget, the reason for a pause. */

@@ -1,7 +1,7 @@
 /**
- * Who the session is: `GET /api/v1/me` once users and roles exist. Until
- * then a server without it answers 404 and the token, already checked, is
- * the built-in admin. `can()` is where the console hides actions a role
+ * Who the session is: `GET /api/v1/whoami` (users and roles: viewer,
+ * operator, admin). A server without it answers 404 and the token, already
+ * checked, is the built-in admin. `can()` is where the console hides actions a role
  * forbids; today's admin may do everything.
  */
 import { useQuery } from '@tanstack/react-query';
@@ -13,7 +13,7 @@ const BUILTIN_ADMIN: Me = { name: 'admin', roles: [{ role: 'admin', selector: ''
 /** Checks a token (401 rejects it) and says whose it is. */
 export async function whoIs(token?: string): Promise<Me> {
   try {
-    return await api<Me>('/api/v1/me', { token });
+    return await api<Me>('/api/v1/whoami', { token });
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 404)) throw err;
   }

@@ -9,6 +9,8 @@ const zone = (target, from, message) => ({ target, from, message });
 const layerZones = (forbidTestkit) => {
   const t = forbidTestkit ? ['src/testkit'] : [];
   return [
+    zone('console', ['src'], 'the console talks to the server only over HTTP (the public REST API)'),
+    zone('src', ['console'], 'the server does not import the console; it serves its built files'),
     zone('src/protocol', ['src/server', 'src/agent', 'src/cli', 'src/bin', 'src/testkit'], 'protocol/ is the bottom layer: it imports no other part'),
     zone('src/systemd', ['src/protocol', 'src/server', 'src/agent', 'src/cli', 'src/bin', 'src/testkit'], 'systemd/ (unit files, shared by the agent and server installs) imports no other part'),
     zone('src/agent', ['src/server', 'src/cli', 'src/bin', ...t], 'the agent talks to the server only over OpAMP'),
@@ -24,9 +26,9 @@ export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'src/protocol/gen/**', 'web/dist/**', '.bench-out/**'] },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     plugins: { 'import-x': importX },
-    settings: { 'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })] },
+    settings: { 'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['./tsconfig.json', './console/tsconfig.json'], noWarnOnMultipleProjects: true })] },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
@@ -56,6 +58,18 @@ export default tseslint.config(
     ignores: ['src/agent/**/*.test.ts'],
     rules: {
       'no-restricted-globals': ['error', { name: 'fetch', message: 'use request() from src/agent/http-request.ts: fetch() needs WebAssembly, which the agent runs without (--lite-mode)' }],
+    },
+  },
+  {
+    // The console renders what agents and users send as text: no raw HTML, ever.
+    files: ['console/**/*.tsx', 'console/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "JSXAttribute[name.name='dangerouslySetInnerHTML']", message: 'render agent and user data as text, never as HTML' },
+        { selector: "AssignmentExpression[left.property.name=/^(innerHTML|outerHTML)$/]", message: 'render agent and user data as text, never as HTML' },
+        { selector: "CallExpression[callee.property.name='insertAdjacentHTML']", message: 'render agent and user data as text, never as HTML' },
+      ],
     },
   },
   {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds dist/ (tsc -p tsconfig.build.json). Three callers:
+// Builds dist/ (tsc -p tsconfig.build.json) and the web console into dist/console/
+// (vite, npm run build:console). Three callers:
 //   npm run build          build, then link node_modules/.bin/corral (scripts/link-bin.mjs)
 //   prepare                the same, after `npm ci` / `npm install` in a checkout; skipped
 //                          while npm packs or publishes, because prepack has just built
@@ -31,6 +32,15 @@ if (tsc.error) {
   process.exit(1);
 }
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+
+const vite = spawnSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(root, 'console', 'vite.config.ts')], {
+  stdio: 'inherit',
+  cwd: root,
+});
+if (vite.error || vite.status !== 0) {
+  console.error(`build: the web console did not build${vite.error ? `: ${vite.error.message}` : ''}`);
+  process.exit(vite.status || 1);
+}
 
 if (!forPackage) {
   const link = spawnSync(process.execPath, [join(root, 'scripts', 'link-bin.mjs')], { stdio: 'inherit', cwd: root });

@@ -191,6 +191,7 @@ server.stdout.on('data', (d) => {
   const m = /listening on (http:\/\/\S+)/.exec(out);
   if (!m || children.length > 1) return;
   const url = m[1];
+  const consoleUrl = /Web console: (http:\/\/\S+)/.exec(out)?.[1] ?? null;
   const agents = [
     ['web-1', ['env=dev', 'role=web']],
     ['web-2', ['env=prod', 'role=web', 'cluster=a']],
@@ -202,6 +203,7 @@ server.stdout.on('data', (d) => {
   for (const [version, crash] of [['1.0.0', false], ['1.1.0', false], ['2.0.0', true]]) publishSample(url, version, crash);
   console.log(`
 Corral demo is running (Ctrl-C stops it all: server, agents, also upgraded ones, and their services).
+  web console:       ${consoleUrl ?? '(not built: run npm run build:console)'}   (sign in with the admin token below)
   server / API:      ${url}   (OpenAPI: ${url}/api/v1/openapi.json, metrics: ${url}/metrics)
   admin token:       ${tokens.admin}
   enrollment token:  ${tokens.enrollment}   (binds no labels)

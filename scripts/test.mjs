@@ -27,6 +27,11 @@ if (files.length === 0) {
 
 const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
+// The browser tests drive the console the server serves from dist/console: build it fresh for them.
+if (files.some((f) => f.startsWith(join('test', 'console')))) {
+  const consoleBuild = spawnSync('npx', ['vite', 'build', '--config', 'console/vite.config.ts'], { stdio: 'inherit' });
+  if (consoleBuild.status !== 0) process.exit(consoleBuild.status ?? 1);
+}
 
 const concurrency = process.env.CORRAL_TEST_CONCURRENCY ?? '2';
 const run = spawnSync(

@@ -163,6 +163,7 @@ Examples:
       const server = await startServer(opts, { log });
       const where = opts.database ? `postgres ${new URL(opts.database).host}` : `sqlite ${opts.dataDir}`;
       const lines = [`Corral server listening on ${server.url} (store: ${where})`];
+      if (server.consoleUrl) lines.push(`Web console: ${server.consoleUrl}`);
       if (server.firstStart) {
         lines.push(
           'First start: these tokens are shown only once. Keep them safe.',

@@ -43,6 +43,7 @@ import type { CompiledServerOptions } from './options.js';
 import { RolloutService } from './rollouts/rollout-service.js';
 import { CertificateWatcher, loadCertificate } from './tls-certificates.js';
 import { AgentCa } from './agent-ca.js';
+import { consoleStatic } from './console-static.js';
 import { leaseOwnerId, RolloutDriver } from './rollouts/rollout-driver.js';
 
 export interface RunningServer {
@@ -51,6 +52,8 @@ export interface RunningServer {
   store: Store;
   /** Tokens created on first start (shown once), else null. */
   firstStart: BootstrapSecrets | null;
+  /** The web console's address (url + '/'), or null when no console bundle is built. */
+  consoleUrl: string | null;
   /** Loads --tls-cert/--tls-key again (SIGHUP); false, and the current one kept, when they do not load. True without TLS. */
   reloadTls(): boolean;
   stop(): Promise<void>;
@@ -62,6 +65,8 @@ export interface ServerDeps {
   env?: Record<string, string | undefined>;
   /** Use this store instead of opening one (tests). */
   store?: Store;
+  /** The web console's bundle directory (default dist/console); null serves no console. */
+  consoleDir?: string | null;
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
@@ -151,8 +156,10 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     { method: 'GET', path: '/healthz' },
     { method: 'GET', path: '/metrics' },
     { method: 'GET', path: '/api/v1/artifacts/:sha256' },
+    { method: 'GET', path: '/' },
   ]);
   const restGuard = new RestGuard({ clock, failedAuth, onLimited: (reason) => metrics.rateLimited.inc({ reason }) });
+  const webConsole = deps.consoleDir === null ? null : consoleStatic(deps.consoleDir);
   const metricsTokenHash = opts.metricsToken ? hashSecret(opts.metricsToken) : null;
 
   const offeredTo = (agent: AgentRecord, sha256: string) => hub.offersArtifact(agent.id, selectableAttributes(agent), sha256);
@@ -196,6 +203,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
         });
       return;
     }
+    // The console owns every other GET path (its client routes fall back to index.html); /api/ stays the API's, 404s included.
+    if (webConsole && !path.startsWith('/api/') && webConsole.handle(req, res, path)) return;
     void api(req, res);
   });
   http.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
@@ -217,13 +226,15 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   certificates?.watch();
   await hub.start();
   driver.start();
-  log.info({ url, store: store.kind }, 'server listening');
+  const consoleUrl = webConsole ? `${url}/` : null;
+  log.info({ url, store: store.kind, console: consoleUrl }, 'server listening');
 
   let stopping: Promise<void> | null = null;
   return {
     url,
     store,
     firstStart,
+    consoleUrl,
     reloadTls: () => certificates?.reload('SIGHUP') ?? true,
     stop() {
       stopping ??= (async () => {

@@ -82,7 +82,7 @@ export function detectCgroups(probe: CgroupProbe): CgroupSupport {
     .split('\n')
     .filter(Boolean)
     .map((l) => {
-      const [, controllers = '', path = '/'] = /^(\d+):([^:]*):(.*)$/.exec(l) ?? [];
+      const [, , controllers = '', path = '/'] = /^(\d+):([^:]*):(.*)$/.exec(l) ?? [];
       return { controllers: controllers.split(',').filter(Boolean), path };
     });
   const v2 = mounts.find((m) => m.fstype === 'cgroup2');

@@ -228,6 +228,36 @@ resources: {memoryMax: 96Mi}
     await eventually(() => !existsSync(cgroupDir('forker', 'pids')), { timeoutMs: 20_000, what: 'the forker cgroup removed' });
   });
 
+  it('takes limits from the deployment over the manifest and changes them live, without a restart', async (t) => {
+    if (!requirement(t, usable, 'needs root and cgroups')) return;
+    await publish('tuned', '1.0.0', 'run: {command: bin/run.sh}\nresources: {cpu: 1, pids: 100}\n');
+    const bad = await fleet.cli('deploy', 'tuned', '--package', 'tuned@1.0.0', '-s', 'role=limits', '--memory-max', 'lots');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--memory-max: must be bytes with an optional unit/);
+    const api = await fleet.api<{ error: { message: string } }>('POST', '/api/v1/deployments', { name: 'tuned', package: 'tuned', version: '1.0.0', selector: 'role=limits', resources: { memoryHigh: '1Gi', memoryMax: '512Mi' } });
+    assert.equal(api.status, 400);
+    assert.match(JSON.stringify(api.body), /memoryHigh/);
+
+    const first = await fleet.cli('deploy', 'tuned', '--package', 'tuned@1.0.0', '-s', 'role=limits', '--cpu', '0.5');
+    assert.equal(first.code, 0, first.stderr);
+    await eventually(async () => (await status('tuned'))?.status === 'running' && procs('tuned').length === 1, { timeoutMs: 30_000, what: 'tuned running' });
+    const quota = () => readFileSync(join(cgroupDir('tuned', 'cpu'), support.version === 'v2' ? 'cpu.max' : 'cpu.cfs_quota_us'), 'utf8').trim().split(' ')[0];
+    const pidsMax = () => readFileSync(join(cgroupDir('tuned', 'pids'), 'pids.max'), 'utf8').trim();
+    assert.equal(quota(), '50000', 'the deployment override (0.5) wins over the manifest (1)');
+    assert.equal(pidsMax(), '100', 'the manifest field the override leaves alone');
+    const [pid] = procs('tuned');
+    const shown = await fleet.api<{ values: Record<string, string>; resources?: unknown }>('GET', '/api/v1/deployments/tuned');
+    assert.deepEqual(shown.body.resources, { cpu: 0.5 });
+    assert.deepEqual(shown.body.values, {});
+
+    const second = await fleet.cli('deploy', 'tuned', '--package', 'tuned@1.0.0', '-s', 'role=limits', '--cpu', '250m', '--pids', '50');
+    assert.equal(second.code, 0, second.stderr);
+    await eventually(() => quota() === '25000' && pidsMax() === '50', { timeoutMs: 30_000, what: 'the new limits written' });
+    assert.deepEqual(procs('tuned'), [pid], 'the same process: changed live');
+    await undeploy('tuned');
+    await eventually(() => !existsSync(cgroupDir('tuned', 'cpu')), { timeoutMs: 20_000, what: 'the tuned cgroup removed' });
+  });
+
   it('stops children that escaped the process group (setsid), also after an agent restart, and removes the cgroup', async (t) => {
     if (!requirement(t, usable, 'needs root and cgroups')) return;
     await publish(

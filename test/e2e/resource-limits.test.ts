@@ -119,8 +119,8 @@ describe('service resource limits (cgroups, real kernel)', { concurrency: false 
   const status = async (name: string): Promise<ServiceRow | null> =>
     (await fleet.api<{ agents: { service: ServiceRow | null }[] }>('GET', `/api/v1/deployments/${name}/status`)).body.agents[0]?.service ?? null;
 
-  const deploy = async (name: string, version = '1.0.0') => {
-    const res = await fleet.api<{ rollout: string | null }>('POST', '/api/v1/deployments', { name, package: name, version, selector: 'role=limits', values: {} });
+  const deploy = async (name: string, version = '1.0.0', rollout?: Record<string, unknown>) => {
+    const res = await fleet.api<{ rollout: string | null }>('POST', '/api/v1/deployments', { name, package: name, version, selector: 'role=limits', values: {}, ...(rollout ? { rollout } : {}) });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     return res.body.rollout;
   };
@@ -156,7 +156,8 @@ restart: {policy: always, initialDelayMs: 300, maxDelayMs: 2000}
 resources: {memoryMax: 96Mi}
 `,
     );
-    const rollout = await deploy('hog');
+    // Between OOM kills it runs for a moment: healthy for 10 s in a row is what it never manages.
+    const rollout = await deploy('hog', '1.0.0', { minHealthySeconds: 10 });
     assert.ok(rollout);
     const oom = /killed: out of memory \(limit 96 MiB\)/;
     const row = await eventually(async () => {

@@ -14,6 +14,8 @@ import { ResourceSampler } from './resource-sampler.js';
 import type { DownloadTarget } from './packages/download.js';
 import type { CompiledAgentOptions } from './options.js';
 import { SelfUpgrader } from './upgrade/self-upgrade.js';
+import { describeSupport, detectHostCgroups } from './cgroups/detect.js';
+import { ServiceCgroups } from './cgroups/cgroups.js';
 
 export {
   compileAgentOptions,
@@ -42,6 +44,22 @@ export interface RunningAgent {
  */
 export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger; exitForUpgrade: () => void }): RunningAgent {
   const platform = describeAgent({ instanceUid: '', name: '', labels: {} }).nonIdentifying;
+  const cgroupSupport = detectHostCgroups();
+  const cgroups = new ServiceCgroups(
+    cgroupSupport,
+    { parentName: opts.cgroupParent, allowUnenforced: opts.policy.services.allowUnenforcedLimits, policySource: opts.policy.source },
+    { log: deps.log.child({ component: 'cgroups' }) },
+  );
+  if (cgroupSupport.version === null) {
+    deps.log.warn(
+      { reason: cgroupSupport.reason, allowUnenforcedLimits: opts.policy.services.allowUnenforcedLimits },
+      opts.policy.services.allowUnenforcedLimits
+        ? 'service resource limits CANNOT be enforced on this host; services declaring them run without them (policy services.allowUnenforcedLimits)'
+        : 'service resource limits CANNOT be enforced on this host; services declaring them will fail to install',
+    );
+  } else {
+    deps.log.info({ cgroups: describeSupport(cgroupSupport), parent: opts.cgroupParent }, 'service resource limits enforced through cgroups');
+  }
   const services = new ServicesManager(
     {
       dataDir: opts.dataDir,
@@ -50,6 +68,7 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger; exit
       logRotation: { ...DEFAULT_ROTATION, maxBytes: opts.logMaxBytes },
       logCheckMs: opts.logCheckMs,
       policy: opts.policy,
+      cgroups,
     },
     // Called only once services converge, after `connection` exists.
     { log: deps.log.child({ component: 'services' }), target: (): DownloadTarget => connection.downloadTarget() },

@@ -38,6 +38,8 @@ export interface AgentOptions {
   logMaxBytes?: number;
   /** Seconds between checks of output file sizes. Default 10. */
   logCheckSeconds?: number;
+  /** Name of the cgroup that holds the cgroups of services declaring resources. Default "corral". */
+  cgroupParent?: string;
   /**
    * The service manager that restarts the agent when it exits (the unit
    * `corral agent install` writes sets CORRAL_AGENT_SUPERVISOR=systemd):
@@ -79,6 +81,7 @@ export interface CompiledAgentOptions {
   logMaxBytes: number;
   logCheckMs: number;
   supervisor: AgentSupervisor | null;
+  cgroupParent: string;
 }
 
 export class AgentOptionsError extends Error {
@@ -123,6 +126,10 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
   if (!Number.isInteger(logMaxBytes) || logMaxBytes < 1) throw new AgentOptionsError(`--log-max-bytes must be a positive whole number of bytes`);
   const logCheck = o.logCheckSeconds ?? 10;
   if (!(logCheck > 0)) throw new AgentOptionsError(`--log-check-interval must be a positive number of seconds`);
+  const cgroupParent = o.cgroupParent ?? 'corral';
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(cgroupParent) || cgroupParent.startsWith('cgroup.') || cgroupParent === '.' || cgroupParent === '..') {
+    throw new AgentOptionsError(`--cgroup-parent must be letters, digits and ._- (at most 64), not "." or "..", not starting with "cgroup.", got "${cgroupParent}"`);
+  }
   let supervisor: AgentSupervisor | null = null;
   if (o.supervisor) {
     if (o.supervisor !== 'systemd') throw new AgentOptionsError(`${SUPERVISOR_ENV} must be "systemd" or empty, got "${o.supervisor}"`);
@@ -148,6 +155,7 @@ export function compileAgentOptions(o: AgentOptions): CompiledAgentOptions {
     logMaxBytes,
     logCheckMs: Math.max(50, Math.round(logCheck * 1000)),
     supervisor,
+    cgroupParent,
   };
 }
 

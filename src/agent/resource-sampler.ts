@@ -1,11 +1,15 @@
 /**
  * Samples host CPU, memory and disk and each service's CPU, RSS and open
  * files every few seconds, for the server's short history and fleet gauges.
+ * A service with a cgroup is measured from the cgroup's accounting
+ * (children included) instead of its main process.
  */
 import { readdirSync, statfsSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import type { ResourceSample } from '../protocol/index.js';
 import { sampleProcess } from './services/process-sample.js';
+import { sampleCgroup } from './cgroups/cgroup-sample.js';
+import type { ProcessCgroup } from './cgroups/process-cgroup.js';
 
 function cpuTotals(): { idle: number; total: number } {
   let idle = 0;
@@ -30,7 +34,7 @@ export class ResourceSampler {
 
   constructor(private readonly dataDir: string) {}
 
-  sample(services: { name: string; pid: number | null }[]): ResourceSample {
+  sample(services: { name: string; pid: number | null; cgroup?: ProcessCgroup }[]): ResourceSample {
     const now = cpuTotals();
     const total = now.total - this.last.total;
     const cpuPercent = total > 0 ? Math.round((1 - (now.idle - this.last.idle) / total) * 1000) / 10 : null;
@@ -47,7 +51,11 @@ export class ResourceSampler {
     return {
       at: Date.now(),
       host: { cpuPercent, memUsedBytes: totalmem() - freemem(), memTotalBytes: totalmem(), diskUsedBytes, diskTotalBytes },
-      services: services.map((s) => ({ name: s.name, ...(s.pid !== null ? sampleProcess(s.pid) : { cpuPercent: null, rssBytes: null }), fds: s.pid !== null ? openFiles(s.pid) : null })),
+      services: services.map((s) => ({
+        name: s.name,
+        ...(s.cgroup ? sampleCgroup(s.cgroup) : s.pid !== null ? sampleProcess(s.pid) : { cpuPercent: null, rssBytes: null }),
+        fds: s.pid !== null ? openFiles(s.pid) : null,
+      })),
     };
   }
 }

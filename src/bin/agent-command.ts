@@ -22,6 +22,7 @@ interface AgentFlags {
   upgradeGrace: number;
   logMaxBytes: number;
   logCheckInterval: number;
+  cgroupParent: string;
 }
 
 const positiveSeconds = (v: string) => {
@@ -102,6 +103,11 @@ export function agentCommand(): Command {
     )
     .addOption(new Option('--log-check-interval <seconds>', 'how often output file sizes are checked for rotation').argParser(positiveSeconds).default(10).hideHelp())
     .addOption(new Option('--upgrade-grace <seconds>', 'how long a new agent version has to connect and report healthy before it is reverted').argParser(positiveSeconds).default(60).hideHelp())
+    .option(
+      '--cgroup-parent <name>',
+      "the cgroup under which services declaring resources get their own (under the agent's own cgroup where writable, else at the hierarchy's root; see docs/resource-limits.md). Agents sharing a host need different names",
+      'corral',
+    )
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addHelpText(
       'after',
@@ -134,6 +140,7 @@ Example:
           upgradeGraceSeconds: flags.upgradeGrace,
           logMaxBytes: flags.logMaxBytes,
           logCheckSeconds: flags.logCheckInterval,
+          cgroupParent: flags.cgroupParent,
           // Set by the unit `corral agent install` writes: self-upgrades then go through systemd.
           supervisor: process.env[SUPERVISOR_ENV],
           supervisorUnit: process.env[SUPERVISOR_UNIT_ENV],

@@ -23,7 +23,8 @@ export interface ServiceDetail {
   pid: number | null;
   uptimeSeconds: number | null;
   restarts: number;
-  lastExit: { code: number | null; signal: string | null; at: number } | null;
+  /** `reason`: why, where the agent knows more than the code and signal ("killed: out of memory (limit 256 MiB)"). */
+  lastExit: { code: number | null; signal: string | null; at: number; reason?: string } | null;
   /** sha256 (hex, 12 chars) of the config values the service runs with. */
   configHash: string;
   cpuPercent: number | null;

@@ -8,6 +8,7 @@
  * spec (unknown keys rejected) before acting on it.
  */
 import { z } from 'zod';
+import { ResourcesSchema } from './resources.js';
 
 export const DEPLOYMENT_CONTENT_TYPE = 'application/vnd.corral.deployment+json';
 
@@ -41,6 +42,8 @@ export const DeploymentSpecSchema = z
     version: z.string().min(1).max(64),
     desiredState: z.enum(['running', 'stopped']),
     values: z.record(z.string(), z.string()),
+    /** The deployment's override of the manifest's `resources`, field by field (absent: the manifest's own). */
+    resources: ResourcesSchema.optional(),
     artifacts: z.array(Artifact).min(1),
   })
   .strict();

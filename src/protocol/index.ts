@@ -107,3 +107,16 @@ export {
   publisherSigned,
   signDigestWith,
 } from './publisher-signature.js';
+export {
+  ResourcesError,
+  ResourcesSchema,
+  compileResources,
+  describeResources,
+  effectiveResources,
+  formatBytes,
+  hasLimits,
+  parseCpu,
+  parseSize,
+  type CompiledResources,
+  type Resources,
+} from './resources.js';

@@ -11,6 +11,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ResourcesSchema } from './resources.js';
 
 export const MANIFEST_FILE = 'corral.yaml';
 export const MANIFEST_API_VERSION = 'corral.io/v1';
@@ -170,6 +171,9 @@ export const PackageManifestSchema = z
       .strict()
       .default({})
       .describe('Commands run at points of the service\'s life.'),
+    resources: ResourcesSchema.optional().describe(
+      'Limits the agent enforces through the service\'s own cgroup (which also holds its hooks): cpu, memoryMax, memoryHigh, pids. A deployment may override them field by field. An agent that cannot enforce them (no cgroup access, not root) refuses to install the service, unless its local policy allows running without enforcement. See docs/resource-limits.md.',
+    ),
   })
   .strict();
 
@@ -191,7 +195,7 @@ export type AgentPackageManifest = z.infer<typeof AgentPackageManifestSchema>;
 export type AnyPackageManifest = PackageManifest | AgentPackageManifest;
 
 /** Keys only a service package has: named in the error when an agent package carries one. */
-const SERVICE_ONLY_KEYS = ['run', 'stop', 'restart', 'health', 'config', 'hooks'] as const;
+const SERVICE_ONLY_KEYS = ['run', 'stop', 'restart', 'health', 'config', 'hooks', 'resources'] as const;
 
 export class ManifestError extends Error {
   readonly code = 'INVALID_MANIFEST';

@@ -20,7 +20,7 @@ it('parses every field of a policy file and fills in defaults', () => {
   assert.deepEqual(parseAgentPolicy(FULL, '/p.yaml'), {
     source: '/p.yaml',
     exec: { enabled: true, allow: ['uptime', ['systemctl', 'status']], maxTimeoutMs: 300_000 },
-    services: { allowRoot: false, allowedUsers: ['svc-web'] },
+    services: { allowRoot: false, allowedUsers: ['svc-web'], allowUnenforcedLimits: false },
     packages: { publisherKeys: [] },
     path: '/usr/bin:/bin',
   });

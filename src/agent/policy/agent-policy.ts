@@ -14,6 +14,8 @@
  * services:
  *   allowRoot: true           # false: services and hooks must declare run.user, and not root
  *   allowedUsers: [svc-app]   # absent: any user; otherwise run.user must be one of these
+ *   allowUnenforcedLimits: false  # true: a service declaring resources runs (unlimited, with a
+ *                             # warning) on a host where the agent cannot enforce them; default: it fails to install
  * packages:
  *   publisherKeys: [PEM, …]   # ed25519 public keys; when set, only packages one of them signed
  *                             # (corral package sign) are installed. Default: none (server signature only)
@@ -55,9 +57,10 @@ const PolicySchema = z
       .object({
         allowRoot: z.boolean().default(true),
         allowedUsers: z.array(z.string().min(1).max(256)).optional(),
+        allowUnenforcedLimits: z.boolean().default(false),
       })
       .strict()
-      .default({ allowRoot: true }),
+      .default({ allowRoot: true, allowUnenforcedLimits: false }),
     packages: z
       .object({
         publisherKeys: z
@@ -96,6 +99,8 @@ export interface AgentPolicy {
     allowRoot: boolean;
     /** null: any user. */
     allowedUsers: string[] | null;
+    /** Run services whose resource limits cannot be enforced here (no cgroups), unlimited. Default false: they fail to install. */
+    allowUnenforcedLimits: boolean;
   };
   packages: {
     /** Pinned publisher keys; empty: no publisher signature required. */
@@ -107,7 +112,7 @@ export interface AgentPolicy {
 export const DEFAULT_AGENT_POLICY: AgentPolicy = {
   source: null,
   exec: { enabled: true, allow: null, maxTimeoutMs: MAX_EXEC_TIMEOUT_SECONDS * 1000 },
-  services: { allowRoot: true, allowedUsers: null },
+  services: { allowRoot: true, allowedUsers: null, allowUnenforcedLimits: false },
   packages: { publisherKeys: [] },
   path: DEFAULT_PATH,
 };
@@ -140,7 +145,7 @@ export function parseAgentPolicy(text: string, file: string): AgentPolicy {
   return {
     source: file,
     exec: { enabled: p.exec.enabled, allow: p.exec.allow ?? null, maxTimeoutMs: p.exec.maxTimeoutSeconds * 1000 },
-    services: { allowRoot: p.services.allowRoot, allowedUsers: p.services.allowedUsers ?? null },
+    services: { allowRoot: p.services.allowRoot, allowedUsers: p.services.allowedUsers ?? null, allowUnenforcedLimits: p.services.allowUnenforcedLimits },
     packages: { publisherKeys: p.packages.publisherKeys.map((pem) => publisherPublicKey(pem)) },
     path: p.path,
   };

@@ -1,7 +1,8 @@
 /**
  * How a service's exits read to people: "exited with code 3", "killed by
  * SIGKILL", "could not start: spawn bin/x ENOENT", and for a crash loop
- * "exited with code 3, 4 times in 12 s". Pure.
+ * "exited with code 3, 4 times in 12 s"; an OOM kill reads "killed: out of
+ * memory (limit 256 MiB)". Pure.
  */
 import type { ServiceStatus } from './supervisor.js';
 
@@ -9,6 +10,7 @@ import type { ServiceStatus } from './supervisor.js';
 export function describeExit(exit: ServiceStatus['lastExit'], error: string | null): string {
   if (error) return `could not start: ${error}`;
   if (!exit) return '';
+  if (exit.reason) return exit.reason;
   if (exit.signal) return `killed by ${exit.signal}`;
   if (exit.code !== null) return `exited with code ${exit.code}`;
   return 'exited';

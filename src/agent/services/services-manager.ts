@@ -8,6 +8,10 @@
  * instead of starting second copies.
  *
  * Layout: <data>/services/<name>/{versions/<v>-<sha12>/, current -> versions/…, logs/, pid.json}
+ *
+ * A service with `resources` (manifest, or the deployment's override) runs
+ * with its hooks in its own cgroup (cgroups/cgroups.ts); limit changes are
+ * written live, or applied with a restart where the kernel refuses them.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -15,7 +19,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
-import { artifactFor, MANIFEST_FILE, parseManifest, renderHealthCheck, renderTemplate, type DeploymentSpec, type PackageManifest, type RenderedHealthCheck, type ServiceDetail } from '../../protocol/index.js';
+import {
+  artifactFor,
+  effectiveResources,
+  MANIFEST_FILE,
+  parseManifest,
+  renderHealthCheck,
+  renderTemplate,
+  type CompiledResources,
+  type DeploymentSpec,
+  type PackageManifest,
+  type RenderedHealthCheck,
+  type ServiceDetail,
+} from '../../protocol/index.js';
 import { sampleProcess } from './process-sample.js';
 import { DownloadAbortedError, fetchArtifact, type DownloadTarget } from '../packages/download.js';
 import { unpackArchive } from '../packages/unpack.js';
@@ -31,6 +47,15 @@ import { grantServiceAccess } from './service-access.js';
 import { DEFAULT_AGENT_POLICY, type AgentPolicy } from '../policy/agent-policy.js';
 import { checkPublisher } from '../policy/publisher-policy.js';
 import { cleanEnvironment } from '../environment.js';
+import type { ServiceCgroups } from '../cgroups/cgroups.js';
+import type { ServiceCgroup } from '../cgroups/service-cgroup.js';
+import { sampleCgroup } from '../cgroups/cgroup-sample.js';
+
+/** The limits a service declares (manifest + deployment override), or null when it declares none. Throws ResourcesError naming the field. */
+function resourcesOf(spec: DeploymentSpec, manifest: PackageManifest): CompiledResources | null {
+  if (manifest.resources === undefined && spec.resources === undefined) return null;
+  return effectiveResources(manifest.resources, spec.resources);
+}
 
 const ROTATE_CHECK_MS = 10_000;
 
@@ -54,6 +79,8 @@ export interface ServicesManagerOptions {
   logCheckMs?: number;
   /** The local policy: PATH for children, who services may run as. Default DEFAULT_AGENT_POLICY. */
   policy?: AgentPolicy;
+  /** Cgroups for services that declare `resources`; absent: such services fail to install when they declare limits. */
+  cgroups?: ServiceCgroups;
 }
 
 /** Where a deployment's package stands on this host (reported as OpAMP PackageStatuses). */
@@ -86,6 +113,10 @@ interface Installed {
   valuesKey: string;
   /** The user it runs as; undefined: the agent's own. */
   runAs: RunAsUser | undefined;
+  /** Its own cgroup, when it declares `resources` and the host has cgroups. */
+  cgroup: ServiceCgroup | null;
+  /** The limits in effect (JSON), to tell a change. */
+  resourcesKey: string;
 }
 
 export class ServicesManager extends EventEmitter {
@@ -167,7 +198,7 @@ export class ServicesManager extends EventEmitter {
         lastError:
           error ||
           (st?.crashLoop ? `crash loop: ${crashLoopReason(st)}` : '') ||
-          (status === 'unhealthy' ? (check?.lastError ?? '') : (st?.lastError ?? '')),
+          (status === 'unhealthy' ? (check?.lastError ?? '') : st?.lastError || (st?.lastExit?.reason ?? '')),
         startTimeMs: st?.startedAt ?? 0,
         version: inst?.spec.version ?? '',
         installFailed: failed,
@@ -188,7 +219,7 @@ export class ServicesManager extends EventEmitter {
     const health = this.health();
     return [...this.installed.entries()].map(([name, inst]) => {
       const st = inst.supervisor.status();
-      const sample = st.pid !== null ? sampleProcess(st.pid) : { cpuPercent: null, rssBytes: null };
+      const sample = inst.cgroup ? sampleCgroup(inst.cgroup) : st.pid !== null ? sampleProcess(st.pid) : { cpuPercent: null, rssBytes: null };
       return {
         name,
         version: inst.spec.version,
@@ -204,9 +235,9 @@ export class ServicesManager extends EventEmitter {
     });
   }
 
-  /** Name and pid of every service, for resource sampling. */
-  pids(): { name: string; pid: number | null }[] {
-    return [...this.installed.entries()].map(([name, inst]) => ({ name, pid: inst.supervisor.status().pid }));
+  /** Name and pid of every service, for resource sampling; `cgroup` where it has one (its accounting replaces the pid's). */
+  pids(): { name: string; pid: number | null; cgroup?: ServiceCgroup }[] {
+    return [...this.installed.entries()].map(([name, inst]) => ({ name, pid: inst.supervisor.status().pid, ...(inst.cgroup ? { cgroup: inst.cgroup } : {}) }));
   }
 
   has(name: string): boolean {
@@ -317,8 +348,9 @@ export class ServicesManager extends EventEmitter {
         const fresh = parseManifest(await readFile(join(versionDir, MANIFEST_FILE), 'utf8'), `${spec.package}@${spec.version}/${MANIFEST_FILE}`);
         // Policy first: a refused user runs nothing, not even a hook.
         const user = serviceUser(spec.name, fresh.run.user, this.policy);
+        const cgroup = await this.cgroupFor(spec.name, resourcesOf(spec, fresh));
         await grantServiceAccess({ dataDir: this.opts.dataDir, serviceDir: dir, user });
-        await runHook(fresh, 'postInstall', { dir: versionDir, env: this.serviceEnv(spec, fresh, versionDir, user), ...(user ? { runAs: user } : {}) });
+        await runHook(fresh, 'postInstall', { dir: versionDir, env: this.serviceEnv(spec, fresh, versionDir, user), cgroup, ...(user ? { runAs: user } : {}) });
       } catch (e) {
         // Not installed after all: the next attempt starts from a clean unpack.
         await rm(versionDir, { recursive: true, force: true });
@@ -334,25 +366,43 @@ export class ServicesManager extends EventEmitter {
     const health = renderHealthCheck(manifest.health, spec.values);
     // Resolve the user before switching anything, so a bad one leaves the running version alone.
     const runAs = serviceUser(spec.name, manifest.run.user, this.policy);
+    // Likewise limits: bad values, or limits this host cannot enforce, change nothing.
+    const resources = resourcesOf(spec, manifest);
+    const cgroup = await this.cgroupFor(spec.name, resources);
+    const resourcesKey = JSON.stringify(resources);
     await grantServiceAccess({ dataDir: this.opts.dataDir, serviceDir: dir, user: runAs });
     // Rendered config is readable by the service's user (group) and root only.
     for (const r of rendered) await writePackageFile(versionDir, r.path, r.body, { mode: 0o640, ...(runAs ? { owner: { uid: 0, gid: runAs.gid } } : {}) });
     const valuesKey = JSON.stringify(spec.values);
     const current = this.installed.get(spec.name);
-    if (!current || current.versionDir !== versionDir) {
-      if (spec.desiredState === 'running') await runHook(manifest, 'preStart', { dir: versionDir, env: this.serviceEnv(spec, manifest, versionDir, runAs), ...(runAs ? { runAs } : {}) });
+    // A service gaining or losing its cgroup needs a new supervisor, as a new version does.
+    if (!current || current.versionDir !== versionDir || (current.cgroup === null) !== (cgroup === null)) {
+      if (spec.desiredState === 'running') await runHook(manifest, 'preStart', { dir: versionDir, env: this.serviceEnv(spec, manifest, versionDir, runAs), cgroup, ...(runAs ? { runAs } : {}) });
       await this.switchCurrent(dir, versionDir);
-      const { supervisor, checker } = this.supervisorFor(spec, manifest, health, versionDir, runAs);
+      const { supervisor, checker } = this.supervisorFor(spec, manifest, health, versionDir, runAs, cgroup);
       if (current) {
         current.checker.stop();
         await current.supervisor.stop();
+        if (current.cgroup && !cgroup) await this.removeCgroup(spec.name, current.cgroup);
       }
-      this.installed.set(spec.name, { spec, versionDir, manifest, supervisor, checker, valuesKey, runAs });
+      if (cgroup && resources) this.applyLimits(spec.name, cgroup, resources);
+      this.installed.set(spec.name, { spec, versionDir, manifest, supervisor, checker, valuesKey, runAs, cgroup, resourcesKey });
       if (!current) this.adoptIfRunning(spec.name, supervisor);
-      if (current) this.deps.log.info({ service: spec.name, from: current.spec.version, to: spec.version }, 'service version switched');
+      if (current) this.deps.log.info({ service: spec.name, from: current.spec.version, to: spec.version, cgroup: cgroup?.paths ?? null }, 'service version switched');
     } else {
       const changedValues = current.valuesKey !== valuesKey;
-      Object.assign(current, { spec, valuesKey });
+      if (current.resourcesKey !== resourcesKey && cgroup && resources) {
+        try {
+          this.applyLimits(spec.name, cgroup, resources);
+          this.deps.log.info({ service: spec.name, resources: resourcesKey }, 'resource limits changed live');
+        } catch (e) {
+          // E.g. v1 refuses a memory limit below what the service uses now: apply it with the service stopped.
+          this.deps.log.info({ service: spec.name, err: (e as Error).message }, 'resource limits cannot change live; restarting to apply them');
+          await current.supervisor.stop();
+          this.applyLimits(spec.name, cgroup, resources);
+        }
+      }
+      Object.assign(current, { spec, valuesKey, resourcesKey });
       if (changedValues) current.checker.setSpec(health);
       if (changedValues && current.supervisor.status().state === 'running') {
         if (manifest.config.onChange === 'reload' && current.supervisor.status().pid) {
@@ -384,6 +434,7 @@ export class ServicesManager extends EventEmitter {
     health: RenderedHealthCheck,
     versionDir: string,
     runAs: RunAsUser | undefined,
+    cgroup: ServiceCgroup | null,
   ): { supervisor: ServiceSupervisor; checker: HealthChecker } {
     const dir = join(this.root, spec.name);
     const command = manifest.run.command.includes('/') && !isAbsolute(manifest.run.command) ? join(versionDir, manifest.run.command) : manifest.run.command;
@@ -405,6 +456,7 @@ export class ServicesManager extends EventEmitter {
         restart: { ...manifest.restart, resetAfterMs: manifest.restart.resetAfterSeconds * 1000 },
         logDir: join(dir, 'logs'),
         ...(runAs ? { runAs: { uid: runAs.uid, gid: runAs.gid } } : {}),
+        ...(cgroup ? { cgroup } : {}),
       },
       { log: this.deps.log },
     );
@@ -424,6 +476,30 @@ export class ServicesManager extends EventEmitter {
   private serviceEnv(spec: DeploymentSpec, manifest: PackageManifest, versionDir: string, user: RunAsUser | undefined): Record<string, string> {
     const base = cleanEnvironment({ path: this.policy.path, ...(user ? { home: user.home } : {}) });
     return { ...base, ...manifest.run.env, CORRAL_SERVICE: spec.name, CORRAL_SERVICE_DIR: versionDir };
+  }
+
+  /** The service's cgroup (created), or null. Throws when it declares limits this host cannot enforce (and policy does not allow that). */
+  private async cgroupFor(service: string, resources: CompiledResources | null): Promise<ServiceCgroup | null> {
+    if (resources === null) return null;
+    if (!this.opts.cgroups) {
+      if (Object.keys(resources).length === 0) return null;
+      throw new Error(`service ${service} declares resource limits but this agent has no cgroup support configured`);
+    }
+    return this.opts.cgroups.forService(service, resources);
+  }
+
+  private applyLimits(service: string, cgroup: ServiceCgroup, resources: CompiledResources): void {
+    for (const note of cgroup.apply(resources)) this.deps.log.warn({ service, note }, 'resource limit not enforced');
+  }
+
+  /** Kills what is left in a service's cgroup and removes it; a failure is logged (the service is gone either way). */
+  private async removeCgroup(service: string, cgroup: ServiceCgroup): Promise<void> {
+    try {
+      await cgroup.remove();
+      this.deps.log.info({ service, cgroup: cgroup.paths }, 'service cgroup removed');
+    } catch (e) {
+      this.deps.log.error({ service, err: (e as Error).message }, 'service cgroup could not be removed');
+    }
   }
 
   private get policy(): AgentPolicy {
@@ -449,10 +525,16 @@ export class ServicesManager extends EventEmitter {
     inst.checker.stop();
     await inst.supervisor.stop();
     try {
-      await runHook(inst.manifest, 'preUninstall', { dir: inst.versionDir, env: this.serviceEnv(inst.spec, inst.manifest, inst.versionDir, inst.runAs), ...(inst.runAs ? { runAs: inst.runAs } : {}) });
+      await runHook(inst.manifest, 'preUninstall', {
+        dir: inst.versionDir,
+        env: this.serviceEnv(inst.spec, inst.manifest, inst.versionDir, inst.runAs),
+        cgroup: inst.cgroup,
+        ...(inst.runAs ? { runAs: inst.runAs } : {}),
+      });
     } catch (e) {
       this.deps.log.error({ service: name, err: (e as Error).message }, 'preUninstall hook failed; removing anyway');
     }
+    if (inst.cgroup) await this.removeCgroup(name, inst.cgroup);
     await rm(join(this.root, name), { recursive: true, force: true });
     this.installed.delete(name);
     this.deps.log.info({ service: name }, 'service uninstalled');

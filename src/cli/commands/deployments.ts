@@ -6,6 +6,7 @@ import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } f
 import { rolloutPolicyFrom, withRolloutFlags, type RolloutFlags } from './rollouts.js';
 import { healthWord } from '../service-health.js';
 import { followRollout } from './rollout-follow.js';
+import { resourcesFrom, type ResourceFlags } from '../resource-flags.js';
 
 interface ApiDeployment {
   name: string;
@@ -51,6 +52,11 @@ export function addDeploymentCommands(program: Command, io: CliIo & { stdoutIsTt
       .requiredOption('-s, --selector <selector>', "which agents run it, e.g. 'env=prod,role=web' (trusted labels; claim.<key> for what agents report)")
       .option('--set <key=value>', 'a config value for the package templates (repeatable)', collect, [])
       .option('--stopped', 'install without starting')
+      .option('--cpu <cores>', "resource limit over the package's: CPU cores (0.5 or 500m)")
+      .option('--memory-max <size>', "resource limit over the package's: memory above which the service is OOM-killed (256Mi, 1G)")
+      .option('--memory-high <size>', "resource limit over the package's: memory above which it is throttled (cgroup v2)")
+      .option('--pids <n>', "resource limit over the package's: most processes and threads at once")
+      .option('--resources-file <file>', 'resource limits from a YAML/JSON file ({cpu: 0.5, memoryMax: 256Mi, …}); the flags above win field by field. Without any: the package manifest\'s own')
       .option('--save-policy', 'keep these rollout flags on the deployment for its later changes too (replaces its saved policy)')
       .option('--wait', 'follow the rollout as rollout status -w does: exit 0 when it succeeded, 1 when it failed or the selector matches no agent, 5 when it paused'),
     ),
@@ -58,7 +64,7 @@ export function addDeploymentCommands(program: Command, io: CliIo & { stdoutIsTt
     .addHelpText(
       'after',
       `
-A change of package, version or values goes out as a staged rollout: a canary stage, then batches,
+A change of package, version, values or resource limits goes out as a staged rollout: a canary stage, then batches,
 at most --max-in-flight agents at a time, each healthy for --min-healthy seconds before it counts;
 past the error budget it pauses or rolls back (--on-failure). Follow it: corral rollout status NAME -w
 (or deploy with --wait). A selector that matches no Corral agent gets a warning on stderr saying why
@@ -69,13 +75,15 @@ policy saved with --save-policy applies, then the server's (corral server --roll
 
 Examples:
   corral deploy web --package hello@1.0.0 -s env=prod --set port=8080
+  corral deploy web --package hello@1.0.0 -s env=prod --cpu 0.5 --memory-max 256Mi --pids 200
   corral deploy web --package hello@1.1.0 -s env=prod --canary 2 --manual-promote --batches 4 --max-in-flight 10%
   corral deploy web --package hello@1.1.0 -s env=prod --order-by cluster=eu,us --error-budget 5% --on-failure rollback`,
     )
-    .action(async (name: string, flags: ConnectionFlags & RolloutFlags & { package: string; selector: string; set: string[]; stopped?: boolean; savePolicy?: boolean; wait?: boolean }) => {
+    .action(async (name: string, flags: ConnectionFlags & RolloutFlags & ResourceFlags & { package: string; selector: string; set: string[]; stopped?: boolean; savePolicy?: boolean; wait?: boolean }) => {
     const at = flags.package.lastIndexOf('@');
     if (at <= 0 || at === flags.package.length - 1) throw new CliError(`--package "${flags.package}": expected name@version`, 1, 'INVALID_ARGUMENT');
     const policy = rolloutPolicyFrom(flags);
+    const resources = resourcesFrom(flags);
     const body = {
       name,
       package: flags.package.slice(0, at),
@@ -83,6 +91,7 @@ Examples:
       selector: flags.selector,
       values: parseValues(flags.set),
       desiredState: flags.stopped ? 'stopped' : 'running',
+      ...(resources ? { resources } : {}),
       ...(flags.savePolicy ? { policy: policy } : { rollout: policy }),
     };
     const api = apiFor(flags, io);

@@ -39,7 +39,7 @@ export function addImperativeCommands(program: Command, io: CliIo): void {
           s.pid === null ? '-' : String(s.pid),
           s.uptimeSeconds === null ? '-' : `${s.uptimeSeconds}s`,
           String(s.restarts),
-          s.lastExit ? (s.lastExit.signal ?? `exit ${s.lastExit.code}`) : '-',
+          s.lastExit ? (s.lastExit.reason ?? s.lastExit.signal ?? `exit ${s.lastExit.code}`) : '-',
           s.cpuPercent === null ? '-' : `${s.cpuPercent}%`,
           mib(s.rssBytes),
           s.configHash,

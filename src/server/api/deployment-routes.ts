@@ -5,6 +5,8 @@ import type { DeploymentService } from '../fleet/deployment-service.js';
 import type { DeploymentRecord } from '../store/index.js';
 import { actorOf, errors, json } from './openapi-helpers.js';
 import { PolicyOverridesSchema } from '../rollouts/policy.js';
+import { ResourcesSchema } from '../../protocol/index.js';
+import { unpackResources } from '../fleet/deployment-resources.js';
 
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -15,6 +17,7 @@ const Deployment = z
     version: z.string(),
     selector: z.string(),
     values: z.record(z.string(), z.string()),
+    resources: ResourcesSchema.optional().openapi({ description: "resource limits over the package manifest's, field by field (docs/resource-limits.md)" }),
     desiredState: z.enum(['running', 'stopped']),
     revision: z.number().openapi({ description: 'the revision the deployment wants (package, version, values)' }),
     stableRevision: z.number().nullable().openapi({ description: 'the last revision fully rolled out and healthy' }),
@@ -38,6 +41,9 @@ const DeploymentInput = z
     selector: z.string().max(4096).openapi({ example: 'env=prod,role=web' }),
     values: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'value names use letters, digits and _.-'), z.string().max(65536)).default({}),
     desiredState: z.enum(['running', 'stopped']).default('running'),
+    resources: ResourcesSchema.optional().openapi({
+      description: "resource limits over the package manifest's, field by field: cpu (cores), memoryMax, memoryHigh (bytes or 256Mi-style), pids. Part of the revision like values: a change goes out as a rollout; absent: the manifest's own",
+    }),
     policy: PolicyOverridesSchema.optional().openapi({ description: 'rollout policy overrides kept on the deployment (absent: keep the current ones)' }),
     rollout: PolicyOverridesSchema.optional().openapi({ description: 'rollout policy overrides for the rollout of this change only' }),
   })
@@ -65,7 +71,7 @@ const DeploymentStatus = z
   .openapi('DeploymentStatus');
 
 const Param = z.object({ name: z.string().regex(NAME).openapi({ param: { name: 'name', in: 'path' } }) });
-const view = (d: DeploymentRecord) => ({ ...d, createdAt: new Date(d.createdAt).toISOString(), updatedAt: new Date(d.updatedAt).toISOString() });
+const view = (d: DeploymentRecord) => ({ ...d, ...unpackResources(d.values), createdAt: new Date(d.createdAt).toISOString(), updatedAt: new Date(d.updatedAt).toISOString() });
 
 export function addDeploymentRoutes(app: ApiApp, deployments: DeploymentService): void {
   app.openapi(

@@ -63,7 +63,14 @@ export function addImperativeRoutes(app: ApiApp, imperative: ImperativeService):
                 pid: z.number().nullable(),
                 uptimeSeconds: z.number().nullable(),
                 restarts: z.number(),
-                lastExit: z.object({ code: z.number().nullable(), signal: z.string().nullable(), at: z.number() }).nullable(),
+                lastExit: z
+                  .object({
+                    code: z.number().nullable(),
+                    signal: z.string().nullable(),
+                    at: z.number(),
+                    reason: z.string().optional().openapi({ description: 'why, where the agent knows more than code and signal, e.g. "killed: out of memory (limit 256 MiB)"' }),
+                  })
+                  .nullable(),
                 configHash: z.string(),
                 cpuPercent: z.number().nullable(),
                 rssBytes: z.number().nullable(),

@@ -9,7 +9,9 @@ import { actorOf, errors, iso, json } from './openapi-helpers.js';
 import { ValidationError } from '../errors.js';
 
 const Counts = z.object({ pending: z.number(), updating: z.number(), healthy: z.number(), failed: z.number(), offline: z.number() });
-const Revision = z.object({ revision: z.number(), package: z.string(), version: z.string(), values: z.record(z.string(), z.string()) }).nullable();
+const Revision = z
+  .object({ revision: z.number(), package: z.string(), version: z.string(), values: z.record(z.string(), z.string()), resources: z.record(z.string(), z.unknown()).optional() })
+  .nullable();
 
 const RolloutSummary = z
   .object({

@@ -13,6 +13,8 @@ import { deploymentTargets } from './corral-agents.js';
 import { parseSelector, SelectorError, type Selector } from './selector.js';
 import { noTargetWarning } from './selector-hints.js';
 import { checkDeploymentValues } from './deployment-values.js';
+import { checkDeploymentResources, packResources } from './deployment-resources.js';
+import type { Resources } from '../../protocol/index.js';
 
 export interface DeploymentInput {
   name: string;
@@ -21,6 +23,8 @@ export interface DeploymentInput {
   selector: string;
   values: Record<string, string>;
   desiredState: 'running' | 'stopped';
+  /** Resource limits over the manifest's, field by field (absent: the manifest's own). Part of the revision, like values. */
+  resources?: Resources;
   /** Rollout policy overrides kept on the deployment; absent keeps what it has. */
   policy?: Record<string, unknown>;
 }
@@ -58,9 +62,11 @@ export class DeploymentService {
     const pkg = published.find((p) => p.version === input.version);
     if (!pkg) throw new PackageNotFoundError(`${input.package}@${input.version}`);
     checkDeploymentValues(pkg, input.values);
+    checkDeploymentResources(pkg, input.resources);
     const existing = await this.deps.store.getDeployment(input.name);
+    const { resources, ...rest } = input;
     const { deployment, rollout } = await this.deps.rollouts.change(
-      { ...input, policy: input.policy ?? existing?.policy ?? {}, updatedAt: this.deps.clock.now() },
+      { ...rest, values: packResources(input.values, resources), policy: input.policy ?? existing?.policy ?? {}, updatedAt: this.deps.clock.now() },
       { actor: opts.actor, policy: opts.rollout ?? null },
     );
     this.deps.events.record('deployment.changed', null, { name: input.name, package: input.package, version: input.version, desiredState: input.desiredState, actor: opts.actor });

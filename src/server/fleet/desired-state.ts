@@ -15,9 +15,11 @@ import { compileConfigs, hashConfigFiles, mergeConfigs, type CompiledConfig, typ
 import { matchesSelector, parseSelector, type Selector } from './selector.js';
 import { corralAgentsOf } from './corral-agents.js';
 import { isAgentDeployment } from './agent-package.js';
+import { unpackResources } from './deployment-resources.js';
 
 
 export function deploymentSpec(d: DeploymentRecord, r: RevisionRecord, packages: PackageRecord[]): DeploymentSpec {
+  const { values, resources } = unpackResources(r.values);
   return {
     apiVersion: 'corral.io/v1',
     name: d.name,
@@ -25,7 +27,8 @@ export function deploymentSpec(d: DeploymentRecord, r: RevisionRecord, packages:
     package: r.package,
     version: r.version,
     desiredState: d.desiredState,
-    values: r.values,
+    values,
+    ...(resources ? { resources } : {}),
     artifacts: packages
       .filter((p) => p.name === r.package && p.version === r.version)
       .map((p) => ({

@@ -13,6 +13,7 @@ import type { EventRecorder } from '../events.js';
 import { RolloutNotFoundError, RolloutStateError, DeploymentNotFoundError, RevisionNotFoundError } from '../errors.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
 import { deploymentTargets } from '../fleet/corral-agents.js';
+import { unpackResources } from '../fleet/deployment-resources.js';
 import { amountOf, atOncePolicy, mergePolicy, RolloutPolicySchema, type RolloutPolicy, type RolloutPolicyInput } from './policy.js';
 import { planStages, stagesOf, type PlanAgent } from './plan.js';
 import { FINISHED_STATES, type RolloutState } from './step.js';
@@ -241,7 +242,7 @@ export class RolloutService {
     const revisions = await this.deps.store.rollouts.listRevisions(r.deployment);
     const rev = (n: number | null) => {
       const x = revisions.find((v) => v.revision === n);
-      return x ? { revision: x.revision, package: x.package, version: x.version, values: x.values } : null;
+      return x ? { revision: x.revision, package: x.package, version: x.version, ...unpackResources(x.values) } : null;
     };
     const policy = RolloutPolicySchema.parse(r.policy);
     const zero = () => Object.fromEntries(COUNTED.map((k) => [k, 0])) as Record<(typeof COUNTED)[number], number>;

@@ -50,6 +50,7 @@ interface ServerFlags {
   maxOpampInflightMib: number;
   wsFirstMessageTimeout: number;
   metricsToken?: string;
+  secretsKeyFile?: string;
   maxEnrollmentsPerSecond: number;
   publicUrl?: string;
   tlsCert?: string;
@@ -97,6 +98,12 @@ export function serverCommand(): Command {
     .addOption(
       new Option('--metrics-token <token>', 'require Authorization: Bearer <token> on /metrics (at least 16 characters); default: /metrics is open').env('CORRAL_METRICS_TOKEN'),
     )
+    .addOption(
+      new Option(
+        '--secrets-key-file <file>',
+        'key that encrypts secret values and config files at rest (32 bytes, base64 or hex, mode 0600); default with SQLite: <data-dir>/secrets.key, created on first start; with PostgreSQL required once any secret exists, the same file on every replica',
+      ).env('CORRAL_SECRETS_KEY_FILE'),
+    )
     .option(
       '--public-url <url>',
       'http(s) URL agents reach this server at, offered to them after enrollment (wss:// or https:// per transport); default: none, agents keep the URL they were given',
@@ -126,7 +133,11 @@ With --require-approval every new agent waits until an operator approves it
 
 Examples:
   corral server
-  corral server --listen 0.0.0.0:4320 --database postgres://corral@db:5432/corral`,
+  corral server --listen 0.0.0.0:4320 --database postgres://corral@db:5432/corral --secrets-key-file /etc/corral/secrets.key
+
+Secrets (deploy --set-secret, config put --secret) are sealed with AES-256-GCM under the
+--secrets-key-file key; back it up apart from the database (docs/security.md, "Secrets").
+New key file: corral server gen-secrets-key > secrets.key (then chmod 600).`,
     )
     .action(async (flags: ServerFlags) => {
       const { compileServerOptions, startServer } = await loadServer();
@@ -142,6 +153,7 @@ Examples:
         maxOpampInflightMib: flags.maxOpampInflightMib,
         wsFirstMessageTimeoutSeconds: flags.wsFirstMessageTimeout,
         metricsToken: flags.metricsToken,
+        secretsKeyFile: flags.secretsKeyFile,
         maxEnrollmentsPerSecond: flags.maxEnrollmentsPerSecond,
         publicUrl: flags.publicUrl,
         tlsCert: flags.tlsCert,
@@ -209,6 +221,16 @@ Examples:
       } finally {
         await store.close();
       }
+    });
+  cmd
+    .command('gen-secrets-key')
+    .description('Print a new random secrets key (for --secrets-key-file); write it to a file only the server may read')
+    .addHelpText('after', `
+Example:
+  (umask 077; corral server gen-secrets-key > /etc/corral/secrets.key)`)
+    .action(async () => {
+      const { newSecretsKeyText } = await loadServer();
+      process.stdout.write(newSecretsKeyText());
     });
   return cmd;
 }

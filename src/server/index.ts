@@ -4,3 +4,4 @@ export { startServer, type RunningServer, type ServerDeps } from './server.js';
 export { rotateAdminToken } from './bootstrap.js';
 export { openStore } from './store/index.js';
 export { CorralError } from './errors.js';
+export { newKeyText as newSecretsKeyText } from './secrets/secret-box.js';

@@ -5,9 +5,13 @@ import type { DeploymentService } from '../fleet/deployment-service.js';
 import type { DeploymentRecord } from '../store/index.js';
 import { actorOf, errors, json } from './openapi-helpers.js';
 import { PolicyOverridesSchema } from '../rollouts/policy.js';
+import { maskSecretValues } from '../secrets/secret-fields.js';
 
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const ValueName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'value names use letters, digits and _.-');
+/** Secret values one deployment may carry (docs/limits.md). */
+export const MAX_SECRET_VALUES = 100;
 const Deployment = z
   .object({
     name: z.string(),
@@ -15,6 +19,7 @@ const Deployment = z
     version: z.string(),
     selector: z.string(),
     values: z.record(z.string(), z.string()),
+    secretValues: z.record(z.string(), z.string()).openapi({ description: 'secret values: keys only, every value shown as "***" (write-only)' }),
     desiredState: z.enum(['running', 'stopped']),
     revision: z.number().openapi({ description: 'the revision the deployment wants (package, version, values)' }),
     stableRevision: z.number().nullable().openapi({ description: 'the last revision fully rolled out and healthy' }),
@@ -36,7 +41,15 @@ const DeploymentInput = z
     package: z.string().min(1).max(63),
     version: z.string().min(1).max(64),
     selector: z.string().max(4096).openapi({ example: 'env=prod,role=web' }),
-    values: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'value names use letters, digits and _.-'), z.string().max(65536)).default({}),
+    values: z.record(ValueName, z.string().max(65536)).default({}),
+    secretValues: z
+      .record(ValueName, z.string().max(65536))
+      .refine((v) => Object.keys(v).length <= MAX_SECRET_VALUES, `at most ${MAX_SECRET_VALUES} secret values`)
+      .default({})
+      .openapi({
+        description:
+          'values templates see like values, stored encrypted and never shown again (answers show "***"); "***" keeps the stored secret of that name, a secret left out is removed; a key may not also be in values',
+      }),
     desiredState: z.enum(['running', 'stopped']).default('running'),
     policy: PolicyOverridesSchema.optional().openapi({ description: 'rollout policy overrides kept on the deployment (absent: keep the current ones)' }),
     rollout: PolicyOverridesSchema.optional().openapi({ description: 'rollout policy overrides for the rollout of this change only' }),
@@ -65,7 +78,8 @@ const DeploymentStatus = z
   .openapi('DeploymentStatus');
 
 const Param = z.object({ name: z.string().regex(NAME).openapi({ param: { name: 'name', in: 'path' } }) });
-const view = (d: DeploymentRecord) => ({ ...d, createdAt: new Date(d.createdAt).toISOString(), updatedAt: new Date(d.updatedAt).toISOString() });
+/** Every answer masks secret values: keys, never values (for every role). */
+const view = (d: DeploymentRecord) => ({ ...d, secretValues: maskSecretValues(d.secretValues), createdAt: new Date(d.createdAt).toISOString(), updatedAt: new Date(d.updatedAt).toISOString() });
 
 export function addDeploymentRoutes(app: ApiApp, deployments: DeploymentService): void {
   app.openapi(

@@ -31,6 +31,9 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   ROLLOUT_NOT_FOUND: 404,
   ROLLOUT_STATE: 409,
   RATE_LIMITED: 429,
+  // The server's secrets key is missing or is not the one the secrets were sealed with: an operator must fix its start options.
+  SECRETS_KEY_MISSING: 503,
+  SECRET_UNREADABLE: 503,
 };
 
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {

@@ -5,7 +5,7 @@
  * tells other replicas through the store.
  */
 import type { Logger } from 'pino';
-import type { ConfigFile, ConfigRecord, EventQuery, EventRecord, Store, TokenRecord } from '../store/index.js';
+import type { ConfigRecord, EventQuery, EventRecord, Store, TokenRecord } from '../store/index.js';
 import { AgentNotFoundError, ConfigNotFoundError, ValidationError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
@@ -18,12 +18,17 @@ import { hashConfigFiles } from './remote-config.js';
 import { loadDesiredState } from './desired-state.js';
 import { matchesSelector, parseSelector, SelectorError, type Selector } from './selector.js';
 import { selectorMismatches } from './selector-hints.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { resolveConfigFiles, type ConfigFileInput } from '../secrets/secret-fields.js';
+import { registerSecretsKey } from '../secrets/secrets-key.js';
 
 export interface FleetServiceDeps {
   store: Store;
   clock: Clock;
   log: Logger;
   events: EventRecorder;
+  /** Seals and opens secret config files; null when the server has no secrets key (a secret file is then refused). */
+  secrets: SecretBox | null;
   /** Called after any change to labels, configs or revocations. */
   onFleetChange(reason: { agentId?: string; revoked?: boolean; tokenRevoked?: boolean }): void;
 }
@@ -41,7 +46,7 @@ export class FleetService {
   constructor(private readonly deps: FleetServiceDeps) {}
 
   private compiledConfigs() {
-    return loadDesiredState(this.deps.store);
+    return loadDesiredState(this.deps.store, this.deps.secrets);
   }
 
   async listAgents(selector = '') {
@@ -175,12 +180,19 @@ export class FleetService {
     return this.deps.store.listConfigs();
   }
 
-  /** Creates or replaces a named config. The hash changes only if the files change. */
-  async putConfig(name: string, selector: string, files: Record<string, ConfigFile>): Promise<ConfigRecord> {
+  /**
+   * Creates or replaces a named config. The hash (over the files' content,
+   * secret ones included) changes only if the files change. Secret files are
+   * sealed before anything is written (see server/secrets/secret-fields.ts
+   * for the rule on `***`).
+   */
+  async putConfig(name: string, selector: string, input: Record<string, ConfigFileInput>): Promise<ConfigRecord> {
     parseOrReject(selector);
-    const hash = hashConfigFiles(files);
     const before = await this.deps.store.getConfig(name);
-    if (before && before.hash === hash && before.selector === selector) return before;
+    const { files, plaintext } = resolveConfigFiles(this.deps.secrets, name, input, before?.files ?? {});
+    const hash = hashConfigFiles(plaintext);
+    if (this.deps.secrets && Object.values(files).some((f) => f.secret)) await registerSecretsKey(this.deps.store, this.deps.secrets);
+    if (before && before.hash === hash && before.selector === selector && JSON.stringify(before.files) === JSON.stringify(files)) return before;
     const record = await this.deps.store.putConfig({ name, selector, files, hash, updatedAt: this.deps.clock.now() });
     this.deps.events.record('config.changed', null, { name, selector, hash });
     this.deps.onFleetChange({});

@@ -262,9 +262,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     it('stores deployments by name, replacing them and keeping createdAt', async (t) => {
       if (skip) return t.skip(skip);
-      const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: { port: '8080' }, desiredState: 'running' as const, revision: 1, stableRevision: null, policy: { batches: 2 }, updatedAt: 10 };
+      const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: { port: '8080' }, secretValues: { pw: 'cs1.sealed' }, desiredState: 'running' as const, revision: 1, stableRevision: null, policy: { batches: 2 }, updatedAt: 10 };
       assert.equal((await store.putDeployment(d)).createdAt, 10);
       assert.deepEqual((await store.getDeployment('web'))?.policy, { batches: 2 });
+      assert.deepEqual((await store.getDeployment('web'))?.secretValues, { pw: 'cs1.sealed' });
       const replaced = await store.putDeployment({ ...d, version: '1.1.0', desiredState: 'stopped', updatedAt: 20 });
       assert.equal(replaced.createdAt, 10);
       assert.equal(replaced.version, '1.1.0');
@@ -277,8 +278,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     it('keeps revisions, rollouts with their agents and leases, and per-agent revisions; all go with the deployment', async (t) => {
       if (skip) return t.skip(skip);
-      const d = { name: 'api', package: 'hello', version: '1.0.0', selector: '', values: {}, desiredState: 'running' as const, revision: 1, stableRevision: null, policy: {}, updatedAt: 10 };
-      const rev = { deployment: 'api', revision: 1, package: 'hello', version: '1.0.0', values: { a: 'b' }, createdAt: 10 };
+      const d = { name: 'api', package: 'hello', version: '1.0.0', selector: '', values: {}, secretValues: {}, desiredState: 'running' as const, revision: 1, stableRevision: null, policy: {}, updatedAt: 10 };
+      const rev = { deployment: 'api', revision: 1, package: 'hello', version: '1.0.0', values: { a: 'b' }, secretValues: { pw: 'cs1.sealed' }, createdAt: 10 };
       const rollout = {
         id: 'r1', deployment: 'api', kind: 'rollout' as const, fromRevision: null, toRevision: 1, policy: { batches: 1 }, state: 'running', stage: 0, stageStartedAt: 10,
         promoted: false, forgiven: 0, reason: '', createdBy: 'me', createdAt: 10, updatedAt: 10, finishedAt: null,

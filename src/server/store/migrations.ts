@@ -252,6 +252,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0013_secret_values': {
+      async up(db: Kysely<unknown>) {
+        // Secret deployment values, sealed (AES-256-GCM, key outside the database; see server/secrets).
+        await db.schema.alterTable('deployments').addColumn('secret_values', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+        await db.schema.alterTable('deployment_revisions').addColumn('secret_values', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+      },
+    },
   };
 }
 

@@ -134,8 +134,12 @@ export interface AgentTouch {
 
 export interface ConfigFile {
   contentType: string;
-  /** UTF-8 text body. */
+  /** UTF-8 text body; for a secret file as stored, the sealed body (see server/secrets). */
   body: string;
+  /** A secret file: stored sealed, masked in every answer, opened only for the agents it is offered to. */
+  secret?: boolean;
+  /** Secret files as stored: sha256 hex of the content, shown instead of it. */
+  sha256?: string;
 }
 
 export interface ConfigRecord {
@@ -197,6 +201,8 @@ export interface DeploymentRecord {
   version: string;
   selector: string;
   values: Record<string, string>;
+  /** Secret values, sealed (key → sealed text, see server/secrets); {} for none. Never plaintext. */
+  secretValues: Record<string, string>;
   desiredState: 'running' | 'stopped';
   /** The newest revision (package, version, values); rollouts take agents to it. */
   revision: number;
@@ -215,6 +221,8 @@ export interface RevisionRecord {
   package: string;
   version: string;
   values: Record<string, string>;
+  /** Secret values of this revision, sealed as on DeploymentRecord. */
+  secretValues: Record<string, string>;
   createdAt: number;
 }
 

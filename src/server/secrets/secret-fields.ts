@@ -6,8 +6,9 @@
  * The rule for an update (a PUT replaces the whole deployment or config):
  * - a secret given with a value is stored (sealed) under that value;
  * - a secret given as the mask `***` keeps the stored one of that name
- *   (what `GET` answers can be sent back unchanged); `***` for a name with
- *   no stored secret is refused;
+ *   (what `GET` answers can be sent back unchanged; for a config file, its
+ *   content type is kept too); `***` for a name with no stored secret is
+ *   refused;
  * - a secret left out is removed, as a left-out value or file is.
  * So the literal value `***` cannot itself be a secret.
  *
@@ -110,13 +111,16 @@ export function resolveConfigFiles(
     const old = stored[name];
     const before = old?.secret ? need(box, what).open(old.body, context, what) : undefined;
     let body: string;
+    let contentType = f.contentType;
     if (f.body === SECRET_MASK) {
       if (before === undefined) throw new ValidationError(`files.${name}: "${SECRET_MASK}" keeps the stored secret file, and config ${config} has no secret file ${name}; send its content`, `files.${name}`);
+      // The mask keeps the stored file as it is, content type included.
       body = before;
+      contentType = old!.contentType;
     } else body = f.body;
     const sealed = before === body ? old!.body : need(box, what).seal(body, context);
-    files[name] = { contentType: f.contentType, body: sealed, secret: true, sha256: sha256(body) };
-    plaintext[name] = { contentType: f.contentType, body };
+    files[name] = { contentType, body: sealed, secret: true, sha256: sha256(body) };
+    plaintext[name] = { contentType, body };
   }
   return { files, plaintext };
 }

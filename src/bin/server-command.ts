@@ -223,6 +223,44 @@ New key file: corral server gen-secrets-key > secrets.key (then chmod 600).`,
       }
     });
   cmd
+    .command('rotate-secrets-key')
+    .description('Re-seal every secret value and secret config file with a new key, in one transaction (works on the store directly; stop the servers first)')
+    .requiredOption('--new-key-file <file>', 'the new key (make one with: corral server gen-secrets-key)')
+    .option('--old-key-file <file>', 'the key the secrets are sealed with now (default with SQLite: <data-dir>/secrets.key)')
+    .option('--data-dir <dir>', "the server's data directory (its SQLite store)", './corral-data')
+    .option('--database <url>', "the server's PostgreSQL URL, if it uses one (default: $CORRAL_DATABASE)", process.env.CORRAL_DATABASE)
+    .addHelpText(
+      'after',
+      `
+Then start every server with --secrets-key-file pointing at the new key (with SQLite's default,
+move it to <data-dir>/secrets.key). Keep the old key until every server runs with the new one.
+
+Example:
+  (umask 077; corral server gen-secrets-key > new.key)
+  corral server rotate-secrets-key --data-dir /var/lib/corral --new-key-file new.key
+  mv new.key /var/lib/corral/secrets.key`,
+    )
+    .action(async (_flags: unknown, sub: Command) => {
+      const { compileServerOptions, openStore, rotateSecretsKey, SecretBox } = await loadServer();
+      const given = (key: string): string | undefined =>
+        (sub.getOptionValueSource(key) !== 'cli' && cmd.getOptionValueSource(key) === 'cli' ? cmd.getOptionValue(key) : sub.getOptionValue(key)) as string | undefined;
+      const opts = compileServerOptions({ dataDir: given('dataDir'), database: given('database'), secretsKeyFile: sub.getOptionValue('oldKeyFile') as string | undefined });
+      if (!opts.database && !existsSync(join(opts.dataDir, 'corral.db'))) {
+        throw new CliError(`no Corral store in ${opts.dataDir} (no corral.db there); pass the server's --data-dir, or --database for PostgreSQL`, EXIT.ERROR, 'STORE_NOT_FOUND');
+      }
+      if (!opts.secretsKey) throw new CliError('--old-key-file is needed with PostgreSQL (the key the secrets are sealed with now)', EXIT.ERROR, 'INVALID_ARGUMENT');
+      const from = SecretBox.load(opts.secretsKey.file, { create: false });
+      const to = SecretBox.load(sub.getOptionValue('newKeyFile') as string, { create: false });
+      if (from.keyId === to.keyId) throw new CliError(`the new key file holds the same key (${to.keyId}) as the old one`, EXIT.ERROR, 'INVALID_ARGUMENT');
+      const store = await openStore({ database: opts.database, dataDir: opts.dataDir });
+      try {
+        const n = await rotateSecretsKey(store, from, to);
+        process.stdout.write(`re-sealed ${n.values} secret values and ${n.files} secret files with key ${to.keyId} (was ${from.keyId}); start every server with this key file now\n`);
+      } finally {
+        await store.close();
+      }
+    });
+  cmd
     .command('gen-secrets-key')
     .description('Print a new random secrets key (for --secrets-key-file); write it to a file only the server may read')
     .addHelpText('after', `

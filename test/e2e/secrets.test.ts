@@ -80,7 +80,9 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       });
       if (backend === 'sqlite') keyFile = join(fleet.root, 'server', 'secrets.key');
       agent = await fleet.startAgent({ name: 'db-1', labels: { role: 'db' } });
-      await fleet.awaitAgent(agent, (x) => x.status === 'online');
+      // The machine may be loaded: give the agent time to enroll before awaitAgent's own deadline starts.
+      await eventually(() => readFile(join(agent.dataDir, 'identity.json'), 'utf8').catch(() => undefined), { timeoutMs: 60_000, what: 'db-1 enrolled' });
+      await fleet.awaitAgent(agent, (x) => x.status === 'online', 60_000);
       const dir = join(work, 'db');
       await mkdir(join(dir, 'templates'), { recursive: true });
       await writeFile(join(dir, 'corral.yaml'), MANIFEST);
@@ -241,6 +243,31 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await fleet.restartServer();
       const res = await fleet.api<{ secretValues: Record<string, string> }>('GET', '/api/v1/deployments/db');
       assert.deepEqual(res.body.secretValues, { password: '***' });
+    });
+
+    it('rotates the key: every secret re-sealed in one go, the service still gets its secret', async (t) => {
+      if (skipped) return t.skip(skipped);
+      await fleet.stopServer();
+      const newKey = join(work, 'new.key');
+      await writeFile(newKey, (await runCorral(['server', 'gen-secrets-key'], {})).stdout, { mode: 0o600 });
+      const where = ['--data-dir', join(fleet.root, 'server'), ...(schema ? ['--database', schema.url] : [])];
+      const same = await runCorral(['server', 'rotate-secrets-key', ...where, '--old-key-file', keyFile, '--new-key-file', keyFile], {});
+      assert.equal(same.code, 1);
+      assert.match(same.stderr, /same key/);
+      const rotated = await runCorral(['server', 'rotate-secrets-key', ...where, '--old-key-file', keyFile, '--new-key-file', newKey], {});
+      assert.equal(rotated.code, 0, rotated.stderr);
+      assert.match(rotated.stdout, /re-sealed [1-9]\d* secret values and 1 secret files with key [0-9a-f]{16}/);
+      await writeFile(keyFile, await readFile(newKey, 'utf8'), { mode: 0o600 });
+      await fleet.restartServer();
+      const dep = await fleet.cli('deploy', 'db', '--package', 'db@1.0.0', '-s', 'role=db', '--set', 'user=app3', '--keep-secrets');
+      assert.equal(dep.code, 0, dep.stderr);
+      const status = await fleet.cli('rollout', 'status', 'db');
+      assert.doesNotMatch(status.stdout, /secret changed/, 'the same secrets, re-sealed, are not a change');
+      await eventually(
+        async () => ((await readFile(join(agent.dataDir, 'services', 'db', 'current', 'db.conf'), 'utf8')) === `user=app3\npassword=${PASSWORD_2}\n` ? true : undefined),
+        { timeoutMs: 60_000, what: 'rendered with the secret opened by the new key' },
+      );
+      assert.equal(await readFile(join(agent.dataDir, 'config', 'api.key'), 'utf8'), API_KEY);
     });
   });
 }

@@ -7,6 +7,7 @@
  */
 import type { Store } from '../store/index.js';
 import { SecretBox, SecretsKeyMissingError, SecretUnreadableError } from './secret-box.js';
+import { configFileContext, deploymentSecretContext } from './secret-fields.js';
 
 export const KEY_ID_META = 'secrets.key-id';
 
@@ -38,4 +39,27 @@ export async function registerSecretsKey(store: Store, box: SecretBox): Promise<
   if (registered !== box.keyId) {
     throw new SecretUnreadableError(`this store's secrets`, `they are sealed with key ${registered}, and ${box.source} holds key ${box.keyId} (replicas started with different --secrets-key-file?)`);
   }
+}
+
+/**
+ * Re-seals every secret in the store from `from` to `to` in one transaction
+ * and records `to` as the store's key (`corral server rotate-secrets-key`).
+ * Throws SecretUnreadableError when `from` is not the store's key or a secret
+ * does not open with it; then nothing has changed. Servers still running
+ * with the old key cannot open the secrets afterwards: restart them all with
+ * the new key file.
+ */
+export async function rotateSecretsKey(store: Store, from: SecretBox, to: SecretBox): Promise<{ values: number; files: number }> {
+  const registered = await store.getMeta(KEY_ID_META);
+  if (registered !== null && registered !== from.keyId) {
+    throw new SecretUnreadableError(`this store's secrets`, `they are sealed with key ${registered}, and the old key file ${from.source} holds key ${from.keyId}`);
+  }
+  const again = (sealed: string, context: string, what: string) => to.seal(from.open(sealed, context, what), context);
+  return store.resealSecrets(
+    {
+      deploymentValue: (deployment, key, sealed) => again(sealed, deploymentSecretContext(deployment, key), `secret value ${key} of deployment ${deployment}`),
+      configFile: (config, file, sealed) => again(sealed, configFileContext(config, file), `secret file ${file} of config ${config}`),
+    },
+    { key: KEY_ID_META, value: to.keyId },
+  );
 }

@@ -9,6 +9,7 @@ import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
 import { KyselyCredentialStore } from './credential-store.js';
 import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import { enrollAgentTx } from './enrollment-store.js';
+import { resealSecretsIn } from './secret-rows.js';
 import type {
   AgentApproval,
   AgentRecord,
@@ -27,6 +28,7 @@ import type {
   PackageRecord,
   RolloutStore,
   CredentialStore,
+  SecretResealer,
   Store,
   TokenKind,
   TokenRecord,
@@ -547,6 +549,10 @@ export class KyselyStore implements Store {
 
   listJobs(limit: number): Promise<JobRecord[]> {
     return this.run('list jobs', async () => (await this.db.selectFrom('jobs').selectAll().orderBy('created_at', 'desc').limit(limit).execute()).map(toJob));
+  }
+
+  resealSecrets(reseal: SecretResealer, meta: { key: string; value: string }): Promise<{ values: number; files: number }> {
+    return resealSecretsIn(this.db, (what, fn) => this.run(what, fn), reseal, meta);
   }
 
   getMeta(key: string): Promise<string | null> {

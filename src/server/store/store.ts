@@ -376,6 +376,12 @@ export interface JobHostRecord {
   finishedAt: number | null;
 }
 
+/** Turns one sealed secret into another (opens with the old key, seals with the new). */
+export interface SecretResealer {
+  deploymentValue(deployment: string, key: string, sealed: string): string;
+  configFile(config: string, file: string, sealed: string): string;
+}
+
 export interface Store {
   /** Which backend this is, for logs and /healthz. */
   readonly kind: 'sqlite' | 'postgres';
@@ -494,6 +500,13 @@ export interface Store {
   getJob(id: string): Promise<{ job: JobRecord; hosts: JobHostRecord[] } | null>;
   /** Newest first. */
   listJobs(limit: number): Promise<JobRecord[]>;
+
+  /**
+   * Key rotation: replaces every sealed secret (deployment values, their
+   * revisions' values, secret config files) with what `reseal` returns, and
+   * sets `meta`, in one transaction: when `reseal` throws, nothing changes.
+   */
+  resealSecrets(reseal: SecretResealer, meta: { key: string; value: string }): Promise<{ values: number; files: number }>;
 
   getMeta(key: string): Promise<string | null>;
   /** Sets the key only if it is absent; returns the value now stored (first writer wins). */

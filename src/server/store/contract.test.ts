@@ -315,6 +315,29 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await store.rollouts.listRolloutAgents('r1'), []);
     });
 
+    it('re-seals every secret in one transaction (key rotation), or none when one fails', async (t) => {
+      if (skip) return t.skip(skip);
+      const d = { name: 'sec', package: 'hello', version: '1.0.0', selector: '', values: {}, secretValues: { pw: 'cs1.a' }, desiredState: 'running' as const, revision: 1, stableRevision: null, policy: {}, updatedAt: 10 };
+      await store.rollouts.commitChange({ deployment: d, revision: { deployment: 'sec', revision: 1, package: 'hello', version: '1.0.0', values: {}, secretValues: { pw: 'cs1.a' }, createdAt: 10 } });
+      await store.putConfig({ name: 'sec-c', selector: '', files: { 'k.pem': { contentType: 'text/plain', body: 'cs1.f', secret: true, sha256: 'ab' }, 'plain.conf': { contentType: 'text/plain', body: 'x' } }, hash: 'h', updatedAt: 10 });
+      const failing = { deploymentValue: () => 'cs1.new', configFile: () => { throw new Error('does not open'); } };
+      await assert.rejects(store.resealSecrets(failing, { key: 'secrets.key-id', value: 'k2' }), /does not open/);
+      assert.deepEqual((await store.getDeployment('sec'))?.secretValues, { pw: 'cs1.a' }, 'nothing changed');
+      assert.equal(await store.getMeta('secrets.key-id'), null);
+      let calls = 0;
+      const n = await store.resealSecrets({ deploymentValue: (_d, _k, v) => `${v}.${++calls}`, configFile: (_c, _f, v) => `${v}.f` }, { key: 'secrets.key-id', value: 'k2' });
+      assert.deepEqual(n, { values: 2, files: 1 });
+      assert.equal(calls, 1, 'the same sealed text is re-sealed once, so deployment and revision keep sharing it');
+      assert.deepEqual((await store.getDeployment('sec'))?.secretValues, { pw: 'cs1.a.1' });
+      assert.deepEqual((await store.rollouts.listRevisions('sec'))[0]?.secretValues, { pw: 'cs1.a.1' });
+      const files = (await store.getConfig('sec-c'))?.files;
+      assert.deepEqual(files?.['k.pem'], { contentType: 'text/plain', body: 'cs1.f.f', secret: true, sha256: 'ab' });
+      assert.equal(files?.['plain.conf']?.body, 'x');
+      assert.equal(await store.getMeta('secrets.key-id'), 'k2');
+      await store.deleteDeployment('sec');
+      await store.deleteConfig('sec-c');
+    });
+
     it('keeps artifact bytes in chunks, replaces and deletes them', async (t) => {
       if (skip) return t.skip(skip);
       const chunks = [Buffer.alloc(1000, 1), Buffer.from([0, 255, 7]), Buffer.alloc(5, 9)];

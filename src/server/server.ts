@@ -25,6 +25,7 @@ import { ImperativeService } from './fleet/imperative.js';
 import { SampleHistory } from './fleet/sample-history.js';
 import { JobService } from './jobs/job-service.js';
 import { createApi } from './api/routes.js';
+import { UserService } from './users/user-service.js';
 import { createMetrics } from './metrics.js';
 import { routeLabeler } from './route-labels.js';
 import { FailedAuthGuard } from './auth/failed-auth.js';
@@ -146,7 +147,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const deployments = new DeploymentService({ store, clock, events, onFleetChange: pushFleetChange, rollouts, secrets });
   const imperative = new ImperativeService({ store, deployments, agents: hub, samples, log: log.child({ component: 'imperative' }) });
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
-  const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, log: log.child({ component: 'api' }) });
+  const users = new UserService({ store, clock });
+  const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, users, log: log.child({ component: 'api' }) });
   const api = getRequestListener(apiApp.fetch);
   const routeLabel = routeLabeler([
     ...apiApp.routes,

@@ -31,6 +31,12 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   ROLLOUT_NOT_FOUND: 404,
   ROLLOUT_STATE: 409,
   RATE_LIMITED: 429,
+  FORBIDDEN: 403,
+  USER_NOT_FOUND: 404,
+  USER_EXISTS: 409,
+  LAST_ADMIN: 409,
+  SELF: 409,
+  BUILTIN_USER: 409,
   // The server's secrets key is missing or is not the one the secrets were sealed with: an operator must fix its start options.
   SECRETS_KEY_MISSING: 503,
   SECRET_UNREADABLE: 503,

@@ -7,6 +7,7 @@ import type { AgentsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
 import { KyselyCredentialStore } from './credential-store.js';
+import { KyselyUserStore } from './user-store.js';
 import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import { enrollAgentTx } from './enrollment-store.js';
 import { resealSecretsIn } from './secret-rows.js';
@@ -28,6 +29,7 @@ import type {
   PackageRecord,
   RolloutStore,
   CredentialStore,
+  UserStore,
   SecretResealer,
   Store,
   TokenKind,
@@ -41,6 +43,7 @@ export class KyselyStore implements Store {
   private closed = false;
   readonly rollouts: RolloutStore;
   readonly credentials: CredentialStore;
+  readonly users: UserStore;
 
   constructor(
     readonly kind: 'sqlite' | 'postgres',
@@ -48,6 +51,7 @@ export class KyselyStore implements Store {
   ) {
     this.rollouts = new KyselyRolloutStore(db, (what, fn) => this.run(what, fn));
     this.credentials = new KyselyCredentialStore(db, (what, fn) => this.run(what, fn));
+    this.users = new KyselyUserStore(kind, db, (what, fn) => this.run(what, fn));
   }
 
   /** Runs a store operation, turning driver errors into StoreError. */
@@ -96,6 +100,7 @@ export class KyselyStore implements Store {
           max_agents: t.maxAgents ?? null,
           enrolled_agents: 0,
           require_approval: t.requireApproval ? 1 : 0,
+          user_id: t.userId ?? null,
         })
         .execute();
     });

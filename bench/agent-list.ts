@@ -70,10 +70,10 @@ async function benchOne(store: Store, n: number, runs: number): Promise<Record<s
   const mid = Math.floor(n / 2);
   const deep = encodeCursor({ s: 'name', k: name(mid), i: uid(mid) });
   const out: Record<string, number> = { insertMs };
-  out.firstPage = await median(runs, () => listAgentPage(store, { selector: all, limit: 100 }));
-  out.deepPage = await median(runs, () => listAgentPage(store, { selector: all, limit: 100, cursor: deep }));
-  out.filteredSorted = await median(runs, () => listAgentPage(store, { selector: filtered, statuses: ['online'], sort: '-lastSeen', limit: 100 }));
-  out.freeText = await median(runs, () => listAgentPage(store, { selector: all, q: 'dc1.exam', sort: 'version', limit: 100 }));
+  out.firstPage = await median(runs, () => listAgentPage(store, null, { selector: all, limit: 100 }));
+  out.deepPage = await median(runs, () => listAgentPage(store, null, { selector: all, limit: 100, cursor: deep }));
+  out.filteredSorted = await median(runs, () => listAgentPage(store, null, { selector: filtered, statuses: ['online'], sort: '-lastSeen', limit: 100 }));
+  out.freeText = await median(runs, () => listAgentPage(store, null, { selector: all, q: 'dc1.exam', sort: 'version', limit: 100 }));
   out.facets = await median(runs, () => agentFacets(store, { selector: all }));
   out.facetsFiltered = await median(runs, () => agentFacets(store, { selector: filtered, statuses: ['online'] }));
   out.oldListAll = await median(Math.min(runs, 3), async () => (await store.listAgents()).filter((a) => matchesSelector(filtered, selectableAttributes(a))));

@@ -50,6 +50,7 @@ export interface ServerFlags {
   maxOpampInflightMib: number;
   wsFirstMessageTimeout: number;
   metricsToken?: string;
+  secretsKeyFile?: string;
   maxEnrollmentsPerSecond: number;
   publicUrl?: string;
   tlsCert?: string;
@@ -89,6 +90,7 @@ export function serverOptionsFrom(flags: ServerFlags) {
     maxOpampInflightMib: flags.maxOpampInflightMib,
     wsFirstMessageTimeoutSeconds: flags.wsFirstMessageTimeout,
     metricsToken: flags.metricsToken,
+    secretsKeyFile: flags.secretsKeyFile,
     maxEnrollmentsPerSecond: flags.maxEnrollmentsPerSecond,
     publicUrl: flags.publicUrl,
     tlsCert: flags.tlsCert,
@@ -123,6 +125,12 @@ export function serverCommand(): Command {
     .addOption(
       new Option('--metrics-token <token>', 'require Authorization: Bearer <token> on /metrics (at least 16 characters); default: /metrics is open').env('CORRAL_METRICS_TOKEN'),
     )
+    .addOption(
+      new Option(
+        '--secrets-key-file <file>',
+        'key that encrypts secret values and config files at rest (32 bytes, base64 or hex, mode 0600); default with SQLite: <data-dir>/secrets.key, created on first start; with PostgreSQL required once any secret exists, the same file on every replica',
+      ).env('CORRAL_SECRETS_KEY_FILE'),
+    )
     .option(
       '--public-url <url>',
       'http(s) URL agents reach this server at, offered to them after enrollment (wss:// or https:// per transport); default: none, agents keep the URL they were given',
@@ -154,7 +162,11 @@ corral server backup --to FILE (SQLite) or pg_dump.
 
 Examples:
   corral server
-  corral server --listen 0.0.0.0:4320 --database postgres://corral@db:5432/corral`,
+  corral server --listen 0.0.0.0:4320 --database postgres://corral@db:5432/corral --secrets-key-file /etc/corral/secrets.key
+
+Secrets (deploy --set-secret, config put --secret) are sealed with AES-256-GCM under the
+--secrets-key-file key; back it up apart from the database (docs/security.md, "Secrets").
+New key file: corral server gen-secrets-key > secrets.key (then chmod 600).`,
     )
     .action(async (flags: ServerFlags) => {
       const { compileServerOptions, startServer } = await loadServer();
@@ -249,6 +261,54 @@ Example:
       const r = await backupSqliteStore(given('dataDir') ?? './corral-data', flags.to);
       if (flags.output === 'json') process.stdout.write(`${JSON.stringify(r)}\n`);
       else process.stdout.write(`backed up the store to ${r.file} (${r.bytes} bytes, 0600)\n`);
+    });
+  cmd
+    .command('rotate-secrets-key')
+    .description('Re-seal every secret value and secret config file with a new key, in one transaction (works on the store directly; stop the servers first)')
+    .requiredOption('--new-key-file <file>', 'the new key (make one with: corral server gen-secrets-key)')
+    .option('--old-key-file <file>', 'the key the secrets are sealed with now (default with SQLite: <data-dir>/secrets.key)')
+    .option('--data-dir <dir>', "the server's data directory (its SQLite store)", './corral-data')
+    .option('--database <url>', "the server's PostgreSQL URL, if it uses one (default: $CORRAL_DATABASE)", process.env.CORRAL_DATABASE)
+    .addHelpText(
+      'after',
+      `
+Then start every server with --secrets-key-file pointing at the new key (with SQLite's default,
+move it to <data-dir>/secrets.key). Keep the old key until every server runs with the new one.
+
+Example:
+  (umask 077; corral server gen-secrets-key > new.key)
+  corral server rotate-secrets-key --data-dir /var/lib/corral --new-key-file new.key
+  mv new.key /var/lib/corral/secrets.key`,
+    )
+    .action(async (_flags: unknown, sub: Command) => {
+      const { compileServerOptions, openStore, rotateSecretsKey, SecretBox } = await loadServer();
+      const given = (key: string): string | undefined =>
+        (sub.getOptionValueSource(key) !== 'cli' && cmd.getOptionValueSource(key) === 'cli' ? cmd.getOptionValue(key) : sub.getOptionValue(key)) as string | undefined;
+      const opts = compileServerOptions({ dataDir: given('dataDir'), database: given('database'), secretsKeyFile: sub.getOptionValue('oldKeyFile') as string | undefined });
+      if (!opts.database && !existsSync(join(opts.dataDir, 'corral.db'))) {
+        throw new CliError(`no Corral store in ${opts.dataDir} (no corral.db there); pass the server's --data-dir, or --database for PostgreSQL`, EXIT.ERROR, 'STORE_NOT_FOUND');
+      }
+      if (!opts.secretsKey) throw new CliError('--old-key-file is needed with PostgreSQL (the key the secrets are sealed with now)', EXIT.ERROR, 'INVALID_ARGUMENT');
+      const from = SecretBox.load(opts.secretsKey.file, { create: false });
+      const to = SecretBox.load(sub.getOptionValue('newKeyFile') as string, { create: false });
+      if (from.keyId === to.keyId) throw new CliError(`the new key file holds the same key (${to.keyId}) as the old one`, EXIT.ERROR, 'INVALID_ARGUMENT');
+      const store = await openStore({ database: opts.database, dataDir: opts.dataDir });
+      try {
+        const n = await rotateSecretsKey(store, from, to);
+        process.stdout.write(`re-sealed ${n.values} secret values and ${n.files} secret files with key ${to.keyId} (was ${from.keyId}); start every server with this key file now\n`);
+      } finally {
+        await store.close();
+      }
+    });
+  cmd
+    .command('gen-secrets-key')
+    .description('Print a new random secrets key (for --secrets-key-file); write it to a file only the server may read')
+    .addHelpText('after', `
+Example:
+  (umask 077; corral server gen-secrets-key > /etc/corral/secrets.key)`)
+    .action(async () => {
+      const { newSecretsKeyText } = await loadServer();
+      process.stdout.write(newSecretsKeyText());
     });
   return cmd;
 }

@@ -64,7 +64,8 @@ export interface ApiToken {
 export interface ApiConfig {
   name: string;
   selector: string;
-  files: Record<string, { contentType: string; body: string }>;
+  /** A secret file's body is "***", with the sha256 of its content. */
+  files: Record<string, { contentType: string; body: string; secret?: boolean; sha256?: string }>;
   hash: string;
   createdAt: string;
   updatedAt: string;

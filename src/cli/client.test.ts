@@ -485,7 +485,7 @@ describe('rollout references', () => {
 });
 
 describe('corral deployment list and status', () => {
-  const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: {}, desiredState: 'running', revision: 2, stableRevision: 1, policy: {}, createdAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString() };
+  const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: {}, secretValues: {}, desiredState: 'running', revision: 2, stableRevision: 1, policy: {}, createdAt: new Date(0).toISOString(), updatedAt: new Date(0).toISOString() };
 
   it('lists deployments like corral deployments', async () => {
     api.on('GET /api/v1/deployments', { status: 200, body: { deployments: [d] } });

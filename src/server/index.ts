@@ -4,3 +4,5 @@ export { startServer, type RunningServer, type ServerDeps } from './server.js';
 export { rotateAdminToken } from './bootstrap.js';
 export { backupSqliteStore, openStore } from './store/index.js';
 export { CorralError } from './errors.js';
+export { newKeyText as newSecretsKeyText, SecretBox } from './secrets/secret-box.js';
+export { rotateSecretsKey } from './secrets/secrets-key.js';

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { ValidationError } from './errors.js';
 import { DEFAULT_ENROLLMENTS_PER_SECOND_PER_TOKEN } from './auth/limits.js';
 import { DEFAULT_MAX_INFLIGHT_BODY_MIB, DEFAULT_WS_FIRST_MESSAGE_TIMEOUT_MS, MAX_MESSAGE_BYTES } from './opamp/limits.js';
+import type { SecretsKeyOption } from './secrets/secrets-key.js';
 import { DEFAULT_POLICY, mergePolicy, PolicyOverridesSchema, type RolloutPolicy } from './rollouts/policy.js';
 
 function rolloutDefaults(value: Record<string, unknown> | undefined): RolloutPolicy {
@@ -77,6 +78,14 @@ export interface ServerOptions {
   maxEnrollmentsPerSecond?: number;
   /** When set, `/metrics` answers only requests with `Authorization: Bearer <this>`. Default: open. */
   metricsToken?: string;
+  /**
+   * File holding the 32-byte key that seals secret values and config files
+   * (base64 or hex). SQLite: default `<dataDir>/secrets.key`, created 0600 on
+   * first start. PostgreSQL: no default (every replica needs the same key):
+   * the file must exist; without it, writing a secret is refused and a store
+   * that holds secrets refuses to start.
+   */
+  secretsKeyFile?: string;
 }
 
 export interface CompiledServerOptions {
@@ -106,6 +115,8 @@ export interface CompiledServerOptions {
   maxEnrollmentsPerSecond: number;
   /** null: /metrics is open. */
   metricsToken: string | null;
+  /** The secrets key file and whether to create it when missing; null: no key (PostgreSQL without --secrets-key-file). */
+  secretsKey: SecretsKeyOption | null;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, { integer = true } = {}): number {
@@ -135,6 +146,12 @@ function inflightBytes(mib: number | undefined): number {
   return v * 1024 * 1024;
 }
 
+function secretsKey(file: string | undefined, database: string, dataDir: string): SecretsKeyOption | null {
+  if (file !== undefined && file !== '') return { file: resolve(file), create: database === '' };
+  // SQLite: the key sits beside the database (back it up apart from it). PostgreSQL: replicas must share one, so no per-host default.
+  return database === '' ? { file: resolve(dataDir, 'secrets.key'), create: true } : null;
+}
+
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(listen);
   const port = m ? Number(m[3]) : NaN;
@@ -162,13 +179,15 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
   if (o.agentCaCert && !o.tlsCert) throw new ValidationError('--agent-ca-cert needs --tls-cert: client certificates are only presented over TLS', 'agentCaCert');
   const validity = positive('agentCertValiditySeconds', o.agentCertValiditySeconds, 30 * 24 * 3600, { integer: false });
   if (validity < 10) throw new ValidationError(`--agent-cert-validity must be at least 10 seconds, got ${validity}`, 'agentCertValiditySeconds');
+  const dataDir = resolve(o.dataDir ?? 'corral-data');
   return {
     host,
     port,
+    secretsKey: secretsKey(o.secretsKeyFile, database, dataDir),
     agentCa: o.agentCaCert && o.agentCaKey ? { certFile: resolve(o.agentCaCert), keyFile: resolve(o.agentCaKey), validityMs: validity * 1000 } : null,
     tls: o.tlsCert && o.tlsKey ? { certFile: resolve(o.tlsCert), keyFile: resolve(o.tlsKey) } : null,
     credentialGraceMs: positive('credentialGraceSeconds', o.credentialGraceSeconds, 600, { integer: false }) * 1000,
-    dataDir: resolve(o.dataDir ?? 'corral-data'),
+    dataDir,
     database,
     heartbeatMs,
     offlineAfterMs: heartbeatMs * missed,

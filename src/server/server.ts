@@ -45,6 +45,7 @@ import { CertificateWatcher, loadCertificate } from './tls-certificates.js';
 import { AgentCa } from './agent-ca.js';
 import { consoleStatic } from './console-static.js';
 import { leaseOwnerId, RolloutDriver } from './rollouts/rollout-driver.js';
+import { openSecretsKey } from './secrets/secrets-key.js';
 
 export interface RunningServer {
   /** http://host:port actually listened on. */
@@ -80,6 +81,11 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   // Artifacts live here whatever the store: never readable by other users.
   secureDataDir(opts.dataDir, log);
   const store = deps.store ?? (await openStore({ database: opts.database, dataDir: opts.dataDir, log }));
+  // A missing, wrong or unreadable secrets key stops the start here, naming the file and the keys.
+  const secrets = await openSecretsKey(opts.secretsKey, store).catch(async (e: unknown) => {
+    if (!deps.store) await store.close();
+    throw e;
+  });
   const firstStart = await bootstrapTokens(store, deps.env ?? process.env, clock.now());
   const feed = new EventFeed({ store, clock, log: log.child({ component: 'event-feed' }) });
   const events = new EventRecorder({ store, clock, log, onStored: () => feed.nudge() });
@@ -110,7 +116,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       publicUrl: opts.publicUrl,
       credentialGraceMs: opts.credentialGraceMs,
     },
-    { store, clock, log: log.child({ component: 'hub' }), events: agentEvents, samples, admitEnrollment: (tokenId, address) => enrollments.admit(tokenId, address), onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }), agentCa },
+    { store, clock, log: log.child({ component: 'hub' }), events: agentEvents, samples, admitEnrollment: (tokenId, address) => enrollments.admit(tokenId, address), onReportsStored: () => driver?.kick(), onMessage: (direction, transport) => metricsRef?.opampMessages.inc({ direction, transport }), agentCa, secrets },
   );
   const inflight = new InflightBytes(opts.maxOpampInflightBytes);
   const failedAuth = new FailedAuthGuard({
@@ -132,6 +138,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     clock,
     log,
     events,
+    secrets,
     onFleetChange: (change) => {
       hub.fleetChanged(change).catch((err: unknown) => log.error({ err }, 'failed to push fleet change'));
     },
@@ -144,7 +151,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const lease = { owner: leaseOwnerId(), ms: Math.max(10_000, opts.rolloutTickMs * 10) };
   const rollouts = new RolloutService({ store, clock, events, log: rolloutLog, defaults: opts.rolloutDefaults, onFleetChange: pushFleetChange, kick: () => driver?.kick(), lease });
   driver = new RolloutDriver({ store, clock, events, log: rolloutLog, rollouts, onFleetChange: pushFleetChange }, { owner: lease.owner, tickMs: opts.rolloutTickMs, leaseMs: lease.ms });
-  const deployments = new DeploymentService({ store, clock, events, onFleetChange: pushFleetChange, rollouts });
+  const deployments = new DeploymentService({ store, clock, events, onFleetChange: pushFleetChange, rollouts, secrets });
   const imperative = new ImperativeService({ store, deployments, agents: hub, samples, log: log.child({ component: 'imperative' }) });
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
   const users = new UserService({ store, clock });

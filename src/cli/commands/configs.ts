@@ -29,21 +29,30 @@ const usage = (message: string) => new CliError(message, EXIT.ERROR, 'INVALID_AR
  * Unreadable files, duplicate names and overrides for unknown names are usage
  * errors naming the argument.
  */
-export function readConfigFiles(fileArgs: string[], typeArgs: string[]): Record<string, { contentType: string; body: string }> {
-  if (fileArgs.length === 0) throw usage('give at least one --file name=path');
-  const files: Record<string, { contentType: string; body: string }> = {};
-  for (const f of fileArgs) {
-    const eq = f.indexOf('=');
-    const [name, path] = eq < 0 ? [basename(f), f] : [f.slice(0, eq), f.slice(eq + 1)];
-    if (!name || !path) throw usage(`--file "${f}": expected name=path, e.g. logging.json=./logging.json`);
-    if (files[name]) throw usage(`--file "${f}": ${name} is given twice`);
-    let body: string;
-    try {
-      body = readFileSync(path, 'utf8');
-    } catch (e) {
-      throw new CliError(`cannot read ${path} for --file ${name}: ${(e as Error).message}`, EXIT.ERROR, 'INVALID_ARGUMENT', { cause: e });
+export function readConfigFiles(
+  fileArgs: string[],
+  typeArgs: string[],
+  secretArgs: string[] = [],
+  keepSecrets: string[] = [],
+): Record<string, { contentType: string; body: string; secret?: boolean }> {
+  if (fileArgs.length === 0 && secretArgs.length === 0 && keepSecrets.length === 0) throw usage('give at least one --file name=path');
+  const files: Record<string, { contentType: string; body: string; secret?: boolean }> = {};
+  // "***" keeps the stored secret file of that name (the server refuses it when there is none).
+  for (const name of keepSecrets) files[name] = { contentType: 'text/plain', body: '***', secret: true };
+  for (const [flag, args] of [['--file', fileArgs], ['--secret-file', secretArgs]] as const) {
+    for (const f of args) {
+      const eq = f.indexOf('=');
+      const [name, path] = eq < 0 ? [basename(f), f] : [f.slice(0, eq), f.slice(eq + 1)];
+      if (!name || !path) throw usage(`${flag} "${f}": expected name=path, e.g. logging.json=./logging.json`);
+      if (files[name]) throw usage(`${flag} "${f}": ${name} is given twice`);
+      let body: string;
+      try {
+        body = readFileSync(path, 'utf8');
+      } catch (e) {
+        throw new CliError(`cannot read ${path} for ${flag} ${name}: ${(e as Error).message}`, EXIT.ERROR, 'INVALID_ARGUMENT', { cause: e });
+      }
+      files[name] = { contentType: extname(name) ? contentTypeFor(name) : contentTypeFor(path), body, ...(flag === '--secret-file' ? { secret: true } : {}) };
     }
-    files[name] = { contentType: extname(name) ? contentTypeFor(name) : contentTypeFor(path), body };
   }
   for (const t of typeArgs) {
     const eq = t.indexOf('=');
@@ -89,6 +98,8 @@ export function addConfigCommands(program: Command, io: CliIo): void {
       .argument('<name>', 'config name (letters, digits, ._-)')
       .requiredOption('-s, --selector <selector>', "which agents get it, e.g. 'env=prod' (trusted labels), 'claim.host.arch=arm64' (what agents report); '' for all")
       .option('--file <name=path>', 'a file to offer, as name=path, or a path named by its base name (repeatable)', collect, [])
+      .option('--secret-file <name=path>', 'like --file, for a secret: stored encrypted, shown only as *** and its sha256, delivered only to the agents the selector matches (repeatable)', collect, [])
+      .option('--keep-secret-file <name>', 'keep this stored secret file as it is (content and content type) (repeatable)', collect, [])
       .option('--content-type <name=type>', 'override the content type of a --file (repeatable)', collect, [])
       .addHelpText(
         'after',
@@ -98,10 +109,15 @@ application/yaml, .toml application/toml, anything else text/plain.
 
 Examples:
   corral config set logging -s env=prod --file logging.json=./logging.json
-  corral config set collector -s 'role in (web,api)' --file otel.yaml=./otel.yaml --file extra.conf=./extra.conf --content-type extra.conf=application/yaml`,
+  corral config set collector -s 'role in (web,api)' --file otel.yaml=./otel.yaml --file extra.conf=./extra.conf --content-type extra.conf=application/yaml
+  corral config set tls -s env=prod --file tls.crt=./tls.crt --secret-file tls.key=./tls.key
+
+A config set replaces the whole config: files not given are removed. Keep a stored secret file
+without having its content at hand with --keep-secret-file NAME:
+  corral config set tls -s env=prod --file tls.crt=./new.crt --keep-secret-file tls.key`,
       ),
-  ).action(async (name: string, flags: ConnectionFlags & { selector: string; file: string[]; contentType: string[] }) => {
-    const files = readConfigFiles(flags.file, flags.contentType);
+  ).action(async (name: string, flags: ConnectionFlags & { selector: string; file: string[]; secretFile: string[]; keepSecretFile: string[]; contentType: string[] }) => {
+    const files = readConfigFiles(flags.file, flags.contentType, flags.secretFile, flags.keepSecretFile);
     const res = await apiFor(flags, io).request<ApiConfig>('PUT', `/api/v1/configs/${encodeURIComponent(name)}`, { selector: flags.selector, files });
     if (flags.output === 'json') return printJson(io, res);
     io.stdout.write(`config ${res.name} set for '${res.selector}' (hash ${res.hash.slice(0, 12)}); watch it with: corral config status ${res.name} --wait\n`);
@@ -112,7 +128,10 @@ Examples:
       const res = await apiFor(flags, io).request<ApiConfig>('GET', `/api/v1/configs/${encodeURIComponent(name)}`);
       if (flags.output === 'json') return printJson(io, res);
       io.stdout.write(`name:     ${res.name}\nselector: ${res.selector}\nhash:     ${res.hash}\nupdated:  ${res.updatedAt}\n`);
-      for (const [file, f] of Object.entries(res.files)) io.stdout.write(`--- ${file} (${f.contentType})\n${f.body}${f.body.endsWith('\n') ? '' : '\n'}`);
+      for (const [file, f] of Object.entries(res.files)) {
+        if (f.secret) io.stdout.write(`--- ${file} (${f.contentType}, secret, sha256 ${f.sha256 ?? '?'})\n${f.body}\n`);
+        else io.stdout.write(`--- ${file} (${f.contentType})\n${f.body}${f.body.endsWith('\n') ? '' : '\n'}`);
+      }
     },
   );
 

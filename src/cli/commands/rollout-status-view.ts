@@ -12,6 +12,8 @@ export interface ApiRolloutStatus {
   reason: string;
   from: { revision: number; version: string } | null;
   to: { revision: number; version: string } | null;
+  /** Keys of the secret values this rollout changes (never their values); absent from older servers. */
+  secretsChanged?: string[];
   stage: { index: number; name: string };
   stages: { index: number; name: string; counts: Counts; total: number }[];
   totals: Counts & { total: number };
@@ -47,7 +49,7 @@ export function formatRolloutStatus(s: ApiRolloutStatus): string {
   const to = s.to ? `r${s.to.revision} (${s.to.version})` : '?';
   const done = s.totals.healthy + s.totals.failed + s.totals.offline;
   const lines = [
-    `${s.kind} ${s.id} of ${s.deployment}: ${from} -> ${to}`,
+    `${s.kind} ${s.id} of ${s.deployment}: ${from} -> ${to}${s.secretsChanged?.length ? `; secret changed: ${s.secretsChanged.join(', ')}` : ''}`,
     `state: ${s.state}${s.reason ? ` (${s.reason})` : ''}`,
     `stage: ${s.stage.name}   ${bar(done, s.totals.total)}   error budget left: ${s.errorBudget.left} of ${s.errorBudget.budget} (${s.errorBudget.failed} failed${s.errorBudget.forgiven ? `, ${s.errorBudget.forgiven} accepted on resume` : ''})`,
     '',

@@ -7,9 +7,13 @@ import { actorOf, errors, json } from './openapi-helpers.js';
 import { PolicyOverridesSchema } from '../rollouts/policy.js';
 import { ResourcesSchema } from '../../protocol/index.js';
 import { unpackResources } from '../fleet/deployment-resources.js';
+import { maskSecretValues } from '../secrets/secret-fields.js';
 
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const ValueName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'value names use letters, digits and _.-');
+/** Secret values one deployment may carry (docs/limits.md). */
+export const MAX_SECRET_VALUES = 100;
 const Deployment = z
   .object({
     name: z.string(),
@@ -18,6 +22,7 @@ const Deployment = z
     selector: z.string(),
     values: z.record(z.string(), z.string()),
     resources: ResourcesSchema.optional().openapi({ description: "resource limits over the package manifest's, field by field (docs/resource-limits.md)" }),
+    secretValues: z.record(z.string(), z.string()).openapi({ description: 'secret values: keys only, every value shown as "***" (write-only)' }),
     desiredState: z.enum(['running', 'stopped']),
     revision: z.number().openapi({ description: 'the revision the deployment wants (package, version, values)' }),
     stableRevision: z.number().nullable().openapi({ description: 'the last revision fully rolled out and healthy' }),
@@ -39,7 +44,15 @@ const DeploymentInput = z
     package: z.string().min(1).max(63),
     version: z.string().min(1).max(64),
     selector: z.string().max(4096).openapi({ example: 'env=prod,role=web' }),
-    values: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'value names use letters, digits and _.-'), z.string().max(65536)).default({}),
+    values: z.record(ValueName, z.string().max(65536)).default({}),
+    secretValues: z
+      .record(ValueName, z.string().max(65536))
+      .refine((v) => Object.keys(v).length <= MAX_SECRET_VALUES, `at most ${MAX_SECRET_VALUES} secret values`)
+      .default({})
+      .openapi({
+        description:
+          'values templates see like values, stored encrypted and never shown again (answers show "***"); "***" keeps the stored secret of that name, a secret left out is removed; a key may not also be in values',
+      }),
     desiredState: z.enum(['running', 'stopped']).default('running'),
     resources: ResourcesSchema.optional().openapi({
       description: "resource limits over the package manifest's, field by field: cpu (cores), memoryMax, memoryHigh (bytes or 256Mi-style), pids. Part of the revision like values: a change goes out as a rollout; absent: the manifest's own",
@@ -71,7 +84,8 @@ const DeploymentStatus = z
   .openapi('DeploymentStatus');
 
 const Param = z.object({ name: z.string().regex(NAME).openapi({ param: { name: 'name', in: 'path' } }) });
-const view = (d: DeploymentRecord) => ({ ...d, ...unpackResources(d.values), createdAt: new Date(d.createdAt).toISOString(), updatedAt: new Date(d.updatedAt).toISOString() });
+/** Every answer masks secret values (keys, never values, for every role) and shows resource overrides apart from values. */
+const view = (d: DeploymentRecord) => ({ ...d, ...unpackResources(d.values), secretValues: maskSecretValues(d.secretValues), createdAt: new Date(d.createdAt).toISOString(), updatedAt: new Date(d.updatedAt).toISOString() });
 
 export function addDeploymentRoutes(app: ApiApp, deployments: DeploymentService): void {
   app.openapi(

@@ -38,6 +38,9 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   LAST_ADMIN: 409,
   SELF: 409,
   BUILTIN_USER: 409,
+  // The server's secrets key is missing or is not the one the secrets were sealed with: an operator must fix its start options.
+  SECRETS_KEY_MISSING: 503,
+  SECRET_UNREADABLE: 503,
 };
 
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string, details?: Record<string, unknown>): Response {

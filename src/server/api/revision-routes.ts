@@ -12,6 +12,9 @@ import { actorOf, errors, iso, json } from './openapi-helpers.js';
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 /** Revisions returned by the list, newest first. */
+import { unpackResources } from '../fleet/deployment-resources.js';
+import { maskSecretValues } from '../secrets/secret-fields.js';
+
 const MAX_REVISIONS = 1000;
 
 const Revision = z
@@ -20,6 +23,8 @@ const Revision = z
     package: z.string(),
     version: z.string(),
     values: z.record(z.string(), z.string()),
+    resources: z.record(z.string(), z.unknown()).optional().openapi({ description: 'resource limits the revision sets over the manifest' }),
+    secretValues: z.record(z.string(), z.string()).openapi({ description: 'keys of the secret values, each shown as "***"' }),
     createdAt: z.string(),
     current: z.boolean().openapi({ description: 'the revision the deployment wants now (rollouts take agents to it)' }),
     stable: z.boolean().openapi({ description: 'the last revision fully rolled out and healthy' }),
@@ -63,7 +68,8 @@ const revisionView = (r: RevisionRecord, current: number, stable: number | null)
   revision: r.revision,
   package: r.package,
   version: r.version,
-  values: r.values,
+  ...unpackResources(r.values),
+  secretValues: maskSecretValues(r.secretValues),
   createdAt: iso(r.createdAt)!,
   current: r.revision === current,
   stable: r.revision === stable,

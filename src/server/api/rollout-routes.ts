@@ -10,7 +10,14 @@ import { ValidationError } from '../errors.js';
 
 const Counts = z.object({ pending: z.number(), updating: z.number(), healthy: z.number(), failed: z.number(), offline: z.number() });
 const Revision = z
-  .object({ revision: z.number(), package: z.string(), version: z.string(), values: z.record(z.string(), z.string()), resources: z.record(z.string(), z.unknown()).optional() })
+  .object({
+    revision: z.number(),
+    package: z.string(),
+    version: z.string(),
+    values: z.record(z.string(), z.string()),
+    resources: z.record(z.string(), z.unknown()).optional(),
+    secretValues: z.record(z.string(), z.string()).openapi({ description: 'keys of the secret values, each shown as "***"' }),
+  })
   .nullable();
 
 const RolloutSummary = z
@@ -38,6 +45,7 @@ const RolloutStatus = z
     reason: z.string().openapi({ description: 'why it is paused, failed or finished as it did' }),
     from: Revision,
     to: Revision,
+    secretsChanged: z.array(z.string()).openapi({ description: 'keys of the secret values this rollout adds, removes or changes (never their values)' }),
     stage: z.object({ index: z.number(), name: z.string(), startedAt: z.string().nullable() }),
     promoted: z.boolean(),
     stages: z.array(z.object({ index: z.number(), name: z.string(), counts: Counts, total: z.number() })),

@@ -37,6 +37,7 @@ import { addRolloutRoutes } from './rollout-routes.js';
 import { restBodyLimit } from './body-limit.js';
 import type { RolloutService } from '../rollouts/rollout-service.js';
 import { manifestJsonSchema } from '../../protocol/index.js';
+import { maskConfigFiles } from '../secrets/secret-fields.js';
 import {
   AgentDetail,
   Config,
@@ -188,8 +189,10 @@ export function createApi(deps: ApiDeps): ApiApp {
     async (c) => c.json(tokenView(await fleet.revokeEnrollmentToken(c.req.valid('param').id)), 200),
   );
 
+  // Every answer masks secret files (for every role): the mask and the sha256 of the content.
   const configView = (r: Awaited<ReturnType<FleetService['getConfig']>>) => ({
     ...r,
+    files: maskConfigFiles(r.files),
     createdAt: iso(r.createdAt)!,
     updatedAt: iso(r.updatedAt)!,
   });

@@ -138,6 +138,10 @@ export const CreatedEnrollmentToken = EnrollmentToken.extend({
 export const ConfigFileBody = z.object({
   contentType: z.string().min(1).max(256).default('text/plain'),
   body: z.string(),
+  secret: z
+    .boolean()
+    .optional()
+    .openapi({ description: 'a secret file: stored encrypted, shown only as "***" and its sha256, delivered only to the agents the config matches; body "***" keeps the stored one' }),
 });
 
 const FILE_NAME = /^[A-Za-z0-9._-]{1,255}$/;
@@ -156,7 +160,15 @@ export const Config = z
   .object({
     name: z.string(),
     selector: z.string(),
-    files: z.record(z.string(), z.object({ contentType: z.string(), body: z.string() })),
+    files: z.record(
+      z.string(),
+      z.object({
+        contentType: z.string(),
+        body: z.string().openapi({ description: 'the content; "***" for a secret file' }),
+        secret: z.boolean().optional(),
+        sha256: z.string().optional().openapi({ description: 'secret files: sha256 hex of the content' }),
+      }),
+    ),
     hash: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),

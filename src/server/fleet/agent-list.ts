@@ -5,6 +5,7 @@
  * go). Filtering, sorting, counting and facets run in the store
  * (store/agent-query.ts); only one page of agents is read.
  */
+import type { SecretBox } from '../secrets/secret-box.js';
 import type { AgentFacets, AgentListStatus, AgentSortKey, Store } from '../store/index.js';
 import { AGENT_SORT_KEYS } from '../store/index.js';
 import { ValidationError } from '../errors.js';
@@ -64,7 +65,7 @@ export function decodeCursor(text: string, sort: string): Cursor {
 }
 
 /** One page of agent summaries, the total matching, and the cursor of the next page (null on the last). */
-export async function listAgentPage(store: Store, input: AgentListInput) {
+export async function listAgentPage(store: Store, secrets: SecretBox | null, input: AgentListInput) {
   const sort = input.sort ?? 'name';
   const { key, descending } = parseSort(sort);
   if (!Number.isInteger(input.limit) || input.limit < 1 || input.limit > MAX_AGENT_PAGE) throw new ValidationError(`limit must be 1 to ${MAX_AGENT_PAGE}, got ${input.limit}`, 'limit');
@@ -78,7 +79,7 @@ export async function listAgentPage(store: Store, input: AgentListInput) {
     limit: input.limit,
     after: after ? { key: after.k, id: after.i } : undefined,
   });
-  const desired = await loadDesiredState(store, page.agents.map((a) => a.id));
+  const desired = await loadDesiredState(store, secrets, page.agents.map((a) => a.id));
   const last = page.agents.length - 1;
   return {
     agents: page.agents.map((a) => agentSummary(a, desired)),

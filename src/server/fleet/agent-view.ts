@@ -8,6 +8,7 @@ import { TOP_LEVEL_PACKAGE_NAME } from '../../protocol/index.js';
 import type { AgentRecord } from '../store/index.js';
 import { agentOwnLabels, selectableAttributes, trustedLabels } from './agent-labels.js';
 import type { DesiredState } from './desired-state.js';
+import { scrubEffectiveConfig } from '../secrets/effective-config-scrub.js';
 
 export type ConfigState = 'NONE' | 'PENDING' | 'APPLYING' | 'APPLIED' | 'FAILED';
 
@@ -83,7 +84,8 @@ export function agentDetail(agent: AgentRecord, configs: DesiredState) {
     ...agentSummary(agent, configs),
     capabilities: agent.capabilities,
     healthTree: agent.health,
-    effectiveConfig: agent.effectiveConfig,
+    // Masked when stored too; again here, for what a replica stored before it learnt of a new secret.
+    effectiveConfig: agent.effectiveConfig ? scrubEffectiveConfig(agent.effectiveConfig, configs.secrets) : null,
     packageStatuses: agent.packageStatuses as unknown as Record<string, unknown>[] | null,
   };
 }

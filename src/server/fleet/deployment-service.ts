@@ -15,6 +15,9 @@ import { noTargetWarning } from './selector-hints.js';
 import { checkDeploymentValues } from './deployment-values.js';
 import { checkDeploymentResources, packResources } from './deployment-resources.js';
 import type { Resources } from '../../protocol/index.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { resolveDeploymentSecrets } from '../secrets/secret-fields.js';
+import { registerSecretsKey } from '../secrets/secrets-key.js';
 
 export interface DeploymentInput {
   name: string;
@@ -22,6 +25,12 @@ export interface DeploymentInput {
   version: string;
   selector: string;
   values: Record<string, string>;
+  /**
+   * Secret values (plaintext as written, or the mask `***` to keep a stored
+   * one; see server/secrets/secret-fields.ts). Absent: none. Templates see
+   * them as values; answers show only their keys.
+   */
+  secretValues?: Record<string, string>;
   desiredState: 'running' | 'stopped';
   /** Resource limits over the manifest's, field by field (absent: the manifest's own). Part of the revision, like values. */
   resources?: Resources;
@@ -38,7 +47,17 @@ export interface DeploymentChanger {
 }
 
 export class DeploymentService {
-  constructor(private readonly deps: { store: Store; clock: Clock; events: EventRecorder; onFleetChange(): void; rollouts: DeploymentChanger }) {}
+  constructor(
+    private readonly deps: {
+      store: Store;
+      clock: Clock;
+      events: EventRecorder;
+      onFleetChange(): void;
+      rollouts: DeploymentChanger;
+      /** Seals and opens secret values; null when the server has no secrets key (a secret is then refused). */
+      secrets: SecretBox | null;
+    },
+  ) {}
 
   /**
    * Creates or replaces a deployment. A change of package, version or values
@@ -61,12 +80,15 @@ export class DeploymentService {
     const published = await this.deps.store.listPackages(input.package);
     const pkg = published.find((p) => p.version === input.version);
     if (!pkg) throw new PackageNotFoundError(`${input.package}@${input.version}`);
-    checkDeploymentValues(pkg, input.values);
     checkDeploymentResources(pkg, input.resources);
     const existing = await this.deps.store.getDeployment(input.name);
-    const { resources, ...rest } = input;
+    // Sealed (or refused) before anything is written: nothing is half-applied.
+    const secrets = resolveDeploymentSecrets(this.deps.secrets, input.name, input.secretValues ?? {}, input.values, existing?.secretValues ?? {});
+    checkDeploymentValues(pkg, input.values, secrets.plaintext);
+    if (this.deps.secrets && Object.keys(secrets.sealed).length > 0) await registerSecretsKey(this.deps.store, this.deps.secrets);
+    const { secretValues: _plain, resources, ...rest } = input;
     const { deployment, rollout } = await this.deps.rollouts.change(
-      { ...rest, values: packResources(input.values, resources), policy: input.policy ?? existing?.policy ?? {}, updatedAt: this.deps.clock.now() },
+      { ...rest, values: packResources(input.values, resources), secretValues: secrets.sealed, policy: input.policy ?? existing?.policy ?? {}, updatedAt: this.deps.clock.now() },
       { actor: opts.actor, policy: opts.rollout ?? null },
     );
     this.deps.events.record('deployment.changed', null, { name: input.name, package: input.package, version: input.version, desiredState: input.desiredState, actor: opts.actor });
@@ -108,7 +130,7 @@ export class DeploymentService {
    */
   async status(name: string) {
     const d = await this.get(name);
-    const [agents, desired, [latest]] = await Promise.all([this.deps.store.listAgents(), loadDesiredState(this.deps.store), this.deps.store.rollouts.listRollouts(name, 1)]);
+    const [agents, desired, [latest]] = await Promise.all([this.deps.store.listAgents(), loadDesiredState(this.deps.store, this.deps.secrets), this.deps.store.rollouts.listRollouts(name, 1)]);
     const rows = deploymentTargets(d, agents).map((a) => {
         const service = a.health?.components[name] ?? null;
         return {

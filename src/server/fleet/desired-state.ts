@@ -15,10 +15,17 @@ import { compileConfigs, hashConfigFiles, mergeConfigs, type CompiledConfig, typ
 import { matchesSelector, parseSelector, type Selector } from './selector.js';
 import { corralAgentsOf } from './corral-agents.js';
 import { isAgentDeployment } from './agent-package.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { openDeploymentSecrets } from '../secrets/secret-fields.js';
 import { unpackResources } from './deployment-resources.js';
 
 
-export function deploymentSpec(d: DeploymentRecord, r: RevisionRecord, packages: PackageRecord[]): DeploymentSpec {
+/**
+ * The spec an agent gets for revision `r`. `secretValues` are the
+ * revision's secrets opened (only ever for the agents it is offered to):
+ * templates see them as values.
+ */
+export function deploymentSpec(d: DeploymentRecord, r: RevisionRecord, packages: PackageRecord[], secretValues: Record<string, string> = {}): DeploymentSpec {
   const { values, resources } = unpackResources(r.values);
   return {
     apiVersion: 'corral.io/v1',
@@ -27,7 +34,7 @@ export function deploymentSpec(d: DeploymentRecord, r: RevisionRecord, packages:
     package: r.package,
     version: r.version,
     desiredState: d.desiredState,
-    values,
+    values: { ...values, ...secretValues },
     ...(resources ? { resources } : {}),
     artifacts: packages
       .filter((p) => p.name === r.package && p.version === r.version)
@@ -51,11 +58,12 @@ interface CompiledDeployment {
   variants: Map<number, CompiledConfig>;
 }
 
-function compileDeployment(d: DeploymentRecord, revisions: RevisionRecord[], packages: PackageRecord[]): CompiledDeployment {
+function compileDeployment(d: DeploymentRecord, revisions: RevisionRecord[], packages: PackageRecord[], secrets: SecretBox | null): CompiledDeployment {
   const selector = parseSelector(d.selector);
   const variants = new Map<number, CompiledConfig>();
   for (const r of revisions) {
-    const spec = deploymentSpec(d, r, packages);
+    if (!packages.some((p) => p.name === r.package && p.version === r.version)) continue;
+    const spec = deploymentSpec(d, r, packages, openDeploymentSecrets(secrets, d.name, r.secretValues, ` (revision ${r.revision})`));
     if (spec.artifacts.length === 0) continue;
     const files = { [deploymentFileName(d.name)]: { contentType: DEPLOYMENT_CONTENT_TYPE, body: JSON.stringify(spec) } };
     variants.set(r.revision, {
@@ -81,7 +89,14 @@ export class DesiredState {
     private readonly agentRevisions: Map<string, number>,
     /** Every deployment (agent packages included): its stable revision and its revisions. */
     private readonly revisions: Map<string, { stable: number | null; byNumber: Map<number, RevisionRecord> }>,
+    /** What agents echo back that is secret: see `secretsIn`. */
+    private readonly secretNames: { files: Set<string>; values: Map<string, Set<string>> } = { files: new Set(), values: new Map() },
   ) {}
+
+  /** Names of secret config files (any config), and per deployment the keys of its secret values (any revision). */
+  get secrets(): { files: ReadonlySet<string>; values: ReadonlyMap<string, ReadonlySet<string>> } {
+    return this.secretNames;
+  }
 
   /** The revision of a deployment (of any kind) an agent is offered, or null for none. */
   revisionFor(deployment: string, agentId: string): RevisionRecord | null {
@@ -113,29 +128,46 @@ export class DesiredState {
   }
 }
 
+/**
+ * Builds the desired state. Secrets are opened with `secrets`; throws
+ * SecretsKeyMissingError / SecretUnreadableError naming the first one that
+ * cannot be (callers keep what they had: nothing is half-applied).
+ */
 export function compileDesiredState(input: {
   configs: Parameters<typeof compileConfigs>[0];
   deployments: DeploymentRecord[];
   revisions: RevisionRecord[];
   packages: PackageRecord[];
   agentRevisions: { deployment: string; agentId: string; revision: number }[];
+  secrets?: SecretBox | null;
 }): DesiredState {
+  const secrets = input.secrets ?? null;
   const byDeployment = new Map<string, RevisionRecord[]>();
   for (const r of input.revisions) byDeployment.set(r.deployment, [...(byDeployment.get(r.deployment) ?? []), r]);
   const revisions = new Map(
     input.deployments.map((d) => [d.name, { stable: d.stableRevision, byNumber: new Map((byDeployment.get(d.name) ?? []).map((r) => [r.revision, r])) }]),
   );
+  const secretNames = { files: new Set<string>(), values: new Map<string, Set<string>>() };
+  for (const c of input.configs) for (const [name, f] of Object.entries(c.files)) if (f.secret) secretNames.files.add(name);
+  for (const d of input.deployments) {
+    const keys = new Set([...Object.keys(d.secretValues), ...(byDeployment.get(d.name) ?? []).flatMap((r) => Object.keys(r.secretValues))]);
+    if (keys.size > 0) secretNames.values.set(d.name, keys);
+  }
   return new DesiredState(
-    compileConfigs(input.configs),
+    compileConfigs(input.configs, secrets),
     // The agent's own package travels as an OpAMP top-level package offer (opamp/package-offer.ts), not as a file.
-    input.deployments.filter((d) => !isAgentDeployment(d, input.packages)).map((d) => compileDeployment(d, byDeployment.get(d.name) ?? [], input.packages)),
+    input.deployments.filter((d) => !isAgentDeployment(d, input.packages)).map((d) => compileDeployment(d, byDeployment.get(d.name) ?? [], input.packages, secrets)),
     new Map(input.agentRevisions.map((a) => [`${a.deployment}\0${a.agentId}`, a.revision])),
     revisions,
+    secretNames,
   );
 }
 
-/** Everything needed to compute what agents are offered; `agentIds` narrows the per-agent revisions read to those agents. */
-export async function loadDesiredState(store: Store, agentIds?: readonly string[]): Promise<DesiredState> {
+/**
+ * Loads and compiles the desired state; `secrets` opens secret values and files (see compileDesiredState);
+ * `agentIds` narrows the per-agent revisions read to those agents.
+ */
+export async function loadDesiredState(store: Store, secrets: SecretBox | null, agentIds?: readonly string[]): Promise<DesiredState> {
   const [configs, deployments, revisions, packages, agentRevisions] = await Promise.all([
     store.listConfigs(),
     store.listDeployments(),
@@ -143,5 +175,5 @@ export async function loadDesiredState(store: Store, agentIds?: readonly string[
     store.listPackages(),
     store.rollouts.listAgentRevisions(agentIds),
   ]);
-  return compileDesiredState({ configs, deployments, revisions, packages, agentRevisions });
+  return compileDesiredState({ configs, deployments, revisions, packages, agentRevisions, secrets });
 }

@@ -5,7 +5,7 @@
  * tells other replicas through the store.
  */
 import type { Logger } from 'pino';
-import type { AgentListStatus, ConfigFile, ConfigRecord, EventQuery, EventRecord, Store, TokenRecord } from '../store/index.js';
+import type { AgentListStatus, ConfigRecord, EventQuery, EventRecord, Store, TokenRecord } from '../store/index.js';
 import { AgentNotFoundError, ConfigNotFoundError, InvalidSelectorError, ValidationError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
@@ -20,12 +20,18 @@ import { loadDesiredState } from './desired-state.js';
 import { matchesSelector, parseSelector, SelectorError, type Selector } from './selector.js';
 import { selectorMismatches } from './selector-hints.js';
 import { agentFacets, listAgentPage, unmatchedRequirements, type AgentListInput } from './agent-list.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { resolveConfigFiles, type ConfigFileInput } from '../secrets/secret-fields.js';
+import { registerSecretsKey } from '../secrets/secrets-key.js';
+import { scrubEffectiveConfig } from '../secrets/effective-config-scrub.js';
 
 export interface FleetServiceDeps {
   store: Store;
   clock: Clock;
   log: Logger;
   events: EventRecorder;
+  /** Seals and opens secret config files; null when the server has no secrets key (a secret file is then refused). */
+  secrets: SecretBox | null;
   /** Called after any change to labels, configs or revocations. */
   onFleetChange(reason: { agentId?: string; revoked?: boolean; tokenRevoked?: boolean }): void;
 }
@@ -43,7 +49,7 @@ export class FleetService {
   constructor(private readonly deps: FleetServiceDeps) {}
 
   private compiledConfigs() {
-    return loadDesiredState(this.deps.store);
+    return loadDesiredState(this.deps.store, this.deps.secrets);
   }
 
   async listAgents(selector = '') {
@@ -62,7 +68,7 @@ export class FleetService {
    */
   async listAgentPage(input: Omit<AgentListInput, 'selector'> & { selector: string }) {
     const selector = parseOrReject(input.selector);
-    const page = await listAgentPage(this.deps.store, { ...input, selector });
+    const page = await listAgentPage(this.deps.store, this.deps.secrets, { ...input, selector });
     const warnings = page.total === 0 && !input.cursor ? await unmatchedRequirements(this.deps.store, selector) : [];
     return { ...page, warnings };
   }
@@ -92,14 +98,16 @@ export class FleetService {
   async configDiff(id: string) {
     const agent = await this.deps.store.getAgent(id);
     if (!agent) throw new AgentNotFoundError(id);
-    const state = await loadDesiredState(this.deps.store, [id]);
+    const state = await loadDesiredState(this.deps.store, this.deps.secrets, [id]);
     const { desired } = state.forAgent(id, selectableAttributes(agent));
+    // Both sides masked: what is offered holds opened secrets, and what the agent reports may echo them.
+    const offered = desired ? { ...desired, files: scrubEffectiveConfig({ files: desired.files }, state.secrets).files } : null;
     return {
       agentId: id,
       config: configState(agent, state),
       configNames: desired?.configNames ?? [],
       effectiveReported: agent.effectiveConfig !== null,
-      files: diffConfigFiles(desired, agent.effectiveConfig),
+      files: diffConfigFiles(offered, agent.effectiveConfig ? scrubEffectiveConfig(agent.effectiveConfig, state.secrets) : null),
     };
   }
 
@@ -211,12 +219,19 @@ export class FleetService {
     return this.deps.store.listConfigs();
   }
 
-  /** Creates or replaces a named config. The hash changes only if the files change. */
-  async putConfig(name: string, selector: string, files: Record<string, ConfigFile>): Promise<ConfigRecord> {
+  /**
+   * Creates or replaces a named config. The hash (over the files' content,
+   * secret ones included) changes only if the files change. Secret files are
+   * sealed before anything is written (see server/secrets/secret-fields.ts
+   * for the rule on `***`).
+   */
+  async putConfig(name: string, selector: string, input: Record<string, ConfigFileInput>): Promise<ConfigRecord> {
     parseOrReject(selector);
-    const hash = hashConfigFiles(files);
     const before = await this.deps.store.getConfig(name);
-    if (before && before.hash === hash && before.selector === selector) return before;
+    const { files, plaintext } = resolveConfigFiles(this.deps.secrets, name, input, before?.files ?? {});
+    const hash = hashConfigFiles(plaintext);
+    if (this.deps.secrets && Object.values(files).some((f) => f.secret)) await registerSecretsKey(this.deps.store, this.deps.secrets);
+    if (before && before.hash === hash && before.selector === selector && JSON.stringify(before.files) === JSON.stringify(files)) return before;
     const record = await this.deps.store.putConfig({ name, selector, files, hash, updatedAt: this.deps.clock.now() });
     this.deps.events.record('config.changed', null, { name, selector, hash });
     this.deps.onFleetChange({});

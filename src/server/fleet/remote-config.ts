@@ -10,6 +10,8 @@
 import { createHash } from 'node:crypto';
 import type { ConfigFile, ConfigRecord } from '../store/index.js';
 import { matchesSelector, parseSelector, type Selector } from './selector.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { openConfigFiles } from '../secrets/secret-fields.js';
 
 export interface DesiredConfig {
   /** Names of the configs that contributed, sorted. */
@@ -42,10 +44,18 @@ export interface CompiledConfig {
   selector: Selector;
 }
 
-export function compileConfigs(configs: ConfigRecord[]): CompiledConfig[] {
+/**
+ * Sorts configs by name and parses their selectors; secret files are opened
+ * with `secrets` (throws SecretsKeyMissingError / SecretUnreadableError
+ * naming the file), so what is merged is what agents get.
+ */
+export function compileConfigs(configs: ConfigRecord[], secrets: SecretBox | null = null): CompiledConfig[] {
   return [...configs]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((record) => ({ record, selector: parseSelector(record.selector) }));
+    .map((record) => ({
+      record: Object.values(record.files).some((f) => f.secret) ? { ...record, files: openConfigFiles(secrets, record.name, record.files) } : record,
+      selector: parseSelector(record.selector),
+    }));
 }
 
 /** Merges the configs matching `attributes`; null when none match. */

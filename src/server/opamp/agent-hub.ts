@@ -31,6 +31,8 @@ import { admitNewAgent } from '../auth/enrollment-scope.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
 import { compileDesiredState, loadDesiredState, type DesiredState } from '../fleet/desired-state.js';
 import { patchHasNews, reportPatch } from './report.js';
+import { scrubEffectiveConfig } from '../secrets/effective-config-scrub.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import { ReportBuffer } from './report-buffer.js';
 import type { SampleHistory } from '../fleet/sample-history.js';
 import { connectionSettingsOffer } from './offers.js';
@@ -95,6 +97,8 @@ export interface HubDeps {
   onReportsStored?: () => void;
   /** Signs agents' CSRs (--agent-ca-cert); absent: certificate requests are refused. */
   agentCa?: AgentCa | null;
+  /** Opens secret values and config files for the agents they are offered to; null: the server has no secrets key. */
+  secrets: SecretBox | null;
 }
 
 export class AgentHub {
@@ -195,6 +199,8 @@ export class AgentHub {
     let session = ctx.bound ?? (ctx.transport === 'http' ? this.sessions.get(agentId) : undefined);
     let needFullState = false;
     const patch = reportPatch(msg);
+    // What the agent echoes of secrets is masked before it is stored (server/secrets/effective-config-scrub.ts).
+    if (patch.effectiveConfig) patch.effectiveConfig = scrubEffectiveConfig(patch.effectiveConfig, this.desired.secrets);
     const checked = await guardIdentity(this.deps.store, ctx, agentId);
     if (checked.refused) {
       this.deps.log.warn({ agentId }, "enrollment token presented an enrolled agent's instance uid: assigned a new uid");
@@ -455,7 +461,7 @@ export class AgentHub {
   }
 
   private async reloadConfigs(): Promise<void> {
-    [this.desired, this.agentPackages] = await Promise.all([loadDesiredState(this.deps.store), loadAgentDeployments(this.deps.store)]);
+    [this.desired, this.agentPackages] = await Promise.all([loadDesiredState(this.deps.store, this.deps.secrets), loadAgentDeployments(this.deps.store)]);
   }
 
   /** Something an operator changed: refresh, push offers here, and tell other replicas. */

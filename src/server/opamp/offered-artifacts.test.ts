@@ -23,6 +23,7 @@ const deployment = (name: string, pkgName: string, version: string, selector: st
   version,
   selector,
   values: {},
+  secretValues: {},
   desiredState: 'running',
   revision: 1,
   stableRevision: 1,
@@ -42,7 +43,7 @@ describe('offered artifacts', () => {
     pkg('hello', '2.0.0', 'service', 'amd64', 'e'),
   ];
   const deployments = [deployment('agents', 'corral-agent', '2.0.0', 'env=prod'), deployment('web', 'hello', '1.0.0', 'env=prod')];
-  const revisions = deployments.map((d) => ({ deployment: d.name, revision: 1, package: d.package, version: d.version, values: {}, createdAt: 0 }));
+  const revisions = deployments.map((d) => ({ deployment: d.name, revision: 1, package: d.package, version: d.version, values: {}, secretValues: {}, createdAt: 0 }));
   const desired = compileDesiredState({ configs: [], deployments, revisions, packages, agentRevisions: [] });
   const agentPackages = compileAgentDeployments(deployments, packages);
 

@@ -23,6 +23,7 @@ const deployment = (name: string, pkgName: string, version: string, selector = '
   version,
   selector,
   values: {},
+  secretValues: {},
   desiredState: 'running',
   revision: 1,
   stableRevision: 1,
@@ -39,7 +40,7 @@ describe('agent package offer', () => {
 
   it('offers a kind: agent deployment as the top-level package, not as a deployment config file', () => {
     assert.equal(isAgentDeployment(deployments[0]!, packages), true);
-    const revisions = deployments.map((d) => ({ deployment: d.name, revision: 1, package: d.package, version: d.version, values: {}, createdAt: 0 }));
+    const revisions = deployments.map((d) => ({ deployment: d.name, revision: 1, package: d.package, version: d.version, values: {}, secretValues: {}, createdAt: 0 }));
     const desired = compileDesiredState({ configs: [], deployments, revisions, packages, agentRevisions: [] });
     assert.deepEqual(desired.forAgent('agent-1', corral).desired?.configNames, ['deployment/web@1']);
     const chosen = agentPackageFor(compileAgentDeployments(deployments, packages), corral);

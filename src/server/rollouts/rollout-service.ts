@@ -17,6 +17,7 @@ import { unpackResources } from '../fleet/deployment-resources.js';
 import { amountOf, atOncePolicy, mergePolicy, RolloutPolicySchema, type RolloutPolicy, type RolloutPolicyInput } from './policy.js';
 import { planStages, stagesOf, type PlanAgent } from './plan.js';
 import { FINISHED_STATES, type RolloutState } from './step.js';
+import { maskSecretValues } from '../secrets/secret-fields.js';
 
 export interface RolloutDeps {
   store: Store;
@@ -31,6 +32,15 @@ export interface RolloutDeps {
   kick(): void;
   /** This process's driver: a rollout created here starts with its lease held by it, so no other replica races for it. */
   lease: { owner: string; ms: number };
+}
+
+/**
+ * Keys of the secret values that differ between two revisions (added,
+ * removed or changed), compared sealed: an unchanged secret keeps its
+ * ciphertext (server/secrets), so no value is opened to tell.
+ */
+export function changedSecrets(from: Readonly<Record<string, string>>, to: Readonly<Record<string, string>>): string[] {
+  return [...new Set([...Object.keys(from), ...Object.keys(to)])].filter((k) => from[k] !== to[k]).sort();
 }
 
 export const planAgent = (a: AgentRecord): PlanAgent => ({ id: a.id, name: a.name, labels: selectableAttributes(a) });
@@ -56,7 +66,13 @@ export class RolloutService {
     const { store, clock } = this.deps;
     const now = clock.now();
     const existing = await store.getDeployment(next.name);
-    const same = existing && existing.package === next.package && existing.version === next.version && JSON.stringify(existing.values) === JSON.stringify(next.values);
+    // Secret values compare sealed: an unchanged secret keeps its stored ciphertext (server/secrets), a changed one never does.
+    const same =
+      existing &&
+      existing.package === next.package &&
+      existing.version === next.version &&
+      JSON.stringify(existing.values) === JSON.stringify(next.values) &&
+      JSON.stringify(existing.secretValues) === JSON.stringify(next.secretValues);
     if (existing && same) {
       await store.rollouts.commitChange({ deployment: { ...next, revision: existing.revision, stableRevision: existing.stableRevision, updatedAt: now } });
       return { deployment: (await store.getDeployment(next.name))!, rollout: null };
@@ -68,6 +84,7 @@ export class RolloutService {
       package: next.package,
       version: next.version,
       values: next.values,
+      secretValues: next.secretValues,
       createdAt: now,
     };
     const policy = this.policyFor(next, opts.policy);
@@ -218,7 +235,7 @@ export class RolloutService {
     const now = this.deps.clock.now();
     const reason = opts.reason ?? `rolled back by ${actor}`;
     for (const r of active) await store.rollouts.updateRollout(r.id, { state: 'rolled-back', reason, finishedAt: now, updatedAt: now }, [r.state]);
-    const deployment = { ...d, package: target.package, version: target.version, values: target.values, revision: target.revision, updatedAt: now };
+    const deployment = { ...d, package: target.package, version: target.version, values: target.values, secretValues: target.secretValues, revision: target.revision, updatedAt: now };
     const { rollout, agents } = await this.newRollout(d, 'rollback', d.revision, target.revision, policy, actor);
     await store.rollouts.commitChange({ deployment, rollout, agents });
     this.deps.events.record('rollout.rolled-back', null, { deployment: d.name, rollouts: active.map((r) => r.id), actor, reason, toRevision: target.revision, rollout: rollout.id });
@@ -242,8 +259,10 @@ export class RolloutService {
     const revisions = await this.deps.store.rollouts.listRevisions(r.deployment);
     const rev = (n: number | null) => {
       const x = revisions.find((v) => v.revision === n);
-      return x ? { revision: x.revision, package: x.package, version: x.version, ...unpackResources(x.values) } : null;
+      return x ? { revision: x.revision, package: x.package, version: x.version, ...unpackResources(x.values), secretValues: maskSecretValues(x.secretValues) } : null;
     };
+    const from = revisions.find((v) => v.revision === r.fromRevision);
+    const to = revisions.find((v) => v.revision === r.toRevision);
     const policy = RolloutPolicySchema.parse(r.policy);
     const zero = () => Object.fromEntries(COUNTED.map((k) => [k, 0])) as Record<(typeof COUNTED)[number], number>;
     const stages = stagesOf(policy, new Set(rows.map((a) => a.stage))).map((s) => ({ ...s, counts: zero(), total: 0 }));
@@ -268,6 +287,7 @@ export class RolloutService {
       reason: r.reason,
       from: rev(r.fromRevision),
       to: rev(r.toRevision),
+      secretsChanged: to ? changedSecrets(from?.secretValues ?? {}, to.secretValues) : [],
       stage: { index: r.stage, name: stages[r.stage]?.name ?? `stage ${r.stage}`, startedAt: iso(r.stageStartedAt) },
       promoted: r.promoted,
       stages: stages.filter((s) => s.total > 0 || s.index === 0),

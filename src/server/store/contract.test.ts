@@ -262,9 +262,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     it('stores deployments by name, replacing them and keeping createdAt', async (t) => {
       if (skip) return t.skip(skip);
-      const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: { port: '8080' }, desiredState: 'running' as const, revision: 1, stableRevision: null, policy: { batches: 2 }, updatedAt: 10 };
+      const d = { name: 'web', package: 'hello', version: '1.0.0', selector: 'env=prod', values: { port: '8080' }, secretValues: { pw: 'cs1.sealed' }, desiredState: 'running' as const, revision: 1, stableRevision: null, policy: { batches: 2 }, updatedAt: 10 };
       assert.equal((await store.putDeployment(d)).createdAt, 10);
       assert.deepEqual((await store.getDeployment('web'))?.policy, { batches: 2 });
+      assert.deepEqual((await store.getDeployment('web'))?.secretValues, { pw: 'cs1.sealed' });
       const replaced = await store.putDeployment({ ...d, version: '1.1.0', desiredState: 'stopped', updatedAt: 20 });
       assert.equal(replaced.createdAt, 10);
       assert.equal(replaced.version, '1.1.0');
@@ -277,8 +278,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     it('keeps revisions, rollouts with their agents and leases, and per-agent revisions; all go with the deployment', async (t) => {
       if (skip) return t.skip(skip);
-      const d = { name: 'api', package: 'hello', version: '1.0.0', selector: '', values: {}, desiredState: 'running' as const, revision: 1, stableRevision: null, policy: {}, updatedAt: 10 };
-      const rev = { deployment: 'api', revision: 1, package: 'hello', version: '1.0.0', values: { a: 'b' }, createdAt: 10 };
+      const d = { name: 'api', package: 'hello', version: '1.0.0', selector: '', values: {}, secretValues: {}, desiredState: 'running' as const, revision: 1, stableRevision: null, policy: {}, updatedAt: 10 };
+      const rev = { deployment: 'api', revision: 1, package: 'hello', version: '1.0.0', values: { a: 'b' }, secretValues: { pw: 'cs1.sealed' }, createdAt: 10 };
       const rollout = {
         id: 'r1', deployment: 'api', kind: 'rollout' as const, fromRevision: null, toRevision: 1, policy: { batches: 1 }, state: 'running', stage: 0, stageStartedAt: 10,
         promoted: false, forgiven: 0, reason: '', createdBy: 'me', createdAt: 10, updatedAt: 10, finishedAt: null,
@@ -312,6 +313,29 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await store.rollouts.listRollouts('api'), []);
       assert.deepEqual(await store.rollouts.listAgentRevisions(), []);
       assert.deepEqual(await store.rollouts.listRolloutAgents('r1'), []);
+    });
+
+    it('re-seals every secret in one transaction (key rotation), or none when one fails', async (t) => {
+      if (skip) return t.skip(skip);
+      const d = { name: 'sec', package: 'hello', version: '1.0.0', selector: '', values: {}, secretValues: { pw: 'cs1.a' }, desiredState: 'running' as const, revision: 1, stableRevision: null, policy: {}, updatedAt: 10 };
+      await store.rollouts.commitChange({ deployment: d, revision: { deployment: 'sec', revision: 1, package: 'hello', version: '1.0.0', values: {}, secretValues: { pw: 'cs1.a' }, createdAt: 10 } });
+      await store.putConfig({ name: 'sec-c', selector: '', files: { 'k.pem': { contentType: 'text/plain', body: 'cs1.f', secret: true, sha256: 'ab' }, 'plain.conf': { contentType: 'text/plain', body: 'x' } }, hash: 'h', updatedAt: 10 });
+      const failing = { deploymentValue: () => 'cs1.new', configFile: () => { throw new Error('does not open'); } };
+      await assert.rejects(store.resealSecrets(failing, { key: 'secrets.key-id', value: 'k2' }), /does not open/);
+      assert.deepEqual((await store.getDeployment('sec'))?.secretValues, { pw: 'cs1.a' }, 'nothing changed');
+      assert.equal(await store.getMeta('secrets.key-id'), null);
+      let calls = 0;
+      const n = await store.resealSecrets({ deploymentValue: (_d, _k, v) => `${v}.${++calls}`, configFile: (_c, _f, v) => `${v}.f` }, { key: 'secrets.key-id', value: 'k2' });
+      assert.deepEqual(n, { values: 2, files: 1 });
+      assert.equal(calls, 1, 'the same sealed text is re-sealed once, so deployment and revision keep sharing it');
+      assert.deepEqual((await store.getDeployment('sec'))?.secretValues, { pw: 'cs1.a.1' });
+      assert.deepEqual((await store.rollouts.listRevisions('sec'))[0]?.secretValues, { pw: 'cs1.a.1' });
+      const files = (await store.getConfig('sec-c'))?.files;
+      assert.deepEqual(files?.['k.pem'], { contentType: 'text/plain', body: 'cs1.f.f', secret: true, sha256: 'ab' });
+      assert.equal(files?.['plain.conf']?.body, 'x');
+      assert.equal(await store.getMeta('secrets.key-id'), 'k2');
+      await store.deleteDeployment('sec');
+      await store.deleteConfig('sec-c');
     });
 
     it('keeps artifact bytes in chunks, replaces and deletes them', async (t) => {

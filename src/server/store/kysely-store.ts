@@ -10,6 +10,7 @@ import { KyselyCredentialStore } from './credential-store.js';
 import { KyselyUserStore } from './user-store.js';
 import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import { enrollAgentTx } from './enrollment-store.js';
+import { resealSecretsIn } from './secret-rows.js';
 import type {
   AgentApproval,
   AgentFacetBounds,
@@ -34,6 +35,7 @@ import type {
   RolloutStore,
   CredentialStore,
   UserStore,
+  SecretResealer,
   Store,
   TokenKind,
   TokenRecord,
@@ -591,6 +593,10 @@ export class KyselyStore implements Store {
 
   listJobs(limit: number): Promise<JobRecord[]> {
     return this.run('list jobs', async () => (await this.db.selectFrom('jobs').selectAll().orderBy('created_at', 'desc').limit(limit).execute()).map(toJob));
+  }
+
+  resealSecrets(reseal: SecretResealer, meta: { key: string; value: string }): Promise<{ values: number; files: number }> {
+    return resealSecretsIn(this.db, (what, fn) => this.run(what, fn), reseal, meta);
   }
 
   getMeta(key: string): Promise<string | null> {

@@ -280,6 +280,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`update tokens set user_id = ${BUILTIN_ADMIN} where kind = 'admin'`.execute(db);
       },
     },
+    '0013_secret_values': {
+      async up(db: Kysely<unknown>) {
+        // Secret deployment values, sealed (AES-256-GCM, key outside the database; see server/secrets).
+        await db.schema.alterTable('deployments').addColumn('secret_values', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+        await db.schema.alterTable('deployment_revisions').addColumn('secret_values', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+      },
+    },
     '0015_agent_list_indexes': {
       async up(db: Kysely<unknown>) {
         // Keyset pages of the fleet (agent-query.ts) by name and by last seen, each with the id as tie-break.

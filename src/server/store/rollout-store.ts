@@ -16,6 +16,7 @@ export function deploymentRow(d: Omit<DeploymentRecord, 'createdAt'>) {
     version: d.version,
     selector: d.selector,
     values: JSON.stringify(d.values),
+    secret_values: JSON.stringify(d.secretValues),
     desired_state: d.desiredState,
     revision: d.revision,
     stable_revision: d.stableRevision,
@@ -25,7 +26,7 @@ export function deploymentRow(d: Omit<DeploymentRecord, 'createdAt'>) {
 }
 
 function toRevision(r: Selectable<Database['deployment_revisions']>): RevisionRecord {
-  return { deployment: r.deployment, revision: num(r.revision), package: r.package, version: r.version, values: JSON.parse(r.values) as Record<string, string>, createdAt: num(r.created_at) };
+  return { deployment: r.deployment, revision: num(r.revision), package: r.package, version: r.version, values: JSON.parse(r.values) as Record<string, string>, secretValues: JSON.parse(r.secret_values) as Record<string, string>, createdAt: num(r.created_at) };
 }
 
 function toRollout(r: Selectable<Database['rollouts']>): RolloutRecord {
@@ -134,7 +135,7 @@ export class KyselyRolloutStore implements RolloutStore {
         if (revision) {
           await tx
             .insertInto('deployment_revisions')
-            .values({ deployment: revision.deployment, revision: revision.revision, package: revision.package, version: revision.version, values: JSON.stringify(revision.values), created_at: revision.createdAt })
+            .values({ deployment: revision.deployment, revision: revision.revision, package: revision.package, version: revision.version, values: JSON.stringify(revision.values), secret_values: JSON.stringify(revision.secretValues), created_at: revision.createdAt })
             .execute();
         }
         if (supersede && supersede.length > 0) {

@@ -125,6 +125,7 @@ export function toDeployment(r: Selectable<Database['deployments']>): Deployment
     version: r.version,
     selector: r.selector,
     values: JSON.parse(r.values) as Record<string, string>,
+    secretValues: JSON.parse(r.secret_values) as Record<string, string>,
     desiredState: r.desired_state as DeploymentRecord['desiredState'],
     revision: num(r.revision),
     stableRevision: r.stable_revision === null ? null : num(r.stable_revision),

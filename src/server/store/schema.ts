@@ -98,6 +98,8 @@ export interface DeploymentsTable {
   version: string;
   selector: string;
   values: string;
+  /** Added by 0013: sealed secret values as JSON (key → sealed text). */
+  secret_values: string;
   desired_state: string;
   revision: number;
   stable_revision: number | null;
@@ -112,6 +114,8 @@ export interface DeploymentRevisionsTable {
   package: string;
   version: string;
   values: string;
+  /** Added by 0013: sealed secret values as JSON. */
+  secret_values: string;
   created_at: number;
 }
 

@@ -186,8 +186,12 @@ export interface AgentTouch {
 
 export interface ConfigFile {
   contentType: string;
-  /** UTF-8 text body. */
+  /** UTF-8 text body; for a secret file as stored, the sealed body (see server/secrets). */
   body: string;
+  /** A secret file: stored sealed, masked in every answer, opened only for the agents it is offered to. */
+  secret?: boolean;
+  /** Secret files as stored: sha256 hex of the content, shown instead of it. */
+  sha256?: string;
 }
 
 export interface ConfigRecord {
@@ -309,6 +313,8 @@ export interface DeploymentRecord {
   version: string;
   selector: string;
   values: Record<string, string>;
+  /** Secret values, sealed (key → sealed text, see server/secrets); {} for none. Never plaintext. */
+  secretValues: Record<string, string>;
   desiredState: 'running' | 'stopped';
   /** The newest revision (package, version, values); rollouts take agents to it. */
   revision: number;
@@ -327,6 +333,8 @@ export interface RevisionRecord {
   package: string;
   version: string;
   values: Record<string, string>;
+  /** Secret values of this revision, sealed as on DeploymentRecord. */
+  secretValues: Record<string, string>;
   createdAt: number;
 }
 
@@ -481,6 +489,12 @@ export interface JobHostRecord {
   finishedAt: number | null;
 }
 
+/** Turns one sealed secret into another (opens with the old key, seals with the new). */
+export interface SecretResealer {
+  deploymentValue(deployment: string, key: string, sealed: string): string;
+  configFile(config: string, file: string, sealed: string): string;
+}
+
 export interface Store {
   /** Which backend this is, for logs and /healthz. */
   readonly kind: 'sqlite' | 'postgres';
@@ -614,6 +628,13 @@ export interface Store {
   getJob(id: string): Promise<{ job: JobRecord; hosts: JobHostRecord[] } | null>;
   /** Newest first. */
   listJobs(limit: number): Promise<JobRecord[]>;
+
+  /**
+   * Key rotation: replaces every sealed secret (deployment values, their
+   * revisions' values, secret config files) with what `reseal` returns, and
+   * sets `meta`, in one transaction: when `reseal` throws, nothing changes.
+   */
+  resealSecrets(reseal: SecretResealer, meta: { key: string; value: string }): Promise<{ values: number; files: number }>;
 
   getMeta(key: string): Promise<string | null>;
   /** Sets the key only if it is absent; returns the value now stored (first writer wins). */

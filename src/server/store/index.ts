@@ -1,3 +1,4 @@
 /** The store's front door. */
 export type * from './store.js';
+export type * from './audit-records.js';
 export { openStore, describeDatabase, type OpenStoreOptions } from './open-store.js';

@@ -7,6 +7,8 @@ import type { AgentsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
 import { KyselyCredentialStore } from './credential-store.js';
+import { KyselyAuditStore } from './audit-store.js';
+import type { AuditStore } from './audit-records.js';
 import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import { enrollAgentTx } from './enrollment-store.js';
 import type {
@@ -39,6 +41,7 @@ export class KyselyStore implements Store {
   private closed = false;
   readonly rollouts: RolloutStore;
   readonly credentials: CredentialStore;
+  readonly audit: AuditStore;
 
   constructor(
     readonly kind: 'sqlite' | 'postgres',
@@ -46,6 +49,7 @@ export class KyselyStore implements Store {
   ) {
     this.rollouts = new KyselyRolloutStore(db, (what, fn) => this.run(what, fn));
     this.credentials = new KyselyCredentialStore(db, (what, fn) => this.run(what, fn));
+    this.audit = new KyselyAuditStore(db, kind, (what, fn) => this.run(what, fn));
   }
 
   /** Runs a store operation, turning driver errors into StoreError. */

@@ -14,6 +14,8 @@
  * - JSON-ish fields are stored as text and returned parsed.
  */
 
+import type { AuditStore } from './audit-records.js';
+
 export type TokenKind = 'admin' | 'enrollment';
 
 export interface TokenRecord {
@@ -478,6 +480,8 @@ export interface Store {
   deleteDeployment(name: string): Promise<void>;
   readonly rollouts: RolloutStore;
   readonly credentials: CredentialStore;
+  /** The audit log's hash chain (audit-records.ts). */
+  readonly audit: AuditStore;
 
   createJob(job: JobRecord, hosts: JobHostRecord[]): Promise<void>;
   /** Sets a job's status (and finish time). */

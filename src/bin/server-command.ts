@@ -60,6 +60,7 @@ interface ServerFlags {
   credentialGrace: number;
   rolloutDefaults?: Record<string, unknown>;
   requireApproval?: boolean;
+  auditRetention?: string;
   logLevel: string;
 }
 
@@ -113,6 +114,11 @@ export function serverCommand(): Command {
     .option('--credential-grace <seconds>', "how long an agent's old credential still works after `corral agent rotate-credentials` offered it a new one (until it uses the new one)", seconds, 600)
     .option('--rollout-defaults <json>', 'rollout policy fields to use instead of the built-in defaults, e.g. \'{"batches":4,"maxInFlight":"10%"}\'', jsonObject('--rollout-defaults'))
     .option('--require-approval', 'new agents wait (pending: no config, packages, exec or credential) until corral agent approve')
+    .option(
+      '--audit-retention <duration>',
+      'keep audit records this long (90d, 720h; at least 1h), pruning older ones hourly and recording each pruning (env CORRAL_AUDIT_RETENTION); default: forever',
+      process.env.CORRAL_AUDIT_RETENTION,
+    )
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addHelpText(
       'after',
@@ -152,6 +158,7 @@ Examples:
         credentialGraceSeconds: flags.credentialGrace,
         rolloutDefaults: flags.rolloutDefaults,
         requireApproval: flags.requireApproval ?? false,
+        auditRetention: flags.auditRetention,
       });
       const server = await startServer(opts, { log });
       const where = opts.database ? `postgres ${new URL(opts.database).host}` : `sqlite ${opts.dataDir}`;

@@ -42,6 +42,7 @@ import { RolloutService } from './rollouts/rollout-service.js';
 import { CertificateWatcher, loadCertificate } from './tls-certificates.js';
 import { AgentCa } from './agent-ca.js';
 import { leaseOwnerId, RolloutDriver } from './rollouts/rollout-driver.js';
+import { AuditService } from './audit/audit-service.js';
 
 export interface RunningServer {
   /** http://host:port actually listened on. */
@@ -139,7 +140,14 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const deployments = new DeploymentService({ store, clock, events, onFleetChange: pushFleetChange, rollouts });
   const imperative = new ImperativeService({ store, deployments, agents: hub, samples, log: log.child({ component: 'imperative' }) });
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
-  const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, log: log.child({ component: 'api' }) });
+  const audit = new AuditService({
+    store,
+    clock,
+    log: log.child({ component: 'audit' }),
+    retentionMs: opts.auditRetentionMs,
+    onAppendFailed: () => metricsRef?.auditAppendFailures.inc(),
+  });
+  const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, audit, clock, pollMs: opts.pollMs, log: log.child({ component: 'api' }) });
   const api = getRequestListener(apiApp.fetch);
   const routeLabel = routeLabeler([
     ...apiApp.routes,
@@ -213,6 +221,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   certificates?.watch();
   await hub.start();
   driver.start();
+  audit.start();
   log.info({ url, store: store.kind }, 'server listening');
 
   let stopping: Promise<void> | null = null;
@@ -227,6 +236,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
         certificates?.close();
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         await driver.close();
+        await audit.close();
         await ws.close();
         await hub.close();
         http.closeIdleConnections();

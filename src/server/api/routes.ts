@@ -30,6 +30,10 @@ import { errors, iso, json } from './openapi-helpers.js';
 import { addRolloutRoutes } from './rollout-routes.js';
 import { restBodyLimit } from './body-limit.js';
 import type { RolloutService } from '../rollouts/rollout-service.js';
+import type { AuditService } from '../audit/audit-service.js';
+import type { Clock } from '../clock.js';
+import { auditMiddleware } from './audit-middleware.js';
+import { addAuditRoutes } from './audit-routes.js';
 import { manifestJsonSchema } from '../../protocol/index.js';
 import {
   AgentDetail,
@@ -55,6 +59,10 @@ export interface ApiDeps {
   jobs: JobService;
   packages: PackageService;
   store: Store;
+  audit: AuditService;
+  clock: Clock;
+  /** How often an audit follower looks for records other replicas appended, ms. */
+  pollMs: number;
   log: Logger;
 }
 
@@ -106,6 +114,15 @@ export function createApi(deps: ApiDeps): ApiApp {
     c.set('actor', { userId: BUILTIN_ADMIN, name: BUILTIN_ADMIN, tokenId: record.id, roles: [{ role: 'admin', selector: '' }] });
     return next();
   });
+  // Records every authenticated write after it was answered (refusals by the checks registered after it included).
+  app.use(
+    '/api/v1/*',
+    auditMiddleware({
+      audit: deps.audit,
+      clock: deps.clock,
+      onError: (err, method, path) => deps.log.error({ err, method, path }, 'failed to record audit record'),
+    }),
+  );
   app.use('/api/v1/*', restBodyLimit());
 
   app.openapi(
@@ -292,6 +309,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   addApprovalRoutes(app, fleet);
   addCredentialRoutes(app, deps.fleet);
   addRolloutRoutes(app, deps.rollouts);
+  addAuditRoutes(app, deps.audit, { pollMs: deps.pollMs });
 
   const packageView = (p: PackageRecord) => ({ ...p, createdAt: iso(p.createdAt)!, downloadPath: `/api/v1/artifacts/${p.sha256}` });
 

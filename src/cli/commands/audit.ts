@@ -128,6 +128,8 @@ Examples:
     }
     throw new CliError('lost the connection to the server while following the audit log', EXIT.UNREACHABLE);
   });
+  // `corral audit export --user U` / `verify -o json`: options after a subcommand belong to it, not to `audit`.
+  audit.enablePositionalOptions();
 
   withConnection(
     addFilters(

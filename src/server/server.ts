@@ -138,7 +138,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const rollouts = new RolloutService({ store, clock, events, log: rolloutLog, defaults: opts.rolloutDefaults, onFleetChange: pushFleetChange, kick: () => driver?.kick(), lease });
   driver = new RolloutDriver({ store, clock, events, log: rolloutLog, rollouts, onFleetChange: pushFleetChange }, { owner: lease.owner, tickMs: opts.rolloutTickMs, leaseMs: lease.ms });
   const deployments = new DeploymentService({ store, clock, events, onFleetChange: pushFleetChange, rollouts });
-  const imperative = new ImperativeService({ store, deployments, agents: hub, samples, log: log.child({ component: 'imperative' }) });
+  const imperative = new ImperativeService({ store, deployments, agents: hub, samples, events, log: log.child({ component: 'imperative' }) });
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
   const audit = new AuditService({
     store,

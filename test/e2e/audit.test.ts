@@ -272,6 +272,30 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       }
     });
 
+    it('names the user on the events an operator caused, and corral on those the server did', async (t) => {
+      if (skipped) return t.skip(skipped);
+      const types = ['config.changed', 'config.deleted', 'agent.labels_changed', 'job.started', 'job.finished', 'package.pushed', 'deployment.changed', 'deployment.stopped', 'token.created'];
+      const events = await eventually(
+        async () => {
+          const res = await fleet.api<{ events: { type: string; data: Record<string, unknown> }[] }>('GET', '/api/v1/events?limit=1000');
+          const found = res.body.events.filter((e) => types.includes(e.type));
+          return types.every((ty) => found.some((e) => e.type === ty)) ? found : undefined;
+        },
+        { timeoutMs: 30_000, what: `events ${types.join(', ')}` },
+      );
+      for (const e of events) assert.equal(e.data.actor, 'admin', `${e.type} names the user: ${JSON.stringify(e.data)}`);
+
+      await agent.process.stop();
+      const offline = await eventually(
+        async () => {
+          const res = await fleet.api<{ events: { type: string; agentId: string; data: Record<string, unknown> }[] }>('GET', `/api/v1/events?type=agent.offline&agent=${agentId}`);
+          return res.body.events.at(-1);
+        },
+        { timeoutMs: 30_000, what: 'agent.offline' },
+      );
+      assert.equal(offline.data.actor, 'corral');
+    });
+
     it('keeps one chain when two replicas on one PostgreSQL record writes at once', async (t) => {
       if (skipped) return t.skip(skipped);
       if (!schema) return t.skip('replicas share PostgreSQL');

@@ -26,7 +26,7 @@ import { bearerToken, hashSecret } from '../auth/tokens.js';
 import { BUILTIN_ADMIN } from '../auth/actor.js';
 import type { ApiApp, ApiEnv } from './api-env.js';
 import { describeZodError, errorResponse, handleError } from './error-handler.js';
-import { errors, iso, json } from './openapi-helpers.js';
+import { actorOf, errors, iso, json } from './openapi-helpers.js';
 import { addRolloutRoutes } from './rollout-routes.js';
 import { restBodyLimit } from './body-limit.js';
 import type { RolloutService } from '../rollouts/rollout-service.js';
@@ -163,7 +163,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       request: { params: AgentId, body: { content: { 'application/json': { schema: LabelsPatch } }, required: true } },
       responses: { 200: json(AgentDetail, 'the agent after the change'), ...errors },
     }),
-    async (c) => c.json(await fleet.patchLabels(c.req.valid('param').id, c.req.valid('json').labels), 200),
+    async (c) => c.json(await fleet.patchLabels(c.req.valid('param').id, c.req.valid('json').labels, actorOf(c)), 200),
   );
 
   app.openapi(
@@ -174,7 +174,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       request: { params: AgentId },
       responses: { 200: json(AgentDetail, 'the revoked agent'), ...errors },
     }),
-    async (c) => c.json(await fleet.revokeAgent(c.req.valid('param').id), 200),
+    async (c) => c.json(await fleet.revokeAgent(c.req.valid('param').id, actorOf(c)), 200),
   );
 
   app.openapi(
@@ -197,7 +197,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     }),
     async (c) => {
       const body = c.req.header('content-type')?.includes('json') ? c.req.valid('json') : { name: 'enrollment' };
-      const { record, secret } = await fleet.createEnrollmentToken(body.name, body);
+      const { record, secret } = await fleet.createEnrollmentToken(body.name, body, actorOf(c));
       return c.json({ ...tokenView(record), token: secret }, 201);
     },
   );
@@ -210,7 +210,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       request: { params: z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) }) },
       responses: { 200: json(EnrollmentToken, 'the revoked token'), ...errors },
     }),
-    async (c) => c.json(tokenView(await fleet.revokeEnrollmentToken(c.req.valid('param').id)), 200),
+    async (c) => c.json(tokenView(await fleet.revokeEnrollmentToken(c.req.valid('param').id, actorOf(c))), 200),
   );
 
   const configView = (r: Awaited<ReturnType<FleetService['getConfig']>>) => ({
@@ -250,7 +250,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      return c.json(configView(await fleet.putConfig(c.req.valid('param').name, body.selector, body.files)), 200);
+      return c.json(configView(await fleet.putConfig(c.req.valid('param').name, body.selector, body.files, actorOf(c))), 200);
     },
   );
 
@@ -264,7 +264,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      await fleet.deleteConfig(name);
+      await fleet.deleteConfig(name, actorOf(c));
       return c.json({ deleted: name }, 200);
     },
   );
@@ -329,7 +329,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     async (c) => {
       const body = c.req.raw.body;
       if (!body) throw new InvalidPackageError('empty upload: send the package tar.gz as the request body');
-      const records = await deps.packages.push(Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>), { publisherSignature: c.req.header(PUBLISHER_SIGNATURE_HEADER) });
+      const records = await deps.packages.push(Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>), { publisherSignature: c.req.header(PUBLISHER_SIGNATURE_HEADER), actor: actorOf(c) });
       return c.json({ packages: records.map(packageView) }, 201);
     },
   );

@@ -1,5 +1,5 @@
 // Lint, and the architecture's import direction:
-//   protocol/ ← server/, agent/, cli/ ; testkit/ may import anything ; only bin/ wires parts together.
+//   protocol/, systemd/ ← server/, agent/, cli/ ; testkit/ may import anything ; only bin/ wires parts together.
 import tseslint from 'typescript-eslint';
 import { importX } from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
@@ -10,6 +10,7 @@ const layerZones = (forbidTestkit) => {
   const t = forbidTestkit ? ['src/testkit'] : [];
   return [
     zone('src/protocol', ['src/server', 'src/agent', 'src/cli', 'src/bin', 'src/testkit'], 'protocol/ is the bottom layer: it imports no other part'),
+    zone('src/systemd', ['src/protocol', 'src/server', 'src/agent', 'src/cli', 'src/bin', 'src/testkit'], 'systemd/ (unit files, shared by the agent and server installs) imports no other part'),
     zone('src/agent', ['src/server', 'src/cli', 'src/bin', ...t], 'the agent talks to the server only over OpAMP'),
     zone('src/server', ['src/agent', 'src/cli', 'src/bin', ...t], 'the server does not import the agent or the CLI'),
     zone('src/cli', ['src/server', 'src/agent', 'src/bin', ...t], 'the CLI talks to the server only over HTTP'),

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { serverCommand } from './server-command.js';
+import { addServerInstallCommands } from './server-install-command.js';
 import { agentCommand } from './agent-command.js';
 import { CliError, EXIT_CODES_HELP, addAgentShowSubcommand, commanderErrorAsJson, registerClientCommands, reportError, wantsJson } from '../cli/index.js';
 
@@ -18,7 +19,9 @@ const program = new Command('corral')
   .showHelpAfterError(!json && '(run with --help for usage)')
   .addHelpText('after', EXIT_CODES_HELP);
 
-program.addCommand(serverCommand());
+const server = serverCommand();
+addServerInstallCommands(server);
+program.addCommand(server);
 const agent = agentCommand().configureOutput(output);
 addAgentShowSubcommand(agent);
 program.addCommand(agent);

@@ -39,7 +39,7 @@ function rate(flag: string) {
   };
 }
 
-interface ServerFlags {
+export interface ServerFlags {
   listen: string;
   dataDir: string;
   database?: string;
@@ -74,6 +74,33 @@ function jsonObject(flag: string) {
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`${flag} must be a JSON object`);
     return parsed as Record<string, unknown>;
+  };
+}
+
+/** The `corral server` flags as the server's options (also validates `corral server install`'s). */
+export function serverOptionsFrom(flags: ServerFlags) {
+  return {
+    listen: flags.listen,
+    dataDir: flags.dataDir,
+    database: flags.database,
+    heartbeatSeconds: flags.heartbeat,
+    offlineAfterMissed: flags.offlineAfter,
+    maxConnections: flags.maxConnections,
+    maxDownloads: flags.maxDownloads,
+    maxOpampInflightMib: flags.maxOpampInflightMib,
+    wsFirstMessageTimeoutSeconds: flags.wsFirstMessageTimeout,
+    metricsToken: flags.metricsToken,
+    maxEnrollmentsPerSecond: flags.maxEnrollmentsPerSecond,
+    publicUrl: flags.publicUrl,
+    tlsCert: flags.tlsCert,
+    tlsKey: flags.tlsKey,
+    agentCaCert: flags.agentCaCert,
+    agentCaKey: flags.agentCaKey,
+    agentCertValiditySeconds: flags.agentCertValidity,
+    credentialGraceSeconds: flags.credentialGrace,
+    rolloutDefaults: flags.rolloutDefaults,
+    requireApproval: flags.requireApproval ?? false,
+    auditRetention: flags.auditRetention,
   };
 }
 
@@ -129,6 +156,8 @@ New enrollment tokens: corral token create (--label binds trusted labels; --expi
 --max-agents, --require-approval). New admin token: corral server rotate-admin-token.
 With --require-approval every new agent waits until an operator approves it
 (corral agents shows it pending; corral agent approve ID / corral agent reject ID).
+As a systemd service: sudo corral server install (docs/server-install.md); backups:
+corral server backup --to FILE (SQLite) or pg_dump.
 
 Examples:
   corral server
@@ -137,29 +166,7 @@ Examples:
     .action(async (flags: ServerFlags) => {
       const { compileServerOptions, startServer } = await loadServer();
       const log = pino({ level: flags.logLevel, base: { component: 'server' } }, pino.destination(2));
-      const opts = compileServerOptions({
-        listen: flags.listen,
-        dataDir: flags.dataDir,
-        database: flags.database,
-        heartbeatSeconds: flags.heartbeat,
-        offlineAfterMissed: flags.offlineAfter,
-        maxConnections: flags.maxConnections,
-        maxDownloads: flags.maxDownloads,
-        maxOpampInflightMib: flags.maxOpampInflightMib,
-        wsFirstMessageTimeoutSeconds: flags.wsFirstMessageTimeout,
-        metricsToken: flags.metricsToken,
-        maxEnrollmentsPerSecond: flags.maxEnrollmentsPerSecond,
-        publicUrl: flags.publicUrl,
-        tlsCert: flags.tlsCert,
-        tlsKey: flags.tlsKey,
-        agentCaCert: flags.agentCaCert,
-        agentCaKey: flags.agentCaKey,
-        agentCertValiditySeconds: flags.agentCertValidity,
-        credentialGraceSeconds: flags.credentialGrace,
-        rolloutDefaults: flags.rolloutDefaults,
-        requireApproval: flags.requireApproval ?? false,
-        auditRetention: flags.auditRetention,
-      });
+      const opts = compileServerOptions(serverOptionsFrom(flags));
       const server = await startServer(opts, { log });
       const where = opts.database ? `postgres ${new URL(opts.database).host}` : `sqlite ${opts.dataDir}`;
       const lines = [`Corral server listening on ${server.url} (store: ${where})`];
@@ -216,6 +223,38 @@ Examples:
       } finally {
         await store.close();
       }
+    });
+  cmd
+    .command('backup')
+    .description("Copy the SQLite store (signing key, tokens, credentials, desired state, artifacts) to a new file while the server runs (SQLite's online backup); for PostgreSQL use pg_dump")
+    .requiredOption('--to <file>', 'the backup file to write (must not exist; written 0600)')
+    .option('--data-dir <dir>', "the server's data directory (its SQLite store)", './corral-data')
+    .option('--database <url>', "the server's PostgreSQL URL, if it uses one: refused, pointing at pg_dump (default: $CORRAL_DATABASE)", process.env.CORRAL_DATABASE)
+    .option('-o, --output <format>', 'table or json', 'table')
+    .addHelpText(
+      'after',
+      `
+Run it as the server's user. To restore: stop the server, remove corral.db, corral.db-wal and
+corral.db-shm from the data dir, copy the backup in as corral.db (owned by that user, 0600), start.
+
+Example:
+  sudo -u corral corral server backup --data-dir /var/lib/corral --to /var/backups/corral/corral-$(date +%F).db`,
+    )
+    .action(async (flags: { to: string; output: string }, sub: Command) => {
+      const given = (key: string): string | undefined =>
+        (sub.getOptionValueSource(key) !== 'cli' && cmd.getOptionValueSource(key) === 'cli' ? cmd.getOptionValue(key) : sub.getOptionValue(key)) as string | undefined;
+      const database = given('database');
+      if (database) {
+        throw new CliError(
+          `the store is PostgreSQL (${database.replace(/\/\/[^@/]*@/, '//')}): back it up with pg_dump, e.g. pg_dump --format=custom --file=corral.dump "$CORRAL_DATABASE"`,
+          EXIT.ERROR,
+          'USE_PG_DUMP',
+        );
+      }
+      const { backupSqliteStore } = await loadServer();
+      const r = await backupSqliteStore(given('dataDir') ?? './corral-data', flags.to);
+      if (flags.output === 'json') process.stdout.write(`${JSON.stringify(r)}\n`);
+      else process.stdout.write(`backed up the store to ${r.file} (${r.bytes} bytes, 0600)\n`);
     });
   return cmd;
 }

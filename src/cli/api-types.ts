@@ -84,3 +84,36 @@ export interface ApiEvent {
   agentId: string | null;
   data: Record<string, unknown>;
 }
+
+export interface ApiRoleBinding {
+  role: 'viewer' | 'operator' | 'admin';
+  /** '' = the whole fleet. */
+  selector: string;
+}
+
+export interface ApiUser {
+  id: string;
+  name: string;
+  createdAt: string;
+  disabledAt: string | null;
+  builtin: boolean;
+  roles: ApiRoleBinding[];
+}
+
+export interface ApiUserToken {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  /** Only in the answer that created it. */
+  token?: string;
+}
+
+export interface ApiWhoami {
+  id: string;
+  name: string;
+  roles: ApiRoleBinding[];
+  tokenId: string;
+}

@@ -386,10 +386,14 @@ describe('corral config status --wait', () => {
 describe('credentials', () => {
   it('login checks the token, saves it with mode 0600, and later commands use it', async () => {
     io.env = {};
-    api.on('GET /api/v1/agents', (req) => (req.authorization === 'Bearer good' ? { status: 200, body: { agents: [], warnings: [] } } : apiError(401, 'UNAUTHENTICATED', 'invalid or revoked admin token')));
+    api.on('GET /api/v1/agents', (req) => (req.authorization === 'Bearer good' ? { status: 200, body: { agents: [], warnings: [] } } : apiError(401, 'UNAUTHENTICATED', 'invalid API token')));
+    api.on('GET /api/v1/whoami', (req) =>
+      req.authorization === 'Bearer good' ? { status: 200, body: { id: 'u1', name: 'alice', roles: [{ role: 'operator', selector: 'env=staging' }], tokenId: 't1' } } : apiError(401, 'UNAUTHENTICATED', 'invalid API token'),
+    );
     assert.equal(await run('login', '--server', `${api.url}/`, '--token', 'bad'), 4);
     assert.match(err, /refused the token/);
     assert.equal(await run('login', '--server', api.url, '--token', 'good'), 0, err);
+    assert.match(out, /as alice \(operator on env=staging\)/);
     const file = join(io.configDir, 'credentials.json');
     assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), { version: 1, server: api.url, token: 'good' });
     assert.equal((await stat(file)).mode & 0o777, 0o600);

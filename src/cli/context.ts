@@ -31,7 +31,7 @@ export interface ConnectionFlags {
 export function withConnection(cmd: Command, outputs: string[] = ['table', 'json']): Command {
   return cmd
     .option('--server <url>', 'Corral server URL (default: $CORRAL_SERVER, saved login, http://127.0.0.1:4320)')
-    .option('--token <token>', 'admin token (default: $CORRAL_TOKEN, saved login)')
+    .option('--token <token>', 'API token (default: $CORRAL_TOKEN, saved login)')
     .option('--ca-file <file>', 'PEM file of the CAs that sign an https server\'s certificate (default: $CORRAL_CA_FILE, else the bundled CAs)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(outputs).default('table'));
 }

@@ -6,6 +6,7 @@ import { addAgentDeleteSubcommand } from './commands/agent-delete.js';
 import { addEventCommands } from './commands/events.js';
 import { addLoginCommands } from './commands/login.js';
 import { addTokenCommands } from './commands/tokens.js';
+import { addUserCommands } from './commands/users.js';
 import { addPackageCommands } from './commands/packages.js';
 import { addDeploymentCommands } from './commands/deployments.js';
 import { addImperativeCommands } from './commands/imperative.js';
@@ -15,7 +16,7 @@ import { addAuditCommands } from './commands/audit.js';
 import { defaultCliIo, type CliIo } from './context.js';
 
 /**
- * Adds login, logout, agents, label, revoke, token, config, events, package,
+ * Adds login, logout, whoami, user, agents, label, revoke, token, config, events, package,
  * deploy…, rollout…, services, restart, logs, exec and audit to `program`. Call it after any
  * `exitOverride()` / `configureOutput()` on `program`, so the commands inherit
  * them. Commands reject with a `CliError` (carrying the exit code) on failure.
@@ -24,6 +25,7 @@ export function registerClientCommands(program: Command, io: CliIo = defaultCliI
   addLoginCommands(program, io);
   addAgentCommands(program, io);
   addTokenCommands(program, io);
+  addUserCommands(program, io);
   addConfigCommands(program, io);
   addEventCommands(program, io);
   addPackageCommands(program, io);

@@ -141,3 +141,29 @@ export class EnrollmentRefusedError extends CorralError {
     super('ENROLLMENT_REFUSED', reason);
   }
 }
+
+export class UserNotFoundError extends CorralError {
+  constructor(readonly user: string) {
+    super('USER_NOT_FOUND', `user ${user} not found`);
+  }
+}
+
+export class UserExistsError extends CorralError {
+  constructor(readonly user: string) {
+    super('USER_EXISTS', `a user named ${user} already exists`);
+  }
+}
+
+/** The change would leave no enabled user holding admin on the whole fleet. */
+export class LastAdminError extends CorralError {
+  constructor(readonly user: string, what: string) {
+    super('LAST_ADMIN', `cannot ${what} ${user}: no other enabled user holds admin on the whole fleet (create one first)`);
+  }
+}
+
+/** The caller's roles do not allow the request (HTTP 403); the message names the role needed and the caller's roles. */
+export class ForbiddenError extends CorralError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+}

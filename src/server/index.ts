@@ -2,5 +2,5 @@
 export { compileServerOptions, type ServerOptions, type CompiledServerOptions } from './options.js';
 export { startServer, type RunningServer, type ServerDeps } from './server.js';
 export { rotateAdminToken } from './bootstrap.js';
-export { openStore } from './store/index.js';
+export { backupSqliteStore, openStore } from './store/index.js';
 export { CorralError } from './errors.js';

@@ -25,6 +25,7 @@ import { ImperativeService } from './fleet/imperative.js';
 import { SampleHistory } from './fleet/sample-history.js';
 import { JobService } from './jobs/job-service.js';
 import { createApi } from './api/routes.js';
+import { UserService } from './users/user-service.js';
 import { createMetrics } from './metrics.js';
 import { routeLabeler } from './route-labels.js';
 import { FailedAuthGuard } from './auth/failed-auth.js';
@@ -147,7 +148,8 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     retentionMs: opts.auditRetentionMs,
     onAppendFailed: () => metricsRef?.auditAppendFailures.inc(),
   });
-  const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, audit, clock, pollMs: opts.pollMs, log: log.child({ component: 'api' }) });
+  const users = new UserService({ store, clock });
+  const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, users, audit, clock, pollMs: opts.pollMs, log: log.child({ component: 'api' }) });
   const api = getRequestListener(apiApp.fetch);
   const routeLabel = routeLabeler([
     ...apiApp.routes,

@@ -4,11 +4,12 @@
  * injectable runner, so tests can record the calls instead of needing systemd.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { AGENT_NODE_FLAGS } from '../node-flags.js';
 import { SUPERVISOR_ENV, SUPERVISOR_UNIT_ENV } from '../options.js';
 import { LaunchLinkError, launchLinkPath, pointLaunchLink, readLaunchLink } from '../upgrade/launch-link.js';
+import { writeFileAtomicMode } from '../../systemd/index.js';
 import { TOKEN_ENV, UNIT_MARKER, parseExecStart, renderAgentUnit, renderEnvFile, unitSetting } from './systemd-unit.js';
 
 export const DEFAULT_UNIT_NAME = 'corral-agent';
@@ -17,6 +18,7 @@ export const DEFAULT_DATA_DIR = '/var/lib/corral-agent';
 /** systemd's own test for "booted with systemd" (sd_booted(3)). */
 export const SYSTEMD_RUN_DIR = '/run/systemd/system';
 export const FALLBACK_DOC = 'docs/agent-install.md';
+export { writeFileAtomicMode };
 
 export type AgentInstallErrorCode = 'SYSTEMD_NOT_FOUND' | 'ROOT_REQUIRED' | 'INVALID_ARGUMENT' | 'NOT_OURS' | 'SYSTEMCTL_FAILED';
 
@@ -202,21 +204,6 @@ export function assertSystemd(runDir: string): void {
 export function assertRoot(o: { dryRun: boolean; requiresRoot: boolean }, uid: number | undefined, verb: string): void {
   if (o.dryRun || !o.requiresRoot || uid === 0) return;
   throw new AgentInstallError('ROOT_REQUIRED', `${verb} writes ${DEFAULT_UNIT_DIR} and runs systemctl: run it as root (sudo), or add --dry-run to see what it would do`);
-}
-
-/** Writes `data` at `file` through a temp file and rename, with `mode` set before any data lands. */
-export function writeFileAtomicMode(file: string, data: string, mode: number): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  rmSync(tmp, { force: true });
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    fchmodSync(fd, mode);
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
 }
 
 async function systemctl(deps: InstallDeps, args: string[]): Promise<void> {

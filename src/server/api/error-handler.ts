@@ -31,6 +31,12 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   ROLLOUT_NOT_FOUND: 404,
   ROLLOUT_STATE: 409,
   RATE_LIMITED: 429,
+  FORBIDDEN: 403,
+  USER_NOT_FOUND: 404,
+  USER_EXISTS: 409,
+  LAST_ADMIN: 409,
+  SELF: 409,
+  BUILTIN_USER: 409,
 };
 
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {

@@ -22,8 +22,10 @@ import type { PackageRecord } from '../store/index.js';
 import { InvalidPackageError } from '../errors.js';
 import { PUBLISHER_SIGNATURE_HEADER } from '../../protocol/index.js';
 import type { Store, TokenRecord } from '../store/index.js';
-import { bearerToken, hashSecret } from '../auth/tokens.js';
-import { BUILTIN_ADMIN } from '../auth/actor.js';
+import { authenticateApiToken } from '../auth/api-token.js';
+import { authorize } from './authorize.js';
+import { addUserRoutes } from './user-routes.js';
+import type { UserService } from '../users/user-service.js';
 import type { ApiApp, ApiEnv } from './api-env.js';
 import { describeZodError, errorResponse, handleError } from './error-handler.js';
 import { actorOf, errors, iso, json } from './openapi-helpers.js';
@@ -63,6 +65,7 @@ export interface ApiDeps {
   clock: Clock;
   /** How often an audit follower looks for records other replicas appended, ms. */
   pollMs: number;
+  users: UserService;
   log: Logger;
 }
 
@@ -104,14 +107,12 @@ export function createApi(deps: ApiDeps): ApiApp {
     security: [{ bearer: [] }],
   });
 
-  // Every other /api/v1 route needs the admin token.
+  // Every other /api/v1 route needs an API token: it decides the actor (the user), never the client.
   app.use('/api/v1/*', async (c, next) => {
     if (c.req.path === '/api/v1/openapi.json' || c.req.path === MANIFEST_SCHEMA_PATH) return next();
-    const token = bearerToken(c.req.header('authorization'));
-    if (!token) return errorResponse(c, 401, 'UNAUTHENTICATED', 'missing "Authorization: Bearer <admin token>" header');
-    const record = await deps.store.findActiveTokenByHash(hashSecret(token));
-    if (!record || record.kind !== 'admin') return errorResponse(c, 401, 'UNAUTHENTICATED', 'invalid or revoked admin token');
-    c.set('actor', { userId: BUILTIN_ADMIN, name: BUILTIN_ADMIN, tokenId: record.id, roles: [{ role: 'admin', selector: '' }] });
+    const auth = await authenticateApiToken(deps.store, c.req.header('authorization'), Date.now());
+    if (!auth.ok) return errorResponse(c, 401, 'UNAUTHENTICATED', auth.message);
+    c.set('actor', auth.actor);
     return next();
   });
   // Records every authenticated write after it was answered (refusals by the checks registered after it included).
@@ -124,6 +125,8 @@ export function createApi(deps: ApiDeps): ApiApp {
     }),
   );
   app.use('/api/v1/*', restBodyLimit());
+  // Who may do what (access-rules.ts): after authentication (and anything that records the request), before every route.
+  app.use('/api/v1/*', authorize({ store: deps.store }));
 
   app.openapi(
     createRoute({
@@ -310,6 +313,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   addCredentialRoutes(app, deps.fleet);
   addRolloutRoutes(app, deps.rollouts);
   addAuditRoutes(app, deps.audit, { pollMs: deps.pollMs });
+  addUserRoutes(app, deps.users);
 
   const packageView = (p: PackageRecord) => ({ ...p, createdAt: iso(p.createdAt)!, downloadPath: `/api/v1/artifacts/${p.sha256}` });
 

@@ -1,5 +1,5 @@
 /**
- * Secrets: admin tokens, enrollment tokens and agent credentials.
+ * Secrets: admin tokens, user API tokens, enrollment tokens and agent credentials.
  *
  * A secret is `corral_<kind>_<43 chars of base64url>` (256 random bits).
  * Only its sha256 is stored; a plain hash is enough because the secret has
@@ -14,6 +14,7 @@ const PREFIX: Record<SecretKind, string> = {
   admin: 'corral_admin_',
   enrollment: 'corral_enroll_',
   agent: 'corral_agent_',
+  user: 'corral_user_',
 };
 
 export function generateSecret(kind: SecretKind): string {

@@ -16,6 +16,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { AgentRecord, Store } from '../store/index.js';
 import { bearerToken, hashSecret } from '../auth/tokens.js';
+import { authenticateApiToken } from '../auth/api-token.js';
+import { ACCESS_RULES, ARTIFACT_ROUTE } from '../api/access-rules.js';
+import { bindingsGranting } from '../api/scope.js';
 import { ArtifactNotFoundError } from '../errors.js';
 import type { PackageService } from './package-service.js';
 import { downloadRetryAfterSeconds, type DownloadLimiter } from './download-limiter.js';
@@ -45,14 +48,18 @@ export function parseRange(header: string, size: number): { start: number; end: 
   return start <= end && start < size ? { start, end } : null;
 }
 
-/** Who is downloading: an admin, an agent (its record), or nobody we know (null). */
-async function downloader(store: Store, header: string | undefined): Promise<'admin' | AgentRecord | null> {
+/**
+ * Who is downloading: a user allowed to (ACCESS_RULES: viewer; packages are
+ * fleet-wide, so any binding will do), an agent (its record), or nobody we know (null).
+ */
+async function downloader(store: Store, header: string | undefined): Promise<'user' | AgentRecord | null> {
   const token = bearerToken(header);
   if (!token) return null;
-  const hash = hashSecret(token);
-  const agent = await store.findAgentByCredentialHash(hash);
+  const agent = await store.findAgentByCredentialHash(hashSecret(token));
   if (agent) return agent.status !== 'revoked' ? agent : null;
-  return (await store.findActiveTokenByHash(hash))?.kind === 'admin' ? 'admin' : null;
+  const auth = await authenticateApiToken(store, header, Date.now());
+  const rule = ACCESS_RULES[ARTIFACT_ROUTE]!;
+  return auth.ok && rule.role !== 'authenticated' && bindingsGranting(auth.actor, rule.role).length > 0 ? 'user' : null;
 }
 
 export interface ArtifactDownloadDeps {
@@ -71,9 +78,9 @@ export interface ArtifactDownloadDeps {
 export async function serveArtifact(req: IncomingMessage, res: ServerResponse, sha256: string, deps: ArtifactDownloadDeps): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, 'METHOD_NOT_ALLOWED', 'artifacts are read with GET');
   const who = await downloader(deps.store, req.headers.authorization);
-  if (!who) return json(res, 401, 'UNAUTHENTICATED', 'an admin token or agent credential is required');
+  if (!who) return json(res, 401, 'UNAUTHENTICATED', 'an API token of a user with a role, or an agent credential, is required');
   // Checked before the artifact is looked up, so the answer says nothing about which artifacts exist.
-  if (who !== 'admin' && !(await deps.offeredTo(who, sha256))) {
+  if (who !== 'user' && !(await deps.offeredTo(who, sha256))) {
     return json(res, 403, 'ARTIFACT_NOT_OFFERED', `artifact ${sha256} is not offered to agent ${who.id}: an agent downloads only the packages offered to it`);
   }
   let artifact;

@@ -2,3 +2,4 @@
 export type * from './store.js';
 export type * from './audit-records.js';
 export { openStore, describeDatabase, type OpenStoreOptions } from './open-store.js';
+export { backupSqliteStore, type SqliteBackupResult } from './sqlite-backup.js';

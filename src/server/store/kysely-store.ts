@@ -9,6 +9,7 @@ import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
 import { KyselyCredentialStore } from './credential-store.js';
 import { KyselyAuditStore } from './audit-store.js';
 import type { AuditStore } from './audit-records.js';
+import { KyselyUserStore } from './user-store.js';
 import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import { enrollAgentTx } from './enrollment-store.js';
 import type {
@@ -29,6 +30,7 @@ import type {
   PackageRecord,
   RolloutStore,
   CredentialStore,
+  UserStore,
   Store,
   TokenKind,
   TokenRecord,
@@ -42,6 +44,7 @@ export class KyselyStore implements Store {
   readonly rollouts: RolloutStore;
   readonly credentials: CredentialStore;
   readonly audit: AuditStore;
+  readonly users: UserStore;
 
   constructor(
     readonly kind: 'sqlite' | 'postgres',
@@ -50,6 +53,7 @@ export class KyselyStore implements Store {
     this.rollouts = new KyselyRolloutStore(db, (what, fn) => this.run(what, fn));
     this.credentials = new KyselyCredentialStore(db, (what, fn) => this.run(what, fn));
     this.audit = new KyselyAuditStore(db, kind, (what, fn) => this.run(what, fn));
+    this.users = new KyselyUserStore(kind, db, (what, fn) => this.run(what, fn));
   }
 
   /** Runs a store operation, turning driver errors into StoreError. */
@@ -98,6 +102,7 @@ export class KyselyStore implements Store {
           max_agents: t.maxAgents ?? null,
           enrolled_agents: 0,
           require_approval: t.requireApproval ? 1 : 0,
+          user_id: t.userId ?? null,
         })
         .execute();
     });

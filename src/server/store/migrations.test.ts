@@ -58,3 +58,42 @@ describe('migration 0010_enrollment_scope', () => {
     }
   });
 });
+
+async function upgradeGivesAdminTokensToTheBuiltinAdmin(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres', schema?: string): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect), ...(schema ? { migrationTableSchema: schema } : {}) });
+  assert.equal((await migrator.migrateTo('0010_enrollment_scope')).error, undefined);
+  for (const [id, kind] of [['t-admin', 'admin'], ['t-enroll', 'enrollment']] as const) {
+    await sql`insert into tokens (id, kind, name, hash, prefix, created_at) values (${id}, ${kind}, ${id}, ${`hash-${id}`}, 'p', 1)`.execute(db);
+  }
+  assert.equal((await migrator.migrateToLatest()).error, undefined);
+  const tokens = (await sql<{ id: string; user_id: string | null }>`select id, user_id from tokens order by id`.execute(db)).rows;
+  assert.deepEqual(tokens, [{ id: 't-admin', user_id: 'admin' }, { id: 't-enroll', user_id: null }]);
+  const roles = (await sql<{ user_id: string; role: string; selector: string }>`select user_id, role, selector from user_roles`.execute(db)).rows;
+  assert.deepEqual(roles, [{ user_id: 'admin', role: 'admin', selector: '' }]);
+}
+
+describe('migration 0011_users', () => {
+  let schema: TestSchema | null = null;
+  after(async () => schema?.drop());
+
+  it('makes existing admin tokens belong to the built-in admin (admin on the whole fleet), on SQLite', async () => {
+    const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new SqliteDatabase(':memory:') }) });
+    try {
+      await upgradeGivesAdminTokensToTheBuiltinAdmin(db, 'sqlite');
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('makes existing admin tokens belong to the built-in admin, on PostgreSQL', async (t) => {
+    const pgTest = await postgresForTest();
+    if ('skip' in pgTest) return t.skip(pgTest.skip);
+    schema = pgTest.schema;
+    const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: schema.url, max: 2 }) }) });
+    try {
+      await upgradeGivesAdminTokensToTheBuiltinAdmin(db, 'postgres', schema.name);
+    } finally {
+      await db.destroy();
+    }
+  });
+});

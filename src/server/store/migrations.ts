@@ -5,6 +5,7 @@
  * transaction), so replicas starting together migrate once.
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { BUILTIN_ADMIN } from '../auth/actor.js';
 
 type Dialect = 'sqlite' | 'postgres';
 
@@ -250,6 +251,33 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           const bound = grandfatheredLabels(r.attrs);
           if (Object.keys(bound).length > 0) await sql`update agents set bound_labels = ${JSON.stringify(bound)} where id = ${r.id}`.execute(db);
         }
+      },
+    },
+    '0011_users': {
+      async up(db: Kysely<unknown>) {
+        // Users with role bindings; API tokens name the user they act as.
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('disabled_at', 'bigint')
+          .execute();
+        await db.schema
+          .createTable('user_roles')
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('selector', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('user_roles_pk', ['user_id', 'role', 'selector'])
+          .execute();
+        await db.schema.alterTable('tokens').addColumn('user_id', 'text').execute();
+        await db.schema.createIndex('tokens_user').on('tokens').column('user_id').execute();
+        // The first-start admin token (and every admin token since) belongs to the built-in user admin,
+        // admin on the whole fleet: existing admin tokens keep working.
+        const now = Date.now();
+        await sql`insert into users (id, name, created_at, disabled_at) values (${BUILTIN_ADMIN}, ${BUILTIN_ADMIN}, ${now}, null)`.execute(db);
+        await sql`insert into user_roles (user_id, role, selector) values (${BUILTIN_ADMIN}, 'admin', '')`.execute(db);
+        await sql`update tokens set user_id = ${BUILTIN_ADMIN} where kind = 'admin'`.execute(db);
       },
     },
     '0012_audit_log': {

@@ -73,6 +73,7 @@ export function toToken(r: Selectable<Database['tokens']>): TokenRecord {
     maxAgents: r.max_agents === null ? null : num(r.max_agents),
     enrolledAgents: num(r.enrolled_agents),
     requireApproval: num(r.require_approval) === 1,
+    userId: r.user_id ?? null,
   };
 }
 

@@ -14,6 +14,23 @@ export interface TokensTable {
   max_agents: number | null;
   enrolled_agents: number;
   require_approval: number;
+  /** API tokens: the user (0011); null for enrollment tokens. */
+  user_id: string | null;
+}
+
+/** Users (0011). */
+export interface UsersTable {
+  id: string;
+  name: string;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+/** One row per role binding of a user (0011); selector '' is the whole fleet. */
+export interface UserRolesTable {
+  user_id: string;
+  role: string;
+  selector: string;
 }
 
 export interface AgentsTable {
@@ -193,6 +210,8 @@ export interface AuditLogTable {
 
 export interface Database {
   audit_log: AuditLogTable;
+  users: UsersTable;
+  user_roles: UserRolesTable;
   agent_credential_rotations: AgentCredentialRotationsTable;
   jobs: JobsTable;
   job_hosts: JobHostsTable;

@@ -15,8 +15,14 @@
  */
 
 import type { AuditStore } from './audit-records.js';
+import type { RoleBinding } from '../auth/actor.js';
 
-export type TokenKind = 'admin' | 'enrollment';
+/**
+ * admin: the first-start admin token (`corral server rotate-admin-token`),
+ * which belongs to the built-in user `admin`; user: a user's API token
+ * (`corral user token create`); enrollment: what new agents enroll with.
+ */
+export type TokenKind = 'admin' | 'enrollment' | 'user';
 
 export interface TokenRecord {
   id: string;
@@ -38,11 +44,56 @@ export interface TokenRecord {
   enrolledAgents: number;
   /** Enrollment tokens only: agents enrolled with it wait as `pending` until an operator approves them. */
   requireApproval: boolean;
+  /** API tokens (admin, user): the user it acts as; null for enrollment tokens. */
+  userId: string | null;
 }
 
 /** What `createToken` takes: the scope fields default to none (no labels, no expiry, no cap, no approval). */
-export type NewTokenRecord = Omit<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'enrolledAgents' | 'requireApproval'> &
-  Partial<Pick<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'requireApproval'>>;
+export type NewTokenRecord = Omit<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'enrolledAgents' | 'requireApproval' | 'userId'> &
+  Partial<Pick<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'requireApproval' | 'userId'>>;
+
+/** A person or a program that calls the REST API with its own tokens. */
+export interface UserRecord {
+  /** A UUID; the built-in admin's is `admin` (BUILTIN_ADMIN). */
+  id: string;
+  /** Unique; what events, rollouts and the audit log record. */
+  name: string;
+  createdAt: number;
+  /** Set while the user is disabled: its tokens are refused until it is enabled again. */
+  disabledAt: number | null;
+  /** What the user may do, where (several grants add up). */
+  roles: RoleBinding[];
+}
+
+/**
+ * Users and their role bindings. API tokens live with the other tokens
+ * (`Store.createToken` with kind 'user' and `userId`).
+ */
+export interface UserStore {
+  /** Creates a user with its roles. Throws UserExistsError (changing nothing) when the name is taken. */
+  create(user: UserRecord): Promise<UserRecord>;
+  get(id: string): Promise<UserRecord | null>;
+  findByName(name: string): Promise<UserRecord | null>;
+  /** Oldest first. */
+  list(): Promise<UserRecord[]>;
+  /**
+   * Disables (`disabledAt` a time) or enables (null) a user. With
+   * `keepAdmin`, throws LastAdminError and changes nothing when no enabled
+   * user would be left holding admin on the whole fleet. Throws UserNotFoundError.
+   */
+  setDisabled(id: string, disabledAt: number | null, opts: { keepAdmin: boolean }): Promise<UserRecord>;
+  /** Replaces a user's roles; `keepAdmin` as for setDisabled. Throws UserNotFoundError. */
+  setRoles(id: string, roles: RoleBinding[], opts: { keepAdmin: boolean }): Promise<UserRecord>;
+  /**
+   * Deletes a user and its roles and revokes its tokens (at `at`), in one
+   * transaction; `keepAdmin` as for setDisabled. Throws UserNotFoundError.
+   */
+  delete(id: string, at: number, opts: { keepAdmin: boolean }): Promise<UserRecord>;
+  /** The user's API tokens (revoked ones too), oldest first. */
+  listTokens(userId: string): Promise<TokenRecord[]>;
+  /** Finds a token by hash, revoked or not (to tell its holder why it is refused). */
+  findTokenByHash(hash: string): Promise<TokenRecord | null>;
+}
 
 /** Why `enrollAgent` did or did not create the agent. */
 export type EnrollmentOutcome = 'enrolled' | 'exists' | 'token-exhausted' | 'token-expired' | 'token-revoked';
@@ -482,6 +533,7 @@ export interface Store {
   readonly credentials: CredentialStore;
   /** The audit log's hash chain (audit-records.ts). */
   readonly audit: AuditStore;
+  readonly users: UserStore;
 
   createJob(job: JobRecord, hosts: JobHostRecord[]): Promise<void>;
   /** Sets a job's status (and finish time). */

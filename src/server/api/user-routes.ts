@@ -1,0 +1,157 @@
+/** REST for users, their roles and API tokens (admin), and whoami (anyone with a valid token). */
+import type { ApiApp } from './api-env.js';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { TokenRecord, UserRecord } from '../store/index.js';
+import type { UserService } from '../users/user-service.js';
+import { BUILTIN_ADMIN } from '../auth/actor.js';
+import { errors, iso, json } from './openapi-helpers.js';
+
+const RoleBindingSchema = z
+  .object({
+    role: z.enum(['viewer', 'operator', 'admin']),
+    selector: z.string().max(4096).default('').openapi({ description: "the agents the role applies to ('' = the whole fleet)", example: 'env=staging' }),
+  })
+  .strict()
+  .openapi('RoleBinding');
+
+const User = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    createdAt: z.string(),
+    disabledAt: z.string().nullable(),
+    builtin: z.boolean().openapi({ description: 'the built-in admin the first-start admin token belongs to' }),
+    roles: z.array(z.object({ role: z.string(), selector: z.string() })),
+  })
+  .openapi('User');
+
+const ApiToken = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    prefix: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+  })
+  .openapi('ApiToken');
+
+const NewUser = z.object({ name: z.string().min(1).max(64), roles: z.array(RoleBindingSchema).max(32).default([]) }).strict().openapi('NewUser');
+const UserPatch = z
+  .object({ disabled: z.boolean().optional(), roles: z.array(RoleBindingSchema).max(32).optional().openapi({ description: 'replaces every role binding' }) })
+  .strict()
+  .openapi('UserPatch');
+const NewToken = z
+  .object({
+    name: z.string().min(1).max(64),
+    expiresIn: z.string().max(16).optional().openapi({ example: '30d', description: 'a duration: 90s, 30m, 24h, 7d' }),
+    expiresAt: z.string().max(64).optional().openapi({ description: 'an ISO 8601 date-time' }),
+  })
+  .strict()
+  .openapi('NewApiToken');
+
+const Name = z.object({ name: z.string().min(1).max(64).openapi({ param: { name: 'name', in: 'path' } }) });
+const TokenRef = Name.extend({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
+
+const userView = (u: UserRecord) => ({ id: u.id, name: u.name, createdAt: iso(u.createdAt)!, disabledAt: iso(u.disabledAt), builtin: u.id === BUILTIN_ADMIN, roles: u.roles });
+const tokenView = (t: TokenRecord) => ({ id: t.id, name: t.name, prefix: t.prefix, createdAt: iso(t.createdAt)!, expiresAt: iso(t.expiresAt), revokedAt: iso(t.revokedAt) });
+
+export function addUserRoutes(app: ApiApp, users: UserService): void {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/whoami',
+      summary: 'The user this request acts as (from its token), its roles and the token',
+      responses: { 200: json(z.object({ id: z.string(), name: z.string(), roles: z.array(z.object({ role: z.string(), selector: z.string() })), tokenId: z.string() }), 'you'), 401: errors[401] },
+    }),
+    (c) => {
+      const a = c.get('actor');
+      return c.json({ id: a.userId, name: a.name, roles: a.roles, tokenId: a.tokenId }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/api/v1/users', summary: 'List users and their roles', responses: { 200: json(z.object({ users: z.array(User) }), 'users'), 401: errors[401] } }),
+    async (c) => c.json({ users: (await users.list()).map(userView) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/v1/users',
+      summary: 'Create a user with role bindings (role on a selector; no token yet: see /users/{name}/tokens)',
+      request: { body: { content: { 'application/json': { schema: NewUser } }, required: true } },
+      responses: { 201: json(User, 'the user'), ...errors },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      return c.json(userView(await users.create(body.name, body.roles)), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/api/v1/users/{name}', summary: 'One user', request: { params: Name }, responses: { 200: json(User, 'the user'), ...errors } }),
+    async (c) => c.json(userView(await users.get(c.req.valid('param').name)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/api/v1/users/{name}',
+      summary: "Disable or enable a user (a disabled user's tokens are refused), or replace its roles (409 LAST_ADMIN when no enabled admin on the whole fleet would remain)",
+      request: { params: Name, body: { content: { 'application/json': { schema: UserPatch } }, required: true } },
+      responses: { 200: json(User, 'the user after the change'), ...errors },
+    }),
+    async (c) => c.json(userView(await users.update(c.get('actor'), c.req.valid('param').name, c.req.valid('json'))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/v1/users/{name}',
+      summary: 'Delete a user: its roles go and its tokens are revoked',
+      request: { params: Name },
+      responses: { 200: json(z.object({ deleted: z.string() }), 'deleted'), ...errors },
+    }),
+    async (c) => c.json({ deleted: (await users.delete(c.get('actor'), c.req.valid('param').name)).name }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/users/{name}/tokens',
+      summary: "A user's API tokens (secrets are never shown again)",
+      request: { params: Name },
+      responses: { 200: json(z.object({ tokens: z.array(ApiToken) }), 'tokens'), ...errors },
+    }),
+    async (c) => c.json({ tokens: (await users.tokens(c.req.valid('param').name)).map(tokenView) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/v1/users/{name}/tokens',
+      summary: 'Create an API token for a user; its secret is in this answer only',
+      request: { params: Name, body: { content: { 'application/json': { schema: NewToken } }, required: true } },
+      responses: { 201: json(ApiToken.extend({ token: z.string().openapi({ description: 'the secret, shown once' }) }), 'the token'), ...errors },
+    }),
+    async (c) => {
+      const { record, secret } = await users.createToken(c.req.valid('param').name, c.req.valid('json'));
+      return c.json({ ...tokenView(record), token: secret }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/v1/users/{name}/tokens/{id}',
+      summary: 'Revoke one of a user\'s API tokens: refused from the next request on',
+      request: { params: TokenRef },
+      responses: { 200: json(ApiToken, 'the revoked token'), ...errors },
+    }),
+    async (c) => {
+      const { name, id } = c.req.valid('param');
+      return c.json(tokenView(await users.revokeToken(name, id)), 200);
+    },
+  );
+}

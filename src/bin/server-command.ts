@@ -61,6 +61,7 @@ export interface ServerFlags {
   credentialGrace: number;
   rolloutDefaults?: Record<string, unknown>;
   requireApproval?: boolean;
+  auditRetention?: string;
   logLevel: string;
 }
 
@@ -101,6 +102,7 @@ export function serverOptionsFrom(flags: ServerFlags) {
     credentialGraceSeconds: flags.credentialGrace,
     rolloutDefaults: flags.rolloutDefaults,
     requireApproval: flags.requireApproval ?? false,
+    auditRetention: flags.auditRetention,
   };
 }
 
@@ -147,6 +149,11 @@ export function serverCommand(): Command {
     .option('--credential-grace <seconds>', "how long an agent's old credential still works after `corral agent rotate-credentials` offered it a new one (until it uses the new one)", seconds, 600)
     .option('--rollout-defaults <json>', 'rollout policy fields to use instead of the built-in defaults, e.g. \'{"batches":4,"maxInFlight":"10%"}\'', jsonObject('--rollout-defaults'))
     .option('--require-approval', 'new agents wait (pending: no config, packages, exec or credential) until corral agent approve')
+    .option(
+      '--audit-retention <duration>',
+      'keep audit records this long (90d, 720h; at least 1h), pruning older ones hourly and recording each pruning (env CORRAL_AUDIT_RETENTION); default: forever',
+      process.env.CORRAL_AUDIT_RETENTION,
+    )
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addHelpText(
       'after',

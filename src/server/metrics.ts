@@ -17,6 +17,7 @@ export interface ServerMetrics {
   agentSamplesDropped: Counter<'reason'>;
   authFailures: Counter<'edge'>;
   rateLimited: Counter<'reason'>;
+  auditAppendFailures: Counter;
 }
 
 /** Counting agents reads the store, so a scrape storm is answered from a short cache. */
@@ -134,6 +135,11 @@ export function createMetrics(deps: { store: Store; connections: () => number; s
       name: 'corral_rate_limited_total',
       help: 'Requests answered 429, by reason (address, token, failed-auth, enrollment)',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    auditAppendFailures: new Counter({
+      name: 'corral_audit_append_failures_total',
+      help: 'Writes answered but whose audit record could not be stored (see the server log)',
       registers: [registry],
     }),
     agentEventsDropped: new Counter({

@@ -5,6 +5,7 @@
 import { resolve } from 'node:path';
 import { ValidationError } from './errors.js';
 import { DEFAULT_ENROLLMENTS_PER_SECOND_PER_TOKEN } from './auth/limits.js';
+import { parseDurationMs } from './auth/enrollment-scope.js';
 import { DEFAULT_MAX_INFLIGHT_BODY_MIB, DEFAULT_WS_FIRST_MESSAGE_TIMEOUT_MS, MAX_MESSAGE_BYTES } from './opamp/limits.js';
 import type { SecretsKeyOption } from './secrets/secrets-key.js';
 import { DEFAULT_POLICY, mergePolicy, PolicyOverridesSchema, type RolloutPolicy } from './rollouts/policy.js';
@@ -86,6 +87,11 @@ export interface ServerOptions {
    * that holds secrets refuses to start.
    */
   secretsKeyFile?: string;
+  /**
+   * Keep audit records this long (a duration: 90d, 12h, 30m); older ones are
+   * pruned hourly, and the pruning is itself recorded. Default: keep forever.
+   */
+  auditRetention?: string;
 }
 
 export interface CompiledServerOptions {
@@ -117,6 +123,8 @@ export interface CompiledServerOptions {
   metricsToken: string | null;
   /** The secrets key file and whether to create it when missing; null: no key (PostgreSQL without --secrets-key-file). */
   secretsKey: SecretsKeyOption | null;
+  /** null: audit records are kept forever. */
+  auditRetentionMs: number | null;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, { integer = true } = {}): number {
@@ -137,6 +145,17 @@ function metricsToken(token: string | undefined): string | null {
   if (token === undefined || token === '') return null;
   if (token.length < 16 || /\s/.test(token)) throw new ValidationError('--metrics-token must be at least 16 characters without spaces', 'metricsToken');
   return token;
+}
+
+/** The shortest audit retention: anything shorter is a typo (and would prune records while they are being read). */
+export const MIN_AUDIT_RETENTION_MS = 3600_000;
+
+function auditRetention(text: string | undefined): number | null {
+  if (text === undefined || text === '' || text === 'forever') return null;
+  const ms = parseDurationMs(text);
+  if (ms === null) throw new ValidationError(`--audit-retention must be a duration like 90d, 720h or "forever", got "${text}"`, 'auditRetention');
+  if (ms < MIN_AUDIT_RETENTION_MS) throw new ValidationError(`--audit-retention must be at least 1h, got "${text}"`, 'auditRetention');
+  return ms;
 }
 
 function inflightBytes(mib: number | undefined): number {
@@ -202,6 +221,7 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
     requireApproval: o.requireApproval ?? false,
     maxOpampInflightBytes: inflightBytes(o.maxOpampInflightMib),
     metricsToken: metricsToken(o.metricsToken),
+    auditRetentionMs: auditRetention(o.auditRetention),
     maxEnrollmentsPerSecond: positive('maxEnrollmentsPerSecond', o.maxEnrollmentsPerSecond, DEFAULT_ENROLLMENTS_PER_SECOND_PER_TOKEN, { integer: false }),
     wsFirstMessageTimeoutMs: positive('wsFirstMessageTimeoutSeconds', o.wsFirstMessageTimeoutSeconds, DEFAULT_WS_FIRST_MESSAGE_TIMEOUT_MS / 1000, { integer: false }) * 1000,
   };

@@ -46,6 +46,7 @@ import { AgentCa } from './agent-ca.js';
 import { consoleStatic } from './console-static.js';
 import { leaseOwnerId, RolloutDriver } from './rollouts/rollout-driver.js';
 import { openSecretsKey } from './secrets/secrets-key.js';
+import { AuditService } from './audit/audit-service.js';
 
 export interface RunningServer {
   /** http://host:port actually listened on. */
@@ -152,10 +153,17 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   const rollouts = new RolloutService({ store, clock, events, log: rolloutLog, defaults: opts.rolloutDefaults, onFleetChange: pushFleetChange, kick: () => driver?.kick(), lease });
   driver = new RolloutDriver({ store, clock, events, log: rolloutLog, rollouts, onFleetChange: pushFleetChange }, { owner: lease.owner, tickMs: opts.rolloutTickMs, leaseMs: lease.ms });
   const deployments = new DeploymentService({ store, clock, events, onFleetChange: pushFleetChange, rollouts, secrets });
-  const imperative = new ImperativeService({ store, deployments, agents: hub, samples, log: log.child({ component: 'imperative' }) });
+  const imperative = new ImperativeService({ store, deployments, agents: hub, samples, events, log: log.child({ component: 'imperative' }) });
   const jobs = new JobService({ store, agents: hub, clock, events, log: log.child({ component: 'jobs' }) });
+  const audit = new AuditService({
+    store,
+    clock,
+    log: log.child({ component: 'audit' }),
+    retentionMs: opts.auditRetentionMs,
+    onAppendFailed: () => metricsRef?.auditAppendFailures.inc(),
+  });
   const users = new UserService({ store, clock });
-  const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, users, feed, log: log.child({ component: 'api' }) });
+  const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, users, feed, audit, clock, pollMs: opts.pollMs, log: log.child({ component: 'api' }) });
   const api = getRequestListener(apiApp.fetch);
   const routeLabel = routeLabeler([
     ...apiApp.routes,
@@ -233,6 +241,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   certificates?.watch();
   await hub.start();
   driver.start();
+  audit.start();
   const consoleUrl = webConsole ? `${url}/` : null;
   log.info({ url, store: store.kind, console: consoleUrl }, 'server listening');
 
@@ -249,6 +258,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
         certificates?.close();
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         await driver.close();
+        await audit.close();
         await ws.close();
         await hub.close();
         http.closeIdleConnections();

@@ -64,6 +64,7 @@ export const STREAM_ROUTES: readonly string[] = [
   'GET /api/v1/jobs/{id}/events',
   'GET /api/v1/rollouts/{ref}/watch',
   'GET /api/v1/stream',
+  'GET /api/v1/audit/follow',
 ];
 
 /** Artifact downloads: served before the REST API (artifact-download.ts), by the same rule. */
@@ -144,6 +145,10 @@ export const ACCESS_RULES: Readonly<Record<string, AccessRule>> = {
   'GET /api/v1/users/{name}/tokens': admin('fleet'),
   'POST /api/v1/users/{name}/tokens': admin('fleet'),
   'DELETE /api/v1/users/{name}/tokens/{id}': admin('fleet'),
+
+  'GET /api/v1/audit': admin('fleet'),
+  'GET /api/v1/audit/verify': admin('fleet'),
+  'GET /api/v1/audit/follow': admin('fleet'),
 };
 
 /** `GET /api/v1/agents/{id}` from a Hono route (`/api/v1/agents/:id`, also `:id{regex}`). */

@@ -2,7 +2,7 @@
 import type { ApiApp } from './api-env.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { FleetService } from '../fleet/fleet-service.js';
-import { errors, json } from './openapi-helpers.js';
+import { actorOf, errors, json } from './openapi-helpers.js';
 
 const DeletedAgent = z
   .object({
@@ -21,6 +21,6 @@ export function addAgentDeleteRoute(app: ApiApp, fleet: FleetService): void {
       request: { params: z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) }) },
       responses: { 200: json(DeletedAgent, 'what was deleted'), ...errors },
     }),
-    async (c) => c.json(await fleet.deleteAgent(c.req.valid('param').id), 200),
+    async (c) => c.json(await fleet.deleteAgent(c.req.valid('param').id, actorOf(c)), 200),
   );
 }

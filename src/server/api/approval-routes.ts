@@ -2,7 +2,7 @@
 import type { ApiApp } from './api-env.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { FleetService } from '../fleet/fleet-service.js';
-import { errors, json } from './openapi-helpers.js';
+import { actorOf, errors, json } from './openapi-helpers.js';
 import { AgentDetail } from './schemas.js';
 
 const AgentId = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
@@ -16,7 +16,7 @@ export function addApprovalRoutes(app: ApiApp, fleet: FleetService): void {
       request: { params: AgentId },
       responses: { 200: json(AgentDetail, 'the agent, approved'), ...errors },
     }),
-    async (c) => c.json(await fleet.approveAgent(c.req.valid('param').id), 200),
+    async (c) => c.json(await fleet.approveAgent(c.req.valid('param').id, actorOf(c)), 200),
   );
   app.openapi(
     createRoute({
@@ -26,6 +26,6 @@ export function addApprovalRoutes(app: ApiApp, fleet: FleetService): void {
       request: { params: AgentId },
       responses: { 200: json(AgentDetail, 'the agent, revoked'), ...errors },
     }),
-    async (c) => c.json(await fleet.rejectAgent(c.req.valid('param').id), 200),
+    async (c) => c.json(await fleet.rejectAgent(c.req.valid('param').id, actorOf(c)), 200),
   );
 }

@@ -2,7 +2,7 @@
 import type { ApiApp } from './api-env.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { FleetService } from '../fleet/fleet-service.js';
-import { errors, json } from './openapi-helpers.js';
+import { actorOf, errors, json } from './openapi-helpers.js';
 
 const RotateInput = z
   .object({ selector: z.string().max(4096).openapi({ example: 'env=prod', description: "agents to rotate; '' for every agent" }) })
@@ -24,6 +24,6 @@ export function addCredentialRoutes(app: ApiApp, fleet: FleetService): void {
       request: { body: { content: { 'application/json': { schema: RotateInput } }, required: true } },
       responses: { 200: json(RotateResult, 'the agents that will be offered a new credential'), ...errors },
     }),
-    async (c) => c.json({ agents: await fleet.rotateCredentials(c.req.valid('json').selector) }, 200),
+    async (c) => c.json({ agents: await fleet.rotateCredentials(c.req.valid('json').selector, actorOf(c)) }, 200),
   );
 }

@@ -136,7 +136,7 @@ export function addDeploymentRoutes(app: ApiApp, deployments: DeploymentService)
         request: { params: Param },
         responses: { 200: json(Deployment, 'the deployment'), ...errors },
       }),
-      async (c) => c.json(view(await deployments.setDesiredState(c.req.valid('param').name, action === 'start' ? 'running' : 'stopped')), 200),
+      async (c) => c.json(view(await deployments.setDesiredState(c.req.valid('param').name, action === 'start' ? 'running' : 'stopped', actorOf(c))), 200),
     );
   }
 
@@ -150,7 +150,7 @@ export function addDeploymentRoutes(app: ApiApp, deployments: DeploymentService)
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      await deployments.remove(name);
+      await deployments.remove(name, actorOf(c));
       return c.json({ deleted: name }, 200);
     },
   );

@@ -7,7 +7,7 @@ import type { ImperativeService } from '../fleet/imperative.js';
 import { ValidationError } from '../errors.js';
 import { ErrorBody } from './schemas.js';
 import { describeZodError } from './error-handler.js';
-import { errors as baseErrors, json } from './openapi-helpers.js';
+import { actorOf, errors as baseErrors, json } from './openapi-helpers.js';
 
 const errors = {
   ...baseErrors,
@@ -42,7 +42,7 @@ export function addImperativeRoutes(app: ApiApp, imperative: ImperativeService):
         ...errors,
       },
     }),
-    async (c) => c.json(await imperative.restartDeployment(c.req.valid('param').name), 200),
+    async (c) => c.json(await imperative.restartDeployment(c.req.valid('param').name, actorOf(c)), 200),
   );
 
   app.openapi(

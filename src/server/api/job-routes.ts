@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { JobEvent, JobService } from '../jobs/job-service.js';
 import type { JobHostRecord, JobRecord } from '../store/index.js';
-import { errors, iso, json } from './openapi-helpers.js';
+import { actorOf, errors, iso, json } from './openapi-helpers.js';
 
 
 const JobInput = z
@@ -74,7 +74,7 @@ export function addJobRoutes(app: ApiApp, jobs: JobService): void {
         timeoutMs: Math.round(input.timeoutSeconds * 1000),
         maxConcurrency: input.maxConcurrency,
         errorBudget: input.errorBudget,
-      });
+      }, actorOf(c));
       return c.json(jobView(job, hosts), 201);
     },
   );

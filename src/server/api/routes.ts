@@ -32,10 +32,14 @@ import { addUserRoutes } from './user-routes.js';
 import type { UserService } from '../users/user-service.js';
 import type { ApiApp, ApiEnv } from './api-env.js';
 import { describeZodError, errorResponse, handleError } from './error-handler.js';
-import { errors, iso, json } from './openapi-helpers.js';
+import { actorOf, errors, iso, json } from './openapi-helpers.js';
 import { addRolloutRoutes } from './rollout-routes.js';
 import { restBodyLimit } from './body-limit.js';
 import type { RolloutService } from '../rollouts/rollout-service.js';
+import type { AuditService } from '../audit/audit-service.js';
+import type { Clock } from '../clock.js';
+import { auditMiddleware } from './audit-middleware.js';
+import { addAuditRoutes } from './audit-routes.js';
 import { manifestJsonSchema } from '../../protocol/index.js';
 import { maskConfigFiles } from '../secrets/secret-fields.js';
 import {
@@ -61,6 +65,10 @@ export interface ApiDeps {
   jobs: JobService;
   packages: PackageService;
   store: Store;
+  audit: AuditService;
+  clock: Clock;
+  /** How often an audit follower looks for records other replicas appended, ms. */
+  pollMs: number;
   users: UserService;
   /** Live fleet events for GET /api/v1/stream. */
   feed: EventFeed;
@@ -113,6 +121,15 @@ export function createApi(deps: ApiDeps): ApiApp {
     c.set('actor', auth.actor);
     return next();
   });
+  // Records every authenticated write after it was answered (refusals by the checks registered after it included).
+  app.use(
+    '/api/v1/*',
+    auditMiddleware({
+      audit: deps.audit,
+      clock: deps.clock,
+      onError: (err, method, path) => deps.log.error({ err, method, path }, 'failed to record audit record'),
+    }),
+  );
   app.use('/api/v1/*', restBodyLimit());
   // Who may do what (access-rules.ts): after authentication (and anything that records the request), before every route.
   app.use('/api/v1/*', authorize({ store: deps.store }));
@@ -139,7 +156,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       request: { params: AgentId, body: { content: { 'application/json': { schema: LabelsPatch } }, required: true } },
       responses: { 200: json(AgentDetail, 'the agent after the change'), ...errors },
     }),
-    async (c) => c.json(await fleet.patchLabels(c.req.valid('param').id, c.req.valid('json').labels), 200),
+    async (c) => c.json(await fleet.patchLabels(c.req.valid('param').id, c.req.valid('json').labels, actorOf(c)), 200),
   );
 
   app.openapi(
@@ -150,7 +167,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       request: { params: AgentId },
       responses: { 200: json(AgentDetail, 'the revoked agent'), ...errors },
     }),
-    async (c) => c.json(await fleet.revokeAgent(c.req.valid('param').id), 200),
+    async (c) => c.json(await fleet.revokeAgent(c.req.valid('param').id, actorOf(c)), 200),
   );
 
   app.openapi(
@@ -173,7 +190,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     }),
     async (c) => {
       const body = c.req.header('content-type')?.includes('json') ? c.req.valid('json') : { name: 'enrollment' };
-      const { record, secret } = await fleet.createEnrollmentToken(body.name, body);
+      const { record, secret } = await fleet.createEnrollmentToken(body.name, body, actorOf(c));
       return c.json({ ...tokenView(record), token: secret }, 201);
     },
   );
@@ -186,7 +203,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       request: { params: z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) }) },
       responses: { 200: json(EnrollmentToken, 'the revoked token'), ...errors },
     }),
-    async (c) => c.json(tokenView(await fleet.revokeEnrollmentToken(c.req.valid('param').id)), 200),
+    async (c) => c.json(tokenView(await fleet.revokeEnrollmentToken(c.req.valid('param').id, actorOf(c))), 200),
   );
 
   // Every answer masks secret files (for every role): the mask and the sha256 of the content.
@@ -228,7 +245,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      return c.json(configView(await fleet.putConfig(c.req.valid('param').name, body.selector, body.files)), 200);
+      return c.json(configView(await fleet.putConfig(c.req.valid('param').name, body.selector, body.files, actorOf(c))), 200);
     },
   );
 
@@ -242,7 +259,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     }),
     async (c) => {
       const { name } = c.req.valid('param');
-      await fleet.deleteConfig(name);
+      await fleet.deleteConfig(name, actorOf(c));
       return c.json({ deleted: name }, 200);
     },
   );
@@ -287,6 +304,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   addApprovalRoutes(app, fleet);
   addCredentialRoutes(app, deps.fleet);
   addRolloutRoutes(app, deps.rollouts);
+  addAuditRoutes(app, deps.audit, { pollMs: deps.pollMs });
   addUserRoutes(app, deps.users);
   addRevisionRoutes(app, deps.rollouts);
   addStreamRoutes(app, { store: deps.store, feed: deps.feed });
@@ -309,7 +327,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     async (c) => {
       const body = c.req.raw.body;
       if (!body) throw new InvalidPackageError('empty upload: send the package tar.gz as the request body');
-      const records = await deps.packages.push(Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>), { publisherSignature: c.req.header(PUBLISHER_SIGNATURE_HEADER) });
+      const records = await deps.packages.push(Readable.fromWeb(body as unknown as WebReadableStream<Uint8Array>), { publisherSignature: c.req.header(PUBLISHER_SIGNATURE_HEADER), actor: actorOf(c) });
       return c.json({ packages: records.map(packageView) }, 201);
     },
   );

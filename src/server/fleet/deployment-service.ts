@@ -109,18 +109,18 @@ export class DeploymentService {
     return this.deps.store.listDeployments();
   }
 
-  async setDesiredState(name: string, desiredState: 'running' | 'stopped'): Promise<DeploymentRecord> {
+  async setDesiredState(name: string, desiredState: 'running' | 'stopped', actor: string): Promise<DeploymentRecord> {
     const d = await this.get(name);
     if (d.desiredState === desiredState) return d;
     const record = await this.deps.store.putDeployment({ ...d, desiredState, updatedAt: this.deps.clock.now() });
-    this.deps.events.record(desiredState === 'running' ? 'deployment.started' : 'deployment.stopped', null, { name });
+    this.deps.events.record(desiredState === 'running' ? 'deployment.started' : 'deployment.stopped', null, { name, actor });
     this.deps.onFleetChange();
     return record;
   }
 
-  async remove(name: string): Promise<void> {
+  async remove(name: string, actor: string): Promise<void> {
     await this.deps.store.deleteDeployment(name);
-    this.deps.events.record('deployment.deleted', null, { name });
+    this.deps.events.record('deployment.deleted', null, { name, actor });
     this.deps.onFleetChange();
   }
 

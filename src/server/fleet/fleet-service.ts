@@ -112,7 +112,7 @@ export class FleetService {
   }
 
   /** Sets (string) or removes (null) operator labels, keeping the others. */
-  async patchLabels(id: string, patch: Record<string, string | null>) {
+  async patchLabels(id: string, patch: Record<string, string | null>, actor: string) {
     const agent = await this.deps.store.getAgent(id);
     if (!agent) throw new AgentNotFoundError(id);
     const labels = { ...agent.labels };
@@ -125,7 +125,7 @@ export class FleetService {
       throw new ValidationError(`agent ${agent.name || id} would have ${count} operator labels: at most ${MAX_OPERATOR_LABELS} (remove some with key-)`, 'labels');
     }
     const updated = await this.deps.store.setAgentLabels(id, labels);
-    this.deps.events.record('agent.labels_changed', id, { labels });
+    this.deps.events.record('agent.labels_changed', id, { labels, actor });
     this.deps.onFleetChange({ agentId: id });
     return agentDetail(updated, await this.compiledConfigs());
   }
@@ -135,39 +135,39 @@ export class FleetService {
    * enrolled): each is offered one over OpAMP connection settings on its
    * connection, on any replica (credential-rotation.ts). Returns those asked.
    */
-  async rotateCredentials(selector: string): Promise<{ id: string; name: string }[]> {
+  async rotateCredentials(selector: string, actor: string): Promise<{ id: string; name: string }[]> {
     const targets = (await this.listAgents(selector)).filter((a) => a.status !== 'revoked');
     const marked = await this.deps.store.credentials.requestRotation(targets.map((a) => a.id), this.deps.clock.now());
-    this.deps.events.record('agent.credential_rotation_requested', null, { selector, agents: marked });
+    this.deps.events.record('agent.credential_rotation_requested', null, { selector, agents: marked, actor });
     this.deps.onFleetChange({});
     return targets.map((a) => ({ id: a.id, name: a.name }));
   }
 
-  async revokeAgent(id: string) {
+  async revokeAgent(id: string, actor: string) {
     const agent = await this.deps.store.revokeAgent(id, this.deps.clock.now());
-    this.deps.events.record('agent.revoked', id);
+    this.deps.events.record('agent.revoked', id, { actor });
     this.deps.onFleetChange({ agentId: id, revoked: true });
     return agentDetail(agent, await this.compiledConfigs());
   }
 
   /** Lets a pending agent in: it gets its credential, config and packages on its next message. Approving twice is fine. */
-  async approveAgent(id: string) {
+  async approveAgent(id: string, actor: string) {
     const agent = await this.deps.store.getAgent(id);
     if (!agent) throw new AgentNotFoundError(id);
     if (agent.status === 'revoked') throw new ValidationError(`agent ${id} is revoked (or was rejected); it cannot be approved`, 'id');
     const updated = agent.approval === 'approved' ? agent : await this.deps.store.setAgentApproval(id, 'approved');
-    if (agent.approval === 'pending') this.deps.events.record('agent.approved', id);
+    if (agent.approval === 'pending') this.deps.events.record('agent.approved', id, { actor });
     this.deps.onFleetChange({ agentId: id });
     return agentDetail(updated, await this.compiledConfigs());
   }
 
   /** Refuses a pending agent for good: it is revoked (disconnected, refused from then on). */
-  async rejectAgent(id: string) {
+  async rejectAgent(id: string, actor: string) {
     const agent = await this.deps.store.getAgent(id);
     if (!agent) throw new AgentNotFoundError(id);
     if (agent.approval !== 'pending') throw new ValidationError(`agent ${id} is not waiting for approval; to refuse an approved agent, revoke it (corral revoke)`, 'id');
     const revoked = await this.deps.store.revokeAgent(id, this.deps.clock.now());
-    this.deps.events.record('agent.rejected', id);
+    this.deps.events.record('agent.rejected', id, { actor });
     this.deps.onFleetChange({ agentId: id, revoked: true });
     return agentDetail(revoked, await this.compiledConfigs());
   }
@@ -177,11 +177,11 @@ export class FleetService {
    * `agent.deleted` (not tied to the agent, whose events are gone).
    * Throws AgentNotFoundError, AgentNotRevokedError.
    */
-  async deleteAgent(id: string): Promise<{ id: string; name: string; events: number }> {
+  async deleteAgent(id: string, actor: string): Promise<{ id: string; name: string; events: number }> {
     // Events of the agent still buffered here go into the store first, and out with the rest.
     await this.deps.events.flush();
     const { agent, events } = await this.deps.store.deleteAgent(id);
-    this.deps.events.record('agent.deleted', null, { agentId: id, name: agent.name, events });
+    this.deps.events.record('agent.deleted', null, { agentId: id, name: agent.name, events, actor });
     this.deps.onFleetChange({ agentId: id });
     return { id, name: agent.name, events };
   }
@@ -191,19 +191,19 @@ export class FleetService {
   }
 
   /** Creates an enrollment token with the given scope (labels, expiry, agent cap, approval); throws ValidationError naming a bad field. */
-  async createEnrollmentToken(name: string, scopeInput: TokenScopeInput = {}): Promise<{ record: TokenRecord; secret: string }> {
+  async createEnrollmentToken(name: string, scopeInput: TokenScopeInput, actor: string): Promise<{ record: TokenRecord; secret: string }> {
     const now = this.deps.clock.now();
     const scope = compileTokenScope(scopeInput, now);
     const token = newTokenRecord('enrollment', name, now);
     const record: TokenRecord = { ...token.record, ...scope, enrolledAgents: 0, userId: null };
     await this.deps.store.createToken(record);
-    this.deps.events.record('token.created', null, { id: record.id, name, labels: scope.labels, expiresAt: scope.expiresAt, maxAgents: scope.maxAgents });
+    this.deps.events.record('token.created', null, { id: record.id, name, labels: scope.labels, expiresAt: scope.expiresAt, maxAgents: scope.maxAgents, actor });
     return { record, secret: token.secret };
   }
 
-  async revokeEnrollmentToken(id: string): Promise<TokenRecord> {
+  async revokeEnrollmentToken(id: string, actor: string): Promise<TokenRecord> {
     const record = await this.deps.store.revokeToken(id, this.deps.clock.now());
-    this.deps.events.record('token.revoked', null, { id });
+    this.deps.events.record('token.revoked', null, { id, actor });
     // Every replica closes the sessions that hold only this token.
     this.deps.onFleetChange({ tokenRevoked: true });
     return record;
@@ -225,7 +225,7 @@ export class FleetService {
    * sealed before anything is written (see server/secrets/secret-fields.ts
    * for the rule on `***`).
    */
-  async putConfig(name: string, selector: string, input: Record<string, ConfigFileInput>): Promise<ConfigRecord> {
+  async putConfig(name: string, selector: string, input: Record<string, ConfigFileInput>, actor: string): Promise<ConfigRecord> {
     parseOrReject(selector);
     const before = await this.deps.store.getConfig(name);
     const { files, plaintext } = resolveConfigFiles(this.deps.secrets, name, input, before?.files ?? {});
@@ -233,14 +233,14 @@ export class FleetService {
     if (this.deps.secrets && Object.values(files).some((f) => f.secret)) await registerSecretsKey(this.deps.store, this.deps.secrets);
     if (before && before.hash === hash && before.selector === selector && JSON.stringify(before.files) === JSON.stringify(files)) return before;
     const record = await this.deps.store.putConfig({ name, selector, files, hash, updatedAt: this.deps.clock.now() });
-    this.deps.events.record('config.changed', null, { name, selector, hash });
+    this.deps.events.record('config.changed', null, { name, selector, hash, actor });
     this.deps.onFleetChange({});
     return record;
   }
 
-  async deleteConfig(name: string): Promise<void> {
+  async deleteConfig(name: string, actor: string): Promise<void> {
     await this.deps.store.deleteConfig(name);
-    this.deps.events.record('config.deleted', null, { name });
+    this.deps.events.record('config.deleted', null, { name, actor });
     this.deps.onFleetChange({});
   }
 

@@ -3,6 +3,7 @@
  * state: restart a deployment's services, read or follow a service's output.
  * They reach agents connected to this server process (over WebSocket).
  */
+import type { EventRecorder } from '../events.js';
 import type { Logger } from 'pino';
 import {
   LOGS_CAPABILITY,
@@ -57,7 +58,7 @@ class AgentRefusedError extends CorralError {
 const MAX_PARALLEL = 64;
 
 export class ImperativeService {
-  constructor(private readonly deps: { store: Store; deployments: DeploymentService; agents: AgentRequester; samples: SampleHistory; log: Logger }) {}
+  constructor(private readonly deps: { store: Store; deployments: DeploymentService; agents: AgentRequester; samples: SampleHistory; log: Logger; events: EventRecorder }) {}
 
   /** The agent's recent resource samples (host and per service), oldest first. */
   async samples(agentId: string): Promise<ResourceSample[]> {
@@ -72,7 +73,8 @@ export class ImperativeService {
   }
 
   /** Restarts the deployment's service on every matching online agent; reports each agent's outcome. */
-  async restartDeployment(name: string) {
+  /** Restarts the deployment's services on its online agents now; records `deployment.restarted` naming `actor`. */
+  async restartDeployment(name: string, actor: string) {
     const { agents } = await this.deps.deployments.status(name);
     const online = agents.filter((a) => a.agentStatus === 'online');
     const results: { id: string; name: string; ok: boolean; error: string }[] = [];
@@ -90,6 +92,7 @@ export class ImperativeService {
         )),
       );
     }
+    this.deps.events.record('deployment.restarted', null, { name, actor, agents: results.length, failed: results.filter((r) => !r.ok).length });
     return { deployment: name, results };
   }
 

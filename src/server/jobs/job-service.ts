@@ -51,8 +51,8 @@ export class JobService {
 
   constructor(private readonly deps: { store: Store; agents: AgentRequester; clock: Clock; events: EventRecorder; log: Logger }) {}
 
-  /** Validates, picks the targets, stores the job and starts it. */
-  async create(spec: JobSpec): Promise<{ job: JobRecord; hosts: JobHostRecord[] }> {
+  /** Validates, picks the targets, stores the job and starts it; its events name `actor` (the user who started it). */
+  async create(spec: JobSpec, actor: string): Promise<{ job: JobRecord; hosts: JobHostRecord[] }> {
     let selector;
     try {
       selector = parseSelector(spec.selector);
@@ -82,8 +82,8 @@ export class JobService {
     }));
     await this.deps.store.createJob(job, hosts);
     this.live.set(job.id, { events: [], listeners: new Set(), done: false });
-    this.deps.events.record('job.started', null, { id: job.id, command: spec.command, targets: hosts.length });
-    void this.run(job, hosts, concurrency, budget).catch((err: unknown) => this.deps.log.error({ err, job: job.id }, 'job failed'));
+    this.deps.events.record('job.started', null, { id: job.id, command: spec.command, targets: hosts.length, actor });
+    void this.run(job, hosts, concurrency, budget, actor).catch((err: unknown) => this.deps.log.error({ err, job: job.id }, 'job failed'));
     return { job, hosts };
   }
 
@@ -113,7 +113,7 @@ export class JobService {
     for (const l of live.listeners) l(e);
   }
 
-  private async run(job: JobRecord, hosts: JobHostRecord[], concurrency: number, budget: number): Promise<void> {
+  private async run(job: JobRecord, hosts: JobHostRecord[], concurrency: number, budget: number, actor: string): Promise<void> {
     let next = 0;
     let failures = 0;
     const runOne = async (host: JobHostRecord) => {
@@ -173,7 +173,7 @@ export class JobService {
     const status = hosts.every((h) => h.status === 'succeeded') ? 'succeeded' : hosts.some((h) => h.status === 'skipped') ? 'stopped' : 'failed';
     const finishedAt = this.deps.clock.now();
     await this.deps.store.finishJob(job.id, status, finishedAt);
-    this.deps.events.record('job.finished', null, { id: job.id, status, failures });
+    this.deps.events.record('job.finished', null, { id: job.id, status, failures, actor });
     this.emit(job.id, { type: 'done', job: { ...job, status, finishedAt } });
     const live = this.live.get(job.id)!;
     live.done = true;

@@ -7,6 +7,7 @@
  * talk to its own connections. Changes made on another replica reach this one
  * through a version counter in the store (`fleet.version`), polled.
  */
+import { SYSTEM_ACTOR } from '../auth/actor.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
@@ -427,7 +428,7 @@ export class AgentHub {
   private async goOffline(session: Session, reason: string): Promise<void> {
     session.online = false;
     if (await this.deps.store.setAgentStatus(session.agentId, 'offline', this.deps.clock.now())) {
-      this.deps.events.record('agent.offline', session.agentId, { reason });
+      this.deps.events.record('agent.offline', session.agentId, { reason, actor: SYSTEM_ACTOR });
     }
   }
 
@@ -450,7 +451,7 @@ export class AgentHub {
     const now = this.deps.clock.now();
     const stale = await this.deps.store.markStaleAgentsOffline(now - this.opts.offlineAfterMs);
     for (const id of stale) {
-      this.deps.events.record('agent.offline', id, { reason: 'missed heartbeats' });
+      this.deps.events.record('agent.offline', id, { reason: 'missed heartbeats', actor: SYSTEM_ACTOR });
       const s = this.sessions.get(id);
       if (s) s.online = false;
     }

@@ -12,6 +12,7 @@
  * again; its previous one keeps its original expiry. An operator asks for a
  * rotation with `requestRotation` (REST / `corral agent rotate-credentials`).
  */
+import { SYSTEM_ACTOR } from '../auth/actor.js';
 import type { Logger } from 'pino';
 import {
   AgentCapabilities,
@@ -101,7 +102,7 @@ export class CredentialRotation {
     if (rotation.previousHash) {
       // Authenticated with the current credential: the rotation took.
       await this.deps.store.credentials.confirmCredential(session.agentId);
-      this.deps.events.record('agent.credential_rotated', session.agentId, {});
+      this.deps.events.record('agent.credential_rotated', session.agentId, { actor: SYSTEM_ACTOR });
     }
     if (rotation.requestedAt !== null) return this.offer(session, { keepPrevious: false, reason: 'requested' });
     return null;

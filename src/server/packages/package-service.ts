@@ -75,7 +75,7 @@ export class PackageService {
   }
 
   /** Stores an uploaded package. Throws InvalidPackageError or PackageConflictError; on error nothing is kept. */
-  async push(body: Readable, opts: { publisherSignature?: string | undefined } = {}): Promise<PackageRecord[]> {
+  async push(body: Readable, opts: { publisherSignature?: string | undefined; actor: string }): Promise<PackageRecord[]> {
     const publisherSignature = opts.publisherSignature?.trim().toLowerCase() || null;
     if (publisherSignature !== null && !/^[0-9a-f]{128}$/.test(publisherSignature)) {
       throw new InvalidPackageError(`${PUBLISHER_SIGNATURE_HEADER}: expected an ed25519 signature as 128 hex digits (corral package sign writes one)`);
@@ -129,7 +129,7 @@ export class PackageService {
         );
       }
       await rename(tmp, join(this.artifactDir, sha256));
-      this.deps.events.record('package.pushed', null, { name: manifest.name, version: manifest.version, sha256, platforms: manifest.platforms });
+      this.deps.events.record('package.pushed', null, { name: manifest.name, version: manifest.version, sha256, platforms: manifest.platforms, actor: opts.actor });
       return records;
     } catch (e) {
       await rm(tmp, { force: true });

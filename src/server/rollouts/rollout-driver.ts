@@ -7,6 +7,7 @@
  * point continues where it was: a released agent stays released, a healthy
  * one stays counted, nothing is released twice.
  */
+import { SYSTEM_ACTOR } from '../auth/actor.js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
@@ -213,7 +214,7 @@ export class RolloutDriver {
       const ok = await store.rollouts.updateRollout(r.id, { ...s, updatedAt: now, ...(finished ? { finishedAt: now } : {}) }, [r.state]);
       if (!ok) return; // An operator acted meanwhile; the next tick sees it.
       if (s.state !== r.state) {
-        events.record(`rollout.${s.state}`, null, { deployment: r.deployment, rollout: r.id, actor: 'corral', reason: s.reason });
+        events.record(`rollout.${s.state}`, null, { deployment: r.deployment, rollout: r.id, actor: SYSTEM_ACTOR, reason: s.reason });
         log.info({ deployment: r.deployment, rollout: r.id, state: s.state, reason: s.reason }, 'rollout state changed');
       }
     }
@@ -226,7 +227,7 @@ export class RolloutDriver {
       if (r.kind === 'rollback' || deployment.stableRevision === null || deployment.stableRevision === r.toRevision) {
         await store.rollouts.updateRollout(r.id, { state: 'paused', reason: `${s.reason}; nothing stable to roll back to`, finishedAt: null, updatedAt: now }, ['failed']);
       } else {
-        await this.deps.rollouts.rollback(r.deployment, 'corral', { reason: `automatic rollback: ${s.reason}` });
+        await this.deps.rollouts.rollback(r.deployment, SYSTEM_ACTOR, { reason: `automatic rollback: ${s.reason}` });
       }
     }
   }

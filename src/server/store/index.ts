@@ -1,5 +1,6 @@
 /** The store's front door. */
 export type * from './store.js';
+export type * from './audit-records.js';
 export { openStore, describeDatabase, type OpenStoreOptions } from './open-store.js';
 export { backupSqliteStore, type SqliteBackupResult } from './sqlite-backup.js';
 export { AGENT_LIST_STATUSES, AGENT_SORT_KEYS } from './store.js';

@@ -7,6 +7,8 @@ import type { AgentsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
 import { KyselyCredentialStore } from './credential-store.js';
+import { KyselyAuditStore } from './audit-store.js';
+import type { AuditStore } from './audit-records.js';
 import { KyselyUserStore } from './user-store.js';
 import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import { enrollAgentTx } from './enrollment-store.js';
@@ -49,6 +51,7 @@ export class KyselyStore implements Store {
   private closed = false;
   readonly rollouts: RolloutStore;
   readonly credentials: CredentialStore;
+  readonly audit: AuditStore;
   readonly users: UserStore;
 
   constructor(
@@ -57,6 +60,7 @@ export class KyselyStore implements Store {
   ) {
     this.rollouts = new KyselyRolloutStore(db, (what, fn) => this.run(what, fn));
     this.credentials = new KyselyCredentialStore(db, (what, fn) => this.run(what, fn));
+    this.audit = new KyselyAuditStore(db, kind, (what, fn) => this.run(what, fn));
     this.users = new KyselyUserStore(kind, db, (what, fn) => this.run(what, fn));
   }
 

@@ -280,6 +280,31 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`update tokens set user_id = ${BUILTIN_ADMIN} where kind = 'admin'`.execute(db);
       },
     },
+    '0012_audit_log': {
+      async up(db: Kysely<unknown>) {
+        // Append-only: ids are assigned by the appender (head + 1) under the chain's lock; the primary key
+        // refuses a second record after the same predecessor, so the chain cannot fork.
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('id', 'bigint', (c) => c.primaryKey())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('actor_user_id', 'text', (c) => c.notNull())
+          .addColumn('actor_token_id', 'text', (c) => c.notNull())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('summary', 'text', (c) => c.notNull())
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('status', 'integer', (c) => c.notNull())
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('message', 'text', (c) => c.notNull())
+          .addColumn('prev_hash', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('audit_log_actor').on('audit_log').columns(['actor', 'id']).execute();
+        await db.schema.createIndex('audit_log_at').on('audit_log').columns(['at', 'id']).execute();
+      },
+    },
     '0013_secret_values': {
       async up(db: Kysely<unknown>) {
         // Secret deployment values, sealed (AES-256-GCM, key outside the database; see server/secrets).

@@ -194,7 +194,26 @@ export interface AgentCredentialRotationsTable {
   previous_expires_at: number | null;
 }
 
+/** The audit log's hash chain (0012); see audit-records.ts. */
+export interface AuditLogTable {
+  id: number;
+  at: number;
+  actor: string;
+  actor_user_id: string;
+  actor_token_id: string;
+  source: string;
+  action: string;
+  summary: string;
+  target: string;
+  status: number;
+  outcome: string;
+  message: string;
+  prev_hash: string;
+  hash: string;
+}
+
 export interface Database {
+  audit_log: AuditLogTable;
   users: UsersTable;
   user_roles: UserRolesTable;
   agent_credential_rotations: AgentCredentialRotationsTable;

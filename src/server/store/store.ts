@@ -14,6 +14,7 @@
  * - JSON-ish fields are stored as text and returned parsed.
  */
 
+import type { AuditStore } from './audit-records.js';
 import type { RoleBinding } from '../auth/actor.js';
 
 /**
@@ -619,6 +620,8 @@ export interface Store {
   deleteDeployment(name: string): Promise<void>;
   readonly rollouts: RolloutStore;
   readonly credentials: CredentialStore;
+  /** The audit log's hash chain (audit-records.ts). */
+  readonly audit: AuditStore;
   readonly users: UserStore;
 
   createJob(job: JobRecord, hosts: JobHostRecord[]): Promise<void>;

@@ -12,6 +12,7 @@
 //                                         postject): needs nothing at all
 //
 //   npm run build:agent -- [--version V] [--out-dir DIR] [--node FILE] [--arch amd64|arm64] [--sea]
+//                          [--no-runtime] [--no-package]
 //
 // --node is the node binary shipped in the package and used for the SEA (default: the one running
 // this script); --arch is the platform written in the manifest (default: this machine's), and must
@@ -105,38 +106,42 @@ export async function buildSea({ version, node, file }) {
   }
 }
 
-/** The manifest of an agent package whose entry is the bundle. */
-function manifest(version, arch) {
+/** The manifest of an agent package whose entry is the bundle; `arch` null: no runtime, any arch. */
+function manifest(version, arch, nodeVersion) {
+  const what = arch ? `one bundled file and the Node.js ${nodeVersion} runtime for linux/${arch}` : 'one bundled file; runs on the node (20 or later) that runs the agent now';
   return `apiVersion: corral.io/v1
 kind: agent
 name: ${AGENT_PACKAGE_NAME}
 version: ${JSON.stringify(version)}
-description: The Corral agent ${version}, self-contained (one bundled file and the Node.js ${process.versions.node} runtime for linux/${arch})
-platforms: [{os: linux, arch: ${arch}}]
+description: The Corral agent ${version}, self-contained (${what})
+platforms: [{os: linux, arch: ${arch ?? 'any'}}]
 agent: {entry: dist/bin/corral.js}
 `;
 }
 
-/** Packs the bundle in BUNDLE_DIR with the node runtime into a `kind: agent` package. */
+/** Packs the bundle in BUNDLE_DIR, with the node runtime `node` unless it is null, into a `kind: agent` package. */
 export async function packageBundle({ version, bundleDir, node, arch, file }) {
   const stage = mkdtempSync(join(tmpdir(), 'corral-agent-bundle-'));
   try {
     mkdirSync(join(stage, 'dist', 'bin'), { recursive: true });
-    mkdirSync(join(stage, 'node', 'bin'), { recursive: true });
     copyFileSync(join(bundleDir, 'dist', 'bin', 'corral.js'), join(stage, 'dist', 'bin', 'corral.js'));
     copyFileSync(join(bundleDir, 'package.json'), join(stage, 'package.json'));
-    copyFileSync(node, join(stage, 'node', 'bin', 'node'));
-    chmodSync(join(stage, 'node', 'bin', 'node'), 0o755);
-    writeFileSync(join(stage, 'corral.yaml'), manifest(version, arch));
+    if (node) {
+      mkdirSync(join(stage, 'node', 'bin'), { recursive: true });
+      copyFileSync(node, join(stage, 'node', 'bin', 'node'));
+      chmodSync(join(stage, 'node', 'bin', 'node'), 0o755);
+    }
+    const nodeVersion = node ? execFileSync(node, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim() : null;
+    writeFileSync(join(stage, 'corral.yaml'), manifest(version, node ? arch : null, nodeVersion));
     mkdirSync(dirname(file), { recursive: true });
-    await tar.c({ gzip: { level: 4 }, cwd: stage, file, portable: true }, ['corral.yaml', 'package.json', 'dist', 'node']);
+    await tar.c({ gzip: { level: 4 }, cwd: stage, file, portable: true }, ['corral.yaml', 'package.json', 'dist', ...(node ? ['node'] : [])]);
     return file;
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
 }
 
-export async function buildAgent({ version, outDir = join(ROOT, 'out', 'agent'), node = process.execPath, arch, sea = false } = {}) {
+export async function buildAgent({ version, outDir = join(ROOT, 'out', 'agent'), node = process.execPath, arch, sea = false, runtime = true, pack = true } = {}) {
   const v = version ?? JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
   if (!/^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/.test(v)) throw new Error(`--version must be letters, digits and .+_- (at most 64), got "${v}"`);
   if (!existsSync(node)) throw new Error(`--node ${node} does not exist`);
@@ -145,9 +150,11 @@ export async function buildAgent({ version, outDir = join(ROOT, 'out', 'agent'),
   if (a !== nodeArch) throw new Error(`--arch ${a} does not match --node ${node}, which is ${nodeArch}`);
   const bundleDir = join(outDir, 'bundle');
   const bundle = await bundleAgent({ version: v, dir: bundleDir });
-  const pkg = await packageBundle({ version: v, bundleDir, node, arch: a, file: join(outDir, `${AGENT_PACKAGE_NAME}-${v}-linux-${a}.tar.gz`) });
+  const pkg = pack
+    ? await packageBundle({ version: v, bundleDir, node: runtime ? node : null, arch: a, file: join(outDir, `${AGENT_PACKAGE_NAME}-${v}-linux-${runtime ? a : 'any'}.tar.gz`) })
+    : null;
   const seaFile = sea ? await buildSea({ version: v, node, file: join(outDir, 'sea', AGENT_PACKAGE_NAME) }) : null;
-  return { version: v, arch: a, bundle, bundleBytes: statSync(bundle).size, package: pkg, packageBytes: statSync(pkg).size, sea: seaFile };
+  return { version: v, arch: a, bundle, bundleBytes: statSync(bundle).size, package: pkg, packageBytes: pkg ? statSync(pkg).size : 0, sea: seaFile };
 }
 
 function parseArgs(argv) {
@@ -159,10 +166,14 @@ function parseArgs(argv) {
       args[a.slice(2).replace(/-(.)/g, (_, c) => c.toUpperCase())] = argv[++i];
     } else if (a === '--sea') {
       args.sea = true;
+    } else if (a === '--no-runtime') {
+      args.runtime = false;
+    } else if (a === '--no-package') {
+      args.pack = false;
     } else if (a === '--help' || a === '-h') {
       args.help = true;
     } else {
-      throw new Error(`unknown argument "${a}" (usage: build-agent [--version V] [--out-dir DIR] [--node FILE] [--arch amd64|arm64] [--sea])`);
+      throw new Error(`unknown argument "${a}" (usage: build-agent [--version V] [--out-dir DIR] [--node FILE] [--arch amd64|arm64] [--sea] [--no-runtime] [--no-package])`);
     }
   }
   return args;
@@ -173,18 +184,21 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const args = parseArgs(process.argv.slice(2));
     if (args.help) {
       process.stdout.write(
-        'usage: npm run build:agent -- [--version V] [--out-dir DIR] [--node FILE] [--arch amd64|arm64] [--sea]\n' +
+        'usage: npm run build:agent -- [--version V] [--out-dir DIR] [--node FILE] [--arch amd64|arm64] [--sea] [--no-runtime] [--no-package]\n' +
           'Bundles the agent into one file and packs it with a node runtime as a kind: agent package.\n' +
           "  --version V   the version the package and the agent report (default: package.json's)\n" +
           '  --out-dir D   where to write (default: out/agent in the checkout, git-ignored)\n' +
           '  --node FILE   the Linux node binary to ship and to build the SEA from (default: this one)\n' +
           "  --arch A      amd64 or arm64: the manifest's platform (default and check: --node's)\n" +
-          '  --sea         also build a single executable (out-dir/sea/corral-agent)\n',
+          '  --sea         also build a single executable (out-dir/sea/corral-agent)\n' +
+          '  --no-runtime  package the bundle alone (linux/any: hosts that run node 20 or later already)\n' +
+          '  --no-package  build the bundle (and the SEA) only\n',
       );
     } else {
       const r = await buildAgent(args);
       const mib = (b) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
-      process.stdout.write(`bundle ${r.bundle} (${mib(r.bundleBytes)})\npackage corral-agent@${r.version} linux/${r.arch}: ${r.package} (${mib(r.packageBytes)})\n`);
+      process.stdout.write(`bundle ${r.bundle} (${mib(r.bundleBytes)})\n`);
+      if (r.package) process.stdout.write(`package corral-agent@${r.version}: ${r.package} (${mib(r.packageBytes)})\n`);
       if (r.sea) process.stdout.write(`single executable ${r.sea} (${mib(statSync(r.sea).size)})\n`);
     }
   } catch (e) {

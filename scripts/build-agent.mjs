@@ -28,7 +28,6 @@ import * as tar from 'tar';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ENTRY = join(ROOT, 'src', 'bin', 'agent-main.ts');
-const ARCH = { x64: 'amd64', arm64: 'arm64' };
 const ELF_MACHINE = { 0x3e: 'amd64', 0xb7: 'arm64' };
 export const AGENT_PACKAGE_NAME = 'corral-agent';
 /** Node's fixed sentinel for SEA blobs (docs: "Single executable applications"). */

@@ -87,7 +87,12 @@ export async function buildSea({ version, node, file }) {
       outfile: main,
       // In the executable, import.meta.url (used for the install command's own path) is the executable.
       define: { ...esbuildOptions(version).define, 'import.meta.url': '__corralSelfUrl' },
-      banner: { js: "const __corralSelfUrl = require('node:url').pathToFileURL(process.execPath).href;" },
+      // A single executable takes no node flags on its command line: AGENT_NODE_FLAGS are set from
+      // inside, before the agent's code is compiled (V8 applies what it can after start; see
+      // docs/benchmarks.md for what that buys).
+      banner: {
+        js: "require('node:v8').setFlagsFromString('--lite-mode');require('node:v8').setFlagsFromString('--max-semi-space-size=1');const __corralSelfUrl = require('node:url').pathToFileURL(process.execPath).href;",
+      },
     });
     const blob = join(work, 'sea.blob');
     writeFileSync(join(work, 'sea-config.json'), JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true }));

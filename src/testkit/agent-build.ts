@@ -44,7 +44,7 @@ export function buildAgent(opts: BuildAgentOptions): Promise<string> {
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 180_000);
+    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
     p.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(out);

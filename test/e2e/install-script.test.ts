@@ -109,12 +109,18 @@ describe('the one-line install script', { concurrency: false }, () => {
     ca = await TestCa.create(work);
     caPem = await ca.caPem;
     const cert = await ca.issue('server');
-    fleet = await Fleet.start({ extraServerArgs: ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile] });
+    // The builds first: they load the machine more than anything else here.
     for (const version of ['1.0.0-inst', '1.0.1-inst']) {
       await buildAgent({ outDir: join(work, version), version });
     }
+    fleet = await Fleet.start({ extraServerArgs: ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile] });
     const pushed = await cli('package', 'push', join(work, '1.0.0-inst', 'corral-agent-1.0.0-inst-linux-amd64.tar.gz'));
     assert.equal(pushed.code, 0, pushed.stderr);
+    // A service package: what an enrollment token must not download.
+    await mkdir(join(work, 'svc'));
+    await writeFile(join(work, 'svc', 'corral.yaml'), 'apiVersion: corral.io/v1\nname: svc\nversion: 1.0.0\nrun: {command: sleep, args: ["1000"]}\n');
+    assert.equal((await cli('package', 'build', join(work, 'svc'), '--out', join(work, 'svc.tar.gz'))).code, 0);
+    assert.equal((await cli('package', 'push', join(work, 'svc.tar.gz'))).code, 0);
     const created = await cli('token', 'create', '--name', 'hosts', '--label', 'env=prod', '-o', 'json');
     assert.equal(created.code, 0, created.stderr);
     const body = JSON.parse(created.stdout) as { token: string; installCommand: string; signingKeyFingerprint: string };
@@ -135,6 +141,17 @@ describe('the one-line install script', { concurrency: false }, () => {
     const script = await fetchWithCa(`${fleet.url}/install.sh`, {}, caPem);
     assert.equal(script.status, 200, 'the script needs no token');
     assert.match(await script.text(), /^#!\/bin\/sh/);
+  });
+
+  it('lets the enrollment token download agent packages only', async () => {
+    const list = await fetchWithCa(`${fleet.url}/api/v1/packages`, { headers: { authorization: `Bearer ${fleet.adminToken}` } }, caPem);
+    const pkgs = ((await list.json()) as { packages: { name: string; sha256: string }[] }).packages;
+    const get = (sha256: string, bearer: string) => fetchWithCa(`${fleet.url}/api/v1/artifacts/${sha256}`, { method: 'HEAD', headers: { authorization: `Bearer ${bearer}` } }, caPem);
+    assert.equal((await get(pkgs.find((p) => p.name === 'corral-agent')!.sha256, token)).status, 200);
+    assert.equal((await get(pkgs.find((p) => p.name === 'svc')!.sha256, token)).status, 403);
+    assert.equal((await get(pkgs.find((p) => p.name === 'corral-agent')!.sha256, 'corral_enroll_not_a_real_token_000000')).status, 401);
+    const noToken = await fetchWithCa(`${fleet.url}/api/v1/install/agent?os=linux&arch=amd64`, {}, caPem);
+    assert.equal(noToken.status, 401);
   });
 
   it('refuses a tampered download, and leaves nothing installed', async () => {

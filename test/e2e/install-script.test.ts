@@ -119,8 +119,10 @@ describe('the one-line install script', { concurrency: false }, () => {
     // A service package: what an enrollment token must not download.
     await mkdir(join(work, 'svc'));
     await writeFile(join(work, 'svc', 'corral.yaml'), 'apiVersion: corral.io/v1\nname: svc\nversion: 1.0.0\nrun: {command: sleep, args: ["1000"]}\n');
-    assert.equal((await cli('package', 'build', join(work, 'svc'), '--out', join(work, 'svc.tar.gz'))).code, 0);
-    assert.equal((await cli('package', 'push', join(work, 'svc.tar.gz'))).code, 0);
+    const built = await fleet.cli('package', 'build', join(work, 'svc'), '--out', join(work, 'svc.tar.gz'));
+    assert.equal(built.code, 0, built.stderr);
+    const svcPushed = await cli('package', 'push', join(work, 'svc.tar.gz'));
+    assert.equal(svcPushed.code, 0, svcPushed.stderr);
     const created = await cli('token', 'create', '--name', 'hosts', '--label', 'env=prod', '-o', 'json');
     assert.equal(created.code, 0, created.stderr);
     const body = JSON.parse(created.stdout) as { token: string; installCommand: string; signingKeyFingerprint: string };

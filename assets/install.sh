@@ -239,8 +239,8 @@ fi
 rm -rf "$PREFIX/versions/$VERSION"
 mv "$PREFIX/versions/$VERSION.new" "$PREFIX/versions/$VERSION"
 rm -f "$PREFIX/versions/$VERSION/node/bin/node"
-ln -sfn "versions/$VERSION" "$PREFIX/current.new"
-mv -f "$PREFIX/current.new" "$PREFIX/current" 2>/dev/null || { rm -f "$PREFIX/current"; mv "$PREFIX/current.new" "$PREFIX/current"; }
+# -n: replace the link itself, not create one inside the directory it points at.
+ln -sfn "versions/$VERSION" "$PREFIX/current"
 if [ -n "$CA_FILE" ]; then
   cp "$CA_FILE" "$PREFIX/server-ca.pem"
   chmod 644 "$PREFIX/server-ca.pem"

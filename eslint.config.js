@@ -23,7 +23,7 @@ const layerZones = (forbidTestkit) => {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'src/protocol/gen/**', 'web/dist/**', '.bench-out/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'src/protocol/gen/**', 'web/dist/**', '.bench-out/**', 'out/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.tsx'],

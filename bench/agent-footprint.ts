@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- agent-footprint [--services N] [--idle-seconds S] [--node-flags='...']`
+ * `npm run bench -- agent-footprint [--agent checkout|bundle|sea] [--services N] [--idle-seconds S] [--node-flags='...']`
  *
  * A real agent supervising N services (a package whose service is
  * `sleep`), idle: its RSS and CPU, beside a bare `node -e "setInterval(()=>{},1e3)"`
@@ -8,6 +8,11 @@
  *
  * The agent runs with AGENT_NODE_FLAGS, as every supported way of starting
  * it does; `--node-flags` replaces them (`--node-flags=` for none).
+ *
+ * `--agent` picks the agent: `checkout` (default: dist/bin/corral.js of this
+ * checkout), `bundle` (the one-file esbuild bundle of `npm run build:agent`,
+ * run by the same node with the same flags) or `sea` (the single executable,
+ * which takes no node flags). The bench builds the bundle or SEA itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AGENT_NODE_FLAGS } from '../src/agent/index.js';
+import { agentLaunch, buildAgent, AGENT_BUILDS, type AgentBuild } from '../src/testkit/agent-build.js';
 import { cpuMs, rssBytes } from './proc-stats.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -68,11 +74,20 @@ const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
 const line = (x: Idle) => `RSS ${mib(x.rss)} MiB (${mib(x.minRss)}–${mib(x.maxRss)}), CPU ${x.cpu.toFixed(2)} % of one core`;
 
 export async function agentFootprintBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { services: { type: 'string', default: '10' }, 'idle-seconds': { type: 'string', default: '30' }, 'node-flags': { type: 'string' } } });
-  const nodeFlags = values['node-flags'] === undefined ? [...AGENT_NODE_FLAGS] : values['node-flags'].split(' ').filter(Boolean);
+  const { values } = parseArgs({
+    args: argv,
+    options: { agent: { type: 'string', default: 'checkout' }, services: { type: 'string', default: '10' }, 'idle-seconds': { type: 'string', default: '30' }, 'node-flags': { type: 'string' } },
+  });
+  const build = values.agent as AgentBuild;
+  if (!AGENT_BUILDS.includes(build)) throw new Error(`--agent must be one of ${AGENT_BUILDS.join(', ')}, got "${values.agent}"`);
+  const nodeFlags = build === 'sea' ? [] : values['node-flags'] === undefined ? [...AGENT_NODE_FLAGS] : values['node-flags'].split(' ').filter(Boolean);
   const n = Number(values.services);
   const seconds = Number(values['idle-seconds']);
   const dir = mkdtempSync(join(tmpdir(), 'corral-footprint-'));
+  if (build !== 'checkout') await buildAgent({ outDir: join(dir, 'build'), sea: build === 'sea', noPackage: true });
+  const launch = agentLaunch(build, join(dir, 'build'));
+  // The launch's own node flags give way to --node-flags; its script (if any) stays.
+  const agentCommand = build === 'sea' ? launch : { command: launch.command, args: [...nodeFlags, launch.args.at(-1)!] };
   const env = { CORRAL_ADMIN_TOKEN: ADMIN, CORRAL_ENROLLMENT_TOKEN: ENROLL, CORRAL_LOG_LEVEL: 'warn' };
   const server = spawn(process.execPath, [CORRAL, 'server', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'server'), '--heartbeat', '30'], {
     env: { ...process.env, ...env },
@@ -95,7 +110,7 @@ export async function agentFootprintBench(argv: string[]): Promise<void> {
   });
   if (minted.status !== 201) throw new Error(`create the bench enrollment token: ${minted.status} ${await minted.text()}`);
   const token = ((await minted.json()) as { token: string }).token;
-  const agent = spawn(process.execPath, [...nodeFlags, CORRAL, 'agent', '--server', url, '--token', token, '--data-dir', join(dir, 'agent'), '--log-level', 'warn'], {
+  const agent = spawn(agentCommand.command, [...agentCommand.args, 'agent', '--server', url, '--token', token, '--data-dir', join(dir, 'agent'), '--log-level', 'warn'], {
     stdio: 'ignore',
   });
   for (let i = 0; i < n; i++) await run(['deploy', `svc-${i}`, '--package', 'sleeper@1.0.0', '-s', 'bench=footprint'], cli);
@@ -109,8 +124,8 @@ export async function agentFootprintBench(argv: string[]): Promise<void> {
   const bare = spawn(process.execPath, ['-e', 'setInterval(()=>{},1e3)'], { stdio: 'ignore' });
   await sleep(1000);
   const [a, b] = await Promise.all([idle(agent.pid!, seconds), idle(bare.pid!, seconds)]);
-  console.log(`agent footprint: ${n} services supervised, idle ${seconds}s, heartbeat 30s, node flags: ${nodeFlags.join(' ') || '(none)'}`);
-  console.log(`  corral agent: ${line(a)}`);
+  console.log(`agent footprint: ${n} services supervised, idle ${seconds}s, heartbeat 30s, agent: ${build}, node flags: ${nodeFlags.join(' ') || '(none)'}`);
+  console.log(`  corral agent (${build}): ${line(a)}`);
   console.log(`  bare node:    ${line(b)}`);
   console.log(`  RSS ratio agent / bare node: ${(a.rss / b.rss).toFixed(2)}x (highest agent sample: ${(a.maxRss / b.rss).toFixed(2)}x)`);
   bare.kill();

@@ -3,7 +3,13 @@ import { readFileSync } from 'node:fs';
 import { arch, cpus, hostname, release, totalmem, version } from 'node:os';
 import { CORRAL_AGENT_SERVICE_NAME } from '../protocol/index.js';
 
-export const AGENT_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** Set by `npm run build:agent` (esbuild's define) in the bundle and the single executable; else package.json's. */
+declare const CORRAL_BUILD_VERSION: string | undefined;
+
+export const AGENT_VERSION: string =
+  typeof CORRAL_BUILD_VERSION === 'string'
+    ? CORRAL_BUILD_VERSION
+    : (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm32', ia32: 'x86', ppc64: 'ppc64', s390x: 's390x' };
 

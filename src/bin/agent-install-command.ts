@@ -4,16 +4,25 @@
  * objects are shared, so the two cannot drift) and puts the ones given on
  * the unit's command line, except the token, which goes to the env file.
  */
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 const loadInstall = () => import('../agent/install/index.js');
 const loadAgent = () => import('../agent/index.js');
 
-/** This executable (symlinks resolved), and the package root holding its dist/ and node_modules/. */
-const CORRAL_JS = realpathSync(fileURLToPath(new URL('./corral.js', import.meta.url)));
-const PACKAGE_ROOT = realpathSync(fileURLToPath(new URL('../..', import.meta.url)));
+/**
+ * This script (symlinks resolved), and the package root holding its dist/
+ * (and node_modules/, outside the self-contained bundle). Looked up when
+ * `install` runs, not at load: the single executable has no such file.
+ */
+function selfPaths(): { script: string; packageRoot: string } {
+  const script = fileURLToPath(new URL('./corral.js', import.meta.url));
+  if (!existsSync(script)) {
+    throw new InvalidArgumentError(`${script} does not exist: \`corral agent install\` runs from dist/bin/corral.js (a checkout, the npm package or the agent bundle), not from the single executable`);
+  }
+  return { script: realpathSync(script), packageRoot: realpathSync(fileURLToPath(new URL('../..', import.meta.url))) };
+}
 
 /** Agent flags install handles itself rather than copying onto ExecStart. */
 const OWN_FLAGS = new Set(['server', 'token', 'dataDir']);
@@ -71,6 +80,7 @@ Hosts without systemd: see docs/agent-install.md.`,
       if (!server) throw new InvalidArgumentError('--server (or CORRAL_SERVER) is required');
       // Fail now, not at the service's first start, on what the agent would refuse.
       compileAgentOptions({ server, dataDir: str(flags.dataDir) ?? '.', labels: parseLabels((flags.label as string[] | undefined) ?? []), policyFile: str(flags.policy) });
+      const self = selfPaths();
       const compiled = compileAgentInstallOptions({
         server,
         token: str(flags.token),
@@ -83,8 +93,8 @@ Hosts without systemd: see docs/agent-install.md.`,
         dryRun: flags.dryRun === true,
         start: flags.start !== false,
         nodePath: process.execPath,
-        script: CORRAL_JS,
-        packageRoot: PACKAGE_ROOT,
+        script: self.script,
+        packageRoot: self.packageRoot,
         systemdRunDir: str(flags.systemdRunDir),
       });
       await installAgentService(compiled, { run: spawnRunner, out: (l) => process.stdout.write(`${l}\n`), uid: process.getuid?.() });

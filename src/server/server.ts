@@ -37,6 +37,7 @@ import { PackageService } from './packages/package-service.js';
 import { loadSigningKey } from './packages/signing-key.js';
 import { secureDataDir } from './data-dir.js';
 import { ARTIFACT_PATH, serveArtifact } from './packages/artifact-download.js';
+import { INSTALL_SCRIPT_PATH, installScript } from './install/install-agent.js';
 import { DownloadLimiter } from './packages/download-limiter.js';
 import { bootstrapTokens, type BootstrapSecrets } from './bootstrap.js';
 import type { CompiledServerOptions } from './options.js';
@@ -169,6 +170,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     ...apiApp.routes,
     ...['GET', 'POST'].map((method) => ({ method, path: '/v1/opamp' })),
     { method: 'GET', path: '/healthz' },
+    { method: 'GET', path: INSTALL_SCRIPT_PATH },
     { method: 'GET', path: '/metrics' },
     { method: 'GET', path: '/api/v1/artifacts/:sha256' },
     { method: 'GET', path: '/' },
@@ -202,6 +204,12 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
       return;
     }
     if (path === '/healthz') return send(res, 200, 'application/json', JSON.stringify({ status: 'ok', store: store.kind }));
+    if (path === INSTALL_SCRIPT_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+      req.resume();
+      // Static, and no secret in it: the token and the key's fingerprint come on the command line.
+      res.writeHead(200, { 'Content-Type': 'text/x-shellscript; charset=utf-8', 'Cache-Control': 'no-cache' });
+      return void res.end(req.method === 'HEAD' ? undefined : installScript());
+    }
     if ((path.startsWith('/api/') || path === '/metrics') && restGuard.refuse(req, res, path, path === '/metrics' ? 'metrics' : 'rest')) return;
     if (path === '/metrics') {
       const presented = bearerToken(req.headers.authorization);

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_NODE_FLAGS } from '../agent/index.js';
 import { eventually } from './eventually.js';
-import { CorralProcess, killAll, runCorral } from './processes.js';
+import { CorralProcess, killAll, runCorral, type Launch } from './processes.js';
 
 export interface FleetOptions {
   /** A postgres:// URL; SQLite in the server's data dir when absent. */
@@ -28,6 +28,12 @@ export interface FleetOptions {
    * as they did before rollouts existed.
    */
   rolloutDefaults?: Record<string, unknown>;
+  /**
+   * How agents are started: default node with AGENT_NODE_FLAGS and this
+   * checkout's dist/bin/corral.js; `agentLaunch()` from agent-build.ts gives
+   * the self-contained bundle or the single executable.
+   */
+  agentLaunch?: Launch;
 }
 
 export const IMMEDIATE_ROLLOUTS = { maxInFlight: '100%', minHealthySeconds: 0, onFailure: 'pause' };
@@ -63,8 +69,9 @@ export class TestAgent {
     readonly dataDir: string,
     readonly args: string[],
     readonly env: Record<string, string> = {},
+    readonly launch?: Launch,
   ) {
-    this.process = new CorralProcess(args, env, AGENT_NODE_FLAGS);
+    this.process = new CorralProcess(args, env, AGENT_NODE_FLAGS, { launch });
   }
 
   /** The instance uid the agent persisted (waits for the file). */
@@ -81,7 +88,7 @@ export class TestAgent {
 
   async restart(): Promise<void> {
     await this.process.stop();
-    this.process = new CorralProcess(this.args, this.env, AGENT_NODE_FLAGS);
+    this.process = new CorralProcess(this.args, this.env, AGENT_NODE_FLAGS, { launch: this.launch });
   }
 }
 
@@ -217,7 +224,7 @@ export class Fleet {
       ...Object.entries(opts.claims ?? {}).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
       ...(opts.extraArgs ?? []),
     ];
-    const agent = new TestAgent(name, dataDir, args, opts.env);
+    const agent = new TestAgent(name, dataDir, args, opts.env, this.opts.agentLaunch);
     this.agents.push(agent);
     return agent;
   }

@@ -9,6 +9,16 @@ import { eventually } from './eventually.js';
 
 export const CORRAL_BIN = fileURLToPath(new URL('../../dist/bin/corral.js', import.meta.url));
 
+/**
+ * How to start a corral program: the executable and what goes before the
+ * corral arguments. Default: this node, the node args, dist/bin/corral.js.
+ * The self-contained agent builds (src/testkit/agent-build.ts) give others.
+ */
+export interface Launch {
+  command: string;
+  args: readonly string[];
+}
+
 export class CorralProcess {
   readonly child: ChildProcess;
   stdout = '';
@@ -17,14 +27,18 @@ export class CorralProcess {
   exitSignal: NodeJS.Signals | null = null;
   readonly exited: Promise<void>;
 
-  /** `nodeArgs` go to node before the script (agents get AGENT_NODE_FLAGS, as in production); `cwd` defaults to this process's. */
+  /**
+   * `nodeArgs` go to node before the script (agents get AGENT_NODE_FLAGS, as in production); `cwd` defaults to this process's.
+   * `launch` replaces node, `nodeArgs` and dist/bin/corral.js (an agent bundle or single executable).
+   */
   constructor(
     readonly args: string[],
     env: Record<string, string | undefined> = {},
     nodeArgs: readonly string[] = [],
-    opts: { cwd?: string } = {},
+    opts: { cwd?: string; launch?: Launch } = {},
   ) {
-    this.child = spawn(process.execPath, [...nodeArgs, CORRAL_BIN, ...args], {
+    const launch = opts.launch ?? { command: process.execPath, args: [...nodeArgs, CORRAL_BIN] };
+    this.child = spawn(launch.command, [...launch.args, ...args], {
       cwd: opts.cwd,
       env: { ...process.env, CORRAL_SERVER: undefined, CORRAL_TOKEN: undefined, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -34,6 +34,16 @@ function status(t: ApiToken): string {
   return t.requireApproval ? 'active (approval)' : 'active';
 }
 
+/**
+ * The one-line host install for a token: the script from the server, the
+ * server, the token, and the fingerprint of the key that signs agent
+ * packages (the script trusts nothing it downloads until that key matches).
+ */
+export function installCommand(server: string, token: string, fingerprint: string): string {
+  const base = server.replace(/\/+$/, '');
+  return `curl -fsSL ${base}/install.sh | sudo sh -s -- --server ${base} --token ${token} --fingerprint ${fingerprint}`;
+}
+
 export function addTokenCommands(program: Command, io: CliIo): void {
   const token = program
     .command('token')
@@ -72,11 +82,17 @@ Examples:
     if (flags.expires !== undefined) body[/^\d+[smhd]$/.test(flags.expires) ? 'expiresIn' : 'expiresAt'] = flags.expires;
     if (flags.maxAgents !== undefined) body.maxAgents = flags.maxAgents;
     if (flags.requireApproval) body.requireApproval = true;
-    const res = await apiFor(flags, io).request<ApiToken>('POST', '/api/v1/enrollment-tokens', body);
-    if (flags.output === 'json') return printJson(io, res);
+    const api = apiFor(flags, io);
+    const res = await api.request<ApiToken>('POST', '/api/v1/enrollment-tokens', body);
+    const key = await api.request<{ fingerprint: string }>('GET', '/api/v1/signing-key');
+    const install = installCommand(api.creds.server, res.token ?? '', key.fingerprint);
+    if (flags.output === 'json') return printJson(io, { ...res, signingKeyFingerprint: key.fingerprint, installCommand: install });
     io.stdout.write(
       `created enrollment token ${res.id} (${res.name})${scopeText(res) ? ` — ${scopeText(res)}` : ''}\n\n    ${res.token}\n\n` +
-        'This secret is shown only once: copy it now. Agents enroll with it:\n  corral agent --server <url> --token <secret>\n',
+        'This secret is shown only once: copy it now. Install and enroll an agent on a Linux host (as root):\n\n' +
+        `  ${install}\n\n` +
+        'or, where corral is installed already:\n  corral agent --server <url> --token <secret>\n' +
+        (api.creds.server.startsWith('http://') ? 'The server is plain http://: the script refuses it unless --insecure is added (use https://).\n' : ''),
     );
   });
 

@@ -55,8 +55,8 @@ export interface AccessRule {
   target: Target;
 }
 
-/** Served without a token. */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['GET /api/v1/openapi.json', 'GET /api/v1/manifest.schema.json']);
+/** Answered without a user: documents, and the one-line install's agent lookup (which checks its enrollment token itself). */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['GET /api/v1/openapi.json', 'GET /api/v1/manifest.schema.json', 'GET /api/v1/install/agent']);
 
 /** Server-Sent Event streams: plain Hono routes, not in openapi.json (the route × role test lists them from here). */
 export const STREAM_ROUTES: readonly string[] = [

@@ -3,6 +3,7 @@
  * and an OpenAPI document generated from the same schemas at
  * `/api/v1/openapi.json`.
  */
+import { bearerToken } from '../auth/tokens.js';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import { Readable } from 'node:stream';
@@ -42,6 +43,7 @@ import { auditMiddleware } from './audit-middleware.js';
 import { addAuditRoutes } from './audit-routes.js';
 import { manifestJsonSchema } from '../../protocol/index.js';
 import { maskConfigFiles } from '../secrets/secret-fields.js';
+import { INSTALL_AGENT_PACKAGE, installInfoText, installToken, pickInstallPackage, signingKeyFingerprint } from '../install/install-agent.js';
 import {
   AgentDetail,
   Config,
@@ -77,6 +79,8 @@ export interface ApiDeps {
 
 /** Served without a token: editors fetch it. */
 const MANIFEST_SCHEMA_PATH = '/api/v1/manifest.schema.json';
+/** Authenticated by an enrollment token (the install script's), not the admin token: see its route. */
+const INSTALL_AGENT_PATH = '/api/v1/install/agent';
 const tokenView = (t: TokenRecord) => ({
   id: t.id,
   name: t.name,
@@ -115,7 +119,7 @@ export function createApi(deps: ApiDeps): ApiApp {
 
   // Every other /api/v1 route needs an API token: it decides the actor (the user), never the client.
   app.use('/api/v1/*', async (c, next) => {
-    if (c.req.path === '/api/v1/openapi.json' || c.req.path === MANIFEST_SCHEMA_PATH) return next();
+    if (c.req.path === '/api/v1/openapi.json' || c.req.path === MANIFEST_SCHEMA_PATH || c.req.path === INSTALL_AGENT_PATH) return next();
     const auth = await authenticateApiToken(deps.store, c.req.header('authorization'), Date.now());
     if (!auth.ok) return errorResponse(c, 401, 'UNAUTHENTICATED', auth.message);
     c.set('actor', auth.actor);
@@ -348,9 +352,54 @@ export function createApi(deps: ApiDeps): ApiApp {
       method: 'get',
       path: '/api/v1/signing-key',
       summary: "The server's ed25519 public key; package signatures cover the artifact's sha256 digest",
-      responses: { 200: json(z.object({ algorithm: z.literal('ed25519'), publicKeyPem: z.string() }), 'the key'), 401: errors[401] },
+      responses: {
+        200: json(
+          z.object({
+            algorithm: z.literal('ed25519'),
+            publicKeyPem: z.string(),
+            fingerprint: z.string().openapi({ description: "SHA256: and the unpadded base64 of the sha256 of the key's DER SubjectPublicKeyInfo: what the one-line install pins" }),
+          }),
+          'the key',
+        ),
+        401: errors[401],
+      },
     }),
-    (c) => c.json({ algorithm: 'ed25519' as const, publicKeyPem: deps.packages.publicKeyPem }, 200),
+    (c) => c.json({ algorithm: 'ed25519' as const, publicKeyPem: deps.packages.publicKeyPem, fingerprint: signingKeyFingerprint(deps.packages.publicKeyPem) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: INSTALL_AGENT_PATH,
+      summary:
+        'For the one-line install (GET /install.sh): the agent package for a host, as key=value lines (name, version, os, arch, sha256, size, signature, signing_key, fingerprint). Needs an enrollment token that could enroll an agent now; with it the script downloads /api/v1/artifacts/{sha256}',
+      security: [{ bearer: [] }],
+      request: {
+        query: z.object({
+          os: z.enum(['linux', 'darwin', 'windows', 'freebsd']),
+          arch: z.enum(['amd64', 'arm64', 'arm32', 'x86']),
+          name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/).optional().openapi({ description: `a kind: agent package (default ${INSTALL_AGENT_PACKAGE})` }),
+        }),
+      },
+      responses: {
+        200: { description: 'key=value lines', content: { 'text/plain': { schema: z.string() } } },
+        400: errors[400],
+        401: errors[401],
+        404: json(ErrorBody, 'no agent package for that platform is published'),
+      },
+    }),
+    async (c) => {
+      const secret = bearerToken(c.req.header('authorization'));
+      if (!secret || !(await installToken(deps.store, secret, Date.now()))) {
+        return c.json({ error: { code: 'UNAUTHENTICATED', message: 'an enrollment token that can still enroll agents is required (active, not expired, not full)' } }, 401);
+      }
+      const { os, arch, name = INSTALL_AGENT_PACKAGE } = c.req.valid('query');
+      const picked = pickInstallPackage(await deps.packages.list(name), name, os, arch);
+      if (!picked) {
+        return c.json({ error: { code: 'PACKAGE_NOT_FOUND', message: `no kind: agent package ${name} for ${os}/${arch} (or ${os}/any) is published: build one with npm run build:agent and corral package push it` } }, 404);
+      }
+      return c.text(installInfoText(picked, deps.packages.publicKeyPem), 200);
+    },
   );
 
   app.openapi(

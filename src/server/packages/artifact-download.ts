@@ -2,8 +2,10 @@
  * `GET /api/v1/artifacts/{sha256}`: streams a package artifact from disk
  * (never read whole into memory), with single-range `Range` support so an
  * interrupted download resumes. The admin token downloads any artifact; an
- * agent's credential only the artifacts currently offered to that agent
- * (403 ARTIFACT_NOT_OFFERED otherwise, whether or not the artifact exists).
+ * agent's credential only the artifacts currently offered to that agent; an
+ * enrollment token that could still enroll an agent only the artifacts of
+ * `kind: agent` packages, for the one-line install (403 ARTIFACT_NOT_OFFERED
+ * otherwise, whether or not the artifact exists).
  *
  * A download holds a slot of the `DownloadLimiter` from the moment its body
  * starts until the response is over: finished, failed, or cut by the client.
@@ -22,6 +24,7 @@ import { bindingsGranting } from '../api/scope.js';
 import { ArtifactNotFoundError } from '../errors.js';
 import type { PackageService } from './package-service.js';
 import { downloadRetryAfterSeconds, type DownloadLimiter } from './download-limiter.js';
+import { installToken, isAgentArtifact } from '../install/install-agent.js';
 
 export const ARTIFACT_PATH = /^\/api\/v1\/artifacts\/([^/]+)$/;
 
@@ -50,16 +53,18 @@ export function parseRange(header: string, size: number): { start: number; end: 
 
 /**
  * Who is downloading: a user allowed to (ACCESS_RULES: viewer; packages are
- * fleet-wide, so any binding will do), an agent (its record), or nobody we know (null).
+ * fleet-wide, so any binding will do), an agent (its record), an enrollment
+ * token that could enroll an agent now (the one-line install), or nobody we know (null).
  */
-async function downloader(store: Store, header: string | undefined): Promise<'user' | AgentRecord | null> {
+async function downloader(store: Store, header: string | undefined): Promise<'user' | 'installer' | AgentRecord | null> {
   const token = bearerToken(header);
   if (!token) return null;
   const agent = await store.findAgentByCredentialHash(hashSecret(token));
   if (agent) return agent.status !== 'revoked' ? agent : null;
   const auth = await authenticateApiToken(store, header, Date.now());
   const rule = ACCESS_RULES[ARTIFACT_ROUTE]!;
-  return auth.ok && rule.role !== 'authenticated' && bindingsGranting(auth.actor, rule.role).length > 0 ? 'user' : null;
+  if (auth.ok && rule.role !== 'authenticated' && bindingsGranting(auth.actor, rule.role).length > 0) return 'user';
+  return (await installToken(store, token, Date.now())) ? 'installer' : null;
 }
 
 export interface ArtifactDownloadDeps {
@@ -80,7 +85,11 @@ export async function serveArtifact(req: IncomingMessage, res: ServerResponse, s
   const who = await downloader(deps.store, req.headers.authorization);
   if (!who) return json(res, 401, 'UNAUTHENTICATED', 'an API token of a user with a role, or an agent credential, is required');
   // Checked before the artifact is looked up, so the answer says nothing about which artifacts exist.
-  if (who !== 'user' && !(await deps.offeredTo(who, sha256))) {
+  if (who === 'installer') {
+    if (!(await isAgentArtifact(deps.store, sha256))) {
+      return json(res, 403, 'ARTIFACT_NOT_OFFERED', `artifact ${sha256} is not an agent package: an enrollment token downloads only kind: agent packages (for the one-line install)`);
+    }
+  } else if (who !== 'user' && !(await deps.offeredTo(who, sha256))) {
     return json(res, 403, 'ARTIFACT_NOT_OFFERED', `artifact ${sha256} is not offered to agent ${who.id}: an agent downloads only the packages offered to it`);
   }
   let artifact;

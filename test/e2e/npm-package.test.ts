@@ -161,7 +161,7 @@ describe('the npm package', { concurrency: false, timeout: 75 * MINUTE }, () => 
         if (e.path === 'package/package.json') e.on('data', (d: Buffer) => (packageJson += d.toString()));
       },
     });
-    for (const must of ['package/dist/bin/corral.js', 'package/dist/server/index.js', 'package/dist/agent/index.js', 'package/README.md', 'package/LICENSE', 'package/docs/corral.schema.json']) {
+    for (const must of ['package/dist/bin/corral.js', 'package/dist/server/index.js', 'package/dist/agent/index.js', 'package/README.md', 'package/LICENSE', 'package/docs/corral.schema.json', 'package/assets/install.sh', 'package/dist/console/index.html']) {
       assert.ok(entries.includes(must), `${must} is in the package`);
     }
     const unwanted = entries.filter((p) => /\.map$|\.ts$|\.test\.js$|^package\/(src|test|scripts|bench|node_modules)\/|\/testkit\//.test(p));

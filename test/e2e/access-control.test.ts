@@ -5,7 +5,8 @@
  *   stream and artifact downloads, for no token, a viewer, an operator, an
  *   admin, and an operator scoped to env=staging acting inside and outside
  *   its scope; each answer must be refused (401/403) or not exactly as
- *   ACCESS_RULES says. A route without a rule fails it.
+ *   ACCESS_RULES says, and no answer shows a secret value or secret file.
+ *   A route without a rule fails it.
  * - The attacks: an operator on admin routes, a scoped operator deploying or
  *   configuring beyond its scope (nothing changes), a viewer writing, revoked,
  *   expired and disabled users' tokens, relabelling an agent into or out of
@@ -29,6 +30,9 @@ interface Answer {
 }
 
 const RANK = { viewer: 0, operator: 1, admin: 2 } as const;
+/** On the fixtures' deployments and configs: no answer may show them. */
+const SECRET_VALUE = 'secret-value-7d1e-never-shown';
+const SECRET_FILE = 'secret-file-4b2a-never-shown';
 
 describe('access control: roles scoped by selector on every route', { concurrency: false }, () => {
   let fleet: Fleet;
@@ -99,8 +103,11 @@ describe('access control: roles scoped by selector on every route', { concurrenc
   /** The staging objects exist as the scoped operator's inside requests expect (they may have deleted or stopped them). */
   async function ensureFixtures(): Promise<void> {
     for (const [name, env] of [['stg', 'staging'], ['prd', 'prod']] as const) {
-      await mustOk('POST', '/api/v1/deployments', { name, package: 'app', version: '1.0.0', selector: `env=${env}` });
-      await mustOk('PUT', `/api/v1/configs/${name}-cfg`, { selector: `env=${env}`, files: { 'app.yaml': { contentType: 'text/yaml', body: `env: ${env}\n` } } });
+      await mustOk('POST', '/api/v1/deployments', { name, package: 'app', version: '1.0.0', selector: `env=${env}`, secretValues: { password: SECRET_VALUE } });
+      await mustOk('PUT', `/api/v1/configs/${name}-cfg`, {
+        selector: `env=${env}`,
+        files: { 'app.yaml': { contentType: 'text/yaml', body: `env: ${env}\n` }, 'db.key': { contentType: 'text/plain', body: SECRET_FILE, secret: true } },
+      });
     }
   }
 
@@ -202,6 +209,9 @@ describe('access control: roles scoped by selector on every route', { concurrenc
         const req = concrete(key, place);
         const res = await call(req.method, req.path, { token: tokens[who], body: req.body, stream });
         const allowed = res.status !== 401 && res.status !== 403;
+        // Secrets are write-only: no answer to anyone carries one (viewers above all).
+        const text = JSON.stringify(res.body);
+        if (text.includes(SECRET_VALUE) || text.includes(SECRET_FILE)) wrong.push(`${key} as ${who}: the answer shows a secret`);
         const want = expected(rule, who, place);
         if (allowed !== want) wrong.push(`${key} as ${who}${who === 'scoped' ? ` (${place})` : ''}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}; want ${want ? 'let in' : '403'}`);
         if (!allowed && res.status === 403) {
@@ -267,7 +277,7 @@ describe('access control: roles scoped by selector on every route', { concurrenc
     assert.equal(res.status, 403);
     assert.equal(res.body.error?.message, 'PUT /api/v1/configs/{name} needs role operator; user vera has viewer');
     const stored = (await mustOk('GET', '/api/v1/configs/stg-cfg')).body as { files: Record<string, unknown> };
-    assert.deepEqual(Object.keys(stored.files), ['app.yaml']);
+    assert.deepEqual(Object.keys(stored.files).sort(), ['app.yaml', 'db.key']);
     assert.equal((await call('POST', '/api/v1/deployments/stg/stop', { token: tokens.viewer })).status, 403);
     assert.equal(((await mustOk('GET', '/api/v1/deployments/stg')).body as { desiredState: string }).desiredState, 'running');
   });

@@ -105,7 +105,11 @@ if [ "$UNINSTALL" = 1 ]; then
   else
     rm -rf "$INSTALLED_DATA_DIR"
   fi
-  [ -z "$INSTALLED_ENV_FILE" ] || rm -f "$INSTALLED_ENV_FILE"
+  if [ -n "$INSTALLED_ENV_FILE" ]; then
+    rm -f "$INSTALLED_ENV_FILE"
+    # Its directory (/etc/corral) goes too when nothing else is in it.
+    rmdir "$(dirname "$INSTALLED_ENV_FILE")" 2>/dev/null || true
+  fi
   rm -rf "$PREFIX"
   say "uninstalled: removed $PREFIX and $INSTALLED_DATA_DIR"
   exit 0

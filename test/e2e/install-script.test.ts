@@ -42,6 +42,8 @@ function tree(dir: string): string[] {
 describe('the one-line install script', { concurrency: false }, () => {
   let work: string;
   let root: string;
+  /** The root before the first install (a host's standard directories). */
+  let hostTree: string[] = [];
   let fleet: Fleet;
   let ca: TestCa;
   let caPem: string;
@@ -101,7 +103,9 @@ describe('the one-line install script', { concurrency: false }, () => {
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'corral-install-e2e-'));
     root = join(work, 'root');
-    await mkdir(join(root, 'etc'), { recursive: true });
+    // The directories every host has: uninstall must leave them, and remove what it created.
+    for (const dir of [['etc', 'systemd', 'system'], ['opt'], ['var', 'lib']]) await mkdir(join(root, ...dir), { recursive: true });
+    hostTree = tree(root);
     await mkdir(fakeBin());
     await mkdir(runDir());
     await writeFile(join(fakeBin(), 'systemctl'), `#!/bin/sh\necho "systemctl $*" >> '${join(work, 'systemctl.log')}'\n`);
@@ -223,6 +227,6 @@ describe('the one-line install script', { concurrency: false }, () => {
     agent = null;
     const r = await runScript(['--uninstall', '--prefix', prefix()]);
     assert.equal(r.code, 0, r.out);
-    assert.deepEqual(tree(root), ['etc/'], 'the root is as it was');
+    assert.deepEqual(tree(root), hostTree, 'the root is as it was');
   });
 });

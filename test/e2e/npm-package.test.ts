@@ -31,7 +31,7 @@ const PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
   private?: boolean;
 };
 /** What `npm pack` needs beside the package's `files`: the build's inputs. */
-const BUILD_INPUTS = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'scripts'];
+const BUILD_INPUTS = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'scripts', 'console', 'assets'];
 const MINUTE = 60_000;
 
 /** Runs a command to completion with a deadline; never throws for a non-zero exit. */

@@ -75,7 +75,7 @@ describe('packages', { concurrency: false }, () => {
     assert.deepEqual(Buffer.concat([bytes.subarray(0, 100), Buffer.from(await rest.arrayBuffer())]), bytes, 'a resumed download completes the file');
     assert.equal((await fetch(url, { headers: { ...auth, range: `bytes=${bytes.length + 10}-` } })).status, 416);
     assert.equal((await fetch(url)).status, 401);
-    assert.equal((await fetch(url, { headers: { authorization: `Bearer ${fleet.enrollmentToken}` } })).status, 401);
+    assert.equal((await fetch(url, { headers: { authorization: `Bearer ${fleet.enrollmentToken}` } })).status, 403, 'an enrollment token downloads agent packages only (the one-line install)');
     assert.equal((await fetch(`${fleet.url}/api/v1/artifacts/${'0'.repeat(64)}`, { headers: auth })).status, 404);
 
     // The manifest's JSON Schema, for editors: no token needed, the same as docs/corral.schema.json.

@@ -127,3 +127,10 @@ export function parseExecStart(value: string): string[] {
   if (!words[0]?.startsWith('/')) throw new SystemdUnitError(`ExecStart must start with an absolute path, got "${words[0] ?? ''}"`);
   return words;
 }
+
+/** The `--data-dir` a Corral unit's ExecStart passes (the last one wins, as for the CLI), if any. */
+export function unitDataDir(unit: string): string | undefined {
+  const argv = parseExecStart(unitSetting(unit, 'ExecStart') ?? '');
+  const i = argv.lastIndexOf('--data-dir');
+  return i >= 0 ? argv[i + 1] : undefined;
+}

@@ -9,8 +9,8 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { AGENT_NODE_FLAGS } from '../node-flags.js';
 import { SUPERVISOR_ENV, SUPERVISOR_UNIT_ENV } from '../options.js';
 import { LaunchLinkError, launchLinkPath, pointLaunchLink, readLaunchLink } from '../upgrade/launch-link.js';
-import { writeFileAtomicMode } from '../../systemd/index.js';
-import { TOKEN_ENV, UNIT_MARKER, parseExecStart, renderAgentUnit, renderEnvFile, unitSetting } from './systemd-unit.js';
+import { unitDataDir, writeFileAtomicMode } from '../../systemd/index.js';
+import { TOKEN_ENV, UNIT_MARKER, renderAgentUnit, renderEnvFile, unitSetting } from './systemd-unit.js';
 
 export const DEFAULT_UNIT_NAME = 'corral-agent';
 export const DEFAULT_UNIT_DIR = '/etc/systemd/system';
@@ -292,12 +292,6 @@ function pointInstalledLink(o: CompiledAgentInstallOptions, deps: InstallDeps): 
   deps.out(before && before !== o.packageRoot ? `pointed ${o.launchLink} at ${o.packageRoot} (was ${before})` : `${o.launchLink} -> ${o.packageRoot}`);
 }
 
-function dataDirOf(unit: string): string | undefined {
-  const argv = parseExecStart(unitSetting(unit, 'ExecStart') ?? '');
-  const i = argv.lastIndexOf('--data-dir');
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-
 /**
  * Disables and stops the unit, removes it and its env file, reloads systemd;
  * with `purge` also removes the data dir. A unit that does not exist is
@@ -319,7 +313,7 @@ export async function uninstallAgentService(u: AgentUninstallOptions, deps: Inst
     throw new AgentInstallError('NOT_OURS', `${unitPath} was not written by \`corral agent install\`; remove it by hand`);
   }
   const envFile = unitSetting(unit, 'EnvironmentFile')?.replace(/^-/, '');
-  const dataDir = u.dataDir === undefined ? dataDirOf(unit) : resolve(u.dataDir);
+  const dataDir = u.dataDir === undefined ? unitDataDir(unit) : resolve(u.dataDir);
   if (u.purge && !dataDir) throw new AgentInstallError('INVALID_ARGUMENT', `--purge: no --data-dir in ${unitPath}; pass --data-dir`);
   const removals = [unitPath, ...(envFile && existsSync(envFile) ? [envFile] : []), ...(u.purge && dataDir ? [dataDir] : [])];
   if (dryRun) {

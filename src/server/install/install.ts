@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { SYSTEMD_RUN_DIR, parseExecStart, systemdBooted, unitSetting, writeFileAtomicMode, type CommandRunner } from '../../systemd/index.js';
+import { SYSTEMD_RUN_DIR, systemdBooted, unitDataDir, unitSetting, writeFileAtomicMode, type CommandRunner } from '../../systemd/index.js';
 import { SECRET_FLAGS, SERVER_UNIT_MARKER, parseEnvAssignments, renderServerEnvFile, renderServerUnit, stateDirectoryOf } from './server-unit.js';
 
 export const DEFAULT_SERVER_UNIT_NAME = 'corral-server';
@@ -260,12 +260,6 @@ export async function installServerService(o: CompiledServerInstallOptions, deps
   }
 }
 
-function dataDirOf(unit: string): string | undefined {
-  const argv = parseExecStart(unitSetting(unit, 'ExecStart') ?? '');
-  const i = argv.lastIndexOf('--data-dir');
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-
 /**
  * Stops and disables the unit, removes it and its env file, reloads systemd;
  * with `purge` also removes the data dir. Keeps the user. A unit that does
@@ -284,7 +278,7 @@ export async function uninstallServerService(u: ServerUninstallOptions, deps: Se
   const unit = readFileSync(unitPath, 'utf8');
   if (!unit.startsWith(SERVER_UNIT_MARKER)) throw new ServerInstallError('NOT_OURS', `${unitPath} was not written by \`corral server install\`; remove it by hand`);
   const envFile = unitSetting(unit, 'EnvironmentFile')?.replace(/^-/, '');
-  const dataDir = u.dataDir === undefined ? dataDirOf(unit) : resolve(u.dataDir);
+  const dataDir = u.dataDir === undefined ? unitDataDir(unit) : resolve(u.dataDir);
   if (u.purge && !dataDir) throw new ServerInstallError('INVALID_ARGUMENT', `--purge: no --data-dir in ${unitPath}; pass --data-dir`);
   const removals = [unitPath, ...(envFile && existsSync(envFile) ? [envFile] : []), ...(u.purge && dataDir ? [dataDir] : [])];
   if (dryRun) {

@@ -26,7 +26,8 @@
  * - body-selector: the body's `selector`.
  * - list-*: anyone with the role may list; a scoped reader sees only what
  *   its scopes cover (agents matching, deployments/configs/rollouts within,
- *   events of those agents, deployments and configs).
+ *   events of those agents, deployments and configs; jobs whose selector is within,
+ *   as for `job`).
  * "Within" is the implication rule in scope.ts.
  */
 import type { Role } from '../auth/actor.js';
@@ -47,7 +48,8 @@ export type Target =
   | 'list-deployments'
   | 'list-configs'
   | 'list-rollouts'
-  | 'list-events';
+  | 'list-events'
+  | 'list-jobs';
 
 export interface AccessRule {
   /** The least role; 'authenticated': any user with a valid token, even without roles. */
@@ -129,6 +131,7 @@ export const ACCESS_RULES: Readonly<Record<string, AccessRule>> = {
   'POST /api/v1/rollouts/{ref}/rollback': operator('rollout'),
 
   'POST /api/v1/jobs': admin('body-selector'),
+  'GET /api/v1/jobs': viewer('list-jobs'),
   'GET /api/v1/jobs/{id}': viewer('job'),
   'GET /api/v1/jobs/{id}/events': viewer('job'),
 

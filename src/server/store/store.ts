@@ -471,8 +471,41 @@ export interface JobRecord {
   id: string;
   spec: JobSpec;
   status: JobStatus;
+  /** The user who started it ('' for jobs from before 0014 whose start event was gone). */
+  createdBy: string;
   createdAt: number;
   finishedAt: number | null;
+}
+
+/** Hosts of a job by outcome: ok = succeeded, failed excludes timedOut. */
+export interface JobHostCounts {
+  ok: number;
+  failed: number;
+  timedOut: number;
+  skipped: number;
+  running: number;
+  pending: number;
+}
+
+/** A page of jobs, newest first (createdAt, then id, descending), after `after`. */
+export interface JobListQuery {
+  /** running: status running; done: any other status. */
+  state?: 'running' | 'done';
+  createdBy?: string;
+  /** Only jobs with at least one failed (or timed out) host. */
+  hasFailedHosts?: boolean;
+  /** Only jobs run on one of these selectors (exactly as stored); [] matches none. */
+  selectors?: readonly string[];
+  limit: number;
+  /** The last job of the previous page. */
+  after?: { createdAt: number; id: string };
+}
+
+export interface JobListPage {
+  jobs: (JobRecord & { hosts: JobHostCounts })[];
+  /** Jobs matching the filter, on all pages. */
+  total: number;
+  hasMore: boolean;
 }
 
 export interface JobHostRecord {
@@ -485,6 +518,8 @@ export interface JobHostRecord {
   /** Interleaved stdout/stderr as received, at most ~1 MiB. */
   output: string;
   truncated: boolean;
+  /** Killed at the job's timeout (by the agent, or given up on by the server); status is then failed. */
+  timedOut: boolean;
   error: string;
   startedAt: number | null;
   finishedAt: number | null;
@@ -629,8 +664,10 @@ export interface Store {
   finishJob(id: string, status: JobStatus, at: number): Promise<void>;
   putJobHost(host: JobHostRecord): Promise<void>;
   getJob(id: string): Promise<{ job: JobRecord; hosts: JobHostRecord[] } | null>;
-  /** Newest first. */
-  listJobs(limit: number): Promise<JobRecord[]>;
+  /** One page of jobs, newest first, with host counts by outcome (job-query.ts). */
+  queryJobs(query: JobListQuery): Promise<JobListPage>;
+  /** Every distinct selector jobs ran on (to cut the list down to a scope). */
+  listJobSelectors(): Promise<string[]>;
 
   /**
    * Key rotation: replaces every sealed secret (deployment values, their

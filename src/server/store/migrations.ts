@@ -339,6 +339,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           await db.schema.createIndex('jobs_created_by').on('jobs').columns(['created_by', 'created_at', 'id']).execute();
         }
         await db.schema.createIndex('job_hosts_job_status').on('job_hosts').columns(['job_id', 'status']).execute();
+        // A scoped reader's list: the distinct selectors, then the jobs on those.
+        await db.schema.createIndex('jobs_selector').on('jobs').column('selector').execute();
       },
     },
     '0015_agent_list_indexes': {

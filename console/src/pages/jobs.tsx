@@ -65,7 +65,8 @@ export function JobsPage() {
   return (
     <section className="page">
       <h1>Jobs</h1>
-      {can(me.data, 'write') && <StartJob />}
+      {/* Exec is an admin's (scoped or not): an operator would only meet a 403. */}
+      {can(me.data, 'write') && me.data?.roles.some((r) => r.role === 'admin') && <StartJob />}
       <h2>All jobs</h2>
       <div className="filters" role="search" aria-label="Filter jobs">
         <div className="field">

@@ -92,7 +92,7 @@ const summaryView = (j: JobListItem) => ({
   status: j.status,
   command: j.spec.command,
   selector: j.spec.selector,
-  service: j.spec.service,
+  service: j.spec.service ?? null,
   createdBy: j.createdBy,
   createdAt: iso(j.createdAt)!,
   finishedAt: iso(j.finishedAt),
@@ -100,7 +100,7 @@ const summaryView = (j: JobListItem) => ({
 });
 
 /**
- * The selectors a scoped reader's jobs may have ran on: those within one of its viewer scopes, as
+ * The selectors of the jobs a scoped reader may read: those within one of its viewer scopes, as
  * GET /api/v1/jobs/{id} checks one job (authorize.ts, target `job`); undefined for a fleet-wide reader.
  */
 async function readableSelectors(c: Context<ApiEnv>, jobs: JobService): Promise<string[] | undefined> {
@@ -110,7 +110,7 @@ async function readableSelectors(c: Context<ApiEnv>, jobs: JobService): Promise<
     try {
       return scopesContaining(selector, bindings).length > 0;
     } catch {
-      return false;
+      return false; // a stored selector that no longer parses is within no scope
     }
   };
   return (await jobs.selectors()).filter(within);

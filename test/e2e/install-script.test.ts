@@ -8,7 +8,9 @@
  * download is refused and leaves nothing; running the script again upgrades
  * in place; --uninstall leaves the root as it was. The token never appears
  * in the script's output. The same one-liner with wget, on a PATH that has
- * no curl (only the tools the script needs), installs too.
+ * no curl (only the tools the script needs), installs too; and with
+ * --single-executable it installs the corral-agent-sea package, whose unit
+ * runs the executable alone.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +22,7 @@ import { join, relative } from 'node:path';
 import { Fleet, type AgentSummaryJson } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { TestCa } from '../../src/testkit/test-ca.js';
-import { buildAgent } from '../../src/testkit/agent-build.js';
+import { HOST_ARCH, buildAgent } from '../../src/testkit/agent-build.js';
 import { CorralProcess } from '../../src/testkit/processes.js';
 import { fetchWithCa } from '../../src/cli/ca-fetch.js';
 import { parseExecStart, unitSetting, unitSettings } from '../../src/agent/install/systemd-unit.js';
@@ -122,7 +124,7 @@ describe('the one-line install script', { concurrency: false }, () => {
     const cert = await ca.issue('server');
     // The builds first: they load the machine more than anything else here.
     for (const version of ['1.0.0-inst', '1.0.1-inst']) {
-      await buildAgent({ outDir: join(work, version), version });
+      await buildAgent({ outDir: join(work, version), version, sea: version === '1.0.1-inst' });
     }
     fleet = await Fleet.start({ extraServerArgs: ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile] });
     const pushed = await cli('package', 'push', join(work, '1.0.0-inst', 'corral-agent-1.0.0-inst-linux-amd64.tar.gz'));
@@ -261,6 +263,27 @@ describe('the one-line install script', { concurrency: false }, () => {
     await agent.stop();
     agent = null;
     const u = await runScript(['--uninstall', '--prefix', prefix()], { wget: true, path: bin });
+    assert.equal(u.code, 0, u.out);
+    assert.deepEqual(tree(root), hostTree, 'the root is as it was');
+  });
+  it('--single-executable installs the single executable package; its unit runs it alone, and it comes online', async () => {
+    const pushed = await cli('package', 'push', join(work, '1.0.1-inst', `corral-agent-sea-1.0.1-inst-linux-${HOST_ARCH}.tar.gz`));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const r = await runScript([...installArgs(), '--single-executable']);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /corral-agent-sea 1\.0\.1-inst/);
+    assert.ok(!existsSync(join(prefix(), 'node')), 'no node runtime beside a single executable');
+    assert.ok(statSync(join(prefix(), 'versions', '1.0.1-inst', 'bin', 'corral-agent')).mode & 0o100);
+    const unit = await readFile(join(unitDir(), 'corral-agent.service'), 'utf8');
+    assert.equal(parseExecStart(unitSetting(unit, 'ExecStart')!).slice(0, 2).join(' '), `${join(dataDir(), 'agent-current', 'bin', 'corral-agent')} agent`);
+    agent = await startFromUnit();
+    await eventually(async () => (await agents()).find((a) => a.name === 'installed-1' && a.status === 'online' && a.agentVersion === '1.0.1-inst'), {
+      timeoutMs: 60_000,
+      what: 'the single executable online',
+    });
+    await agent.stop();
+    agent = null;
+    const u = await runScript(['--uninstall', '--prefix', prefix()]);
     assert.equal(u.code, 0, u.out);
     assert.deepEqual(tree(root), hostTree, 'the root is as it was');
   });

@@ -396,7 +396,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       const { os, arch, name = INSTALL_AGENT_PACKAGE } = c.req.valid('query');
       const picked = pickInstallPackage(await deps.packages.list(name), name, os, arch);
       if (!picked) {
-        return c.json({ error: { code: 'PACKAGE_NOT_FOUND', message: `no kind: agent package ${name} for ${os}/${arch} (or ${os}/any) is published: build one with npm run build:agent and corral package push it` } }, 404);
+        return c.json({ error: { code: 'PACKAGE_NOT_FOUND', message: `no kind: agent package ${name} for ${os}/${arch} (or ${os}/any) is published: build one with npm run build:agent -- --arch ${arch}${name === 'corral-agent-sea' ? ' --sea' : ''} and corral package push it` } }, 404);
       }
       return c.text(installInfoText(picked, deps.packages.publicKeyPem), 200);
     },

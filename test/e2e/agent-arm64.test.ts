@@ -1,8 +1,8 @@
 /**
  * The agent on linux/arm64, for real: `npm run build:agent --arch
  * amd64,arm64` builds both platforms from the same source (the arm64 node
- * runtime fetched from the npm registry), the server hands each host the
- * package of its own architecture, and the one-line install script on an
+ * runtime fetched from the npm registry), with the single executable of
+ * each, the server hands each host the package of its own architecture, and the one-line install script on an
  * aarch64 host (a `uname` that says so) installs the arm64 package. That
  * agent, its arm64 node run under qemu-user (qemu-aarch64-static, with the
  * arm64 C libraries of libc6-arm64-cross), enrolls, reports arm64 as its
@@ -13,14 +13,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet, type AgentSummaryJson } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
-import { buildAgent } from '../../src/testkit/agent-build.js';
+import { agentSeaFile, buildAgent } from '../../src/testkit/agent-build.js';
 import { CorralProcess } from '../../src/testkit/processes.js';
 import { requirement } from '../../src/testkit/requirement.js';
 import { deployTicker } from '../../src/testkit/upgrade-fixtures.js';
@@ -52,8 +52,8 @@ describe('the arm64 agent', { concurrency: false }, () => {
     const res = await fetch(`${fleet.url}/api/v1/agents?selector=`, { headers: { authorization: `Bearer ${fleet.adminToken}` } });
     return ((await res.json()) as { agents: AgentSummaryJson[] }).agents;
   };
-  const installInfo = async (arch: string) => {
-    const res = await fetch(`${fleet.url}/api/v1/install/agent?os=linux&arch=${arch}`, { headers: { authorization: `Bearer ${token}` } });
+  const installInfo = async (arch: string, name = 'corral-agent') => {
+    const res = await fetch(`${fleet.url}/api/v1/install/agent?os=linux&arch=${arch}&name=${name}`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 200, await res.clone().text());
     return Object.fromEntries((await res.text()).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   };
@@ -61,11 +61,13 @@ describe('the arm64 agent', { concurrency: false }, () => {
   before(async () => {
     if (!usable) return;
     work = await mkdtemp(join(tmpdir(), 'corral-arm64-e2e-'));
-    await buildAgent({ outDir: join(work, 'build'), version: VERSION, arch: 'amd64,arm64' });
+    await buildAgent({ outDir: join(work, 'build'), version: VERSION, arch: 'amd64,arm64', sea: true });
     fleet = await Fleet.start();
-    for (const arch of ['amd64', 'arm64']) {
-      const pushed = await fleet.cli('package', 'push', join(work, 'build', `corral-agent-${VERSION}-linux-${arch}.tar.gz`));
-      assert.equal(pushed.code, 0, pushed.stderr);
+    for (const name of ['corral-agent', 'corral-agent-sea']) {
+      for (const arch of ['amd64', 'arm64']) {
+        const pushed = await fleet.cli('package', 'push', join(work, 'build', `${name}-${VERSION}-linux-${arch}.tar.gz`));
+        assert.equal(pushed.code, 0, pushed.stderr);
+      }
     }
     const created = await fleet.cli('token', 'create', '--name', 'arm-hosts', '--label', 'env=prod', '-o', 'json');
     assert.equal(created.code, 0, created.stderr);
@@ -96,6 +98,18 @@ describe('the arm64 agent', { concurrency: false }, () => {
     assert.equal(amd.arch, 'amd64');
     assert.notEqual(arm.sha256, amd.sha256);
     assert.equal(arm.version, VERSION);
+    const armSea = await installInfo('arm64', 'corral-agent-sea');
+    assert.equal(armSea.arch, 'arm64');
+    assert.notEqual(armSea.sha256, (await installInfo('amd64', 'corral-agent-sea')).sha256);
+  });
+
+  it('builds an arm64 single executable that runs under qemu', async (t) => {
+    if (!requirement(t, usable, WHY)) return;
+    const sea = agentSeaFile(join(work, 'build'), 'arm64');
+    assert.equal(elfMachine(sea), 0xb7);
+    const r = spawnSync(QEMU, [sea, '--version'], { env: { ...process.env, QEMU_LD_PREFIX: ARM64_ROOT }, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), VERSION);
   });
 
   it('install.sh on an aarch64 host installs the arm64 agent; run under qemu it enrolls, reports arm64 and runs a deployment', async (t) => {

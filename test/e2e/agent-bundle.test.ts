@@ -92,30 +92,28 @@ for (const build of ['bundle', 'sea'] as const satisfies readonly AgentBuild[]) 
     });
 
     const upgrade = build === 'bundle' ? { name: 'corral-agent', file: 'corral-agent-9.9.9-good-linux-any.tar.gz' } : { name: 'corral-agent-sea', file: `corral-agent-sea-9.9.9-good-linux-${HOST_ARCH}.tar.gz` };
-    {
-      it(`upgrades itself to a newer ${upgrade.name} package; the service keeps running`, async () => {
-        const pushed = await fleet.cli('package', 'push', join(work, 'upgrade', upgrade.file));
-        assert.equal(pushed.code, 0, pushed.stderr);
-        const res = await fleet.cli('deploy', 'agent-upgrade', '--package', `${upgrade.name}@9.9.9-good`, '-s', 'env=prod');
-        assert.equal(res.code, 0, res.stderr);
-        let a;
-        try {
-          a = await fleet.awaitAgent(agent, (x) => x.status === 'online' && x.agentVersion === '9.9.9-good' && x.agentPackage?.status === 'installed', 90_000);
-        } catch (e) {
-          throw new Error(`${(e as Error).message}\n${upgradeLogs()}`);
-        }
-        assert.equal(a.agentPackage?.error, '');
-        await agent.process.exited;
-        assert.equal(agent.process.exitCode, 0, 'the old agent handed over and exited cleanly');
-        const running = pidsMentioning(join(agent.dataDir, 'agent-versions', '9.9.9-good'));
-        assert.equal(running.length, 1, 'exactly one new agent runs');
-        if (build === 'sea') {
-          // The new single executable runs as itself: no node, no script.
-          const argv0 = readFileSync(`/proc/${running[0]}/cmdline`, 'utf8').split('\0')[0]!;
-          assert.equal(argv0, join(agent.dataDir, 'agent-versions', '9.9.9-good', 'bin', 'corral-agent'));
-        }
-        assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
-      });
-    }
+    it(`upgrades itself to a newer ${upgrade.name} package; the service keeps running`, async () => {
+      const pushed = await fleet.cli('package', 'push', join(work, 'upgrade', upgrade.file));
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const res = await fleet.cli('deploy', 'agent-upgrade', '--package', `${upgrade.name}@9.9.9-good`, '-s', 'env=prod');
+      assert.equal(res.code, 0, res.stderr);
+      let a;
+      try {
+        a = await fleet.awaitAgent(agent, (x) => x.status === 'online' && x.agentVersion === '9.9.9-good' && x.agentPackage?.status === 'installed', 90_000);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\n${upgradeLogs()}`);
+      }
+      assert.equal(a.agentPackage?.error, '');
+      await agent.process.exited;
+      assert.equal(agent.process.exitCode, 0, 'the old agent handed over and exited cleanly');
+      const running = pidsMentioning(join(agent.dataDir, 'agent-versions', '9.9.9-good'));
+      assert.equal(running.length, 1, 'exactly one new agent runs');
+      if (build === 'sea') {
+        // The new single executable runs as itself: no node, no script.
+        const argv0 = readFileSync(`/proc/${running[0]}/cmdline`, 'utf8').split('\0')[0]!;
+        assert.equal(argv0, join(agent.dataDir, 'agent-versions', '9.9.9-good', 'bin', 'corral-agent'));
+      }
+      assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
+    });
   });
 }

@@ -170,8 +170,8 @@ describe('web console: audit log and bulk actions', { concurrency: false, skip: 
     // A shared link may name an agent that has since gone: that one fails, the others are labelled.
     await page.goto(`${fleet.url}/fleet?sel=${ids['web-1']},${ids['web-2']},no-such-agent`);
     const bulk = page.getByRole('region', { name: 'Bulk actions' });
-    await bulk.getByPlaceholder('key').fill('tier');
-    await bulk.getByPlaceholder('value (empty removes)').fill('gold');
+    await bulk.getByLabel('Label key').fill('tier');
+    await bulk.getByLabel(/Label value/).fill('gold');
     await bulk.getByRole('button', { name: 'Set label' }).click();
     await until(async () => /2 labelled, 1 failed[\s\S]*no-such-agent/.test(await bulk.innerText()), 'the failure named');
     for (const name of ['web-1', 'web-2']) {
@@ -186,7 +186,7 @@ describe('web console: audit log and bulk actions', { concurrency: false, skip: 
     await page.getByRole('checkbox', { name: /Select all 2 agents matching/ }).check();
     await until(() => /selall=1/.test(page.url()), 'select-all in the URL');
     assert.match(await bulk.innerText(), /All 2 matching selected/);
-    await bulk.getByPlaceholder('key').fill('tier');
+    await bulk.getByLabel('Label key').fill('tier');
     await bulk.getByRole('button', { name: 'Remove label' }).click();
     await until(async () => /Labelled 2 agents/.test(await bulk.innerText()), 'both unlabelled');
     assert.equal((await fleet.api<{ labels: Record<string, string> }>('GET', `/api/v1/agents/${ids['web-2']}`)).body.labels.tier, undefined);

@@ -111,10 +111,10 @@ function BulkLabel({ selection, names }: { selection: Selection; names: Map<stri
       }}
     >
       <label>
-        Label <input value={key} onChange={(e) => setKey(e.target.value)} placeholder="key" required className="mono small-input" />
+        Label <input value={key} onChange={(e) => setKey(e.target.value)} placeholder="key" aria-label="Label key" required className="mono small-input" />
       </label>
       <label>
-        = <input value={value} onChange={(e) => setValue(e.target.value)} placeholder="value (empty removes)" className="mono small-input" />
+        = <input value={value} onChange={(e) => setValue(e.target.value)} placeholder="value" aria-label="Label value (empty removes the label)" className="mono small-input" />
       </label>
       <button type="submit" disabled={busy}>
         {busy ? 'Labelling…' : value === '' ? 'Remove label' : 'Set label'}
@@ -151,7 +151,7 @@ function BulkExec({ selection }: { selection: Selection }) {
   return (
     <div className="bulk-form">
       <label>
-        Command <input value={command} onChange={(e) => setCommand(e.target.value)} placeholder="uptime" className="mono" />
+        Command <input value={command} onChange={(e) => setCommand(e.target.value)} placeholder="uptime" className="mono small-input" />
       </label>
       <ConfirmButton
         label="Run on selection"

@@ -46,6 +46,7 @@ try {
     await fleet.awaitAgent(a, (x) => x.status === 'online', LONG);
   }
   const web1 = await agents[0]!.instanceUid();
+  const web2 = await agents[1]!.instanceUid();
   await publish(fleet, work, '1.0.0');
   await publish(fleet, work, '1.1.0');
   await fleet.api('POST', '/api/v1/deployments', { name: 'hello', package: 'hello', version: '1.0.0', selector: 'role in (web,api)', values: { greeting: 'hi' } });
@@ -63,7 +64,8 @@ try {
   await new Promise((r) => setTimeout(r, 25_000));
   const rollouts = await fleet.api<{ rollouts: { id: string }[] }>('GET', '/api/v1/rollouts');
   const pages: [string, string][] = [
-    ['fleet', '/fleet'],
+    // Two agents ticked: the bulk actions bar.
+    ['fleet', `/fleet?sel=${web1},${web2}`],
     ['agent', `/agents/${web1}?logs=hello`],
     ['deployment', '/deployments/hello'],
     ['rollout', `/rollouts/${rollouts.body.rollouts[0]!.id}`],
@@ -86,6 +88,10 @@ try {
       await page.locator('main h1').first().waitFor({ timeout: LONG });
       await eventually(async () => ((await page.locator('.state[role=status]').count()) === 0 ? true : undefined), { timeoutMs: LONG, what: `${path} loaded` });
       if (name === 'agent') await page.getByTestId('log-tail').filter({ hasText: 'tick' }).waitFor({ timeout: LONG });
+      if (name === 'audit') {
+        await page.getByRole('button', { name: 'Verify chain' }).click();
+        await page.getByTestId('verify-result').filter({ hasText: 'chain intact' }).waitFor({ timeout: LONG });
+      }
       await page.screenshot({ path: join(OUT, `${name}-${scheme}.png`), fullPage: name !== 'fleet' });
     }
     console.log(`${scheme}: ${pages.length + 1} screenshots in ${OUT}`, browser.errors.filter((e) => !/Failed to load resource/.test(e)));

@@ -2,8 +2,9 @@
  * The audit log for the console: pages of records newest first
  * (`GET /api/v1/audit?until=`), new ones from the follow stream
  * (`GET /api/v1/audit/follow`, SSE, resumed after the last id seen), and the
- * hash-chain check (`GET /api/v1/audit/verify`). The API filters by user and
- * time; the outcome filter is applied here, to the records loaded.
+ * hash-chain check (`GET /api/v1/audit/verify`). The API filters by user,
+ * outcome and time (the outcome again here, for a server older than that
+ * filter).
  */
 import { useEffect, useRef, useState } from 'react';
 import { useInfiniteQuery } from '@tanstack/react-query';
@@ -32,6 +33,8 @@ export interface AuditVerify {
 
 export interface AuditFilter {
   user: string;
+  /** 'ok' | 'denied' | 'error', '' for any. */
+  outcome: string;
   /** ISO instants, '' for open ends. */
   since: string;
   until: string;
@@ -54,7 +57,7 @@ export function useAuditPages(f: AuditFilter) {
   return useInfiniteQuery({
     queryKey: ['audit', 'list', f],
     initialPageParam: f.until,
-    queryFn: ({ pageParam, signal }) => api<{ records: AuditRecord[] }>(`/api/v1/audit${qs({ user: f.user, until: pageParam, limit: AUDIT_PAGE })}`, { signal }),
+    queryFn: ({ pageParam, signal }) => api<{ records: AuditRecord[] }>(`/api/v1/audit${qs({ user: f.user, outcome: f.outcome, until: pageParam, limit: AUDIT_PAGE })}`, { signal }),
     getNextPageParam: (last, all) => {
       const oldest = last.records[0];
       if (!oldest || last.records.length < AUDIT_PAGE) return undefined;
@@ -80,7 +83,7 @@ export function useAuditFollow(f: AuditFilter, afterId: number | undefined, enab
       let backoff = 500;
       while (!abort.signal.aborted) {
         try {
-          await readSse(`/api/v1/audit/follow${qs({ user: f.user, since: f.since, after: after.current })}`, {
+          await readSse(`/api/v1/audit/follow${qs({ user: f.user, outcome: f.outcome, since: f.since, after: after.current })}`, {
             signal: abort.signal,
             onOpen: () => (backoff = 500),
             onMessage: (m) => {
@@ -99,7 +102,7 @@ export function useAuditFollow(f: AuditFilter, afterId: number | undefined, enab
       }
     })();
     return () => abort.abort();
-  }, [f.user, f.since, ready]);
+  }, [f.user, f.outcome, f.since, ready]);
   return records;
 }
 

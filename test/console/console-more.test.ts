@@ -111,6 +111,8 @@ describe('web console: audit log and bulk actions', { concurrency: false, skip: 
     await page.selectOption('#au-outcome', 'denied');
     await until(async () => (await rowTexts()).length === 1 && (await rowTexts())[0]!.includes('vera'), 'only the denied record');
     assert.match(page.url(), /outcome=denied/);
+    // Filtered by the server: only the denied record was loaded.
+    await until(async () => /1 record shown of 1 loaded/.test(await page.locator('.table-foot').innerText()), 'one record loaded');
     // User filter (in the URL; a shared link opens the same view).
     await page.goto(`${fleet.url}/audit?user=admin`);
     await until(async () => (await rowTexts()).length > 0 && (await rowTexts()).every((r) => r.includes('admin')), "only admin's records");

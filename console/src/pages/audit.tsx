@@ -37,8 +37,8 @@ function pairs(o: Record<string, unknown>): string {
 
 export function AuditPage() {
   const [params, setParams] = useQueryState();
-  const filter: AuditFilter = { user: params.get('user') ?? '', since: params.get('since') ?? '', until: params.get('until') ?? '' };
   const outcome = params.get('outcome') ?? '';
+  const filter: AuditFilter = { user: params.get('user') ?? '', outcome, since: params.get('since') ?? '', until: params.get('until') ?? '' };
   const pages = useAuditPages(filter);
   const loaded = useMemo(() => {
     const seen = new Set<number>();
@@ -133,7 +133,7 @@ export function AuditPage() {
         </div>
       </div>
       <p className="muted small table-foot" aria-live="polite">
-        {rows.length.toLocaleString()} records shown of {loaded.length.toLocaleString()} loaded{live.length > 0 ? ` (+${live.length} live)` : ''}
+        {rows.length.toLocaleString()} record{rows.length === 1 ? '' : 's'} shown of {loaded.length.toLocaleString()} loaded{live.length > 0 ? ` (+${live.length} live)` : ''}
         {pages.isFetchingNextPage ? ', loading older…' : pages.hasNextPage ? '' : loaded.length >= MAX_AUDIT_RECORDS ? `; narrow the filters to see older records` : '; no older records'}
         {pages.hasNextPage && !pages.isFetchingNextPage && (
           <>

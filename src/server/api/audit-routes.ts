@@ -66,7 +66,8 @@ export function auditView(r: AuditRecord) {
   };
 }
 
-function time(field: string, text: string | undefined): number | undefined {
+/** An ISO 8601 date-time query parameter as ms; a clear error naming the field otherwise. */
+export function timeParam(field: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const ms = Date.parse(text);
   if (!Number.isFinite(ms) || !/^\d{4}-\d{2}-\d{2}/.test(text)) throw new ValidationError(`${field} must be an ISO 8601 date-time, got "${text.slice(0, 64)}"`, field);
@@ -74,7 +75,7 @@ function time(field: string, text: string | undefined): number | undefined {
 }
 
 function compileQuery(q: z.infer<typeof Query>): AuditQuery {
-  return { actor: q.user, since: time('since', q.since), until: time('until', q.until), action: q.action, outcome: q.outcome, afterId: q.after, limit: q.limit };
+  return { actor: q.user, since: timeParam('since', q.since), until: timeParam('until', q.until), action: q.action, outcome: q.outcome, afterId: q.after, limit: q.limit };
 }
 
 export function addAuditRoutes(app: ApiApp, audit: AuditService, opts: { pollMs: number }): void {

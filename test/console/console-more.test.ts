@@ -3,7 +3,7 @@
  * to end: a real server serving the built console, real Corral agents (and
  * bare OpAMP agents over HTTP, so the fleet list is long enough to
  * virtualize), users with each role, and Debian's Chromium driven by
- * playwright-core.
+ * playwright-core. Also the events page's time range and the `/` shortcut.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -231,6 +231,18 @@ describe('web console: audit log and bulk actions', { concurrency: false, skip: 
       await page.keyboard.press('/');
       await until(async () => (await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement.id)) === id, `${path}: ${id} focused`);
     }
+  });
+
+  it('filters events by a time range kept in the URL', async () => {
+    await page.goto(`${fleet.url}/events?until=2001-01-01T00%3A00%3A00.000Z`);
+    await page.getByText('No events match.').waitFor({ timeout: LONG });
+    const hourAgo = new Date(Date.now() - 3600_000).toISOString();
+    await page.goto(`${fleet.url}/events?type=agent.online&since=${encodeURIComponent(hourAgo)}`);
+    await until(async () => (await page.locator('main table tbody tr').count()) >= 3, 'the agents coming online within the hour');
+    assert.notEqual(await page.inputValue('#ev-since'), '', 'the range shown in its field');
+    await page.fill('#ev-until', '2001-01-01T00:00');
+    await until(() => /until=2001-01-01T/.test(page.url()), 'the end of the range in the URL');
+    await page.getByText('No events match.').waitFor({ timeout: LONG });
   });
 
   it('raised no script errors in the pages', () => {

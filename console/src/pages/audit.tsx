@@ -12,21 +12,10 @@ import { useQueryState } from '../router';
 import { Status } from '../components/status';
 import { Time } from '../components/time';
 import { ErrorBox, Loading } from '../components/states';
+import { TimeRange } from '../components/time-range';
 
 const ROW_HEIGHT = 40;
 const OUTCOMES = ['ok', 'denied', 'error'] as const;
-
-/** A `datetime-local` value (local time, minutes) for an ISO instant, and back. */
-function toLocalInput(iso: string): string {
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return '';
-  const d = new Date(t - new Date(t).getTimezoneOffset() * 60_000);
-  return d.toISOString().slice(0, 16);
-}
-function fromLocalInput(v: string): string | null {
-  const t = Date.parse(v);
-  return v && !Number.isNaN(t) ? new Date(t).toISOString() : null;
-}
 
 /** `key=value` pairs of a record's target or summary, as one line of text. */
 function pairs(o: Record<string, unknown>): string {
@@ -99,14 +88,7 @@ export function AuditPage() {
             ))}
           </select>
         </div>
-        <div className="field">
-          <label htmlFor="au-since">From</label>
-          <input id="au-since" type="datetime-local" value={toLocalInput(filter.since)} onChange={(e) => setParams({ since: fromLocalInput(e.target.value) })} />
-        </div>
-        <div className="field">
-          <label htmlFor="au-until">Until</label>
-          <input id="au-until" type="datetime-local" value={toLocalInput(filter.until)} onChange={(e) => setParams({ until: fromLocalInput(e.target.value) })} />
-        </div>
+        <TimeRange idPrefix="au" />
         <button type="submit" className="sr-only">
           Apply filters
         </button>

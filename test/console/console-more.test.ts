@@ -131,6 +131,24 @@ describe('web console: audit log and bulk actions', { concurrency: false, skip: 
     await until(async () => /chain intact/.test(await page.getByTestId('verify-result').innerText()), 'the chain verified');
   });
 
+  it('pages through more audit records than one page as the list scrolls, none missed or doubled', async () => {
+    // Enough writes for two pages of 500, several within each millisecond or so.
+    for (let i = 0; i < 520; i += 20) {
+      const batch = await Promise.all(Array.from({ length: 20 }, (_, j) => fleet.api('PATCH', `/api/v1/agents/${ids['db-1']}`, { labels: { n: String(i + j) } })));
+      assert.ok(batch.every((r) => r.status === 200));
+    }
+    const verified = await fleet.api<{ ok: boolean; records: number }>('GET', '/api/v1/audit/verify');
+    assert.ok(verified.body.ok && verified.body.records > 520);
+    await page.goto(`${fleet.url}/audit`);
+    const foot = page.locator('.table-foot');
+    await until(async () => {
+      await page.getByTestId('audit-scroller').evaluate((el) => (el.scrollTop = el.scrollHeight));
+      return /no older records/.test(await foot.innerText());
+    }, 'every page loaded');
+    const n = verified.body.records.toLocaleString('en-US');
+    assert.match(await foot.innerText(), new RegExp(`^${n} records shown of ${n} loaded`));
+  });
+
   it('shows the audit page and bulk actions only to roles allowed them', async () => {
     const viewer = await signIn(tokens.viewer!);
     await until(async () => (await rowTexts(viewer)).length > 3, 'the fleet for the viewer');

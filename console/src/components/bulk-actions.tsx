@@ -6,9 +6,9 @@
  *   agent through `PATCH /api/v1/agents/{id}`, a few at a time, and lists
  *   the agents where it failed, with the server's reason.
  * - Exec: starts one job (`POST /api/v1/jobs`, which takes a selector) and
- *   opens its page. Picked agents are named exactly by their instance id
- *   claim (`claim.service.instance.id in (...)`; a Corral agent's instance id
- *   is its agent id); "all matching" runs on the filter's selector, which is
+ *   opens its page. Picked agents are named exactly by the id the server
+ *   holds for them (`corral.io/id in (...)`, never a claim another agent
+ *   could make); "all matching" runs on the filter's selector, which is
  *   only possible when the filter is a selector alone (free-text search has
  *   no selector form). The confirmation says how many hosts.
  */
@@ -49,7 +49,7 @@ async function resolveIds(sel: Selection): Promise<string[]> {
 export function execTarget(sel: Selection): { selector: string; hosts: string } | { error: string } {
   if (sel.kind === 'ids') {
     if (sel.ids.length > MAX_EXEC_IDS) return { error: `Exec names at most ${MAX_EXEC_IDS} picked agents; select all matching a selector instead.` };
-    return { selector: `claim.service.instance.id in (${sel.ids.join(',')})`, hosts: `the ${sel.ids.length} selected agent${sel.ids.length === 1 ? '' : 's'} (those online)` };
+    return { selector: `corral.io/id in (${sel.ids.join(',')})`, hosts: `the ${sel.ids.length} selected agent${sel.ids.length === 1 ? '' : 's'} (those online)` };
   }
   const f = sel.filter;
   if (f.q) return { error: 'Free-text search has no selector form: narrow the fleet with the selector box to run a command on all matching agents.' };

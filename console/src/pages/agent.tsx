@@ -258,7 +258,6 @@ function Exec({ agent }: { agent: AgentDetail }) {
   const [command, setCommand] = useState('');
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const instance = agent.identifyingAttributes['service.instance.id'];
   if (agent.kind !== 'corral') return null;
   const run = async (e: FormEvent) => {
     e.preventDefault();
@@ -266,9 +265,8 @@ function Exec({ agent }: { agent: AgentDetail }) {
     const argv = splitCommand(command);
     if (argv.length === 0) return setError('Type a command to run, e.g. uptime');
     try {
-      // One agent: its name (a label every agent has) narrowed by its instance id claim.
-      const selector = instance ? `claim.service.instance.id=${instance}` : '';
-      if (!selector) return setError('This agent reports no instance id to address it by; use the Jobs page with a selector.');
+      // Exactly this agent, by the id the server holds (never a claim another agent could make).
+      const selector = `corral.io/id=${agent.id}`;
       const job = await api<{ id: string }>('/api/v1/jobs', { method: 'POST', body: { selector, command: argv, maxConcurrency: '1', timeoutSeconds: 60 } });
       setJobId(job.id);
     } catch (err) {

@@ -3,7 +3,7 @@
  * contract: the CLI and the console read exactly these fields.
  */
 import { z } from '@hono/zod-openapi';
-import { CLAIM_PREFIX, MAX_TOKEN_LABELS } from '../auth/label-rules.js';
+import { labelKeyProblem, MAX_TOKEN_LABELS } from '../auth/label-rules.js';
 
 export const ErrorBody = z
   .object({
@@ -94,7 +94,10 @@ export const LabelsPatch = z
         z
           .string()
           .regex(/^[A-Za-z0-9._/-]{1,128}$/, 'label keys use letters, digits and ._/- (at most 128)')
-          .refine((k) => !k.startsWith(CLAIM_PREFIX), `label keys may not start with "${CLAIM_PREFIX}" (selectors use it for what agents report about themselves)`),
+          .superRefine((k, ctx) => {
+            const problem = labelKeyProblem(k);
+            if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+          }),
         z.string().regex(/^[A-Za-z0-9._/:-]{0,256}$/, 'label values use letters, digits and ._/:- (at most 256)').nullable())
       .openapi({ description: 'labels to set; null removes an operator label' }),
   })

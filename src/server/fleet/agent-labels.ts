@@ -13,9 +13,11 @@
  *   `claim.env=prod`), so no report can ever set or override a trusted key.
  */
 import type { AgentRecord } from '../store/index.js';
-import { CLAIM_PREFIX } from '../auth/label-rules.js';
+import { CLAIM_PREFIX, SERVER_FACT_PREFIX } from '../auth/label-rules.js';
 
 export const AGENT_LABEL_PREFIX = 'corral.label.';
+/** Selector key for the agent's id (its instance uid, which the server assigned or verified): `corral.io/id in (a,b)`. */
+export const AGENT_ID_KEY = `${SERVER_FACT_PREFIX}id`;
 
 type Labelled = Pick<AgentRecord, 'labels' | 'boundLabels'>;
 type Described = Pick<AgentRecord, 'identifyingAttributes' | 'nonIdentifyingAttributes'>;
@@ -41,15 +43,17 @@ export function agentClaims(agent: Described): Record<string, string> {
 
 /**
  * What a selector matches against: trusted labels under their own keys,
- * claims under `claim.<key>`. Label keys never start with `claim.`
- * (auth/label-rules.ts), so the two cannot collide.
+ * claims under `claim.<key>`, and the agent's id under `corral.io/id`.
+ * Label keys never start with `claim.` or `corral.io/`
+ * (auth/label-rules.ts), so none of them can collide.
  */
-export function selectableAttributes(agent: Labelled & Described): Record<string, string> {
+export function selectableAttributes(agent: Labelled & Described & Pick<AgentRecord, 'id'>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(agentClaims(agent))) out[CLAIM_PREFIX + k] = v;
   for (const [k, v] of Object.entries(trustedLabels(agent))) {
-    // Stored before label rules existed, or written around the API: never let it pass for a claim.
-    if (!k.startsWith(CLAIM_PREFIX)) out[k] = v;
+    // Stored before label rules existed, or written around the API: never let it pass for a claim or a server fact.
+    if (!k.startsWith(CLAIM_PREFIX) && !k.startsWith(SERVER_FACT_PREFIX)) out[k] = v;
   }
+  out[AGENT_ID_KEY] = agent.id;
   return out;
 }

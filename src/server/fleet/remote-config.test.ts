@@ -42,6 +42,7 @@ describe('remote config', () => {
 
   it('lets operator labels beat token-bound labels, and keeps every report a claim', () => {
     const agent = {
+      id: 'agent-1',
       identifyingAttributes: { 'service.name': 'io.corral.agent' },
       nonIdentifyingAttributes: { 'corral.label.env': 'prod', 'corral.label.role': 'web', 'host.arch': 'arm64', tier: 'db' },
       boundLabels: { env: 'staging', zone: 'a' },

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { matchesSelector, parseSelector, SelectorError } from './selector.js';
 import { selectableAttributes } from './agent-labels.js';
+import { labelKeyProblem } from '../auth/label-rules.js';
 
 const web = { env: 'prod', role: 'web', 'host.arch': 'arm64' };
 const db = { env: 'prod', role: 'db', canary: 'true' };
@@ -57,6 +58,7 @@ describe('selector', () => {
 
   it('matches claims only through the claim. form, over what selectableAttributes builds', () => {
     const agent = selectableAttributes({
+      id: 'agent-1',
       labels: {},
       boundLabels: { env: 'staging' },
       identifyingAttributes: { 'service.name': 'otelcol' },
@@ -71,6 +73,26 @@ describe('selector', () => {
     assert.equal(matches('claim.service.name in (otelcol,collector)'), true);
     assert.equal(matches('!claim.canary'), true);
     assert.equal(matches('claim.corral.label.env=prod'), true);
+  });
+
+  it('names an agent by the id the server holds with corral.io/id, never by what it claims or a stored label says', () => {
+    const impostor = selectableAttributes({
+      id: 'agent-2',
+      // A label written around the API before the rule, and a claimed instance id: neither is its id.
+      labels: { 'corral.io/id': 'agent-1' },
+      boundLabels: {},
+      identifyingAttributes: { 'service.instance.id': 'agent-1' },
+      nonIdentifyingAttributes: { 'corral.label.corral.io/id': 'agent-1' },
+    });
+    const matches = (sel: string) => matchesSelector(parseSelector(sel), impostor);
+    assert.equal(matches('corral.io/id=agent-1'), false);
+    assert.equal(matches('corral.io/id in (agent-1,agent-3)'), false);
+    assert.equal(matches('corral.io/id=agent-2'), true);
+    assert.equal(matches('corral.io/id notin (agent-1)'), true);
+    assert.equal(matches('claim.service.instance.id=agent-1'), true, 'the claim form still says what the agent claims');
+    assert.equal(labelKeyProblem('corral.io/id')?.includes('reserved'), true);
+    assert.equal(labelKeyProblem('corral.io/anything')?.includes('corral.io/'), true);
+    assert.equal(labelKeyProblem('corral.iox'), null);
   });
 
   it('names the claim form when its key is missing', () => {

@@ -11,7 +11,8 @@
  * A plain key names a trusted label (bound by the agent's enrollment token or
  * set by an operator). A key written `claim.<key>` names something the agent
  * reports about itself (`claim.host.arch=arm64`, `claim.env=prod` for its own
- * `--label env=prod`): the selector says so wherever a claim decides. The
+ * `--label env=prod`): the selector says so wherever a claim decides.
+ * `corral.io/id` is the agent's id, known to the server, never a claim. The
  * matched map is built by `selectableAttributes` (agent-labels.ts).
  */
 

@@ -3,13 +3,19 @@
  * table, in SQL on both dialects, so a page of the fleet never loads the
  * whole fleet into memory.
  *
- * Every selector form translates to SQL (labels and attributes are JSON text
- * columns: json_extract on SQLite, ->> on PostgreSQL), with the same meaning
- * as `matchesSelector` over `selectableAttributes` (fleet/agent-labels.ts):
- * a plain key is a trusted label (operator label, else the enrollment
- * token's bound label); `claim.<key>` is what the agent reports (its own
- * `corral.label.<key>`, else a non-identifying, else an identifying
- * attribute). The contract test checks the two agree.
+ * Every selector form translates to SQL, with the same meaning as
+ * `matchesSelector` over `selectableAttributes` (fleet/agent-labels.ts): a
+ * plain key is a trusted label (operator label, else the enrollment token's
+ * bound label), looked up in `agent_labels` by index; `claim.<key>` is what
+ * the agent reports (its own `corral.label.<key>`, else a non-identifying,
+ * else an identifying attribute), read from the JSON text columns
+ * (json_extract on SQLite, ->> on PostgreSQL). Free text scans the narrow
+ * `agent_search` table. Both tables are kept by triggers
+ * (agent-derived-migration.ts). The contract test checks the SQL and
+ * JavaScript agree.
+ *
+ * A filter's `scopes` (a scoped reader's bindings) cut the page, its total
+ * and the facets alike: an agent counts only when one scope matches it.
  *
  * Paging is keyset (sort key, id): a cursor names the last row seen, so
  * inserts and deletes never shift or repeat rows. Strings compare bytewise
@@ -18,6 +24,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from './schema.js';
 import type { AgentFacetBounds, AgentFacets, AgentFilter, AgentPageQuery, AgentSortKey, LabelRequirement } from './store.js';
+import { INDEXED_ATTRIBUTES, sqliteAttributeSql } from './agent-derived-migration.js';
 
 type Dialect = 'sqlite' | 'postgres';
 type Frag = RawBuilder<unknown>;
@@ -31,18 +38,37 @@ function jsonField(d: Dialect, column: string, key: string): Frag {
   return d === 'sqlite' ? sql`json_extract(${col}, ${`$."${key}"`})` : sql`(${col}::jsonb ->> ${key})`;
 }
 
-/** The value a selector key sees for an agent (see the file comment), or NULL. */
-function selectable(d: Dialect, key: string): Frag {
-  if (key.startsWith(CLAIM_PREFIX)) {
-    const k = key.slice(CLAIM_PREFIX.length);
-    return sql`coalesce(${jsonField(d, 'non_identifying_attributes', OWN_LABEL_PREFIX + k)}, ${jsonField(d, 'non_identifying_attributes', k)}, ${jsonField(d, 'identifying_attributes', k)})`;
+/** The value a claim key sees for an agent (see the file comment), or NULL. */
+function claim(d: Dialect, key: string): Frag {
+  const k = key.slice(CLAIM_PREFIX.length);
+  return sql`coalesce(${jsonField(d, 'non_identifying_attributes', OWN_LABEL_PREFIX + k)}, ${jsonField(d, 'non_identifying_attributes', k)}, ${jsonField(d, 'identifying_attributes', k)})`;
+}
+
+const list = (values: readonly string[]) => sql.join(values.map((x) => sql`${x}`));
+
+/** A trusted-label requirement: whether the agent is among those agent_labels lists (by the (key, value) index). */
+function labelRequirementSql(r: LabelRequirement): Frag {
+  const having = (cond: Frag) => sql`agents.id in (select agent_labels.agent_id from agent_labels where agent_labels.key = ${r.key}${cond})`;
+  const lacking = (cond: Frag) => sql`agents.id not in (select agent_labels.agent_id from agent_labels where agent_labels.key = ${r.key}${cond})`;
+  switch (r.op) {
+    case 'eq':
+      return having(sql` and agent_labels.value = ${r.value}`);
+    case 'neq':
+      return lacking(sql` and agent_labels.value = ${r.value}`);
+    case 'in':
+      return having(sql` and agent_labels.value in (${list(r.values)})`);
+    case 'notin':
+      return lacking(sql` and agent_labels.value in (${list(r.values)})`);
+    case 'exists':
+      return having(sql``);
+    case 'notexists':
+      return lacking(sql``);
   }
-  return sql`coalesce(${jsonField(d, 'labels', key)}, ${jsonField(d, 'bound_labels', key)})`;
 }
 
 function requirementSql(d: Dialect, r: LabelRequirement): Frag {
-  const v = selectable(d, r.key);
-  const list = (values: readonly string[]) => sql.join(values.map((x) => sql`${x}`));
+  if (!r.key.startsWith(CLAIM_PREFIX)) return labelRequirementSql(r);
+  const v = claim(d, r.key);
   switch (r.op) {
     case 'eq':
       return sql`${v} = ${r.value}`;
@@ -64,9 +90,13 @@ function statusExpr(): Frag {
   return sql`(case when agents.status = 'revoked' then 'revoked' when agents.approval = 'pending' then 'pending' else agents.status end)`;
 }
 
-function attribute(d: Dialect, key: string): Frag {
-  // Non-identifying wins over identifying, as in agentSummary.
-  return sql`coalesce(${jsonField(d, 'non_identifying_attributes', key)}, ${jsonField(d, 'identifying_attributes', key)}, '')`;
+/**
+ * One of the attributes the list sorts and counts by; non-identifying wins
+ * over identifying, as in agentSummary. On SQLite written out literally, as
+ * the migration indexed it, so counts and sorts read the index.
+ */
+function attribute(d: Dialect, key: (typeof INDEXED_ATTRIBUTES)[keyof typeof INDEXED_ATTRIBUTES]): Frag {
+  return d === 'sqlite' ? sql.raw(sqliteAttributeSql(key)) : sql`coalesce(${jsonField(d, 'non_identifying_attributes', key)}, ${jsonField(d, 'identifying_attributes', key)}, '')`;
 }
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -75,33 +105,38 @@ function likeCi(d: Dialect, expr: Frag, pattern: string): Frag {
   return d === 'sqlite' ? sql`${expr} like ${pattern} escape '\\'` : sql`${expr} ilike ${pattern} escape '\\'`;
 }
 
-function anyLabelValueLike(d: Dialect, column: 'labels' | 'bound_labels', pattern: string): Frag {
-  const col = sql.ref(`agents.${column}`);
-  return d === 'sqlite'
-    ? sql`exists (select 1 from json_each(${col}) as lv where ${likeCi(d, sql`lv.value`, pattern)})`
-    : sql`exists (select 1 from jsonb_each_text(${col}::jsonb) as lv where ${likeCi(d, sql`lv.value`, pattern)})`;
-}
+/** The separator of agent_search.text; a search containing it is refused at the API (it would match across fields). */
+export const SEARCH_SEPARATOR = '\u001f';
 
-/** Free text: a part of the name, the start of the id, a part of a trusted label value or of the host name. */
+/**
+ * Free text: a part of the name, of a trusted label value or of the host
+ * name (agent_search.text), or the start of the id; ASCII case folded on
+ * SQLite, any case on PostgreSQL (ilike, served by pg_trgm where indexed).
+ */
 function textSql(d: Dialect, q: string): Frag {
   const part = `%${escapeLike(q)}%`;
+  const idStart = `${escapeLike(q.toLowerCase())}%`;
+  return sql`agents.id in (select agent_search.agent_id from agent_search where ${likeCi(d, sql`agent_search.text`, part)} or ${likeCi(d, sql`agent_search.agent_id`, idStart)})`;
+}
+
+/** At least one scope matches (each scope: all its requirements); no scopes given: everything. */
+function scopesSql(d: Dialect, scopes: readonly (readonly LabelRequirement[])[]): Frag {
+  if (scopes.length === 0) return sql`1 = 0`;
   return sql`(${sql.join(
-    [
-      likeCi(d, sql`agents.name`, part),
-      likeCi(d, sql`agents.id`, `${escapeLike(q.toLowerCase())}%`),
-      anyLabelValueLike(d, 'labels', part),
-      anyLabelValueLike(d, 'bound_labels', part),
-      likeCi(d, attribute(d, 'host.name'), part),
-    ],
+    scopes.map((reqs) => (reqs.length === 0 ? sql`1 = 1` : sql`(${sql.join(reqs.map((r) => requirementSql(d, r)), sql` and `)})`)),
     sql` or `,
   )})`;
 }
 
+/** How many conditions a filter has (0: every agent). */
+const parts = (f: AgentFilter): number => f.requirements.length + (f.statuses?.length ? 1 : 0) + (f.q?.trim() ? 1 : 0) + (f.scopes ? 1 : 0);
+
 export function filterSql(d: Dialect, f: AgentFilter): Frag {
-  const parts: Frag[] = f.requirements.map((r) => requirementSql(d, r));
-  if (f.statuses && f.statuses.length > 0) parts.push(sql`${statusExpr()} in (${sql.join(f.statuses.map((s) => sql`${s}`))})`);
-  if (f.q && f.q.trim() !== '') parts.push(textSql(d, f.q.trim()));
-  return parts.length === 0 ? sql`1 = 1` : sql.join(parts, sql` and `);
+  const conds: Frag[] = f.requirements.map((r) => requirementSql(d, r));
+  if (f.statuses && f.statuses.length > 0) conds.push(sql`${statusExpr()} in (${sql.join(f.statuses.map((s) => sql`${s}`))})`);
+  if (f.q && f.q.trim() !== '') conds.push(textSql(d, f.q.trim()));
+  if (f.scopes) conds.push(scopesSql(d, f.scopes));
+  return conds.length === 0 ? sql`1 = 1` : sql.join(conds, sql` and `);
 }
 
 const collate = (d: Dialect, e: Frag): Frag => (d === 'postgres' ? sql`${e} collate "C"` : e);
@@ -116,9 +151,9 @@ function sortExpr(d: Dialect, sort: AgentSortKey): Frag {
     case 'lastSeen':
       return sql`agents.last_seen_at`;
     case 'version':
-      return collate(d, attribute(d, 'service.version'));
+      return collate(d, attribute(d, INDEXED_ATTRIBUTES.version));
     case 'os':
-      return collate(d, attribute(d, 'os.type'));
+      return collate(d, attribute(d, INDEXED_ATTRIBUTES.os));
   }
 }
 
@@ -157,24 +192,22 @@ export async function queryAgentFacets(db: Kysely<Database>, d: Dialect, f: Agen
     const rows = await sql<{ v: string; n: number | string }>`select ${expr} as v, count(*) as n from agents where ${where} group by 1 order by 2 desc, 1 limit ${bounds.maxValues}`.execute(db);
     return Object.fromEntries(rows.rows.map((r) => [r.v, Number(r.n)]));
   };
-  const labelsOf =
-    d === 'sqlite'
-      ? sql`json_each(json_patch(agents.bound_labels, agents.labels)) as j`
-      : sql`jsonb_each_text(agents.bound_labels::jsonb || agents.labels::jsonb) as j`;
+  // Label counts read agent_labels (the (key, value) index); a filter narrows it to the agents it matches.
+  const filtered = parts(f) === 0 ? sql`` : sql` and agent_labels.agent_id in (select agents.id from agents where ${where})`;
   const pairs = sql<{ k: string; v: string; n: number | string; kn: number | string }>`
     with pairs as (
-      select j.key as k, j.value as v, count(*) as n from agents, ${labelsOf}
-      where ${where} and j.key not like 'claim.%'
-      group by j.key, j.value
+      select agent_labels.key as k, agent_labels.value as v, count(*) as n from agent_labels
+      where agent_labels.key not like 'claim.%'${filtered}
+      group by agent_labels.key, agent_labels.value
     ),
     keys as (select k, sum(n) as kn from pairs group by k order by sum(n) desc, k limit ${bounds.maxKeys}),
     ranked as (select p.k, p.v, p.n, keys.kn, row_number() over (partition by p.k order by p.n desc, p.v) as rn from pairs p join keys on keys.k = p.k)
     select k, v, n, kn from ranked where rn <= ${bounds.maxValues} order by kn desc, k, n desc, v`;
   const [byStatus, os, arch, version, labelRows] = await Promise.all([
     grouped(statusExpr()),
-    grouped(attribute(d, 'os.type')),
-    grouped(attribute(d, 'host.arch')),
-    grouped(attribute(d, 'service.version')),
+    grouped(attribute(d, INDEXED_ATTRIBUTES.os)),
+    grouped(attribute(d, INDEXED_ATTRIBUTES.arch)),
+    grouped(attribute(d, INDEXED_ATTRIBUTES.version)),
     pairs.execute(db),
   ]);
   const labels: Record<string, Record<string, number>> = {};

@@ -56,6 +56,19 @@ export interface AgentsTable {
   revoked_at: number | null;
 }
 
+/** An agent's trusted labels, one row per key (0016; written by triggers on agents only). */
+export interface AgentLabelsTable {
+  agent_id: string;
+  key: string;
+  value: string;
+}
+
+/** Name, host name and trusted label values joined by U+001F, for free-text search (0016; triggers only). */
+export interface AgentSearchTable {
+  agent_id: string;
+  text: string;
+}
+
 export interface ConfigsTable {
   name: string;
   selector: string;
@@ -228,6 +241,8 @@ export interface Database {
   packages: PackagesTable;
   tokens: TokensTable;
   agents: AgentsTable;
+  agent_labels: AgentLabelsTable;
+  agent_search: AgentSearchTable;
   configs: ConfigsTable;
   events: EventsTable;
   meta: MetaTable;

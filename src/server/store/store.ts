@@ -244,8 +244,14 @@ export const AGENT_SORT_KEYS: readonly AgentSortKey[] = ['name', 'status', 'last
 export interface AgentFilter {
   requirements: readonly LabelRequirement[];
   statuses?: readonly AgentListStatus[];
-  /** A part of the name, label value or host name (any case), or the start of the id. */
+  /** A part of the name, label value or host name (any case), or the start of the id; must not contain U+001F. */
   q?: string;
+  /**
+   * A scoped reader's scopes: only agents that one of these selectors
+   * (each a list of requirements, all of which must hold) matches. Absent:
+   * no restriction; []: no agent.
+   */
+  scopes?: readonly (readonly LabelRequirement[])[];
 }
 
 export interface AgentPageQuery extends AgentFilter {

@@ -1,0 +1,126 @@
+/**
+ * Migration 0016: what the fleet list filters, searches and counts by, kept
+ * beside the agents table so a page, a search and the facets of 100,000
+ * agents read an index instead of parsing every agent's JSON:
+ *
+ * - `agent_labels(agent_id, key, value)`: an agent's trusted labels (the
+ *   enrollment token's bound labels, overridden by operator labels), one row
+ *   per key, indexed by (key, value): selectors and label facets use it.
+ * - `agent_search(agent_id, text)`: name, host name and trusted label values
+ *   joined by U+001F (which a search may not contain): free text scans this
+ *   narrow table instead of the agents' JSON (on PostgreSQL a pg_trgm GIN
+ *   index serves it when the extension is there or can be created).
+ * - indexes for the facets: (status, approval); on SQLite also the OS, arch
+ *   and version expressions (agent-query.ts uses the same expressions).
+ *
+ * Both tables are written by triggers on `agents` only, so every writer (a
+ * report, enrollment, a label edit, a delete, a bulk insert, another
+ * replica) keeps them in step in the same transaction, with no code to
+ * forget. An update that changes none of the columns they derive from
+ * (heartbeats, status, health) does not touch them.
+ */
+import { sql, type Kysely } from 'kysely';
+
+type Dialect = 'sqlite' | 'postgres';
+
+/** The attributes the facets count and sort by, with the SQLite expression indexed for each (see agent-query.ts `attribute`). */
+export const INDEXED_ATTRIBUTES = { os: 'os.type', arch: 'host.arch', version: 'service.version' } as const;
+
+/** SQLite: `coalesce(non-identifying[key], identifying[key], '')`, written as agent-query.ts writes it. */
+export function sqliteAttributeSql(key: string, prefix = 'agents.'): string {
+  if (!/^[a-z.]+$/.test(key)) throw new Error(`attribute key ${key} is not a plain literal`);
+  return `coalesce(json_extract(${prefix}non_identifying_attributes, '$."${key}"'), json_extract(${prefix}identifying_attributes, '$."${key}"'), '')`;
+}
+
+const SQLITE_DERIVED = (row: 'new') => ({
+  labels: `insert into agent_labels (agent_id, key, value) select ${row}.id, j.key, j.value from json_each(json_patch(${row}.bound_labels, ${row}.labels)) as j;`,
+  search: `insert into agent_search (agent_id, text) values (${row}.id, ${row}.name || char(31) || coalesce(json_extract(${row}.non_identifying_attributes, '$."host.name"'), json_extract(${row}.identifying_attributes, '$."host.name"'), '') || char(31) || coalesce((select group_concat(j.value, char(31)) from json_each(json_patch(${row}.bound_labels, ${row}.labels)) as j), ''));`,
+});
+
+async function sqliteUp(db: Kysely<unknown>): Promise<void> {
+  const n = SQLITE_DERIVED('new');
+  const run = (text: string) => sql.raw(text).execute(db);
+  await run(`create table agent_labels (agent_id text not null, key text not null, value text not null, primary key (agent_id, key)) without rowid`);
+  await run(`create index agent_labels_key_value on agent_labels (key, value, agent_id)`);
+  await run(`create table agent_search (agent_id text primary key, text text not null) without rowid`);
+  await run(`create trigger agents_derived_insert after insert on agents begin ${n.labels} ${n.search} end`);
+  await run(`create trigger agents_derived_delete after delete on agents begin delete from agent_labels where agent_id = old.id; delete from agent_search where agent_id = old.id; end`);
+  await run(
+    `create trigger agents_labels_update after update of labels, bound_labels on agents
+     when old.labels is not new.labels or old.bound_labels is not new.bound_labels
+     begin delete from agent_labels where agent_id = old.id; ${n.labels} end`,
+  );
+  await run(
+    `create trigger agents_search_update after update of name, labels, bound_labels, identifying_attributes, non_identifying_attributes on agents
+     when old.name is not new.name or old.labels is not new.labels or old.bound_labels is not new.bound_labels
+       or old.identifying_attributes is not new.identifying_attributes or old.non_identifying_attributes is not new.non_identifying_attributes
+     begin delete from agent_search where agent_id = old.id; ${n.search} end`,
+  );
+  // The agents there are now.
+  await run(`insert into agent_labels (agent_id, key, value) select agents.id, j.key, j.value from agents, json_each(json_patch(agents.bound_labels, agents.labels)) as j`);
+  await run(
+    `insert into agent_search (agent_id, text) select agents.id, agents.name || char(31) || coalesce(json_extract(agents.non_identifying_attributes, '$."host.name"'), json_extract(agents.identifying_attributes, '$."host.name"'), '') || char(31) || coalesce((select group_concat(j.value, char(31)) from json_each(json_patch(agents.bound_labels, agents.labels)) as j), '') from agents`,
+  );
+  await run(`create index agents_status_approval on agents (status, approval)`);
+  for (const [name, key] of Object.entries(INDEXED_ATTRIBUTES)) await run(`create index agents_attr_${name} on agents (${sqliteAttributeSql(key, '')})`);
+}
+
+async function postgresUp(db: Kysely<unknown>): Promise<void> {
+  const run = (text: string) => sql.raw(text).execute(db);
+  const labelsOf = (r: string) => `jsonb_each_text(${r}.bound_labels::jsonb || ${r}.labels::jsonb)`;
+  const searchText = (r: string) =>
+    `${r}.name || chr(31) || coalesce(${r}.non_identifying_attributes::jsonb ->> 'host.name', ${r}.identifying_attributes::jsonb ->> 'host.name', '') || chr(31) || coalesce((select string_agg(j.value, chr(31)) from ${labelsOf(r)} as j), '')`;
+  await run(`create table agent_labels (agent_id text not null, key text not null, value text not null, primary key (agent_id, key))`);
+  await run(`create index agent_labels_key_value on agent_labels (key, value, agent_id)`);
+  await run(`create table agent_search (agent_id text primary key, text text not null)`);
+  await run(
+    `create function corral_agent_labels_sync() returns trigger language plpgsql as $$
+     begin
+       if tg_op <> 'INSERT' then delete from agent_labels where agent_id = old.id; end if;
+       if tg_op = 'DELETE' then return old; end if;
+       insert into agent_labels (agent_id, key, value) select new.id, j.key, j.value from ${labelsOf('new')} as j;
+       return new;
+     end $$`,
+  );
+  await run(
+    `create function corral_agent_search_sync() returns trigger language plpgsql as $$
+     begin
+       if tg_op <> 'INSERT' then delete from agent_search where agent_id = old.id; end if;
+       if tg_op = 'DELETE' then return old; end if;
+       insert into agent_search (agent_id, text) values (new.id, ${searchText('new')});
+       return new;
+     end $$`,
+  );
+  await run(`create trigger agents_labels_insert_delete after insert or delete on agents for each row execute function corral_agent_labels_sync()`);
+  await run(`create trigger agents_search_insert_delete after insert or delete on agents for each row execute function corral_agent_search_sync()`);
+  await run(
+    `create trigger agents_labels_update after update of labels, bound_labels on agents for each row
+     when (old.labels is distinct from new.labels or old.bound_labels is distinct from new.bound_labels)
+     execute function corral_agent_labels_sync()`,
+  );
+  await run(
+    `create trigger agents_search_update after update of name, labels, bound_labels, identifying_attributes, non_identifying_attributes on agents for each row
+     when (old.name is distinct from new.name or old.labels is distinct from new.labels or old.bound_labels is distinct from new.bound_labels
+       or old.identifying_attributes is distinct from new.identifying_attributes or old.non_identifying_attributes is distinct from new.non_identifying_attributes)
+     execute function corral_agent_search_sync()`,
+  );
+  await run(`insert into agent_labels (agent_id, key, value) select a.id, j.key, j.value from agents a, ${labelsOf('a')} as j`);
+  await run(`insert into agent_search (agent_id, text) select a.id, ${searchText('a')} from agents a`);
+  await run(`create index agents_status_approval on agents (status, approval)`);
+  // Substring search by index where pg_trgm is there or may be created; otherwise search scans agent_search.
+  // In public, not the current schema: dropping a schema must not drop the extension under other schemas' indexes.
+  await run(`savepoint corral_trgm`);
+  try {
+    await run(`create extension if not exists pg_trgm with schema public`);
+    const found = await sql<{ schema: string }>`select n.nspname as schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pg_trgm'`.execute(db);
+    await run(`create index agent_search_trgm on agent_search using gin (text "${found.rows[0]!.schema.replace(/"/g, '""')}".gin_trgm_ops)`);
+    await run(`release savepoint corral_trgm`);
+  } catch {
+    // No pg_trgm and no right to create it: search scans agent_search instead (docs/console-api.md).
+    await run(`rollback to savepoint corral_trgm`);
+  }
+}
+
+export function agentDerivedUp(dialect: Dialect, db: Kysely<unknown>): Promise<void> {
+  return dialect === 'sqlite' ? sqliteUp(db) : postgresUp(db);
+}

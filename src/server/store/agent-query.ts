@@ -105,9 +105,6 @@ function likeCi(d: Dialect, expr: Frag, pattern: string): Frag {
   return d === 'sqlite' ? sql`${expr} like ${pattern} escape '\\'` : sql`${expr} ilike ${pattern} escape '\\'`;
 }
 
-/** The separator of agent_search.text; a search containing it is refused at the API (it would match across fields). */
-export const SEARCH_SEPARATOR = '\u001f';
-
 /**
  * Free text: a part of the name, of a trusted label value or of the host
  * name (agent_search.text), or the start of the id; ASCII case folded on

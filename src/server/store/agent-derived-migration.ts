@@ -6,12 +6,15 @@
  * - `agent_labels(agent_id, key, value)`: an agent's trusted labels (the
  *   enrollment token's bound labels, overridden by operator labels), one row
  *   per key, indexed by (key, value): selectors and label facets use it.
- * - `agent_search(agent_id, text)`: name, host name and trusted label values
- *   joined by U+001F (which a search may not contain): free text scans this
- *   narrow table instead of the agents' JSON (on PostgreSQL a pg_trgm GIN
- *   index serves it when the extension is there or can be created).
- * - indexes for the facets: (status, approval); on SQLite also the OS, arch
- *   and version expressions (agent-query.ts uses the same expressions).
+ * - `agent_facts(agent_id, text, os, arch, version)`: the search text (name,
+ *   host name and trusted label values joined by U+001F, which a search may
+ *   not contain) and the attributes the facets count (os.type, host.arch,
+ *   service.version; non-identifying over identifying, '' when absent), so
+ *   free text and counts read this narrow table instead of parsing the
+ *   agents' JSON (on PostgreSQL a pg_trgm GIN index serves the search when
+ *   the extension is there or can be created).
+ * - indexes for the status counts: (status, approval), and on SQLite
+ *   (id, status, approval) for counting the agents a filter picked.
  *
  * Both tables are written by triggers on `agents` only, so every writer (a
  * report, enrollment, a label edit, a delete, a bulk insert, another
@@ -23,56 +26,61 @@ import { sql, type Kysely } from 'kysely';
 
 type Dialect = 'sqlite' | 'postgres';
 
-/** The attributes the facets count and sort by, with the SQLite expression indexed for each (see agent-query.ts `attribute`). */
-export const INDEXED_ATTRIBUTES = { os: 'os.type', arch: 'host.arch', version: 'service.version' } as const;
+/** The columns of agent_facts after agent_id, and the attribute each counts. */
+const FACT_ATTRIBUTES = { os: 'os.type', arch: 'host.arch', version: 'service.version' } as const;
 
-/** SQLite: `coalesce(non-identifying[key], identifying[key], '')`, written as agent-query.ts writes it. */
-export function sqliteAttributeSql(key: string, prefix = 'agents.'): string {
-  if (!/^[a-z.]+$/.test(key)) throw new Error(`attribute key ${key} is not a plain literal`);
-  return `coalesce(json_extract(${prefix}non_identifying_attributes, '$."${key}"'), json_extract(${prefix}identifying_attributes, '$."${key}"'), '')`;
+/** SQLite: agent_facts' values for agent row `r` (`new`, or `agents` when backfilling). */
+function sqliteFacts(r: string): string {
+  const attr = (k: string) => `coalesce(json_extract(${r}.non_identifying_attributes, '$."${k}"'), json_extract(${r}.identifying_attributes, '$."${k}"'), '')`;
+  const text = `${r}.name || char(31) || ${attr('host.name')} || char(31) || coalesce((select group_concat(j.value, char(31)) from json_each(json_patch(${r}.bound_labels, ${r}.labels)) as j), '')`;
+  return [`${r}.id`, text, ...Object.values(FACT_ATTRIBUTES).map(attr)].join(', ');
 }
 
-const SQLITE_DERIVED = (row: 'new') => ({
-  labels: `insert into agent_labels (agent_id, key, value) select ${row}.id, j.key, j.value from json_each(json_patch(${row}.bound_labels, ${row}.labels)) as j;`,
-  search: `insert into agent_search (agent_id, text) values (${row}.id, ${row}.name || char(31) || coalesce(json_extract(${row}.non_identifying_attributes, '$."host.name"'), json_extract(${row}.identifying_attributes, '$."host.name"'), '') || char(31) || coalesce((select group_concat(j.value, char(31)) from json_each(json_patch(${row}.bound_labels, ${row}.labels)) as j), ''));`,
-});
+/** PostgreSQL: the same. */
+function postgresFacts(r: string): string {
+  const attr = (k: string) => `coalesce(${r}.non_identifying_attributes::jsonb ->> '${k}', ${r}.identifying_attributes::jsonb ->> '${k}', '')`;
+  const text = `${r}.name || chr(31) || ${attr('host.name')} || chr(31) || coalesce((select string_agg(j.value, chr(31)) from jsonb_each_text(${r}.bound_labels::jsonb || ${r}.labels::jsonb) as j), '')`;
+  return [`${r}.id`, text, ...Object.values(FACT_ATTRIBUTES).map(attr)].join(', ');
+}
+
+const FACT_COLUMNS = `agent_id, text, ${Object.keys(FACT_ATTRIBUTES).join(', ')}`;
+const FACTS_TABLE = `create table agent_facts (agent_id text primary key, text text not null, ${Object.keys(FACT_ATTRIBUTES)
+  .map((c) => `${c} text not null`)
+  .join(', ')})`;
 
 async function sqliteUp(db: Kysely<unknown>): Promise<void> {
-  const n = SQLITE_DERIVED('new');
   const run = (text: string) => sql.raw(text).execute(db);
+  const labels = `insert into agent_labels (agent_id, key, value) select new.id, j.key, j.value from json_each(json_patch(new.bound_labels, new.labels)) as j;`;
+  const facts = `insert into agent_facts (${FACT_COLUMNS}) values (${sqliteFacts('new')});`;
   await run(`create table agent_labels (agent_id text not null, key text not null, value text not null, primary key (agent_id, key)) without rowid`);
   await run(`create index agent_labels_key_value on agent_labels (key, value, agent_id)`);
-  await run(`create table agent_search (agent_id text primary key, text text not null) without rowid`);
-  await run(`create trigger agents_derived_insert after insert on agents begin ${n.labels} ${n.search} end`);
-  await run(`create trigger agents_derived_delete after delete on agents begin delete from agent_labels where agent_id = old.id; delete from agent_search where agent_id = old.id; end`);
+  await run(`${FACTS_TABLE} without rowid`);
+  await run(`create trigger agents_derived_insert after insert on agents begin ${labels} ${facts} end`);
+  await run(`create trigger agents_derived_delete after delete on agents begin delete from agent_labels where agent_id = old.id; delete from agent_facts where agent_id = old.id; end`);
   await run(
     `create trigger agents_labels_update after update of labels, bound_labels on agents
      when old.labels is not new.labels or old.bound_labels is not new.bound_labels
-     begin delete from agent_labels where agent_id = old.id; ${n.labels} end`,
+     begin delete from agent_labels where agent_id = old.id; ${labels} end`,
   );
   await run(
-    `create trigger agents_search_update after update of name, labels, bound_labels, identifying_attributes, non_identifying_attributes on agents
+    `create trigger agents_facts_update after update of name, labels, bound_labels, identifying_attributes, non_identifying_attributes on agents
      when old.name is not new.name or old.labels is not new.labels or old.bound_labels is not new.bound_labels
        or old.identifying_attributes is not new.identifying_attributes or old.non_identifying_attributes is not new.non_identifying_attributes
-     begin delete from agent_search where agent_id = old.id; ${n.search} end`,
+     begin delete from agent_facts where agent_id = old.id; ${facts} end`,
   );
   // The agents there are now.
   await run(`insert into agent_labels (agent_id, key, value) select agents.id, j.key, j.value from agents, json_each(json_patch(agents.bound_labels, agents.labels)) as j`);
-  await run(
-    `insert into agent_search (agent_id, text) select agents.id, agents.name || char(31) || coalesce(json_extract(agents.non_identifying_attributes, '$."host.name"'), json_extract(agents.identifying_attributes, '$."host.name"'), '') || char(31) || coalesce((select group_concat(j.value, char(31)) from json_each(json_patch(agents.bound_labels, agents.labels)) as j), '') from agents`,
-  );
+  await run(`insert into agent_facts (${FACT_COLUMNS}) select ${sqliteFacts('agents')} from agents`);
   await run(`create index agents_status_approval on agents (status, approval)`);
-  for (const [name, key] of Object.entries(INDEXED_ATTRIBUTES)) await run(`create index agents_attr_${name} on agents (${sqliteAttributeSql(key, '')})`);
+  await run(`create index agents_id_status on agents (id, status, approval)`);
 }
 
 async function postgresUp(db: Kysely<unknown>): Promise<void> {
   const run = (text: string) => sql.raw(text).execute(db);
   const labelsOf = (r: string) => `jsonb_each_text(${r}.bound_labels::jsonb || ${r}.labels::jsonb)`;
-  const searchText = (r: string) =>
-    `${r}.name || chr(31) || coalesce(${r}.non_identifying_attributes::jsonb ->> 'host.name', ${r}.identifying_attributes::jsonb ->> 'host.name', '') || chr(31) || coalesce((select string_agg(j.value, chr(31)) from ${labelsOf(r)} as j), '')`;
   await run(`create table agent_labels (agent_id text not null, key text not null, value text not null, primary key (agent_id, key))`);
   await run(`create index agent_labels_key_value on agent_labels (key, value, agent_id)`);
-  await run(`create table agent_search (agent_id text primary key, text text not null)`);
+  await run(FACTS_TABLE);
   await run(
     `create function corral_agent_labels_sync() returns trigger language plpgsql as $$
      begin
@@ -83,40 +91,40 @@ async function postgresUp(db: Kysely<unknown>): Promise<void> {
      end $$`,
   );
   await run(
-    `create function corral_agent_search_sync() returns trigger language plpgsql as $$
+    `create function corral_agent_facts_sync() returns trigger language plpgsql as $$
      begin
-       if tg_op <> 'INSERT' then delete from agent_search where agent_id = old.id; end if;
+       if tg_op <> 'INSERT' then delete from agent_facts where agent_id = old.id; end if;
        if tg_op = 'DELETE' then return old; end if;
-       insert into agent_search (agent_id, text) values (new.id, ${searchText('new')});
+       insert into agent_facts (${FACT_COLUMNS}) values (${postgresFacts('new')});
        return new;
      end $$`,
   );
   await run(`create trigger agents_labels_insert_delete after insert or delete on agents for each row execute function corral_agent_labels_sync()`);
-  await run(`create trigger agents_search_insert_delete after insert or delete on agents for each row execute function corral_agent_search_sync()`);
+  await run(`create trigger agents_facts_insert_delete after insert or delete on agents for each row execute function corral_agent_facts_sync()`);
   await run(
     `create trigger agents_labels_update after update of labels, bound_labels on agents for each row
      when (old.labels is distinct from new.labels or old.bound_labels is distinct from new.bound_labels)
      execute function corral_agent_labels_sync()`,
   );
   await run(
-    `create trigger agents_search_update after update of name, labels, bound_labels, identifying_attributes, non_identifying_attributes on agents for each row
+    `create trigger agents_facts_update after update of name, labels, bound_labels, identifying_attributes, non_identifying_attributes on agents for each row
      when (old.name is distinct from new.name or old.labels is distinct from new.labels or old.bound_labels is distinct from new.bound_labels
        or old.identifying_attributes is distinct from new.identifying_attributes or old.non_identifying_attributes is distinct from new.non_identifying_attributes)
-     execute function corral_agent_search_sync()`,
+     execute function corral_agent_facts_sync()`,
   );
   await run(`insert into agent_labels (agent_id, key, value) select a.id, j.key, j.value from agents a, ${labelsOf('a')} as j`);
-  await run(`insert into agent_search (agent_id, text) select a.id, ${searchText('a')} from agents a`);
+  await run(`insert into agent_facts (${FACT_COLUMNS}) select ${postgresFacts('a')} from agents a`);
   await run(`create index agents_status_approval on agents (status, approval)`);
-  // Substring search by index where pg_trgm is there or may be created; otherwise search scans agent_search.
+  // Substring search by index where pg_trgm is there or may be created; otherwise search scans agent_facts.
   // In public, not the current schema: dropping a schema must not drop the extension under other schemas' indexes.
   await run(`savepoint corral_trgm`);
   try {
     await run(`create extension if not exists pg_trgm with schema public`);
     const found = await sql<{ schema: string }>`select n.nspname as schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pg_trgm'`.execute(db);
-    await run(`create index agent_search_trgm on agent_search using gin (text "${found.rows[0]!.schema.replace(/"/g, '""')}".gin_trgm_ops)`);
+    await run(`create index agent_facts_trgm on agent_facts using gin (text "${found.rows[0]!.schema.replace(/"/g, '""')}".gin_trgm_ops)`);
     await run(`release savepoint corral_trgm`);
   } catch {
-    // No pg_trgm and no right to create it: search scans agent_search instead (docs/console-api.md).
+    // No pg_trgm and no right to create it: search scans agent_facts instead (docs/console-api.md).
     await run(`rollback to savepoint corral_trgm`);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * What the fleet list selects, searches and counts by (agent_labels and
- * agent_search, kept by triggers) follows every write to an agent, on SQLite
+ * agent_facts, kept by triggers) follows every write to an agent, on SQLite
  * and PostgreSQL: enrollment with bound labels, label edits and removals,
  * reports that rename an agent or change its host name, applied report
  * batches, bulk inserts, and deletion. Also: a filter's scopes cut the page,
@@ -95,9 +95,14 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await labelFacets(), { env: { edge: 1 }, zone: { z9: 1 } });
 
       // Reports that rename the agent and change its host name.
-      await store.upsertAgentReport(uid(1), { name: 'renamed-one', nonIdentifyingAttributes: { 'host.name': 'new-host.lan' } }, 6);
+      await store.upsertAgentReport(uid(1), { name: 'renamed-one', nonIdentifyingAttributes: { 'host.name': 'new-host.lan', 'os.type': 'plan9' } }, 6);
       assert.deepEqual(await select('', 'RENAMED'), [uid(1)]);
       assert.deepEqual(await select('', 'new-host'), [uid(1)]);
+      const counted = await store.agentFacets({ requirements: [] }, { maxKeys: 50, maxValues: 20 });
+      assert.deepEqual([counted.os, counted.arch, counted.version], [{ plan9: 1 }, { '': 1 }, { '': 1 }]);
+      await store.upsertAgentReport(uid(1), { identifyingAttributes: { 'service.version': '2.0.0' }, nonIdentifyingAttributes: { 'host.name': 'new-host.lan', 'host.arch': 'riscv64' } }, 6);
+      const recounted = await store.agentFacets({ requirements: parseSelector('env=edge').requirements }, { maxKeys: 50, maxValues: 20 });
+      assert.deepEqual([recounted.os, recounted.arch, recounted.version], [{ '': 1 }, { riscv64: 1 }, { '2.0.0': 1 }]);
       await store.applyAgentReports([{ id: uid(1), patch: { name: 'batched' }, at: 7 }]);
       assert.deepEqual(await select('', 'renamed'), []);
       assert.deepEqual(await select('', 'batched'), [uid(1)]);

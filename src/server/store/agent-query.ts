@@ -9,8 +9,9 @@
  * bound label), looked up in `agent_labels` by index; `claim.<key>` is what
  * the agent reports (its own `corral.label.<key>`, else a non-identifying,
  * else an identifying attribute), read from the JSON text columns
- * (json_extract on SQLite, ->> on PostgreSQL). Free text scans the narrow
- * `agent_search` table. Both tables are kept by triggers
+ * (json_extract on SQLite, ->> on PostgreSQL). Free text and the OS, arch
+ * and version counts read the narrow `agent_facts` table. Both tables are
+ * kept by triggers
  * (agent-derived-migration.ts). The contract test checks the SQL and
  * JavaScript agree.
  *
@@ -24,7 +25,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from './schema.js';
 import type { AgentFacetBounds, AgentFacets, AgentFilter, AgentPageQuery, AgentSortKey, LabelRequirement } from './store.js';
-import { INDEXED_ATTRIBUTES, sqliteAttributeSql } from './agent-derived-migration.js';
 
 type Dialect = 'sqlite' | 'postgres';
 type Frag = RawBuilder<unknown>;
@@ -90,13 +90,9 @@ function statusExpr(): Frag {
   return sql`(case when agents.status = 'revoked' then 'revoked' when agents.approval = 'pending' then 'pending' else agents.status end)`;
 }
 
-/**
- * One of the attributes the list sorts and counts by; non-identifying wins
- * over identifying, as in agentSummary. On SQLite written out literally, as
- * the migration indexed it, so counts and sorts read the index.
- */
-function attribute(d: Dialect, key: (typeof INDEXED_ATTRIBUTES)[keyof typeof INDEXED_ATTRIBUTES]): Frag {
-  return d === 'sqlite' ? sql.raw(sqliteAttributeSql(key)) : sql`coalesce(${jsonField(d, 'non_identifying_attributes', key)}, ${jsonField(d, 'identifying_attributes', key)}, '')`;
+function attribute(d: Dialect, key: string): Frag {
+  // Non-identifying wins over identifying, as in agentSummary (and as agent_facts holds them).
+  return sql`coalesce(${jsonField(d, 'non_identifying_attributes', key)}, ${jsonField(d, 'identifying_attributes', key)}, '')`;
 }
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -107,13 +103,13 @@ function likeCi(d: Dialect, expr: Frag, pattern: string): Frag {
 
 /**
  * Free text: a part of the name, of a trusted label value or of the host
- * name (agent_search.text), or the start of the id; ASCII case folded on
+ * name (agent_facts.text), or the start of the id; ASCII case folded on
  * SQLite, any case on PostgreSQL (ilike, served by pg_trgm where indexed).
  */
 function textSql(d: Dialect, q: string): Frag {
   const part = `%${escapeLike(q)}%`;
   const idStart = `${escapeLike(q.toLowerCase())}%`;
-  return sql`agents.id in (select agent_search.agent_id from agent_search where ${likeCi(d, sql`agent_search.text`, part)} or ${likeCi(d, sql`agent_search.agent_id`, idStart)})`;
+  return sql`agents.id in (select agent_facts.agent_id from agent_facts where ${likeCi(d, sql`agent_facts.text`, part)} or ${likeCi(d, sql`agent_facts.agent_id`, idStart)})`;
 }
 
 /** At least one scope matches (each scope: all its requirements); no scopes given: everything. */
@@ -148,9 +144,9 @@ function sortExpr(d: Dialect, sort: AgentSortKey): Frag {
     case 'lastSeen':
       return sql`agents.last_seen_at`;
     case 'version':
-      return collate(d, attribute(d, INDEXED_ATTRIBUTES.version));
+      return collate(d, attribute(d, 'service.version'));
     case 'os':
-      return collate(d, attribute(d, INDEXED_ATTRIBUTES.os));
+      return collate(d, attribute(d, 'os.type'));
   }
 }
 
@@ -182,31 +178,30 @@ export async function queryAgentPage(db: Kysely<Database>, d: Dialect, q: AgentP
   return { ids: kept.map((r) => r.id), keys: kept.map((r) => (q.sort === 'lastSeen' ? Number(r.k) : r.k)), total: Number(count.rows[0]?.n ?? 0), hasMore: rows.rows.length > q.limit };
 }
 
-/** Counts per status, OS, arch, agent version, and per trusted label key and value (bounded). */
+/**
+ * Counts per status, OS, arch, agent version, and per trusted label key and
+ * value (bounded). Status counts read agents (by the (status, approval) or
+ * (id, status, approval) index); the others the narrow derived tables, cut
+ * to the agents the filter matches when there is a filter.
+ */
 export async function queryAgentFacets(db: Kysely<Database>, d: Dialect, f: AgentFilter, bounds: AgentFacetBounds): Promise<AgentFacets> {
   const where = filterSql(d, f);
-  const grouped = async (expr: Frag) => {
-    const rows = await sql<{ v: string; n: number | string }>`select ${expr} as v, count(*) as n from agents where ${where} group by 1 order by 2 desc, 1 limit ${bounds.maxValues}`.execute(db);
+  const matching = (table: 'agent_labels' | 'agent_facts') => (parts(f) === 0 ? sql`1 = 1` : sql`${sql.ref(`${table}.agent_id`)} in (select agents.id from agents where ${where})`);
+  const top = async (expr: Frag, from: Frag, cond: Frag) => {
+    const rows = await sql<{ v: string; n: number | string }>`select ${expr} as v, count(*) as n from ${from} where ${cond} group by 1 order by 2 desc, 1 limit ${bounds.maxValues}`.execute(db);
     return Object.fromEntries(rows.rows.map((r) => [r.v, Number(r.n)]));
   };
-  // Label counts read agent_labels (the (key, value) index); a filter narrows it to the agents it matches.
-  const filtered = parts(f) === 0 ? sql`` : sql` and agent_labels.agent_id in (select agents.id from agents where ${where})`;
+  const fact = (column: 'os' | 'arch' | 'version') => top(sql.ref(`agent_facts.${column}`), sql`agent_facts`, matching('agent_facts'));
   const pairs = sql<{ k: string; v: string; n: number | string; kn: number | string }>`
     with pairs as (
       select agent_labels.key as k, agent_labels.value as v, count(*) as n from agent_labels
-      where agent_labels.key not like 'claim.%'${filtered}
+      where agent_labels.key not like 'claim.%' and ${matching('agent_labels')}
       group by agent_labels.key, agent_labels.value
     ),
     keys as (select k, sum(n) as kn from pairs group by k order by sum(n) desc, k limit ${bounds.maxKeys}),
     ranked as (select p.k, p.v, p.n, keys.kn, row_number() over (partition by p.k order by p.n desc, p.v) as rn from pairs p join keys on keys.k = p.k)
     select k, v, n, kn from ranked where rn <= ${bounds.maxValues} order by kn desc, k, n desc, v`;
-  const [byStatus, os, arch, version, labelRows] = await Promise.all([
-    grouped(statusExpr()),
-    grouped(attribute(d, INDEXED_ATTRIBUTES.os)),
-    grouped(attribute(d, INDEXED_ATTRIBUTES.arch)),
-    grouped(attribute(d, INDEXED_ATTRIBUTES.version)),
-    pairs.execute(db),
-  ]);
+  const [byStatus, os, arch, version, labelRows] = await Promise.all([top(statusExpr(), sql`agents`, where), fact('os'), fact('arch'), fact('version'), pairs.execute(db)]);
   const labels: Record<string, Record<string, number>> = {};
   for (const r of labelRows.rows) (labels[r.k] ??= {})[r.v] = Number(r.n);
   const total = Object.values(byStatus).reduce((a, b) => a + b, 0);

@@ -63,10 +63,14 @@ export interface AgentLabelsTable {
   value: string;
 }
 
-/** Name, host name and trusted label values joined by U+001F, for free-text search (0016; triggers only). */
-export interface AgentSearchTable {
+/** What the fleet list searches and counts by (0016; triggers only): see agent-derived-migration.ts. */
+export interface AgentFactsTable {
   agent_id: string;
+  /** Name, host name and trusted label values joined by U+001F. */
   text: string;
+  os: string;
+  arch: string;
+  version: string;
 }
 
 export interface ConfigsTable {
@@ -242,7 +246,7 @@ export interface Database {
   tokens: TokensTable;
   agents: AgentsTable;
   agent_labels: AgentLabelsTable;
-  agent_search: AgentSearchTable;
+  agent_facts: AgentFactsTable;
   configs: ConfigsTable;
   events: EventsTable;
   meta: MetaTable;

@@ -241,7 +241,7 @@ export type AgentSortKey = 'name' | 'status' | 'lastSeen' | 'version' | 'os';
 export const AGENT_SORT_KEYS: readonly AgentSortKey[] = ['name', 'status', 'lastSeen', 'version', 'os'];
 
 /** Which agents: all of the selector's requirements, one of the statuses (none: any), and the free text (see agent-query.ts). */
-/** Separates the fields of an agent's search text (agent_search): a search containing it would match across fields, so the API refuses it. */
+/** Separates the fields of an agent's search text (agent_facts): a search containing it would match across fields, so the API refuses it. */
 export const SEARCH_SEPARATOR = '\u001f';
 
 export interface AgentFilter {

@@ -49,7 +49,8 @@ const list = (values: readonly string[]) => sql.join(values.map((x) => sql`${x}`
 /** A trusted-label requirement: whether the agent is among those agent_labels lists (by the (key, value) index). */
 function labelRequirementSql(r: LabelRequirement): Frag {
   const having = (cond: Frag) => sql`agents.id in (select agent_labels.agent_id from agent_labels where agent_labels.key = ${r.key}${cond})`;
-  const lacking = (cond: Frag) => sql`agents.id not in (select agent_labels.agent_id from agent_labels where agent_labels.key = ${r.key}${cond})`;
+  // NOT EXISTS (an anti-join on PostgreSQL, a primary-key probe on SQLite): NOT IN over a large list would not hash on PostgreSQL.
+  const lacking = (cond: Frag) => sql`not exists (select 1 from agent_labels where agent_labels.agent_id = agents.id and agent_labels.key = ${r.key}${cond})`;
   switch (r.op) {
     case 'eq':
       return having(sql` and agent_labels.value = ${r.value}`);

@@ -115,6 +115,9 @@ async function postgresUp(db: Kysely<unknown>): Promise<void> {
   await run(`insert into agent_labels (agent_id, key, value) select a.id, j.key, j.value from agents a, ${labelsOf('a')} as j`);
   await run(`insert into agent_facts (${FACT_COLUMNS}) select ${postgresFacts('a')} from agents a`);
   await run(`create index agents_status_approval on agents (status, approval)`);
+  // Statistics for the new tables now, not at autovacuum's next round: the planner needs them to pick index lookups.
+  await run(`analyze agent_labels`);
+  await run(`analyze agent_facts`);
   // Substring search by index where pg_trgm is there or may be created; otherwise search scans agent_facts.
   // In public, not the current schema: dropping a schema must not drop the extension under other schemas' indexes.
   await run(`savepoint corral_trgm`);

@@ -24,7 +24,7 @@
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from './schema.js';
-import type { AgentFacetBounds, AgentFacets, AgentFilter, AgentPageQuery, AgentSortKey, LabelRequirement } from './store.js';
+import type { AgentFacetBounds, AgentFacets, AgentFilter, AgentListStatus, AgentPageQuery, AgentSortKey, LabelRequirement } from './store.js';
 
 type Dialect = 'sqlite' | 'postgres';
 type Frag = RawBuilder<unknown>;
@@ -91,6 +91,19 @@ function statusExpr(): Frag {
   return sql`(case when agents.status = 'revoked' then 'revoked' when agents.approval = 'pending' then 'pending' else agents.status end)`;
 }
 
+/** `statusExpr() = status` on the plain columns, which the planners can estimate and the (status, approval) index serves. */
+function statusIs(status: AgentListStatus): Frag {
+  switch (status) {
+    case 'revoked':
+      return sql`agents.status = 'revoked'`;
+    case 'pending':
+      return sql`(agents.approval = 'pending' and agents.status <> 'revoked')`;
+    case 'online':
+    case 'offline':
+      return sql`(agents.status = ${status} and agents.approval <> 'pending')`;
+  }
+}
+
 function attribute(d: Dialect, key: string): Frag {
   // Non-identifying wins over identifying, as in agentSummary (and as agent_facts holds them).
   return sql`coalesce(${jsonField(d, 'non_identifying_attributes', key)}, ${jsonField(d, 'identifying_attributes', key)}, '')`;
@@ -127,7 +140,7 @@ const parts = (f: AgentFilter): number => f.requirements.length + (f.statuses?.l
 
 export function filterSql(d: Dialect, f: AgentFilter): Frag {
   const conds: Frag[] = f.requirements.map((r) => requirementSql(d, r));
-  if (f.statuses && f.statuses.length > 0) conds.push(sql`${statusExpr()} in (${sql.join(f.statuses.map((s) => sql`${s}`))})`);
+  if (f.statuses && f.statuses.length > 0) conds.push(sql`(${sql.join(f.statuses.map(statusIs), sql` or `)})`);
   if (f.q && f.q.trim() !== '') conds.push(textSql(d, f.q.trim()));
   if (f.scopes) conds.push(scopesSql(d, f.scopes));
   return conds.length === 0 ? sql`1 = 1` : sql.join(conds, sql` and `);

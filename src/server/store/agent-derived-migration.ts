@@ -13,8 +13,8 @@
  *   free text and counts read this narrow table instead of parsing the
  *   agents' JSON (on PostgreSQL a pg_trgm GIN index serves the search when
  *   the extension is there or can be created).
- * - indexes for the status counts: (status, approval), and on SQLite
- *   (id, status, approval) for counting the agents a filter picked.
+ * - indexes for counting the whole fleet: agents (status, approval), and
+ *   agent_facts' os, arch and version.
  *
  * Both tables are written by triggers on `agents` only, so every writer (a
  * report, enrollment, a label edit, a delete, a bulk insert, another
@@ -71,8 +71,8 @@ async function sqliteUp(db: Kysely<unknown>): Promise<void> {
   // The agents there are now.
   await run(`insert into agent_labels (agent_id, key, value) select agents.id, j.key, j.value from agents, json_each(json_patch(agents.bound_labels, agents.labels)) as j`);
   await run(`insert into agent_facts (${FACT_COLUMNS}) select ${sqliteFacts('agents')} from agents`);
+  for (const c of Object.keys(FACT_ATTRIBUTES)) await run(`create index agent_facts_${c} on agent_facts (${c})`);
   await run(`create index agents_status_approval on agents (status, approval)`);
-  await run(`create index agents_id_status on agents (id, status, approval)`);
 }
 
 async function postgresUp(db: Kysely<unknown>): Promise<void> {
@@ -114,6 +114,7 @@ async function postgresUp(db: Kysely<unknown>): Promise<void> {
   );
   await run(`insert into agent_labels (agent_id, key, value) select a.id, j.key, j.value from agents a, ${labelsOf('a')} as j`);
   await run(`insert into agent_facts (${FACT_COLUMNS}) select ${postgresFacts('a')} from agents a`);
+  for (const c of Object.keys(FACT_ATTRIBUTES)) await run(`create index agent_facts_${c} on agent_facts (${c})`);
   await run(`create index agents_status_approval on agents (status, approval)`);
   // Statistics for the new tables now, not at autovacuum's next round: the planner needs them to pick index lookups.
   await run(`analyze agent_labels`);

@@ -192,32 +192,56 @@ export async function queryAgentPage(db: Kysely<Database>, d: Dialect, q: AgentP
   return { ids: kept.map((r) => r.id), keys: kept.map((r) => (q.sort === 'lastSeen' ? Number(r.k) : r.k)), total: Number(count.rows[0]?.n ?? 0), hasMore: rows.rows.length > q.limit };
 }
 
+type FacetName = 'status' | 'os' | 'arch' | 'version';
+
 /**
  * Counts per status, OS, arch, agent version, and per trusted label key and
- * value (bounded). Status counts read agents (by the (status, approval) or
- * (id, status, approval) index); the others the narrow derived tables, cut
- * to the agents the filter matches when there is a filter.
+ * value (bounded). The whole fleet: one query per count, each reading an
+ * index ((status, approval), agent_facts' columns, agent_labels' (key,
+ * value)). A filter: one statement that finds the agents it matches once
+ * (`m`, with their status and agent_facts row), then counts them and their
+ * labels (by agent_labels' primary key).
  */
 export async function queryAgentFacets(db: Kysely<Database>, d: Dialect, f: AgentFilter, bounds: AgentFacetBounds): Promise<AgentFacets> {
-  const where = filterSql(d, f);
-  const matching = (table: 'agent_labels' | 'agent_facts') => (parts(f) === 0 ? sql`1 = 1` : sql`${sql.ref(`${table}.agent_id`)} in (select agents.id from agents where ${where})`);
-  const top = async (expr: Frag, from: Frag, cond: Frag) => {
-    const rows = await sql<{ v: string; n: number | string }>`select ${expr} as v, count(*) as n from ${from} where ${cond} group by 1 order by 2 desc, 1 limit ${bounds.maxValues}`.execute(db);
-    return Object.fromEntries(rows.rows.map((r) => [r.v, Number(r.n)]));
+  const whole = parts(f) === 0;
+  const counted = (name: FacetName): Frag => {
+    if (!whole) return sql`select ${sql.ref(`m.${name === 'status' ? 'st' : name}`)} as v, count(*) as n from m group by 1`;
+    if (name === 'status') return sql`select ${statusExpr()} as v, count(*) as n from agents group by 1`;
+    return sql`select ${sql.ref(`agent_facts.${name}`)} as v, count(*) as n from agent_facts group by 1`;
   };
-  const fact = (column: 'os' | 'arch' | 'version') => top(sql.ref(`agent_facts.${column}`), sql`agent_facts`, matching('agent_facts'));
-  const pairs = sql<{ k: string; v: string; n: number | string; kn: number | string }>`
-    with pairs as (
-      select agent_labels.key as k, agent_labels.value as v, count(*) as n from agent_labels
-      where agent_labels.key not like 'claim.%' and ${matching('agent_labels')}
-      group by agent_labels.key, agent_labels.value
-    ),
-    keys as (select k, sum(n) as kn from pairs group by k order by sum(n) desc, k limit ${bounds.maxKeys}),
-    ranked as (select p.k, p.v, p.n, keys.kn, row_number() over (partition by p.k order by p.n desc, p.v) as rn from pairs p join keys on keys.k = p.k)
-    select k, v, n, kn from ranked where rn <= ${bounds.maxValues} order by kn desc, k, n desc, v`;
-  const [byStatus, os, arch, version, labelRows] = await Promise.all([top(statusExpr(), sql`agents`, where), fact('os'), fact('arch'), fact('version'), pairs.execute(db)]);
-  const labels: Record<string, Record<string, number>> = {};
-  for (const r of labelRows.rows) (labels[r.k] ??= {})[r.v] = Number(r.n);
-  const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
-  return { total, byStatus, labels, os, arch, version };
+  // The most frequent values (a window in the filtered union, where ORDER BY ... LIMIT cannot stand in a branch).
+  const top = (name: FacetName) =>
+    whole
+      ? sql`select ${name} as f, '' as k, c.v, c.n, 0 as kn, 0 as rn from (${counted(name)}) c order by c.n desc, c.v limit ${bounds.maxValues}`
+      : sql`select * from (select ${name} as f, '' as k, c.v, c.n, 0 as kn, row_number() over (order by c.n desc, c.v) as rn from (${counted(name)}) c) ${sql.ref(`top_${name}`)} where rn <= ${bounds.maxValues}`;
+  const labelRows = whole ? sql`agent_labels` : sql`agent_labels join m on m.id = agent_labels.agent_id`;
+  const labelCtes = [
+    sql`pairs as (select agent_labels.key as k, agent_labels.value as v, count(*) as n from ${labelRows} where agent_labels.key not like 'claim.%' group by agent_labels.key, agent_labels.value)`,
+    sql`keys as (select k, sum(n) as kn from pairs group by k order by sum(n) desc, k limit ${bounds.maxKeys})`,
+    sql`ranked as (select p.k, p.v, p.n, keys.kn, row_number() over (partition by p.k order by p.n desc, p.v) as rn from pairs p join keys on keys.k = p.k)`,
+  ];
+  const topLabels = sql`select 'label' as f, k, v, n, kn, rn from ranked where rn <= ${bounds.maxValues}`;
+  const names: FacetName[] = ['status', 'os', 'arch', 'version'];
+  type Row = { f: FacetName | 'label'; k: string; v: string; n: number | string; kn: number | string; rn: number | string };
+  let rows: Row[];
+  if (whole) {
+    const each = await Promise.all([sql<Row>`with ${sql.join(labelCtes, sql`, `)} ${topLabels}`.execute(db), ...names.map((name) => sql<Row>`${top(name)}`.execute(db))]);
+    rows = each.flatMap((r) => r.rows);
+  } else {
+    const m = sql`m as materialized (
+      select agents.id as id, ${statusExpr()} as st, agent_facts.os as os, agent_facts.arch as arch, agent_facts.version as version
+      from agents join agent_facts on agent_facts.agent_id = agents.id where ${filterSql(d, f)})`;
+    rows = (await sql<Row>`with ${sql.join([m, ...labelCtes], sql`, `)} ${topLabels} ${sql.join(names.map((name) => sql`union all ${top(name)}`), sql` `)}`.execute(db)).rows;
+  }
+  const out: AgentFacets = { total: 0, byStatus: {}, labels: {}, os: {}, arch: {}, version: {} };
+  // Keys on most agents first (then by name), each key's values most frequent first, as ranked.
+  rows.sort((x, y) => Number(y.kn) - Number(x.kn) || (x.k < y.k ? -1 : x.k > y.k ? 1 : 0) || Number(x.rn) - Number(y.rn));
+  for (const r of rows) {
+    const n = Number(r.n);
+    if (r.f === 'label') (out.labels[r.k] ??= {})[r.v] = n;
+    else if (r.f === 'status') out.byStatus[r.v] = n;
+    else out[r.f][r.v] = n;
+  }
+  out.total = Object.values(out.byStatus).reduce((a, b) => a + b, 0);
+  return out;
 }

@@ -225,8 +225,18 @@ export async function queryAgentFacets(db: Kysely<Database>, d: Dialect, f: Agen
   type Row = { f: FacetName | 'label'; k: string; v: string; n: number | string; kn: number | string; rn: number | string };
   let rows: Row[];
   if (whole) {
-    const each = await Promise.all([sql<Row>`with ${sql.join(labelCtes, sql`, `)} ${topLabels}`.execute(db), ...names.map((name) => sql<Row>`${top(name)}`.execute(db))]);
-    rows = each.flatMap((r) => r.rows);
+    const queries = [sql<Row>`with ${sql.join(labelCtes, sql`, `)} ${topLabels}`, ...names.map((name) => sql<Row>`${top(name)}`)];
+    if (d === 'postgres') {
+      rows = (await Promise.all(queries.map((q) => q.execute(db)))).flatMap((r) => r.rows);
+    } else {
+      // SQLite runs in this thread: one statement at a time, letting other requests in between (a
+      // page the console asks for meanwhile is not held up behind every count).
+      rows = [];
+      for (const q of queries) {
+        await new Promise((resolve) => setImmediate(resolve));
+        rows.push(...(await q.execute(db)).rows);
+      }
+    }
   } else {
     const m = sql`m as materialized (
       select agents.id as id, ${statusExpr()} as st, agent_facts.os as os, agent_facts.arch as arch, agent_facts.version as version

@@ -125,7 +125,9 @@ async function postgresUp(db: Kysely<unknown>): Promise<void> {
   try {
     await run(`create extension if not exists pg_trgm with schema public`);
     const found = await sql<{ schema: string }>`select n.nspname as schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pg_trgm'`.execute(db);
-    await run(`create index agent_facts_trgm on agent_facts using gin (text "${found.rows[0]!.schema.replace(/"/g, '""')}".gin_trgm_ops)`);
+    const ops = `"${found.rows[0]!.schema.replace(/"/g, '""')}".gin_trgm_ops`;
+    // Both columns a search looks at (a part of the text, the start of the id), so `text ILIKE .. OR agent_id ILIKE ..` is a BitmapOr.
+    await run(`create index agent_facts_trgm on agent_facts using gin (text ${ops}, agent_id ${ops})`);
     await run(`release savepoint corral_trgm`);
   } catch {
     // No pg_trgm and no right to create it: search scans agent_facts instead (docs/console-api.md).

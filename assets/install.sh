@@ -10,7 +10,9 @@
 #   3. downloads it (with the token) and refuses it unless the server's signing key has the
 #      fingerprint given on the command line and the package's signature verifies with that key,
 #   4. installs it under --prefix (default /opt/corral): the package in versions/VERSION, `current`
-#      pointing at it, and the node runtime it carries as node/bin/node (else node 20+ from PATH),
+#      pointing at it, and the node runtime it carries as node/bin/node (else node 20+ from PATH);
+#      with --single-executable, the package corral-agent-sea instead: one executable
+#      (bin/corral-agent) that needs no node at all,
 #   5. runs `corral agent install` (a systemd unit, the token in a 0600 env file), or, on a host
 #      without systemd, prints the command to run the agent under another supervisor.
 # Running it again installs the server's current package in place (an upgrade); --uninstall
@@ -33,6 +35,7 @@ CA_FILE=""
 INSECURE=0
 UNINSTALL=0
 NAME=""
+PACKAGE=corral-agent
 SYSTEMD_RUN_DIR=/run/systemd/system
 LABELS=""
 TMP=""
@@ -62,6 +65,8 @@ usage: install.sh --server URL --token TOKEN --fingerprint SHA256:... [options]
   --env-file FILE      where to keep the token (default /etc/corral/agent.env)
   --ca-file FILE       PEM CAs that sign the server's certificate (a private CA)
   --insecure           allow plain http:// (the token and the agent travel unencrypted)
+  --single-executable  install the agent as one executable (the package corral-agent-sea), not as
+                       a bundle with its node runtime
   --uninstall          stop and remove the agent, its data dir and the prefix
 EOF
 }
@@ -82,6 +87,7 @@ $2"; shift 2 ;;
     --ca-file) need_value "$@"; CA_FILE=$2; shift 2 ;;
     --systemd-run-dir) need_value "$@"; SYSTEMD_RUN_DIR=$2; shift 2 ;;
     --insecure) INSECURE=1; shift ;;
+    --single-executable) PACKAGE=corral-agent-sea; shift ;;
     --uninstall) UNINSTALL=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument \"$1\" (see --help)" ;;
@@ -100,8 +106,11 @@ if [ "$UNINSTALL" = 1 ]; then
   . "$MARKER"
   set -- agent uninstall --purge --data-dir "$INSTALLED_DATA_DIR" --systemd-run-dir "$INSTALLED_SYSTEMD_RUN_DIR"
   [ -z "$INSTALLED_UNIT_DIR" ] || set -- "$@" --unit-dir "$INSTALLED_UNIT_DIR"
+  # Markers of older scripts have no INSTALLED_ENTRY: the bundle's.
+  ENTRY=${INSTALLED_ENTRY:-dist/bin/corral.js}
   if [ -d "$INSTALLED_SYSTEMD_RUN_DIR" ]; then
-    "$INSTALLED_NODE" "$PREFIX/current/dist/bin/corral.js" "$@" >&2 || die "corral agent uninstall failed; $PREFIX is left in place"
+    if [ -n "$INSTALLED_NODE" ]; then set -- "$INSTALLED_NODE" "$PREFIX/current/$ENTRY" "$@"; else set -- "$PREFIX/current/$ENTRY" "$@"; fi
+    "$@" >&2 || die "corral agent uninstall failed; $PREFIX is left in place"
   else
     rm -rf "$INSTALLED_DATA_DIR"
   fi
@@ -170,9 +179,9 @@ fetch() {
   fi
 }
 
-say "asking $SERVER for the agent for $OS/$ARCH"
-fetch "$SERVER/api/v1/install/agent?os=$OS&arch=$ARCH" "$TMP/info" ||
-  die "the server did not name an agent package for $OS/$ARCH (a refused token, no package published, or the server unreachable)"
+say "asking $SERVER for $PACKAGE for $OS/$ARCH"
+fetch "$SERVER/api/v1/install/agent?os=$OS&arch=$ARCH&name=$PACKAGE" "$TMP/info" ||
+  die "the server did not name a $PACKAGE package for $OS/$ARCH (a refused token, no package published, or the server unreachable)"
 field() {
   v=$(sed -n "s/^$1=//p" "$TMP/info" | head -n 1)
   case "$v" in "" | *[!A-Za-z0-9+/=._:-]*) die "the server's answer has no valid $1" ;; esac
@@ -196,7 +205,7 @@ GOT=SHA256:$(openssl dgst -sha256 -binary "$TMP/key.der" | openssl base64 -A | t
 [ "$GOT" = "$FINGERPRINT" ] || die "the server's signing key is $GOT, not the $FINGERPRINT this command pins: refusing (a different server, or a man in the middle)"
 openssl pkey -pubin -inform DER -in "$TMP/key.der" -out "$TMP/key.pem" 2>/dev/null || die "the server's signing key does not parse"
 
-say "downloading corral-agent $VERSION ($SIZE bytes)"
+say "downloading $PACKAGE $VERSION ($SIZE bytes)"
 fetch "$SERVER/api/v1/artifacts/$SHA256" "$TMP/agent.tar.gz" || die "the download of $SHA256 failed"
 HAVE=$(wc -c <"$TMP/agent.tar.gz" | tr -d ' ')
 DIGEST=$(openssl dgst -sha256 -r "$TMP/agent.tar.gz" | cut -d' ' -f1)
@@ -214,10 +223,18 @@ say "signature verified with $FINGERPRINT"
 mkdir -p "$TMP/pkg"
 tar -xzf "$TMP/agent.tar.gz" -C "$TMP/pkg" || die "the package does not unpack"
 grep -q '^kind: agent' "$TMP/pkg/corral.yaml" 2>/dev/null || die "the package is not a kind: agent package"
-[ -f "$TMP/pkg/dist/bin/corral.js" ] || die "the package has no dist/bin/corral.js"
+if [ "$PACKAGE" = corral-agent-sea ]; then
+  ENTRY=bin/corral-agent
+  [ -f "$TMP/pkg/$ENTRY" ] && [ -x "$TMP/pkg/$ENTRY" ] || die "the package has no executable $ENTRY"
+else
+  ENTRY=dist/bin/corral.js
+  [ -f "$TMP/pkg/$ENTRY" ] || die "the package has no $ENTRY"
+fi
 
-# The runtime: the package's own node, else node 20 or later from PATH.
-if [ -x "$TMP/pkg/node/bin/node" ]; then
+# The runtime: none for the single executable; the package's own node, else node 20 or later from PATH.
+if [ "$PACKAGE" = corral-agent-sea ]; then
+  RUNTIME=none
+elif [ -x "$TMP/pkg/node/bin/node" ]; then
   RUNTIME=package
 else
   command -v node >/dev/null 2>&1 || die "the package carries no node runtime and there is no node on PATH (node 20 or later is needed)"
@@ -236,6 +253,9 @@ if [ "$RUNTIME" = package ]; then
   cp "$PREFIX/versions/$VERSION.new/node/bin/node" "$PREFIX/node/bin/node.new"
   mv -f "$PREFIX/node/bin/node.new" "$PREFIX/node/bin/node"
   NODE="$PREFIX/node/bin/node"
+elif [ "$RUNTIME" = none ]; then
+  rm -rf "$PREFIX/node"
+  NODE=""
 else
   rm -rf "$PREFIX/node"
   NODE=$RUNTIME
@@ -259,8 +279,9 @@ done
   printf "INSTALLED_ENV_FILE='%s'\n" "$ENV_FILE"
   printf "INSTALLED_SYSTEMD_RUN_DIR='%s'\n" "$SYSTEMD_RUN_DIR"
   printf "INSTALLED_VERSION='%s'\n" "$VERSION"
+  printf "INSTALLED_ENTRY='%s'\n" "$ENTRY"
 } >"$MARKER"
-say "installed corral-agent $VERSION in $PREFIX/versions/$VERSION (node: $NODE)"
+say "installed $PACKAGE $VERSION in $PREFIX/versions/$VERSION (node: ${NODE:-none, a single executable})"
 
 # The agent's flags, as `corral agent install` puts them on the unit's command line.
 set -- --server "$SERVER" --data-dir "$DATA_DIR"
@@ -271,20 +292,33 @@ IFS='
 '
 for l in $LABELS; do [ -z "$l" ] || set -- "$@" --label "$l"; done
 IFS=$OLDIFS
+# How the agent starts: node, its flags and the script; or the single executable alone.
 NODE_FLAGS="--lite-mode --no-expose-wasm --max-semi-space-size=1"
+run_agent() {
+  if [ -n "$NODE" ]; then
+    # shellcheck disable=SC2086
+    "$NODE" $NODE_FLAGS "$PREFIX/current/$ENTRY" "$@"
+  else
+    "$PREFIX/current/$ENTRY" "$@"
+  fi
+}
+RUN="$PREFIX/current/$ENTRY"
+[ -z "$NODE" ] || RUN="$NODE $NODE_FLAGS $RUN"
 
 if [ -d "$SYSTEMD_RUN_DIR" ]; then
   [ -z "$UNIT_DIR" ] || set -- "$@" --unit-dir "$UNIT_DIR"
   [ -z "$ENV_FILE" ] || set -- "$@" --environment-file "$ENV_FILE"
   # The token reaches `corral agent install` in its environment, which writes it to the 0600 env file.
-  # shellcheck disable=SC2086
-  CORRAL_TOKEN=$TOKEN "$NODE" $NODE_FLAGS "$PREFIX/current/dist/bin/corral.js" agent install --systemd-run-dir "$SYSTEMD_RUN_DIR" "$@" >&2 ||
-    die "corral agent install failed (see above)"
+  (
+    CORRAL_TOKEN=$TOKEN
+    export CORRAL_TOKEN
+    run_agent agent install --systemd-run-dir "$SYSTEMD_RUN_DIR" "$@" >&2
+  ) || die "corral agent install failed (see above)"
   say "done: the agent runs as the corral-agent service (journalctl -u corral-agent -f)"
 else
   mkdir -p "$DATA_DIR"
   chmod 700 "$DATA_DIR"
   say "systemd is not running here ($SYSTEMD_RUN_DIR does not exist): run the agent under your supervisor with"
-  say "  CORRAL_TOKEN=<the token> $NODE $NODE_FLAGS $PREFIX/current/dist/bin/corral.js agent $*"
+  say "  CORRAL_TOKEN=<the token> $RUN agent $*"
   say "(the token is needed for the first start only; see \"Hosts without systemd\" in docs/agent-install.md)"
 fi

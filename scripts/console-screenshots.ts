@@ -1,7 +1,8 @@
 /**
- * Refreshes the console screenshots in docs/console/ (light and dark): a
+ * Refreshes the console screenshots in docs/screenshots/ (light and dark): a
  * real server and agents (src/testkit/fleet.ts), a package in two versions,
- * a deployment with a rollout waiting for promote, a job, then Chromium
+ * a deployment with a rollout waiting for promote, a job, a write a viewer
+ * was denied (for the audit log), then Chromium
  * visits the main pages. Run on purpose (`npm run screenshots:console`,
  * after `npm run build`), not on every test run.
  */
@@ -13,7 +14,7 @@ import { Fleet } from '../src/testkit/fleet.js';
 import { eventually } from '../src/testkit/eventually.js';
 import { Browser } from '../src/testkit/browser.js';
 
-const OUT = new URL('../docs/console/', import.meta.url).pathname;
+const OUT = new URL('../docs/screenshots/', import.meta.url).pathname;
 const LONG = 60_000;
 
 async function publish(fleet: Fleet, work: string, version: string): Promise<void> {
@@ -45,6 +46,7 @@ try {
     await fleet.awaitAgent(a, (x) => x.status === 'online', LONG);
   }
   const web1 = await agents[0]!.instanceUid();
+  const web2 = await agents[1]!.instanceUid();
   await publish(fleet, work, '1.0.0');
   await publish(fleet, work, '1.1.0');
   await fleet.api('POST', '/api/v1/deployments', { name: 'hello', package: 'hello', version: '1.0.0', selector: 'role in (web,api)', values: { greeting: 'hi' } });
@@ -54,16 +56,22 @@ try {
   }, { timeoutMs: LONG, what: 'hello running' });
   await fleet.api('POST', '/api/v1/deployments', { name: 'hello', package: 'hello', version: '1.1.0', selector: 'role in (web,api)', values: { greeting: 'hello' }, rollout: { canary: '1', promote: 'manual', batches: 2, maxInFlight: '1' } });
   const job = await fleet.api<{ id: string }>('POST', '/api/v1/jobs', { selector: 'role=web', command: ['uname', '-a'] });
+  // The audit log: a viewer's write, denied, among the admin's.
+  await fleet.api('POST', '/api/v1/users', { name: 'vera', roles: [{ role: 'viewer', selector: '' }] });
+  const vera = await fleet.api<{ token: string }>('POST', '/api/v1/users/vera/tokens', { name: 'laptop' });
+  await fleet.api('POST', '/api/v1/deployments/hello/stop', undefined, vera.body.token);
   // Let samples build up for the charts.
   await new Promise((r) => setTimeout(r, 25_000));
   const rollouts = await fleet.api<{ rollouts: { id: string }[] }>('GET', '/api/v1/rollouts');
   const pages: [string, string][] = [
-    ['fleet', '/fleet'],
+    // Two agents ticked: the bulk actions bar.
+    ['fleet', `/fleet?sel=${web1},${web2}`],
     ['agent', `/agents/${web1}?logs=hello`],
     ['deployment', '/deployments/hello'],
     ['rollout', `/rollouts/${rollouts.body.rollouts[0]!.id}`],
     ['job', `/jobs/${job.body.id}`],
     ['events', '/events'],
+    ['audit', '/audit'],
   ];
   await mkdir(OUT, { recursive: true });
   for (const scheme of ['light', 'dark'] as const) {
@@ -80,6 +88,10 @@ try {
       await page.locator('main h1').first().waitFor({ timeout: LONG });
       await eventually(async () => ((await page.locator('.state[role=status]').count()) === 0 ? true : undefined), { timeoutMs: LONG, what: `${path} loaded` });
       if (name === 'agent') await page.getByTestId('log-tail').filter({ hasText: 'tick' }).waitFor({ timeout: LONG });
+      if (name === 'audit') {
+        await page.getByRole('button', { name: 'Verify chain' }).click();
+        await page.getByTestId('verify-result').filter({ hasText: 'chain intact' }).waitFor({ timeout: LONG });
+      }
       await page.screenshot({ path: join(OUT, `${name}-${scheme}.png`), fullPage: name !== 'fleet' });
     }
     console.log(`${scheme}: ${pages.length + 1} screenshots in ${OUT}`, browser.errors.filter((e) => !/Failed to load resource/.test(e)));

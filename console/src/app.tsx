@@ -11,7 +11,7 @@ import { LiveProvider, useLive } from './live';
 import { Link } from './components/link';
 import { useInbox } from './inbox';
 import { applyTheme, nextTheme, storedTheme, type Theme } from './theme';
-import { useMe } from './me';
+import { can, useMe } from './me';
 import { SignIn } from './pages/sign-in';
 import { FleetPage } from './pages/fleet';
 import { AgentPage } from './pages/agent';
@@ -20,6 +20,7 @@ import { DeploymentsPage, DeploymentPage, DeploymentEditPage } from './pages/dep
 import { PackagesPage } from './pages/packages';
 import { JobsPage, JobPage } from './pages/jobs';
 import { EventsPage } from './pages/events';
+import { AuditPage } from './pages/audit';
 
 export function App() {
   const token = useSyncExternalStore(onSessionChange, getToken);
@@ -42,6 +43,7 @@ const NAV = [
   { href: '/jobs', label: 'Jobs' },
   { href: '/packages', label: 'Packages' },
   { href: '/events', label: 'Events' },
+  { href: '/audit', label: 'Audit', only: 'audit' as const },
 ];
 
 function Page({ path }: { path: string }) {
@@ -58,6 +60,7 @@ function Page({ path }: { path: string }) {
   if (path === '/jobs') return <JobsPage />;
   if ((p = match('/jobs/:id', path))) return <JobPage id={p.id!} />;
   if (path === '/events') return <EventsPage />;
+  if (path === '/audit') return <AuditPage />;
   return (
     <section className="page">
       <h1>Not found</h1>
@@ -114,7 +117,7 @@ function Shell() {
           Corral
         </Link>
         <nav aria-label="Main">
-          {NAV.map((n) => (
+          {NAV.filter((n) => !n.only || can(me.data, n.only)).map((n) => (
             <Link key={n.href} href={n.href} aria-current={path === n.href || path.startsWith(n.href.replace(/s$/, '')) || (n.href === '/fleet' && (path === '/' || path.startsWith('/agents/'))) ? 'page' : undefined}>
               {n.label}
             </Link>

@@ -2,7 +2,7 @@
  * Who the session is: `GET /api/v1/whoami` (users and roles: viewer,
  * operator, admin). A server without it answers 404 and the token, already
  * checked, is the built-in admin. `can()` is where the console hides actions a role
- * forbids; today's admin may do everything.
+ * forbids.
  */
 import { useQuery } from '@tanstack/react-query';
 import { ApiError, api } from './api/client';
@@ -26,10 +26,24 @@ export function useMe() {
   return useQuery({ queryKey: ['me'], queryFn: () => whoIs(), staleTime: 60_000 });
 }
 
-/** Actions the console offers: write actions are hidden from a role that may only read. */
-export type Action = 'write';
+/**
+ * Actions the console offers, each shown only to a role the server allows
+ * it (src/server/api/access-rules.ts): `write` (deploy, start/stop, rollout
+ * controls) and `label` need an operator; `exec` (jobs) an admin; `audit`
+ * (reading the audit log) an admin bound to the whole fleet. Scoped bindings
+ * count for the actions the server checks against a scope.
+ */
+export type Action = 'write' | 'label' | 'exec' | 'audit';
 
-export function can(me: Me | undefined, _action: Action): boolean {
+export function can(me: Me | undefined, action: Action): boolean {
   if (!me) return false;
-  return me.roles.some((r) => r.role === 'admin' || r.role === 'operator');
+  switch (action) {
+    case 'write':
+    case 'label':
+      return me.roles.some((r) => r.role === 'admin' || r.role === 'operator');
+    case 'exec':
+      return me.roles.some((r) => r.role === 'admin');
+    case 'audit':
+      return me.roles.some((r) => r.role === 'admin' && r.selector === '');
+  }
 }

@@ -5,23 +5,28 @@
  * the unit's command line, except the token, which goes to the env file.
  */
 import { existsSync, realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { isSingleExecutable } from '../agent/single-executable.js';
 
 const loadInstall = () => import('../agent/install/index.js');
 const loadAgent = () => import('../agent/index.js');
 
 /**
  * This script (symlinks resolved), and the package root holding its dist/
- * (and node_modules/, outside the self-contained bundle). Looked up when
- * `install` runs, not at load: the single executable has no such file.
+ * (and node_modules/, outside the self-contained bundle); for the single
+ * executable, the executable and the directory above its bin/. Looked up
+ * when `install` runs, not at load.
  */
-function selfPaths(): { script: string; packageRoot: string } {
-  const script = fileURLToPath(new URL('./corral.js', import.meta.url));
-  if (!existsSync(script)) {
-    throw new InvalidArgumentError(`${script} does not exist: \`corral agent install\` runs from dist/bin/corral.js (a checkout, the npm package or the agent bundle), not from the single executable`);
+function selfPaths(): { script: string; packageRoot: string; singleExecutable: boolean } {
+  if (isSingleExecutable()) {
+    const exe = realpathSync(process.execPath);
+    return { script: exe, packageRoot: dirname(dirname(exe)), singleExecutable: true };
   }
-  return { script: realpathSync(script), packageRoot: realpathSync(fileURLToPath(new URL('../..', import.meta.url))) };
+  const script = fileURLToPath(new URL('./corral.js', import.meta.url));
+  if (!existsSync(script)) throw new InvalidArgumentError(`${script} does not exist: \`corral agent install\` runs from dist/bin/corral.js (a checkout, the npm package or the agent bundle) or the single executable`);
+  return { script: realpathSync(script), packageRoot: realpathSync(fileURLToPath(new URL('../..', import.meta.url))), singleExecutable: false };
 }
 
 /** Agent flags install handles itself rather than copying onto ExecStart. */
@@ -94,6 +99,7 @@ Hosts without systemd: see docs/agent-install.md.`,
         start: flags.start !== false,
         nodePath: process.execPath,
         script: self.script,
+        singleExecutable: self.singleExecutable,
         packageRoot: self.packageRoot,
         systemdRunDir: str(flags.systemdRunDir),
       });

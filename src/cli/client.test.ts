@@ -437,6 +437,14 @@ describe('corral events', () => {
     assert.equal(lastRequest().url, `/api/v1/events?limit=5&agent=${WEB1.id}`);
   });
 
+  it('passes a time range, and refuses one it cannot read', async () => {
+    api.on('GET /api/v1/events', { status: 200, body: { events: [] } });
+    assert.equal(await run('events', '--since', '2026-01-01T00:00:00Z', '--until', '2026-01-02T00:00:00Z'), 0, err);
+    assert.equal(lastRequest().url, '/api/v1/events?limit=50&since=2026-01-01T00%3A00%3A00.000Z&until=2026-01-02T00%3A00%3A00.000Z');
+    assert.equal(await run('events', '--since', 'yesterday'), 1);
+    assert.match(err, /--since must be a duration ago/);
+  });
+
   it('refuses a --limit out of range', async () => {
     assert.equal(await run('events', '--limit', '0'), 1);
     assert.match(err, /--limit must be a whole number from 1 to 1000/);

@@ -6,7 +6,7 @@
  *
  *   checkout  node AGENT_NODE_FLAGS dist/bin/corral.js   (today's agent)
  *   bundle    node AGENT_NODE_FLAGS DIR/bundle/dist/bin/corral.js
- *   sea       DIR/sea/corral-agent                      (node flags cannot be given to it)
+ *   sea       DIR/sea/linux-ARCH/corral-agent           (node flags cannot be given to it)
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -28,6 +28,8 @@ export interface BuildAgentOptions {
   noRuntime?: boolean;
   /** Build the bundle (and SEA) only. Default false. */
   noPackage?: boolean;
+  /** The platforms (--arch: amd64, arm64 or both); default this machine's. */
+  arch?: string;
   timeoutMs?: number;
 }
 
@@ -38,6 +40,7 @@ export function buildAgent(opts: BuildAgentOptions): Promise<string> {
   if (opts.sea) args.push('--sea');
   if (opts.noRuntime) args.push('--no-runtime');
   if (opts.noPackage) args.push('--no-package');
+  if (opts.arch) args.push('--arch', opts.arch);
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -61,8 +64,12 @@ export function agentLaunch(build: AgentBuild, outDir = ''): Launch {
     case 'bundle':
       return { command: process.execPath, args: [...AGENT_NODE_FLAGS, agentBundleScript(outDir)] };
     case 'sea':
-      return { command: join(outDir, 'sea', 'corral-agent'), args: [] };
+      return { command: agentSeaFile(outDir), args: [] };
   }
 }
 
 export const agentBundleScript = (outDir: string) => join(outDir, 'bundle', 'dist', 'bin', 'corral.js');
+/** The corral-agent architecture name of this machine (what the build's --arch defaults to). */
+export const HOST_ARCH = process.arch === 'x64' ? 'amd64' : process.arch;
+/** The single executable `buildAgent({ sea: true })` wrote for `arch`. */
+export const agentSeaFile = (outDir: string, arch = HOST_ARCH) => join(outDir, 'sea', `linux-${arch}`, 'corral-agent');

@@ -258,8 +258,8 @@ describe('web console in a real browser', { concurrency: false, skip: missing ??
     const history = page.getByRole('region', { name: 'Revision history' });
     await until(async () => (await history.getByRole('row').count()) >= 4, 'three revisions listed');
     // Compare revision 1 (1.0.0) with 2 (1.1.0).
-    await history.getByRole('row', { name: /^1 / }).getByLabel('from').check();
-    await history.getByRole('row', { name: /^2 / }).getByLabel('to').check();
+    await history.getByRole('row', { name: /^1 / }).getByLabel('from', { exact: true }).check();
+    await history.getByRole('row', { name: /^2 / }).getByLabel('to', { exact: true }).check();
     const diff = history.getByLabel('Differences between the revisions');
     await until(async () => /- version: 1\.0\.0[\s\S]*\+ version: 1\.1\.0/.test(await diff.innerText()), 'the version change in the diff');
 
@@ -293,7 +293,7 @@ describe('web console in a real browser', { concurrency: false, skip: missing ??
 
   it('has no serious or critical accessibility violations on the main pages (axe-core)', async () => {
     const axe = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-    const pages = ['/fleet', `/agents/${ids['web-1']}`, '/deployments', '/deployments/hello', '/rollouts', '/jobs', '/packages', '/events'];
+    const pages = ['/fleet', `/agents/${ids['web-1']}`, '/deployments', '/deployments/hello', '/rollouts', '/jobs', '/packages', '/events', '/audit'];
     const found: string[] = [];
     for (const path of pages) {
       await page.goto(fleet.url + path);

@@ -3,10 +3,10 @@
  * agent does, end to end against a real server: the esbuild bundle (run by
  * node with the agent's node flags) and the single executable (run alone)
  * each enroll and then connect on their own credential, report the version
- * they were built with, and run a deployed service. The bundle then upgrades
- * itself to a bundle package (`--no-runtime`) through the ordinary
- * self-upgrade path, the service untouched. (The single executable cannot
- * upgrade itself yet: docs/agent-install.md.)
+ * they were built with, and run a deployed service. Each then upgrades itself
+ * through the ordinary self-upgrade path, the service untouched: the bundle
+ * to a bundle package (`--no-runtime`), the single executable to a single
+ * executable package (corral-agent-sea), which the watcher starts as is.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fleet, type TestAgent } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
-import { agentLaunch, buildAgent, type AgentBuild } from '../../src/testkit/agent-build.js';
+import { HOST_ARCH, agentLaunch, buildAgent, type AgentBuild } from '../../src/testkit/agent-build.js';
 import { deployTicker } from '../../src/testkit/upgrade-fixtures.js';
 import { servicePid as servicePidOf } from '../../src/testkit/process-alive.js';
 import { pidsMentioning } from '../../src/testkit/proc-scan.js';
@@ -30,7 +30,7 @@ before(async () => {
   work = await mkdtemp(join(tmpdir(), 'corral-agent-bundle-e2e-'));
   builds = join(work, 'builds');
   await buildAgent({ outDir: builds, version: BUILT_VERSION, sea: true, noPackage: true });
-  await buildAgent({ outDir: join(work, 'upgrade'), version: '9.9.9-good', noRuntime: true });
+  await buildAgent({ outDir: join(work, 'upgrade'), version: '9.9.9-good', noRuntime: true, sea: true });
 });
 
 after(async () => {
@@ -91,24 +91,29 @@ for (const build of ['bundle', 'sea'] as const satisfies readonly AgentBuild[]) 
       await fleet.awaitAgent(agent, (x) => x.status === 'online' && x.health?.healthy === true, 60_000);
     });
 
-    if (build === 'bundle') {
-      it('upgrades itself to a newer bundle package; the service keeps running', async () => {
-        const pushed = await fleet.cli('package', 'push', join(work, 'upgrade', 'corral-agent-9.9.9-good-linux-any.tar.gz'));
-        assert.equal(pushed.code, 0, pushed.stderr);
-        const res = await fleet.cli('deploy', 'agent-upgrade', '--package', 'corral-agent@9.9.9-good', '-s', 'env=prod');
-        assert.equal(res.code, 0, res.stderr);
-        let a;
-        try {
-          a = await fleet.awaitAgent(agent, (x) => x.status === 'online' && x.agentVersion === '9.9.9-good' && x.agentPackage?.status === 'installed', 90_000);
-        } catch (e) {
-          throw new Error(`${(e as Error).message}\n${upgradeLogs()}`);
-        }
-        assert.equal(a.agentPackage?.error, '');
-        await agent.process.exited;
-        assert.equal(agent.process.exitCode, 0, 'the old agent handed over and exited cleanly');
-        assert.equal(pidsMentioning(join(agent.dataDir, 'agent-versions', '9.9.9-good')).length, 1, 'exactly one new agent runs');
-        assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
-      });
-    }
+    const upgrade = build === 'bundle' ? { name: 'corral-agent', file: 'corral-agent-9.9.9-good-linux-any.tar.gz' } : { name: 'corral-agent-sea', file: `corral-agent-sea-9.9.9-good-linux-${HOST_ARCH}.tar.gz` };
+    it(`upgrades itself to a newer ${upgrade.name} package; the service keeps running`, async () => {
+      const pushed = await fleet.cli('package', 'push', join(work, 'upgrade', upgrade.file));
+      assert.equal(pushed.code, 0, pushed.stderr);
+      const res = await fleet.cli('deploy', 'agent-upgrade', '--package', `${upgrade.name}@9.9.9-good`, '-s', 'env=prod');
+      assert.equal(res.code, 0, res.stderr);
+      let a;
+      try {
+        a = await fleet.awaitAgent(agent, (x) => x.status === 'online' && x.agentVersion === '9.9.9-good' && x.agentPackage?.status === 'installed', 90_000);
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\n${upgradeLogs()}`);
+      }
+      assert.equal(a.agentPackage?.error, '');
+      await agent.process.exited;
+      assert.equal(agent.process.exitCode, 0, 'the old agent handed over and exited cleanly');
+      const running = pidsMentioning(join(agent.dataDir, 'agent-versions', '9.9.9-good'));
+      assert.equal(running.length, 1, 'exactly one new agent runs');
+      if (build === 'sea') {
+        // The new single executable runs as itself: no node, no script.
+        const argv0 = readFileSync(`/proc/${running[0]}/cmdline`, 'utf8').split('\0')[0]!;
+        assert.equal(argv0, join(agent.dataDir, 'agent-versions', '9.9.9-good', 'bin', 'corral-agent'));
+      }
+      assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
+    });
   });
 }

@@ -7,19 +7,22 @@
  * agent the way the unit's ExecStart says, and it comes online. A tampered
  * download is refused and leaves nothing; running the script again upgrades
  * in place; --uninstall leaves the root as it was. The token never appears
- * in the script's output.
+ * in the script's output. The same one-liner with wget, on a PATH that has
+ * no curl (only the tools the script needs), installs too; and with
+ * --single-executable it installs the corral-agent-sea package, whose unit
+ * runs the executable alone.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Fleet, type AgentSummaryJson } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { TestCa } from '../../src/testkit/test-ca.js';
-import { buildAgent } from '../../src/testkit/agent-build.js';
+import { HOST_ARCH, buildAgent } from '../../src/testkit/agent-build.js';
 import { CorralProcess } from '../../src/testkit/processes.js';
 import { fetchWithCa } from '../../src/cli/ca-fetch.js';
 import { parseExecStart, unitSetting, unitSettings } from '../../src/agent/install/systemd-unit.js';
@@ -64,12 +67,18 @@ describe('the one-line install script', { concurrency: false }, () => {
     return ((await res.json()) as { agents: AgentSummaryJson[] }).agents;
   };
 
-  /** `curl -fsSL URL/install.sh | sh -s -- ARGS`, as an operator pastes it. */
-  function runScript(args: string[]): Promise<{ code: number | null; out: string }> {
+  /**
+   * `curl -fsSL URL/install.sh | sh -s -- ARGS`, as an operator pastes it; with `wget`,
+   * `wget -qO- URL/install.sh | sh -s -- ARGS` on the PATH given.
+   */
+  function runScript(args: string[], opts: { wget?: boolean; path?: string } = {}): Promise<{ code: number | null; out: string }> {
     const quoted = args.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-    const line = `curl -fsSL --cacert '${ca.caFile}' '${fleet.url}/install.sh' | sh -s -- ${quoted}`;
+    const line = opts.wget
+      ? `wget -qO- --ca-certificate='${ca.caFile}' '${fleet.url}/install.sh' | sh -s -- ${quoted}`
+      : `curl -fsSL --cacert '${ca.caFile}' '${fleet.url}/install.sh' | sh -s -- ${quoted}`;
     return new Promise((resolve) => {
-      const p = spawn('sh', ['-c', line], { env: { ...process.env, PATH: `${fakeBin()}:${process.env.PATH ?? ''}`, CORRAL_TOKEN: undefined }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const PATH = opts.path ?? `${fakeBin()}:${process.env.PATH ?? ''}`;
+      const p = spawn('/bin/sh', ['-c', line], { env: { ...process.env, PATH, CORRAL_TOKEN: undefined }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       p.stdout.on('data', (d: Buffer) => (out += d.toString()));
       p.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -115,7 +124,7 @@ describe('the one-line install script', { concurrency: false }, () => {
     const cert = await ca.issue('server');
     // The builds first: they load the machine more than anything else here.
     for (const version of ['1.0.0-inst', '1.0.1-inst']) {
-      await buildAgent({ outDir: join(work, version), version });
+      await buildAgent({ outDir: join(work, version), version, sea: version === '1.0.1-inst' });
     }
     fleet = await Fleet.start({ extraServerArgs: ['--tls-cert', cert.certFile, '--tls-key', cert.keyFile] });
     const pushed = await cli('package', 'push', join(work, '1.0.0-inst', 'corral-agent-1.0.0-inst-linux-amd64.tar.gz'));
@@ -227,6 +236,55 @@ describe('the one-line install script', { concurrency: false }, () => {
     agent = null;
     const r = await runScript(['--uninstall', '--prefix', prefix()]);
     assert.equal(r.code, 0, r.out);
+    assert.deepEqual(tree(root), hostTree, 'the root is as it was');
+  });
+  it('installs with wget where there is no curl', async () => {
+    // Only what the script runs (and the fake systemctl): no curl.
+    const bin = join(work, 'wget-only-bin');
+    await mkdir(bin);
+    const tools = ['sh', 'wget', 'openssl', 'tar', 'gzip', 'uname', 'mktemp', 'sed', 'head', 'wc', 'tr', 'cut', 'awk', 'grep', 'mkdir', 'chmod', 'rm', 'mv', 'cp', 'ln', 'ls', 'dirname', 'rmdir', 'cat'];
+    for (const tool of tools) {
+      const at = ['/usr/bin', '/bin'].map((d) => join(d, tool)).find((f) => existsSync(f));
+      assert.ok(at, `${tool} is on this machine`);
+      symlinkSync(at, join(bin, tool));
+    }
+    symlinkSync(join(fakeBin(), 'systemctl'), join(bin, 'systemctl'));
+    assert.ok(!existsSync(join(bin, 'curl')));
+    const r = await runScript(installArgs(), { wget: true, path: bin });
+    assert.equal(r.code, 0, r.out);
+    assert.ok(!r.out.includes(token), 'the token is never printed');
+    assert.match(r.out, /signature verified/);
+    assert.deepEqual(readdirSync(join(prefix(), 'versions')), ['1.0.1-inst']);
+    agent = await startFromUnit();
+    await eventually(async () => (await agents()).find((a) => a.name === 'installed-1' && a.status === 'online' && a.agentVersion === '1.0.1-inst'), {
+      timeoutMs: 60_000,
+      what: 'the agent installed with wget online',
+    });
+    await agent.stop();
+    agent = null;
+    const u = await runScript(['--uninstall', '--prefix', prefix()], { wget: true, path: bin });
+    assert.equal(u.code, 0, u.out);
+    assert.deepEqual(tree(root), hostTree, 'the root is as it was');
+  });
+  it('--single-executable installs the single executable package; its unit runs it alone, and it comes online', async () => {
+    const pushed = await cli('package', 'push', join(work, '1.0.1-inst', `corral-agent-sea-1.0.1-inst-linux-${HOST_ARCH}.tar.gz`));
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const r = await runScript([...installArgs(), '--single-executable']);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /corral-agent-sea 1\.0\.1-inst/);
+    assert.ok(!existsSync(join(prefix(), 'node')), 'no node runtime beside a single executable');
+    assert.ok(statSync(join(prefix(), 'versions', '1.0.1-inst', 'bin', 'corral-agent')).mode & 0o100);
+    const unit = await readFile(join(unitDir(), 'corral-agent.service'), 'utf8');
+    assert.equal(parseExecStart(unitSetting(unit, 'ExecStart')!).slice(0, 2).join(' '), `${join(dataDir(), 'agent-current', 'bin', 'corral-agent')} agent`);
+    agent = await startFromUnit();
+    await eventually(async () => (await agents()).find((a) => a.name === 'installed-1' && a.status === 'online' && a.agentVersion === '1.0.1-inst'), {
+      timeoutMs: 60_000,
+      what: 'the single executable online',
+    });
+    await agent.stop();
+    agent = null;
+    const u = await runScript(['--uninstall', '--prefix', prefix()]);
+    assert.equal(u.code, 0, u.out);
     assert.deepEqual(tree(root), hostTree, 'the root is as it was');
   });
 });

@@ -3,11 +3,12 @@
  * browser, Escape cancels) naming what will happen. Errors from the action
  * show in the dialog.
  */
-import { useRef, useState } from 'react';
+import { useId, useRef, useState } from 'react';
 import { ApiError } from '../api/client';
 
 export function ConfirmButton(props: { label: string; title: string; body: string; confirmLabel?: string; danger?: boolean; disabled?: boolean; onConfirm: () => Promise<unknown> }) {
   const dialog = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const open = () => {
@@ -31,8 +32,8 @@ export function ConfirmButton(props: { label: string; title: string; body: strin
       <button type="button" className={props.danger ? 'danger' : undefined} disabled={props.disabled} onClick={open}>
         {props.label}
       </button>
-      <dialog ref={dialog} aria-labelledby={`${props.label}-title`}>
-        <h2 id={`${props.label}-title`}>{props.title}</h2>
+      <dialog ref={dialog} aria-labelledby={titleId}>
+        <h2 id={titleId}>{props.title}</h2>
         <p>{props.body}</p>
         {error && (
           <p className="field-error" role="alert">

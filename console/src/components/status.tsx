@@ -9,6 +9,7 @@ const TONES: Record<string, 'ok' | 'warn' | 'bad' | 'info' | 'muted'> = {
   paused: 'warn', pending: 'info', updating: 'info', applying: 'info', starting: 'info', stopping: 'info', waiting: 'warn',
   stopped: 'muted', skipped: 'muted', none: 'muted',
   same: 'ok', changed: 'warn', missing: 'bad', extra: 'info',
+  ok: 'ok', denied: 'warn', error: 'bad',
 };
 
 export function tone(word: string): string {

@@ -16,7 +16,7 @@ import { LogTail } from '../components/log-tail';
 import { diffLines } from '../diff';
 import { Link } from '../components/link';
 import { useQueryState } from '../router';
-import { useLive } from '../live';
+import { EventTable, useEventList } from '../components/event-table';
 
 interface Sample {
   at: number;
@@ -331,10 +331,7 @@ function Attributes({ agent }: { agent: AgentDetail }) {
 
 function AgentEvents({ id }: { id: string }) {
   const events = useQuery({ queryKey: ['events', 'agent', id], queryFn: () => api<{ events: FleetEvent[] }>(`/api/v1/events${qs({ agent: id, limit: 1000 })}`) });
-  const live = useLive();
-  const list = [...(events.data?.events ?? [])];
-  const seen = new Set(list.map((e) => e.id));
-  for (const e of live.recent) if (e.agentId === id && !seen.has(e.id)) list.push(e);
+  const list = useEventList(events.data?.events, (e) => e.agentId === id);
   return (
     <section className="panel" aria-labelledby="events-title">
       <h2 id="events-title">Recent events</h2>
@@ -343,22 +340,7 @@ function AgentEvents({ id }: { id: string }) {
           list.length === 0 ? (
             <p className="muted">No events for this agent.</p>
           ) : (
-            <table className="table compact">
-              <tbody>
-                {list
-                  .slice(-50)
-                  .reverse()
-                  .map((e) => (
-                    <tr key={e.id}>
-                      <td>
-                        <Time iso={e.at} />
-                      </td>
-                      <td className="mono">{e.type}</td>
-                      <td className="mono wrap small">{JSON.stringify(e.data)}</td>
-                    </tr>
-                  ))}
-              </tbody>
-            </table>
+            <EventTable events={list} max={50} />
           )
         }
       </Query>

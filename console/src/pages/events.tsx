@@ -1,22 +1,21 @@
-/** Events: the fleet's event log, filterable by type and agent (in the URL), with new events arriving live. */
+/** Events: the fleet's event log, filterable by type, agent and time (in the URL), with new events arriving live. */
 import { useQuery } from '@tanstack/react-query';
-import { api, qs, seg } from '../api/client';
+import { api, qs } from '../api/client';
 import type { FleetEvent } from '../api/types';
-import { Time } from '../components/time';
 import { Empty, Query } from '../components/states';
-import { Link } from '../components/link';
 import { useQueryState } from '../router';
-import { useLive } from '../live';
+import { EventTable, useEventList } from '../components/event-table';
+import { TimeRange } from '../components/time-range';
 
 export function EventsPage() {
   const [params, setParams] = useQueryState();
   const type = params.get('type') ?? '';
   const agent = params.get('agent') ?? '';
-  const q = useQuery({ queryKey: ['events', 'page', type, agent], queryFn: () => api<{ events: FleetEvent[] }>(`/api/v1/events${qs({ type, agent, limit: 1000 })}`) });
-  const live = useLive();
-  const list = [...(q.data?.events ?? [])];
-  const seen = new Set(list.map((e) => e.id));
-  for (const e of live.recent) if (!seen.has(e.id) && (!type || e.type === type) && (!agent || e.agentId === agent)) list.push(e);
+  const since = params.get('since') ?? '';
+  const until = params.get('until') ?? '';
+  const q = useQuery({ queryKey: ['events', 'page', type, agent, since, until], queryFn: () => api<{ events: FleetEvent[] }>(`/api/v1/events${qs({ type, agent, since, until, limit: 1000 })}`) });
+  // Live events join an open-ended range only.
+  const list = useEventList(q.data?.events, (e) => !until && (!type || e.type === type) && (!agent || e.agentId === agent));
   return (
     <section className="page">
       <h1>Events</h1>
@@ -29,43 +28,10 @@ export function EventsPage() {
           <label htmlFor="ev-agent">Agent id</label>
           <input id="ev-agent" className="mono" value={agent} onChange={(e) => setParams({ agent: e.target.value })} />
         </div>
+        <TimeRange idPrefix="ev" />
       </div>
       <Query q={q} what="events">
-        {() =>
-          list.length === 0 ? (
-            <Empty>No events match.</Empty>
-          ) : (
-            <table className="table compact">
-              <thead>
-                <tr>
-                  <th>When</th>
-                  <th>Type</th>
-                  <th>Agent</th>
-                  <th>Details</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list
-                  .slice(-500)
-                  .reverse()
-                  .map((e) => (
-                    <tr key={e.id}>
-                      <td>
-                        <Time iso={e.at} />
-                      </td>
-                      <td>
-                        <button type="button" className="link mono" onClick={() => setParams({ type: e.type })}>
-                          {e.type}
-                        </button>
-                      </td>
-                      <td className="mono">{e.agentId ? <Link href={`/agents/${seg(e.agentId)}`}>{e.agentId.slice(0, 8)}</Link> : '—'}</td>
-                      <td className="mono wrap small">{JSON.stringify(e.data)}</td>
-                    </tr>
-                  ))}
-              </tbody>
-            </table>
-          )
-        }
+        {() => (list.length === 0 ? <Empty>No events match.</Empty> : <EventTable events={list} max={500} withHead onType={(t) => setParams({ type: t })} />)}
       </Query>
     </section>
   );

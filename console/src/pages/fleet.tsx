@@ -1,13 +1,13 @@
 /**
  * Fleet: every agent in a virtualized table (no row cap; pages load as it
  * scrolls), counts by status, facets, a selector box that shows the API's
- * parse error inline, free-text search, and bulk labelling of a selection.
- * Filters, sort and selection live in the URL.
+ * parse error inline, free-text search, and bulk actions (label, exec) on a
+ * selection: agents picked one by one, or all matching the filter. Filters,
+ * sort and selection live in the URL (`sel=` ids, or `selall=1`).
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useQueryClient } from '@tanstack/react-query';
-import { ApiError, api, seg } from '../api/client';
+import { ApiError, seg } from '../api/client';
 import type { Agent } from '../api/types';
 import { useFacets, useFleet, type FleetFilter, type SortKey } from '../fleet-data';
 import { useQueryState } from '../router';
@@ -15,6 +15,8 @@ import { Link } from '../components/link';
 import { Status } from '../components/status';
 import { Time } from '../components/time';
 import { ErrorBox, Loading } from '../components/states';
+import { BulkBar, type Selection } from '../components/bulk-actions';
+import { can, useMe } from '../me';
 
 const ROW_HEIGHT = 36;
 const SORTS: SortKey[] = ['name', '-name', 'lastSeen', '-lastSeen', 'status', '-status'];
@@ -44,11 +46,16 @@ export function FleetPage() {
     sort: (SORTS as string[]).includes(params.get('sort') ?? '') ? (params.get('sort') as SortKey) : 'name',
   };
   const selected = useMemo(() => new Set((params.get('sel') ?? '').split(',').filter(Boolean)), [params]);
+  const selectAll = params.get('selall') === '1';
+  const me = useMe();
+  const selectable = can(me.data, 'label') || can(me.data, 'exec');
   const fleet = useFleet(filter);
   const first = fleet.data?.pages[0];
   const facets = useFacets(filter, first !== undefined || fleet.error !== null, first && !first.paged ? first.all : undefined);
   const rows = useMemo(() => fleet.data?.pages.flatMap((p) => p.agents) ?? [], [fleet.data]);
   const total = first?.total ?? 0;
+  const selection: Selection = selectAll ? { kind: 'all', filter, count: total, online: facets.data?.byStatus.online ?? 0 } : { kind: 'ids', ids: [...selected] };
+  const names = useMemo(() => new Map(rows.map((a) => [a.id, a.name || a.id])), [rows]);
 
   const [selectorText, setSelectorText, commitSelector] = useDebounced(filter.selector, (v) => setParams({ selector: v.trim() || null }));
   const [searchText, setSearchText, commitSearch] = useDebounced(filter.q, (v) => setParams({ q: v.trim() || null }));
@@ -65,6 +72,7 @@ export function FleetPage() {
   const setSort = (key: 'name' | 'lastSeen' | 'status') => setParams({ sort: filter.sort === key ? `-${key}` : key === 'name' ? null : key });
   const sortMark = (key: string) => (filter.sort === key ? 'ascending' : filter.sort === `-${key}` ? 'descending' : 'none');
   const toggle = (id: string) => {
+    if (selectAll) return;
     const next = new Set(selected);
     if (next.has(id)) next.delete(id);
     else if (next.size < MAX_SELECTED) next.add(id);
@@ -128,11 +136,15 @@ export function FleetPage() {
           {facets.data && <FacetList facets={facets.data} onLabel={(k, v) => addTerm(`${k}=${v}`)} onText={(v) => setParams({ q: v })} />}
         </aside>
         <div className="table-wrap">
-          {selected.size > 0 && <BulkBar ids={[...selected]} onClear={() => setParams({ sel: null })} />}
+          {selectable && (selectAll || selected.size > 0) && <BulkBar selection={selection} names={names} onClear={() => setParams({ sel: null, selall: null })} />}
           <div className="vtable" role="table" aria-label="Agents" aria-rowcount={total + 1}>
             <div className="vrow head" role="row">
               <span role="columnheader" className="c-sel">
-                <span className="sr-only">Selected</span>
+                {selectable ? (
+                  <input type="checkbox" checked={selectAll} onChange={() => setParams({ selall: selectAll ? null : '1', sel: null })} aria-label={`Select all ${total} agents matching the filter`} title="Select all matching the filter" />
+                ) : (
+                  <span className="sr-only">Selected</span>
+                )}
               </span>
               <span role="columnheader" aria-sort={sortMark('name')}>
                 <button type="button" className="sort" onClick={() => setSort('name')}>
@@ -164,7 +176,7 @@ export function FleetPage() {
               <div style={{ height: virtual.getTotalSize(), position: 'relative' }}>
                 {items.map((item) => {
                   const a = rows[item.index]!;
-                  return <AgentRow key={a.id} agent={a} top={item.start} index={item.index} selected={selected.has(a.id)} onToggle={() => toggle(a.id)} />;
+                  return <AgentRow key={a.id} agent={a} top={item.start} index={item.index} selectable={selectable} locked={selectAll} selected={selectAll || selected.has(a.id)} onToggle={() => toggle(a.id)} />;
                 })}
               </div>
             </div>
@@ -178,12 +190,13 @@ export function FleetPage() {
   );
 }
 
-function AgentRow({ agent: a, top, index, selected, onToggle }: { agent: Agent; top: number; index: number; selected: boolean; onToggle: () => void }) {
+function AgentRow(props: { agent: Agent; top: number; index: number; selectable: boolean; locked: boolean; selected: boolean; onToggle: () => void }) {
+  const { agent: a, top, index, selected, onToggle } = props;
   const labels = Object.entries(a.labels);
   return (
     <div className={`vrow${selected ? ' selected' : ''}`} role="row" aria-rowindex={index + 2} style={{ transform: `translateY(${top}px)`, height: ROW_HEIGHT }}>
       <span role="cell" className="c-sel">
-        <input type="checkbox" checked={selected} onChange={onToggle} aria-label={`Select ${a.name}`} />
+        {props.selectable && <input type="checkbox" checked={selected} disabled={props.locked} onChange={onToggle} aria-label={`Select ${a.name || a.id}`} />}
       </span>
       <span role="cell" className="ellipsis">
         <Link href={`/agents/${seg(a.id)}`}>{a.name || a.id}</Link>
@@ -242,49 +255,5 @@ function FacetList({ facets, onLabel, onText }: { facets: NonNullable<ReturnType
       {group('OS', Object.entries(facets.os), onText)}
       {group('Agent version', Object.entries(facets.version), onText)}
     </>
-  );
-}
-
-/** Sets (or removes, with an empty value) one operator label on every selected agent. */
-function BulkBar({ ids, onClear }: { ids: string[]; onClear: () => void }) {
-  const qc = useQueryClient();
-  const [key, setKey] = useState('');
-  const [value, setValue] = useState('');
-  const [result, setResult] = useState<string | null>(null);
-  const apply = async () => {
-    setResult(null);
-    const errors: string[] = [];
-    // A few at a time: bounded load on the server.
-    for (let i = 0; i < ids.length; i += 8) {
-      await Promise.all(
-        ids.slice(i, i + 8).map((id) =>
-          api(`/api/v1/agents/${seg(id)}`, { method: 'PATCH', body: { labels: { [key]: value === '' ? null : value } } }).catch((err: unknown) => errors.push((err as Error).message)),
-        ),
-      );
-    }
-    await qc.invalidateQueries({ queryKey: ['agents'] });
-    setResult(errors.length ? `${errors.length} failed: ${errors[0]}` : `Labelled ${ids.length} agents.`);
-  };
-  return (
-    <form
-      className="bulk"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void apply();
-      }}
-    >
-      <strong>{ids.length} selected</strong>
-      <label>
-        Label <input value={key} onChange={(e) => setKey(e.target.value)} placeholder="key" required className="mono small-input" />
-      </label>
-      <label>
-        = <input value={value} onChange={(e) => setValue(e.target.value)} placeholder="value (empty removes)" className="mono small-input" />
-      </label>
-      <button type="submit">Apply to selection</button>
-      <button type="button" className="ghost" onClick={onClear}>
-        Clear selection
-      </button>
-      {result && <span role="status">{result}</span>}
-    </form>
   );
 }

@@ -66,6 +66,14 @@ describe('compileAgentInstallOptions', () => {
     assert.equal(compileAgentInstallOptions(options()).requiresRoot, false);
   });
 
+  it('runs a single executable as itself through the launch link: no node, no node flags, no script', () => {
+    const c = compileAgentInstallOptions(options({ singleExecutable: true, script: '/opt/corral/versions/1.0.0/bin/corral-agent', packageRoot: '/opt/corral/versions/1.0.0' }));
+    const argv = parseExecStart(unitSetting(c.unit, 'ExecStart')!);
+    assert.deepEqual(argv.slice(0, 2), [join(root, 'data', 'agent-current', 'bin', 'corral-agent'), 'agent']);
+    assert.ok(!argv.includes('/usr/bin/node') && !argv.some((a) => AGENT_NODE_FLAGS.includes(a)), argv.join(' '));
+    assert.equal(c.packageRoot, '/opt/corral/versions/1.0.0');
+  });
+
   it('gives a second unit its own env file so two agents do not share a token file', () => {
     const c = compileAgentInstallOptions({ server: 'http://c:1', unitName: 'corral-agent-b', nodePath: '/usr/bin/node', script: '/x/corral.js' });
     assert.equal(c.envFile, '/etc/corral/corral-agent-b.env');

@@ -58,8 +58,10 @@ export interface AgentInstallOptions {
   nodePath: string;
   /** Flags for node. Default AGENT_NODE_FLAGS (`--lite-mode --no-expose-wasm --max-semi-space-size=1`: a small idle agent). */
   nodeArgs?: string[];
-  /** Absolute path of dist/bin/corral.js (symlinks resolved). */
+  /** Absolute path of dist/bin/corral.js (symlinks resolved), or of the single executable. */
   script: string;
+  /** `script` is a single executable (run as is, without node or node flags). Default false. */
+  singleExecutable?: boolean;
   /**
    * The package root `script` belongs to (the directory holding dist/ and
    * node_modules/: a checkout, an npm install, or an unpacked agent version).
@@ -153,11 +155,12 @@ export function compileAgentInstallOptions(o: AgentInstallOptions): CompiledAgen
   const inRoot = relative(packageRoot, script);
   if (inRoot === '' || inRoot.startsWith('..') || isAbsolute(inRoot)) throw new AgentInstallError('INVALID_ARGUMENT', `${script} is not inside the package root ${packageRoot}`);
   const launchLink = launchLinkPath(dataDir);
+  // Through the launch link, so a self-upgrade (or a revert) only has to re-point the link.
+  const sea = o.singleExecutable === true;
   const unit = renderAgentUnit({
-    nodePath: absolute('node path', o.nodePath),
-    nodeArgs: o.nodeArgs ?? [...AGENT_NODE_FLAGS],
-    // Through the launch link, so a self-upgrade (or a revert) only has to re-point the link.
-    script: join(launchLink, inRoot),
+    nodePath: sea ? join(launchLink, inRoot) : absolute('node path', o.nodePath),
+    nodeArgs: sea ? [] : (o.nodeArgs ?? [...AGENT_NODE_FLAGS]),
+    script: sea ? null : join(launchLink, inRoot),
     environment: { [SUPERVISOR_ENV]: 'systemd', [SUPERVISOR_UNIT_ENV]: unitName },
     agentArgs,
     envFile,

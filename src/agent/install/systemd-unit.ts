@@ -19,8 +19,11 @@ export interface AgentUnitSpec {
   nodePath: string;
   /** Flags for node itself, before the script (e.g. `--max-semi-space-size=1`). */
   nodeArgs: readonly string[];
-  /** Absolute path of `dist/bin/corral.js`: through the launch link (`<data>/agent-current/dist/bin/corral.js`). */
-  script: string;
+  /**
+   * Absolute path of `dist/bin/corral.js`: through the launch link (`<data>/agent-current/dist/bin/corral.js`);
+   * null for a single executable, where nodePath is the agent itself (`<data>/agent-current/bin/corral-agent`).
+   */
+  script: string | null;
   /** `Environment=` variables for the agent (names and values of plain characters only). */
   environment?: Readonly<Record<string, string>>;
   /** Everything after `corral agent`: never the token. */
@@ -40,7 +43,7 @@ export function renderAgentUnit(spec: AgentUnitSpec): string {
   if (spec.agentArgs.some((a) => a === '--token' || a.startsWith('--token='))) {
     throw new SystemdUnitError('the token belongs in the EnvironmentFile, not on the command line');
   }
-  const exec = renderExecStart([spec.nodePath, ...spec.nodeArgs, spec.script, 'agent', ...spec.agentArgs]);
+  const exec = renderExecStart([spec.nodePath, ...spec.nodeArgs, ...(spec.script === null ? [] : [spec.script]), 'agent', ...spec.agentArgs]);
   const user = spec.user === undefined ? [] : [`User=${plainValue('--user', spec.user)}`];
   const env = Object.entries(spec.environment ?? {}).map(([k, v]) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new SystemdUnitError(`environment variable name "${k}" is not valid`);

@@ -21,8 +21,8 @@
  */
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import {
   MANIFEST_FILE,
@@ -32,6 +32,8 @@ import {
   type PackagesAvailable,
 } from '../../protocol/index.js';
 import { AGENT_VERSION } from '../description.js';
+import { AGENT_NODE_FLAGS } from '../node-flags.js';
+import { isNodeScript, isSingleExecutable } from '../single-executable.js';
 import { artifactSize, fetchArtifact, type DownloadTarget } from '../packages/download.js';
 import { unpackArchive } from '../packages/unpack.js';
 import { processStartTicks } from '../services/supervisor.js';
@@ -46,6 +48,8 @@ import {
   handoverFile,
   healthyFile,
   loadTopLevelState,
+  agentCommand,
+  agentFile,
   readJson,
   recordUpgradeFailure,
   supervisedFile,
@@ -55,6 +59,7 @@ import {
   watcherReadyFile,
   writeJson,
   HandoverSchema,
+  type AgentExecutable,
   type Handover,
   type SupervisedHandover,
   type TopLevelOffer,
@@ -90,6 +95,8 @@ export interface SelfUpgraderOptions {
   watcherReadyMs?: number;
   /** The local policy: pinned publisher keys also hold for agent packages. Default DEFAULT_AGENT_POLICY. */
   policy?: AgentPolicy;
+  /** Whether this agent is a single executable (default: node:sea's isSea()). */
+  singleExecutable?: boolean;
 }
 
 /** The watcher the old agent started: enough to wait for it and to stop it if the handover fails. */
@@ -227,8 +234,8 @@ export class SelfUpgrader extends EventEmitter {
       );
       this.setProgress('installing', null);
       const dest = join(versionsDir(this.opts.dataDir), offer.version);
-      const ownRoot = resolve(realpathSync(this.script()), '..', '..', '..');
-      if (resolve(dest) === ownRoot) throw new Error(`${dest} is the running agent's own directory`);
+      const own = relative(resolve(dest), realpathSync(this.script()));
+      if (!own.startsWith('..') && !isAbsolute(own)) throw new Error(`${dest} is the running agent's own directory`);
       mkdirSync(versionsDir(this.opts.dataDir), { recursive: true });
       rmSync(dest, { recursive: true, force: true });
       await unpackArchive(archive, dest);
@@ -236,8 +243,9 @@ export class SelfUpgrader extends EventEmitter {
       if (manifest.kind !== 'agent') throw new Error(`the package is kind: ${manifest.kind}, not an agent package`);
       const entry = join(dest, manifest.agent.entry);
       if (relative(dest, entry).startsWith('..') || !existsSync(entry)) throw new Error(`agent.entry ${manifest.agent.entry} is not in the package`);
+      const next = this.nextExecutable(offer.version, dest, entry);
       if (offer !== this.latest) return;
-      await this.handOver(offer, dest, entry);
+      await this.handOver(offer, dest, next);
       log.info({ entry }, 'upgrade: unpacked; handing over to the watcher and exiting (services keep running)');
       this.deps.exitForUpgrade();
     } catch (e) {
@@ -250,19 +258,54 @@ export class SelfUpgrader extends EventEmitter {
     }
   }
 
+  /** The running agent's file: its script, or (a single executable) the executable as it was started. */
   private script(): string {
     return (this.opts.argv ?? process.argv)[1]!;
   }
 
-  private async handOver(offer: TopLevelOffer, dest: string, entry: string): Promise<void> {
+  /** Whether this agent is a single executable (argv[1] is then the executable itself, not a script). */
+  private sea(): boolean {
+    return this.opts.singleExecutable ?? isSingleExecutable();
+  }
+
+  /** How the watcher runs this agent (to restart it on a revert, and for itself). */
+  private previousExecutable(): AgentExecutable {
+    // The new version and the watcher run with the node flags this agent was started with (the systemd unit's, say).
+    if (this.sea()) return { version: AGENT_VERSION, node: process.execPath, nodeArgs: [], script: '' };
+    return { version: AGENT_VERSION, node: process.execPath, nodeArgs: process.execArgv, script: realpathSync(this.script()) };
+  }
+
+  /**
+   * How the watcher runs the new version: a script with node (this node and
+   * its flags; a single executable has no node of its own to lend, so the
+   * package's node/bin/node), an executable (a single executable package) as is.
+   */
+  private nextExecutable(version: string, dest: string, entry: string): AgentExecutable {
+    if (!isNodeScript(entry)) {
+      try {
+        accessSync(entry, constants.X_OK);
+      } catch {
+        throw new Error(`agent.entry ${relative(dest, entry)} is neither a .js script nor an executable file`);
+      }
+      return { version, node: entry, nodeArgs: [], script: '' };
+    }
+    if (!this.sea()) return { version, node: process.execPath, nodeArgs: process.execArgv, script: entry };
+    const node = join(dest, 'node', 'bin', 'node');
+    if (!existsSync(node)) {
+      throw new Error(`this agent is a single executable and has no node to run ${relative(dest, entry)} with: deploy a single executable package (corral-agent-sea) or one that carries node/bin/node`);
+    }
+    return { version, node, nodeArgs: [...AGENT_NODE_FLAGS], script: entry };
+  }
+
+  private async handOver(offer: TopLevelOffer, dest: string, next: AgentExecutable): Promise<void> {
     const argv = this.opts.argv ?? process.argv;
+    const entry = agentFile(next);
     const handover: Handover = {
       version: 1,
       oldPid: process.pid,
       oldStartTicks: processStartTicks(process.pid),
-      // The new version and the watcher run with the node flags this agent was started with (the systemd unit's, say).
-      previous: { version: AGENT_VERSION, node: process.execPath, nodeArgs: process.execArgv, script: realpathSync(argv[1]!) },
-      next: { version: offer.version, node: process.execPath, nodeArgs: process.execArgv, script: entry },
+      previous: this.previousExecutable(),
+      next,
       argv: argv.slice(2),
       cwd: process.cwd(),
       offerHash: offer.hash,
@@ -349,11 +392,12 @@ export class SelfUpgrader extends EventEmitter {
  * version's code, detached (its own session, output to watcher.log), so it
  * outlives this process. Resolves once it runs; rejects when it cannot start.
  */
-export async function spawnWatcher(handover: string, self: { node: string; nodeArgs: readonly string[]; script: string }, logDir: string): Promise<WatcherProcess> {
+export async function spawnWatcher(handover: string, self: Pick<AgentExecutable, 'node' | 'nodeArgs' | 'script'>, logDir: string): Promise<WatcherProcess> {
   mkdirSync(logDir, { recursive: true });
   const out = openSync(join(logDir, 'watcher.log'), 'a', 0o640);
   try {
-    const child = spawn(self.node, [...self.nodeArgs, self.script, 'agent', 'watch', '--handover', handover], { detached: true, stdio: ['ignore', out, out] });
+    const [command, args] = agentCommand(self, ['agent', 'watch', '--handover', handover]);
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', reject);

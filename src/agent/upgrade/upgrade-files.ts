@@ -59,9 +59,20 @@ const Executable = z
     node: z.string(),
     /** Flags for node before the script (the old agent's process.execArgv, e.g. AGENT_NODE_FLAGS); absent in handovers of older agents. */
     nodeArgs: z.array(z.string()).default([]),
+    /** The agent's script for node; '' when `node` is the agent itself (a single executable). */
     script: z.string(),
   })
   .strict();
+
+export type AgentExecutable = z.infer<typeof Executable>;
+
+/** The command and arguments that start `exec` with the agent arguments `argv`. */
+export function agentCommand(exec: Pick<AgentExecutable, 'node' | 'nodeArgs' | 'script'>, argv: readonly string[]): [string, string[]] {
+  return [exec.node, [...exec.nodeArgs, ...(exec.script ? [exec.script] : []), ...argv]];
+}
+
+/** The file inside the agent's version directory that `exec` runs (its script, or the executable). */
+export const agentFile = (exec: Pick<AgentExecutable, 'node' | 'script'>): string => exec.script || exec.node;
 
 export const HandoverSchema = z
   .object({

@@ -39,6 +39,8 @@ import { processStartTicks } from '../services/supervisor.js';
 import {
   HandoverSchema,
   HealthyMarkerSchema,
+  agentCommand,
+  agentFile,
   SupervisedHandoverSchema,
   WatcherReadySchema,
   healthyFile,
@@ -103,7 +105,8 @@ async function stopProcess(pid: number, startTicks: string | null, log: Logger):
 function startAgent(exec: Handover['next'], h: Handover, dataDir: string): ChildProcess {
   const out = openSync(join(upgradeDir(dataDir), 'agent.log'), 'a', 0o640);
   try {
-    const child = spawn(exec.node, [...exec.nodeArgs, exec.script, ...h.argv], { cwd: h.cwd, detached: true, stdio: ['ignore', out, out] });
+    const [command, args] = agentCommand(exec, h.argv);
+    const child = spawn(command, args, { cwd: h.cwd, detached: true, stdio: ['ignore', out, out] });
     child.on('error', () => undefined);
     return child;
   } finally {
@@ -112,11 +115,11 @@ function startAgent(exec: Handover['next'], h: Handover, dataDir: string): Child
 }
 
 /** Deletes versions other than the running one and the previous one (kept for one more upgrade). */
-function pruneVersions(dataDir: string, scripts: string[], log: Logger): void {
+function pruneVersions(dataDir: string, files: string[], log: Logger): void {
   const dir = versionsDir(dataDir);
   if (!existsSync(dir)) return;
-  // The version directory each script runs from, when it is one of ours.
-  const keep = new Set(scripts.map((s) => relative(dir, s).split(sep)[0]!));
+  // The version directory each agent runs from, when it is one of ours.
+  const keep = new Set(files.map((s) => relative(dir, s).split(sep)[0]!));
   for (const name of readdirSync(dir)) {
     if (keep.has(name)) continue;
     rmSync(join(dir, name), { recursive: true, force: true });
@@ -172,7 +175,7 @@ export async function runUpgradeWatcher(handoverPath: string, deps: WatcherDeps)
       state.running = true;
       await new Promise((r) => setImmediate(r));
       childTicks = c.pid !== undefined ? processStartTicks(c.pid) : null;
-      log.info({ pid: c.pid, script: h.next.script, attempt: state.exits.length + 1 }, 'started the new agent');
+      log.info({ pid: c.pid, file: agentFile(h.next), attempt: state.exits.length + 1 }, 'started the new agent');
       c.once('exit', (code, signal) => {
         state.exits.push({ at: Date.now(), code, signal });
         state.running = false;
@@ -185,7 +188,7 @@ export async function runUpgradeWatcher(handoverPath: string, deps: WatcherDeps)
     } else if (decision.action === 'succeed') {
       log.info({ pid: child?.pid }, 'the new agent reported healthy: upgrade done');
       child?.unref();
-      pruneVersions(dataDir, [h.next.script, h.previous.script], log);
+      pruneVersions(dataDir, [agentFile(h.next), agentFile(h.previous)], log);
       finish(dataDir, handoverPath);
       return 'succeeded';
     } else {
@@ -276,7 +279,7 @@ async function runSupervisedWatch(w: SupervisedWatch): Promise<WatchOutcome> {
     const decision = nextWatchStep(state, now, policy);
     if (decision.action === 'succeed') {
       log.info({ pid: unit?.mainPid }, 'the new agent reported healthy: upgrade done');
-      pruneVersions(dataDir, [h.next.script, h.previous.script], log);
+      pruneVersions(dataDir, [agentFile(h.next), agentFile(h.previous)], log);
       finish(dataDir, handoverPath);
       return 'succeeded';
     }

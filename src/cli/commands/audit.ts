@@ -33,6 +33,7 @@ interface FilterFlags {
   since?: string;
   until?: string;
   action?: string;
+  outcome?: string;
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 24 * 3600_000 };
@@ -54,6 +55,7 @@ function filterQuery(flags: FilterFlags, extra: Record<string, string>): URLSear
   if (flags.since) q.set('since', timeFlag('--since', flags.since));
   if (flags.until) q.set('until', timeFlag('--until', flags.until));
   if (flags.action) q.set('action', flags.action);
+  if (flags.outcome) q.set('outcome', flags.outcome);
   return q;
 }
 
@@ -86,7 +88,8 @@ function addFilters(cmd: Command): Command {
     .option('--user <name>', 'only what this user did (corral for what the server did itself)')
     .option('--since <when>', 'only records from then on: a duration ago (30m, 1h, 7d) or an ISO 8601 date-time')
     .option('--until <when>', 'only records before then (same forms as --since)')
-    .option('--action <action>', "only this action, e.g. 'POST /api/v1/jobs'");
+    .option('--action <action>', "only this action, e.g. 'POST /api/v1/jobs'")
+    .option('--outcome <outcome>', 'only records with this outcome: ok, denied or error');
 }
 
 export function addAuditCommands(program: Command, io: CliIo): void {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { ApiEvent } from '../api-types.js';
 import { apiFor, intFlag, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
 import { resolveAgentId } from './agents.js';
+import { timeFlag } from './audit.js';
 
 function line(e: ApiEvent): string {
   const data = Object.entries(e.data).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
@@ -18,6 +19,8 @@ export function addEventCommands(program: Command, io: CliIo): void {
       .description('Show fleet events, oldest first: agents enrolled/online/offline/revoked, config changes and failures')
       .option('--agent <agent>', 'only this agent (name when unique, id, or a unique prefix or suffix of the id)')
       .option('--type <type>', 'only this event type, e.g. agent.offline')
+      .option('--since <when>', 'only events from then on: a duration ago (30m, 1h, 7d) or an ISO 8601 date-time')
+      .option('--until <when>', 'only events before then (same forms as --since)')
       .option('--limit <n>', 'how many of the newest events (1-1000)', '50')
       .option('-f, --follow', 'keep printing new events as they happen (Ctrl-C stops)')
       .addHelpText(
@@ -29,16 +32,21 @@ object per line instead (JSON Lines).
 Examples:
   corral events --limit 20
   corral events --agent 82c407ff8cb7 --type config.failed
+  corral events --type agent.offline --since 1d
   corral events -f -o json | jq .type`,
       ),
-  ).action(async (flags: ConnectionFlags & { agent?: string; type?: string; limit: string; follow?: boolean }) => {
+  ).action(async (flags: ConnectionFlags & { agent?: string; type?: string; since?: string; until?: string; limit: string; follow?: boolean }) => {
     const limit = intFlag('--limit', flags.limit, 1, 1000);
+    const since = flags.since ? timeFlag('--since', flags.since) : undefined;
+    const until = flags.until ? timeFlag('--until', flags.until) : undefined;
     const api = apiFor(flags, io);
     const agent = flags.agent ? await resolveAgentId(api, flags.agent) : undefined;
     const query = (extra: Record<string, string>) => {
       const q = new URLSearchParams(extra);
       if (agent) q.set('agent', agent);
       if (flags.type) q.set('type', flags.type);
+      if (since) q.set('since', since);
+      if (until) q.set('until', until);
       return `/api/v1/events?${q.toString()}`;
     };
     const first = await api.request<{ events: ApiEvent[] }>('GET', query({ limit: String(limit) }));

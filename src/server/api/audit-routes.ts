@@ -44,6 +44,7 @@ const Query = z.object({
   since: Time.optional(),
   until: Time.optional(),
   action: z.string().max(512).optional().openapi({ example: 'POST /api/v1/jobs' }),
+  outcome: z.enum(['ok', 'denied', 'error']).optional().openapi({ description: 'only records with this outcome' }),
   after: z.coerce.number().int().min(0).optional().openapi({ description: 'only records with a greater id (page with the last id seen)' }),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
@@ -65,7 +66,8 @@ export function auditView(r: AuditRecord) {
   };
 }
 
-function time(field: string, text: string | undefined): number | undefined {
+/** An ISO 8601 date-time query parameter as ms; a clear error naming the field otherwise. */
+export function timeParam(field: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const ms = Date.parse(text);
   if (!Number.isFinite(ms) || !/^\d{4}-\d{2}-\d{2}/.test(text)) throw new ValidationError(`${field} must be an ISO 8601 date-time, got "${text.slice(0, 64)}"`, field);
@@ -73,7 +75,7 @@ function time(field: string, text: string | undefined): number | undefined {
 }
 
 function compileQuery(q: z.infer<typeof Query>): AuditQuery {
-  return { actor: q.user, since: time('since', q.since), until: time('until', q.until), action: q.action, afterId: q.after, limit: q.limit };
+  return { actor: q.user, since: timeParam('since', q.since), until: timeParam('until', q.until), action: q.action, outcome: q.outcome, afterId: q.after, limit: q.limit };
 }
 
 export function addAuditRoutes(app: ApiApp, audit: AuditService, opts: { pollMs: number }): void {

@@ -40,7 +40,7 @@ import type { RolloutService } from '../rollouts/rollout-service.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { Clock } from '../clock.js';
 import { auditMiddleware } from './audit-middleware.js';
-import { addAuditRoutes } from './audit-routes.js';
+import { addAuditRoutes, timeParam } from './audit-routes.js';
 import { manifestJsonSchema } from '../../protocol/index.js';
 import { maskConfigFiles } from '../secrets/secret-fields.js';
 import { INSTALL_AGENT_PACKAGE, installInfoText, installToken, pickInstallPackage, signingKeyFingerprint } from '../install/install-agent.js';
@@ -283,12 +283,14 @@ export function createApi(deps: ApiDeps): ApiApp {
     createRoute({
       method: 'get',
       path: '/api/v1/events',
-      summary: 'Fleet events, oldest first; page with `after`',
+      summary: 'Fleet events, oldest first: the newest `limit` (default 100), or after the id `after`; filter by agent, type and time',
       request: {
         query: z.object({
           after: z.coerce.number().int().min(0).optional(),
           agent: z.string().max(64).optional(),
           type: z.string().max(128).optional(),
+          since: z.string().max(64).optional().openapi({ description: 'only events at or after this ISO 8601 date-time' }),
+          until: z.string().max(64).optional().openapi({ description: 'only events before this ISO 8601 date-time' }),
           limit: z.coerce.number().int().min(1).max(1000).optional(),
         }),
       },
@@ -296,7 +298,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const events = await fleet.listEvents({ afterId: q.after, agentId: q.agent, type: q.type, limit: q.limit });
+      const events = await fleet.listEvents({ afterId: q.after, agentId: q.agent, type: q.type, since: timeParam('since', q.since), until: timeParam('until', q.until), limit: q.limit });
       return c.json({ events: events.map((e) => ({ ...e, at: iso(e.at)! })) }, 200);
     },
   );
@@ -396,7 +398,7 @@ export function createApi(deps: ApiDeps): ApiApp {
       const { os, arch, name = INSTALL_AGENT_PACKAGE } = c.req.valid('query');
       const picked = pickInstallPackage(await deps.packages.list(name), name, os, arch);
       if (!picked) {
-        return c.json({ error: { code: 'PACKAGE_NOT_FOUND', message: `no kind: agent package ${name} for ${os}/${arch} (or ${os}/any) is published: build one with npm run build:agent and corral package push it` } }, 404);
+        return c.json({ error: { code: 'PACKAGE_NOT_FOUND', message: `no kind: agent package ${name} for ${os}/${arch} (or ${os}/any) is published: build one with npm run build:agent -- --arch ${arch}${name === 'corral-agent-sea' ? ' --sea' : ''} and corral package push it` } }, 404);
       }
       return c.text(installInfoText(picked, deps.packages.publicKeyPem), 200);
     },

@@ -102,7 +102,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.match((await verifyAuditChain(store.audit, { expectHash: 'f'.repeat(64) })).failure?.reason ?? '', /no record has the expected hash/);
     });
 
-    it('filters by actor, time and action, and pages with afterId', async (t) => {
+    it('filters by actor, time, action and outcome, and pages with afterId', async (t) => {
       if (skip) return t.skip(skip);
       assert.deepEqual((await store.audit.list({ actor: 'alice', afterId: 0 })).map((r) => r.id), [1, 3]);
       assert.deepEqual((await store.audit.list({ since: 1002 })).map((r) => r.id), [2, 3]);
@@ -110,6 +110,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.deepEqual((await store.audit.list({ limit: 2 })).map((r) => r.id), [2, 3], 'the newest, oldest first');
       assert.deepEqual((await store.audit.list({ afterId: 1, limit: 1 })).map((r) => r.id), [2]);
       assert.deepEqual((await store.audit.list({ action: 'POST /api/v1/jobs' })).map((r) => r.id), []);
+      assert.deepEqual((await store.audit.list({ outcome: 'denied' })).map((r) => r.id), [3]);
+      assert.deepEqual((await store.audit.list({ outcome: 'ok', afterId: 0 })).map((r) => r.id), [1, 2]);
     });
 
     it('keeps one chain when many appends race in one process', async (t) => {

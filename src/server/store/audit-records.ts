@@ -50,6 +50,8 @@ export interface AuditQuery {
   until?: number;
   /** Only this action (exact, e.g. `POST /api/v1/jobs`). */
   action?: string;
+  /** Only records with this outcome. */
+  outcome?: 'ok' | 'denied' | 'error';
   /** Default 100, at most 1000. Without afterId and since: the newest `limit`. Oldest first always. */
   limit?: number;
 }

@@ -130,6 +130,7 @@ export class KyselyAuditStore implements AuditStore {
       if (query.since !== undefined) q = q.where('at', '>=', query.since);
       if (query.until !== undefined) q = q.where('at', '<', query.until);
       if (query.action !== undefined) q = q.where('action', '=', query.action);
+      if (query.outcome !== undefined) q = q.where('outcome', '=', query.outcome);
       const rows =
         query.afterId === undefined && query.since === undefined
           ? (await q.orderBy('id', 'desc').limit(limit).execute()).reverse()

@@ -230,7 +230,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await assert.rejects(store.deleteConfig('c1'), ConfigNotFoundError);
     });
 
-    it('pages events oldest first, filtered by agent and type', async (t) => {
+    it('pages events oldest first, filtered by agent, type and time', async (t) => {
       if (skip) return t.skip(skip);
       await store.appendEvents(
         Array.from({ length: 30 }, (_, i) => ({ at: i, type: i % 2 ? 'agent.online' : 'agent.offline', agentId: i % 3 ? id(2) : null, data: { i } })),
@@ -243,6 +243,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const online = await store.listEvents({ type: 'agent.online', agentId: id(2), limit: 1000 });
       assert.ok(online.every((e) => e.type === 'agent.online' && e.agentId === id(2)));
       assert.equal(online.length, 10);
+      assert.deepEqual((await store.listEvents({ since: 5, until: 8, limit: 1000 })).map((e) => e.data.i), [5, 6, 7]);
     });
 
     it('records packages per platform and refuses different content under the same name+version+platform', async (t) => {

@@ -441,6 +441,8 @@ export class KyselyStore implements Store {
       if (query.upToId !== undefined) q = q.where('id', '<=', query.upToId);
       if (query.agentId !== undefined) q = q.where('agent_id', '=', query.agentId);
       if (query.type !== undefined) q = q.where('type', '=', query.type);
+      if (query.since !== undefined) q = q.where('at', '>=', query.since);
+      if (query.until !== undefined) q = q.where('at', '<', query.until);
       if (query.typePrefix !== undefined && query.typePrefix !== '') q = q.where(sql<boolean>`type like ${`${query.typePrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`);
       // Without `afterId`, the newest `limit` events; with it, the next `limit` after it. Oldest first either way.
       const rows =

@@ -224,6 +224,10 @@ export interface EventQuery {
   upToId?: number;
   /** Only events whose type starts with this (`rollout.` for every rollout event). */
   typePrefix?: string;
+  /** Only events at or after this time (ms). */
+  since?: number;
+  /** Only events before this time (ms). */
+  until?: number;
   /** Default 100, at most 1000. Newest last. */
   limit?: number;
 }

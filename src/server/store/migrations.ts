@@ -326,8 +326,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
-    '0016_agent_labels_search': {
-      // Trusted labels and search text beside the agents, kept by triggers (agent-derived-migration.ts).
+    '0016_agent_labels_facts': {
+      // Trusted labels, search text and counted attributes beside the agents, kept by triggers (agent-derived-migration.ts).
       up: (db: Kysely<unknown>) => agentDerivedUp(dialect, db),
     },
   };

@@ -11,9 +11,8 @@
  * else an identifying attribute), read from the JSON text columns
  * (json_extract on SQLite, ->> on PostgreSQL). Free text and the OS, arch
  * and version counts read the narrow `agent_facts` table. Both tables are
- * kept by triggers
- * (agent-derived-migration.ts). The contract test checks the SQL and
- * JavaScript agree.
+ * kept by triggers (agent-derived-migration.ts). The contract test checks
+ * the SQL and JavaScript agree.
  *
  * A filter's `scopes` (a scoped reader's bindings) cut the page, its total
  * and the facets alike: an agent counts only when one scope matches it.

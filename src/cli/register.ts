@@ -11,13 +11,14 @@ import { addPackageCommands } from './commands/packages.js';
 import { addDeploymentCommands } from './commands/deployments.js';
 import { addImperativeCommands } from './commands/imperative.js';
 import { addExecCommand } from './commands/exec.js';
+import { addJobCommands } from './commands/jobs.js';
 import { addRolloutCommands } from './commands/rollouts.js';
 import { addAuditCommands } from './commands/audit.js';
 import { defaultCliIo, type CliIo } from './context.js';
 
 /**
  * Adds login, logout, whoami, user, agents, label, revoke, token, config, events, package,
- * deploy…, rollout…, services, restart, logs, exec and audit to `program`. Call it after any
+ * deploy…, rollout…, services, restart, logs, exec, jobs/job… and audit to `program`. Call it after any
  * `exitOverride()` / `configureOutput()` on `program`, so the commands inherit
  * them. Commands reject with a `CliError` (carrying the exit code) on failure.
  */
@@ -32,6 +33,7 @@ export function registerClientCommands(program: Command, io: CliIo = defaultCliI
   addDeploymentCommands(program, io);
   addImperativeCommands(program, io);
   addExecCommand(program, io);
+  addJobCommands(program, io);
   addRolloutCommands(program, io);
   addAuditCommands(program, io);
 }

@@ -24,7 +24,7 @@ import { WsOpampClient, newInstanceUid } from '../../src/testkit/opamp-client.js
 interface JobJson {
   id: string;
   status: string;
-  hosts: { agentId: string; agentName: string; status: string; exitCode: number | null; output: string; error: string }[];
+  hosts: { agentId: string; agentName: string; status: string; exitCode: number | null; output: string; error: string; timedOut: boolean }[];
 }
 
 describe('exec deadline', { concurrency: false }, () => {
@@ -77,8 +77,10 @@ describe('exec deadline', { concurrency: false }, () => {
       const rogueHost = job.hosts.find((h) => h.agentId === rogueId)!;
       assert.equal(rogueHost.status, 'failed');
       assert.match(rogueHost.error, /^timed out after 1000 ms \(enforced by the server; the agent was told to cancel\)$/);
+      assert.equal(rogueHost.timedOut, true, 'counted as timed out in the job list');
       const honestHost = job.hosts.find((h) => h.agentId === honestId)!;
       assert.equal(honestHost.status, 'succeeded', honestHost.error);
+      assert.equal(honestHost.timedOut, false);
       assert.equal(honestHost.output, 'ok\n');
       await eventually(() => requests().some((r) => r.cancel === execId), { what: 'a cancel request at the rogue agent' });
     } finally {

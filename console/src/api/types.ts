@@ -166,6 +166,8 @@ export interface JobHost {
   signal: string | null;
   output: string;
   truncated: boolean;
+  /** Newer servers: killed at the timeout (status is then failed). */
+  timedOut?: boolean;
   error: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -175,9 +177,28 @@ export interface Job {
   id: string;
   status: 'running' | 'succeeded' | 'failed' | 'stopped';
   spec: Record<string, unknown>;
+  createdBy?: string;
   createdAt: string;
   finishedAt: string | null;
   hosts: JobHost[];
+}
+
+/** GET /api/v1/jobs: one newest-first page. */
+export interface JobSummary {
+  id: string;
+  status: Job['status'];
+  command: string[];
+  selector: string;
+  createdBy: string;
+  createdAt: string;
+  finishedAt: string | null;
+  hosts: { total: number; ok: number; failed: number; timedOut: number; skipped: number; running: number; pending: number };
+}
+
+export interface JobList {
+  jobs: JobSummary[];
+  total: number;
+  nextCursor: string | null;
 }
 
 /** Who the session's token belongs to and what it may do (GET /api/v1/me; the built-in admin before users exist). */

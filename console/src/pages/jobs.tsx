@@ -1,132 +1,203 @@
 /**
- * Jobs: start a command on a selector (max concurrency, error budget,
- * timeout) and watch output stream in per host; the jobs started recently
- * (from job.started events); one job's per-host results, filterable to the
- * failed ones.
+ * Jobs: start a command on a selector (components/start-job.tsx); every job,
+ * newest first, a page at a time from GET /api/v1/jobs, filtered by state,
+ * starter and failed hosts (filters live in the URL), live from the fleet
+ * stream's job events; one job's per-host results (exit code, duration,
+ * output, truncated marker), filterable to the failed hosts, with output
+ * streaming in from the job's SSE while it runs. All output is text.
  */
-import { useState, type FormEvent } from 'react';
-import { useQuery } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
+import { useInfiniteQuery, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, qs, seg } from '../api/client';
-import type { FleetEvent, Job } from '../api/types';
-import { JobOutput, splitCommand } from '../components/job-output';
+import { readSse } from '../api/sse';
+import type { Job, JobHost, JobList, JobSummary } from '../api/types';
+import { StartJob } from '../components/start-job';
 import { Status } from '../components/status';
 import { Time } from '../components/time';
-import { Empty, Query } from '../components/states';
+import { Empty, ErrorBox, Loading, Query } from '../components/states';
 import { Link } from '../components/link';
-import { navigate, useQueryState } from '../router';
+import { useQueryState } from '../router';
 import { can, useMe } from '../me';
+
+const PAGE = 50;
+/** While a listed job runs, its host counts change without a fleet event: poll this often. */
+const RUNNING_POLL_MS = 2000;
+/** Output kept per host while streaming (the stored result has the whole, bounded, output). */
+const MAX_LIVE_CHARS = 256 * 1024;
+
+function HostCounts({ h }: { h: JobSummary['hosts'] }) {
+  const parts = [
+    ['ok', h.ok, 'succeeded'],
+    ['failed', h.failed, 'failed'],
+    ['timed out', h.timedOut, 'failed'],
+    ['skipped', h.skipped, 'skipped'],
+    ['running', h.running, 'running'],
+    ['pending', h.pending, 'pending'],
+  ] as const;
+  const shown = parts.filter(([, n]) => n > 0);
+  if (shown.length === 0) return <span className="muted">no hosts</span>;
+  return (
+    <span className="host-counts">
+      {shown.map(([label, n, tone]) => (
+        <Status key={label} value={tone} label={`${n} ${label}`} />
+      ))}
+    </span>
+  );
+}
 
 export function JobsPage() {
   const me = useMe();
-  const recent = useQuery({ queryKey: ['jobs', 'recent'], queryFn: () => api<{ events: FleetEvent[] }>(`/api/v1/events${qs({ type: 'job.started', limit: 1000 })}`) });
+  const [params, setParams] = useQueryState();
+  const state = params.get('state') ?? '';
+  const by = params.get('by') ?? '';
+  const failed = params.get('failed') === '1';
+  const [byInput, setByInput] = useState(by);
+  useEffect(() => setByInput(by), [by]);
+  const jobs = useInfiniteQuery({
+    queryKey: ['jobs', 'list', state, by, failed],
+    queryFn: ({ pageParam }) => api<JobList>(`/api/v1/jobs${qs({ limit: PAGE, state: state || undefined, createdBy: by || undefined, failed: failed ? 'true' : undefined, cursor: pageParam })}`),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+    refetchInterval: (q) => (q.state.data?.pages.some((p) => p.jobs.some((j) => j.status === 'running')) ? RUNNING_POLL_MS : false),
+  });
+  const rows = jobs.data?.pages.flatMap((p) => p.jobs) ?? [];
+  const total = jobs.data?.pages[0]?.total ?? 0;
   return (
     <section className="page">
       <h1>Jobs</h1>
-      {can(me.data, 'write') && <StartJob />}
-      <h2>Recent jobs</h2>
-      <Query q={recent} what="jobs">
-        {(d) =>
-          d.events.length === 0 ? (
-            <Empty>No jobs yet.</Empty>
-          ) : (
-            <table className="table compact">
-              <thead>
-                <tr>
-                  <th>Job</th>
-                  <th>Command</th>
-                  <th>Selector</th>
-                  <th>Started</th>
+      {/* Exec is an admin's (scoped or not): an operator would only meet a 403. */}
+      {can(me.data, 'write') && me.data?.roles.some((r) => r.role === 'admin') && <StartJob />}
+      <h2>All jobs</h2>
+      <div className="filters" role="search" aria-label="Filter jobs">
+        <div className="field">
+          <label htmlFor="jobs-state">State</label>
+          <select id="jobs-state" value={state} onChange={(e) => setParams({ state: e.target.value || null })}>
+            <option value="">Any</option>
+            <option value="running">Running</option>
+            <option value="done">Done</option>
+          </select>
+        </div>
+        <form
+          className="field"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setParams({ by: byInput.trim() || null });
+          }}
+        >
+          <label htmlFor="jobs-by">Started by</label>
+          <input id="jobs-by" className="small-input" value={byInput} onChange={(e) => setByInput(e.target.value)} onBlur={() => setParams({ by: byInput.trim() || null })} placeholder="any user" />
+        </form>
+        <label className="small filter-check">
+          <input type="checkbox" checked={failed} onChange={(e) => setParams({ failed: e.target.checked ? '1' : null })} /> Only jobs with failed hosts
+        </label>
+      </div>
+      {jobs.isLoading ? (
+        <Loading what="jobs" />
+      ) : jobs.error ? (
+        <ErrorBox error={jobs.error} retry={() => void jobs.refetch()} />
+      ) : rows.length === 0 ? (
+        <Empty>{state || by || failed ? 'No job matches these filters.' : 'No jobs yet.'}</Empty>
+      ) : (
+        <>
+          <p className="muted small" aria-live="polite">
+            {rows.length} of {total} job{total === 1 ? '' : 's'}
+          </p>
+          <table className="table compact jobs-list">
+            <thead>
+              <tr>
+                <th>Job</th>
+                <th>Status</th>
+                <th>Command</th>
+                <th>Selector</th>
+                <th>Hosts</th>
+                <th>By</th>
+                <th>Started</th>
+                <th>Finished</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((j) => (
+                <tr key={j.id}>
+                  <td className="mono">
+                    <Link href={`/jobs/${seg(j.id)}`}>{j.id.slice(0, 8)}</Link>
+                  </td>
+                  <td>
+                    <Status value={j.status} />
+                  </td>
+                  <td className="mono wrap">{j.command.join(' ')}</td>
+                  <td className="mono">{j.selector || <span className="muted">every agent</span>}</td>
+                  <td>
+                    <HostCounts h={j.hosts} />
+                  </td>
+                  <td>{j.createdBy || <span className="muted">unknown</span>}</td>
+                  <td>
+                    <Time iso={j.createdAt} />
+                  </td>
+                  <td>{j.finishedAt ? <Time iso={j.finishedAt} /> : '—'}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {[...d.events].reverse().slice(0, 100).map((e) => {
-                  const id = String(e.data.jobId ?? e.data.id ?? '');
-                  return (
-                    <tr key={e.id}>
-                      <td className="mono">{id ? <Link href={`/jobs/${seg(id)}`}>{id.slice(0, 8)}</Link> : '—'}</td>
-                      <td className="mono wrap">{Array.isArray(e.data.command) ? (e.data.command as string[]).join(' ') : ''}</td>
-                      <td className="mono">{String(e.data.selector ?? '')}</td>
-                      <td>
-                        <Time iso={e.at} />
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          )
-        }
-      </Query>
+              ))}
+            </tbody>
+          </table>
+          {jobs.hasNextPage && (
+            <button type="button" onClick={() => void jobs.fetchNextPage()} disabled={jobs.isFetchingNextPage}>
+              {jobs.isFetchingNextPage ? 'Loading…' : 'Show older jobs'}
+            </button>
+          )}
+        </>
+      )}
     </section>
   );
 }
 
-function StartJob() {
-  const [form, setForm] = useState({ selector: '', command: '', maxConcurrency: '10', errorBudget: '0', timeoutSeconds: '60' });
-  const [error, setError] = useState<{ field: string; text: string } | null>(null);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setError(null);
-    const command = splitCommand(form.command);
-    if (command.length === 0) return setError({ field: 'command', text: 'Type a command, e.g. uptime' });
-    const timeout = Number(form.timeoutSeconds);
-    if (!(timeout > 0 && timeout <= 86400)) return setError({ field: 'timeoutSeconds', text: 'Seconds, more than 0 and at most 86400.' });
-    try {
-      const job = await api<{ id: string }>('/api/v1/jobs', { method: 'POST', body: { selector: form.selector, command, maxConcurrency: form.maxConcurrency, errorBudget: form.errorBudget, timeoutSeconds: timeout } });
-      navigate(`/jobs/${seg(job.id)}`);
-    } catch (err) {
-      const text = (err as Error).message;
-      setError({ field: ['selector', 'maxConcurrency', 'errorBudget', 'command'].find((f) => text.includes(f)) ?? 'form', text });
-    }
-  };
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
-  const err = (k: string) =>
-    error?.field === k && (
-      <p className="field-error" role="alert">
-        {error.text}
-      </p>
-    );
-  return (
-    <form className="form wide" onSubmit={(e) => void submit(e)}>
-      <div className="field">
-        <label htmlFor="j-selector">Selector</label>
-        <input id="j-selector" className="mono" value={form.selector} onChange={set('selector')} placeholder="env=prod" />
-        {err('selector')}
-      </div>
-      <div className="field">
-        <label htmlFor="j-command">Command (no shell)</label>
-        <input id="j-command" className="mono" value={form.command} onChange={set('command')} placeholder="uptime" />
-        {err('command')}
-      </div>
-      <div className="row">
-        <div className="field">
-          <label htmlFor="j-conc">Max concurrency</label>
-          <input id="j-conc" value={form.maxConcurrency} onChange={set('maxConcurrency')} />
-          {err('maxConcurrency')}
-        </div>
-        <div className="field">
-          <label htmlFor="j-budget">Error budget</label>
-          <input id="j-budget" value={form.errorBudget} onChange={set('errorBudget')} />
-          {err('errorBudget')}
-        </div>
-        <div className="field">
-          <label htmlFor="j-timeout">Timeout (s)</label>
-          <input id="j-timeout" inputMode="numeric" value={form.timeoutSeconds} onChange={set('timeoutSeconds')} />
-          {err('timeoutSeconds')}
-        </div>
-      </div>
-      {err('form')}
-      <button type="submit" className="primary">
-        Run job
-      </button>
-    </form>
-  );
+/**
+ * Follows a running job's SSE: output per host as it arrives; a host's
+ * result or the end of the job refreshes the stored job. Replays from the
+ * start, so a page opened mid-job has all output so far.
+ */
+function useJobStream(id: string, running: boolean): Record<string, string> {
+  const qc = useQueryClient();
+  const [live, setLive] = useState<Record<string, string>>({});
+  useEffect(() => {
+    if (!running) return;
+    const stop = new AbortController();
+    setLive({});
+    readSse(`/api/v1/jobs/${seg(id)}/events`, {
+      signal: stop.signal,
+      onMessage: (m) => {
+        if (m.event === 'output') {
+          const d = JSON.parse(m.data) as { agentId: string; data: string };
+          setLive((old) => ({ ...old, [d.agentId]: ((old[d.agentId] ?? '') + d.data).slice(-MAX_LIVE_CHARS) }));
+        } else {
+          void qc.invalidateQueries({ queryKey: ['jobs', 'one', id] });
+          if (m.event === 'done') void qc.invalidateQueries({ queryKey: ['jobs', 'list'] });
+        }
+      },
+    }).catch(() => {
+      // The stored job (refetched below) still has the results; the stream is a live extra.
+      if (!stop.signal.aborted) void qc.invalidateQueries({ queryKey: ['jobs', 'one', id] });
+    });
+    return () => stop.abort();
+  }, [id, running, qc]);
+  return live;
+}
+
+const finished = (h: JobHost) => h.status !== 'running' && h.status !== 'pending';
+
+function duration(h: JobHost): string {
+  if (!h.startedAt) return '—';
+  const end = h.finishedAt ? Date.parse(h.finishedAt) : Date.now();
+  return `${((end - Date.parse(h.startedAt)) / 1000).toFixed(1)}s`;
 }
 
 export function JobPage({ id }: { id: string }) {
   const [params, setParams] = useQueryState();
   const failedOnly = params.get('failed') === '1';
-  const job = useQuery({ queryKey: ['jobs', 'one', id], queryFn: () => api<Job>(`/api/v1/jobs/${seg(id)}`), refetchInterval: (q) => (q.state.data?.status === 'running' ? 3000 : false) });
+  const job = useQuery({
+    queryKey: ['jobs', 'one', id, failedOnly],
+    queryFn: () => api<Job>(`/api/v1/jobs/${seg(id)}${failedOnly ? '?failed=true' : ''}`),
+    refetchInterval: (q) => (q.state.data?.status === 'running' ? RUNNING_POLL_MS * 2 : false),
+  });
+  const live = useJobStream(id, job.data?.status === 'running');
   return (
     <section className="page">
       <p className="crumbs">
@@ -136,18 +207,25 @@ export function JobPage({ id }: { id: string }) {
         Job <span className="mono">{id.slice(0, 8)}</span>
       </h1>
       <Query q={job} what="the job">
-        {(j) =>
-          j.status === 'running' ? (
-            <JobOutput id={id} />
-          ) : (
-            <>
-              <p>
-                <Status value={j.status} /> {Array.isArray(j.spec.command) && <span className="mono">{(j.spec.command as string[]).join(' ')}</span>} · finished <Time iso={j.finishedAt} />
-              </p>
-              <label className="small">
-                <input type="checkbox" checked={failedOnly} onChange={(e) => setParams({ failed: e.target.checked ? '1' : null })} /> Only failed hosts
-              </label>
-              <table className="table">
+        {(j) => (
+          <>
+            <p>
+              <Status value={j.status} /> <span className="mono">{Array.isArray(j.spec.command) ? (j.spec.command as string[]).join(' ') : ''}</span> on <span className="mono">{String(j.spec.selector ?? '') || 'every agent'}</span>
+              {j.createdBy ? ` · by ${j.createdBy}` : ''} · started <Time iso={j.createdAt} />
+              {j.finishedAt && (
+                <>
+                  {' '}
+                  · finished <Time iso={j.finishedAt} />
+                </>
+              )}
+            </p>
+            <label className="small">
+              <input type="checkbox" checked={failedOnly} onChange={(e) => setParams({ failed: e.target.checked ? '1' : null })} /> Only failed hosts
+            </label>
+            {j.hosts.length === 0 ? (
+              <Empty>{failedOnly ? 'No host failed.' : 'No online agent matched the selector.'}</Empty>
+            ) : (
+              <table className="table job-hosts">
                 <thead>
                   <tr>
                     <th>Host</th>
@@ -158,29 +236,31 @@ export function JobPage({ id }: { id: string }) {
                   </tr>
                 </thead>
                 <tbody>
-                  {j.hosts
-                    .filter((h) => !failedOnly || h.status === 'failed')
-                    .map((h) => (
-                      <tr key={h.agentId}>
+                  {j.hosts.map((h) => {
+                    const output = finished(h) ? h.output : (live[h.agentId] ?? h.output);
+                    return (
+                      <tr key={h.agentId} data-host={h.agentName}>
                         <td>
                           <Link href={`/agents/${seg(h.agentId)}`}>{h.agentName}</Link>
                         </td>
                         <td>
-                          <Status value={h.status} />
+                          <Status value={h.status} label={h.timedOut ? 'timed out' : h.status} />
                         </td>
                         <td className="num mono">{h.exitCode ?? h.signal ?? '—'}</td>
-                        <td className="num">{h.startedAt && h.finishedAt ? `${((Date.parse(h.finishedAt) - Date.parse(h.startedAt)) / 1000).toFixed(1)}s` : '—'}</td>
+                        <td className="num">{duration(h)}</td>
                         <td>
-                          <pre className="log small">{h.output || h.error || ' '}</pre>
-                          {h.truncated && <span className="chip">truncated</span>}
+                          <pre className="log small">{output || ' '}</pre>
+                          {h.error && <p className="field-error">{h.error}</p>}
+                          {h.truncated && <span className="chip">output truncated at 1 MiB</span>}
                         </td>
                       </tr>
-                    ))}
+                    );
+                  })}
                 </tbody>
               </table>
-            </>
-          )
-        }
+            )}
+          </>
+        )}
       </Query>
     </section>
   );

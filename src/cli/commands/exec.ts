@@ -35,7 +35,7 @@ export function addExecCommand(program: Command, io: CliIo & { stderrIsTty?: boo
       .option('--timeout <seconds>', 'per host', '60')
       .option('--service <deployment>', "run in this deployment's directory and environment")
       .argument('<command...>', 'the command and its arguments (after --)')
-      .addHelpText('after', "\nWith -o json nothing streams: once the job is done, stdout gets it as JSON (as GET /api/v1/jobs/ID: per host its status,\nexit code, signal, output up to 1 MiB, error); the exit code is 1 unless every host succeeded.\n\nExamples:\n  corral exec -s env=prod -- uptime\n  corral exec -s env=prod -o json -- cat /etc/os-release\n  corral exec -s role=web --max-concurrency 2 --error-budget 10% -- systemctl reload nginx"),
+      .addHelpText('after', "\nWith -o json nothing streams: once the job is done, stdout gets it as JSON (as GET /api/v1/jobs/ID: per host its status,\nexit code, signal, output up to 1 MiB, error); the exit code is 1 unless every host succeeded.\nLater: corral jobs lists jobs, corral job show ID [--failed] shows one.\n\nExamples:\n  corral exec -s env=prod -- uptime\n  corral exec -s env=prod -o json -- cat /etc/os-release\n  corral exec -s role=web --max-concurrency 2 --error-budget 10% -- systemctl reload nginx"),
   ).action(async (command: string[], flags: ConnectionFlags & { selector: string; maxConcurrency: string; errorBudget: string; timeout: string; service?: string }) => {
     const api = apiFor(flags, io);
     const job = await api.request<Job>('POST', '/api/v1/jobs', {

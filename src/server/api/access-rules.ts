@@ -26,9 +26,9 @@
  * - body-selector: the body's `selector`.
  * - list-*: anyone with the role may list; a scoped reader sees only what
  *   its scopes cover (agents matching, deployments/configs/rollouts within,
- *   events of those agents, deployments and configs). For list-agents the
- *   route applies the scopes in its store query, so a page, its total and
- *   the facet counts all stay inside them.
+ *   events of those agents, deployments and configs; jobs whose selector is within,
+ *   as for `job`). For list-agents the route applies the scopes in its store
+ *   query, so a page, its total and the facet counts all stay inside them.
  * "Within" is the implication rule in scope.ts.
  */
 import type { Role } from '../auth/actor.js';
@@ -49,7 +49,8 @@ export type Target =
   | 'list-deployments'
   | 'list-configs'
   | 'list-rollouts'
-  | 'list-events';
+  | 'list-events'
+  | 'list-jobs';
 
 export interface AccessRule {
   /** The least role; 'authenticated': any user with a valid token, even without roles. */
@@ -131,6 +132,7 @@ export const ACCESS_RULES: Readonly<Record<string, AccessRule>> = {
   'POST /api/v1/rollouts/{ref}/rollback': operator('rollout'),
 
   'POST /api/v1/jobs': admin('body-selector'),
+  'GET /api/v1/jobs': viewer('list-jobs'),
   'GET /api/v1/jobs/{id}': viewer('job'),
   'GET /api/v1/jobs/{id}/events': viewer('job'),
 

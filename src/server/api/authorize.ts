@@ -208,6 +208,7 @@ async function checkScope(c: Context<ApiEnv>, deps: AuthorizeDeps, route: Matche
     case 'list-configs':
     case 'list-rollouts':
     case 'list-events':
+    case 'list-jobs':
       return;
   }
 }
@@ -237,6 +238,10 @@ async function filterList(c: Context<ApiEnv>, deps: AuthorizeDeps, rule: AccessR
       body.rollouts = (body.rollouts as { deployment: string }[]).filter((r) => names.has(r.deployment));
       break;
     }
+    case 'list-jobs':
+      // The route already asked the store for these selectors only (job-routes.ts); this checks its answer.
+      body.jobs = (body.jobs as { selector: string }[]).filter((j) => within(j.selector));
+      break;
     case 'list-events': {
       const ids = await agentIds();
       const names = await deploymentNames();

@@ -17,6 +17,7 @@ import { CORRAL_AGENT_SERVICE_NAME } from '../fleet/corral-agents.js';
 import { matchesSelector, parseSelector, SelectorError } from '../fleet/selector.js';
 import { AgentTimeoutError, CorralError, ValidationError } from '../errors.js';
 import { concurrencyFor, errorBudgetFor } from './job-policy.js';
+import { listJobPage, type JobListInput } from './job-list.js';
 
 export type JobEvent =
   | { type: 'output'; agentId: string; agentName: string; stream: 'stdout' | 'stderr'; data: string }
@@ -66,7 +67,7 @@ export class JobService {
       .sort((a, b) => (a.name < b.name ? -1 : 1));
     const concurrency = concurrencyFor(spec.maxConcurrency, targets.length);
     const budget = errorBudgetFor(spec.errorBudget, targets.length);
-    const job: JobRecord = { id: randomUUID(), spec, status: 'running', createdAt: this.deps.clock.now(), finishedAt: null };
+    const job: JobRecord = { id: randomUUID(), spec, status: 'running', createdBy: actor, createdAt: this.deps.clock.now(), finishedAt: null };
     const hosts: JobHostRecord[] = targets.map((a) => ({
       jobId: job.id,
       agentId: a.id,
@@ -76,6 +77,7 @@ export class JobService {
       signal: null,
       output: '',
       truncated: false,
+      timedOut: false,
       error: '',
       startedAt: null,
       finishedAt: null,
@@ -91,6 +93,16 @@ export class JobService {
     const got = await this.deps.store.getJob(id);
     if (!got) throw new JobNotFoundError(id);
     return got;
+  }
+
+  /** One page of jobs, newest first (job-list.ts). Throws ValidationError for a bad limit or cursor. */
+  list(input: JobListInput): ReturnType<typeof listJobPage> {
+    return listJobPage(this.deps.store, input);
+  }
+
+  /** Every distinct selector jobs ran on. */
+  selectors(): Promise<string[]> {
+    return this.deps.store.listJobSelectors();
   }
 
   /**
@@ -147,11 +159,13 @@ export class JobService {
           host.exitCode = typeof reply.exitCode === 'number' ? reply.exitCode : null;
           host.signal = typeof reply.signal === 'string' ? reply.signal : null;
           host.truncated ||= reply.truncated === true;
+          host.timedOut = reply.timedOut === true;
           host.error = reply.timedOut === true ? `timed out after ${job.spec.timeoutMs} ms` : typeof reply.error === 'string' ? reply.error : '';
         } else {
           host.error = typeof reply.error === 'string' ? reply.error : 'agent refused';
         }
       } catch (e) {
+        host.timedOut = e instanceof AgentTimeoutError;
         host.error = e instanceof AgentTimeoutError ? `timed out after ${job.spec.timeoutMs} ms (enforced by the server; the agent was told to cancel)` : (e as Error).message;
       }
       host.status = host.exitCode === 0 && host.error === '' ? 'succeeded' : 'failed';

@@ -364,8 +364,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     it('keeps jobs and per-host results, with output', async (t) => {
       if (skip) return t.skip(skip);
       const spec = { selector: 'env=prod', command: ['uptime'], service: null, timeoutMs: 1000, maxConcurrency: '2', errorBudget: '0' };
-      const host = { jobId: 'j1', agentId: id(2), agentName: 'b', status: 'pending' as const, exitCode: null, signal: null, output: '', truncated: false, error: '', startedAt: null, finishedAt: null };
-      await store.createJob({ id: 'j1', spec, status: 'running', createdAt: 5, finishedAt: null }, [host, { ...host, agentId: id(3), agentName: 'a' }]);
+      const host = { jobId: 'j1', agentId: id(2), agentName: 'b', status: 'pending' as const, exitCode: null, signal: null, output: '', truncated: false, timedOut: false, error: '', startedAt: null, finishedAt: null };
+      await store.createJob({ id: 'j1', spec, status: 'running', createdBy: 'alice', createdAt: 5, finishedAt: null }, [host, { ...host, agentId: id(3), agentName: 'a' }]);
       await store.putJobHost({ ...host, status: 'failed', exitCode: 2, output: 'line\n'.repeat(1000), truncated: true, error: 'exit 2', startedAt: 6, finishedAt: 7 });
       await store.finishJob('j1', 'failed', 8);
       const got = await store.getJob('j1');
@@ -373,7 +373,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(got?.job.spec, spec);
       assert.deepEqual(got?.hosts.map((h) => [h.agentName, h.status, h.exitCode, h.truncated]), [['a', 'pending', null, false], ['b', 'failed', 2, true]]);
       assert.equal(got?.hosts[1]?.output.length, 5000);
-      assert.deepEqual((await store.listJobs(10)).map((j) => j.id), ['j1']);
+      assert.deepEqual((await store.queryJobs({ limit: 10 })).jobs.map((j) => j.id), ['j1']);
       assert.equal(await store.getJob('nope'), null);
     });
 

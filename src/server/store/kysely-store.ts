@@ -29,6 +29,8 @@ import type {
   EnrollmentOutcome,
   EventRecord,
   JobHostRecord,
+  JobListPage,
+  JobListQuery,
   JobRecord,
   JobStatus,
   NewEvent,
@@ -43,6 +45,7 @@ import type {
   TokenRecord,
 } from './store.js';
 import { queryAgentFacets, queryAgentPage } from './agent-query.js';
+import { queryJobPage } from './job-query.js';
 import { agentRow, json, jobHostRow, newAgentRow, num, patchColumns, toAgent, toConfig, toDeployment, toJob, toJobHost, toPackage, toToken } from './rows.js';
 
 const TOUCH_CHUNK = 500;
@@ -81,7 +84,8 @@ export class KyselyStore implements Store {
       // unqualified, its existence check would see another schema's copy in the same database.
       const schema =
         this.kind === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db)).rows[0]?.schema : undefined;
-      const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.kind), ...(schema ? { migrationTableSchema: schema } : {}) });
+      // Unordered: numbers were handed out ahead, so a store may have run 0015 before 0014 existed.
+      const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.kind), allowUnorderedMigrations: true, ...(schema ? { migrationTableSchema: schema } : {}) });
       const { error } = await migrator.migrateToLatest();
       if (error) throw error;
     });
@@ -566,7 +570,10 @@ export class KyselyStore implements Store {
   createJob(job: JobRecord, hosts: JobHostRecord[]): Promise<void> {
     return this.run('create job', () =>
       this.db.transaction().execute(async (tx) => {
-        await tx.insertInto('jobs').values({ id: job.id, spec: json(job.spec), status: job.status, created_at: job.createdAt, finished_at: job.finishedAt }).execute();
+        await tx
+          .insertInto('jobs')
+          .values({ id: job.id, spec: json(job.spec), status: job.status, created_by: job.createdBy, selector: job.spec.selector, created_at: job.createdAt, finished_at: job.finishedAt })
+          .execute();
         for (let i = 0; i < hosts.length; i += TOUCH_CHUNK) {
           await tx.insertInto('job_hosts').values(hosts.slice(i, i + TOUCH_CHUNK).map(jobHostRow)).execute();
         }
@@ -597,8 +604,12 @@ export class KyselyStore implements Store {
     });
   }
 
-  listJobs(limit: number): Promise<JobRecord[]> {
-    return this.run('list jobs', async () => (await this.db.selectFrom('jobs').selectAll().orderBy('created_at', 'desc').limit(limit).execute()).map(toJob));
+  queryJobs(query: JobListQuery): Promise<JobListPage> {
+    return this.run('list jobs', () => queryJobPage(this.db, this.kind, query));
+  }
+
+  listJobSelectors(): Promise<string[]> {
+    return this.run('list job selectors', async () => (await this.db.selectFrom('jobs').select('selector').distinct().execute()).map((r) => r.selector));
   }
 
   resealSecrets(reseal: SecretResealer, meta: { key: string; value: string }): Promise<{ values: number; files: number }> {

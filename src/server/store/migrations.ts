@@ -313,6 +313,37 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('deployment_revisions').addColumn('secret_values', 'text', (c) => c.notNull().defaultTo('{}')).execute();
       },
     },
+    '0014_job_list': {
+      async up(db: Kysely<unknown>) {
+        // The job list (job-query.ts): who started a job and its selector as columns (filters, scopes),
+        // timed-out hosts told apart from failed ones, and indexes for newest-first keyset pages.
+        await db.schema.alterTable('jobs').addColumn('created_by', 'text', (c) => c.notNull().defaultTo('')).execute();
+        await db.schema.alterTable('jobs').addColumn('selector', 'text', (c) => c.notNull().defaultTo('')).execute();
+        await db.schema.alterTable('job_hosts').addColumn('timed_out', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        const jobs = (await sql<{ id: string; spec: string }>`select id, spec from jobs`.execute(db)).rows;
+        for (const j of jobs) {
+          const selector = (JSON.parse(j.spec) as { selector?: unknown }).selector;
+          if (typeof selector === 'string') await sql`update jobs set selector = ${selector} where id = ${j.id}`.execute(db);
+        }
+        // Who started the older jobs is in their job.started event, while it is kept.
+        const started = (await sql<{ data: string }>`select data from events where type = 'job.started'`.execute(db)).rows;
+        for (const e of started) {
+          const data = JSON.parse(e.data) as { id?: unknown; actor?: unknown };
+          if (typeof data.id === 'string' && typeof data.actor === 'string') await sql`update jobs set created_by = ${data.actor} where id = ${data.id}`.execute(db);
+        }
+        await sql`update job_hosts set timed_out = 1 where status = 'failed' and error like 'timed out%'`.execute(db);
+        if (dialect === 'postgres') {
+          await sql`create index jobs_created_id on jobs (created_at, id collate "C")`.execute(db);
+          await sql`create index jobs_created_by on jobs (created_by, created_at, id collate "C")`.execute(db);
+        } else {
+          await db.schema.createIndex('jobs_created_id').on('jobs').columns(['created_at', 'id']).execute();
+          await db.schema.createIndex('jobs_created_by').on('jobs').columns(['created_by', 'created_at', 'id']).execute();
+        }
+        await db.schema.createIndex('job_hosts_job_status').on('job_hosts').columns(['job_id', 'status']).execute();
+        // A scoped reader's list: the distinct selectors, then the jobs on those.
+        await db.schema.createIndex('jobs_selector').on('jobs').column('selector').execute();
+      },
+    },
     '0015_agent_list_indexes': {
       async up(db: Kysely<unknown>) {
         // Keyset pages of the fleet (agent-query.ts) by name and by last seen, each with the id as tie-break.

@@ -136,7 +136,7 @@ export function toDeployment(r: Selectable<Database['deployments']>): Deployment
 }
 
 export function toJob(r: Selectable<Database['jobs']>): JobRecord {
-  return { id: r.id, spec: JSON.parse(r.spec) as JobRecord['spec'], status: r.status as JobStatus, createdAt: num(r.created_at), finishedAt: r.finished_at === null ? null : num(r.finished_at) };
+  return { id: r.id, spec: JSON.parse(r.spec) as JobRecord['spec'], status: r.status as JobStatus, createdBy: r.created_by, createdAt: num(r.created_at), finishedAt: r.finished_at === null ? null : num(r.finished_at) };
 }
 
 export function toJobHost(r: Selectable<Database['job_hosts']>): JobHostRecord {
@@ -149,6 +149,7 @@ export function toJobHost(r: Selectable<Database['job_hosts']>): JobHostRecord {
     signal: r.signal,
     output: r.output,
     truncated: num(r.truncated) === 1,
+    timedOut: num(r.timed_out) === 1,
     error: r.error,
     startedAt: r.started_at === null ? null : num(r.started_at),
     finishedAt: r.finished_at === null ? null : num(r.finished_at),
@@ -165,6 +166,7 @@ export function jobHostRow(h: JobHostRecord): Database['job_hosts'] {
     signal: h.signal,
     output: h.output,
     truncated: h.truncated ? 1 : 0,
+    timed_out: h.timedOut ? 1 : 0,
     error: h.error,
     started_at: h.startedAt,
     finished_at: h.finishedAt,

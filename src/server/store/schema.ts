@@ -185,6 +185,9 @@ export interface JobsTable {
   id: string;
   spec: string;
   status: string;
+  /** 0014: who started it, and spec.selector (for the list's filters and scopes). */
+  created_by: string;
+  selector: string;
   created_at: number;
   finished_at: number | null;
 }
@@ -198,6 +201,8 @@ export interface JobHostsTable {
   signal: string | null;
   output: string;
   truncated: number;
+  /** 0014 */
+  timed_out: number;
   error: string;
   started_at: number | null;
   finished_at: number | null;

@@ -16,6 +16,7 @@
 
 import type { AuditStore } from './audit-records.js';
 import type { RoleBinding } from '../auth/actor.js';
+import type { JobHostRecord, JobListPage, JobListQuery, JobRecord, JobStatus } from './job-records.js';
 
 /**
  * admin: the first-start admin token (`corral server rotate-admin-token`),
@@ -466,42 +467,7 @@ export interface RolloutStore {
   setStableRevision(deployment: string, revision: number): Promise<void>;
 }
 
-export type JobStatus = 'running' | 'succeeded' | 'failed' | 'stopped';
-export type JobHostStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
-
-export interface JobSpec {
-  selector: string;
-  command: string[];
-  service: string | null;
-  timeoutMs: number;
-  /** "N" hosts or "N%" of them at once. */
-  maxConcurrency: string;
-  /** "N" failures or "N%" of hosts; past it no new host is started. */
-  errorBudget: string;
-}
-
-export interface JobRecord {
-  id: string;
-  spec: JobSpec;
-  status: JobStatus;
-  createdAt: number;
-  finishedAt: number | null;
-}
-
-export interface JobHostRecord {
-  jobId: string;
-  agentId: string;
-  agentName: string;
-  status: JobHostStatus;
-  exitCode: number | null;
-  signal: string | null;
-  /** Interleaved stdout/stderr as received, at most ~1 MiB. */
-  output: string;
-  truncated: boolean;
-  error: string;
-  startedAt: number | null;
-  finishedAt: number | null;
-}
+export type { JobHostCounts, JobHostRecord, JobHostStatus, JobListPage, JobListQuery, JobRecord, JobSpec, JobStatus } from './job-records.js';
 
 /** Turns one sealed secret into another (opens with the old key, seals with the new). */
 export interface SecretResealer {
@@ -642,8 +608,10 @@ export interface Store {
   finishJob(id: string, status: JobStatus, at: number): Promise<void>;
   putJobHost(host: JobHostRecord): Promise<void>;
   getJob(id: string): Promise<{ job: JobRecord; hosts: JobHostRecord[] } | null>;
-  /** Newest first. */
-  listJobs(limit: number): Promise<JobRecord[]>;
+  /** One page of jobs, newest first, with host counts by outcome (job-query.ts). */
+  queryJobs(query: JobListQuery): Promise<JobListPage>;
+  /** Every distinct selector jobs ran on (to cut the list down to a scope). */
+  listJobSelectors(): Promise<string[]>;
 
   /**
    * Key rotation: replaces every sealed secret (deployment values, their

@@ -272,6 +272,23 @@ describe('access control: roles scoped by selector on every route', { concurrenc
     assert.equal((await call('GET', `/api/v1/agents/${ids.prod}`, { token: tokens.scoped })).status, 403);
   });
 
+  it("cuts a scoped reader's agent pages, their total and the facet counts to its scope", async () => {
+    const page = await call('GET', '/api/v1/agents?limit=1&sort=name', { token: tokens.scoped });
+    assert.equal(page.status, 200);
+    assert.deepEqual((page.body.agents as { id: string }[]).map((a) => a.id), [ids.staging]);
+    assert.equal(page.body.total, 1, 'the total counts only agents in scope');
+    assert.equal(page.body.nextCursor, null, 'no further page of agents outside the scope');
+    const searched = await call('GET', '/api/v1/agents?limit=10&q=prod-1', { token: tokens.scoped });
+    assert.deepEqual([searched.body.agents, searched.body.total], [[], 0], 'a search does not reach outside the scope');
+    const facets = await call('GET', '/api/v1/agents/facets', { token: tokens.scoped });
+    assert.equal(facets.status, 200, JSON.stringify(facets.body));
+    assert.equal(facets.body.total, 1);
+    assert.deepEqual((facets.body.labels as Record<string, unknown>).env, { staging: 1 });
+    // The whole fleet, for one who may see it.
+    assert.equal((await call('GET', '/api/v1/agents?limit=1', { token: tokens.viewer })).body.total, 2);
+    assert.equal((await call('GET', '/api/v1/agents/facets', { token: tokens.viewer })).body.total, 2);
+  });
+
   it('refuses a viewer every write, and changes nothing', async () => {
     const res = await call('PUT', '/api/v1/configs/stg-cfg', { token: tokens.viewer, body: { selector: 'env=staging', files: {} } });
     assert.equal(res.status, 403);

@@ -147,6 +147,8 @@ describe('console API on replicas over PostgreSQL', { concurrency: false }, () =
     assert.match((await bad('limit=5&sort=bogus')).message, /sort must be one of/);
     assert.match((await bad('limit=5&status=gone')).message, /status must be/);
     assert.match((await bad('limit=5&cursor=!!')).message, /cursor/);
+    // U+001F separates the fields of the search text: a search holding it could match across them.
+    assert.match((await bad('limit=5&q=a%1Fb')).message, /q: must not contain the control character U\+001F/);
     const page = await get<Page>(fleet.url, '/api/v1/agents?limit=5&sort=name');
     assert.match((await bad(`limit=5&sort=-name&cursor=${page.body.nextCursor}`)).message, /continues the sort "name"/);
   });

@@ -27,7 +27,8 @@
  * - list-*: anyone with the role may list; a scoped reader sees only what
  *   its scopes cover (agents matching, deployments/configs/rollouts within,
  *   events of those agents, deployments and configs; jobs whose selector is within,
- *   as for `job`).
+ *   as for `job`). For list-agents the route applies the scopes in its store
+ *   query, so a page, its total and the facet counts all stay inside them.
  * "Within" is the implication rule in scope.ts.
  */
 import type { Role } from '../auth/actor.js';
@@ -82,7 +83,7 @@ export const ACCESS_RULES: Readonly<Record<string, AccessRule>> = {
 
   'GET /api/v1/agents': viewer('list-agents'),
   // Counts and the live stream cover the whole fleet: not (yet) cut down to a scope, so only for fleet-wide readers.
-  'GET /api/v1/agents/facets': viewer('fleet'),
+  'GET /api/v1/agents/facets': viewer('list-agents'),
   'GET /api/v1/stream': viewer('fleet'),
   'GET /api/v1/agents/{id}/config-diff': viewer('agent'),
   'GET /api/v1/agents/{id}': viewer('agent'),

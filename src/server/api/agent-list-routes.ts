@@ -10,12 +10,18 @@ import { ValidationError } from '../errors.js';
 import { AGENT_LIST_STATUSES, AGENT_SORT_KEYS, type AgentListStatus } from '../store/index.js';
 import { MAX_AGENT_PAGE, MAX_CURSOR_CHARS, MAX_FACET_KEYS, MAX_FACET_VALUES } from '../fleet/agent-list.js';
 import { errors, json } from './openapi-helpers.js';
+import { SEARCH_SEPARATOR } from '../store/index.js';
 import { AgentConfigStatus, AgentSummary } from './schemas.js';
 
 const MAX_Q_CHARS = 256;
 
 const Selector = z.string().max(4096).optional().openapi({ description: 'Corral selector (`env=prod,role in (a,b),!canary,claim.host.arch=arm64`); a parse error is 400 INVALID_SELECTOR with its position', example: 'env=prod,!canary' });
-const Q = z.string().max(MAX_Q_CHARS).optional().openapi({ description: 'free text, any case: a part of the name, of a trusted label value or of the host name (host.name), or the start of the id' });
+const Q = z
+  .string()
+  .max(MAX_Q_CHARS)
+  .refine((s) => !s.includes(SEARCH_SEPARATOR), 'q: must not contain the control character U+001F')
+  .optional()
+  .openapi({ description: 'free text, any case: a part of the name, of a trusted label value or of the host name (host.name), or the start of the id; without U+001F' });
 const Status = z
   .union([z.string().max(64), z.array(z.string().max(64)).max(AGENT_LIST_STATUSES.length)])
   .optional()
@@ -101,12 +107,13 @@ export function addAgentListRoutes(app: ApiApp, fleet: FleetService): void {
     async (c) => {
       const q = c.req.valid('query');
       const selector = q.selector ?? '';
+      const scopes = c.get('agentScopes');
       const paged = q.limit !== undefined || q.cursor !== undefined || q.q !== undefined || q.status !== undefined || q.sort !== undefined;
       if (!paged) {
-        const agents = await fleet.listAgents(selector);
-        return c.json({ agents, total: agents.length, nextCursor: null, warnings: agents.length === 0 && selector.trim() !== '' ? await fleet.whyNoAgentMatches(selector) : [] }, 200);
+        const agents = await fleet.listAgents(selector, scopes);
+        return c.json({ agents, total: agents.length, nextCursor: null, warnings: agents.length === 0 && selector.trim() !== '' ? await fleet.whyNoAgentMatches(selector, scopes) : [] }, 200);
       }
-      const page = await fleet.listAgentPage({ selector, q: q.q, statuses: statusesOf(q.status), sort: q.sort, limit: q.limit ?? 100, cursor: q.cursor });
+      const page = await fleet.listAgentPage({ selector, q: q.q, statuses: statusesOf(q.status), sort: q.sort, limit: q.limit ?? 100, cursor: q.cursor, scopes });
       return c.json(page, 200);
     },
   );
@@ -132,7 +139,7 @@ export function addAgentListRoutes(app: ApiApp, fleet: FleetService): void {
     }),
     async (c) => {
       const q = c.req.valid('query');
-      return c.json(await fleet.agentFacets({ selector: q.selector ?? '', q: q.q, statuses: statusesOf(q.status) }), 200);
+      return c.json(await fleet.agentFacets({ selector: q.selector ?? '', q: q.q, statuses: statusesOf(q.status), scopes: c.get('agentScopes') }), 200);
     },
   );
 }

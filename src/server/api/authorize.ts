@@ -5,7 +5,8 @@
  * binding checks the target is within the scope (see access-rules.ts and
  * scope.ts). Refusals are 403 FORBIDDEN naming the role needed and the
  * user's roles; a selector reaching beyond the scope names the agents
- * outside it. List answers are filtered down to the scope for scoped readers.
+ * outside it. List answers are filtered down to the scope for scoped readers
+ * (agent lists by the route itself, from `agentScopes`).
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
@@ -84,7 +85,7 @@ export function authorize(deps: AuthorizeDeps): MiddlewareHandler<ApiEnv> {
       throw e;
     }
     await next();
-    if (rule.target.startsWith('list-')) await filterList(c, deps, rule, bindings);
+    if (rule.target.startsWith('list-') && rule.target !== 'list-agents') await filterList(c, deps, rule, bindings);
   };
 }
 
@@ -200,6 +201,9 @@ async function checkScope(c: Context<ApiEnv>, deps: AuthorizeDeps, route: Matche
       return;
     }
     case 'list-agents':
+      // The route cuts its answer in the store query (page, total and counts alike).
+      c.set('agentScopes', bindings.map((b) => parseSelector(b.selector)));
+      return;
     case 'list-deployments':
     case 'list-configs':
     case 'list-rollouts':
@@ -223,11 +227,6 @@ async function filterList(c: Context<ApiEnv>, deps: AuthorizeDeps, rule: AccessR
   const agentIds = async () => new Set((await deps.store.listAgents()).filter((a) => scopesMatching(selectableAttributes(a), bindings).length > 0).map((a) => a.id));
   const deploymentNames = async () => new Set((await deps.store.listDeployments()).filter((d) => within(d.selector)).map((d) => d.name));
   switch (rule.target) {
-    case 'list-agents': {
-      const ids = await agentIds();
-      body.agents = (body.agents as { id: string }[]).filter((a) => ids.has(a.id));
-      break;
-    }
     case 'list-deployments':
       body.deployments = (body.deployments as { selector: string }[]).filter((d) => within(d.selector));
       break;

@@ -29,7 +29,11 @@ export interface AgentListInput {
   sort?: string;
   limit: number;
   cursor?: string;
+  /** A scoped reader's scopes: only agents one of them matches are listed and counted (absent: the whole fleet). */
+  scopes?: readonly Selector[];
 }
+
+const scopeRequirements = (scopes: readonly Selector[] | undefined) => scopes?.map((s) => s.requirements);
 
 interface Cursor {
   /** The sort as given (`-lastSeen`): a cursor only continues the order it came from. */
@@ -78,6 +82,7 @@ export async function listAgentPage(store: Store, secrets: SecretBox | null, inp
     descending,
     limit: input.limit,
     after: after ? { key: after.k, id: after.i } : undefined,
+    scopes: scopeRequirements(input.scopes),
   });
   const desired = await loadDesiredState(store, secrets, page.agents.map((a) => a.id));
   const last = page.agents.length - 1;
@@ -88,8 +93,11 @@ export async function listAgentPage(store: Store, secrets: SecretBox | null, inp
   };
 }
 
-export function agentFacets(store: Store, filter: { selector: Selector; q?: string; statuses?: AgentListStatus[] }): Promise<AgentFacets> {
-  return store.agentFacets({ requirements: filter.selector.requirements, q: filter.q, statuses: filter.statuses }, { maxKeys: MAX_FACET_KEYS, maxValues: MAX_FACET_VALUES });
+export function agentFacets(store: Store, filter: { selector: Selector; q?: string; statuses?: AgentListStatus[]; scopes?: readonly Selector[] }): Promise<AgentFacets> {
+  return store.agentFacets(
+    { requirements: filter.selector.requirements, q: filter.q, statuses: filter.statuses, scopes: scopeRequirements(filter.scopes) },
+    { maxKeys: MAX_FACET_KEYS, maxValues: MAX_FACET_VALUES },
+  );
 }
 
 /** Requirements checked one by one for `unmatchedRequirements`. */
@@ -98,13 +106,14 @@ const MAX_CHECKED_REQUIREMENTS = 10;
 /**
  * For a selector that matches nothing: each positive requirement (key=value,
  * key in (...), key) that alone matches no agent, in words; one count query
- * each, at most MAX_CHECKED_REQUIREMENTS.
+ * each, at most MAX_CHECKED_REQUIREMENTS. Within `scopes` when given (a
+ * scoped reader learns nothing of agents outside them).
  */
-export async function unmatchedRequirements(store: Store, selector: Selector): Promise<string[]> {
+export async function unmatchedRequirements(store: Store, selector: Selector, scopes?: readonly Selector[]): Promise<string[]> {
   const out: string[] = [];
   const positive = selector.requirements.filter((r) => r.op === 'eq' || r.op === 'in' || r.op === 'exists').slice(0, MAX_CHECKED_REQUIREMENTS);
   for (const r of positive) {
-    const count = async (req: Selector['requirements'][number]) => (await store.queryAgents({ requirements: [req], sort: 'name', descending: false, limit: 1 })).total;
+    const count = async (req: Selector['requirements'][number]) => (await store.queryAgents({ requirements: [req], sort: 'name', descending: false, limit: 1, scopes: scopeRequirements(scopes) })).total;
     if ((await count({ op: 'exists', key: r.key })) === 0) {
       out.push(`no agent has the label "${r.key}"`);
       continue;

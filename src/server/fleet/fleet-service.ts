@@ -52,11 +52,16 @@ export class FleetService {
     return loadDesiredState(this.deps.store, this.deps.secrets);
   }
 
-  async listAgents(selector = '') {
+  /** Every agent `selector` matches, by name; within `scopes` when given (a scoped reader's). */
+  async listAgents(selector = '', scopes?: readonly Selector[]) {
     const sel = parseOrReject(selector);
     const [agents, configs] = await Promise.all([this.deps.store.listAgents(), this.compiledConfigs()]);
+    const inScope = (attrs: Record<string, string>) => !scopes || scopes.some((s) => matchesSelector(s, attrs));
     return agents
-      .filter((a) => matchesSelector(sel, selectableAttributes(a)))
+      .filter((a) => {
+        const attrs = selectableAttributes(a);
+        return matchesSelector(sel, attrs) && inScope(attrs);
+      })
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1))
       .map((a) => agentSummary(a, configs));
   }
@@ -69,18 +74,18 @@ export class FleetService {
   async listAgentPage(input: Omit<AgentListInput, 'selector'> & { selector: string }) {
     const selector = parseOrReject(input.selector);
     const page = await listAgentPage(this.deps.store, this.deps.secrets, { ...input, selector });
-    const warnings = page.total === 0 && !input.cursor ? await unmatchedRequirements(this.deps.store, selector) : [];
+    const warnings = page.total === 0 && !input.cursor ? await unmatchedRequirements(this.deps.store, selector, input.scopes) : [];
     return { ...page, warnings };
   }
 
-  agentFacets(filter: { selector: string; q?: string; statuses?: AgentListStatus[] }) {
+  agentFacets(filter: { selector: string; q?: string; statuses?: AgentListStatus[]; scopes?: readonly Selector[] }) {
     return agentFacets(this.deps.store, { ...filter, selector: parseOrReject(filter.selector) });
   }
 
   /** Why `selector` matches no agent, one sentence per reason (see selectorMismatches); [] when it matches some. */
-  async whyNoAgentMatches(selector: string): Promise<string[]> {
+  async whyNoAgentMatches(selector: string, scopes?: readonly Selector[]): Promise<string[]> {
     const sel = parseOrReject(selector);
-    const agents = await this.deps.store.listAgents();
+    const agents = (await this.deps.store.listAgents()).filter((a) => !scopes || scopes.some((s) => matchesSelector(s, selectableAttributes(a))));
     if (agents.some((a) => matchesSelector(sel, selectableAttributes(a)))) return [];
     return selectorMismatches(sel, agents);
   }

@@ -6,6 +6,7 @@
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { BUILTIN_ADMIN } from '../auth/actor.js';
+import { agentDerivedUp } from './agent-derived-migration.js';
 
 type Dialect = 'sqlite' | 'postgres';
 
@@ -355,6 +356,10 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           await db.schema.createIndex('agents_last_seen_id').on('agents').columns(['last_seen_at', 'id']).execute();
         }
       },
+    },
+    '0016_agent_labels_facts': {
+      // Trusted labels, search text and counted attributes beside the agents, kept by triggers (agent-derived-migration.ts).
+      up: (db: Kysely<unknown>) => agentDerivedUp(dialect, db),
     },
   };
 }

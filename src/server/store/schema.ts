@@ -56,6 +56,23 @@ export interface AgentsTable {
   revoked_at: number | null;
 }
 
+/** An agent's trusted labels, one row per key (0016; written by triggers on agents only). */
+export interface AgentLabelsTable {
+  agent_id: string;
+  key: string;
+  value: string;
+}
+
+/** What the fleet list searches and counts by (0016; triggers only): see agent-derived-migration.ts. */
+export interface AgentFactsTable {
+  agent_id: string;
+  /** Name, host name and trusted label values joined by U+001F. */
+  text: string;
+  os: string;
+  arch: string;
+  version: string;
+}
+
 export interface ConfigsTable {
   name: string;
   selector: string;
@@ -233,6 +250,8 @@ export interface Database {
   packages: PackagesTable;
   tokens: TokensTable;
   agents: AgentsTable;
+  agent_labels: AgentLabelsTable;
+  agent_facts: AgentFactsTable;
   configs: ConfigsTable;
   events: EventsTable;
   meta: MetaTable;

@@ -246,11 +246,20 @@ export type AgentSortKey = 'name' | 'status' | 'lastSeen' | 'version' | 'os';
 export const AGENT_SORT_KEYS: readonly AgentSortKey[] = ['name', 'status', 'lastSeen', 'version', 'os'];
 
 /** Which agents: all of the selector's requirements, one of the statuses (none: any), and the free text (see agent-query.ts). */
+/** Separates the fields of an agent's search text (agent_facts): a search containing it would match across fields, so the API refuses it. */
+export const SEARCH_SEPARATOR = '\u001f';
+
 export interface AgentFilter {
   requirements: readonly LabelRequirement[];
   statuses?: readonly AgentListStatus[];
-  /** A part of the name, label value or host name (any case), or the start of the id. */
+  /** A part of the name, label value or host name (any case), or the start of the id; must not contain U+001F. */
   q?: string;
+  /**
+   * A scoped reader's scopes: only agents that one of these selectors
+   * (each a list of requirements, all of which must hold) matches. Absent:
+   * no restriction; []: no agent.
+   */
+  scopes?: readonly (readonly LabelRequirement[])[];
 }
 
 export interface AgentPageQuery extends AgentFilter {

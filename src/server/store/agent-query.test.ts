@@ -162,6 +162,14 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         'team',
         'nosuchkey',
         'zone=z1,env',
+        `corral.io/id=${uid(7)}`,
+        `corral.io/id in (${uid(7)},${uid(8)},nosuch)`,
+        `corral.io/id notin (${uid(7)}),env=prod`,
+        `corral.io/id!=${uid(9)}`,
+        'corral.io/id',
+        '!corral.io/id',
+        'corral.io/other',
+        '!corral.io/other',
       ];
       for (const text of selectors) {
         const sel = parseSelector(text);

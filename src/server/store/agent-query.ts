@@ -30,6 +30,9 @@ type Frag = RawBuilder<unknown>;
 
 const CLAIM_PREFIX = 'claim.';
 const OWN_LABEL_PREFIX = 'corral.label.';
+/** Keys the server answers itself (auth/label-rules.ts): `corral.io/id` is the agent's id; no other exists yet. */
+const SERVER_FACT_PREFIX = 'corral.io/';
+const AGENT_ID_KEY = `${SERVER_FACT_PREFIX}id`;
 
 /** `column[key]` as text, or NULL when absent. */
 function jsonField(d: Dialect, column: string, key: string): Frag {
@@ -66,7 +69,28 @@ function labelRequirementSql(r: LabelRequirement): Frag {
   }
 }
 
+/** A requirement on a value every agent has (`v` never NULL), or, for `v` null, on a key no agent has. */
+function presentValueSql(v: Frag | null, r: LabelRequirement): Frag {
+  const holds = r.op === 'neq' || r.op === 'notin' || r.op === 'notexists';
+  if (v === null) return holds ? sql`1 = 1` : sql`1 = 0`;
+  switch (r.op) {
+    case 'eq':
+      return sql`${v} = ${r.value}`;
+    case 'neq':
+      return sql`${v} <> ${r.value}`;
+    case 'in':
+      return sql`${v} in (${list(r.values)})`;
+    case 'notin':
+      return sql`${v} not in (${list(r.values)})`;
+    case 'exists':
+      return sql`1 = 1`;
+    case 'notexists':
+      return sql`1 = 0`;
+  }
+}
+
 function requirementSql(d: Dialect, r: LabelRequirement): Frag {
+  if (r.key.startsWith(SERVER_FACT_PREFIX)) return presentValueSql(r.key === AGENT_ID_KEY ? sql.ref('agents.id') : null, r);
   if (!r.key.startsWith(CLAIM_PREFIX)) return labelRequirementSql(r);
   const v = claim(d, r.key);
   switch (r.op) {

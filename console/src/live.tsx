@@ -31,20 +31,22 @@ const POLL_PAGE = 500;
 /** Pages read at most while catching up in one poll. */
 const MAX_CATCHUP_PAGES = 20;
 
-/** Which cached queries an event makes stale. */
-function invalidate(qc: QueryClient, e: FleetEvent): void {
+/** The cached queries an event makes stale, as JSON query keys (so a burst names each once). */
+function staleKeys(e: FleetEvent): string[] {
   const kind = e.type.split('.')[0];
+  const keys: unknown[][] = [['events']];
   if (kind === 'agent' || kind === 'service' || kind === 'config') {
-    void qc.invalidateQueries({ queryKey: ['agents'] });
-    if (e.agentId) void qc.invalidateQueries({ queryKey: ['agent', e.agentId] });
+    keys.push(['agents']);
+    if (e.agentId) keys.push(['agent', e.agentId]);
   }
-  if (kind === 'deployment' || kind === 'rollout' || kind === 'service') {
-    void qc.invalidateQueries({ queryKey: ['deployments'] });
-    void qc.invalidateQueries({ queryKey: ['rollouts'] });
-  }
-  if (kind === 'job') void qc.invalidateQueries({ queryKey: ['jobs'] });
-  if (kind === 'package') void qc.invalidateQueries({ queryKey: ['packages'] });
-  void qc.invalidateQueries({ queryKey: ['events'] });
+  if (kind === 'deployment' || kind === 'rollout' || kind === 'service') keys.push(['deployments'], ['rollouts']);
+  if (kind === 'job') keys.push(['jobs']);
+  if (kind === 'package') keys.push(['packages']);
+  return keys.map((k) => JSON.stringify(k));
+}
+
+function invalidate(qc: QueryClient, keys: Iterable<string>): void {
+  for (const k of keys) void qc.invalidateQueries({ queryKey: JSON.parse(k) as unknown[] });
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -68,17 +70,21 @@ export function LiveProvider({ children }: { children: ReactNode }) {
     let failures = 0;
     let wasLost = false;
     let pending: FleetEvent[] = [];
+    const stale = new Set<string>();
     let flushTimer: ReturnType<typeof setTimeout> | null = null;
     const deliver = (e: FleetEvent) => {
       lastId = String(e.id);
       listeners.current.forEach((l) => l(e));
-      invalidate(qc, e);
       pending.push(e);
-      // Batch renders: a burst of events is one update.
+      for (const k of staleKeys(e)) stale.add(k);
+      // Batch renders and refetches: a burst of events (a bulk label on 500
+      // agents) is one update and one refetch per query, not one per event.
       flushTimer ??= setTimeout(() => {
         const batch = pending;
         pending = [];
         flushTimer = null;
+        invalidate(qc, stale);
+        stale.clear();
         setRecent((old) => [...old, ...batch].slice(-MAX_RECENT));
       }, 200);
     };

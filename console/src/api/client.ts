@@ -28,6 +28,27 @@ export function authHeaders(token = getToken()): Record<string, string> {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
+/** Times a request refused with 429 is sent again after the server's Retry-After (capped), before its error shows. */
+const RATE_LIMIT_RETRIES = 5;
+const MAX_RETRY_WAIT_MS = 10_000;
+
+function retryWait(res: Response, signal: AbortSignal | undefined): Promise<void> {
+  const seconds = Number(res.headers.get('Retry-After'));
+  const ms = Math.min(MAX_RETRY_WAIT_MS, Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(new DOMException('aborted', 'AbortError'));
+    });
+  });
+}
+
+/**
+ * One API call. A 429 (the server's per-token rate limit; nothing was done)
+ * is retried after its Retry-After, so a bulk action over hundreds of agents
+ * slows down instead of failing part-way.
+ */
 export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json', ...authHeaders(opts.token ?? getToken()) };
   let body: BodyInit | undefined;
@@ -37,11 +58,15 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
     body = JSON.stringify(opts.body);
   }
   let res: Response;
-  try {
-    res = await fetch(path, { method: opts.method ?? 'GET', headers, body, signal: opts.signal });
-  } catch (err) {
-    if ((err as Error).name === 'AbortError') throw err;
-    throw new ApiError(0, 'NETWORK', 'cannot reach the server');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await fetch(path, { method: opts.method ?? 'GET', headers, body, signal: opts.signal });
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') throw err;
+      throw new ApiError(0, 'NETWORK', 'cannot reach the server');
+    }
+    if (res.status !== 429 || attempt >= RATE_LIMIT_RETRIES) break;
+    await retryWait(res, opts.signal);
   }
   const text = await res.text();
   let parsed: unknown = null;

@@ -8,11 +8,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openStore, type AgentRecord, type Store } from './index.js';
-import { postgresForTest, type TestSchema } from '../../testkit/postgres.js';
+import { type AgentRecord, type Store } from './index.js';
+import { openTestStore, type TestStore } from '../../testkit/test-store.js';
 import { parseSelector } from '../fleet/selector.js';
 
 const uid = (n: number) => `0190eeee-0000-7000-8000-${String(n).padStart(12, '0')}`;
@@ -45,29 +42,21 @@ function agent(n: number, labels: Record<string, string>, bound: Record<string, 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`agent labels and search follow every write: ${backend}`, { concurrency: false }, () => {
     let store: Store;
-    let dir = '';
-    let schema: TestSchema | null = null;
+    let ts: TestStore | undefined;
     let skip = '';
 
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'corral-agent-derived-'));
-      let database = '';
-      if (backend === 'postgres') {
-        const pg = await postgresForTest();
-        if ('skip' in pg) {
-          skip = pg.skip;
-          return;
-        }
-        schema = pg.schema;
-        database = schema.url;
+      const opened = await openTestStore(backend, 'corral-agent-derived-');
+      if ('skip' in opened) {
+        skip = opened.skip;
+        return;
       }
-      store = await openStore({ database, dataDir: dir });
+      ts = opened;
+      store = opened.store;
     });
 
     after(async () => {
-      await store?.close();
-      await schema?.drop();
-      await rm(dir, { recursive: true, force: true });
+      await ts?.close();
     });
 
     const select = async (selector: string, q?: string) =>

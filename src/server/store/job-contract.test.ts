@@ -6,11 +6,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openStore, type JobHostRecord, type JobListQuery, type JobRecord, type Store } from './index.js';
-import { postgresForTest, type TestSchema } from '../../testkit/postgres.js';
+import { type JobHostRecord, type JobListQuery, type JobRecord, type Store } from './index.js';
+import { openTestStore, type TestStore } from '../../testkit/test-store.js';
 
 const jobId = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
@@ -49,23 +46,17 @@ function host(jobN: number, agent: number, over: Partial<JobHostRecord> = {}): J
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`job list store contract: ${backend}`, { concurrency: false }, () => {
     let store: Store;
-    let dir = '';
-    let schema: TestSchema | null = null;
+    let ts: TestStore | undefined;
     let skip = '';
 
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'corral-jobs-'));
-      let database = '';
-      if (backend === 'postgres') {
-        const pg = await postgresForTest();
-        if ('skip' in pg) {
-          skip = pg.skip;
-          return;
-        }
-        schema = pg.schema;
-        database = schema.url;
+      const opened = await openTestStore(backend, 'corral-jobs-');
+      if ('skip' in opened) {
+        skip = opened.skip;
+        return;
       }
-      store = await openStore({ database, dataDir: dir });
+      ts = opened;
+      store = opened.store;
       for (let n = 1; n <= 25; n++) {
         const done = n % 3 !== 0;
         const hosts = [host(n, 1), host(n, 2, n % 5 === 0 ? { status: 'failed', exitCode: 1, error: 'exit 1' } : {})];
@@ -74,9 +65,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     after(async () => {
-      await store?.close();
-      await schema?.drop();
-      await rm(dir, { recursive: true, force: true });
+      await ts?.close();
     });
 
     /** Every page of a query, following `after` as the API's cursor does (bounded). */

@@ -4,42 +4,31 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { openStore, type Store } from './index.js';
+import type { Store } from './index.js';
 import { LastAdminError, UserExistsError, UserNotFoundError } from '../errors.js';
-import { postgresForTest, type TestSchema } from '../../testkit/postgres.js';
+import { openTestStore, type TestStore } from '../../testkit/test-store.js';
 import { newTokenRecord } from '../auth/tokens.js';
 import { BUILTIN_ADMIN } from '../auth/actor.js';
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`user store contract: ${backend}`, { concurrency: false }, () => {
     let store: Store;
-    let dir = '';
-    let schema: TestSchema | null = null;
+    let ts: TestStore | undefined;
     let skip = '';
 
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'corral-users-'));
-      let database = '';
-      if (backend === 'postgres') {
-        const pg = await postgresForTest();
-        if ('skip' in pg) {
-          skip = pg.skip;
-          return;
-        }
-        schema = pg.schema;
-        database = schema.url;
+      const opened = await openTestStore(backend, 'corral-users-');
+      if ('skip' in opened) {
+        skip = opened.skip;
+        return;
       }
-      store = await openStore({ database, dataDir: dir });
+      ts = opened;
+      store = opened.store;
     });
 
     after(async () => {
-      await store?.close();
-      await schema?.drop();
-      await rm(dir, { recursive: true, force: true });
+      await ts?.close();
     });
 
     it('has the built-in admin, admin on the whole fleet, from the migration', async (t) => {

@@ -195,6 +195,20 @@ describe('web console: audit log and bulk actions', { concurrency: false, skip: 
     await shared.close();
   });
 
+  it('says so when the selection reaches its cap of 200 ticked agents', async () => {
+    // A URL naming more than the cap (here 205 made-up ids after db-1) keeps only the first 200.
+    const many = [ids['db-1']!, ...Array.from({ length: 205 }, (_, i) => `gone-${i}`)];
+    await page.goto(`${fleet.url}/fleet?sel=${many.join(',')}`);
+    const bulk = page.getByRole('region', { name: 'Bulk actions' });
+    await until(async () => /200 selected/.test(await bulk.innerText()), 'the selection cut to 200');
+    assert.match(await bulk.getByRole('status').innerText(), /At most 200 can be ticked/);
+    await until(async () => (await row('sim-03').count()) === 1, 'sim-03 listed');
+    await row('sim-03').getByRole('checkbox').click();
+    assert.equal(await row('sim-03').getByRole('checkbox').isChecked(), false, 'no 201st tick');
+    await row('db-1').getByRole('checkbox').uncheck();
+    await until(async () => /199 selected/.test(await bulk.innerText()) && (await bulk.getByRole('status').count()) === 0, 'below the cap, no note');
+  });
+
   it('labels a selection and names the agents where it failed', async () => {
     // A shared link may name an agent that has since gone: that one fails, the others are labelled.
     await page.goto(`${fleet.url}/fleet?sel=${ids['web-1']},${ids['web-2']},no-such-agent`);

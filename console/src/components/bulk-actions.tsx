@@ -57,12 +57,20 @@ export function execTarget(sel: Selection): { selector: string; hosts: string } 
   return { selector: f.selector, hosts: `${sel.online} online agent${sel.online === 1 ? '' : 's'} matching ${f.selector ? `"${f.selector}"` : 'the whole fleet'}` };
 }
 
+/** Agents that can be ticked one by one (they travel in the URL); more are selected as "all matching". */
+export const MAX_SELECTED = 200;
+
 export function BulkBar({ selection, names, onClear }: { selection: Selection; names: Map<string, string>; onClear: () => void }) {
   const me = useMe();
   const count = selection.kind === 'ids' ? selection.ids.length : selection.count;
   return (
     <div className="bulk" role="region" aria-label="Bulk actions">
       <strong>{selection.kind === 'all' ? `All ${count.toLocaleString()} matching selected` : `${count} selected`}</strong>
+      {selection.kind === 'ids' && count >= MAX_SELECTED && (
+        <span role="status" className="muted">
+          At most {MAX_SELECTED} can be ticked: narrow the filter and select all matching for more.
+        </span>
+      )}
       {can(me.data, 'label') && <BulkLabel selection={selection} names={names} />}
       {can(me.data, 'exec') && <BulkExec selection={selection} />}
       <button type="button" className="ghost" onClick={onClear}>

@@ -15,13 +15,12 @@ import { Link } from '../components/link';
 import { Status } from '../components/status';
 import { Time } from '../components/time';
 import { ErrorBox, Loading } from '../components/states';
-import { BulkBar, type Selection } from '../components/bulk-actions';
+import { BulkBar, MAX_SELECTED, type Selection } from '../components/bulk-actions';
 import { can, useMe } from '../me';
 
 const ROW_HEIGHT = 36;
 const SORTS: SortKey[] = ['name', '-name', 'lastSeen', '-lastSeen', 'status', '-status'];
 /** Selections beyond this are not kept in the URL (it would not fit); bulk actions use the selector instead. */
-const MAX_SELECTED = 200;
 
 /** A text box that commits its value after a pause or on Enter. */
 function useDebounced(value: string, commit: (v: string) => void, ms = 350) {
@@ -45,7 +44,7 @@ export function FleetPage() {
     status: params.get('status') ?? '',
     sort: (SORTS as string[]).includes(params.get('sort') ?? '') ? (params.get('sort') as SortKey) : 'name',
   };
-  const selected = useMemo(() => new Set((params.get('sel') ?? '').split(',').filter(Boolean)), [params]);
+  const selected = useMemo(() => new Set((params.get('sel') ?? '').split(',').filter(Boolean).slice(0, MAX_SELECTED)), [params]);
   const selectAll = params.get('selall') === '1';
   const me = useMe();
   const selectable = can(me.data, 'label') || can(me.data, 'exec');

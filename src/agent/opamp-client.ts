@@ -260,6 +260,8 @@ export class OpampClient {
       });
       ws.once('close', () => this.callbacks.onDisconnect?.());
       ws.on('message', (data: Buffer) => {
+        // Closing to reconnect with new settings or a new uid: what still arrives was meant for the old ones.
+        if (planned) return;
         result.exchanged = true;
         let msg: ServerToAgent;
         try {

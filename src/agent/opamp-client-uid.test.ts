@@ -44,11 +44,12 @@ it('adopts a server-assigned uid at most 3 times a minute, one per connection, r
   const store = new IdentityStore(dir);
   store.save({ version: 1, instanceUid: OLD_UID, credential: 'corral_agent_old', signingKeyPem: 'PINNED', pendingCredential: 'corral_agent_next', pendingSettingsHash: 'ab' });
   let logs = '';
+  const changes: [string, string][] = [];
   const log = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _enc, done) => ((logs += chunk.toString()), done()) }));
   const client = new OpampClient(
     { opampUrl: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/v1/opamp`, token: 'enroll-token', heartbeatMs: 20, backoff: { initialMs: 10, maxMs: 50 }, capabilities: 1n, trust: { caPem: null, fingerprint: null } },
     { log, identity: store, now: () => 1_000_000 },
-    { onConnect: () => client.send({}), onMessage: () => undefined },
+    { onConnect: () => client.send({}), onMessage: () => undefined, onInstanceUidChanged: (uid, was) => changes.push([uid, was]) },
   );
   try {
     client.start();
@@ -63,6 +64,7 @@ it('adopts a server-assigned uid at most 3 times a minute, one per connection, r
     const onDisk = JSON.parse(readFileSync(store.file, 'utf8')) as Record<string, unknown>;
     assert.deepEqual(onDisk, { version: 1, instanceUid: adopted[2], credential: null, signingKeyPem: 'PINNED' });
     assert.equal(client.instanceUid, adopted[2]);
+    assert.deepEqual(changes, [[adopted[0], OLD_UID], [adopted[1], adopted[0]], [adopted[2], adopted[1]]], 'the agent hears of each adoption (it drops its client certificate)');
     assert.match(logs, new RegExp(`server assigned a new instance uid ${adopted[0]} \\(was ${OLD_UID}\\)`));
     assert.match(logs, /too many reassignments in a short time/);
   } finally {

@@ -71,6 +71,8 @@ export interface OpampClientCallbacks {
   onConnectionSettings?(offers: ConnectionSettingsOffers): void;
   /** A client certificate (PEM) offered in `opamp.certificate`: true when it was kept, and the client reconnects to present it. */
   onClientCertificate?(certPem: string): boolean;
+  /** The server assigned a new instance uid and it was adopted (persisted), before the client reconnects under it. */
+  onInstanceUidChanged?(uid: string, was: string): void;
 }
 
 export interface OpampClientDeps {
@@ -359,6 +361,7 @@ export class OpampClient {
     this.uid = uuidStringToBytes(judged.uid);
     this.seq = 0n;
     this.settingsStatus = null;
+    this.callbacks.onInstanceUidChanged?.(judged.uid, was);
     const next = this.opts.token ? 'enrolling with the enrollment token under the new uid' : 'no enrollment token (--token) to enroll with: the server will refuse us until one is given';
     this.deps.log.info({ instanceUid: judged.uid, was }, `server assigned a new instance uid ${judged.uid} (was ${was}): using it from now on; dropped the old uid's credential; ${next}`);
     return true;

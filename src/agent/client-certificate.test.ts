@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -25,6 +26,16 @@ describe('agent client certificate (--mtls)', () => {
     assert.ok(cert.due(31_001));
     assert.equal(cert.accept('-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n'), false);
     assert.equal(cert.current, null);
+  });
+
+  it('forgets its certificate (a new instance uid) but keeps its key', async () => {
+    const cert = new ClientCertificate(dir, pino({ level: 'silent' }));
+    await writeFile(cert.certFile, 'stale\n');
+    cert.forget();
+    assert.equal(existsSync(cert.certFile), false);
+    assert.equal(existsSync(cert.keyFile), true);
+    assert.equal(cert.current, null);
+    assert.ok(cert.due(1_000_000));
   });
 
   it('needs an https:// server for --mtls', () => {

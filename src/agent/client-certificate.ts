@@ -10,7 +10,7 @@
  * `@peculiar/x509` (to build the CSR) is loaded only when a CSR is made.
  */
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, webcrypto } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from './atomic-write.js';
@@ -95,6 +95,14 @@ export class ClientCertificate {
     this.use({ cert: certPem, key }, cert);
     this.log.info({ validTo: cert.validTo, serialNumber: cert.serialNumber }, 'stored our new client certificate');
     return true;
+  }
+
+  /** Drops the certificate (it names an instance uid we no longer use); the key stays for the next CSR. */
+  forget(): void {
+    rmSync(this.certFile, { force: true });
+    this.pair = null;
+    this.requestedAtMs = null;
+    this.log.info({ file: this.certFile }, 'dropped our client certificate: it named our previous instance uid');
   }
 
   private use(pair: ClientKeyPair, cert: X509Certificate): void {

@@ -112,6 +112,8 @@ export class AgentConnection {
         onDisconnect: () => this.onDisconnect(),
         onMessage: (msg) => this.onMessage(msg),
         onClientCertificate: (pem) => certificate?.accept(pem) ?? false,
+        // A client certificate names the agent id: the old uid's is not presented under the new one.
+        onInstanceUidChanged: () => certificate?.forget(),
         onConnectionSettings: (offers) => {
           const signingKey = offers.otherConnections[SIGNING_CONNECTION]?.otherSettings[SIGNING_KEY_SETTING];
           if (signingKey) this.pinSigningKey(signingKey);

@@ -33,7 +33,8 @@ export { runUpgradeWatcher, WatcherError } from './upgrade/watcher.js';
 export { AGENT_NODE_FLAGS } from './node-flags.js';
 
 export interface RunningAgent {
-  instanceUid: string;
+  /** The uid in use now (it changes when the server assigns a new one). */
+  readonly instanceUid: string;
   stop(): Promise<void>;
 }
 
@@ -91,7 +92,10 @@ export function startAgent(opts: CompiledAgentOptions, deps: { log: Logger; exit
   connection.start();
   deps.log.info({ instanceUid: connection.instanceUid, server: opts.opampUrl, dataDir: opts.dataDir, supervisor: opts.supervisor?.unit ?? null, policy: opts.policy.source ?? 'defaults (no policy file)' }, 'agent started');
   return {
-    instanceUid: connection.instanceUid,
+    // Read live: the server may assign a new uid (OpAMP duplicate-uid handling).
+    get instanceUid() {
+      return connection.instanceUid;
+    },
     stop: () => {
       services.stop();
       return connection.stop();

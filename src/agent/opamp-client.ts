@@ -32,6 +32,7 @@ import { nextDelayMs, type BackoffPolicy } from './backoff.js';
 import type { Identity, IdentityStore } from './identity.js';
 import { judgeOfferedEndpoint } from './endpoint-policy.js';
 import { dialTls, type ServerTrust } from './server-trust.js';
+import { ReassignmentBudget, judgeNewInstanceUid } from './uid-reassignment.js';
 
 export type AgentToServerInit = MessageInitShape<typeof AgentToServerSchema>;
 
@@ -70,6 +71,8 @@ export interface OpampClientCallbacks {
   onConnectionSettings?(offers: ConnectionSettingsOffers): void;
   /** A client certificate (PEM) offered in `opamp.certificate`: true when it was kept, and the client reconnects to present it. */
   onClientCertificate?(certPem: string): boolean;
+  /** The server assigned a new instance uid and it was adopted (persisted), before the client reconnects under it. */
+  onInstanceUidChanged?(uid: string, was: string): void;
 }
 
 export interface OpampClientDeps {
@@ -78,6 +81,10 @@ export interface OpampClientDeps {
   random?: () => number;
   /** Opens a WebSocket (on `socket`, a verified TLS connection, for wss://); tests substitute one that fails on demand. */
   openSocket?: (url: string, headers: Record<string, string>, socket: TLSSocket | null) => WebSocket;
+  /** Clock for the bound on new instance uids (tests); Date.now otherwise. */
+  now?: () => number;
+  /** How many new instance uids the server may assign per window; REASSIGNMENT_LIMIT otherwise. */
+  reassignmentLimit?: { max: number; windowMs: number };
 }
 
 interface SessionOutcome {
@@ -89,7 +96,8 @@ interface SessionOutcome {
 
 export class OpampClient {
   private identityValue: Identity;
-  private readonly uid: Uint8Array;
+  private uid: Uint8Array;
+  private readonly reassignments: ReassignmentBudget;
   private seq = 0n;
   private ws: WebSocket | null = null;
   private heartbeatMs: number;
@@ -109,6 +117,7 @@ export class OpampClient {
   ) {
     this.identityValue = deps.identity.loadOrCreate();
     this.uid = uuidStringToBytes(this.identityValue.instanceUid);
+    this.reassignments = new ReassignmentBudget(deps.reassignmentLimit);
     this.heartbeatMs = opts.heartbeatMs;
     this.url = opts.opampUrl;
   }
@@ -253,6 +262,8 @@ export class OpampClient {
       });
       ws.once('close', () => this.callbacks.onDisconnect?.());
       ws.on('message', (data: Buffer) => {
+        // Closing to reconnect with new settings or a new uid: what still arrives was meant for the old ones.
+        if (planned) return;
         result.exchanged = true;
         let msg: ServerToAgent;
         try {
@@ -286,6 +297,11 @@ export class OpampClient {
       this.deps.log.error({ type: msg.errorResponse.type, message: msg.errorResponse.errorMessage }, 'server reported an error');
       return false;
     }
+    // The rest of a message that assigns a new uid was meant for the old one: reconnect and start over.
+    if (msg.agentIdentification && this.adoptInstanceUid(msg.agentIdentification.newInstanceUid)) {
+      result.reconnectNow = true;
+      return true;
+    }
     if (msg.connectionSettings) this.callbacks.onConnectionSettings?.(msg.connectionSettings);
     const opamp = msg.connectionSettings?.opamp;
     if (opamp) {
@@ -315,6 +331,40 @@ export class OpampClient {
     }
     this.callbacks.onMessage(msg);
     return false;
+  }
+
+  /**
+   * OpAMP's duplicate-uid handling: the server says our uid is taken (a
+   * Corral server does so when an enrollment token presents an enrolled
+   * agent's uid: a host that lost its credential, or a clone of one). The
+   * new uid is persisted before it is used; the credential (and any
+   * candidate) belonged to the old uid and is dropped, so the next
+   * connection enrolls with the enrollment token under the new uid and
+   * sends full state (sequence numbers start over: a new instance). The
+   * local services are not touched. False when the uid is not taken.
+   */
+  private adoptInstanceUid(offered: Uint8Array): boolean {
+    const was = this.identityValue.instanceUid;
+    const judged = judgeNewInstanceUid(was, offered);
+    if (!judged.accept) {
+      this.deps.log.warn({ reason: judged.reason }, 'ignoring the new instance uid the server assigned');
+      return false;
+    }
+    const now = (this.deps.now ?? Date.now)();
+    if (!this.reassignments.take(now)) {
+      this.deps.log.error({ offered: judged.uid, keeping: was, retryInMs: this.reassignments.retryInMs(now) }, 'ignoring the new instance uid the server assigned: too many reassignments in a short time');
+      return false;
+    }
+    const { pendingCredential: _p, pendingSettingsHash: _h, ...rest } = this.identityValue;
+    this.identityValue = { ...rest, instanceUid: judged.uid, credential: null };
+    this.deps.identity.save(this.identityValue);
+    this.uid = uuidStringToBytes(judged.uid);
+    this.seq = 0n;
+    this.settingsStatus = null;
+    this.callbacks.onInstanceUidChanged?.(judged.uid, was);
+    const next = this.opts.token ? 'enrolling with the enrollment token under the new uid' : 'no enrollment token (--token) to enroll with: the server will refuse us until one is given';
+    this.deps.log.info({ instanceUid: judged.uid, was }, `server assigned a new instance uid ${judged.uid} (was ${was}): using it from now on; dropped the old uid's credential; ${next}`);
+    return true;
   }
 
   /** The server accepted the candidate credential: it becomes ours, the old one is forgotten (spec step 8). */

@@ -38,8 +38,15 @@ describe('server file modes', { concurrency: false }, () => {
     await fleet.restartServer();
     assert.equal(mode(dir), '700');
     assert.equal(mode(join(dir, 'corral.db')), '600');
-    const logged = fleet.server.stdout + fleet.server.stderr;
-    assert.match(logged, /tightened file mode/);
-    assert.match(logged, new RegExp(`"path":"${join(dir, 'corral.db')}","from":"644","to":"600"`));
+    // The server's log is written asynchronously: the lines may land after "listening".
+    const dbLine = new RegExp(`"path":"${join(dir, 'corral.db')}","from":"644","to":"600"`);
+    const logged = await eventually(
+      () => {
+        const out = fleet.server.stdout + fleet.server.stderr;
+        return dbLine.test(out) ? out : undefined;
+      },
+      { what: 'the log line for corral.db' },
+    );
+    assert.match(logged, new RegExp(`"path":"${dir}","from":"755","to":"700".*tightened file mode`));
   });
 });

@@ -116,7 +116,7 @@ export function AuditPage() {
       </div>
       <p className="muted small table-foot" aria-live="polite">
         {rows.length.toLocaleString()} record{rows.length === 1 ? '' : 's'} shown of {loaded.length.toLocaleString()} loaded{live.length > 0 ? ` (+${live.length} live)` : ''}
-        {pages.isFetchingNextPage ? ', loading older…' : pages.hasNextPage ? '' : loaded.length >= MAX_AUDIT_RECORDS ? `; narrow the filters to see older records` : '; no older records'}
+        {pages.isPending ? ', loading…' : pages.isFetchingNextPage ? ', loading older…' : pages.hasNextPage ? '' : loaded.length >= MAX_AUDIT_RECORDS ? `; narrow the filters to see older records` : '; no older records'}
         {pages.hasNextPage && !pages.isFetchingNextPage && (
           <>
             {' '}

@@ -10,7 +10,8 @@
  * then the new file is followed from its start. A truncation without a copy
  * starts over at 0. Lines are neither lost nor repeated unless the file is
  * rotated and written past its old size between two polls, or more than
- * `maxRecoverBytes` were unread at rotation.
+ * `maxRecoverBytes` were unread at rotation (or the rotation itself lost a
+ * line in its window between copy and truncation; see log-rotation.ts).
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';

@@ -25,3 +25,20 @@ it('rotates by size, keeps a bounded number of copies, and the writer keeps appe
   assert.equal(existsSync(`${file}.3`), false, 'only `keep` copies');
   assert.equal(rotateIfLarge(join(dir, 'nope.log'), policy), false);
 });
+
+it('keeps what the service writes while the copy is being made', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-rot-'));
+  const file = join(dir, 'stdout.log');
+  const fd = openSync(file, 'a');
+  writeSync(fd, 'line 1\n'.repeat(40));
+  // Force the race: the service writes between the copy and the truncation, twice.
+  let writes = 0;
+  const during = () => {
+    if (writes < 2) writeSync(fd, `during ${++writes}\n`);
+  };
+  assert.equal(rotateIfLarge(file, { maxBytes: 100, keep: 2 }, during), true);
+  writeSync(fd, 'after\n');
+  closeSync(fd);
+  assert.equal(readFileSync(`${file}.1`, 'utf8'), 'line 1\n'.repeat(40) + 'during 1\nduring 2\n', 'the copy caught up with both writes');
+  assert.equal(readFileSync(file, 'utf8'), 'after\n');
+});

@@ -248,7 +248,7 @@ export class OpampClient {
           // Our old credential still works (the server's grace window): go back to it at once.
           result.reconnectNow = true;
         } else if (res.statusCode !== undefined && REFUSED_STATUSES.has(res.statusCode)) {
-          this.deps.log.error({ status: res.statusCode, usingCredential: this.identityValue.credential !== null }, 'server refused our credential (401): agent revoked or token invalid');
+          this.deps.log.error({ status: res.statusCode, usingCredential: this.identityValue.credential !== null }, 'server refused our credential (401): this agent was revoked, deleted or forgotten by the server, or the token is invalid');
         } else {
           this.deps.log.warn({ status: res.statusCode, retryAfter: result.retryAfterSeconds }, 'server refused the connection');
         }

@@ -366,6 +366,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         // The job list's failed and running filters by index: a failed-host count kept by triggers (job-failed-migration.ts).
         await jobFailedHostsUp(dialect, db);
+        // Events by time (listEvents with since/until: newest first by at, then id), alone and with the
+        // type or agent filter; events_type and events_agent (0001) keep serving pages by id.
+        await db.schema.createIndex('events_at').on('events').columns(['at', 'id']).execute();
+        await db.schema.createIndex('events_type_at').on('events').columns(['type', 'at', 'id']).execute();
+        await db.schema.createIndex('events_agent_at').on('events').columns(['agent_id', 'at', 'id']).execute();
       },
     },
   };

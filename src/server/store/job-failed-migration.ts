@@ -16,7 +16,7 @@
  *   planner to pick them.
  *
  * Existing jobs get their count in the same migration, after the triggers
- * exist and under the migration's locks, so no write falls in between.
+ * exist, so no host write falls in between.
  */
 import { sql, type Kysely } from 'kysely';
 
@@ -64,7 +64,8 @@ async function postgresTriggers(db: Kysely<unknown>): Promise<void> {
 export async function jobFailedHostsUp(dialect: Dialect, db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('jobs').addColumn('failed_hosts', 'integer', (c) => c.notNull().defaultTo(0)).execute();
   await (dialect === 'sqlite' ? sqliteTriggers(db) : postgresTriggers(db));
-  // Creating the triggers locked job_hosts until the migration commits: no host changes between them and this count.
+  // After the triggers: a host written before this statement is in its count, one written after it moves the count on.
+  // (On PostgreSQL the migration's transaction also holds job_hosts locked from the triggers' creation.)
   await sql`update jobs set failed_hosts = (select count(*) from job_hosts h where h.job_id = jobs.id and h.status = 'failed')
             where exists (select 1 from job_hosts h where h.job_id = jobs.id and h.status = 'failed')`.execute(db);
   // Ids compare bytewise in the list (COLLATE "C" on PostgreSQL), as the 0014 indexes do.

@@ -4,7 +4,7 @@
  */
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, type DialectAdapter } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from './schema.js';
 import type { Store } from './store.js';
@@ -30,6 +30,26 @@ export function describeDatabase(url: string): string {
     return `${u.hostname}:${u.port || 5432}${u.pathname}`;
   } catch {
     return 'an unparseable URL';
+  }
+}
+
+/**
+ * SQLite, as Kysely's dialect for it but for migrations: SQLite runs DDL in a
+ * transaction as PostgreSQL does, while Kysely's adapter says it cannot, so
+ * its Migrator would run a migration statement by statement. One that failed
+ * part-way (a full disk, an object in the way) would leave what it had done,
+ * and every later start would fail on that (an index or column already
+ * there). Saying so makes the migrations of a start all-or-nothing.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class TransactionalSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
   }
 }
 
@@ -60,7 +80,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     } catch (e) {
       throw new StoreError(`cannot open SQLite store ${file}: ${(e as Error).message}`, { cause: e });
     }
-    store = new KyselyStore('sqlite', new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }));
+    store = new KyselyStore('sqlite', new Kysely<Database>({ dialect: new TransactionalSqliteDialect({ database: sqlite }) }));
   }
   try {
     await store.migrate();

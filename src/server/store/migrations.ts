@@ -361,6 +361,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       // Trusted labels, search text and counted attributes beside the agents, kept by triggers (agent-derived-migration.ts).
       up: (db: Kysely<unknown>) => agentDerivedUp(dialect, db),
     },
+    '0019_token_parent': {
+      async up(db: Kysely<unknown>) {
+        // Self-service API tokens name the token that created them: revoking a token revokes what it created.
+        await db.schema.alterTable('tokens').addColumn('parent_id', 'text').execute();
+        await db.schema.createIndex('tokens_parent').on('tokens').column('parent_id').execute();
+      },
+    },
   };
 }
 

@@ -5,7 +5,7 @@
  *
  * Secrets never enter: config file bodies are recorded as size and sha256
  * (a secret file only as its size), deployment values by key only, secret
- * values as "***", enrollment-token secrets never (only the token's id).
+ * values as "***", enrollment-token and API-token secrets never (only the token's id).
  * Routes this file does not know get their parameters and the names of the
  * body's fields, plus a few descriptive fields (name, selector, roles, ...)
  * with anything secret-looking masked. Every summary is bounded.

@@ -59,7 +59,7 @@ const NewToken = z
   .strict()
   .openapi('NewApiToken');
 const NewOwnToken = NewToken.openapi('NewOwnApiToken', {
-  description: `No later than the token you call with expires, at most ${OWN_TOKEN_MAX_LIFETIME_DAYS} days from now; default ${OWN_TOKEN_DEFAULT_LIFETIME_DAYS} days (or when the token you call with expires, if sooner)`,
+  description: `A token of your own: it may expire no later than the token you call with, and at most ${OWN_TOKEN_MAX_LIFETIME_DAYS} days from now; without an expiry, in ${OWN_TOKEN_DEFAULT_LIFETIME_DAYS} days (or with the token you call with, if sooner)`,
 });
 
 const Name = z.object({ name: z.string().min(1).max(64).openapi({ param: { name: 'name', in: 'path' } }) });

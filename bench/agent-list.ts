@@ -6,7 +6,8 @@
  * --database or CORRAL_TEST_POSTGRES_URL, then ANALYZE), then the median latency of what
  * the API does for a request (fleet/agent-list.ts: store query + summaries):
  * the first page, a deep page (a cursor in the middle of the fleet), a
- * filtered and sorted page, and facet counts, with and without a filter. The
+ * filtered and sorted page, a page sorted by agent version, and facet
+ * counts, with and without a filter. The
  * old way (read every agent, filter in JavaScript) is timed for comparison.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -81,6 +82,7 @@ async function benchOne(store: Store, n: number, runs: number, pgUrl: string | n
   out.firstPage = await median(runs, () => listAgentPage(store, null, { selector: all, limit: 100 }));
   out.deepPage = await median(runs, () => listAgentPage(store, null, { selector: all, limit: 100, cursor: deep }));
   out.filteredSorted = await median(runs, () => listAgentPage(store, null, { selector: filtered, statuses: ['online'], sort: '-lastSeen', limit: 100 }));
+  out.versionSorted = await median(runs, () => listAgentPage(store, null, { selector: all, sort: '-version', limit: 100 }));
   out.freeText = await median(runs, () => listAgentPage(store, null, { selector: all, q: 'dc1.exam', sort: 'version', limit: 100 }));
   out.facets = await median(runs, () => agentFacets(store, { selector: all }));
   out.facetsFiltered = await median(runs, () => agentFacets(store, { selector: filtered, statuses: ['online'] }));
@@ -99,7 +101,7 @@ export async function agentListBench(argv: string[]): Promise<void> {
     },
   });
   const runs = Number(values.runs);
-  console.log('backend    agents  insert(s)  first  deep  filtered+sorted  free-text  facets  facets(filtered)  old-list-all   (median ms)');
+  console.log('backend    agents  insert(s)  first  deep  filtered+sorted  by-version  free-text  facets  facets(filtered)  old-list-all   (median ms)');
   for (const backend of values.backends.split(',')) {
     for (const n of values.agents.split(',').map(Number)) {
       const dir = mkdtempSync(join(tmpdir(), 'corral-bench-agent-list-'));
@@ -109,7 +111,7 @@ export async function agentListBench(argv: string[]): Promise<void> {
         const r = await benchOne(store, n, runs, schema?.url ?? null);
         const f = (x: number) => x.toFixed(0).padStart(5);
         console.log(
-          `${backend.padEnd(9)} ${String(n).padStart(7)}  ${(r.insertMs! / 1000).toFixed(1).padStart(9)}  ${f(r.firstPage!)} ${f(r.deepPage!)}  ${f(r.filteredSorted!).padStart(15)}  ${f(r.freeText!).padStart(9)}  ${f(r.facets!).padStart(6)}  ${f(r.facetsFiltered!).padStart(16)}  ${f(r.oldListAll!).padStart(12)}`,
+          `${backend.padEnd(9)} ${String(n).padStart(7)}  ${(r.insertMs! / 1000).toFixed(1).padStart(9)}  ${f(r.firstPage!)} ${f(r.deepPage!)}  ${f(r.filteredSorted!).padStart(15)}  ${f(r.versionSorted!).padStart(10)}  ${f(r.freeText!).padStart(9)}  ${f(r.facets!).padStart(6)}  ${f(r.facetsFiltered!).padStart(16)}  ${f(r.oldListAll!).padStart(12)}`,
         );
       } finally {
         await store.close();

@@ -19,6 +19,12 @@ import { IdentityStore } from './identity.js';
 import { OpampClient } from './opamp-client.js';
 
 const OLD_UID = '0190f1c2-7b3a-7c41-9e2d-5a6b7c8d9e0f';
+
+const logLines = (text: string): { msg: string; level: number; suppressed?: number }[] =>
+  text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { msg: string; level: number; suppressed?: number });
 const dir = mkdtempSync(join(tmpdir(), 'corral-uid-client-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -66,7 +72,56 @@ it('adopts a server-assigned uid at most 3 times a minute, one per connection, r
     assert.equal(client.instanceUid, adopted[2]);
     assert.deepEqual(changes, [[adopted[0], OLD_UID], [adopted[1], adopted[0]], [adopted[2], adopted[1]]], 'the agent hears of each adoption (it drops its client certificate)');
     assert.match(logs, new RegExp(`server assigned a new instance uid ${adopted[0]} \\(was ${OLD_UID}\\)`));
-    assert.match(logs, /too many reassignments in a short time/);
+    // Every later message brought two more offers (40 or more refusals): one log line for them all, within the window.
+    const refusals = logLines(logs).filter((l) => /too many reassignments in a short time/.test(l.msg));
+    assert.equal(refusals.length, 1, `one line for ${last.sent.length} refused offers, got ${refusals.length}`);
+    assert.equal(refusals[0]!.suppressed, 0);
+  } finally {
+    await client.stop();
+    wss.close();
+  }
+});
+
+it('logs an offered uid it refuses once per window, not once per heartbeat, then says how many it left unlogged', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((r) => wss.once('listening', r));
+  let messages = 0;
+  let connections = 0;
+  wss.on('connection', (ws) => {
+    connections++;
+    ws.on('message', (data: Buffer) => {
+      const msg = decodeAgentToServer(decodeWsFrame(new Uint8Array(data)));
+      messages++;
+      // An all-zero uid with every answer: never adoptable, so the client stays on this connection.
+      ws.send(encodeWsFrame(encodeServerToAgent(create(ServerToAgentSchema, { instanceUid: msg.instanceUid, agentIdentification: { newInstanceUid: new Uint8Array(16) } }))));
+    });
+  });
+  const store = new IdentityStore(mkdtempSync(join(dir, 'zero-')));
+  store.save({ version: 1, instanceUid: OLD_UID, credential: 'corral_agent_old' });
+  let logs = '';
+  let now = 5_000_000;
+  const log = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _enc, done) => ((logs += chunk.toString()), done()) }));
+  const client = new OpampClient(
+    { opampUrl: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/v1/opamp`, token: null, heartbeatMs: 20, backoff: { initialMs: 10, maxMs: 50 }, capabilities: 1n, trust: { caPem: null, fingerprint: null } },
+    { log, identity: store, now: () => now, reassignmentLimit: { max: 3, windowMs: 60_000 } },
+    { onConnect: () => client.send({}), onMessage: () => undefined },
+  );
+  const refusals = () => logLines(logs).filter((l) => /ignoring the new instance uid the server assigned/.test(l.msg));
+  try {
+    client.start();
+    await eventually(() => messages >= 30 || undefined, { what: 'thirty heartbeats, each answered with an all-zero uid', timeoutMs: 20_000 });
+    assert.equal(refusals().length, 1, 'one line for thirty refusals within the window');
+    assert.match(refusals()[0]!.msg, /logged at most once per window/);
+    assert.equal(refusals()[0]!.suppressed, 0);
+    // The window passes: the next refusal is logged, with the count of those left unlogged.
+    const before = messages;
+    now += 60_000;
+    await eventually(() => (messages >= before + 10 ? true : undefined), { what: 'ten more heartbeats', timeoutMs: 20_000 });
+    const lines = refusals();
+    assert.equal(lines.length, 2, 'one more line in the new window');
+    assert.ok((lines[1]!.suppressed ?? 0) >= 29, `the second line counts the refusals left unlogged, got ${lines[1]!.suppressed}`);
+    assert.equal(client.instanceUid, OLD_UID, 'the uid is kept');
+    assert.equal(connections, 1, 'the refusal does not reconnect');
   } finally {
     await client.stop();
     wss.close();

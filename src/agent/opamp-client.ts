@@ -32,7 +32,7 @@ import { nextDelayMs, type BackoffPolicy } from './backoff.js';
 import type { Identity, IdentityStore } from './identity.js';
 import { judgeOfferedEndpoint } from './endpoint-policy.js';
 import { dialTls, type ServerTrust } from './server-trust.js';
-import { ReassignmentBudget, judgeNewInstanceUid } from './uid-reassignment.js';
+import { LogThrottle, REASSIGNMENT_LIMIT, ReassignmentBudget, judgeNewInstanceUid } from './uid-reassignment.js';
 
 export type AgentToServerInit = MessageInitShape<typeof AgentToServerSchema>;
 
@@ -98,6 +98,8 @@ export class OpampClient {
   private identityValue: Identity;
   private uid: Uint8Array;
   private readonly reassignments: ReassignmentBudget;
+  /** A refused new uid comes back with every message: its log lines, one per limit window (bad offers and over-limit ones apart). */
+  private readonly refusedUidLog: { invalid: LogThrottle; overLimit: LogThrottle };
   private seq = 0n;
   private ws: WebSocket | null = null;
   private heartbeatMs: number;
@@ -118,6 +120,8 @@ export class OpampClient {
     this.identityValue = deps.identity.loadOrCreate();
     this.uid = uuidStringToBytes(this.identityValue.instanceUid);
     this.reassignments = new ReassignmentBudget(deps.reassignmentLimit);
+    const windowMs = (deps.reassignmentLimit ?? REASSIGNMENT_LIMIT).windowMs;
+    this.refusedUidLog = { invalid: new LogThrottle(windowMs), overLimit: new LogThrottle(windowMs) };
     this.heartbeatMs = opts.heartbeatMs;
     this.url = opts.opampUrl;
   }
@@ -244,7 +248,7 @@ export class OpampClient {
           // Our old credential still works (the server's grace window): go back to it at once.
           result.reconnectNow = true;
         } else if (res.statusCode !== undefined && REFUSED_STATUSES.has(res.statusCode)) {
-          this.deps.log.error({ status: res.statusCode, usingCredential: this.identityValue.credential !== null }, 'server refused our credential (401): agent revoked or token invalid');
+          this.deps.log.error({ status: res.statusCode, usingCredential: this.identityValue.credential !== null }, 'server refused our credential (401): this agent was revoked, deleted or forgotten by the server, or the token is invalid');
         } else {
           this.deps.log.warn({ status: res.statusCode, retryAfter: result.retryAfterSeconds }, 'server refused the connection');
         }
@@ -346,13 +350,20 @@ export class OpampClient {
   private adoptInstanceUid(offered: Uint8Array): boolean {
     const was = this.identityValue.instanceUid;
     const judged = judgeNewInstanceUid(was, offered);
+    const now = (this.deps.now ?? Date.now)();
     if (!judged.accept) {
-      this.deps.log.warn({ reason: judged.reason }, 'ignoring the new instance uid the server assigned');
+      const line = this.refusedUidLog.invalid.note(now);
+      if (line.log) this.deps.log.warn({ reason: judged.reason, suppressed: line.suppressed }, 'ignoring the new instance uid the server assigned (logged at most once per window)');
       return false;
     }
-    const now = (this.deps.now ?? Date.now)();
     if (!this.reassignments.take(now)) {
-      this.deps.log.error({ offered: judged.uid, keeping: was, retryInMs: this.reassignments.retryInMs(now) }, 'ignoring the new instance uid the server assigned: too many reassignments in a short time');
+      const line = this.refusedUidLog.overLimit.note(now);
+      if (line.log) {
+        this.deps.log.error(
+          { offered: judged.uid, keeping: was, retryInMs: this.reassignments.retryInMs(now), suppressed: line.suppressed },
+          'ignoring the new instance uid the server assigned: too many reassignments in a short time (logged at most once per window)',
+        );
+      }
       return false;
     }
     const { pendingCredential: _p, pendingSettingsHash: _h, ...rest } = this.identityValue;

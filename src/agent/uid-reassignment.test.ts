@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { uuidStringToBytes } from '../protocol/index.js';
-import { ReassignmentBudget, judgeNewInstanceUid } from './uid-reassignment.js';
+import { LogThrottle, ReassignmentBudget, judgeNewInstanceUid } from './uid-reassignment.js';
 
 const CURRENT = '0190f1c2-7b3a-7c41-9e2d-5a6b7c8d9e0f';
 const OTHER = '4b1e7c0a-52f3-4d6e-8a9b-0c1d2e3f4a5b';
@@ -40,5 +40,17 @@ describe('ReassignmentBudget', () => {
     const budget = new ReassignmentBudget();
     const taken = Array.from({ length: 10 }, () => budget.take(1000)).filter(Boolean).length;
     assert.equal(taken, 3);
+  });
+});
+
+describe('LogThrottle', () => {
+  it('lets the first occurrence through, then one per window, counting those it held back', () => {
+    const throttle = new LogThrottle(60_000);
+    assert.deepEqual(throttle.note(1000), { log: true, suppressed: 0 });
+    for (let t = 2000; t < 61_000; t += 1000) assert.deepEqual(throttle.note(t), { log: false });
+    assert.deepEqual(throttle.note(61_000), { log: true, suppressed: 59 }, 'a window after the last line');
+    assert.deepEqual(throttle.note(61_001), { log: false });
+    assert.deepEqual(throttle.note(500_000), { log: true, suppressed: 1 });
+    assert.deepEqual(throttle.note(700_000), { log: true, suppressed: 0 }, 'a quiet spell: nothing held back');
   });
 });

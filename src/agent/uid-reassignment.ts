@@ -43,3 +43,29 @@ export class ReassignmentBudget {
     return Math.max(0, this.taken[0]! + this.limit.windowMs - now);
   }
 }
+
+/**
+ * Rate-limits a log line that a hostile or broken server could trigger on
+ * every message (a refused `new_instance_uid` arrives with each heartbeat):
+ * the first occurrence is logged, then at most one line per `windowMs`,
+ * which carries how many occurrences were left unlogged since the last one
+ * (`suppressed`). Refusals themselves are not affected, only their logging.
+ */
+export class LogThrottle {
+  private lastLoggedAt: number | null = null;
+  private suppressed = 0;
+
+  constructor(private readonly windowMs: number) {}
+
+  /** One occurrence at `now`: `log` says whether to write a line, `suppressed` how many went unlogged before it. */
+  note(now: number): { log: true; suppressed: number } | { log: false } {
+    if (this.lastLoggedAt !== null && now - this.lastLoggedAt < this.windowMs) {
+      this.suppressed++;
+      return { log: false };
+    }
+    const suppressed = this.suppressed;
+    this.lastLoggedAt = now;
+    this.suppressed = 0;
+    return { log: true, suppressed };
+  }
+}

@@ -62,6 +62,7 @@ export interface ServerFlags {
   rolloutDefaults?: Record<string, unknown>;
   requireApproval?: boolean;
   auditRetention?: string;
+  forgetOfflineAfter?: string;
   logLevel: string;
 }
 
@@ -103,6 +104,7 @@ export function serverOptionsFrom(flags: ServerFlags) {
     rolloutDefaults: flags.rolloutDefaults,
     requireApproval: flags.requireApproval ?? false,
     auditRetention: flags.auditRetention,
+    forgetOfflineAfter: flags.forgetOfflineAfter,
   };
 }
 
@@ -153,6 +155,11 @@ export function serverCommand(): Command {
       '--audit-retention <duration>',
       'keep audit records this long (90d, 720h; at least 1h), pruning older ones hourly and recording each pruning (env CORRAL_AUDIT_RETENTION); default: forever',
       process.env.CORRAL_AUDIT_RETENTION,
+    )
+    .option(
+      '--forget-offline-after <duration>',
+      'delete agents offline and unseen longer than this (30d, 720h), as corral agent delete does, with an agent.forgotten event and an audit record; revoked agents are kept; a forgotten agent that returns is refused until re-enrolled (env CORRAL_FORGET_OFFLINE_AFTER); default: never',
+      process.env.CORRAL_FORGET_OFFLINE_AFTER,
     )
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addHelpText(

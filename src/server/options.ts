@@ -8,6 +8,7 @@ import { DEFAULT_ENROLLMENTS_PER_SECOND_PER_TOKEN } from './auth/limits.js';
 import { parseDurationMs } from './auth/enrollment-scope.js';
 import { DEFAULT_MAX_INFLIGHT_BODY_MIB, DEFAULT_WS_FIRST_MESSAGE_TIMEOUT_MS, MAX_MESSAGE_BYTES } from './opamp/limits.js';
 import type { SecretsKeyOption } from './secrets/secrets-key.js';
+import { FORGET_STARTUP_GRACE_MS, forgetSweepMs } from './fleet/offline-forgetter.js';
 import { DEFAULT_POLICY, mergePolicy, PolicyOverridesSchema, type RolloutPolicy } from './rollouts/policy.js';
 
 function rolloutDefaults(value: Record<string, unknown> | undefined): RolloutPolicy {
@@ -92,6 +93,13 @@ export interface ServerOptions {
    * pruned hourly, and the pruning is itself recorded. Default: keep forever.
    */
   auditRetention?: string;
+  /**
+   * Forget (delete, as `corral agent delete` does) agents that have been
+   * offline and unseen longer than this duration (30d, 720h; at least the
+   * time after which an agent is offline), checked every half of it (1 s to
+   * 10 min). Revoked agents are kept. Default "never".
+   */
+  forgetOfflineAfter?: string;
 }
 
 export interface CompiledServerOptions {
@@ -125,6 +133,8 @@ export interface CompiledServerOptions {
   secretsKey: SecretsKeyOption | null;
   /** null: audit records are kept forever. */
   auditRetentionMs: number | null;
+  /** null: offline agents are kept until deleted by hand. */
+  forgetOffline: { afterMs: number; afterText: string; everyMs: number; graceMs: number } | null;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, { integer = true } = {}): number {
@@ -156,6 +166,16 @@ function auditRetention(text: string | undefined): number | null {
   if (ms === null) throw new ValidationError(`--audit-retention must be a duration like 90d, 720h or "forever", got "${text}"`, 'auditRetention');
   if (ms < MIN_AUDIT_RETENTION_MS) throw new ValidationError(`--audit-retention must be at least 1h, got "${text}"`, 'auditRetention');
   return ms;
+}
+
+function forgetOffline(text: string | undefined, offlineAfterMs: number): CompiledServerOptions['forgetOffline'] {
+  if (text === undefined || text === '' || text === 'never') return null;
+  const afterMs = parseDurationMs(text);
+  if (afterMs === null) throw new ValidationError(`--forget-offline-after must be a duration like 30d, 720h or "never", got "${text}"`, 'forgetOfflineAfter');
+  if (afterMs < offlineAfterMs) {
+    throw new ValidationError(`--forget-offline-after must be at least the time after which an agent is offline (--heartbeat × --offline-after = ${offlineAfterMs / 1000}s), got "${text}"`, 'forgetOfflineAfter');
+  }
+  return { afterMs, afterText: text, everyMs: forgetSweepMs(afterMs), graceMs: Math.min(afterMs, FORGET_STARTUP_GRACE_MS) };
 }
 
 function inflightBytes(mib: number | undefined): number {
@@ -222,6 +242,7 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
     maxOpampInflightBytes: inflightBytes(o.maxOpampInflightMib),
     metricsToken: metricsToken(o.metricsToken),
     auditRetentionMs: auditRetention(o.auditRetention),
+    forgetOffline: forgetOffline(o.forgetOfflineAfter, heartbeatMs * missed),
     maxEnrollmentsPerSecond: positive('maxEnrollmentsPerSecond', o.maxEnrollmentsPerSecond, DEFAULT_ENROLLMENTS_PER_SECOND_PER_TOKEN, { integer: false }),
     wsFirstMessageTimeoutMs: positive('wsFirstMessageTimeoutSeconds', o.wsFirstMessageTimeoutSeconds, DEFAULT_WS_FIRST_MESSAGE_TIMEOUT_MS / 1000, { integer: false }) * 1000,
   };

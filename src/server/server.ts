@@ -48,6 +48,7 @@ import { consoleStatic } from './console-static.js';
 import { leaseOwnerId, RolloutDriver } from './rollouts/rollout-driver.js';
 import { openSecretsKey } from './secrets/secrets-key.js';
 import { AuditService } from './audit/audit-service.js';
+import { OfflineForgetter } from './fleet/offline-forgetter.js';
 
 export interface RunningServer {
   /** http://host:port actually listened on. */
@@ -163,6 +164,19 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
     retentionMs: opts.auditRetentionMs,
     onAppendFailed: () => metricsRef?.auditAppendFailures.inc(),
   });
+  const forgetter = opts.forgetOffline
+    ? new OfflineForgetter(opts.forgetOffline, {
+        store,
+        clock,
+        log: log.child({ component: 'forget-offline' }),
+        events,
+        audit,
+        onForgotten: (ids) => {
+          for (const id of ids) samples.forget(id);
+          pushFleetChange();
+        },
+      })
+    : null;
   const users = new UserService({ store, clock });
   const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, users, feed, audit, clock, pollMs: opts.pollMs, log: log.child({ component: 'api' }) });
   const api = getRequestListener(apiApp.fetch);
@@ -250,6 +264,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   await hub.start();
   driver.start();
   audit.start();
+  forgetter?.start();
   const consoleUrl = webConsole ? `${url}/` : null;
   log.info({ url, store: store.kind, console: consoleUrl }, 'server listening');
 
@@ -266,6 +281,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
         certificates?.close();
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         await driver.close();
+        await forgetter?.close();
         await audit.close();
         await ws.close();
         await hub.close();

@@ -43,20 +43,24 @@ describe('agent self-upgrade under a service manager (systemd unit, Restart=alwa
   let agentLog: string;
   let servicePidBefore: number;
   let instanceUid: string;
-  // How many agents ran at once, sampled through the whole test.
+  // How many agents ran at once, sampled through the whole test, and what the sample that set it saw.
   let maxAgents = 0;
+  let maxSeen = '';
   let sampler: NodeJS.Timeout | undefined;
 
   const link = () => join(dataDir, 'agent-current');
   const launchScript = () => join(link(), 'dist', 'bin', 'corral.js');
   /**
-   * Agent processes on this data dir. Not the watcher (`agent watch`), and not a child an agent has
-   * forked but not yet exec'd (a service, a watcher): until exec it shows its parent's command line.
+   * Agent processes on this data dir. Not the watcher (`agent watch`), not a process that has exited
+   * since the scan (a zombie's command line is empty: a watcher that just finished was counted so
+   * under load), and not a child an agent has forked but not yet exec'd (a service, a watcher):
+   * until exec it shows its parent's command line.
    */
   const agentPids = () => {
     const pids = pidsMentioning(dataDir).filter((pid) => {
-      const argv = cmdlineOf(pid);
-      return argv !== null && argv[argv.indexOf('agent') + 1] !== 'watch';
+      const argv = cmdlineOf(pid) ?? [];
+      const verb = argv.indexOf('agent');
+      return verb >= 0 && argv[verb + 1] !== 'watch';
     });
     return pids.filter((pid) => !pids.includes(parentPidOf(pid) ?? -1));
   };
@@ -126,7 +130,12 @@ describe('agent self-upgrade under a service manager (systemd unit, Restart=alwa
     assert.equal(readlinkSync(link()), ROOT, 'the launch link names the corral that ran install');
 
     harness = await ServiceHarness.start({ unitFile: join(work, 'units', 'corral-agent.service'), logFile: agentLog, restartMs: 300, env: { PATH }, socketPath: socket });
-    sampler = setInterval(() => (maxAgents = Math.max(maxAgents, agentPids().length)), 100);
+    sampler = setInterval(() => {
+      const pids = agentPids();
+      if (pids.length <= maxAgents) return;
+      maxAgents = pids.length;
+      maxSeen = pids.map((pid) => `${pid} (parent ${parentPidOf(pid) ?? '?'}): ${(cmdlineOf(pid) ?? ['(gone)']).join(' ')}`).join('\n');
+    }, 100);
     instanceUid = await eventually(() => (JSON.parse(readFileSync(join(dataDir, 'identity.json'), 'utf8')) as { instanceUid: string }).instanceUid, {
       timeoutMs: 20_000,
       what: 'the agent identity',
@@ -176,7 +185,7 @@ describe('agent self-upgrade under a service manager (systemd unit, Restart=alwa
     );
     assert.equal(harness.starts.at(-1)?.how, 'auto-restart', 'Restart=always started the new version, not the watcher or a systemctl restart');
     assert.deepEqual(agentPids(), [main], 'exactly one agent runs, the unit main process (and no watcher is left)');
-    assert.equal(maxAgents, 1, 'never two agents on the data dir at once');
+    assert.equal(maxAgents, 1, `never two agents on the data dir at once; seen:\n${maxSeen}\n${logs()}`);
     assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
   });
 
@@ -198,7 +207,7 @@ describe('agent self-upgrade under a service manager (systemd unit, Restart=alwa
     const main = harness.mainPid!;
     assert.equal(cmdlineOf(main)?.includes(launchScript()), true, 'the previous version runs through agent-current');
     assert.deepEqual(agentPids(), [main], 'one agent runs: nothing of the bad version, no watcher');
-    assert.equal(maxAgents, 1, 'never two agents on the data dir at once');
+    assert.equal(maxAgents, 1, `never two agents on the data dir at once; seen:\n${maxSeen}\n${logs()}`);
     assert.equal(servicePid(), servicePidBefore, 'the service kept running as the same process');
     assert.ok(existsSync(join(dataDir, 'agent-versions', '9.9.9-good')), 'the running version stays on disk');
   });

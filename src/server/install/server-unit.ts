@@ -24,6 +24,8 @@ const ENV_FILE_HELP: readonly (readonly [string, string])[] = [
   ['CORRAL_AGENT_CA_CERT', "CA certificate that signs agents' client certificates (mTLS)"],
   ['CORRAL_AGENT_CA_KEY', 'its private key'],
   ['CORRAL_MAX_DOWNLOADS', 'artifact downloads streamed at once (default 32)'],
+  ['CORRAL_AUDIT_RETENTION', 'keep audit records this long, e.g. 365d (default: forever)'],
+  ['CORRAL_FORGET_OFFLINE_AFTER', 'delete agents offline and unseen this long, e.g. 30d (default: never)'],
   ['CORRAL_LOG_LEVEL', 'trace, debug, info (default), warn, error'],
   ['CORRAL_ADMIN_TOKEN', 'first start only: the admin token to create instead of a random one'],
   ['CORRAL_ENROLLMENT_TOKEN', 'first start only: the enrollment token to create instead of a random one'],

@@ -212,6 +212,9 @@ export class AgentHub {
     if (!session) {
       const known = checked.known !== undefined ? checked.known : await this.deps.store.getAgent(agentId);
       if (known?.status === 'revoked') throw new AgentRevokedError(agentId);
+      // Its credential named it when it authenticated; since then it was deleted (forgotten, or revoked and deleted):
+      // refused like a revoked agent, rather than brought back as a row without credential or trusted labels.
+      if (!known && ctx.principal.kind === 'agent') throw new AgentRevokedError(agentId);
       if (!known && ctx.principal.kind === 'enrollment') this.deps.admitEnrollment?.(ctx.principal.tokenId, ctx.address);
       // A new agent on an enrollment token is created here, with the token's labels bound, before anything is offered.
       if (!known && ctx.principal.kind === 'enrollment') await admitNewAgent(this.deps.store, ctx.principal, agentId, now, this.opts.requireApproval ?? false);

@@ -127,11 +127,6 @@ function statusIs(status: AgentListStatus): Frag {
   }
 }
 
-function attribute(d: Dialect, key: string): Frag {
-  // Non-identifying wins over identifying, as in agentSummary (and as agent_facts holds them).
-  return sql`coalesce(${jsonField(d, 'non_identifying_attributes', key)}, ${jsonField(d, 'identifying_attributes', key)}, '')`;
-}
-
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 function likeCi(d: Dialect, expr: Frag, pattern: string): Frag {
@@ -180,12 +175,17 @@ function sortExpr(d: Dialect, sort: AgentSortKey): Frag {
       return collate(d, statusExpr());
     case 'lastSeen':
       return sql`agents.last_seen_at`;
+    // agent_facts holds os.type and service.version (non-identifying over identifying, '' when absent),
+    // indexed with the id (migration 0021): the page reads the index in order instead of every agent's JSON.
     case 'version':
-      return collate(d, attribute(d, 'service.version'));
+      return collate(d, sql`agent_facts.version`);
     case 'os':
-      return collate(d, attribute(d, 'os.type'));
+      return collate(d, sql`agent_facts.os`);
   }
 }
+
+/** Sorts whose key is in agent_facts: the page joins it and breaks ties on its agent_id, as its index does. */
+const byFacts = (sort: AgentSortKey): boolean => sort === 'version' || sort === 'os';
 
 export interface AgentPageRows {
   ids: string[];
@@ -200,7 +200,9 @@ export interface AgentPageRows {
 export async function queryAgentPage(db: Kysely<Database>, d: Dialect, q: AgentPageQuery): Promise<AgentPageRows> {
   const where = filterSql(d, q);
   const key = sortExpr(d, q.sort);
-  const id = collate(d, sql`agents.id`);
+  const facts = byFacts(q.sort);
+  const id = collate(d, facts ? sql`agent_facts.agent_id` : sql`agents.id`);
+  const from = facts ? sql`agents join agent_facts on agent_facts.agent_id = agents.id` : sql`agents`;
   const dir = q.descending ? sql`desc` : sql`asc`;
   let page = where;
   if (q.after) {
@@ -208,7 +210,7 @@ export async function queryAgentPage(db: Kysely<Database>, d: Dialect, q: AgentP
     page = q.descending ? sql`${where} and (${key}, ${id}) < (${k}, ${q.after.id})` : sql`${where} and (${key}, ${id}) > (${k}, ${q.after.id})`;
   }
   const [rows, count] = await Promise.all([
-    sql<{ id: string; k: string | number }>`select agents.id as id, ${key} as k from agents where ${page} order by ${key} ${dir}, ${id} ${dir} limit ${q.limit + 1}`.execute(db),
+    sql<{ id: string; k: string | number }>`select agents.id as id, ${key} as k from ${from} where ${page} order by ${key} ${dir}, ${id} ${dir} limit ${q.limit + 1}`.execute(db),
     sql<{ n: number | string }>`select count(*) as n from agents where ${where}`.execute(db),
   ]);
   const kept = rows.rows.slice(0, q.limit);

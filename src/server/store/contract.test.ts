@@ -454,6 +454,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         { at: 3, type: 'agent.online', agentId: id(800_011), data: {} },
       ]);
       await store.rollouts.setAgentRevisions('web', [id(800_010), id(800_011)], 1);
+      await store.claimAgentCredential(id(800_010), 'gone-1-hash');
+      assert.equal(await store.credentials.requestRotation([id(800_010)], 2), 1);
       await assert.rejects(store.deleteAgent(id(800_010)), (e: Error & { code?: string }) => e.code === 'AGENT_NOT_REVOKED' && /gone-1.*is online.*revoke it first/.test(e.message));
       assert.ok(await store.getAgent(id(800_010)), 'refused: nothing deleted');
       await store.revokeAgent(id(800_010), 5);
@@ -465,6 +467,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal((await store.listEvents({ agentId: id(800_011) })).length, 1, "another agent's events stay");
       const revisions = (await store.rollouts.listAgentRevisions()).filter((r) => r.deployment === 'web').map((r) => r.agentId);
       assert.deepEqual(revisions, [id(800_011)]);
+      assert.equal(await store.credentials.getRotation(id(800_010)), null, 'its credential rotation state went with it');
       await assert.rejects(store.deleteAgent(id(800_010)), AgentNotFoundError);
       // The uid is free again: it can be reported (enrolled) anew.
       assert.equal((await store.upsertAgentReport(id(800_010), { name: 'back' }, 9)).status, 'online');

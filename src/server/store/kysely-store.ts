@@ -12,6 +12,7 @@ import type { AuditStore } from './audit-records.js';
 import { KyselyUserStore } from './user-store.js';
 import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import { enrollAgentTx } from './enrollment-store.js';
+import { deleteAgentRows, forgetOfflineAgentsTx } from './agent-deletion.js';
 import { resealSecretsIn } from './secret-rows.js';
 import type {
   AgentApproval,
@@ -28,6 +29,7 @@ import type {
   EventQuery,
   EnrollmentOutcome,
   EventRecord,
+  ForgottenAgent,
   JobHostRecord,
   JobListPage,
   JobListQuery,
@@ -365,12 +367,14 @@ export class KyselyStore implements Store {
         const r = await tx.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
         if (!r) throw new AgentNotFoundError(id);
         if (r.status !== 'revoked') throw new AgentNotRevokedError(id, r.name, r.status);
-        const events = await tx.deleteFrom('events').where('agent_id', '=', id).executeTakeFirst();
-        await tx.deleteFrom('deployment_agents').where('agent_id', '=', id).execute();
         await tx.deleteFrom('agents').where('id', '=', id).where('status', '=', 'revoked').execute();
-        return { agent: toAgent(r), events: Number(events.numDeletedRows) };
+        return { agent: toAgent(r), events: await deleteAgentRows(tx, [id]) };
       }),
     );
+  }
+
+  forgetOfflineAgents(before: number, limit: number): Promise<{ agents: ForgottenAgent[]; events: number }> {
+    return this.run('forget offline agents', () => forgetOfflineAgentsTx(this.db, before, limit));
   }
 
   putConfig(c: Omit<ConfigRecord, 'createdAt'>): Promise<ConfigRecord> {

@@ -368,6 +368,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('tokens_parent').on('tokens').column('parent_id').execute();
       },
     },
+    '0021_agent_facts_sort': {
+      async up(db: Kysely<unknown>) {
+        // Keyset pages of the fleet by agent version and by OS read agent_facts in order (agent-query.ts),
+        // with the agent id as tie-break; bytewise on PostgreSQL, as the list compares.
+        for (const c of ['version', 'os']) {
+          if (dialect === 'postgres') await sql.raw(`create index agent_facts_${c}_id on agent_facts (${c} collate "C", agent_id collate "C")`).execute(db);
+          else await db.schema.createIndex(`agent_facts_${c}_id`).on('agent_facts').columns([c, 'agent_id']).execute();
+        }
+      },
+    },
   };
 }
 

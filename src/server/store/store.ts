@@ -249,6 +249,13 @@ export interface EventRecord {
 
 export type NewEvent = Omit<EventRecord, 'id'>;
 
+/** An agent `forgetOfflineAgents` deleted. */
+export interface ForgottenAgent {
+  id: string;
+  name: string;
+  lastSeenAt: number;
+}
+
 export interface EventQuery {
   /** Only events with id greater than this. */
   afterId?: number;
@@ -594,6 +601,16 @@ export interface Store {
    * AgentNotRevokedError (changing nothing) for an agent that is not revoked.
    */
   deleteAgent(id: string): Promise<{ agent: AgentRecord; events: number }>;
+  /**
+   * Forgets long-offline agents: deletes up to `limit` (at most
+   * MAX_FORGET_BATCH) agents whose status is offline and that were last seen
+   * before `before`, oldest first, with the same rows deleteAgent removes,
+   * in one transaction. An agent online again, or seen since, is kept even
+   * if it was offline when the call began; concurrent callers (replicas)
+   * never both return one agent. Revoked agents are never forgotten.
+   * Returns the agents deleted and how many events went with them.
+   */
+  forgetOfflineAgents(before: number, limit: number): Promise<{ agents: ForgottenAgent[]; events: number }>;
 
   putConfig(config: Omit<ConfigRecord, 'createdAt'>): Promise<ConfigRecord>;
   getConfig(name: string): Promise<ConfigRecord | null>;

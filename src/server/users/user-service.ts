@@ -103,7 +103,7 @@ export class UserService {
     checkTokenName(input.name);
     const now = this.deps.clock.now();
     const parent = (await this.deps.store.users.listTokens(actor.userId)).find((t) => t.id === actor.tokenId);
-    // Authentication found this token for this user; gone now means revoked-and-deleted under our feet.
+    // Authentication has just found this token for this user: missing only if something removed it since.
     if (!parent) throw new CorralError('UNAUTHENTICATED', 'the token you are using no longer exists');
     return this.mint(actor.userId, input.name, now, ownTokenExpiry(input, parent.expiresAt, now), parent.id);
   }

@@ -7,9 +7,10 @@ import { opampBodiesBench } from './opamp-bodies.js';
 import { consoleFleetBench } from './console-fleet.js';
 import { agentListBench } from './agent-list.js';
 import { jobListBench } from './job-list.js';
+import { eventsBench } from './events.js';
 import { forgetOfflineBench } from './forget-offline.js';
 
-const benches: Record<string, (argv: string[]) => Promise<void>> = { fleet: fleetBench, 'restart-latency': restartLatencyBench, 'agent-footprint': agentFootprintBench, rollout: rolloutBench, 'opamp-bodies': opampBodiesBench, 'agent-list': agentListBench, 'job-list': jobListBench, 'console-fleet': consoleFleetBench, 'forget-offline': forgetOfflineBench };
+const benches: Record<string, (argv: string[]) => Promise<void>> = { fleet: fleetBench, 'restart-latency': restartLatencyBench, 'agent-footprint': agentFootprintBench, rollout: rolloutBench, 'opamp-bodies': opampBodiesBench, 'agent-list': agentListBench, 'job-list': jobListBench, events: eventsBench, 'console-fleet': consoleFleetBench, 'forget-offline': forgetOfflineBench };
 const [name, ...rest] = process.argv.slice(2);
 const run = name ? benches[name] : undefined;
 if (!run) {

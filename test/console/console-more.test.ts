@@ -3,11 +3,13 @@
  * to end: a real server serving the built console, real Corral agents (and
  * bare OpAMP agents over HTTP, so the fleet list is long enough to
  * virtualize), users with each role, and Debian's Chromium driven by
- * playwright-core. Also the events page's time range and the `/` shortcut.
+ * playwright-core. Also the events page's time range, the `/` shortcut, and
+ * a bulk action that the server's rate limit refuses part-way.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { AgentCapabilities, recordToKeyValues } from '../../src/protocol/index.js';
@@ -49,6 +51,17 @@ describe('web console: audit log and bulk actions', { concurrency: false, skip: 
     await p.getByRole('heading', { name: 'Fleet' }).waitFor({ timeout: LONG });
     return p;
   }
+
+  /** GET /api/v1/whoami with `token` from loopback address `from`; the status. */
+  const whoami = (token: string, from: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${fleet.url}/api/v1/whoami`, { localAddress: from, headers: { authorization: `Bearer ${token}` } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
 
   async function user(name: string, roles: { role: string; selector: string }[]): Promise<string> {
     const made = await fleet.api('POST', '/api/v1/users', { name, roles });
@@ -285,6 +298,43 @@ describe('web console: audit log and bulk actions', { concurrency: false, skip: 
     await page.fill('#ev-until', '2001-01-01T00:00');
     await until(() => /until=2001-01-01T/.test(page.url()), 'the end of the range in the URL');
     await page.getByText('No events match.').waitFor({ timeout: LONG });
+  });
+
+  it("rides out the server's rate limit: a refused request is sent again after Retry-After, and the action completes", async () => {
+    const otto = await signIn(tokens.operator!);
+    const limited: string[] = [];
+    // The label writes the console sends (its reads are retried by the query cache anyway).
+    otto.on('response', (r) => {
+      if (r.status() === 429 && r.request().method() === 'PATCH') limited.push(r.url());
+    });
+    await otto.goto(`${fleet.url}/fleet?sel=${ids['web-1']},${ids['web-2']}`);
+    const bulk = otto.getByRole('region', { name: 'Bulk actions' });
+    await bulk.getByLabel('Label key').fill('burst');
+    await bulk.getByLabel(/Label value/).fill('yes');
+    // Someone else with otto's token (a script) drains its bucket, and keeps it drained until a label
+    // write of the console's has been refused; at most 15 s or 5,000 requests, spread over addresses so that only the
+    // token's limit (not an address's) refuses them.
+    const drained = { stop: false, sent: 0 };
+    const flood = (async () => {
+      const deadline = Date.now() + 15_000;
+      while (!drained.stop && limited.length === 0 && Date.now() < deadline && drained.sent < 5000) {
+        await whoami(tokens.operator!, `127.0.2.${1 + (drained.sent++ % 200)}`);
+      }
+    })();
+    await eventually(async () => ((await whoami(tokens.operator!, '127.0.3.1')) === 429 ? true : undefined), { what: "otto's token rate-limited", timeoutMs: LONG, intervalMs: 1 });
+    await bulk.getByRole('button', { name: 'Set label' }).click();
+    try {
+      await until(async () => /Labelled 2 agents|2 labelled/.test(await bulk.innerText()), 'both labelled despite the 429');
+    } finally {
+      drained.stop = true;
+      await flood;
+    }
+    assert.ok(limited.some((u) => u.includes('/api/v1/agents/')), `a label write was refused at least once (${limited.length} 429s; ${drained.sent} flood requests)`);
+    for (const name of ['web-1', 'web-2']) {
+      const a = await fleet.api<{ labels: Record<string, string> }>('GET', `/api/v1/agents/${ids[name]}`);
+      assert.equal(a.body.labels.burst, 'yes', name);
+    }
+    await otto.close();
   });
 
   it('raised no script errors in the pages', () => {

@@ -283,7 +283,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     createRoute({
       method: 'get',
       path: '/api/v1/events',
-      summary: 'Fleet events, oldest first: the newest `limit` (default 100), or after the id `after`; filter by agent, type and time',
+      summary: 'Fleet events, oldest first: the newest `limit` (default 100; with since/until, newest by time), or after the id `after`; filter by agent, type and time',
       request: {
         query: z.object({
           after: z.coerce.number().int().min(0).optional(),

@@ -246,6 +246,22 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.deepEqual((await store.listEvents({ since: 5, until: 8, limit: 1000 })).map((e) => e.data.i), [5, 6, 7]);
     });
 
+    it('takes the newest events of a time window by time, where ids disagree with times, and by id without one', async (t) => {
+      if (skip) return t.skip(skip);
+      // Two replicas' batches, the later written holding earlier times (as their flushes interleave).
+      const batch = (ats: number[]) => ats.map((at) => ({ at, type: 'test.window', agentId: id(3), data: { at } }));
+      await store.appendEvents(batch([1000, 1001, 1002]));
+      await store.appendEvents(batch([995, 996, 997]));
+      const ats = (events: { data: Record<string, unknown> }[]) => events.map((e) => e.data.at);
+      assert.deepEqual(ats(await store.listEvents({ since: 990, limit: 2 })), [1001, 1002]);
+      assert.deepEqual(ats(await store.listEvents({ type: 'test.window', since: 990, limit: 2 })), [1001, 1002]);
+      assert.deepEqual(ats(await store.listEvents({ agentId: id(3), until: 1001, limit: 3 })), [996, 997, 1000]);
+      assert.deepEqual(ats(await store.listEvents({ since: 996, until: 1001, limit: 1000 })), [996, 997, 1000], 'oldest first by time');
+      assert.deepEqual(ats(await store.listEvents({ type: 'test.window', limit: 2 })), [996, 997], 'no window: the newest by id, as the live feed counts');
+      const after = (await store.listEvents({ type: 'test.window', limit: 6 }))[2]!.id;
+      assert.deepEqual(ats(await store.listEvents({ afterId: after, since: 996, limit: 1000 })), [996, 997], 'after an id: by id');
+    });
+
     it('records packages per platform and refuses different content under the same name+version+platform', async (t) => {
       if (skip) return t.skip(skip);
       const pkg = { name: 'hello', version: '1.0.0', os: 'linux', arch: 'amd64', sha256: 'aa', size: 10, signature: 'ss', manifest: { name: 'hello' }, createdAt: 1, publisherSignature: null };

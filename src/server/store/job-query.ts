@@ -6,7 +6,7 @@
  * grouped read of the page's hosts. Ids compare bytewise on both
  * (COLLATE "C" on PostgreSQL), as the 0014 indexes do.
  */
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import type { Database } from './schema.js';
 import type { JobHostCounts, JobListPage, JobListQuery } from './store.js';
 import { toJob } from './rows.js';
@@ -18,10 +18,11 @@ const id = (d: Dialect): Frag => (d === 'postgres' ? sql`jobs.id collate "C"` : 
 
 function filterSql(d: Dialect, q: JobListQuery): Frag {
   const parts: Frag[] = [];
+  // These two spell the predicates of the partial indexes jobs_running and jobs_failed (0017) exactly.
   if (q.state === 'running') parts.push(sql`jobs.status = 'running'`);
   if (q.state === 'done') parts.push(sql`jobs.status <> 'running'`);
   if (q.createdBy !== undefined) parts.push(sql`jobs.created_by = ${q.createdBy}`);
-  if (q.hasFailedHosts) parts.push(sql`exists (select 1 from job_hosts h where h.job_id = jobs.id and h.status = 'failed')`);
+  if (q.hasFailedHosts) parts.push(sql`jobs.failed_hosts > 0`);
   // One parameter however many selectors (a scope may cover thousands).
   if (q.selectors !== undefined) {
     parts.push(d === 'postgres' ? sql`jobs.selector = any(${[...q.selectors]}::text[])` : sql`jobs.selector in (select value from json_each(${JSON.stringify(q.selectors)}))`);
@@ -35,7 +36,7 @@ export async function queryJobPage(db: Kysely<Database>, d: Dialect, q: JobListQ
   const where = filterSql(d, q);
   const page = q.after ? sql`${where} and (jobs.created_at, ${id(d)}) < (${q.after.createdAt}, ${q.after.id})` : where;
   const [rows, count] = await Promise.all([
-    sql<Database['jobs']>`select jobs.* from jobs where ${page} order by jobs.created_at desc, ${id(d)} desc limit ${q.limit + 1}`.execute(db),
+    sql<Selectable<Database['jobs']>>`select jobs.* from jobs where ${page} order by jobs.created_at desc, ${id(d)} desc limit ${q.limit + 1}`.execute(db),
     sql<{ n: number | string }>`select count(*) as n from jobs where ${where}`.execute(db),
   ]);
   const kept = rows.rows.slice(0, q.limit);

@@ -436,10 +436,15 @@ export class KyselyStore implements Store {
       if (query.until !== undefined) q = q.where('at', '<', query.until);
       if (query.typePrefix !== undefined && query.typePrefix !== '') q = q.where(sql<boolean>`type like ${`${query.typePrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} escape '\\'`);
       // Without `afterId`, the newest `limit` events; with it, the next `limit` after it. Oldest first either way.
+      // Newest by time in a time window: events_at, events_type_at and events_agent_at (0017) hold that order, so a
+      // page reads `limit` entries wherever the window lies. Ids follow times but where replicas' batches interleave.
+      const byTime = query.afterId === undefined && (query.since !== undefined || query.until !== undefined);
       const rows =
-        query.afterId === undefined
-          ? (await q.orderBy('id', 'desc').limit(limit).execute()).reverse()
-          : await q.orderBy('id', 'asc').limit(limit).execute();
+        query.afterId !== undefined
+          ? await q.orderBy('id', 'asc').limit(limit).execute()
+          : byTime
+            ? (await q.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit).execute()).reverse()
+            : (await q.orderBy('id', 'desc').limit(limit).execute()).reverse();
       return rows.map((r) => ({ id: num(r.id), at: num(r.at), type: r.type, agentId: r.agent_id, data: JSON.parse(r.data) as Record<string, unknown> }));
     });
   }

@@ -7,6 +7,7 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { BUILTIN_ADMIN } from '../auth/actor.js';
 import { agentDerivedUp } from './agent-derived-migration.js';
+import { jobFailedHostsUp } from './job-failed-migration.js';
 
 type Dialect = 'sqlite' | 'postgres';
 
@@ -360,6 +361,17 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0016_agent_labels_facts': {
       // Trusted labels, search text and counted attributes beside the agents, kept by triggers (agent-derived-migration.ts).
       up: (db: Kysely<unknown>) => agentDerivedUp(dialect, db),
+    },
+    '0017_list_indexes': {
+      async up(db: Kysely<unknown>) {
+        // The job list's failed and running filters by index: a failed-host count kept by triggers (job-failed-migration.ts).
+        await jobFailedHostsUp(dialect, db);
+        // Events by time (listEvents with since/until: newest first by at, then id), alone and with the
+        // type or agent filter; events_type and events_agent (0001) keep serving pages by id.
+        await db.schema.createIndex('events_at').on('events').columns(['at', 'id']).execute();
+        await db.schema.createIndex('events_type_at').on('events').columns(['type', 'at', 'id']).execute();
+        await db.schema.createIndex('events_agent_at').on('events').columns(['agent_id', 'at', 'id']).execute();
+      },
     },
     '0019_token_parent': {
       async up(db: Kysely<unknown>) {

@@ -192,6 +192,8 @@ export interface JobsTable {
   selector: string;
   created_at: number;
   finished_at: number | null;
+  /** 0017: hosts with status failed, kept by triggers on job_hosts (job-failed-migration.ts); never written by code. */
+  failed_hosts: Generated<number>;
 }
 
 export interface JobHostsTable {

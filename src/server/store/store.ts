@@ -269,7 +269,10 @@ export interface EventQuery {
   since?: number;
   /** Only events before this time (ms). */
   until?: number;
-  /** Default 100, at most 1000. Newest last. */
+  /**
+   * Default 100, at most 1000. Newest last. Without `afterId` the newest `limit` events: by id, or with
+   * `since`/`until` by time (at, then id), which an index serves wherever the window lies.
+   */
   limit?: number;
 }
 

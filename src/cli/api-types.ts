@@ -108,8 +108,12 @@ export interface ApiUserToken {
   createdAt: string;
   expiresAt: string | null;
   revokedAt: string | null;
+  /** The token this one was created with (by its user); revoking that one revokes this one. null: created by an admin. */
+  parentId: string | null;
   /** Only in the answer that created it. */
   token?: string;
+  /** Only in the answer that revoked it: the tokens created with it that were revoked too. */
+  alsoRevoked?: string[];
 }
 
 export interface ApiWhoami {

@@ -7,6 +7,7 @@ import { addEventCommands } from './commands/events.js';
 import { addLoginCommands } from './commands/login.js';
 import { addTokenCommands } from './commands/tokens.js';
 import { addUserCommands } from './commands/users.js';
+import { addMeCommands } from './commands/me.js';
 import { addPackageCommands } from './commands/packages.js';
 import { addDeploymentCommands } from './commands/deployments.js';
 import { addImperativeCommands } from './commands/imperative.js';
@@ -17,7 +18,7 @@ import { addAuditCommands } from './commands/audit.js';
 import { defaultCliIo, type CliIo } from './context.js';
 
 /**
- * Adds login, logout, whoami, user, agents, label, revoke, token, config, events, package,
+ * Adds login, logout, whoami, me, user, agents, label, revoke, token, config, events, package,
  * deploy…, rollout…, services, restart, logs, exec, jobs/job… and audit to `program`. Call it after any
  * `exitOverride()` / `configureOutput()` on `program`, so the commands inherit
  * them. Commands reject with a `CliError` (carrying the exit code) on failure.
@@ -27,6 +28,7 @@ export function registerClientCommands(program: Command, io: CliIo = defaultCliI
   addAgentCommands(program, io);
   addTokenCommands(program, io);
   addUserCommands(program, io);
+  addMeCommands(program, io);
   addConfigCommands(program, io);
   addEventCommands(program, io);
   addPackageCommands(program, io);

@@ -44,7 +44,8 @@ export async function bootstrapTokens(store: Store, env: Record<string, string |
 export async function rotateAdminToken(store: Store, now: number, secret?: string): Promise<string> {
   const existing = await store.listTokens('admin');
   if (existing.length === 0) throw new CorralError('STORE_NOT_SET_UP', 'no Corral store here: no server has started on it (it has no admin token); pass the server\'s --data-dir or --database');
-  for (const t of existing) if (t.revokedAt === null) await store.revokeToken(t.id, now);
+  // With the tokens created with them (a leaked admin token's children go too).
+  for (const t of existing) if (t.revokedAt === null) await store.users.revokeToken(t.userId ?? BUILTIN_ADMIN, t.id, now);
   const admin = newTokenRecord('admin', 'rotated admin', now, chosen('CORRAL_ADMIN_TOKEN', secret));
   const user = await store.users.get(BUILTIN_ADMIN);
   if (!user) throw new CorralError('STORE_NOT_SET_UP', `the built-in user ${BUILTIN_ADMIN} is missing from this store`);

@@ -48,6 +48,16 @@ export class TokenNotFoundError extends CorralError {
   }
 }
 
+/** A user has as many API tokens as a bound allows (`limit` names it: MAX_ACTIVE_TOKENS_PER_USER, ...). */
+export class TokenLimitError extends CorralError {
+  constructor(
+    message: string,
+    readonly limit: string,
+  ) {
+    super('TOKEN_LIMIT', message);
+  }
+}
+
 export class ConfigNotFoundError extends CorralError {
   constructor(readonly configName: string) {
     super('CONFIG_NOT_FOUND', `config ${configName} not found`);

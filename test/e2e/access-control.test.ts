@@ -157,6 +157,7 @@ describe('access control: roles scoped by selector on every route', { concurrenc
       if (template.startsWith('/api/v1/artifacts/')) return sha256;
       if (template.startsWith('/api/v1/users/')) return param === 'id' ? 'no-such-token' : 'no-such-user';
       if (template.startsWith('/api/v1/enrollment-tokens/')) return 'no-such-token';
+      if (template.startsWith('/api/v1/whoami/tokens/')) return 'no-such-token';
       throw new Error(`no fixture for {${param}} in ${key}: add one to concrete()`);
     };
     const path = template.replace(/\{([A-Za-z0-9_]+)\}/g, (_, p: string) => encodeURIComponent(fill(p)));
@@ -170,6 +171,7 @@ describe('access control: roles scoped by selector on every route', { concurrenc
       'POST /api/v1/users': { name: `u-${randomUUID().slice(0, 8)}`, roles: [] },
       'PATCH /api/v1/users/{name}': { disabled: false },
       'POST /api/v1/users/{name}/tokens': { name: 'x' },
+      'POST /api/v1/whoami/tokens': { name: 'x', expiresIn: '1h' },
       'POST /api/v1/enrollment-tokens': { name: 'x' },
     };
     return { method, path, body: bodies[key] };

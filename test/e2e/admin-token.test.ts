@@ -1,7 +1,7 @@
 /**
  * `corral server rotate-admin-token` against a running server's store, on
  * SQLite (--data-dir) and PostgreSQL (--database): the old admin token stops
- * working at once and the printed one works.
+ * working at once (with the tokens it minted) and the printed one works.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,6 +44,9 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       if (skipped) return t.skip(skipped);
       const old = fleet.adminToken;
       assert.equal((await fleet.api('GET', '/api/v1/agents', undefined, old)).status, 200);
+      // A token minted with the old admin token (by a thief, say) goes with it.
+      const minted = await fleet.api<{ token: string }>('POST', '/api/v1/whoami/tokens', { name: 'minted' }, old);
+      assert.equal(minted.status, 201, JSON.stringify(minted.body));
 
       const where = schema ? ['--database', schema.url] : ['--data-dir', join(fleet.root, 'server')];
       const res = await runCorral(['server', 'rotate-admin-token', ...where], { CORRAL_DATABASE: undefined }, 30_000, { cwd });
@@ -54,6 +57,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
       assert.equal((await fleet.api('GET', '/api/v1/agents', undefined, old)).status, 401);
       assert.equal((await fleet.api('GET', '/api/v1/agents', undefined, token)).status, 200);
+      assert.equal((await fleet.api('GET', '/api/v1/agents', undefined, minted.body.token)).status, 401, 'what the old admin token minted is revoked with it');
 
       // The same flags given before the subcommand mean the same store.
       const before = await runCorral(['server', ...where, 'rotate-admin-token'], { CORRAL_DATABASE: undefined }, 30_000, { cwd });

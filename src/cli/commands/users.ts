@@ -24,7 +24,7 @@ function collectRole(arg: string, acc: ApiRoleBinding[]): ApiRoleBinding[] {
 
 const path = (name: string) => `/api/v1/users/${encodeURIComponent(name)}`;
 
-function tokenStatus(t: ApiUserToken): string {
+export function tokenStatus(t: ApiUserToken): string {
   if (t.revokedAt) return `revoked ${t.revokedAt}`;
   if (t.expiresAt && Date.parse(t.expiresAt) <= Date.now()) return 'expired';
   return 'active';
@@ -144,14 +144,15 @@ Examples:
   withConnection(
     token
       .command('revoke')
-      .description("Revoke one of a user's API tokens: refused from the next request on")
+      .description("Revoke one of a user's API tokens, and the tokens the user created with it: refused from the next request on")
       .argument('<user>', 'user name')
       .argument('<id>', 'token id (from corral user token list)')
       .addHelpText('after', '\nExample:\n  corral user token revoke alice <token id>'),
   ).action(async (userName: string, id: string, flags: ConnectionFlags) => {
     const res = await apiFor(flags, io).request<ApiUserToken>('DELETE', `${path(userName)}/tokens/${encodeURIComponent(id)}`);
     if (flags.output === 'json') return printJson(io, res);
-    io.stdout.write(`revoked API token ${res.id} (${res.name}) of ${userName}\n`);
+    const also = res.alsoRevoked ?? [];
+    io.stdout.write(`revoked API token ${res.id} (${res.name}) of ${userName}${also.length > 0 ? `, and ${also.length} created with it: ${also.join(', ')}` : ''}\n`);
   });
 
   withConnection(program.command('whoami').description('Show the user your token acts as, and its roles').addHelpText('after', '\nExample:\n  corral whoami -o json')).action(async (flags: ConnectionFlags) => {

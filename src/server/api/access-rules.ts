@@ -11,6 +11,8 @@
  * - admin: what reaches beyond desired state or decides trust: exec (jobs),
  *   package push, enrollment tokens, approving/rejecting new agents, agent
  *   revocation and deletion, credential rotation, users and their tokens.
+ * - authenticated: any user with a valid token, even without roles: whoami,
+ *   and their own API tokens (never another user's).
  *
  * Targets (what a SCOPED binding must cover; a binding on the whole fleet covers all):
  * - anywhere: nothing to check (fleet-wide, read-only things such as packages).
@@ -80,6 +82,10 @@ const admin = (target: Target): AccessRule => ({ role: 'admin', target });
 /** Keyed `METHOD /path/{param}` as in openapi.json. */
 export const ACCESS_RULES: Readonly<Record<string, AccessRule>> = {
   'GET /api/v1/whoami': { role: 'authenticated', target: 'anywhere' },
+  // A user's own tokens: only ever the caller's (the user comes from the token), bounded by it (user-service.ts).
+  'GET /api/v1/whoami/tokens': { role: 'authenticated', target: 'anywhere' },
+  'POST /api/v1/whoami/tokens': { role: 'authenticated', target: 'anywhere' },
+  'DELETE /api/v1/whoami/tokens/{id}': { role: 'authenticated', target: 'anywhere' },
 
   'GET /api/v1/agents': viewer('list-agents'),
   // Counts and the live stream cover the whole fleet: not (yet) cut down to a scope, so only for fleet-wide readers.

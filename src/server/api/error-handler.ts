@@ -7,7 +7,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
-import { CorralError } from '../errors.js';
+import { CorralError, RateLimitedError } from '../errors.js';
 
 const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   INVALID_ARGUMENT: 400,
@@ -15,6 +15,7 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   UNAUTHENTICATED: 401,
   AGENT_NOT_FOUND: 404,
   TOKEN_NOT_FOUND: 404,
+  TOKEN_LIMIT: 409,
   CONFIG_NOT_FOUND: 404,
   NOT_FOUND: 404,
   AGENT_REVOKED: 409,
@@ -58,6 +59,7 @@ export function handleError(err: unknown, c: Context, log: Logger): Response {
     const status = STATUS_BY_CODE[err.code] ?? 500;
     if (status === 500) log.error({ err }, 'request failed');
     const details = status !== 500 && 'details' in err ? (err.details as Record<string, unknown>) : undefined;
+    if (err instanceof RateLimitedError) c.header('Retry-After', String(err.retryAfterSeconds));
     return errorResponse(c, status, err.code, status === 500 ? 'internal error' : err.message, details);
   }
   if (err instanceof HTTPException && err.status < 500) {

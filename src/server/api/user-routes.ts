@@ -1,10 +1,14 @@
-/** REST for users, their roles and API tokens (admin), and whoami (anyone with a valid token). */
+/**
+ * REST for users, their roles and API tokens (admin), and whoami with the
+ * caller's own tokens (anyone with a valid token: list, create, revoke).
+ */
 import type { ApiApp } from './api-env.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { TokenRecord, UserRecord } from '../store/index.js';
 import type { UserService } from '../users/user-service.js';
 import { BUILTIN_ADMIN } from '../auth/actor.js';
 import { errors, iso, json } from './openapi-helpers.js';
+import { MAX_ACTIVE_TOKENS_PER_USER, MAX_OWN_TOKENS_PER_DAY, OWN_TOKEN_DEFAULT_LIFETIME_DAYS, OWN_TOKEN_MAX_LIFETIME_DAYS } from '../users/limits.js';
 
 const RoleBindingSchema = z
   .object({
@@ -33,8 +37,13 @@ const ApiToken = z
     createdAt: z.string(),
     expiresAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
+    parentId: z.string().nullable().openapi({ description: 'the token this one was created with (by its user, POST /api/v1/whoami/tokens); revoking that one revokes this one too. null: created by an admin' }),
   })
   .openapi('ApiToken');
+const CreatedApiToken = ApiToken.extend({ token: z.string().openapi({ description: 'the secret, shown once' }) }).openapi('CreatedApiToken');
+const RevokedApiToken = ApiToken.extend({
+  alsoRevoked: z.array(z.string()).openapi({ description: 'ids of the tokens created with this one (and with those) that this call revoked too' }),
+}).openapi('RevokedApiToken');
 
 const NewUser = z.object({ name: z.string().min(1).max(64), roles: z.array(RoleBindingSchema).max(32).default([]) }).strict().openapi('NewUser');
 const UserPatch = z
@@ -49,12 +58,17 @@ const NewToken = z
   })
   .strict()
   .openapi('NewApiToken');
+const NewOwnToken = NewToken.openapi('NewOwnApiToken', {
+  description: `A token of your own: it may expire no later than the token you call with, and at most ${OWN_TOKEN_MAX_LIFETIME_DAYS} days from now; without an expiry, in ${OWN_TOKEN_DEFAULT_LIFETIME_DAYS} days (or with the token you call with, if sooner)`,
+});
 
 const Name = z.object({ name: z.string().min(1).max(64).openapi({ param: { name: 'name', in: 'path' } }) });
-const TokenRef = Name.extend({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
+const TokenId = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' } }) });
+const TokenRef = Name.extend(TokenId.shape);
 
 const userView = (u: UserRecord) => ({ id: u.id, name: u.name, createdAt: iso(u.createdAt)!, disabledAt: iso(u.disabledAt), builtin: u.id === BUILTIN_ADMIN, roles: u.roles });
-const tokenView = (t: TokenRecord) => ({ id: t.id, name: t.name, prefix: t.prefix, createdAt: iso(t.createdAt)!, expiresAt: iso(t.expiresAt), revokedAt: iso(t.revokedAt) });
+const tokenView = (t: TokenRecord) => ({ id: t.id, name: t.name, prefix: t.prefix, createdAt: iso(t.createdAt)!, expiresAt: iso(t.expiresAt), revokedAt: iso(t.revokedAt), parentId: t.parentId });
+const revokedView = (r: { token: TokenRecord; alsoRevoked: TokenRecord[] }) => ({ ...tokenView(r.token), alsoRevoked: r.alsoRevoked.map((t) => t.id) });
 
 export function addUserRoutes(app: ApiApp, users: UserService): void {
   app.openapi(
@@ -133,7 +147,7 @@ export function addUserRoutes(app: ApiApp, users: UserService): void {
       path: '/api/v1/users/{name}/tokens',
       summary: 'Create an API token for a user; its secret is in this answer only',
       request: { params: Name, body: { content: { 'application/json': { schema: NewToken } }, required: true } },
-      responses: { 201: json(ApiToken.extend({ token: z.string().openapi({ description: 'the secret, shown once' }) }), 'the token'), ...errors },
+      responses: { 201: json(CreatedApiToken, 'the token'), ...errors },
     }),
     async (c) => {
       const { record, secret } = await users.createToken(c.req.valid('param').name, c.req.valid('json'));
@@ -145,13 +159,52 @@ export function addUserRoutes(app: ApiApp, users: UserService): void {
     createRoute({
       method: 'delete',
       path: '/api/v1/users/{name}/tokens/{id}',
-      summary: 'Revoke one of a user\'s API tokens: refused from the next request on',
+      summary: "Revoke one of a user's API tokens, and the tokens created with it: refused from the next request on",
       request: { params: TokenRef },
-      responses: { 200: json(ApiToken, 'the revoked token'), ...errors },
+      responses: { 200: json(RevokedApiToken, 'the revoked token'), ...errors },
     }),
     async (c) => {
       const { name, id } = c.req.valid('param');
-      return c.json(tokenView(await users.revokeToken(name, id)), 200);
+      return c.json(revokedView(await users.revokeToken(name, id)), 200);
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/v1/whoami/tokens',
+      summary: 'Your own API tokens, revoked and expired ones too (secrets are never shown again)',
+      responses: { 200: json(z.object({ tokens: z.array(ApiToken) }), 'your tokens'), ...errors },
+    }),
+    async (c) => c.json({ tokens: (await users.ownTokens(c.get('actor'))).map(tokenView) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/v1/whoami/tokens',
+      summary:
+        `Create an API token for yourself, acting as you; its secret is in this answer only. It expires no later than the token you call with, ` +
+        `at most ${OWN_TOKEN_MAX_LIFETIME_DAYS} days from now (400 naming the bound), by default in ${OWN_TOKEN_DEFAULT_LIFETIME_DAYS} days; ` +
+        `revoking the token you call with revokes it too. At most ${MAX_ACTIVE_TOKENS_PER_USER} active tokens per user (409 TOKEN_LIMIT) ` +
+        `and ${MAX_OWN_TOKENS_PER_DAY} created this way per 24 hours (429)`,
+      request: { body: { content: { 'application/json': { schema: NewOwnToken } }, required: true } },
+      responses: { 201: json(CreatedApiToken, 'the token'), ...errors, 429: { ...errors[409], description: `over ${MAX_OWN_TOKENS_PER_DAY} tokens created in 24 hours (Retry-After says when)` } },
+    }),
+    async (c) => {
+      const { record, secret } = await users.createOwnToken(c.get('actor'), c.req.valid('json'));
+      return c.json({ ...tokenView(record), token: secret }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/api/v1/whoami/tokens/{id}',
+      summary: "Revoke one of your own API tokens (the one you call with too), and the tokens created with it; another user's token is 404 TOKEN_NOT_FOUND",
+      request: { params: TokenId },
+      responses: { 200: json(RevokedApiToken, 'the revoked token'), ...errors },
+    }),
+    async (c) => c.json(revokedView(await users.revokeOwnToken(c.get('actor'), c.req.valid('param').id)), 200),
   );
 }

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { MAX_SUMMARY_CHARS, summarizeRequest, type AuditRequestView } from './summarize.js';
+import { MAX_SUMMARY_CHARS, needsResponse, summarizeRequest, type AuditRequestView } from './summarize.js';
 import { canonicalJson } from './chain.js';
 
 const view = (over: Partial<AuditRequestView>): AuditRequestView => ({ method: 'POST', route: '/api/v1/x', params: {}, body: undefined, response: undefined, ...over });
@@ -55,11 +55,26 @@ describe('audit summaries', () => {
 
   it('records only field names and descriptive fields of routes it does not know, masking secret-looking ones', () => {
     const s = summarizeRequest(
-      view({ route: '/api/v1/users/{name}/tokens', params: { name: 'alice' }, body: { name: 'laptop', expiresIn: '30d', password: 'hunter2', roles: [{ role: 'operator', selector: 'env=staging', apiToken: 'x' }], note: 'free text' } }),
+      view({ method: 'PATCH', route: '/api/v1/users/{name}', params: { name: 'alice' }, body: { name: 'laptop', expiresIn: '30d', password: 'hunter2', roles: [{ role: 'operator', selector: 'env=staging', apiToken: 'x' }], note: 'free text' } }),
     );
     assert.deepEqual(s.target, { name: 'alice' });
     assert.deepEqual(s.summary, { fields: ['expiresIn', 'name', 'note', 'password', 'roles'], name: 'laptop', expiresIn: '30d', roles: [{ role: 'operator', selector: 'env=staging', apiToken: '***' }] });
     assert.ok(!text(s).includes('hunter2') && !text(s).includes('free text'));
+  });
+
+  it('records an API token made or revoked by its id, name and expiry, never its secret', () => {
+    const secret = 'corral_user_abcdEFGHijklMNOPqrstUVWXyz0123456789abcdefgh';
+    const answer = { id: 't-1', name: 'ci', prefix: 'corral_user_abcd', expiresAt: '2026-03-01T00:00:00.000Z', parentId: 't-0', token: secret };
+    for (const route of ['/api/v1/whoami/tokens', '/api/v1/users/{name}/tokens']) {
+      const params: Record<string, string> = route.includes('{name}') ? { name: 'alice' } : {};
+      assert.ok(needsResponse('POST', route));
+      const s = summarizeRequest(view({ route, params, body: { name: 'ci', expiresIn: '30d' }, response: answer }));
+      assert.deepEqual(s.summary, { name: 'ci', expiresIn: '30d', expires: '2026-03-01T00:00:00.000Z', parentToken: 't-0' });
+      assert.deepEqual(s.target, { ...params, id: 't-1' });
+      assert.ok(!text(s).includes(secret.slice(16)));
+    }
+    const revoked = summarizeRequest(view({ method: 'DELETE', route: '/api/v1/whoami/tokens/{id}', params: { id: 't-1' }, response: { ...answer, alsoRevoked: ['t-2', 't-3'] } }));
+    assert.deepEqual(revoked, { summary: { alsoRevoked: ['t-2', 't-3'], alsoRevokedCount: 2 }, target: { id: 't-1' } });
   });
 
   it('replaces an oversized part by its field names and hash', () => {

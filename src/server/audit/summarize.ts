@@ -5,7 +5,7 @@
  *
  * Secrets never enter: config file bodies are recorded as size and sha256
  * (a secret file only as its size), deployment values by key only, secret
- * values as "***", enrollment-token secrets never (only the token's id).
+ * values as "***", enrollment-token and API-token secrets never (only the token's id).
  * Routes this file does not know get their parameters and the names of the
  * body's fields, plus a few descriptive fields (name, selector, roles, ...)
  * with anything secret-looking masked. Every summary is bounded.
@@ -107,6 +107,15 @@ function commandSummary(command: unknown): Obj {
 
 type Rule = (v: AuditRequestView, b: Obj, r: Obj) => AuditSummary;
 
+function apiTokenCreated(b: Obj, r: Obj): AuditSummary {
+  return { summary: { name: b.name, expiresAt: b.expiresAt, expiresIn: b.expiresIn, expires: r.expiresAt, parentToken: r.parentId }, target: { id: r.id } };
+}
+
+function apiTokenRevoked(r: Obj): AuditSummary {
+  const also = Array.isArray(r.alsoRevoked) ? r.alsoRevoked.filter((x): x is string => typeof x === 'string') : [];
+  return { summary: also.length > 0 ? { alsoRevoked: also.slice(0, 100), alsoRevokedCount: also.length } : {}, target: {} };
+}
+
 const RULES: Record<string, Rule> = {
   'POST /api/v1/deployments': (_v, b, r) => ({
     summary: { ...deploymentSummary(b), ...(r.rollout !== undefined ? { rollout: r.rollout, targets: r.targets } : {}) },
@@ -122,6 +131,12 @@ const RULES: Record<string, Rule> = {
     target: { enrollmentToken: r.id },
   }),
   'DELETE /api/v1/enrollment-tokens/{id}': (v) => ({ summary: {}, target: { enrollmentToken: v.params.id } }),
+  // API tokens: never the answer's `token` (the secret): the id, and the expiry the server settled on.
+  // The target is as for revoking: the user's `name` (admin routes) and the token's `id`.
+  'POST /api/v1/users/{name}/tokens': (_v, b, r) => apiTokenCreated(b, r),
+  'POST /api/v1/whoami/tokens': (_v, b, r) => apiTokenCreated(b, r),
+  'DELETE /api/v1/users/{name}/tokens/{id}': (_v, _b, r) => apiTokenRevoked(r),
+  'DELETE /api/v1/whoami/tokens/{id}': (_v, _b, r) => apiTokenRevoked(r),
   'POST /api/v1/jobs': (_v, b, r) => ({
     summary: { ...commandSummary(b.command), service: b.service, timeoutSeconds: b.timeoutSeconds, maxConcurrency: b.maxConcurrency, errorBudget: b.errorBudget },
     target: { selector: b.selector, job: r.id, ...(r.hosts ? agentTarget(responseIds(r.hosts, 'agentId')) : {}) },
@@ -180,7 +195,20 @@ export function summarizeRequest(v: AuditRequestView): AuditSummary {
   return { summary: bounded(clean(s.summary)), target: bounded(clean({ ...byParams(v), ...s.target })) };
 }
 
+const RESPONSE_READ: ReadonlySet<string> = new Set([
+  'POST /api/v1/deployments',
+  'POST /api/v1/deployments/{name}/restart',
+  'POST /api/v1/agents/rotate-credentials',
+  'POST /api/v1/enrollment-tokens',
+  'POST /api/v1/jobs',
+  'POST /api/v1/packages',
+  'POST /api/v1/users/{name}/tokens',
+  'POST /api/v1/whoami/tokens',
+  'DELETE /api/v1/users/{name}/tokens/{id}',
+  'DELETE /api/v1/whoami/tokens/{id}',
+]);
+
 /** The routes whose JSON answer the summary reads (the others' answers are not parsed). */
 export function needsResponse(method: string, route: string): boolean {
-  return ['POST /api/v1/deployments', 'POST /api/v1/deployments/{name}/restart', 'POST /api/v1/agents/rotate-credentials', 'POST /api/v1/enrollment-tokens', 'POST /api/v1/jobs', 'POST /api/v1/packages'].includes(`${method} ${route}`) || route.startsWith('/api/v1/rollouts/');
+  return RESPONSE_READ.has(`${method} ${route}`) || route.startsWith('/api/v1/rollouts/');
 }

@@ -48,7 +48,7 @@ import type {
 } from './store.js';
 import { queryAgentFacets, queryAgentPage } from './agent-query.js';
 import { queryJobPage } from './job-query.js';
-import { agentRow, json, jobHostRow, newAgentRow, num, patchColumns, toAgent, toConfig, toDeployment, toJob, toJobHost, toPackage, toToken } from './rows.js';
+import { agentRow, json, jobHostRow, newAgentRow, num, patchColumns, toAgent, toConfig, toDeployment, toJob, toJobHost, toPackage, toToken, tokenRow } from './rows.js';
 
 const TOUCH_CHUNK = 500;
 
@@ -101,24 +101,7 @@ export class KyselyStore implements Store {
 
   createToken(t: NewTokenRecord): Promise<void> {
     return this.run('create token', async () => {
-      await this.db
-        .insertInto('tokens')
-        .values({
-          id: t.id,
-          kind: t.kind,
-          name: t.name,
-          hash: t.hash,
-          prefix: t.prefix,
-          created_at: t.createdAt,
-          revoked_at: t.revokedAt,
-          labels: json(t.labels ?? {}),
-          expires_at: t.expiresAt ?? null,
-          max_agents: t.maxAgents ?? null,
-          enrolled_agents: 0,
-          require_approval: t.requireApproval ? 1 : 0,
-          user_id: t.userId ?? null,
-        })
-        .execute();
+      await this.db.insertInto('tokens').values(tokenRow(t)).execute();
     });
   }
 

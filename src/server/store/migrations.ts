@@ -373,6 +373,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('events_agent_at').on('events').columns(['agent_id', 'at', 'id']).execute();
       },
     },
+    '0019_token_parent': {
+      async up(db: Kysely<unknown>) {
+        // Self-service API tokens name the token that created them: revoking a token revokes what it created.
+        await db.schema.alterTable('tokens').addColumn('parent_id', 'text').execute();
+        await db.schema.createIndex('tokens_parent').on('tokens').column('parent_id').execute();
+      },
+    },
     '0021_agent_facts_sort': {
       async up(db: Kysely<unknown>) {
         // Keyset pages of the fleet by agent version and by OS read agent_facts in order (agent-query.ts),

@@ -1,7 +1,7 @@
 /** Rows to records and back: the mapping between the tables (schema.ts) and the Store's records (store.ts). */
 import type { Insertable, Selectable } from 'kysely';
 import type { AgentsTable, Database } from './schema.js';
-import type { AgentRecord, AgentReportPatch, ConfigRecord, DeploymentRecord, JobHostRecord, JobRecord, JobStatus, PackageRecord, TokenKind, TokenRecord } from './store.js';
+import type { AgentRecord, AgentReportPatch, ConfigRecord, DeploymentRecord, JobHostRecord, JobRecord, JobStatus, NewTokenRecord, PackageRecord, TokenKind, TokenRecord } from './store.js';
 
 export const json = (v: unknown): string => JSON.stringify(v);
 export const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
@@ -85,6 +85,26 @@ export function agentRow(a: AgentRecord): Insertable<AgentsTable> {
   };
 }
 
+/** The row of a new token (scope fields default to none, no agents enrolled yet). */
+export function tokenRow(t: NewTokenRecord): Insertable<Database['tokens']> {
+  return {
+    id: t.id,
+    kind: t.kind,
+    name: t.name,
+    hash: t.hash,
+    prefix: t.prefix,
+    created_at: t.createdAt,
+    revoked_at: t.revokedAt,
+    labels: json(t.labels ?? {}),
+    expires_at: t.expiresAt ?? null,
+    max_agents: t.maxAgents ?? null,
+    enrolled_agents: 0,
+    require_approval: t.requireApproval ? 1 : 0,
+    user_id: t.userId ?? null,
+    parent_id: t.parentId ?? null,
+  };
+}
+
 export function toToken(r: Selectable<Database['tokens']>): TokenRecord {
   return {
     id: r.id,
@@ -100,6 +120,7 @@ export function toToken(r: Selectable<Database['tokens']>): TokenRecord {
     enrolledAgents: num(r.enrolled_agents),
     requireApproval: num(r.require_approval) === 1,
     userId: r.user_id ?? null,
+    parentId: r.parent_id ?? null,
   };
 }
 

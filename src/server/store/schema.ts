@@ -16,6 +16,8 @@ export interface TokensTable {
   require_approval: number;
   /** API tokens: the user (0011); null for enrollment tokens. */
   user_id: string | null;
+  /** API tokens a user created with another of their tokens: that token (0019); null otherwise. */
+  parent_id: string | null;
 }
 
 /** Users (0011). */

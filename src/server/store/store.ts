@@ -47,11 +47,24 @@ export interface TokenRecord {
   requireApproval: boolean;
   /** API tokens (admin, user): the user it acts as; null for enrollment tokens. */
   userId: string | null;
+  /**
+   * User tokens created by their user with another of their tokens
+   * (`POST /api/v1/whoami/tokens`): that token. Revoking a token revokes
+   * the tokens created with it, and theirs. Null otherwise.
+   */
+  parentId: string | null;
 }
 
 /** What `createToken` takes: the scope fields default to none (no labels, no expiry, no cap, no approval). */
-export type NewTokenRecord = Omit<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'enrolledAgents' | 'requireApproval' | 'userId'> &
-  Partial<Pick<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'requireApproval' | 'userId'>>;
+export type NewTokenRecord = Omit<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'enrolledAgents' | 'requireApproval' | 'userId' | 'parentId'> &
+  Partial<Pick<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'requireApproval' | 'userId' | 'parentId'>>;
+
+/** Bounds `UserStore.createToken` checks in its transaction. */
+export interface TokenLimits {
+  maxActive: number;
+  /** Tokens with a parent (self-service) created in any 24 hours; unbounded when absent. */
+  maxWithParentPerDay?: number;
+}
 
 /** A person or a program that calls the REST API with its own tokens. */
 export interface UserRecord {
@@ -92,6 +105,26 @@ export interface UserStore {
   delete(id: string, at: number, opts: { keepAdmin: boolean }): Promise<UserRecord>;
   /** The user's API tokens (revoked ones too), oldest first. */
   listTokens(userId: string): Promise<TokenRecord[]>;
+  /**
+   * Creates an API token for `token.userId` in one transaction (the user's
+   * row locked on PostgreSQL, so racing creates cannot pass a bound
+   * together, nor a create slip past a revocation of its parent). Refuses,
+   * creating nothing, with UserNotFoundError when the user is gone;
+   * TokenLimitError when the user already has `limits.maxActive` tokens
+   * neither revoked nor expired at `token.createdAt`; RateLimitedError
+   * when `limits.maxWithParentPerDay` tokens with a parent were created in
+   * the 24 hours before. With `token.parentId`, a CorralError
+   * UNAUTHENTICATED when that token is not this user's, is revoked or
+   * expired, or the user is disabled.
+   */
+  createToken(token: NewTokenRecord & { userId: string }, limits: TokenLimits): Promise<TokenRecord>;
+  /**
+   * Revokes the user's token `id` at `at`, and in the same transaction
+   * every token created with it, and with those, down the tree. Returns the
+   * token and the ones this call revoked with it. Throws TokenNotFoundError
+   * when the user has no token `id`. Revoking twice is fine.
+   */
+  revokeToken(userId: string, id: string, at: number): Promise<{ token: TokenRecord; alsoRevoked: TokenRecord[] }>;
   /** Finds a token by hash, revoked or not (to tell its holder why it is refused). */
   findTokenByHash(hash: string): Promise<TokenRecord | null>;
 }

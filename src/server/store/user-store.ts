@@ -1,10 +1,12 @@
 /** The UserStore over Kysely (see store.ts for the contract). */
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.js';
-import type { TokenRecord, UserRecord, UserStore } from './store.js';
+import type { NewTokenRecord, TokenLimits, TokenRecord, UserRecord, UserStore } from './store.js';
 import type { Role, RoleBinding } from '../auth/actor.js';
-import { LastAdminError, UserExistsError, UserNotFoundError } from '../errors.js';
-import { num, toToken } from './rows.js';
+import { CorralError, LastAdminError, RateLimitedError, TokenLimitError, TokenNotFoundError, UserExistsError, UserNotFoundError } from '../errors.js';
+import { num, toToken, tokenRow } from './rows.js';
+
+const DAY_MS = 24 * 3600_000;
 
 type Run = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 type Db = Kysely<Database> | Transaction<Database>;
@@ -84,6 +86,75 @@ export class KyselyUserStore implements UserStore {
 
   listTokens(userId: string): Promise<TokenRecord[]> {
     return this.run('list user tokens', async () => (await this.db.selectFrom('tokens').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute()).map(toToken));
+  }
+
+  createToken(token: NewTokenRecord & { userId: string }, limits: TokenLimits): Promise<TokenRecord> {
+    return this.run('create user token', () =>
+      this.db.transaction().execute(async (tx) => {
+        const user = await this.lockUser(tx, token.userId);
+        if (!user) throw new UserNotFoundError(token.userId);
+        const now = token.createdAt;
+        if (token.parentId) {
+          const parent = await tx.selectFrom('tokens').selectAll().where('id', '=', token.parentId).executeTakeFirst();
+          // Authentication checked all this; checked again under the lock, so a revocation racing this create wins.
+          if (!parent || parent.user_id !== user.id) throw new CorralError('UNAUTHENTICATED', 'the token creating this one does not belong to its user');
+          if (parent.revoked_at !== null) throw new CorralError('UNAUTHENTICATED', 'the token creating this one has been revoked');
+          if (parent.expires_at !== null && num(parent.expires_at) <= now) throw new CorralError('UNAUTHENTICATED', 'the token creating this one has expired');
+          if (user.disabled_at !== null) throw new CorralError('UNAUTHENTICATED', `user ${user.name} is disabled`);
+        }
+        const mine = (await tx.selectFrom('tokens').selectAll().where('user_id', '=', user.id).execute()).map(toToken);
+        const active = mine.filter((t) => t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now)).length;
+        if (active >= limits.maxActive) {
+          throw new TokenLimitError(`user ${user.name} has ${active} active API tokens, the most allowed (MAX_ACTIVE_TOKENS_PER_USER = ${limits.maxActive}); revoke one first`, 'MAX_ACTIVE_TOKENS_PER_USER');
+        }
+        if (token.parentId && limits.maxWithParentPerDay !== undefined) {
+          const recent = mine.filter((t) => t.parentId !== null && t.createdAt > now - DAY_MS).sort((a, b) => a.createdAt - b.createdAt);
+          if (recent.length >= limits.maxWithParentPerDay) {
+            const retryMs = recent[recent.length - limits.maxWithParentPerDay]!.createdAt + DAY_MS - now;
+            throw new RateLimitedError(
+              `user ${user.name} created ${recent.length} tokens in the last 24 hours, the most allowed (MAX_OWN_TOKENS_PER_DAY = ${limits.maxWithParentPerDay}); try again in ${Math.ceil(retryMs / 60_000)} minutes`,
+              Math.max(1, Math.ceil(retryMs / 1000)),
+            );
+          }
+        }
+        await tx.insertInto('tokens').values(tokenRow(token)).execute();
+        return toToken((await tx.selectFrom('tokens').selectAll().where('id', '=', token.id).executeTakeFirstOrThrow()));
+      }),
+    );
+  }
+
+  revokeToken(userId: string, id: string, at: number): Promise<{ token: TokenRecord; alsoRevoked: TokenRecord[] }> {
+    return this.run('revoke user token', () =>
+      this.db.transaction().execute(async (tx) => {
+        await this.lockUser(tx, userId);
+        const mine = (await tx.selectFrom('tokens').selectAll().where('user_id', '=', userId).execute()).map(toToken);
+        if (!mine.some((t) => t.id === id)) throw new TokenNotFoundError(id);
+        // The tree under `id`: only this user's tokens can be in it (a token only creates tokens for its own user).
+        const tree = new Set([id]);
+        // Each pass adds at least one token or ends the loop: at most one pass per token.
+        for (let grew = true; grew; ) {
+          grew = false;
+          for (const t of mine) {
+            if (t.parentId === null || !tree.has(t.parentId) || tree.has(t.id)) continue;
+            tree.add(t.id);
+            grew = true;
+          }
+        }
+        const live = mine.filter((t) => tree.has(t.id) && t.revokedAt === null).map((t) => t.id);
+        if (live.length > 0) await tx.updateTable('tokens').set({ revoked_at: at }).where('id', 'in', live).execute();
+        const after = (await tx.selectFrom('tokens').selectAll().where('id', 'in', [...tree]).execute()).map(toToken);
+        const token = after.find((t) => t.id === id)!;
+        const alsoRevoked = after.filter((t) => t.id !== id && live.includes(t.id)).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+        return { token, alsoRevoked };
+      }),
+    );
+  }
+
+  /** The user's row, locked until the transaction ends on PostgreSQL (SQLite runs one transaction at a time). */
+  private async lockUser(tx: Transaction<Database>, id: string) {
+    let q = tx.selectFrom('users').selectAll().where('id', '=', id);
+    if (this.kind === 'postgres') q = q.forUpdate();
+    return q.executeTakeFirst();
   }
 
   findTokenByHash(hash: string): Promise<TokenRecord | null> {

@@ -1,6 +1,7 @@
 /**
  * Users and their API tokens: create, list, disable/enable, change roles,
- * delete; mint (shown once), list and revoke tokens. Validates every input
+ * delete; mint (shown once), list and revoke tokens, by an admin for any
+ * user or by a user for themselves (bounded by the token they call with). Validates every input
  * (names, roles, selectors, expiry) and bounds counts (limits.ts).
  *
  * Guards: the last enabled user holding admin on the whole fleet cannot be
@@ -16,7 +17,8 @@ import { newTokenRecord } from '../auth/tokens.js';
 import { compileTokenScope } from '../auth/enrollment-scope.js';
 import { parseSelector, SelectorError } from '../fleet/selector.js';
 import { CorralError, TokenNotFoundError, UserNotFoundError, ValidationError } from '../errors.js';
-import { MAX_ACTIVE_TOKENS_PER_USER, MAX_ROLES_PER_USER, MAX_SELECTOR_CHARS, MAX_USERS, TOKEN_NAME, USER_NAME } from './limits.js';
+import { MAX_ACTIVE_TOKENS_PER_USER, MAX_OWN_TOKENS_PER_DAY, MAX_ROLES_PER_USER, MAX_SELECTOR_CHARS, MAX_USERS, TOKEN_NAME, USER_NAME } from './limits.js';
+import { ownTokenExpiry } from './own-token-expiry.js';
 
 export interface UserServiceDeps {
   store: Store;
@@ -71,27 +73,65 @@ export class UserService {
     return this.deps.store.users.listTokens((await this.get(name)).id);
   }
 
+  /** An admin creates a token for a user: any expiry (or none), no parent. */
   async createToken(userName: string, input: NewApiToken): Promise<{ record: TokenRecord; secret: string }> {
     const user = await this.get(userName);
-    if (!TOKEN_NAME.test(input.name)) throw new ValidationError(`token name "${input.name}": 1 to 64 letters, digits, spaces and ._-`, 'name');
+    checkTokenName(input.name);
     const now = this.deps.clock.now();
     const { expiresAt } = compileTokenScope({ expiresAt: input.expiresAt, expiresIn: input.expiresIn }, now);
-    const active = (await this.deps.store.users.listTokens(user.id)).filter((t) => t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now));
-    if (active.length >= MAX_ACTIVE_TOKENS_PER_USER) {
-      throw new ValidationError(`user ${user.name} has ${active.length} active tokens, the most allowed (MAX_ACTIVE_TOKENS_PER_USER); revoke one first`, 'name');
-    }
-    const { record, secret } = newTokenRecord('user', input.name, now);
-    const full: TokenRecord = { ...record, labels: {}, expiresAt, maxAgents: null, enrolledAgents: 0, requireApproval: false, userId: user.id };
-    await this.deps.store.createToken(full);
-    return { record: full, secret };
+    return this.mint(user.id, input.name, now, expiresAt, null);
   }
 
-  async revokeToken(userName: string, tokenId: string): Promise<TokenRecord> {
+  /** Revokes one of a user's tokens and the tokens created with it (returned as `alsoRevoked`). */
+  async revokeToken(userName: string, tokenId: string): Promise<{ token: TokenRecord; alsoRevoked: TokenRecord[] }> {
     const user = await this.get(userName);
-    const token = (await this.deps.store.users.listTokens(user.id)).find((t) => t.id === tokenId);
-    if (!token) throw new TokenNotFoundError(`${tokenId} of user ${user.name}`);
-    return this.deps.store.revokeToken(token.id, this.deps.clock.now());
+    return this.revoke(user.id, `${tokenId} of user ${user.name}`, tokenId);
   }
+
+  /** The caller's own tokens (revoked ones too), oldest first. */
+  ownTokens(actor: Actor): Promise<TokenRecord[]> {
+    return this.deps.store.users.listTokens(actor.userId);
+  }
+
+  /**
+   * The caller creates a token for themselves with the token they call
+   * with (its parent): it acts as the same user, expires no later than
+   * its parent (own-token-expiry.ts), and counts against the user's
+   * bounds (MAX_ACTIVE_TOKENS_PER_USER, MAX_OWN_TOKENS_PER_DAY).
+   */
+  async createOwnToken(actor: Actor, input: NewApiToken): Promise<{ record: TokenRecord; secret: string }> {
+    checkTokenName(input.name);
+    const now = this.deps.clock.now();
+    const parent = (await this.deps.store.users.listTokens(actor.userId)).find((t) => t.id === actor.tokenId);
+    // Authentication has just found this token for this user: missing only if something removed it since.
+    if (!parent) throw new CorralError('UNAUTHENTICATED', 'the token you are using no longer exists');
+    return this.mint(actor.userId, input.name, now, ownTokenExpiry(input, parent.expiresAt, now), parent.id);
+  }
+
+  /** Revokes one of the caller's own tokens (and those created with it); another user's is not found. */
+  revokeOwnToken(actor: Actor, tokenId: string): Promise<{ token: TokenRecord; alsoRevoked: TokenRecord[] }> {
+    return this.revoke(actor.userId, `${tokenId} among your tokens`, tokenId);
+  }
+
+  private async mint(userId: string, name: string, now: number, expiresAt: number | null, parentId: string | null): Promise<{ record: TokenRecord; secret: string }> {
+    const { record, secret } = newTokenRecord('user', name, now);
+    const limits = { maxActive: MAX_ACTIVE_TOKENS_PER_USER, ...(parentId !== null ? { maxWithParentPerDay: MAX_OWN_TOKENS_PER_DAY } : {}) };
+    const created = await this.deps.store.users.createToken({ ...record, userId, expiresAt, parentId }, limits);
+    return { record: created, secret };
+  }
+
+  private async revoke(userId: string, described: string, tokenId: string): Promise<{ token: TokenRecord; alsoRevoked: TokenRecord[] }> {
+    try {
+      return await this.deps.store.users.revokeToken(userId, tokenId, this.deps.clock.now());
+    } catch (e) {
+      if (e instanceof TokenNotFoundError) throw new TokenNotFoundError(described);
+      throw e;
+    }
+  }
+}
+
+function checkTokenName(name: string): void {
+  if (!TOKEN_NAME.test(name)) throw new ValidationError(`token name "${name}": 1 to 64 letters, digits, spaces and ._-`, 'name');
 }
 
 export function checkUserName(name: string): void {

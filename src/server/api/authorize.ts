@@ -14,7 +14,7 @@ import type { Store, AgentRecord } from '../store/index.js';
 import type { RoleBinding } from '../auth/actor.js';
 import type { ApiEnv } from './api-env.js';
 import { ACCESS_RULES, PUBLIC_ROUTES, routeKey, type AccessRule } from './access-rules.js';
-import { bindingsGranting, describeRoles, scopeKeys, scopesContaining, scopesMatching, unscoped } from './scope.js';
+import { bindingsGranting, describeRoles, holderText, scopeKeys, scopesContaining, scopesMatching, unscoped } from './scope.js';
 import { matchesSelector, parseSelector, SelectorError } from '../fleet/selector.js';
 import { selectableAttributes } from '../fleet/agent-labels.js';
 import { errorResponse } from './error-handler.js';
@@ -74,7 +74,7 @@ export function authorize(deps: AuthorizeDeps): MiddlewareHandler<ApiEnv> {
     if (rule.role === 'authenticated') return next();
     const bindings = bindingsGranting(actor, rule.role);
     if (bindings.length === 0) {
-      return errorResponse(c, 403, 'FORBIDDEN', `${key} needs role ${rule.role}; user ${actor.name} has ${describeRoles(actor.roles)}`);
+      return errorResponse(c, 403, 'FORBIDDEN', `${key} needs role ${rule.role}; ${holderText(actor)} has ${describeRoles(actor.roles)}`);
     }
     if (unscoped(bindings)) return next();
     try {
@@ -141,7 +141,7 @@ async function checkScope(c: Context<ApiEnv>, deps: AuthorizeDeps, route: Matche
     case 'anywhere':
       return;
     case 'fleet':
-      throw new Refusal(403, 'FORBIDDEN', `${key} needs role ${rule.role} on the whole fleet; user ${c.get('actor').name} has ${describeRoles(c.get('actor').roles)}`);
+      throw new Refusal(403, 'FORBIDDEN', `${key} needs role ${rule.role} on the whole fleet; ${holderText(c.get('actor'))} has ${describeRoles(c.get('actor').roles)}`);
     case 'agent':
       await requireAgent(deps, param('id'), bindings);
       return;

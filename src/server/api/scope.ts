@@ -41,6 +41,11 @@ export function describeRoles(roles: RoleBinding[]): string {
   return roles.map((b) => (b.selector.trim() === '' ? b.role : `${b.role} on ${b.selector}`)).join(', ');
 }
 
+/** Who holds the roles, for refusals: `user alice`, or `user alice's token (narrowed to its own roles)`. */
+export function holderText(actor: Pick<Actor, 'name' | 'tokenRoles'>): string {
+  return actor.tokenRoles ? `user ${actor.name}'s token (narrowed to its own roles)` : `user ${actor.name}`;
+}
+
 function requirementImplies(s: Requirement, b: Requirement): boolean {
   if (s.key !== b.key) return false;
   // The values S allows, when it pins the key to a finite set.

@@ -8,7 +8,7 @@ import type { TokenRecord, UserRecord } from '../store/index.js';
 import type { UserService } from '../users/user-service.js';
 import { BUILTIN_ADMIN } from '../auth/actor.js';
 import { errors, iso, json } from './openapi-helpers.js';
-import { MAX_ACTIVE_TOKENS_PER_USER, MAX_OWN_TOKENS_PER_DAY, OWN_TOKEN_DEFAULT_LIFETIME_DAYS, OWN_TOKEN_MAX_LIFETIME_DAYS } from '../users/limits.js';
+import { MAX_ROLES_PER_USER, MAX_ACTIVE_TOKENS_PER_USER, MAX_OWN_TOKENS_PER_DAY, OWN_TOKEN_DEFAULT_LIFETIME_DAYS, OWN_TOKEN_MAX_LIFETIME_DAYS } from '../users/limits.js';
 
 const RoleBindingSchema = z
   .object({
@@ -38,6 +38,9 @@ const ApiToken = z
     expiresAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
     parentId: z.string().nullable().openapi({ description: 'the token this one was created with (by its user, POST /api/v1/whoami/tokens); revoking that one revokes this one too. null: created by an admin' }),
+    roles: z.array(z.object({ role: z.string(), selector: z.string() })).nullable().openapi({
+      description: "the token's own role bindings: it acts with those within its user's roles at the time of each request. null: it acts with all of its user's roles",
+    }),
   })
   .openapi('ApiToken');
 const CreatedApiToken = ApiToken.extend({ token: z.string().openapi({ description: 'the secret, shown once' }) }).openapi('CreatedApiToken');
@@ -55,11 +58,22 @@ const NewToken = z
     name: z.string().min(1).max(64),
     expiresIn: z.string().max(16).optional().openapi({ example: '30d', description: 'a duration: 90s, 30m, 24h, 7d' }),
     expiresAt: z.string().max(64).optional().openapi({ description: 'an ISO 8601 date-time' }),
+    roles: z
+      .array(RoleBindingSchema)
+      .max(MAX_ROLES_PER_USER)
+      .optional()
+      .openapi({
+        description:
+          "narrows the token to these role bindings, each within the user's roles (the same or a higher role on '' or on a selector the requested one implies, e.g. env=staging,role=web within env=staging; 400 naming those that are not). " +
+          "Each request with it acts with those still within the user's roles then (a binding's role capped at the user's, dropped when none covers it). Absent: acts with all of the user's roles",
+      }),
   })
   .strict()
   .openapi('NewApiToken');
 const NewOwnToken = NewToken.openapi('NewOwnApiToken', {
-  description: `A token of your own: it may expire no later than the token you call with, and at most ${OWN_TOKEN_MAX_LIFETIME_DAYS} days from now; without an expiry, in ${OWN_TOKEN_DEFAULT_LIFETIME_DAYS} days (or with the token you call with, if sooner)`,
+  description:
+    `A token of your own: it may expire no later than the token you call with, and at most ${OWN_TOKEN_MAX_LIFETIME_DAYS} days from now; without an expiry, in ${OWN_TOKEN_DEFAULT_LIFETIME_DAYS} days (or with the token you call with, if sooner). ` +
+    'Its roles must be within what the token you call with may do now (GET /api/v1/whoami); without roles, it is narrowed as the token you call with is',
 });
 
 const Name = z.object({ name: z.string().min(1).max(64).openapi({ param: { name: 'name', in: 'path' } }) });
@@ -67,7 +81,7 @@ const TokenId = z.object({ id: z.string().min(1).max(64).openapi({ param: { name
 const TokenRef = Name.extend(TokenId.shape);
 
 const userView = (u: UserRecord) => ({ id: u.id, name: u.name, createdAt: iso(u.createdAt)!, disabledAt: iso(u.disabledAt), builtin: u.id === BUILTIN_ADMIN, roles: u.roles });
-const tokenView = (t: TokenRecord) => ({ id: t.id, name: t.name, prefix: t.prefix, createdAt: iso(t.createdAt)!, expiresAt: iso(t.expiresAt), revokedAt: iso(t.revokedAt), parentId: t.parentId });
+const tokenView = (t: TokenRecord) => ({ id: t.id, name: t.name, prefix: t.prefix, createdAt: iso(t.createdAt)!, expiresAt: iso(t.expiresAt), revokedAt: iso(t.revokedAt), parentId: t.parentId, roles: t.roles });
 const revokedView = (r: { token: TokenRecord; alsoRevoked: TokenRecord[] }) => ({ ...tokenView(r.token), alsoRevoked: r.alsoRevoked.map((t) => t.id) });
 
 export function addUserRoutes(app: ApiApp, users: UserService): void {
@@ -75,12 +89,24 @@ export function addUserRoutes(app: ApiApp, users: UserService): void {
     createRoute({
       method: 'get',
       path: '/api/v1/whoami',
-      summary: 'The user this request acts as (from its token), its roles and the token',
-      responses: { 200: json(z.object({ id: z.string(), name: z.string(), roles: z.array(z.object({ role: z.string(), selector: z.string() })), tokenId: z.string() }), 'you'), 401: errors[401] },
+      summary: 'The user this request acts as (from its token), what it may do and the token',
+      responses: {
+        200: json(
+          z.object({
+            id: z.string(),
+            name: z.string(),
+            roles: z.array(z.object({ role: z.string(), selector: z.string() })).openapi({ description: "what requests with this token may do now: the user's roles, or for a narrowed token those of its roles within the user's" }),
+            tokenRoles: z.array(z.object({ role: z.string(), selector: z.string() })).nullable().openapi({ description: "the token's own role bindings; null: it acts with all of the user's roles" }),
+            tokenId: z.string(),
+          }),
+          'you',
+        ),
+        401: errors[401],
+      },
     }),
     (c) => {
       const a = c.get('actor');
-      return c.json({ id: a.userId, name: a.name, roles: a.roles, tokenId: a.tokenId }, 200);
+      return c.json({ id: a.userId, name: a.name, roles: a.roles, tokenRoles: a.tokenRoles ?? null, tokenId: a.tokenId }, 200);
     },
   );
 
@@ -145,7 +171,7 @@ export function addUserRoutes(app: ApiApp, users: UserService): void {
     createRoute({
       method: 'post',
       path: '/api/v1/users/{name}/tokens',
-      summary: 'Create an API token for a user; its secret is in this answer only',
+      summary: "Create an API token for a user, optionally narrowed to roles within the user's (400 naming those that are not); its secret is in this answer only",
       request: { params: Name, body: { content: { 'application/json': { schema: NewToken } }, required: true } },
       responses: { 201: json(CreatedApiToken, 'the token'), ...errors },
     }),
@@ -184,7 +210,7 @@ export function addUserRoutes(app: ApiApp, users: UserService): void {
       method: 'post',
       path: '/api/v1/whoami/tokens',
       summary:
-        `Create an API token for yourself, acting as you; its secret is in this answer only. It expires no later than the token you call with, ` +
+        `Create an API token for yourself, acting as you (optionally narrowed to roles within what the token you call with may do: 400 naming those that are not); its secret is in this answer only. It expires no later than the token you call with, ` +
         `at most ${OWN_TOKEN_MAX_LIFETIME_DAYS} days from now (400 naming the bound), by default in ${OWN_TOKEN_DEFAULT_LIFETIME_DAYS} days; ` +
         `revoking the token you call with revokes it too. At most ${MAX_ACTIVE_TOKENS_PER_USER} active tokens per user (409 TOKEN_LIMIT) ` +
         `and ${MAX_OWN_TOKENS_PER_DAY} created this way per 24 hours (429)`,

@@ -108,7 +108,8 @@ function commandSummary(command: unknown): Obj {
 type Rule = (v: AuditRequestView, b: Obj, r: Obj) => AuditSummary;
 
 function apiTokenCreated(b: Obj, r: Obj): AuditSummary {
-  return { summary: { name: b.name, expiresAt: b.expiresAt, expiresIn: b.expiresIn, expires: r.expiresAt, parentToken: r.parentId }, target: { id: r.id } };
+  // `roles`: what the token was narrowed to (the answer's: a self-made token without roles is narrowed as its parent), null for none.
+  return { summary: { name: b.name, expiresAt: b.expiresAt, expiresIn: b.expiresIn, expires: r.expiresAt, parentToken: r.parentId, roles: 'roles' in r ? r.roles : b.roles }, target: { id: r.id } };
 }
 
 function apiTokenRevoked(r: Obj): AuditSummary {

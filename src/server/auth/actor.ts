@@ -25,7 +25,13 @@ export interface Actor {
   name: string;
   /** The API token the request came with (for the audit log and revocation). */
   tokenId: string;
+  /**
+   * What this request may do: the user's roles, or for a token narrowed to
+   * its own roles, those within the user's roles now (the intersection).
+   */
   roles: RoleBinding[];
+  /** The token's own role bindings when it is narrowed; null or absent: it acts with all of its user's roles. */
+  tokenRoles?: RoleBinding[] | null;
 }
 
 /** The name events carry for what the server did on its own. */

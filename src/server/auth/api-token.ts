@@ -3,11 +3,13 @@
  * tokens (first start, `server rotate-admin-token`) belong to the built-in
  * user `admin`; user tokens (`corral user token create`) to their user.
  * Refusals say why (revoked, expired, user disabled), since only the
- * holder of the secret can learn it.
+ * holder of the secret can learn it. A token narrowed to its own roles acts
+ * with those within the user's roles as they are now (users/token-roles.ts).
  */
 import type { Store, TokenRecord } from '../store/index.js';
 import { BUILTIN_ADMIN, type Actor } from './actor.js';
 import { bearerToken, hashSecret } from './tokens.js';
+import { effectiveRoles } from '../users/token-roles.js';
 
 export type ApiAuthentication = { ok: true; actor: Actor } | { ok: false; message: string };
 
@@ -25,5 +27,5 @@ export async function authenticateApiToken(store: Store, authorization: string |
   const user = await store.users.get(token.userId ?? BUILTIN_ADMIN);
   if (!user) return { ok: false, message: `the user of ${describe(token)} no longer exists` };
   if (user.disabledAt !== null) return { ok: false, message: `user ${user.name} is disabled (since ${iso(user.disabledAt)}); an admin can enable it again` };
-  return { ok: true, actor: { userId: user.id, name: user.name, tokenId: token.id, roles: user.roles } };
+  return { ok: true, actor: { userId: user.id, name: user.name, tokenId: token.id, roles: effectiveRoles(user.roles, token.roles), tokenRoles: token.roles } };
 }

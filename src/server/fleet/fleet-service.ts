@@ -200,7 +200,7 @@ export class FleetService {
     const now = this.deps.clock.now();
     const scope = compileTokenScope(scopeInput, now);
     const token = newTokenRecord('enrollment', name, now);
-    const record: TokenRecord = { ...token.record, ...scope, enrolledAgents: 0, userId: null, parentId: null };
+    const record: TokenRecord = { ...token.record, ...scope, enrolledAgents: 0, userId: null, parentId: null, roles: null };
     await this.deps.store.createToken(record);
     this.deps.events.record('token.created', null, { id: record.id, name, labels: scope.labels, expiresAt: scope.expiresAt, maxAgents: scope.maxAgents, actor });
     return { record, secret: token.secret };

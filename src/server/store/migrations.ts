@@ -390,6 +390,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0022_token_roles': {
+      async up(db: Kysely<unknown>) {
+        // API tokens narrowed to their own role bindings (JSON); null acts with all of its user's roles.
+        await db.schema.alterTable('tokens').addColumn('roles', 'text').execute();
+      },
+    },
   };
 }
 

@@ -2,6 +2,7 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { AgentsTable, Database } from './schema.js';
 import type { AgentRecord, AgentReportPatch, ConfigRecord, DeploymentRecord, JobHostRecord, JobRecord, JobStatus, NewTokenRecord, PackageRecord, TokenKind, TokenRecord } from './store.js';
+import type { RoleBinding } from '../auth/actor.js';
 
 export const json = (v: unknown): string => JSON.stringify(v);
 export const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
@@ -102,6 +103,7 @@ export function tokenRow(t: NewTokenRecord): Insertable<Database['tokens']> {
     require_approval: t.requireApproval ? 1 : 0,
     user_id: t.userId ?? null,
     parent_id: t.parentId ?? null,
+    roles: t.roles ? json(t.roles) : null,
   };
 }
 
@@ -121,6 +123,7 @@ export function toToken(r: Selectable<Database['tokens']>): TokenRecord {
     requireApproval: num(r.require_approval) === 1,
     userId: r.user_id ?? null,
     parentId: r.parent_id ?? null,
+    roles: r.roles === null ? null : (JSON.parse(r.roles) as RoleBinding[]),
   };
 }
 

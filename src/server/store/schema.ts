@@ -18,6 +18,8 @@ export interface TokensTable {
   user_id: string | null;
   /** API tokens a user created with another of their tokens: that token (0019); null otherwise. */
   parent_id: string | null;
+  /** API tokens narrowed to their own role bindings: JSON RoleBinding[] (0022); null acts with all of its user's roles. */
+  roles: string | null;
 }
 
 /** Users (0011). */

@@ -53,11 +53,18 @@ export interface TokenRecord {
    * the tokens created with it, and theirs. Null otherwise.
    */
   parentId: string | null;
+  /**
+   * API tokens narrowed to their own role bindings (each within its user's
+   * when created); a request with it acts with the intersection of these and
+   * the user's roles at that time (users/token-roles.ts). Null: acts with all
+   * of its user's roles. Never changes after creation.
+   */
+  roles: RoleBinding[] | null;
 }
 
 /** What `createToken` takes: the scope fields default to none (no labels, no expiry, no cap, no approval). */
-export type NewTokenRecord = Omit<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'enrolledAgents' | 'requireApproval' | 'userId' | 'parentId'> &
-  Partial<Pick<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'requireApproval' | 'userId' | 'parentId'>>;
+export type NewTokenRecord = Omit<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'enrolledAgents' | 'requireApproval' | 'userId' | 'parentId' | 'roles'> &
+  Partial<Pick<TokenRecord, 'labels' | 'expiresAt' | 'maxAgents' | 'requireApproval' | 'userId' | 'parentId' | 'roles'>>;
 
 /** Bounds `UserStore.createToken` checks in its transaction. */
 export interface TokenLimits {

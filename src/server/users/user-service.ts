@@ -19,6 +19,8 @@ import { parseSelector, SelectorError } from '../fleet/selector.js';
 import { CorralError, TokenNotFoundError, UserNotFoundError, ValidationError } from '../errors.js';
 import { MAX_ACTIVE_TOKENS_PER_USER, MAX_OWN_TOKENS_PER_DAY, MAX_ROLES_PER_USER, MAX_SELECTOR_CHARS, MAX_USERS, TOKEN_NAME, USER_NAME } from './limits.js';
 import { ownTokenExpiry } from './own-token-expiry.js';
+import { uncoveredRoles } from './token-roles.js';
+import { describeRoles } from '../api/scope.js';
 
 export interface UserServiceDeps {
   store: Store;
@@ -29,6 +31,8 @@ export interface NewApiToken {
   name: string;
   expiresIn?: string;
   expiresAt?: string;
+  /** Narrows the token to these bindings (each within the creator's roles); absent: see createToken/createOwnToken. */
+  roles?: RoleBinding[];
 }
 
 export class UserService {
@@ -73,13 +77,18 @@ export class UserService {
     return this.deps.store.users.listTokens((await this.get(name)).id);
   }
 
-  /** An admin creates a token for a user: any expiry (or none), no parent. */
+  /**
+   * An admin creates a token for a user: any expiry (or none), no parent;
+   * with `roles`, narrowed to those (each within the user's roles, else
+   * ValidationError), without, acting with all of the user's roles.
+   */
   async createToken(userName: string, input: NewApiToken): Promise<{ record: TokenRecord; secret: string }> {
     const user = await this.get(userName);
     checkTokenName(input.name);
+    const roles = input.roles === undefined ? null : compileTokenRoles(input.roles, user.roles, `the roles of user ${user.name}`);
     const now = this.deps.clock.now();
     const { expiresAt } = compileTokenScope({ expiresAt: input.expiresAt, expiresIn: input.expiresIn }, now);
-    return this.mint(user.id, input.name, now, expiresAt, null);
+    return this.mint(user.id, input.name, now, expiresAt, null, roles);
   }
 
   /** Revokes one of a user's tokens and the tokens created with it (returned as `alsoRevoked`). */
@@ -97,15 +106,19 @@ export class UserService {
    * The caller creates a token for themselves with the token they call
    * with (its parent): it acts as the same user, expires no later than
    * its parent (own-token-expiry.ts), and counts against the user's
-   * bounds (MAX_ACTIVE_TOKENS_PER_USER, MAX_OWN_TOKENS_PER_DAY).
+   * bounds (MAX_ACTIVE_TOKENS_PER_USER, MAX_OWN_TOKENS_PER_DAY). With
+   * `roles`, narrowed to those, each within what the parent may do now
+   * (`actor.roles`, else ValidationError); without, narrowed as its parent
+   * is (so a narrowed token cannot mint a broader one).
    */
   async createOwnToken(actor: Actor, input: NewApiToken): Promise<{ record: TokenRecord; secret: string }> {
     checkTokenName(input.name);
+    const requested = input.roles === undefined ? undefined : compileTokenRoles(input.roles, actor.roles, 'yours (the roles of the token you call with)');
     const now = this.deps.clock.now();
     const parent = (await this.deps.store.users.listTokens(actor.userId)).find((t) => t.id === actor.tokenId);
     // Authentication has just found this token for this user: missing only if something removed it since.
     if (!parent) throw new CorralError('UNAUTHENTICATED', 'the token you are using no longer exists');
-    return this.mint(actor.userId, input.name, now, ownTokenExpiry(input, parent.expiresAt, now), parent.id);
+    return this.mint(actor.userId, input.name, now, ownTokenExpiry(input, parent.expiresAt, now), parent.id, requested ?? parent.roles);
   }
 
   /** Revokes one of the caller's own tokens (and those created with it); another user's is not found. */
@@ -113,10 +126,10 @@ export class UserService {
     return this.revoke(actor.userId, `${tokenId} among your tokens`, tokenId);
   }
 
-  private async mint(userId: string, name: string, now: number, expiresAt: number | null, parentId: string | null): Promise<{ record: TokenRecord; secret: string }> {
+  private async mint(userId: string, name: string, now: number, expiresAt: number | null, parentId: string | null, roles: RoleBinding[] | null): Promise<{ record: TokenRecord; secret: string }> {
     const { record, secret } = newTokenRecord('user', name, now);
     const limits = { maxActive: MAX_ACTIVE_TOKENS_PER_USER, ...(parentId !== null ? { maxWithParentPerDay: MAX_OWN_TOKENS_PER_DAY } : {}) };
-    const created = await this.deps.store.users.createToken({ ...record, userId, expiresAt, parentId }, limits);
+    const created = await this.deps.store.users.createToken({ ...record, userId, expiresAt, parentId, roles }, limits);
     return { record: created, secret };
   }
 
@@ -137,6 +150,20 @@ function checkTokenName(name: string): void {
 export function checkUserName(name: string): void {
   if (!USER_NAME.test(name)) throw new ValidationError(`user name "${name}": 1 to 64 letters, digits and ._@- starting with a letter or digit`, 'name');
   if (name === SYSTEM_ACTOR) throw new ValidationError(`user name "${name}" is reserved: events the server causes itself carry it`, 'name');
+}
+
+/**
+ * A token's own roles: valid bindings (compileRoles), duplicates dropped,
+ * each within `held` (users/token-roles.ts); else a ValidationError naming
+ * the bindings that are not and what is held (`whose`).
+ */
+function compileTokenRoles(roles: RoleBinding[], held: RoleBinding[], whose: string): RoleBinding[] {
+  const compiled = [...new Map(compileRoles(roles).map((b) => [`${b.role}\n${b.selector}`, b])).values()];
+  const beyond = uncoveredRoles(compiled, held);
+  if (beyond.length > 0) {
+    throw new ValidationError(`roles must be within ${whose}: ${describeRoles(beyond)} ${beyond.length === 1 ? 'is' : 'are'} not within ${describeRoles(held)}`, 'roles');
+  }
+  return compiled;
 }
 
 /** Validates role bindings: known roles, valid selectors (normalized by trimming), within the bounds. */

@@ -110,6 +110,8 @@ export interface ApiUserToken {
   revokedAt: string | null;
   /** The token this one was created with (by its user); revoking that one revokes this one. null: created by an admin. */
   parentId: string | null;
+  /** The token's own role bindings (it acts with those within its user's roles); null or absent (older servers): all of its user's roles. */
+  roles?: ApiRoleBinding[] | null;
   /** Only in the answer that created it. */
   token?: string;
   /** Only in the answer that revoked it: the tokens created with it that were revoked too. */
@@ -119,6 +121,9 @@ export interface ApiUserToken {
 export interface ApiWhoami {
   id: string;
   name: string;
+  /** What requests with this token may do now (for a narrowed token, its roles within the user's). */
   roles: ApiRoleBinding[];
+  /** The token's own role bindings; null or absent (older servers): it acts with all of the user's roles. */
+  tokenRoles?: ApiRoleBinding[] | null;
   tokenId: string;
 }

@@ -14,7 +14,7 @@ export function rolesText(roles: ApiRoleBinding[]): string {
 }
 
 /** `--role operator:env=staging` → { role, selector }; `--role admin` → the whole fleet. */
-function collectRole(arg: string, acc: ApiRoleBinding[]): ApiRoleBinding[] {
+export function collectRole(arg: string, acc: ApiRoleBinding[] = []): ApiRoleBinding[] {
   const at = arg.indexOf(':');
   const role = at < 0 ? arg : arg.slice(0, at);
   const selector = at < 0 ? '' : arg.slice(at + 1).trim();
@@ -24,11 +24,22 @@ function collectRole(arg: string, acc: ApiRoleBinding[]): ApiRoleBinding[] {
 
 const path = (name: string) => `/api/v1/users/${encodeURIComponent(name)}`;
 
+/** A token's own roles for a listing: `as user` when it is not narrowed. */
+export const tokenRolesText = (t: ApiUserToken): string => (t.roles ? rolesText(t.roles) : 'as user');
+
 export function tokenStatus(t: ApiUserToken): string {
   if (t.revokedAt) return `revoked ${t.revokedAt}`;
   if (t.expiresAt && Date.parse(t.expiresAt) <= Date.now()) return 'expired';
   return 'active';
 }
+
+/** For the token create commands. */
+export const NARROW_HELP = `
+--role narrows the token (like --role of corral user create): it may then do
+only what both it and its user may do. Each role must be within the user's:
+the same or a higher role on the whole fleet, or on a selector the requested
+one implies (operator:env=staging,role=web within operator:env=staging). If
+the user's roles shrink later, the token's do too, at once.`;
 
 const ROLE_HELP = `
 Roles: viewer (reads), operator (deploy, rollouts, start/stop/restart,
@@ -111,24 +122,28 @@ export function addUserCommands(program: Command, io: CliIo): void {
       .argument('<user>', 'user name')
       .requiredOption('--name <name>', 'what the token is for (laptop, ci, ...)')
       .option('--expires <when>', 'refused after this: a duration (90s, 30m, 24h, 7d) or an ISO date-time (default: never)')
+      .option('--role <ROLE[:SELECTOR]>', "narrow the token to this role, within the user's roles (repeatable; default: all of the user's roles)", collectRole)
       .addHelpText(
         'after',
-        `
+        `${NARROW_HELP}
+
 The secret is printed once and never again (the server keeps only its hash).
 With -o json it is the "token" field. The user logs in with it:
   corral login --server <url> --token <secret>
 
 Examples:
   corral user token create alice --name laptop --expires 30d
+  corral user token create alice --name dashboards --role viewer
   TOKEN=$(corral user token create ci-bot --name pipeline -o json | jq -r .token)`,
       ),
-  ).action(async (userName: string, flags: ConnectionFlags & { name: string; expires?: string }) => {
+  ).action(async (userName: string, flags: ConnectionFlags & { name: string; expires?: string; role?: ApiRoleBinding[] }) => {
     const body: Record<string, unknown> = { name: flags.name };
     if (flags.expires !== undefined) body[/^\d+[smhd]$/.test(flags.expires) ? 'expiresIn' : 'expiresAt'] = flags.expires;
+    if (flags.role !== undefined) body.roles = flags.role;
     const res = await apiFor(flags, io).request<ApiUserToken>('POST', `${path(userName)}/tokens`, body);
     if (flags.output === 'json') return printJson(io, res);
     io.stdout.write(
-      `created API token ${res.id} (${res.name}) for ${userName}${res.expiresAt ? `, expires ${res.expiresAt}` : ''}\n\n    ${res.token}\n\n` +
+      `created API token ${res.id} (${res.name}) for ${userName}${res.roles ? `, narrowed to ${rolesText(res.roles)}` : ''}${res.expiresAt ? `, expires ${res.expiresAt}` : ''}\n\n    ${res.token}\n\n` +
         `This secret is shown only once: copy it now. ${userName} logs in with it:\n  corral login --server <url> --token <secret>\n`,
     );
   });
@@ -137,7 +152,7 @@ Examples:
     async (userName: string, flags: ConnectionFlags) => {
       const res = await apiFor(flags, io).request<{ tokens: ApiUserToken[] }>('GET', `${path(userName)}/tokens`);
       if (flags.output === 'json') return printJson(io, res);
-      io.stdout.write(formatTable(['ID', 'NAME', 'PREFIX', 'EXPIRES', 'CREATED', 'STATUS'], res.tokens.map((t) => [t.id, t.name, `${t.prefix}…`, t.expiresAt ?? 'never', t.createdAt, tokenStatus(t)])));
+      io.stdout.write(formatTable(['ID', 'NAME', 'PREFIX', 'ROLES', 'EXPIRES', 'CREATED', 'STATUS'], res.tokens.map((t) => [t.id, t.name, `${t.prefix}…`, tokenRolesText(t), t.expiresAt ?? 'never', t.createdAt, tokenStatus(t)])));
     },
   );
 
@@ -155,9 +170,9 @@ Examples:
     io.stdout.write(`revoked API token ${res.id} (${res.name}) of ${userName}${also.length > 0 ? `, and ${also.length} created with it: ${also.join(', ')}` : ''}\n`);
   });
 
-  withConnection(program.command('whoami').description('Show the user your token acts as, and its roles').addHelpText('after', '\nExample:\n  corral whoami -o json')).action(async (flags: ConnectionFlags) => {
+  withConnection(program.command('whoami').description('Show the user your token acts as, and what it may do (for a narrowed token: its roles within the user\'s)').addHelpText('after', '\nExample:\n  corral whoami -o json')).action(async (flags: ConnectionFlags) => {
     const res = await apiFor(flags, io).request<ApiWhoami>('GET', '/api/v1/whoami');
     if (flags.output === 'json') return printJson(io, res);
-    io.stdout.write(`${res.name} (${rolesText(res.roles)})\n`);
+    io.stdout.write(`${res.name} (${rolesText(res.roles)})${res.tokenRoles ? `\nthis token is narrowed to ${rolesText(res.tokenRoles)}` : ''}\n`);
   });
 }

@@ -69,6 +69,21 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await assert.rejects(store.users.delete(carol.id, 4001, { keepAdmin: true }), UserNotFoundError);
     });
 
+    it("keeps a token's own roles as created, and null for a token acting with all of its user's roles", async (t) => {
+      if (skip) return t.skip(skip);
+      const una = await store.users.create({ id: randomUUID(), name: 'una', createdAt: 2500, disabledAt: null, roles: [{ role: 'operator', selector: '' }] });
+      const roles = [{ role: 'operator' as const, selector: 'env=staging,role in (web, "db")' }, { role: 'viewer' as const, selector: '' }];
+      const narrowed = await store.users.createToken({ ...newTokenRecord('user', 'narrowed', 2501).record, userId: una.id, roles }, { maxActive: 5 });
+      const plain = await store.users.createToken({ ...newTokenRecord('user', 'plain', 2502).record, userId: una.id }, { maxActive: 5 });
+      assert.deepEqual(narrowed.roles, roles);
+      assert.equal(plain.roles, null);
+      assert.deepEqual((await store.users.listTokens(una.id)).map((x) => [x.name, x.roles]), [['narrowed', roles], ['plain', null]]);
+      assert.deepEqual((await store.users.findTokenByHash(narrowed.hash))?.roles, roles);
+      const enrollment = newTokenRecord('enrollment', 'e', 2503).record;
+      await store.createToken(enrollment);
+      assert.equal((await store.users.findTokenByHash(enrollment.hash))?.roles, null, 'enrollment tokens have none');
+    });
+
     it('refuses to disable, demote or delete the last enabled admin on the whole fleet, changing nothing', async (t) => {
       if (skip) return t.skip(skip);
       await assert.rejects(store.users.setDisabled(BUILTIN_ADMIN, 5000, { keepAdmin: true }), LastAdminError);

@@ -388,7 +388,7 @@ describe('credentials', () => {
     io.env = {};
     api.on('GET /api/v1/agents', (req) => (req.authorization === 'Bearer good' ? { status: 200, body: { agents: [], total: 0, nextCursor: null, warnings: [] } } : apiError(401, 'UNAUTHENTICATED', 'invalid API token')));
     api.on('GET /api/v1/whoami', (req) =>
-      req.authorization === 'Bearer good' ? { status: 200, body: { id: 'u1', name: 'alice', roles: [{ role: 'operator', selector: 'env=staging' }], tokenId: 't1' } } : apiError(401, 'UNAUTHENTICATED', 'invalid API token'),
+      req.authorization === 'Bearer good' ? { status: 200, body: { id: 'u1', name: 'alice', roles: [{ role: 'operator', selector: 'env=staging' }], tokenRoles: null, tokenId: 't1' } } : apiError(401, 'UNAUTHENTICATED', 'invalid API token'),
     );
     assert.equal(await run('login', '--server', `${api.url}/`, '--token', 'bad'), 4);
     assert.match(err, /refused the token/);

@@ -190,10 +190,20 @@ describe('web console: your account and API tokens', { concurrency: false, skip:
   });
 
   it('revoking the token in use says it signs out, then signs out; the API refuses that token after', async () => {
-    const second = await adminMadeToken('nora', 'second');
-    const p = await signIn(second.token);
+    const second = await fleet.api<{ token: string }>('POST', '/api/v1/users/nora/tokens', { name: 'second', expiresIn: '7d' });
+    assert.equal(second.status, 201, JSON.stringify(second.body));
+    const p = await signIn(second.body.token);
     await openAccount(p);
     await until(async () => /second[\s\S]*this one/.test(await p.getByTestId('account-token').innerText()), 'the second token in use');
+    // A token cannot outlive the one that creates it: the API's refusal shows beside the expiry.
+    await p.getByLabel('Name').fill('too long');
+    await p.getByLabel('Expires in').selectOption('30d');
+    await p.getByRole('button', { name: 'Create token' }).click();
+    const expiry = p.getByLabel('Expires in');
+    await until(async () => (await expiry.getAttribute('aria-invalid')) === 'true', 'the expiry marked invalid');
+    const errorId = (await expiry.getAttribute('aria-describedby'))!.split(' ')[0]!;
+    assert.match(await p.locator(`[id="${errorId}"]`).innerText(), /expiresIn: 30d .* when the token you are using expires/);
+    assert.equal(await tokenRow('too long', p).count(), 0);
     await p.getByRole('button', { name: 'Revoke second' }).click();
     const confirm = p.getByRole('dialog', { name: 'Revoke token second?' });
     await confirm.waitFor({ timeout: LONG });
@@ -201,7 +211,7 @@ describe('web console: your account and API tokens', { concurrency: false, skip:
     await confirm.getByRole('button', { name: 'Revoke and sign out' }).click();
     await p.locator('#token').waitFor({ timeout: LONG });
     assert.equal(await p.evaluate(() => (globalThis as unknown as { sessionStorage: { length: number } }).sessionStorage.length), 0, 'the session forgotten');
-    assert.equal((await whoami(second.token)).status, 401);
+    assert.equal((await whoami(second.body.token)).status, 401);
     // The other page, on another token, is still signed in.
     assert.equal((await whoami(noraToken)).status, 200);
     assert.deepEqual(browser.errors.filter((e) => !/Failed to load resource|401|403|404/.test(e)), [], 'no page errors');

@@ -236,7 +236,11 @@ function fieldOf(err: ApiError): Field | null {
   return null;
 }
 
-const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+/** The local calendar day of `ms` as YYYY-MM-DD (what <input type=date> takes). */
+function localDay(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
 
 function CreateToken({ current }: { current: ApiToken | undefined }) {
   const qc = useQueryClient();
@@ -331,8 +335,8 @@ function CreateToken({ current }: { current: ApiToken | undefined }) {
                 id={ids.date}
                 type="date"
                 value={date}
-                min={isoDay(now + DAY_MS)}
-                max={isoDay(now + MAX_DAYS * DAY_MS)}
+                min={localDay(now + DAY_MS)}
+                max={localDay(now + (MAX_DAYS - 1) * DAY_MS)}
                 onChange={(e) => setDate(e.target.value)}
                 aria-invalid={errors.expiry ? true : undefined}
                 aria-describedby={errors.expiry ? `${ids.expiry}-error` : undefined}

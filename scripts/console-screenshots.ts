@@ -72,6 +72,7 @@ try {
     ['job', `/jobs/${job.body.id}`],
     ['events', '/events'],
     ['audit', '/audit'],
+    ['account', '/account'],
   ];
   await mkdir(OUT, { recursive: true });
   for (const scheme of ['light', 'dark'] as const) {

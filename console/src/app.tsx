@@ -21,6 +21,7 @@ import { PackagesPage } from './pages/packages';
 import { JobsPage, JobPage } from './pages/jobs';
 import { EventsPage } from './pages/events';
 import { AuditPage } from './pages/audit';
+import { AccountPage } from './pages/account';
 
 export function App() {
   const token = useSyncExternalStore(onSessionChange, getToken);
@@ -61,6 +62,7 @@ function Page({ path }: { path: string }) {
   if ((p = match('/jobs/:id', path))) return <JobPage id={p.id!} />;
   if (path === '/events') return <EventsPage />;
   if (path === '/audit') return <AuditPage />;
+  if (path === '/account') return <AccountPage />;
   return (
     <section className="page">
       <h1>Not found</h1>
@@ -141,7 +143,10 @@ function Shell() {
           <button type="button" className="ghost" onClick={() => setTheme((t) => (applyTheme(nextTheme(t)), nextTheme(t)))} title="Theme: system, light or dark">
             Theme: {theme}
           </button>
-          <span className="muted small">{me.data?.name ?? ''}</span>
+          <Link href="/account" className="account-link" aria-current={path === '/account' ? 'page' : undefined} title="Your account and API tokens">
+            {me.data?.name ?? 'Account'}
+            <span className="sr-only"> (your account)</span>
+          </Link>
           <button type="button" className="ghost" onClick={signOut}>
             Sign out
           </button>

@@ -293,7 +293,7 @@ describe('web console in a real browser', { concurrency: false, skip: missing ??
 
   it('has no serious or critical accessibility violations on the main pages (axe-core)', async () => {
     const axe = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-    const pages = ['/fleet', `/agents/${ids['web-1']}`, '/deployments', '/deployments/hello', '/rollouts', '/jobs', '/packages', '/events', '/audit'];
+    const pages = ['/fleet', `/agents/${ids['web-1']}`, '/deployments', '/deployments/hello', '/rollouts', '/jobs', '/packages', '/events', '/audit', '/account'];
     const found: string[] = [];
     for (const path of pages) {
       await page.goto(fleet.url + path);

@@ -22,6 +22,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Token to use instead of the session's (sign-in checks one before keeping it). */
   token?: string;
+  /** Send a request refused with 429 again after its Retry-After (default true); false shows the refusal at once. */
+  retryRateLimited?: boolean;
 }
 
 export function authHeaders(token = getToken()): Record<string, string> {
@@ -65,7 +67,7 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
       if ((err as Error).name === 'AbortError') throw err;
       throw new ApiError(0, 'NETWORK', 'cannot reach the server');
     }
-    if (res.status !== 429 || attempt >= RATE_LIMIT_RETRIES) break;
+    if (res.status !== 429 || attempt >= RATE_LIMIT_RETRIES || opts.retryRateLimited === false) break;
     await retryWait(res, opts.signal);
   }
   const text = await res.text();

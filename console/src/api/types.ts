@@ -201,8 +201,34 @@ export interface JobList {
   nextCursor: string | null;
 }
 
-/** Who the session's token belongs to and what it may do (GET /api/v1/me; the built-in admin before users exist). */
+/** Who the session's token belongs to and what it may do (GET /api/v1/whoami; the built-in admin before users exist). */
 export interface Me {
+  /** The user's id and the id of the token in use; absent from a server without whoami. */
+  id?: string;
+  tokenId?: string;
   name: string;
+  /** Role bindings: the role on the agents the selector matches ('' = the whole fleet). */
   roles: { role: string; selector: string }[];
+}
+
+/** One of your API tokens (GET /api/v1/whoami/tokens): never its secret. */
+export interface ApiToken {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  /** The token this one was created with (revoking that one revokes this one); null: made by an admin. */
+  parentId: string | null;
+}
+
+/** POST /api/v1/whoami/tokens: the token and, in this answer only, its secret. */
+export interface CreatedApiToken extends ApiToken {
+  token: string;
+}
+
+/** DELETE /api/v1/whoami/tokens/{id}: the token and the ids of those created with it, revoked too. */
+export interface RevokedApiToken extends ApiToken {
+  alsoRevoked: string[];
 }

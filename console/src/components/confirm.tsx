@@ -6,7 +6,7 @@
 import { useId, useRef, useState } from 'react';
 import { ApiError } from '../api/client';
 
-export function ConfirmButton(props: { label: string; title: string; body: string; confirmLabel?: string; danger?: boolean; disabled?: boolean; onConfirm: () => Promise<unknown> }) {
+export function ConfirmButton(props: { label: string; /** The button's accessible name when `label` alone is ambiguous (one per row). */ ariaLabel?: string; title: string; body: string; confirmLabel?: string; danger?: boolean; disabled?: boolean; onConfirm: () => Promise<unknown> }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   const [busy, setBusy] = useState(false);
@@ -29,7 +29,7 @@ export function ConfirmButton(props: { label: string; title: string; body: strin
   };
   return (
     <>
-      <button type="button" className={props.danger ? 'danger' : undefined} disabled={props.disabled} onClick={open}>
+      <button type="button" className={props.danger ? 'danger' : undefined} disabled={props.disabled} onClick={open} aria-label={props.ariaLabel}>
         {props.label}
       </button>
       <dialog ref={dialog} aria-labelledby={titleId}>

@@ -5,11 +5,11 @@
  * that verifies. And the option's compilation: default off, durations,
  * errors naming the flag.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { AgentRecord, Store } from '../store/index.js';
-import { openTestStore, type TestStore } from '../../testkit/test-store.js';
+import { storePerSuite } from '../../testkit/test-store.js';
 import { EventRecorder } from '../events.js';
 import { AuditService } from '../audit/audit-service.js';
 import { compileServerOptions } from '../options.js';
@@ -59,26 +59,14 @@ describe('--forget-offline-after compiles', () => {
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`the forget-offline sweep: ${backend}`, { concurrency: false }, () => {
-    let ts: TestStore | undefined;
+    const s = storePerSuite(backend, 'corral-forgetter-');
     let store: Store;
-    let skip = '';
-
-    before(async () => {
-      const opened = await openTestStore(backend, 'corral-forgetter-');
-      if ('skip' in opened) {
-        skip = opened.skip;
-        return;
-      }
-      ts = opened;
-      store = opened.store;
-    });
-
-    after(async () => {
-      await ts?.close();
+    before(() => {
+      store = s.store;
     });
 
     it('forgets in bounded batches, with an event per agent and audit records naming each once', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const now = 100 * DAY;
       const count = 2 * FORGET_BATCH + 201;
       await store.insertAgents(Array.from({ length: count }, (_, i) => offline(i, 10 * DAY + i)));

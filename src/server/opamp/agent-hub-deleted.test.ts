@@ -4,12 +4,12 @@
  * revoked agent's, and no row without credential or trusted labels is
  * created in its place.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { AgentToServerSchema, create, uuidStringToBytes } from '../../protocol/index.js';
 import type { Store } from '../store/index.js';
-import { openTestStore, type TestStore } from '../../testkit/test-store.js';
+import { storePerSuite } from '../../testkit/test-store.js';
 import { AgentRevokedError } from '../errors.js';
 import { AgentHub } from './agent-hub.js';
 
@@ -17,26 +17,14 @@ const ID = '0190f9f9-0000-7000-8000-000000000001';
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`a deleted agent's authenticated connection: ${backend}`, { concurrency: false }, () => {
-    let ts: TestStore | undefined;
+    const s = storePerSuite(backend, 'corral-hub-deleted-');
     let store: Store;
-    let skip = '';
-
-    before(async () => {
-      const opened = await openTestStore(backend, 'corral-hub-deleted-');
-      if ('skip' in opened) {
-        skip = opened.skip;
-        return;
-      }
-      ts = opened;
-      store = opened.store;
-    });
-
-    after(async () => {
-      await ts?.close();
+    before(() => {
+      store = s.store;
     });
 
     it('refuses the message of an agent deleted since its credential was checked, creating nothing', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const hub = new AgentHub(
         { heartbeatMs: 30_000, offlineAfterMs: 90_000, publicUrl: null, pollMs: 1000, signingPublicKeyPem: '', credentialGraceMs: 600_000 },
         { store, clock: { now: () => 1000 }, log: pino({ level: 'silent' }), events: { record: () => undefined }, secrets: null },

@@ -6,10 +6,10 @@
  * batches, bulk inserts, and deletion. Also: a filter's scopes cut the page,
  * the total and the facets to the agents one scope matches.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type AgentRecord, type Store } from './index.js';
-import { openTestStore, type TestStore } from '../../testkit/test-store.js';
+import { storePerSuite } from '../../testkit/test-store.js';
 import { parseSelector } from '../fleet/selector.js';
 
 const uid = (n: number) => `0190eeee-0000-7000-8000-${String(n).padStart(12, '0')}`;
@@ -41,22 +41,10 @@ function agent(n: number, labels: Record<string, string>, bound: Record<string, 
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`agent labels and search follow every write: ${backend}`, { concurrency: false }, () => {
+    const s = storePerSuite(backend, 'corral-agent-derived-');
     let store: Store;
-    let ts: TestStore | undefined;
-    let skip = '';
-
-    before(async () => {
-      const opened = await openTestStore(backend, 'corral-agent-derived-');
-      if ('skip' in opened) {
-        skip = opened.skip;
-        return;
-      }
-      ts = opened;
-      store = opened.store;
-    });
-
-    after(async () => {
-      await ts?.close();
+    before(() => {
+      store = s.store;
     });
 
     const select = async (selector: string, q?: string) =>
@@ -64,7 +52,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     const labelFacets = async () => (await store.agentFacets({ requirements: [] }, { maxKeys: 50, maxValues: 20 })).labels;
 
     it('follows enrollment, label edits and removals, reports, and deletion', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       await store.createToken({ id: 'tk', kind: 'enrollment', name: 'edge', hash: 'hk', prefix: 'corral_enroll_ed', createdAt: 1, revokedAt: null, labels: { env: 'edge', zone: 'z9' } });
       assert.equal(await store.enrollAgent({ id: uid(1), tokenId: 'tk', at: 5, requireApproval: false }), 'enrolled');
       assert.deepEqual(await select('env=edge'), [uid(1)], 'bound labels on enrollment');
@@ -109,7 +97,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('cuts pages, totals and facets to the scopes given', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       await store.insertAgents([agent(10, { env: 'staging' }), agent(11, { env: 'prod' }), agent(12, {}, { env: 'staging', team: 'a' }), agent(13, { env: 'dev', team: 'a' })]);
       const staging = [parseSelector('env=staging').requirements];
       const page = await store.queryAgents({ requirements: [], scopes: staging, sort: 'name', descending: false, limit: 1 });

@@ -6,11 +6,11 @@
  * replicas share the store) an agent that comes back online while the
  * delete waits for its row is kept.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { openStore, type Store } from './index.js';
-import { openTestStore, type TestStore } from '../../testkit/test-store.js';
+import { storePerSuite } from '../../testkit/test-store.js';
 import { snapshotPostgres, snapshotSqlite } from '../../testkit/store-snapshot.js';
 import { eventually } from '../../testkit/eventually.js';
 
@@ -25,26 +25,14 @@ async function offlineAgent(store: Store, n: number, seenAt: number): Promise<st
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`forgetting long-offline agents: ${backend}`, { concurrency: false }, () => {
-    let ts: TestStore | undefined;
+    const s = storePerSuite(backend, 'corral-agent-forget-');
     let store: Store;
-    let skip = '';
-
-    before(async () => {
-      const opened = await openTestStore(backend, 'corral-agent-forget-');
-      if ('skip' in opened) {
-        skip = opened.skip;
-        return;
-      }
-      ts = opened;
-      store = opened.store;
-    });
-
-    after(async () => {
-      await ts?.close();
+    before(() => {
+      store = s.store;
     });
 
     it('forgets offline agents last seen before the cutoff with every row keyed by them; keeps online, revoked and recently seen ones', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const gone = await offlineAgent(store, 1, 100);
       await store.setAgentLabels(gone, { env: 'prod' });
       assert.equal(await store.claimAgentCredential(gone, 'hash-of-gone'), true);
@@ -69,7 +57,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(await store.credentials.getRotation(gone), null, 'its credential rotation went with it');
       assert.equal((await store.listEvents({ agentId: online })).length, 1, "another agent's events stay");
       // No table keeps a row naming it: derived labels and facts, revisions, rotations, events.
-      const snap = ts!.database ? await snapshotPostgres(ts!.database, new URL(ts!.database).searchParams.get('options')!.split('=')[1]!) : snapshotSqlite(ts!.dir);
+      const snap = s.opened.database ? await snapshotPostgres(s.opened.database, new URL(s.opened.database).searchParams.get('options')!.split('=')[1]!) : snapshotSqlite(s.opened.dir);
       const naming = Object.entries(snap.rows).filter(([, rows]) => rows.some((row) => row.includes(gone))).map(([table]) => table);
       assert.deepEqual(naming, []);
       assert.deepEqual(await store.forgetOfflineAgents(500, 500), { agents: [], events: 0 }, 'nothing left to forget');
@@ -78,7 +66,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('forgets at most the limit per call, oldest first, and the next calls take the rest', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const ids = [];
       for (let n = 0; n < 5; n++) ids.push(await offlineAgent(store, 100 + n, 50 - n * 10));
       const order = [...ids].reverse();
@@ -88,11 +76,11 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('two replicas (on SQLite: two overlapping sweeps of the one server) forgetting at once take each agent once', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const ids = new Set<string>();
       for (let n = 0; n < 40; n++) ids.add(await offlineAgent(store, 200 + n, 10 + n));
       // SQLite has one server process (replicas need PostgreSQL): its overlapping calls share its one connection.
-      const other = backend === 'postgres' ? await openStore({ database: ts!.database, dataDir: ts!.dir }) : store;
+      const other = backend === 'postgres' ? await openStore({ database: s.opened.database, dataDir: s.opened.dir }) : store;
       try {
         const seen: string[] = [];
         // Bounded: at most 40 rounds each; both stop when a round finds nothing.
@@ -113,12 +101,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('keeps an agent that comes back online while the delete waits for its row (replicas on PostgreSQL)', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       if (backend !== 'postgres') return t.skip('one SQLite server owns its store: a report and a forget cannot interleave inside one statement');
       const back = await offlineAgent(store, 300, 10);
       const gone = await offlineAgent(store, 301, 20);
       // Another replica's connection sets it online (a report), holding the row until it commits.
-      const replica = new pg.Client({ connectionString: ts!.database });
+      const replica = new pg.Client({ connectionString: s.opened.database });
       await replica.connect();
       try {
         await replica.query('begin');

@@ -4,10 +4,10 @@
  * times and jobs started between pages), filters by state, starter, failed
  * hosts and selectors, and host counts by outcome.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type JobHostRecord, type JobListQuery, type JobRecord, type Store } from './index.js';
-import { openTestStore, type TestStore } from '../../testkit/test-store.js';
+import { storePerSuite } from '../../testkit/test-store.js';
 
 const jobId = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
@@ -45,27 +45,17 @@ function host(jobN: number, agent: number, over: Partial<JobHostRecord> = {}): J
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`job list store contract: ${backend}`, { concurrency: false }, () => {
+    const s = storePerSuite(backend, 'corral-jobs-');
     let store: Store;
-    let ts: TestStore | undefined;
-    let skip = '';
 
     before(async () => {
-      const opened = await openTestStore(backend, 'corral-jobs-');
-      if ('skip' in opened) {
-        skip = opened.skip;
-        return;
-      }
-      ts = opened;
-      store = opened.store;
+      if (s.skip) return;
+      store = s.store;
       for (let n = 1; n <= 25; n++) {
         const done = n % 3 !== 0;
         const hosts = [host(n, 1), host(n, 2, n % 5 === 0 ? { status: 'failed', exitCode: 1, error: 'exit 1' } : {})];
         await store.createJob(job(n, { createdBy: n % 2 ? 'alice' : 'bob', selector: n % 4 === 0 ? 'env=staging' : 'env=prod', status: done ? 'succeeded' : 'running', finishedAt: done ? 5_000 : null }), hosts);
       }
-    });
-
-    after(async () => {
-      await ts?.close();
     });
 
     /** Every page of a query, following `after` as the API's cursor does (bounded). */
@@ -84,7 +74,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     }
 
     it('pages newest first, ties by id, without repeating or skipping a job, also when jobs start between pages', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const expected = Array.from({ length: 25 }, (_, i) => jobId(25 - i));
       const first = await store.queryJobs({ limit: 4 });
       assert.equal(first.total, 25);
@@ -99,7 +89,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('counts hosts by outcome, telling timed out from failed', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       await store.createJob(job(100, { createdAt: 20_000 }), [
         host(100, 1),
         host(100, 2, { status: 'failed', exitCode: 3, error: 'exit 3' }),
@@ -122,7 +112,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('filters by state, starter, failed hosts and selectors, combined, across pages', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const base = Array.from({ length: 25 }, (_, i) => 25 - i);
       const ids = (ns: number[]) => ns.map(jobId);
       assert.deepEqual(await allPages({ limit: 3, state: 'running' }), ids([100, 99, ...base.filter((n) => n % 3 === 0)]));
@@ -140,7 +130,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('lists each selector jobs ran on once', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       assert.deepEqual((await store.listJobSelectors()).sort(), ['env=prod', 'env=staging']);
     });
   });

@@ -16,7 +16,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import { openStore, type JobHostRecord, type JobRecord, type Store } from './index.js';
 import { migrationProvider } from './migrations.js';
 import { SQLITE_FILE } from '../data-dir.js';
-import { openTestStore, type TestStore } from '../../testkit/test-store.js';
+import { storePerSuite, type TestStore } from '../../testkit/test-store.js';
 import { postgresForTest, type TestSchema } from '../../testkit/postgres.js';
 
 function job(id: string, createdAt: number): JobRecord {
@@ -52,26 +52,14 @@ async function rawSql(ts: TestStore, backend: 'sqlite' | 'postgres', text: strin
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`failed-host count follows every write to job_hosts: ${backend}`, { concurrency: false }, () => {
+    const s = storePerSuite(backend, 'corral-job-failed-');
     let store: Store;
-    let ts: TestStore | undefined;
-    let skip = '';
-
-    before(async () => {
-      const opened = await openTestStore(backend, 'corral-job-failed-');
-      if ('skip' in opened) {
-        skip = opened.skip;
-        return;
-      }
-      ts = opened;
-      store = opened.store;
-    });
-
-    after(async () => {
-      await ts?.close();
+    before(() => {
+      store = s.store;
     });
 
     it('follows hosts that fail, time out, are stored again, change result and are deleted', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       await store.createJob(job('a', 10), [host('a', 1), host('a', 2), host('a', 3)]);
       await store.createJob(job('b', 20), [failed('b', 1), host('b', 2)]);
       assert.deepEqual(await withFailedHosts(store), ['b'], 'a host failed when the job was created');
@@ -90,8 +78,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       await store.putJobHost(failed('a', 3));
       assert.deepEqual(await withFailedHosts(store), ['b', 'a']);
 
-      await rawSql(ts!, backend, `delete from job_hosts where job_id = 'a' and agent_id = 'agent-3'`);
-      await rawSql(ts!, backend, `delete from job_hosts where job_id = 'b' and agent_id = 'agent-2'`);
+      await rawSql(s.opened, backend, `delete from job_hosts where job_id = 'a' and agent_id = 'agent-3'`);
+      await rawSql(s.opened, backend, `delete from job_hosts where job_id = 'b' and agent_id = 'agent-2'`);
       assert.deepEqual(await withFailedHosts(store), ['b'], 'deleting the failed host clears it; deleting another host does not');
       assert.deepEqual(
         (await store.queryJobs({ limit: 10, hasFailedHosts: true, state: 'running' })).jobs.map((j) => j.id),
@@ -101,8 +89,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('stays exact when two replicas store results of one job at the same time', async (t) => {
-      if (skip) return t.skip(skip);
-      const other = await openStore({ database: ts!.database, dataDir: ts!.dir });
+      if (s.skip) return t.skip(s.skip);
+      const other = await openStore({ database: s.opened.database, dataDir: s.opened.dir });
       try {
         const hosts = Array.from({ length: 40 }, (_, i) => host('c', i));
         await store.createJob(job('c', 30), hosts);

@@ -2,37 +2,25 @@
  * The UserStore contract, against SQLite and PostgreSQL alike: users with
  * role bindings, their tokens, and the guard that keeps one admin.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Store } from './index.js';
 import { CorralError, LastAdminError, RateLimitedError, TokenLimitError, TokenNotFoundError, UserExistsError, UserNotFoundError } from '../errors.js';
-import { openTestStore, type TestStore } from '../../testkit/test-store.js';
+import { storePerSuite } from '../../testkit/test-store.js';
 import { newTokenRecord } from '../auth/tokens.js';
 import { BUILTIN_ADMIN } from '../auth/actor.js';
 
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`user store contract: ${backend}`, { concurrency: false }, () => {
+    const s = storePerSuite(backend, 'corral-users-');
     let store: Store;
-    let ts: TestStore | undefined;
-    let skip = '';
-
-    before(async () => {
-      const opened = await openTestStore(backend, 'corral-users-');
-      if ('skip' in opened) {
-        skip = opened.skip;
-        return;
-      }
-      ts = opened;
-      store = opened.store;
-    });
-
-    after(async () => {
-      await ts?.close();
+    before(() => {
+      store = s.store;
     });
 
     it('has the built-in admin, admin on the whole fleet, from the migration', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const admin = await store.users.get(BUILTIN_ADMIN);
       assert.equal(admin?.name, BUILTIN_ADMIN);
       assert.deepEqual(admin?.roles, [{ role: 'admin', selector: '' }]);
@@ -40,7 +28,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('creates users with roles, refuses a taken name, lists and finds them', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const bob = await store.users.create({ id: randomUUID(), name: 'bob', createdAt: 1000, disabledAt: null, roles: [{ role: 'operator', selector: 'env=staging' }, { role: 'viewer', selector: '' }, { role: 'viewer', selector: '' }] });
       assert.deepEqual(bob.roles, [{ role: 'operator', selector: 'env=staging' }, { role: 'viewer', selector: '' }]);
       await assert.rejects(store.users.create({ id: randomUUID(), name: 'bob', createdAt: 1001, disabledAt: null, roles: [] }), UserExistsError);
@@ -51,7 +39,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('keeps user tokens with the user, finds revoked ones by hash, revokes them when the user goes', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const carol = await store.users.create({ id: randomUUID(), name: 'carol', createdAt: 2000, disabledAt: null, roles: [{ role: 'viewer', selector: '' }] });
       const a = newTokenRecord('user', 'laptop', 2001);
       const b = newTokenRecord('user', 'ci', 2002);
@@ -70,7 +58,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it("keeps a token's own roles as created, and null for a token acting with all of its user's roles", async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const una = await store.users.create({ id: randomUUID(), name: 'una', createdAt: 2500, disabledAt: null, roles: [{ role: 'operator', selector: '' }] });
       const roles = [{ role: 'operator' as const, selector: 'env=staging,role in (web, "db")' }, { role: 'viewer' as const, selector: '' }];
       const narrowed = await store.users.createToken({ ...newTokenRecord('user', 'narrowed', 2501).record, userId: una.id, roles }, { maxActive: 5 });
@@ -85,7 +73,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('refuses to disable, demote or delete the last enabled admin on the whole fleet, changing nothing', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       await assert.rejects(store.users.setDisabled(BUILTIN_ADMIN, 5000, { keepAdmin: true }), LastAdminError);
       await assert.rejects(store.users.setRoles(BUILTIN_ADMIN, [{ role: 'admin', selector: 'env=dev' }], { keepAdmin: true }), LastAdminError);
       await assert.rejects(store.users.delete(BUILTIN_ADMIN, 5000, { keepAdmin: true }), LastAdminError);
@@ -102,7 +90,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('creates user tokens within the bounds, atomically: racing creates never pass the active-token bound', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const erin = await store.users.create({ id: randomUUID(), name: 'erin', createdAt: 8000, disabledAt: null, roles: [] });
       const mint = (at: number, extra: { parentId?: string; expiresAt?: number } = {}) => store.users.createToken({ ...newTokenRecord('user', 'x', at).record, userId: erin.id, ...extra }, { maxActive: 3, maxWithParentPerDay: 4 });
       const raced = await Promise.allSettled(Array.from({ length: 8 }, () => mint(8001)));
@@ -126,7 +114,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it("refuses a token whose parent is revoked, expired, another user's, or whose user is disabled", async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const fay = await store.users.create({ id: randomUUID(), name: 'fay', createdAt: 10_000, disabledAt: null, roles: [] });
       const gus = await store.users.create({ id: randomUUID(), name: 'gus', createdAt: 10_000, disabledAt: null, roles: [] });
       const limits = { maxActive: 20, maxWithParentPerDay: 100 };
@@ -150,7 +138,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('bounds the tokens created with a parent per 24 hours, saying when to retry', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const hal = await store.users.create({ id: randomUUID(), name: 'hal', createdAt: 0, disabledAt: null, roles: [] });
       const day = 24 * 3600_000;
       const limits = { maxActive: 20, maxWithParentPerDay: 2 };
@@ -167,7 +155,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
     });
 
     it('revokes a token with the tokens created with it, down the tree, and only the caller user\'s', async (t) => {
-      if (skip) return t.skip(skip);
+      if (s.skip) return t.skip(s.skip);
       const ivy = await store.users.create({ id: randomUUID(), name: 'ivy', createdAt: 0, disabledAt: null, roles: [] });
       const jon = await store.users.create({ id: randomUUID(), name: 'jon', createdAt: 0, disabledAt: null, roles: [] });
       const limits = { maxActive: 20 };

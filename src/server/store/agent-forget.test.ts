@@ -114,6 +114,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const forgetting = store.forgetOfflineAgents(60, 500);
         await eventually(
           async () => {
+            // Inside its transaction the replica would see one snapshot of pg_stat_activity for good: take a fresh one.
+            await replica.query('select pg_stat_clear_snapshot()');
             const r = await replica.query("select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like 'delete from \"agents\"%'");
             return (r.rows[0] as { n: number }).n > 0 || undefined;
           },

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type MigrationProvider } from 'kysely';
-import { migrationProvider } from './migrations.js';
+import { migrateRetrying, migrationProvider } from './migrations.js';
 import { openStore } from './index.js';
 import { SQLITE_FILE } from '../data-dir.js';
 import { postgresForTest, type TestSchema } from '../../testkit/postgres.js';
@@ -31,7 +31,7 @@ function without0014(dialect: 'sqlite' | 'postgres'): MigrationProvider {
 
 async function oldStoreWithJobs(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres', schema?: string): Promise<void> {
   const migrator = new Migrator({ db, provider: without0014(dialect), ...(schema ? { migrationTableSchema: schema } : {}) });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await migrateRetrying(() => migrator.migrateToLatest(), schema);
   assert.equal(error, undefined);
   assert.ok(results?.some((r) => r.migrationName === '0015_agent_list_indexes'), 'the old store ran 0015');
   const spec = (selector: string) => JSON.stringify({ selector, command: ['true'], service: null, timeoutMs: 1000, maxConcurrency: '1', errorBudget: '0' });

@@ -4,7 +4,7 @@
  */
 import { Migrator, sql, type Kysely } from 'kysely';
 import type { AgentsTable, Database } from './schema.js';
-import { migrationProvider } from './migrations.js';
+import { migrateRetrying, migrationProvider } from './migrations.js';
 import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
 import { KyselyCredentialStore } from './credential-store.js';
 import { KyselyAuditStore } from './audit-store.js';
@@ -88,7 +88,7 @@ export class KyselyStore implements Store {
         this.kind === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db)).rows[0]?.schema : undefined;
       // Unordered: numbers were handed out ahead, so a store may have run 0015 before 0014 existed.
       const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.kind), allowUnorderedMigrations: true, ...(schema ? { migrationTableSchema: schema } : {}) });
-      const { error } = await migrator.migrateToLatest();
+      const { error } = await migrateRetrying(() => migrator.migrateToLatest(), schema);
       if (error) throw error;
     });
   }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type MigrationProvider } from 'kysely';
-import { migrationProvider } from './migrations.js';
+import { migrateRetrying, migrationProvider } from './migrations.js';
 import { openStore } from './index.js';
 import { SQLITE_FILE } from '../data-dir.js';
 import { postgresForTest, type TestSchema } from '../../testkit/postgres.js';
@@ -32,7 +32,8 @@ function withoutLast(dialect: 'sqlite' | 'postgres'): MigrationProvider {
 
 /** A store from before LAST, with an index by the name LAST's second index takes. */
 async function storeWithIndexInTheWay(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres', schema?: string): Promise<void> {
-  const { error } = await new Migrator({ db, provider: withoutLast(dialect), ...(schema ? { migrationTableSchema: schema } : {}) }).migrateToLatest();
+  const migrator = new Migrator({ db, provider: withoutLast(dialect), ...(schema ? { migrationTableSchema: schema } : {}) });
+  const { error } = await migrateRetrying(() => migrator.migrateToLatest(), schema);
   assert.equal(error, undefined);
   await sql`create index agent_facts_os_id on agent_facts (arch)`.execute(db);
 }

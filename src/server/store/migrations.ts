@@ -4,7 +4,7 @@
  * the next one. Kysely's Migrator takes a lock (pg advisory lock, SQLite
  * transaction), so replicas starting together migrate once.
  */
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 import { BUILTIN_ADMIN } from '../auth/actor.js';
 import { agentDerivedUp } from './agent-derived-migration.js';
 import { jobFailedHostsUp } from './job-failed-migration.js';
@@ -414,4 +414,24 @@ function grandfatheredLabels(attrsJson: string): Record<string, string> {
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return { getMigrations: async () => migrations(dialect) };
+}
+
+/** Runs before giving up when other schemas keep vanishing (see migrateRetrying). */
+const MIGRATE_ATTEMPTS = 5;
+
+/**
+ * Runs a Migrator call (`() => migrator.migrateToLatest()`), again when it
+ * failed only because another schema of the same PostgreSQL database was
+ * dropped meanwhile: Kysely looks for its migration table by listing every
+ * schema's tables, and a schema dropped during that listing fails it with
+ * 3F000 (invalid_schema_name) naming that schema. Nothing was migrated by
+ * then, so running again is safe. Any other outcome is returned as it is.
+ */
+export async function migrateRetrying(run: () => Promise<MigrationResultSet>, ownSchema?: string): Promise<MigrationResultSet> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await run();
+    const err = result.error as { code?: unknown; message?: unknown } | undefined;
+    const otherSchemaGone = err?.code === '3F000' && !(ownSchema !== undefined && String(err.message).includes(`"${ownSchema}"`));
+    if (!otherSchemaGone || attempt >= MIGRATE_ATTEMPTS) return result;
+  }
 }

@@ -107,6 +107,9 @@ export class AgentHub {
   private readonly sessions = new Map<string, Session>();
   private desired: DesiredState = compileDesiredState({ configs: [], deployments: [], revisions: [], packages: [], agentRevisions: [] });
   private agentPackages: AgentPackageDeployment[] = [];
+  /** The refresh running now (or done), and the one queued behind it (see refresh). */
+  private refreshing: Promise<void> = Promise.resolve();
+  private queuedRefresh: { agentIds: Set<string> | null; done: Promise<void> } | null = null;
   private fleetVersion: string | null = null;
   private syncing: Promise<void> | null = null;
   private readonly reports: ReportBuffer;
@@ -491,8 +494,34 @@ export class AgentHub {
     return offered();
   }
 
+  /**
+   * Refreshes run one at a time, each starting after the call that asked for
+   * it, so what they read never goes back in time. (Run at once, an older
+   * read could land last: on PostgreSQL their queries run on separate
+   * connections, and a deploy's refresh and its rollout's overlap. The hub
+   * then kept the old desired state, or an agent's old labels, until the
+   * next change.) Calls made while one runs share the next: a burst of
+   * changes costs two refreshes, not one each.
+   */
+  private refresh(agentIds?: string[]): Promise<void> {
+    let queued = this.queuedRefresh;
+    if (!queued) {
+      const next: { agentIds: Set<string> | null; done: Promise<void> } = { agentIds: new Set(), done: Promise.resolve() };
+      next.done = this.refreshing.then(() => {
+        this.queuedRefresh = null;
+        return this.refreshNow(next.agentIds ? [...next.agentIds] : undefined);
+      });
+      this.refreshing = next.done.catch(() => undefined);
+      this.queuedRefresh = queued = next;
+    }
+    if (!agentIds) queued.agentIds = null;
+    else for (const id of agentIds) queued.agentIds?.add(id);
+    return queued.done;
+  }
+
   /** Reloads configs and the given agents (all local ones by default), closes revoked ones, pushes new offers. */
-  private async refresh(agentIds?: string[]): Promise<void> {
+  private async refreshNow(agentIds?: string[]): Promise<void> {
+    if (this.closed) return;
     await this.reloadConfigs();
     const ids = agentIds ?? [...this.sessions.keys()];
     const records = agentIds

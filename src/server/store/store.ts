@@ -330,10 +330,10 @@ export interface Store {
    * records one event per change). Never changes a revoked agent; returns false.
    */
   setAgentStatus(id: string, status: 'online' | 'offline', at: number): Promise<boolean>;
-  /** Batched heartbeat bookkeeping; unknown ids are ignored. */
   /**
-   * Returns the ids among `touches` whose status is offline: another replica
-   * (or a late close) marked them offline while this one still talks to them.
+   * Batched heartbeat bookkeeping; unknown ids are ignored. Returns the ids
+   * among `touches` whose status is offline: another replica (or a late
+   * close) marked them offline while this one still talks to them.
    */
   touchAgents(touches: AgentTouch[]): Promise<string[]>;
   /** Marks online agents last seen before `before` offline; returns their ids. */

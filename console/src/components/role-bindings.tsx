@@ -52,21 +52,22 @@ export function rowOf(message: string): number | null {
 
 /**
  * One-click bindings within `held` (what the token in use may do now): each
- * held binding, and read-only (viewer) on each held scope, viewer on the
- * whole fleet first when held.
+ * role up to the one held, on each held scope; lowest role first, the whole
+ * fleet before a selector (so "viewer on the whole fleet" leads when held).
  */
 export function quickPicks(held: RoleBinding[]): RoleBinding[] {
+  const rank = (role: string) => ROLE_NAMES.indexOf(role as (typeof ROLE_NAMES)[number]);
+  const scopes = [...held].sort((a, b) => Number(a.selector !== '') - Number(b.selector !== ''));
   const seen = new Set<string>();
   const out: RoleBinding[] = [];
-  const add = (b: RoleBinding) => {
-    const k = `${b.role}\n${b.selector}`;
-    if (seen.has(k)) return;
-    seen.add(k);
-    out.push(b);
-  };
-  const sorted = [...held].sort((a, b) => Number(a.selector !== '') - Number(b.selector !== ''));
-  for (const h of sorted) add({ role: 'viewer', selector: h.selector });
-  for (const h of sorted) if (h.role !== 'viewer') add(h);
+  for (const role of ROLE_NAMES) {
+    for (const h of scopes) {
+      const k = `${role}\n${h.selector}`;
+      if (rank(h.role) < rank(role) || seen.has(k)) continue;
+      seen.add(k);
+      out.push({ role, selector: h.selector });
+    }
+  }
   return out.slice(0, MAX_QUICK);
 }
 

@@ -2,9 +2,9 @@
  * Your account: who the session acts as (user, role bindings, the token in
  * use and, when it is narrowed, its own roles) and your own API tokens
  * (GET/POST/DELETE /api/v1/whoami/tokens): list with their roles, create
- * (optionally narrowed to roles), revoke. A new token's secret is shown once, in a dialog, and
- * lives only in that dialog's state: never in the URL, storage or the query
- * cache, and gone when the dialog closes. Revoking the token in use (or one
+ * (optionally narrowed to roles), revoke. A new token's secret is shown
+ * once, in a dialog, and lives only in that dialog's state: never in the
+ * URL, storage or the query cache, and gone when the dialog closes. Revoking the token in use (or one
  * it was created with) signs out.
  */
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
@@ -105,13 +105,7 @@ function WhoYouAre({ me, tokens }: { me: Me; tokens: ApiToken[] | undefined }) {
         ) : me.roles.length === 0 ? (
           <span className="muted">none: you can sign in and manage your tokens, but see nothing of the fleet</span>
         ) : (
-          <ul className="plain">
-            {me.roles.map((r, i) => (
-              <li key={i}>
-                <strong>{r.role}</strong> on {r.selector === '' ? 'the whole fleet' : <code>{r.selector}</code>}
-              </li>
-            ))}
-          </ul>
+          <RoleList roles={me.roles} />
         )}
       </dd>
       <dt>Signed in with</dt>
@@ -371,14 +365,18 @@ function CreateToken({ current, me }: { current: ApiToken | undefined; me: Me | 
         </div>
         <RolesEditor
           rows={rows}
-          onChange={setRows}
+          onChange={(next) => {
+            // A row added or removed: an error about a row (by index) no longer points at the right one.
+            if (next.length !== rows.length) setErrors(({ roles: _, ...rest }) => rest);
+            setRows(next);
+          }}
           held={me?.roles ?? []}
           error={rowError ? undefined : errors.roles}
           rowError={rowError}
           emptyMeans={
             me?.tokenRoles
               ? 'Without roles here, the new token is narrowed as the one you are signed in with.'
-              : "Without roles here, the new token acts with all of your roles, as they are when it is used. With them, it does only what both they and your roles allow."
+              : 'Without roles here, the new token acts with all of your roles, as they are when it is used. With them, it does only what both they and your roles allow.'
           }
         />
         {errors.form && (

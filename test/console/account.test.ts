@@ -183,7 +183,7 @@ describe('web console: your account and API tokens', { concurrency: false, skip:
     const role = row.getByLabel('Role', { exact: true });
     assert.equal(await role.inputValue(), 'viewer');
     assert.equal(await row.getByLabel('Selector').inputValue(), '');
-    assert.ok(await focused(role), "focus on the new row's role");
+    await until(() => focused(role), "focus on the new row's role");
     assert.equal(await roles.getByRole('button', { name: 'Add viewer on the whole fleet' }).count(), 0, 'a pick already chosen is not offered again');
     await page.getByRole('button', { name: 'Create token' }).click();
     const dialog = page.getByRole('dialog', { name: 'Token read only created' });
@@ -256,7 +256,7 @@ describe('web console: your account and API tokens', { concurrency: false, skip:
     await roles.getByRole('button', { name: 'Remove role binding 2' }).focus();
     await page.keyboard.press('Enter');
     await until(async () => (await roles.getByRole('group').count()) === 1, 'the second row removed');
-    assert.ok(await focused(roles.getByRole('button', { name: 'Add a role' })), 'focus back on Add a role');
+    await until(() => focused(roles.getByRole('button', { name: 'Add a role' })), 'focus back on Add a role');
     await page.getByRole('button', { name: 'Create token' }).click();
     const dialog = page.getByRole('dialog', { name: 'Token staging ops created' });
     await dialog.waitFor({ timeout: LONG });

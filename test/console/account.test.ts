@@ -286,6 +286,7 @@ describe('web console: your account and API tokens', { concurrency: false, skip:
     try {
       const p = await signIn(noraToken, dark);
       await openAccount(p);
+      await rolesSection(p).getByRole('button', { name: 'Add viewer on the whole fleet' }).click();
       for (const v of await axe(p)) found.push(`dark: ${v}`);
     } finally {
       await dark.close();

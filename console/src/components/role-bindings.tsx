@@ -44,10 +44,10 @@ export interface BindingRow {
   selector: string;
 }
 
-/** Which row a 400 about `roles` names (`roles[1].selector: …`, or zod's `roles.1.selector: …`), else null: the whole section. */
-export function rowOf(message: string): number | null {
-  const m = /^roles(?:\[(\d+)\]|\.(\d+))/.exec(message);
-  return m ? Number(m[1] ?? m[2]) : null;
+/** Which row a 400 about `roles` is about, from the field the server names (`roles.1.selector`), else null: the whole section. */
+export function rowOf(field: string | null): number | null {
+  const m = /^roles\.(\d+)(\.|$)/.exec(field ?? '');
+  return m ? Number(m[1]) : null;
 }
 
 /**

@@ -240,12 +240,12 @@ function revokeText(t: ApiToken, children: ApiToken[], isCurrent: boolean, signs
 
 type Field = 'name' | 'expiry' | 'roles';
 
-/** Which field a 400 from the API is about: its message starts by naming it. */
+/** Which form field a 400 from the API is about, from the request field it names. */
 function fieldOf(err: ApiError): Field | null {
-  if (err.status !== 400) return null;
-  if (/^(token )?name\b/.test(err.message)) return 'name';
-  if (/^(expiresIn|expiresAt|expiry|give expiresAt)\b/.test(err.message)) return 'expiry';
-  if (/^roles\b/.test(err.message)) return 'roles';
+  const top = err.status === 400 ? err.field?.split('.')[0] : undefined;
+  if (top === 'name') return 'name';
+  if (top === 'expiresIn' || top === 'expiresAt') return 'expiry';
+  if (top === 'roles') return 'roles';
   return null;
 }
 
@@ -262,6 +262,8 @@ function CreateToken({ current, me }: { current: ApiToken | undefined; me: Me | 
   const [expiry, setExpiry] = useState('90d');
   const [date, setDate] = useState('');
   const [errors, setErrors] = useState<Partial<Record<Field | 'form', string>>>({});
+  /** The roles row the server's 400 is about (null: the whole section). */
+  const [errorRow, setErrorRow] = useState<number | null>(null);
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<CreatedApiToken | null>(null);
   const nameRef = useRef<HTMLInputElement>(null);
@@ -289,12 +291,13 @@ function CreateToken({ current, me }: { current: ApiToken | undefined; me: Me | 
     } catch (err) {
       const field = err instanceof ApiError ? fieldOf(err) : null;
       setErrors({ [field ?? 'form']: (err as Error).message });
+      setErrorRow(err instanceof ApiError ? rowOf(err.field) : null);
     } finally {
       setBusy(false);
     }
   };
 
-  const rowError = errors.roles !== undefined && rowOf(errors.roles) !== null ? { index: rowOf(errors.roles)!, message: errors.roles } : undefined;
+  const rowError = errors.roles !== undefined && errorRow !== null ? { index: errorRow, message: errors.roles } : undefined;
   const describe = (field: Exclude<Field, 'roles'>, hint?: string) => [errors[field] ? `${ids[field]}-error` : '', hint ?? ''].filter(Boolean).join(' ') || undefined;
   const now = Date.now();
   return (

@@ -98,6 +98,13 @@ const ConfigName = z.object({
   name: z.string().regex(CONFIG_NAME, 'config names use letters, digits and ._- (at most 128)').openapi({ param: { name: 'name', in: 'path' } }),
 });
 
+/** The document's top level, as /api/v1/openapi.json serves it (and apiDocument() returns it). */
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.0.3',
+  info: { title: 'Corral API', version: '1' },
+  security: [{ bearer: [] }],
+};
+
 export function createApi(deps: ApiDeps): ApiApp {
   const { fleet } = deps;
   const app = new OpenAPIHono<ApiEnv>({
@@ -111,11 +118,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   app.notFound((c) => errorResponse(c, 404, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
-  app.doc('/api/v1/openapi.json', {
-    openapi: '3.0.3',
-    info: { title: 'Corral API', version: '1' },
-    security: [{ bearer: [] }],
-  });
+  app.doc('/api/v1/openapi.json', OPENAPI_DOCUMENT);
 
   // Every other /api/v1 route needs an API token: it decides the actor (the user), never the client.
   app.use('/api/v1/*', async (c, next) => {

@@ -10,26 +10,9 @@ import { useEffect, useRef, useState } from 'react';
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { api, qs } from './api/client';
 import { readSse } from './api/sse';
+import type { AuditRecord, AuditVerify } from './api/types';
 
-export interface AuditRecord {
-  id: number;
-  at: string;
-  actor: { name: string; userId: string; tokenId: string };
-  source: string;
-  action: string;
-  summary: Record<string, unknown>;
-  target: Record<string, unknown>;
-  outcome: { status: number; result: 'ok' | 'denied' | 'error'; message: string };
-  hash: string;
-}
-
-export interface AuditVerify {
-  ok: boolean;
-  records: number;
-  firstId: number | null;
-  head: { id: number; hash: string } | null;
-  failure: { id: number; reason: string } | null;
-}
+export type { AuditRecord, AuditVerify } from './api/types';
 
 export interface AuditFilter {
   user: string;

@@ -6,7 +6,7 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError, api, qs, seg } from '../api/client';
-import type { AgentDetail, FleetEvent, Service } from '../api/types';
+import type { AgentDetail, ConfigDiff as ConfigDiffBody, FleetEvent, Service } from '../api/types';
 import { Status } from '../components/status';
 import { Time, bytes, duration } from '../components/time';
 import { Query } from '../components/states';
@@ -344,17 +344,6 @@ function AgentEvents({ id }: { id: string }) {
       </Query>
     </section>
   );
-}
-
-interface ConfigFile {
-  contentType: string;
-  body: string;
-}
-
-interface ConfigDiffBody {
-  configNames: string[];
-  effectiveReported: boolean;
-  files: { name: string; state: 'same' | 'changed' | 'missing' | 'extra'; desired: ConfigFile | null; effective: ConfigFile | null }[];
 }
 
 /** What the server offers the agent against what it reports running, file by file (GET /api/v1/agents/{id}/config-diff). */

@@ -8,7 +8,7 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError, api, qs, seg } from '../api/client';
-import type { AgentList, Deployment, DeploymentStatus, Package, Revision } from '../api/types';
+import type { AgentList, Deployment, DeploymentStatus, Package, Revision, RevisionList, RollbackResult } from '../api/types';
 import { Status } from '../components/status';
 import { Time } from '../components/time';
 import { Empty, Query } from '../components/states';
@@ -197,8 +197,8 @@ function Revisions({ deployment: d, writer }: { deployment: Deployment; writer: 
     queryKey: ['deployments', 'revisions', d.name],
     queryFn: async () => {
       try {
-        const body = await api<{ revisions: Revision[] } | Revision[]>(`/api/v1/deployments/${seg(d.name)}/revisions`);
-        return { revisions: Array.isArray(body) ? body : body.revisions };
+        const { revisions } = await api<RevisionList>(`/api/v1/deployments/${seg(d.name)}/revisions`);
+        return { revisions };
       } catch (err) {
         if (err instanceof ApiError && err.status === 404 && err.code === 'NOT_FOUND' && err.message.startsWith('no route')) return null;
         throw err;
@@ -257,11 +257,10 @@ function Revisions({ deployment: d, writer }: { deployment: Deployment; writer: 
                             title={`Roll back ${d.name} to revision ${r.revision}?`}
                             body={`${r.package}@${r.version} goes out again as a staged rollout under the deployment's rollout policy.`}
                             onConfirm={async () => {
-                              const res = await api<{ id?: string; rollout?: string | { id: string } }>(`/api/v1/deployments/${seg(d.name)}/rollback`, { method: 'POST', body: { toRevision: r.revision } });
+                              const res = await api<RollbackResult>(`/api/v1/deployments/${seg(d.name)}/rollback`, { method: 'POST', body: { toRevision: r.revision } });
                               await qc.invalidateQueries({ queryKey: ['deployments'] });
                               await qc.invalidateQueries({ queryKey: ['rollouts'] });
-                              const rolloutId = typeof res.rollout === 'string' ? res.rollout : (res.rollout?.id ?? res.id);
-                              if (rolloutId) navigate(`/rollouts/${seg(rolloutId)}`);
+                              navigate(`/rollouts/${seg(res.id)}`);
                             }}
                           />
                         )}

@@ -2,7 +2,7 @@
 import { useState, type DragEvent } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from '../api/client';
-import type { Package } from '../api/types';
+import type { Package, PublishedPackages } from '../api/types';
 import { Time, bytes } from '../components/time';
 import { Empty, Query } from '../components/states';
 import { can, useMe } from '../me';
@@ -94,8 +94,9 @@ function Upload() {
     if (file.size > MAX_UPLOAD_BYTES) return setMessage({ ok: false, text: `${file.name} is ${bytes(file.size)}; the limit is ${bytes(MAX_UPLOAD_BYTES)}.` });
     setMessage({ ok: true, text: `Uploading ${file.name}…` });
     try {
-      const p = await api<Package>('/api/v1/packages', { method: 'POST', body: file });
-      setMessage({ ok: true, text: `Published ${p.name}@${p.version}.` });
+      const { packages } = await api<PublishedPackages>('/api/v1/packages', { method: 'POST', body: file });
+      const platforms = packages.map((p) => `${p.os}/${p.arch}`).join(', ');
+      setMessage({ ok: true, text: packages[0] ? `Published ${packages[0].name}@${packages[0].version} (${platforms}).` : `Published ${file.name}.` });
       await qc.invalidateQueries({ queryKey: ['packages'] });
     } catch (err) {
       setMessage({ ok: false, text: (err as Error).message });

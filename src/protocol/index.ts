@@ -120,3 +120,5 @@ export {
   type CompiledResources,
   type Resources,
 } from './resources.js';
+// The REST API's types, generated from the server's OpenAPI document (npm run gen:api-types).
+export type { components as RestApiComponents, paths as RestApiPaths } from './gen/openapi.js';

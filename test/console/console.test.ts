@@ -23,8 +23,8 @@ import { Browser, chromiumMissing } from '../../src/testkit/browser.js';
 const XSS = '<img src=x onerror=window.__xss=1>';
 const LONG = 60_000;
 
-/** A package printing a numbered line (with markup in it) twice a second. */
-async function buildPackage(fleet: Fleet, work: string, version: string): Promise<void> {
+/** A package printing a numbered line (with markup in it) twice a second; pushed unless `push` is false. Its tar.gz's path. */
+async function buildPackage(fleet: Fleet, work: string, version: string, push = true): Promise<string> {
   const dir = join(work, `hello-${version}`);
   await mkdir(dir, { recursive: true });
   await writeFile(
@@ -38,8 +38,11 @@ async function buildPackage(fleet: Fleet, work: string, version: string): Promis
   const out = join(work, `hello-${version}.tar.gz`);
   const built = await fleet.cli('package', 'build', dir, '--out', out);
   assert.equal(built.code, 0, built.stderr);
-  const pushed = await fleet.cli('package', 'push', out);
-  assert.equal(pushed.code, 0, pushed.stderr);
+  if (push) {
+    const pushed = await fleet.cli('package', 'push', out);
+    assert.equal(pushed.code, 0, pushed.stderr);
+  }
+  return out;
 }
 
 const missing = chromiumMissing();
@@ -276,6 +279,17 @@ describe('web console in a real browser', { concurrency: false, skip: missing ??
     await until(async () => (await page.locator('.page-head .status').first().innerText()) === 'succeeded', 'the rollback to revision 2 succeeding');
     const d = await fleet.api<{ version: string }>('GET', '/api/v1/deployments/hello');
     assert.equal(d.body.version, '1.1.0');
+  });
+
+  it('publishes a package chosen on the packages page and names what the server published', async () => {
+    const tarball = await buildPackage(fleet, work, '1.2.0', false);
+    await page.goto(fleet.url + '/packages');
+    await page.getByLabel(/Drop a package/).setInputFiles(tarball);
+    const said = page.getByRole('status').filter({ hasText: /^Published/ });
+    await said.waitFor({ timeout: LONG });
+    assert.equal(await said.innerText(), 'Published hello@1.2.0 (linux/any).');
+    const listed = await fleet.api<{ packages: { version: string }[] }>('GET', '/api/v1/packages?name=hello');
+    assert.ok(listed.body.packages.some((p) => p.version === '1.2.0'), JSON.stringify(listed.body));
   });
 
   it('shows a killed agent offline without a reload', async () => {

@@ -24,6 +24,7 @@ import type { SecretBox } from '../secrets/secret-box.js';
 import { resolveConfigFiles, type ConfigFileInput } from '../secrets/secret-fields.js';
 import { registerSecretsKey } from '../secrets/secrets-key.js';
 import { scrubEffectiveConfig } from '../secrets/effective-config-scrub.js';
+import { listTokenPage, type TokenListInput, type TokenListPage } from '../users/token-list.js';
 
 export interface FleetServiceDeps {
   store: Store;
@@ -191,8 +192,9 @@ export class FleetService {
     return { id, name: agent.name, events };
   }
 
-  async listEnrollmentTokens(): Promise<TokenRecord[]> {
-    return this.deps.store.listTokens('enrollment');
+  /** One page of the enrollment tokens, newest first (users/token-list.ts). */
+  listEnrollmentTokens(page: TokenListInput = {}): Promise<TokenListPage> {
+    return listTokenPage(this.deps.store, { kind: 'enrollment' }, page, this.deps.clock.now());
   }
 
   /** Creates an enrollment token with the given scope (labels, expiry, agent cap, approval); throws ValidationError naming a bad field. */

@@ -17,6 +17,7 @@
 import type { AuditStore } from './audit-records.js';
 import type { RoleBinding } from '../auth/actor.js';
 import type { JobHostRecord, JobListPage, JobListQuery, JobRecord, JobStatus } from './job-records.js';
+import type { TokenStore } from './token-records.js';
 
 /**
  * admin: the first-start admin token (`corral server rotate-admin-token`),
@@ -110,8 +111,13 @@ export interface UserStore {
    * transaction; `keepAdmin` as for setDisabled. Throws UserNotFoundError.
    */
   delete(id: string, at: number, opts: { keepAdmin: boolean }): Promise<UserRecord>;
-  /** The user's API tokens (revoked ones too), oldest first. */
+  /**
+   * Every API token of the user (revoked ones too), oldest first: unbounded,
+   * for tests and tools; the API pages with `Store.tokens.query`.
+   */
   listTokens(userId: string): Promise<TokenRecord[]>;
+  /** The user's API token `id` (revoked or expired too), or null when the user has none such. */
+  getToken(userId: string, id: string): Promise<TokenRecord | null>;
   /**
    * Creates an API token for `token.userId` in one transaction (the user's
    * row locked on PostgreSQL, so racing creates cannot pass a bound
@@ -128,7 +134,9 @@ export interface UserStore {
   /**
    * Revokes the user's token `id` at `at`, and in the same transaction
    * every token created with it, and with those, down the tree. Returns the
-   * token and the ones this call revoked with it. Throws TokenNotFoundError
+   * token and the ones this call revoked with it (those active at `at`:
+   * expired ones stay as they are). Reads only the token and the active
+   * ones under it, not every token of the user. Throws TokenNotFoundError
    * when the user has no token `id`. Revoking twice is fine.
    */
   revokeToken(userId: string, id: string, at: number): Promise<{ token: TokenRecord; alsoRevoked: TokenRecord[] }>;
@@ -517,6 +525,7 @@ export interface RolloutStore {
   setStableRevision(deployment: string, revision: number): Promise<void>;
 }
 
+export type { DeletedToken, TokenPage, TokenPageQuery, TokenState, TokenStore } from './token-records.js';
 export type { JobHostCounts, JobHostRecord, JobHostStatus, JobListPage, JobListQuery, JobRecord, JobSpec, JobStatus } from './job-records.js';
 
 /** Turns one sealed secret into another (opens with the old key, seals with the new). */
@@ -662,6 +671,8 @@ export interface Store {
   /** The audit log's hash chain (audit-records.ts). */
   readonly audit: AuditStore;
   readonly users: UserStore;
+  /** Token pages and the retention of dead tokens (token-records.ts). */
+  readonly tokens: TokenStore;
 
   createJob(job: JobRecord, hosts: JobHostRecord[]): Promise<void>;
   /** Sets a job's status (and finish time). */

@@ -5,6 +5,7 @@ import type { NewTokenRecord, TokenLimits, TokenRecord, UserRecord, UserStore } 
 import type { Role, RoleBinding } from '../auth/actor.js';
 import { CorralError, LastAdminError, RateLimitedError, TokenLimitError, TokenNotFoundError, UserExistsError, UserNotFoundError } from '../errors.js';
 import { num, toToken, tokenRow } from './rows.js';
+import { tokenStateWhere } from './token-store.js';
 
 const DAY_MS = 24 * 3600_000;
 
@@ -102,15 +103,32 @@ export class KyselyUserStore implements UserStore {
           if (parent.expires_at !== null && num(parent.expires_at) <= now) throw new CorralError('UNAUTHENTICATED', 'the token creating this one has expired');
           if (user.disabled_at !== null) throw new CorralError('UNAUTHENTICATED', `user ${user.name} is disabled`);
         }
-        const mine = (await tx.selectFrom('tokens').selectAll().where('user_id', '=', user.id).execute()).map(toToken);
-        const active = mine.filter((t) => t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now)).length;
+        // Bounded reads: the count of the user's active tokens (tokens_user_live) and their 24-hour window (tokens_user_created).
+        const live = await tx
+          .selectFrom('tokens')
+          .select((eb) => eb.fn.countAll<number | string>().as('n'))
+          .where('user_id', '=', user.id)
+          .where((eb) => tokenStateWhere(eb, 'active', now))
+          .executeTakeFirst();
+        const active = num(live?.n ?? 0);
         if (active >= limits.maxActive) {
           throw new TokenLimitError(`user ${user.name} has ${active} active API tokens, the most allowed (MAX_ACTIVE_TOKENS_PER_USER = ${limits.maxActive}); revoke one first`, 'MAX_ACTIVE_TOKENS_PER_USER');
         }
         if (token.parentId && limits.maxWithParentPerDay !== undefined) {
-          const recent = mine.filter((t) => t.parentId !== null && t.createdAt > now - DAY_MS).sort((a, b) => a.createdAt - b.createdAt);
+          // Revoked ones count too: each stays a row until the retention sweep.
+          const recent = (
+            await tx
+              .selectFrom('tokens')
+              .select('created_at')
+              .where('user_id', '=', user.id)
+              .where('created_at', '>', now - DAY_MS)
+              .where('parent_id', 'is not', null)
+              .orderBy('created_at', 'desc')
+              .execute()
+          ).map((r) => num(r.created_at));
           if (recent.length >= limits.maxWithParentPerDay) {
-            const retryMs = recent[recent.length - limits.maxWithParentPerDay]!.createdAt + DAY_MS - now;
+            // The window frees a place when the maxWithParentPerDay-th newest leaves it.
+            const retryMs = recent[limits.maxWithParentPerDay - 1]! + DAY_MS - now;
             throw new RateLimitedError(
               `user ${user.name} created ${recent.length} tokens in the last 24 hours, the most allowed (MAX_OWN_TOKENS_PER_DAY = ${limits.maxWithParentPerDay}); try again in ${Math.ceil(retryMs / 60_000)} minutes`,
               Math.max(1, Math.ceil(retryMs / 1000)),
@@ -127,27 +145,39 @@ export class KyselyUserStore implements UserStore {
     return this.run('revoke user token', () =>
       this.db.transaction().execute(async (tx) => {
         await this.lockUser(tx, userId);
-        const mine = (await tx.selectFrom('tokens').selectAll().where('user_id', '=', userId).execute()).map(toToken);
-        if (!mine.some((t) => t.id === id)) throw new TokenNotFoundError(id);
-        // The tree under `id`: only this user's tokens can be in it (a token only creates tokens for its own user).
-        const tree = new Set([id]);
-        // Each pass adds at least one token or ends the loop: at most one pass per token.
-        for (let grew = true; grew; ) {
-          grew = false;
-          for (const t of mine) {
-            if (t.parentId === null || !tree.has(t.parentId) || tree.has(t.id)) continue;
-            tree.add(t.id);
-            grew = true;
-          }
+        const target = await tx.selectFrom('tokens').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+        if (!target) throw new TokenNotFoundError(id);
+        // The live tokens under `id`, a level at a time by parent (tokens_parent). Only live tokens are followed: a
+        // revoked parent revoked its tree, and a token never outlives its parent's expiry, so nothing live hangs
+        // under a dead one (and the retention sweep keeps a dead parent of a live token all the same).
+        const liveUnder: string[] = [];
+        // Each level adds at least one token or ends the loop; a user has at most MAX_ACTIVE_TOKENS_PER_USER live ones.
+        for (let level = [id]; level.length > 0; ) {
+          const children = await tx
+            .selectFrom('tokens')
+            .select('id')
+            .where('parent_id', 'in', level)
+            .where('user_id', '=', userId)
+            .where((eb) => tokenStateWhere(eb, 'active', at))
+            .execute();
+          level = children.map((c) => c.id).filter((c) => c !== id && !liveUnder.includes(c));
+          liveUnder.push(...level);
         }
-        const live = mine.filter((t) => tree.has(t.id) && t.revokedAt === null).map((t) => t.id);
-        if (live.length > 0) await tx.updateTable('tokens').set({ revoked_at: at }).where('id', 'in', live).execute();
-        const after = (await tx.selectFrom('tokens').selectAll().where('id', 'in', [...tree]).execute()).map(toToken);
+        const revoke = [...(target.revoked_at === null ? [id] : []), ...liveUnder];
+        if (revoke.length > 0) await tx.updateTable('tokens').set({ revoked_at: at }).where('id', 'in', revoke).where('revoked_at', 'is', null).execute();
+        const after = (await tx.selectFrom('tokens').selectAll().where('id', 'in', [id, ...liveUnder]).execute()).map(toToken);
         const token = after.find((t) => t.id === id)!;
-        const alsoRevoked = after.filter((t) => t.id !== id && live.includes(t.id)).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+        const alsoRevoked = after.filter((t) => t.id !== id).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
         return { token, alsoRevoked };
       }),
     );
+  }
+
+  getToken(userId: string, id: string): Promise<TokenRecord | null> {
+    return this.run('get user token', async () => {
+      const r = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+      return r ? toToken(r) : null;
+    });
   }
 
   /** The user's row, locked until the transaction ends on PostgreSQL (SQLite runs one transaction at a time). */

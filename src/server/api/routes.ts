@@ -179,7 +179,7 @@ export function createApi(deps: ApiDeps): ApiApp {
     createRoute({
       method: 'get',
       path: '/api/v1/enrollment-tokens',
-      summary: 'List enrollment tokens a page at a time, newest first, filtered by state (secrets are never shown again)',
+      summary: 'List enrollment tokens a page at a time (oldest first, or newest with sort=-createdAt), filtered by state (secrets are never shown again)',
       request: { query: TokenListQuery },
       responses: { 200: json(tokenPageSchema(EnrollmentToken, 'EnrollmentTokenPage'), 'one page of tokens'), 400: errors[400], 401: errors[401] },
     }),

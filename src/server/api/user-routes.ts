@@ -162,7 +162,7 @@ export function addUserRoutes(app: ApiApp, users: UserService): void {
     createRoute({
       method: 'get',
       path: '/api/v1/users/{name}/tokens',
-      summary: "A user's API tokens a page at a time, newest first, filtered by state (secrets are never shown again)",
+      summary: "A user's API tokens a page at a time (oldest first, or newest with sort=-createdAt), filtered by state (secrets are never shown again)",
       request: { params: Name, query: TokenListQuery },
       responses: { 200: json(ApiTokenPage, 'one page of tokens'), ...errors },
     }),
@@ -204,7 +204,7 @@ export function addUserRoutes(app: ApiApp, users: UserService): void {
     createRoute({
       method: 'get',
       path: '/api/v1/whoami/tokens',
-      summary: 'Your own API tokens a page at a time, newest first, revoked and expired ones too unless filtered by state (secrets are never shown again)',
+      summary: 'Your own API tokens a page at a time (oldest first, or newest with sort=-createdAt), revoked and expired ones too unless filtered by state (secrets are never shown again)',
       request: { query: TokenListQuery },
       responses: { 200: json(ApiTokenPage, 'one page of your tokens'), ...errors },
     }),

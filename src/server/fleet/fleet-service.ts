@@ -192,7 +192,7 @@ export class FleetService {
     return { id, name: agent.name, events };
   }
 
-  /** One page of the enrollment tokens, newest first (users/token-list.ts). */
+  /** One page of the enrollment tokens, oldest or newest first (users/token-list.ts). */
   listEnrollmentTokens(page: TokenListInput = {}): Promise<TokenListPage> {
     return listTokenPage(this.deps.store, { kind: 'enrollment' }, page, this.deps.clock.now());
   }

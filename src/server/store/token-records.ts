@@ -19,14 +19,16 @@ export interface TokenPageQuery {
   state: TokenState;
   /** The time the state is judged at (ms). */
   now: number;
+  /** false: oldest first (created, then id); true: newest first. */
+  descending: boolean;
   /** 1..1000. */
   limit: number;
-  /** The last token of the previous page: this page starts after it (newest first). */
+  /** The last token of the previous page: this page starts after it, in the order asked for. */
   after?: { createdAt: number; id: string };
 }
 
 export interface TokenPage {
-  /** Newest first (created, then id, both descending). */
+  /** In the order asked for. */
   tokens: TokenRecord[];
   /** Tokens matching owner and state (all pages). */
   total: number;
@@ -48,7 +50,7 @@ export interface DeletedToken {
 export const MAX_TOKEN_DELETE_BATCH = 1000;
 
 export interface TokenStore {
-  /** One page of tokens, newest first, and how many match in all, reading only that page (and an index count). */
+  /** One page of tokens by creation, and how many match in all, reading only that page (and an index count). */
   query(q: TokenPageQuery): Promise<TokenPage>;
   /** Which of `ids` are tokens that are not revoked (expired or not); at most 1000 ids per call. */
   unrevokedIds(ids: readonly string[]): Promise<Set<string>>;

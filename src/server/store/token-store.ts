@@ -1,6 +1,6 @@
 /**
  * The TokenStore over Kysely (contract in token-records.ts): token pages by
- * keyset on (created_at, id) newest first, served by the 0023 indexes, and
+ * keyset on (created_at, id) either way, served by the 0023 indexes, and
  * the retention sweep's conditional DELETE. Ids compare bytewise on both
  * dialects (COLLATE "C" on PostgreSQL), as the indexes do.
  */
@@ -43,9 +43,10 @@ export class KyselyTokenStore implements TokenStore {
         .where((eb) => ('userId' in q.owner ? eb('tokens.user_id', '=', q.owner.userId) : eb('tokens.kind', '=', q.owner.kind)))
         .where((eb) => tokenStateWhere(eb, q.state, q.now));
       let page = base.selectAll();
-      if (q.after) page = page.where(sql<SqlBool>`(tokens.created_at, ${id}) < (${q.after.createdAt}, ${q.after.id})`);
+      const [cmp, dir] = q.descending ? [sql.raw('<'), sql.raw('desc')] : [sql.raw('>'), sql.raw('asc')];
+      if (q.after) page = page.where(sql<SqlBool>`(tokens.created_at, ${id}) ${cmp} (${q.after.createdAt}, ${q.after.id})`);
       const [rows, count] = await Promise.all([
-        page.orderBy('tokens.created_at', 'desc').orderBy(sql`${id} desc`).limit(q.limit + 1).execute(),
+        page.orderBy(sql`tokens.created_at ${dir}`).orderBy(sql`${id} ${dir}`).limit(q.limit + 1).execute(),
         base.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirst(),
       ]);
       return { tokens: rows.slice(0, q.limit).map(toToken), total: num(count?.n ?? 0), hasMore: rows.length > q.limit };

@@ -1,6 +1,7 @@
 /**
  * Token lists as the API pages them (a user's API tokens, your own, the
- * enrollment tokens): newest first, filtered by state, resumed after the
+ * enrollment tokens): oldest first (as they always were listed) or newest
+ * first, filtered by state, resumed after the
  * last token seen by an opaque cursor (keyset paging, as the fleet and job
  * lists: tokens created meanwhile never make a page repeat or skip one).
  * The owner comes from the route (the path's user, the caller's own user),
@@ -15,12 +16,16 @@ import { decodeCursor, encodeCursor } from '../fleet/agent-list.js';
 /** Most tokens on one page, and the default. */
 export const MAX_TOKEN_PAGE = 1000;
 export const DEFAULT_TOKEN_PAGE = 100;
-/** The only order; a cursor names it, so a cursor of another list (agents, jobs) is refused. */
-const ORDER = 'tokens:-createdAt';
+/** The orders: oldest first (the default) or newest first. */
+export const TOKEN_SORTS = ['createdAt', '-createdAt'] as const;
+/** A cursor names its list and order, so one of another list (agents, jobs) or order is refused. */
+const order = (sort: string) => `tokens:${sort}`;
 
 export interface TokenListInput {
   /** Default `all`. */
   state?: string;
+  /** `createdAt` (oldest first, the default) or `-createdAt`. */
+  sort?: string;
   /** Default DEFAULT_TOKEN_PAGE. */
   limit?: number;
   cursor?: string;
@@ -39,12 +44,12 @@ export function tokenState(state: string | undefined): TokenState {
   return state as TokenState;
 }
 
-function after(cursor: string | undefined): TokenPageQuery['after'] {
+function after(cursor: string | undefined, sort: string): TokenPageQuery['after'] {
   if (cursor === undefined || cursor === '') return undefined;
-  const bad = new ValidationError('cursor: not a cursor of this token list; pass nextCursor from the previous page unchanged', 'cursor');
+  const bad = new ValidationError('cursor: not a cursor of this token list in this sort; pass nextCursor from the previous page unchanged, with the same sort', 'cursor');
   let c;
   try {
-    c = decodeCursor(cursor, ORDER);
+    c = decodeCursor(cursor, order(sort));
   } catch (e) {
     if (e instanceof ValidationError) throw bad;
     throw e;
@@ -53,11 +58,13 @@ function after(cursor: string | undefined): TokenPageQuery['after'] {
   return { createdAt: c.k, id: c.i };
 }
 
-/** One page of the tokens of `owner`; throws ValidationError naming a bad `state`, `limit` or `cursor`. */
+/** One page of the tokens of `owner`; throws ValidationError naming a bad `state`, `sort`, `limit` or `cursor`. */
 export async function listTokenPage(store: Store, owner: TokenPageQuery['owner'], input: TokenListInput, now: number): Promise<TokenListPage> {
+  const sort = input.sort === undefined || input.sort === '' ? 'createdAt' : input.sort;
+  if (!(TOKEN_SORTS as readonly string[]).includes(sort)) throw new ValidationError(`sort must be one of ${TOKEN_SORTS.join(', ')}, got "${sort}"`, 'sort');
   const limit = input.limit ?? DEFAULT_TOKEN_PAGE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TOKEN_PAGE) throw new ValidationError(`limit must be 1 to ${MAX_TOKEN_PAGE}, got ${limit}`, 'limit');
-  const page = await store.tokens.query({ owner, state: tokenState(input.state), now, limit, after: after(input.cursor) });
+  const page = await store.tokens.query({ owner, state: tokenState(input.state), now, descending: sort === '-createdAt', limit, after: after(input.cursor, sort) });
   const last = page.tokens[page.tokens.length - 1];
-  return { tokens: page.tokens, total: page.total, nextCursor: page.hasMore && last ? encodeCursor({ s: ORDER, k: last.createdAt, i: last.id }) : null };
+  return { tokens: page.tokens, total: page.total, nextCursor: page.hasMore && last ? encodeCursor({ s: order(sort), k: last.createdAt, i: last.id }) : null };
 }

@@ -74,7 +74,7 @@ export class UserService {
     return this.deps.store.users.delete(user.id, this.deps.clock.now(), { keepAdmin: true });
   }
 
-  /** One page of a user's API tokens, newest first (token-list.ts). */
+  /** One page of a user's API tokens, oldest or newest first (token-list.ts). */
   async tokens(name: string, page: TokenListInput = {}): Promise<TokenListPage> {
     return listTokenPage(this.deps.store, { userId: (await this.get(name)).id }, page, this.deps.clock.now());
   }
@@ -99,7 +99,7 @@ export class UserService {
     return this.revoke(user.id, `${tokenId} of user ${user.name}`, tokenId);
   }
 
-  /** One page of the caller's own tokens, newest first (token-list.ts); never another user's, whatever the cursor. */
+  /** One page of the caller's own tokens, oldest or newest first (token-list.ts); never another user's, whatever the cursor. */
   ownTokens(actor: Actor, page: TokenListInput = {}): Promise<TokenListPage> {
     return listTokenPage(this.deps.store, { userId: actor.userId }, page, this.deps.clock.now());
   }

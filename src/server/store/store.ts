@@ -134,9 +134,8 @@ export interface UserStore {
   /**
    * Revokes the user's token `id` at `at`, and in the same transaction
    * every token created with it, and with those, down the tree. Returns the
-   * token and the ones this call revoked with it (those active at `at`:
-   * expired ones stay as they are). Reads only the token and the active
-   * ones under it, not every token of the user. Throws TokenNotFoundError
+   * token and the ones this call revoked with it. Reads only that tree (in
+   * one recursive query), not every token of the user. Throws TokenNotFoundError
    * when the user has no token `id`. Revoking twice is fine.
    */
   revokeToken(userId: string, id: string, at: number): Promise<{ token: TokenRecord; alsoRevoked: TokenRecord[] }>;

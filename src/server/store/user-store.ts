@@ -1,5 +1,5 @@
 /** The UserStore over Kysely (see store.ts for the contract). */
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import type { NewTokenRecord, TokenLimits, TokenRecord, UserRecord, UserStore } from './store.js';
 import type { Role, RoleBinding } from '../auth/actor.js';
@@ -147,27 +147,24 @@ export class KyselyUserStore implements UserStore {
         await this.lockUser(tx, userId);
         const target = await tx.selectFrom('tokens').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
         if (!target) throw new TokenNotFoundError(id);
-        // The live tokens under `id`, a level at a time by parent (tokens_parent). Only live tokens are followed: a
-        // revoked parent revoked its tree, and a token never outlives its parent's expiry, so nothing live hangs
-        // under a dead one (and the retention sweep keeps a dead parent of a live token all the same).
-        const liveUnder: string[] = [];
-        // Each level adds at least one token or ends the loop; a user has at most MAX_ACTIVE_TOKENS_PER_USER live ones.
-        for (let level = [id]; level.length > 0; ) {
-          const children = await tx
-            .selectFrom('tokens')
-            .select('id')
-            .where('parent_id', 'in', level)
-            .where('user_id', '=', userId)
-            .where((eb) => tokenStateWhere(eb, 'active', at))
-            .execute();
-          level = children.map((c) => c.id).filter((c) => c !== id && !liveUnder.includes(c));
-          liveUnder.push(...level);
-        }
-        const revoke = [...(target.revoked_at === null ? [id] : []), ...liveUnder];
-        if (revoke.length > 0) await tx.updateTable('tokens').set({ revoked_at: at }).where('id', 'in', revoke).where('revoked_at', 'is', null).execute();
-        const after = (await tx.selectFrom('tokens').selectAll().where('id', 'in', [id, ...liveUnder]).execute()).map(toToken);
+        // The tree under `id` walked in the database by parent (tokens_parent), dead tokens too: a token still
+        // unrevoked under a revoked one (which a revocation down the tree never leaves, but an older store may
+        // hold) is reached all the same. Only the unrevoked ones come back. Only this user's tokens can be in it
+        // (a token only creates tokens for its own user). UNION, not UNION ALL: each token is walked once.
+        const unrevoked = (
+          await sql<{ id: string }>`
+            with recursive tree(id) as (
+              select id from tokens where id = ${id} and user_id = ${userId}
+              union
+              select t.id from tokens t join tree on t.parent_id = tree.id where t.user_id = ${userId}
+            )
+            select tokens.id from tokens join tree on tree.id = tokens.id where tokens.revoked_at is null`.execute(tx)
+        ).rows.map((r) => r.id);
+        if (unrevoked.length > 0) await tx.updateTable('tokens').set({ revoked_at: at }).where('id', 'in', unrevoked).execute();
+        const after = (await tx.selectFrom('tokens').selectAll().where('id', 'in', [id, ...unrevoked]).execute()).map(toToken);
+        const others = unrevoked.filter((t) => t !== id);
         const token = after.find((t) => t.id === id)!;
-        const alsoRevoked = after.filter((t) => t.id !== id).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+        const alsoRevoked = after.filter((t) => others.includes(t.id)).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
         return { token, alsoRevoked };
       }),
     );

@@ -100,8 +100,10 @@ export class KyselyTokenStore implements TokenStore {
         .deleteFrom('tokens')
         .where('tokens.id', 'in', this.db.selectFrom('tokens').select('tokens.id').where(due).orderBy('tokens.created_at').orderBy('tokens.id').limit(n))
         .where(due)
-        .returning(['tokens.id', 'tokens.kind', 'tokens.name', 'tokens.user_id', 'tokens.revoked_at', 'tokens.expires_at'])
+        .returning(['tokens.id', 'tokens.kind', 'tokens.name', 'tokens.user_id', 'tokens.revoked_at', 'tokens.expires_at', 'tokens.created_at'])
         .execute();
+      // RETURNING has no order of its own.
+      rows.sort((a, b) => num(a.created_at) - num(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       return rows.map((r) => ({
         id: r.id,
         kind: r.kind as TokenKind,

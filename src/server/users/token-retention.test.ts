@@ -44,9 +44,11 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const now = 100 * DAY;
       const user = await store.users.create({ id: randomUUID(), name: 'ci', createdAt: 0, disabledAt: null, roles: [] });
       const count = 2 * TOKEN_RETENTION_BATCH + 150;
+      const hashes: string[] = [];
       for (let i = 0; i < count; i++) {
         // Half revoked long ago, half expired long ago.
         const r = newTokenRecord('user', `old-${i}`, DAY + i).record;
+        hashes.push(r.hash);
         await store.createToken(i % 2 === 0 ? { ...r, userId: user.id, revokedAt: 2 * DAY } : { ...r, userId: user.id, expiresAt: 3 * DAY });
       }
       const recent = { ...newTokenRecord('user', 'recent', now - 2 * DAY).record, userId: user.id, revokedAt: now - DAY };
@@ -62,7 +64,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(await retention.sweep(), 0, 'nothing left to delete');
       await retention.close();
       await events.close();
-      assert.deepEqual((await store.users.listTokens(user.id)).map((x) => x.name), ['recent', 'live']);
+      assert.deepEqual((await store.users.listTokens(user.id)).map((x) => x.name).sort(), ['live', 'recent']);
 
       const deletedEvents = await store.listEvents({ type: 'token.deleted', limit: 100, afterId: 0 });
       assert.deepEqual(deletedEvents.map((e) => e.data.count), [TOKEN_RETENTION_BATCH, TOKEN_RETENTION_BATCH, 150], 'one event per batch');
@@ -75,7 +77,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const named = records.flatMap((r) => r.target.tokenIds as string[]);
       assert.equal(new Set(named).size, count, 'every deleted token named once');
       assert.match(String(records[0]!.summary.reason), /revoked or expired before .* \(--token-retention 30d\)/);
-      assert.ok(!JSON.stringify(records).includes('"hash"'), 'no token hash in the audit log');
+      const text = JSON.stringify(records);
+      assert.ok(!hashes.some((h) => text.includes(h)), 'no token hash in the audit log');
       assert.equal((await audit.verify()).ok, true);
     });
   });

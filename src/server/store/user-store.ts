@@ -5,9 +5,10 @@ import type { NewTokenRecord, TokenLimits, TokenRecord, UserRecord, UserStore } 
 import type { Role, RoleBinding } from '../auth/actor.js';
 import { CorralError, LastAdminError, RateLimitedError, TokenLimitError, TokenNotFoundError, UserExistsError, UserNotFoundError } from '../errors.js';
 import { num, toToken, tokenRow } from './rows.js';
-import { tokenStateWhere } from './token-store.js';
 
 const DAY_MS = 24 * 3600_000;
+/** Parents looked up per query while walking a token tree. */
+const TREE_CHUNK = 500;
 
 type Run = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 type Db = Kysely<Database> | Transaction<Database>;
@@ -104,13 +105,11 @@ export class KyselyUserStore implements UserStore {
           if (user.disabled_at !== null) throw new CorralError('UNAUTHENTICATED', `user ${user.name} is disabled`);
         }
         // Bounded reads: the count of the user's active tokens (tokens_user_live) and their 24-hour window (tokens_user_created).
-        const live = await tx
-          .selectFrom('tokens')
-          .select((eb) => eb.fn.countAll<number | string>().as('n'))
-          .where('user_id', '=', user.id)
-          .where((eb) => tokenStateWhere(eb, 'active', now))
-          .executeTakeFirst();
-        const active = num(live?.n ?? 0);
+        // Two index ranges of tokens_user_live (no expiry; expiry after now), so expired tokens are never counted through.
+        const live = await sql<{ n: number | string }>`
+          select (select count(*) from tokens where user_id = ${user.id} and revoked_at is null and expires_at is null)
+               + (select count(*) from tokens where user_id = ${user.id} and revoked_at is null and expires_at > ${now}) as n`.execute(tx);
+        const active = num(live.rows[0]?.n ?? 0);
         if (active >= limits.maxActive) {
           throw new TokenLimitError(`user ${user.name} has ${active} active API tokens, the most allowed (MAX_ACTIVE_TOKENS_PER_USER = ${limits.maxActive}); revoke one first`, 'MAX_ACTIVE_TOKENS_PER_USER');
         }
@@ -147,24 +146,35 @@ export class KyselyUserStore implements UserStore {
         await this.lockUser(tx, userId);
         const target = await tx.selectFrom('tokens').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
         if (!target) throw new TokenNotFoundError(id);
-        // The tree under `id` walked in the database by parent (tokens_parent), dead tokens too: a token still
+        // The tree under `id`, a level at a time by parent (tokens_parent), dead tokens too: a token still
         // unrevoked under a revoked one (which a revocation down the tree never leaves, but an older store may
-        // hold) is reached all the same. Only the unrevoked ones come back. Only this user's tokens can be in it
-        // (a token only creates tokens for its own user). UNION, not UNION ALL: each token is walked once.
-        const unrevoked = (
-          await sql<{ id: string }>`
-            with recursive tree(id) as (
-              select id from tokens where id = ${id} and user_id = ${userId}
-              union
-              select t.id from tokens t join tree on t.parent_id = tree.id where t.user_id = ${userId}
-            )
-            select tokens.id from tokens join tree on tree.id = tokens.id where tokens.revoked_at is null`.execute(tx)
-        ).rows.map((r) => r.id);
-        if (unrevoked.length > 0) await tx.updateTable('tokens').set({ revoked_at: at }).where('id', 'in', unrevoked).execute();
-        const after = (await tx.selectFrom('tokens').selectAll().where('id', 'in', [id, ...unrevoked]).execute()).map(toToken);
-        const others = unrevoked.filter((t) => t !== id);
+        // hold) is reached all the same. Only this user's tokens can be in it (a token only creates tokens for
+        // its own user); the query names the parents only, so the planner picks tokens_parent for each level.
+        const unrevoked = target.revoked_at === null ? [id] : [];
+        const seen = new Set([id]);
+        for (let level = [id]; level.length > 0; ) {
+          const next: string[] = [];
+          for (let i = 0; i < level.length; i += TREE_CHUNK) {
+            const children = await tx.selectFrom('tokens').select(['id', 'user_id', 'revoked_at']).where('parent_id', 'in', level.slice(i, i + TREE_CHUNK)).execute();
+            for (const c of children) {
+              if (c.user_id !== userId || seen.has(c.id)) continue;
+              seen.add(c.id);
+              next.push(c.id);
+              if (c.revoked_at === null) unrevoked.push(c.id);
+            }
+          }
+          level = next;
+        }
+        const after: TokenRecord[] = [];
+        const ids = unrevoked.includes(id) ? unrevoked : [id, ...unrevoked];
+        for (let i = 0; i < ids.length; i += TREE_CHUNK) {
+          const chunk = ids.slice(i, i + TREE_CHUNK);
+          await tx.updateTable('tokens').set({ revoked_at: at }).where('id', 'in', chunk).where('revoked_at', 'is', null).execute();
+          after.push(...(await tx.selectFrom('tokens').selectAll().where('id', 'in', chunk).execute()).map(toToken));
+        }
+        const others = new Set(unrevoked.filter((t) => t !== id));
         const token = after.find((t) => t.id === id)!;
-        const alsoRevoked = after.filter((t) => others.includes(t.id)).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+        const alsoRevoked = after.filter((t) => others.has(t.id)).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
         return { token, alsoRevoked };
       }),
     );

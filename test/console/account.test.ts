@@ -6,12 +6,16 @@
  * and sees its secret once (never in the URL, storage or the page once the
  * dialog closes), which the API then accepts; revokes it and the token made
  * with it, which the API then refuses; revoking the token in use signs out.
+ * A token narrowed to its own roles (viewer on the whole fleet, one click)
+ * shows them in the list, reads and is refused writes; the page signed in
+ * with it says it is narrowed; a role beyond the user's is refused by the
+ * server, whose words show beside the roles section, and nothing is made.
  * Another user's tokens never show. axe finds no serious violation, light or dark.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { Fleet } from '../../src/testkit/fleet.js';
 import { eventually } from '../../src/testkit/eventually.js';
 import { Browser, chromiumMissing } from '../../src/testkit/browser.js';
@@ -30,6 +34,10 @@ describe('web console: your account and API tokens', { concurrency: false, skip:
 
   const until = (check: () => Promise<boolean> | boolean, what: string) => eventually(async () => ((await check()) ? true : undefined), { timeoutMs: LONG, what });
   const whoami = (token: string) => fleet.api<{ name: string }>('GET', '/api/v1/whoami', undefined, token);
+  const focused = (l: Locator) => l.evaluate((el) => el === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement);
+  /** The text of the first element `l` is described by (where a field's error is). */
+  const describedText = async (l: Locator) => page.locator(`[id="${(await l.getAttribute('aria-describedby'))!.split(' ')[0]}"]`).innerText();
+  const rolesSection = (p = page) => p.getByRole('group', { name: 'Narrow to roles (optional)' });
   const tokenRow = (name: string, p = page) => p.locator('tbody tr', { has: p.locator('td:first-child .mono', { hasText: new RegExp(`^${name}$`) }) });
 
   async function adminMadeToken(user: string, name: string): Promise<{ token: string; prefix: string }> {
@@ -166,9 +174,105 @@ describe('web console: your account and API tokens', { concurrency: false, skip:
     await page.getByRole('heading', { name: 'Your account' }).waitFor({ timeout: LONG });
   });
 
+  it('narrows a new token to viewer on the whole fleet in one click: the list and the dialog show its roles, the API lets it read and refuses its writes, and signed in with it the page says it is narrowed', async () => {
+    await openAccount(page);
+    await page.getByLabel('Name').fill('read only');
+    const roles = rolesSection();
+    await roles.getByRole('button', { name: 'Add viewer on the whole fleet' }).click();
+    const row = roles.getByRole('group', { name: 'Role binding 1' });
+    const role = row.getByLabel('Role', { exact: true });
+    assert.equal(await role.inputValue(), 'viewer');
+    assert.equal(await row.getByLabel('Selector').inputValue(), '');
+    await until(() => focused(role), "focus on the new row's role");
+    assert.equal(await roles.getByRole('button', { name: 'Add viewer on the whole fleet' }).count(), 0, 'a pick already chosen is not offered again');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Token read only created' });
+    await dialog.waitFor({ timeout: LONG });
+    assert.equal(await dialog.getByTestId('secret-roles').innerText(), 'Narrowed to viewer on the whole fleet.');
+    const secret = await dialog.getByLabel('Secret').inputValue();
+    await dialog.getByRole('button', { name: 'Done, I have copied it' }).click();
+    await dialog.waitFor({ state: 'detached', timeout: LONG });
+    assert.equal(await roles.getByRole('group').count(), 0, 'the rows cleared for the next token');
+    await until(async () => (await tokenRow('read only').count()) === 1, 'the narrowed token listed');
+    assert.match(await tokenRow('read only').innerText(), /viewer on the whole fleet[\s\S]*laptop[\s\S]*active/);
+    assert.match(await tokenRow('laptop').innerText(), /never\s+as its user\s+by an admin/);
+
+    // The API: it reads, and is refused a write nora herself may make (operator on env=staging).
+    const who = await fleet.api<{ tokenRoles: unknown }>('GET', '/api/v1/whoami', undefined, secret);
+    assert.deepEqual(who.body.tokenRoles, [{ role: 'viewer', selector: '' }]);
+    assert.equal((await fleet.api('GET', '/api/v1/configs', undefined, secret)).status, 200, 'a read works');
+    const config = { selector: 'env=staging', files: { 'app.yaml': { contentType: 'text/yaml', body: 'env: staging\n' } } };
+    const write = await fleet.api<{ error: { message: string } }>('PUT', '/api/v1/configs/narrowed-cfg', config, secret);
+    assert.equal(write.status, 403, JSON.stringify(write.body));
+    assert.match(write.body.error.message, /needs role operator; .*narrowed/);
+    const asUser = await fleet.api('PUT', '/api/v1/configs/narrowed-cfg', config, noraToken);
+    assert.equal(asUser.status, 200, `nora's own token may: ${JSON.stringify(asUser.body)}`);
+
+    // Signed in with it: the page says it is narrowed, and to what.
+    const p = await signIn(secret);
+    try {
+      await openAccount(p);
+      await until(async () => /viewer on the whole fleet/.test(await p.getByTestId('account-token-roles').innerText()), 'the token in use shown narrowed');
+      const may = await p.getByTestId('account-roles').innerText();
+      assert.match(may, /viewer on the whole fleet/);
+      assert.doesNotMatch(may, /operator/);
+      assert.match(await rolesSection(p).innerText(), /Without roles here, the new token is narrowed as the one you are signed in with/);
+      assert.equal(await rolesSection(p).getByRole('button', { name: /^Add operator/ }).count(), 0, 'no pick beyond what this token may do');
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("shows the server's refusal of a role beyond yours beside the roles section and creates nothing; a bad selector beside its row; rows added and removed with the keyboard", async () => {
+    await openAccount(page);
+    await page.getByLabel('Name').fill('staging ops');
+    const roles = rolesSection();
+    await roles.getByRole('button', { name: 'Add a role' }).focus();
+    await page.keyboard.press('Enter');
+    const row1 = roles.getByRole('group', { name: 'Role binding 1' });
+    const role1 = row1.getByLabel('Role', { exact: true });
+    await until(() => focused(role1), "focus on the new row's role");
+    await role1.selectOption('admin');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await until(async () => (await roles.getAttribute('aria-describedby'))!.split(' ').length === 2, 'the roles section described by an error');
+    // The server names the binding refused and what the token in use holds (in its own order).
+    assert.match(await describedText(roles), /^roles must be within yours \(the roles of the token you call with\): admin is not within (viewer, operator on env=staging|operator on env=staging, viewer)$/);
+    assert.deepEqual(await axe(page), [], 'axe, with the refusal shown');
+    const listed = await fleet.api<{ tokens: { name: string }[] }>('GET', '/api/v1/whoami/tokens', undefined, noraToken);
+    assert.ok(!listed.body.tokens.some((t) => t.name === 'staging ops'), 'nothing created');
+    assert.equal(await tokenRow('staging ops').count(), 0);
+
+    // Within nora's roles, but a second row whose selector does not parse: said beside that row.
+    await role1.selectOption('operator');
+    await row1.getByLabel('Selector').fill('env=staging');
+    await roles.getByRole('button', { name: 'Add a role' }).click();
+    const selector2 = roles.getByRole('group', { name: 'Role binding 2' }).getByLabel('Selector');
+    await selector2.fill('env in (');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await until(async () => (await selector2.getAttribute('aria-invalid')) === 'true', 'the second selector marked invalid');
+    assert.match(await describedText(selector2), /^roles\[1\]\.selector: /);
+    assert.equal((await roles.getAttribute('aria-describedby'))!.split(' ').length, 1, 'the section error gone');
+
+    // Remove the bad row with the keyboard: focus returns to Add a role.
+    await roles.getByRole('button', { name: 'Remove role binding 2' }).focus();
+    await page.keyboard.press('Enter');
+    await until(async () => (await roles.getByRole('group').count()) === 1, 'the second row removed');
+    await until(() => focused(roles.getByRole('button', { name: 'Add a role' })), 'focus back on Add a role');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Token staging ops created' });
+    await dialog.waitFor({ timeout: LONG });
+    assert.equal(await dialog.getByTestId('secret-roles').innerText(), 'Narrowed to operator on env=staging.');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached', timeout: LONG });
+    await until(async () => (await tokenRow('staging ops').count()) === 1, 'the token listed');
+    assert.match(await tokenRow('staging ops').innerText(), /operator on env=staging/);
+  });
+
   it('has no serious or critical accessibility violations on /account, light and dark, with the secret dialog open too (axe-core)', async () => {
     const found: string[] = [];
     await openAccount(page);
+    // The roles section with a row in it, checked too (and in the dialog's page behind).
+    await rolesSection().getByRole('button', { name: 'Add viewer on the whole fleet' }).click();
     for (const v of await axe(page)) found.push(`light: ${v}`);
     await page.getByLabel('Name').fill('a11y');
     await page.getByRole('button', { name: 'Create token' }).click();
@@ -182,6 +286,7 @@ describe('web console: your account and API tokens', { concurrency: false, skip:
     try {
       const p = await signIn(noraToken, dark);
       await openAccount(p);
+      await rolesSection(p).getByRole('button', { name: 'Add viewer on the whole fleet' }).click();
       for (const v of await axe(p)) found.push(`dark: ${v}`);
     } finally {
       await dark.close();

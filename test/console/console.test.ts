@@ -202,6 +202,11 @@ describe('web console in a real browser', { concurrency: false, skip: missing ??
     await page.selectOption('#f-version', '1.0.0');
     await page.fill('#f-selector', 'role=nothing');
     await until(async () => /0 agents match now/.test(await page.locator('form').innerText()), 'the live count of matching agents');
+    // The form lets 250% through; the server refuses it and names the field, and the message shows beside it.
+    await page.fill('#f-maxInFlight', '250%');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await until(async () => /percentage/.test(await page.locator('#f-maxInFlight-error').innerText().catch(() => '')), "the server's refusal beside Max in flight");
+    await page.fill('#f-maxInFlight', '');
     await page.getByRole('button', { name: 'Create' }).click();
     await page.getByRole('heading', { name: 'hello-idle' }).waitFor({ timeout: LONG });
     const stored = await fleet.api<{ package: string; version: string; selector: string }>('GET', '/api/v1/deployments/hello-idle');

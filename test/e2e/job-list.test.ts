@@ -162,9 +162,10 @@ describe('job list', { concurrency: false, timeout: 300_000 }, () => {
       [`?cursor=${Buffer.from(JSON.stringify({ s: 'name', k: 'a', i: 'b' })).toString('base64url')}`, 'cursor'],
       [`?createdBy=${'x'.repeat(300)}`, 'createdBy'],
     ] as const) {
-      const res = await fleet.api<{ error: { code: string; message: string } }>('GET', `/api/v1/jobs${query}`);
+      const res = await fleet.api<{ error: { code: string; message: string; field?: string } }>('GET', `/api/v1/jobs${query}`);
       assert.equal(res.status, 400, `${query}: ${JSON.stringify(res.body)}`);
       assert.match(res.body.error.message, new RegExp(word), query);
+      assert.equal(res.body.error.field, word, `${query}: the field at fault, for a form to show the message beside it`);
     }
   });
 

@@ -10,6 +10,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** A 400's field at fault, as the server names it: a dotted path into the request (`selector`, `policy.canary`). */
+    readonly field: string | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -78,10 +80,10 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
     parsed = null;
   }
   if (!res.ok) {
-    const e = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
+    const e = (parsed as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
     // A token that stops working (revoked, expired) ends the session, unless this call was checking a new one.
     if (res.status === 401 && opts.token === undefined) signOut();
-    throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? `${res.status} ${res.statusText}`);
+    throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? `${res.status} ${res.statusText}`, typeof e?.field === 'string' ? e.field : null);
   }
   return parsed as T;
 }

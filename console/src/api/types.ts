@@ -201,14 +201,22 @@ export interface JobList {
   nextCursor: string | null;
 }
 
+/** A role on the agents a selector matches ('' = the whole fleet). */
+export interface RoleBinding {
+  role: string;
+  selector: string;
+}
+
 /** Who the session's token belongs to and what it may do (GET /api/v1/whoami; the built-in admin before users exist). */
 export interface Me {
   /** The user's id and the id of the token in use; absent from a server without whoami. */
   id?: string;
   tokenId?: string;
   name: string;
-  /** Role bindings: the role on the agents the selector matches ('' = the whole fleet). */
-  roles: { role: string; selector: string }[];
+  /** What requests with this token may do now: the user's role bindings, or for a narrowed token its own within the user's. */
+  roles: RoleBinding[];
+  /** The token's own role bindings; null (or absent, on an older server): it acts with all of the user's roles. */
+  tokenRoles?: RoleBinding[] | null;
 }
 
 /** One of your API tokens (GET /api/v1/whoami/tokens): never its secret. */
@@ -221,6 +229,8 @@ export interface ApiToken {
   revokedAt: string | null;
   /** The token this one was created with (revoking that one revokes this one); null: made by an admin. */
   parentId: string | null;
+  /** The token's own role bindings (it acts with those within its user's roles); null (or absent, on an older server): with all of its user's roles. */
+  roles?: RoleBinding[] | null;
 }
 
 /** POST /api/v1/whoami/tokens: the token and, in this answer only, its secret. */

@@ -1,21 +1,23 @@
 /**
  * Your account: who the session acts as (user, role bindings, the token in
- * use) and your own API tokens (GET/POST/DELETE /api/v1/whoami/tokens):
- * list, create, revoke. A new token's secret is shown once, in a dialog, and
- * lives only in that dialog's state: never in the URL, storage or the query
- * cache, and gone when the dialog closes. Revoking the token in use (or one
+ * use and, when it is narrowed, its own roles) and your own API tokens
+ * (GET/POST/DELETE /api/v1/whoami/tokens): list with their roles, create
+ * (optionally narrowed to roles), revoke. A new token's secret is shown
+ * once, in a dialog, and lives only in that dialog's state: never in the
+ * URL, storage or the query cache, and gone when the dialog closes. Revoking the token in use (or one
  * it was created with) signs out.
  */
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError, api, seg } from '../api/client';
-import type { ApiToken, CreatedApiToken, Me, RevokedApiToken } from '../api/types';
+import type { ApiToken, CreatedApiToken, Me, RevokedApiToken, RoleBinding } from '../api/types';
 import { useMe } from '../me';
 import { signOut } from '../session';
 import { ConfirmButton } from '../components/confirm';
 import { Empty, Query } from '../components/states';
 import { Status } from '../components/status';
 import { Time } from '../components/time';
+import { Binding, RoleList, RolesEditor, rowOf, type BindingRow } from '../components/role-bindings';
 
 const TOKENS_KEY = ['whoami', 'tokens'];
 const DAY_MS = 86_400_000;
@@ -88,7 +90,7 @@ export function AccountPage() {
       </div>
       <div className="panel">
         <h2 id="create-title">Create a token</h2>
-        <CreateToken current={tokens.data?.tokens.find((t) => t.id === me.data?.tokenId)} />
+        <CreateToken current={tokens.data?.tokens.find((t) => t.id === me.data?.tokenId)} me={me.data} />
       </div>
     </section>
   );
@@ -102,18 +104,17 @@ function WhoYouAre({ me, tokens }: { me: Me; tokens: ApiToken[] | undefined }) {
       <dd className="mono" data-testid="account-user">
         {me.name}
       </dd>
-      <dt>Roles</dt>
+      <dt>{me.tokenRoles ? 'This token may' : 'Roles'}</dt>
       <dd data-testid="account-roles">
-        {me.roles.length === 0 ? (
+        {me.tokenRoles ? (
+          <>
+            <RoleList roles={me.roles} />
+            <span className="muted small">its own roles within your user's roles, as they are now</span>
+          </>
+        ) : me.roles.length === 0 ? (
           <span className="muted">none: you can sign in and manage your tokens, but see nothing of the fleet</span>
         ) : (
-          <ul className="plain">
-            {me.roles.map((r, i) => (
-              <li key={i}>
-                <strong>{r.role}</strong> on {r.selector === '' ? 'the whole fleet' : <code>{r.selector}</code>}
-              </li>
-            ))}
-          </ul>
+          <RoleList roles={me.roles} />
         )}
       </dd>
       <dt>Signed in with</dt>
@@ -136,6 +137,15 @@ function WhoYouAre({ me, tokens }: { me: Me; tokens: ApiToken[] | undefined }) {
           <span className="muted">the server does not say</span>
         )}
       </dd>
+      {me.tokenRoles && (
+        <>
+          <dt>Token narrowed to</dt>
+          <dd data-testid="account-token-roles">
+            <RoleList roles={me.tokenRoles} />
+            <span className="muted small">this token acts only with these roles, and never beyond your user's; tokens you create with it are narrowed as it is, or further</span>
+          </dd>
+        </>
+      )}
     </dl>
   );
 }
@@ -164,6 +174,7 @@ function TokenTable({ tokens, currentId }: { tokens: ApiToken[]; currentId: stri
           <th>Prefix</th>
           <th>Created</th>
           <th>Expires</th>
+          <th>Roles</th>
           <th>Created with</th>
           <th>Status</th>
           <th>
@@ -189,6 +200,7 @@ function TokenTable({ tokens, currentId }: { tokens: ApiToken[]; currentId: stri
                 <Time iso={t.createdAt} />
               </td>
               <td>{t.expiresAt ? <Time iso={t.expiresAt} /> : <span className="muted">never</span>}</td>
+              <td>{t.roles ? <RoleList roles={t.roles} /> : <span className="muted">as its user</span>}</td>
               <td>{t.parentId ? <span className="mono">{parent?.name ?? t.parentId}</span> : <span className="muted">by an admin</span>}</td>
               <td>
                 <Status value={state === 'active' ? 'ok' : state} label={state} />
@@ -235,13 +247,14 @@ function revokeText(t: ApiToken, children: ApiToken[], isCurrent: boolean, signs
   return parts.join(' ');
 }
 
-type Field = 'name' | 'expiry';
+type Field = 'name' | 'expiry' | 'roles';
 
-/** Which field a 400 from the API is about: its message starts by naming it. */
+/** Which form field a 400 from the API is about, from the request field it names. */
 function fieldOf(err: ApiError): Field | null {
-  if (err.status !== 400) return null;
-  if (/^(token )?name\b/.test(err.message)) return 'name';
-  if (/^(expiresIn|expiresAt|expiry|give expiresAt)\b/.test(err.message)) return 'expiry';
+  const top = err.status === 400 ? err.field?.split('.')[0] : undefined;
+  if (top === 'name') return 'name';
+  if (top === 'expiresIn' || top === 'expiresAt') return 'expiry';
+  if (top === 'roles') return 'roles';
   return null;
 }
 
@@ -251,12 +264,15 @@ function localDay(ms: number): string {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 }
 
-function CreateToken({ current }: { current: ApiToken | undefined }) {
+function CreateToken({ current, me }: { current: ApiToken | undefined; me: Me | undefined }) {
   const qc = useQueryClient();
   const [name, setName] = useState('');
+  const [rows, setRows] = useState<BindingRow[]>([]);
   const [expiry, setExpiry] = useState('90d');
   const [date, setDate] = useState('');
   const [errors, setErrors] = useState<Partial<Record<Field | 'form', string>>>({});
+  /** The roles row the server's 400 is about (null: the whole section). */
+  const [errorRow, setErrorRow] = useState<number | null>(null);
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<CreatedApiToken | null>(null);
   const nameRef = useRef<HTMLInputElement>(null);
@@ -270,22 +286,28 @@ function CreateToken({ current }: { current: ApiToken | undefined }) {
     setErrors(next);
     if (Object.keys(next).length > 0) return;
     // A date means the end of that day, in this browser's time zone.
-    const body = expiry === 'date' ? { name: name.trim(), expiresAt: new Date(`${date}T23:59:59`).toISOString() } : { name: name.trim(), expiresIn: expiry };
+    const expires = expiry === 'date' ? { expiresAt: new Date(`${date}T23:59:59`).toISOString() } : { expiresIn: expiry };
+    // No rows: not narrowed here (the server narrows it as the token in use, if that one is).
+    const roles: RoleBinding[] | undefined = rows.length === 0 ? undefined : rows.map((r) => ({ role: r.role, selector: r.selector.trim() }));
+    const body = { name: name.trim(), ...expires, ...(roles ? { roles } : {}) };
     setBusy(true);
     try {
       const token = await api<CreatedApiToken>('/api/v1/whoami/tokens', { method: 'POST', body, retryRateLimited: false });
       setCreated(token);
       setName('');
+      setRows([]);
       await qc.invalidateQueries({ queryKey: TOKENS_KEY });
     } catch (err) {
       const field = err instanceof ApiError ? fieldOf(err) : null;
       setErrors({ [field ?? 'form']: (err as Error).message });
+      setErrorRow(err instanceof ApiError ? rowOf(err.field) : null);
     } finally {
       setBusy(false);
     }
   };
 
-  const describe = (field: Field, hint?: string) => [errors[field] ? `${ids[field]}-error` : '', hint ?? ''].filter(Boolean).join(' ') || undefined;
+  const rowError = errors.roles !== undefined && errorRow !== null ? { index: errorRow, message: errors.roles } : undefined;
+  const describe = (field: Exclude<Field, 'roles'>, hint?: string) => [errors[field] ? `${ids[field]}-error` : '', hint ?? ''].filter(Boolean).join(' ') || undefined;
   const now = Date.now();
   return (
     <>
@@ -353,6 +375,22 @@ function CreateToken({ current }: { current: ApiToken | undefined }) {
             </div>
           )}
         </div>
+        <RolesEditor
+          rows={rows}
+          onChange={(next) => {
+            // A row added or removed: an error about a row (by index) no longer points at the right one.
+            if (next.length !== rows.length) setErrors(({ roles: _, ...rest }) => rest);
+            setRows(next);
+          }}
+          held={me?.roles ?? []}
+          error={rowError ? undefined : errors.roles}
+          rowError={rowError}
+          emptyMeans={
+            me?.tokenRoles
+              ? 'Without roles here, the new token is narrowed as the one you are signed in with.'
+              : 'Without roles here, the new token acts with all of your roles, as they are when it is used. With them, it does only what both they and your roles allow.'
+          }
+        />
         {errors.form && (
           <p className="field-error" role="alert">
             {errors.form}
@@ -405,6 +443,22 @@ function SecretDialog({ token, onClose }: { token: CreatedApiToken; onClose: () 
       </div>
       <p className="muted small" role="status">
         {copied ?? ''}
+      </p>
+      <p className="muted small" data-testid="secret-roles">
+        {token.roles ? (
+          <>
+            Narrowed to{' '}
+            {token.roles.map((b, i) => (
+              <span key={i}>
+                {i > 0 && ', '}
+                <Binding b={b} />
+              </span>
+            ))}
+            {token.roles.length === 0 && 'no roles'}.
+          </>
+        ) : (
+          'Acts with all of your roles.'
+        )}
       </p>
       <p className="muted small">{token.expiresAt ? <>Expires {new Date(token.expiresAt).toLocaleString()}.</> : 'Never expires.'} Use it as a bearer token: Authorization: Bearer …</p>
       <div className="actions">

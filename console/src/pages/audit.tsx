@@ -106,7 +106,8 @@ export function AuditPage() {
         {pages.isLoading && <Loading what="audit records" />}
         {pages.error && <ErrorBox error={pages.error} retry={() => void pages.refetch()} />}
         {!pages.isLoading && !pages.error && rows.length === 0 && <div className="state empty">{filter.user || outcome || filter.since || filter.until ? 'No audit record matches these filters.' : 'No audit records yet: every write through the API is recorded here.'}</div>}
-        <div ref={scroller} className="vbody" data-testid="audit-scroller">
+        {/* Focusable, so a keyboard can scroll it: the rows hold no link or control to tab to. */}
+        <div ref={scroller} className="vbody" data-testid="audit-scroller" role="rowgroup" tabIndex={0}>
           <div style={{ height: virtual.getTotalSize(), position: 'relative' }}>
             {items.map((item) => (
               <AuditRow key={rows[item.index]!.id} r={rows[item.index]!} top={item.start} index={item.index} />

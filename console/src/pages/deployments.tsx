@@ -322,6 +322,15 @@ function validate(f: FormState): Record<string, string> {
   return e;
 }
 
+const FORM_FIELDS: readonly (keyof FormState)[] = ['name', 'package', 'version', 'selector', 'values', 'desiredState', 'promote', 'canary', 'batches', 'maxInFlight', 'errorBudget', 'onFailure'];
+
+/** The form field for the request field the server named (`policy.canary` → canary, `secretValues.x` → values); null: shown under the form. */
+function formFieldOf(field: string | null): keyof FormState | null {
+  const [top = '', sub = ''] = (field ?? '').split('.');
+  const key = top === 'policy' || top === 'rollout' ? sub : top === 'secretValues' ? 'values' : top;
+  return FORM_FIELDS.find((k) => k === key) ?? null;
+}
+
 export function DeploymentEditPage({ name }: { name?: string }) {
   const qc = useQueryClient();
   const existing = useQuery({ queryKey: ['deployments', 'one', name], queryFn: () => api<Deployment>(`/api/v1/deployments/${seg(name!)}`), enabled: !!name });
@@ -372,9 +381,7 @@ export function DeploymentEditPage({ name }: { name?: string }) {
       await qc.invalidateQueries({ queryKey: ['rollouts'] });
       navigate(`/deployments/${seg(f.name)}`);
     } catch (err) {
-      const message = (err as Error).message;
-      const field = (['name', 'package', 'version', 'selector', 'values', 'canary', 'batches', 'maxInFlight', 'errorBudget'] as const).find((k) => message.toLowerCase().includes(k.toLowerCase())) ?? null;
-      setServerError({ field, message });
+      setServerError({ field: err instanceof ApiError ? formFieldOf(err.field) : null, message: (err as Error).message });
     }
   };
   const field = (k: keyof FormState, label: string, input: ReactNode, hint?: ReactNode) => (

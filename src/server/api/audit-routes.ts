@@ -10,7 +10,7 @@ import type { AuditService } from '../audit/audit-service.js';
 import type { AuditQuery, AuditRecord } from '../store/index.js';
 import { errors, iso, json } from './openapi-helpers.js';
 import { ValidationError } from '../errors.js';
-import { describeZodError } from './error-handler.js';
+import { zodValidationError } from './error-handler.js';
 
 const AuditRecordSchema = z
   .object({
@@ -104,7 +104,7 @@ export function addAuditRoutes(app: ApiApp, audit: AuditService, opts: { pollMs:
   // Server-Sent Events: `record` for each new record (filters as for the list), from after `after`, else from now.
   app.get('/api/v1/audit/follow', async (c) => {
     const parsed = Query.safeParse(c.req.query());
-    if (!parsed.success) throw new ValidationError(describeZodError(parsed.error));
+    if (!parsed.success) throw zodValidationError(parsed.error);
     const query = compileQuery(parsed.data);
     let last = query.afterId ?? (await audit.list({ limit: 1 })).at(-1)?.id ?? 0;
     return streamSSE(c, async (stream) => {

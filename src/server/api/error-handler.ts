@@ -1,13 +1,16 @@
 /**
  * The one place where errors become HTTP responses:
- * `{ "error": { "code", "message" } }` with a status chosen by code.
+ * `{ "error": { "code", "message", "field"? } }` with a status chosen by
+ * code; `field` names the request field a 400 is about, as a dotted path
+ * into the request (`selector`, `policy.canary`, `roles`), so a form can
+ * show the message beside it.
  */
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
-import { CorralError, RateLimitedError } from '../errors.js';
+import { CorralError, RateLimitedError, ValidationError } from '../errors.js';
 
 const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   INVALID_ARGUMENT: 400,
@@ -54,11 +57,18 @@ export function describeZodError(error: ZodError): string {
     .join('; ');
 }
 
+/** A request that failed its schema, as a ValidationError naming the first field at fault (none when it is the whole body). */
+export function zodValidationError(error: ZodError): ValidationError {
+  const path = error.issues[0]?.path ?? [];
+  return new ValidationError(describeZodError(error), path.length > 0 ? path.join('.') : undefined);
+}
+
 export function handleError(err: unknown, c: Context, log: Logger): Response {
   if (err instanceof CorralError) {
     const status = STATUS_BY_CODE[err.code] ?? 500;
     if (status === 500) log.error({ err }, 'request failed');
-    const details = status !== 500 && 'details' in err ? (err.details as Record<string, unknown>) : undefined;
+    let details = status !== 500 && 'details' in err ? (err.details as Record<string, unknown>) : undefined;
+    if (err instanceof ValidationError && err.field !== undefined) details = { ...details, field: err.field };
     if (err instanceof RateLimitedError) c.header('Retry-After', String(err.retryAfterSeconds));
     return errorResponse(c, status, err.code, status === 500 ? 'internal error' : err.message, details);
   }

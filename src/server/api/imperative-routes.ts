@@ -4,9 +4,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { LogChunk } from '../../protocol/index.js';
 import type { ImperativeService } from '../fleet/imperative.js';
-import { ValidationError } from '../errors.js';
 import { ErrorBody } from './schemas.js';
-import { describeZodError } from './error-handler.js';
+import { zodValidationError } from './error-handler.js';
 import { actorOf, errors as baseErrors, json } from './openapi-helpers.js';
 
 const errors = {
@@ -125,7 +124,7 @@ export function addImperativeRoutes(app: ApiApp, imperative: ImperativeService):
   // and finally `end` {reason} or `error` {code, message}. Closing the request makes the agent stop following.
   app.get('/api/v1/agents/:id/services/:service/logs/follow', async (c) => {
     const input = FollowInput.safeParse({ ...c.req.query(), id: c.req.param('id'), service: c.req.param('service') });
-    if (!input.success) throw new ValidationError(describeZodError(input.error));
+    if (!input.success) throw zodValidationError(input.error);
     const { id, service, stdoutOffset, stderrOffset } = input.data;
     const queue: LogChunk[] = [];
     let queued = 0;

@@ -33,7 +33,7 @@ import { authorize } from './authorize.js';
 import { addUserRoutes } from './user-routes.js';
 import type { UserService } from '../users/user-service.js';
 import type { ApiApp, ApiEnv } from './api-env.js';
-import { describeZodError, errorResponse, handleError } from './error-handler.js';
+import { errorResponse, handleError, zodValidationError } from './error-handler.js';
 import { actorOf, errors, iso, json } from './openapi-helpers.js';
 import { addRolloutRoutes } from './rollout-routes.js';
 import { restBodyLimit } from './body-limit.js';
@@ -103,7 +103,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   const { fleet } = deps;
   const app = new OpenAPIHono<ApiEnv>({
     defaultHook: (result, c) => {
-      if (!result.success) return errorResponse(c, 400, 'INVALID_ARGUMENT', describeZodError(result.error));
+      if (!result.success) return handleError(zodValidationError(result.error), c, deps.log);
       return undefined;
     },
   });

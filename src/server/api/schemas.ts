@@ -10,6 +10,7 @@ export const ErrorBody = z
     error: z.object({
       code: z.string(),
       message: z.string(),
+      field: z.string().optional().openapi({ description: '400 only, when one field is at fault: its dotted path in the request (selector, policy.canary, roles, values)' }),
       selector: z.string().optional().openapi({ description: 'INVALID_SELECTOR only: the selector as given' }),
       position: z.number().optional().openapi({ description: 'INVALID_SELECTOR only: the 0-based character position where parsing failed' }),
     }),

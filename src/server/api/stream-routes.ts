@@ -11,7 +11,7 @@ import type { ApiApp } from './api-env.js';
 import type { EventFeed } from '../event-feed.js';
 import type { EventRecord, Store } from '../store/index.js';
 import { CorralError, ValidationError } from '../errors.js';
-import { describeZodError, errorResponse } from './error-handler.js';
+import { errorResponse, zodValidationError } from './error-handler.js';
 import { errors, iso } from './openapi-helpers.js';
 import { MAX_STREAM_MS, MAX_STREAMS, MAX_STREAMS_PER_TOKEN } from './limits.js';
 import { ErrorBody, Event } from './schemas.js';
@@ -71,7 +71,7 @@ export function addStreamRoutes(app: ApiApp, deps: StreamDeps): void {
 
   app.get('/api/v1/stream', async (c) => {
     const query = StreamQuery.safeParse(c.req.query());
-    if (!query.success) throw new ValidationError(describeZodError(query.error));
+    if (!query.success) throw zodValidationError(query.error);
     const header = c.req.header('last-event-id');
     if (header !== undefined && !/^\d{1,16}$/.test(header.trim())) throw new ValidationError(`Last-Event-ID must be an event id (digits), got "${header.slice(0, 32)}"`, 'Last-Event-ID');
     const resumeAfter = header !== undefined ? Number(header.trim()) : query.data.after;

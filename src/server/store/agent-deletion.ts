@@ -10,8 +10,9 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.js';
-import type { ForgottenAgent } from './store.js';
-import { num } from './rows.js';
+import type { AgentRecord, ForgottenAgent } from './agent-records.js';
+import { AgentNotFoundError, AgentNotRevokedError } from '../errors.js';
+import { num, toAgent } from './rows.js';
 
 /** Agents forgotten per call at most, whatever the caller asks (bounds the statement and its parameters). */
 export const MAX_FORGET_BATCH = 1000;
@@ -23,6 +24,17 @@ export async function deleteAgentRows(tx: Transaction<Database>, ids: readonly s
   await tx.deleteFrom('deployment_agents').where('agent_id', 'in', ids).execute();
   await tx.deleteFrom('agent_credential_rotations').where('agent_id', 'in', ids).execute();
   return Number(events.numDeletedRows);
+}
+
+/** Store.deleteAgent: deletes revoked agent `id` and its rows in one transaction. */
+export function deleteRevokedAgentTx(db: Kysely<Database>, id: string): Promise<{ agent: AgentRecord; events: number }> {
+  return db.transaction().execute(async (tx) => {
+    const r = await tx.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r) throw new AgentNotFoundError(id);
+    if (r.status !== 'revoked') throw new AgentNotRevokedError(id, r.name, r.status);
+    await tx.deleteFrom('agents').where('id', '=', id).where('status', '=', 'revoked').execute();
+    return { agent: toAgent(r), events: await deleteAgentRows(tx, [id]) };
+  });
 }
 
 /**

@@ -3,7 +3,7 @@
  * the dialect differs (chosen in open-store.ts).
  */
 import { Migrator, sql, type Kysely } from 'kysely';
-import type { AgentsTable, Database } from './schema.js';
+import type { Database } from './schema.js';
 import { migrateRetrying, migrationProvider } from './migrations.js';
 import { deploymentRow, KyselyRolloutStore } from './rollout-store.js';
 import { KyselyCredentialStore } from './credential-store.js';
@@ -11,47 +11,22 @@ import { KyselyAuditStore } from './audit-store.js';
 import type { AuditStore } from './audit-records.js';
 import { KyselyUserStore } from './user-store.js';
 import { KyselyTokenStore } from './token-store.js';
-import { AgentNotFoundError, AgentNotRevokedError, AgentRevokedError, ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
+import { ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import { enrollAgentTx } from './enrollment-store.js';
-import { deleteAgentRows, forgetOfflineAgentsTx } from './agent-deletion.js';
+import { deleteRevokedAgentTx, forgetOfflineAgentsTx } from './agent-deletion.js';
+import {
+  applyAgentReports, claimAgentCredential, insertAgents, markStaleAgentsOffline, revokeAgent, setAgentApproval,
+  setAgentCredential, setAgentLabels, setAgentStatus, touchAgents, TOUCH_CHUNK, upsertAgentReport,
+} from './agent-writes.js';
 import { resealSecretsIn } from './secret-rows.js';
 import type {
-  AgentApproval,
-  AgentFacetBounds,
-  AgentFacets,
-  AgentFilter,
-  AgentPage,
-  AgentPageQuery,
-  AgentRecord,
-  AgentReportPatch,
-  AgentTouch,
-  ConfigRecord,
-  DeploymentRecord,
-  EventQuery,
-  EnrollmentOutcome,
-  EventRecord,
-  ForgottenAgent,
-  JobHostRecord,
-  JobListPage,
-  JobListQuery,
-  JobRecord,
-  JobStatus,
-  NewEvent,
-  NewTokenRecord,
-  PackageRecord,
-  RolloutStore,
-  CredentialStore,
-  UserStore,
-  SecretResealer,
-  Store,
-  TokenKind,
-  TokenRecord,
+  AgentApproval, AgentFacetBounds, AgentFacets, AgentFilter, AgentPage, AgentPageQuery, AgentRecord, AgentReportPatch, AgentTouch, ConfigRecord,
+  CredentialStore, DeploymentRecord, EnrollmentOutcome, EventQuery, EventRecord, ForgottenAgent, JobHostRecord, JobListPage, JobListQuery, JobRecord,
+  JobStatus, NewEvent, NewTokenRecord, PackageRecord, RolloutStore, SecretResealer, Store, TokenKind, TokenRecord, UserStore,
 } from './store.js';
 import { queryAgentFacets, queryAgentPage } from './agent-query.js';
 import { queryJobPage } from './job-query.js';
-import { agentRow, json, jobHostRow, newAgentRow, num, patchColumns, toAgent, toConfig, toDeployment, toJob, toJobHost, toPackage, toToken, tokenRow } from './rows.js';
-
-const TOUCH_CHUNK = 500;
+import { json, jobHostRow, num, toAgent, toConfig, toDeployment, toJob, toJobHost, toPackage, toToken, tokenRow } from './rows.js';
 
 export class KyselyStore implements Store {
   private closed = false;
@@ -144,11 +119,7 @@ export class KyselyStore implements Store {
   }
 
   setAgentApproval(id: string, approval: AgentApproval): Promise<AgentRecord> {
-    return this.run('set agent approval', async () => {
-      const res = await this.db.updateTable('agents').set({ approval }).where('id', '=', id).executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) throw new AgentNotFoundError(id);
-      return toAgent(await this.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
-    });
+    return this.run('set agent approval', () => setAgentApproval(this.db, id, approval));
   }
 
   findAgentByCredentialHash(hash: string): Promise<AgentRecord | null> {
@@ -179,201 +150,49 @@ export class KyselyStore implements Store {
   }
 
   insertAgents(agents: readonly AgentRecord[]): Promise<void> {
-    return this.run('insert agents', async () => {
-      // 20 columns a row: stay under SQLite's and PostgreSQL's bound-parameter limits.
-      for (let i = 0; i < agents.length; i += 1000) {
-        await this.db.insertInto('agents').values(agents.slice(i, i + 1000).map(agentRow)).execute();
-      }
-    });
+    return this.run('insert agents', () => insertAgents(this.db, agents));
   }
 
   upsertAgentReport(id: string, patch: AgentReportPatch, at: number): Promise<AgentRecord> {
-    return this.run('store agent report', () =>
-      this.db.transaction().execute(async (tx) => {
-        const existing = await tx.selectFrom('agents').select(['status']).where('id', '=', id).executeTakeFirst();
-        if (existing?.status === 'revoked') throw new AgentRevokedError(id);
-        const cols = patchColumns(patch);
-        if (!existing) {
-          await tx
-            .insertInto('agents')
-            .values(newAgentRow(id, at, cols))
-            // Two replicas may create the same agent at once; the second just applies its patch.
-            .onConflict((oc) => oc.column('id').doUpdateSet({ ...cols, last_seen_at: at }))
-            .execute();
-        } else {
-          await tx.updateTable('agents').set({ ...cols, last_seen_at: at }).where('id', '=', id).execute();
-        }
-        const r = await tx.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-        return toAgent(r);
-      }),
-    );
+    return this.run('store agent report', () => upsertAgentReport(this.db, id, patch, at));
   }
 
   applyAgentReports(reports: { id: string; patch: AgentReportPatch; at: number }[]): Promise<void> {
     if (reports.length === 0) return Promise.resolve();
-    return this.run('store agent reports', async () => {
-      if (this.kind === 'postgres') return this.applyAgentReportsBulk(reports);
-      for (let i = 0; i < reports.length; i += TOUCH_CHUNK) {
-        await this.db.transaction().execute(async (tx) => {
-          for (const r of reports.slice(i, i + TOUCH_CHUNK)) {
-            await tx
-              .updateTable('agents')
-              .set({ ...patchColumns(r.patch), last_seen_at: sql`max(last_seen_at, ${r.at})` })
-              .where('id', '=', r.id)
-              .where('status', '!=', 'revoked')
-              .execute();
-          }
-        });
-      }
-    });
-  }
-
-  /**
-   * PostgreSQL: one UPDATE ... FROM (VALUES ...) per group of reports that
-   * set the same columns, instead of a round trip per agent.
-   */
-  private async applyAgentReportsBulk(reports: { id: string; patch: AgentReportPatch; at: number }[]): Promise<void> {
-    const groups = new Map<string, { id: string; cols: Partial<AgentsTable>; at: number }[]>();
-    for (const r of reports) {
-      const cols = patchColumns(r.patch);
-      const key = Object.keys(cols).sort().join(',');
-      groups.set(key, [...(groups.get(key) ?? []), { id: r.id, cols, at: r.at }]);
-    }
-    for (const [key, rows] of groups) {
-      const names = key === '' ? [] : key.split(',');
-      for (let i = 0; i < rows.length; i += TOUCH_CHUNK) {
-        const values = sql.join(
-          rows.slice(i, i + TOUCH_CHUNK).map(
-            (r) =>
-              sql`(${sql.join([
-                sql`${r.id}::text`,
-                sql`${r.at}::bigint`,
-                ...names.map((n) => (n === 'capabilities' ? sql`${r.cols.capabilities}::bigint` : sql`${(r.cols as Record<string, unknown>)[n]}::text`)),
-              ])})`,
-          ),
-        );
-        const sets = sql.join([sql`last_seen_at = greatest(agents.last_seen_at, v.at)`, ...names.map((n) => sql`${sql.ref(n)} = v.${sql.ref(n)}`)]);
-        const columns = sql.join([sql.ref('id'), sql.ref('at'), ...names.map((n) => sql.ref(n))]);
-        await sql`update agents set ${sets} from (values ${values}) as v(${columns})
-                  where agents.id = v.id and agents.status <> 'revoked'`.execute(this.db);
-      }
-    }
+    return this.run('store agent reports', () => applyAgentReports(this.db, this.kind, reports));
   }
 
   setAgentCredential(id: string, credentialHash: string): Promise<void> {
-    return this.run('set agent credential', async () => {
-      const res = await this.db
-        .updateTable('agents')
-        .set({ credential_hash: credentialHash })
-        .where('id', '=', id)
-        .where('status', '!=', 'revoked')
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) throw new AgentNotFoundError(id);
-    });
+    return this.run('set agent credential', () => setAgentCredential(this.db, id, credentialHash));
   }
 
   claimAgentCredential(id: string, credentialHash: string): Promise<boolean> {
-    return this.run('claim agent credential', async () => {
-      const res = await this.db
-        .updateTable('agents')
-        .set({ credential_hash: credentialHash })
-        .where('id', '=', id)
-        .where('credential_hash', 'is', null)
-        .where('status', '!=', 'revoked')
-        .executeTakeFirst();
-      return Number(res.numUpdatedRows) > 0;
-    });
+    return this.run('claim agent credential', () => claimAgentCredential(this.db, id, credentialHash));
   }
 
   setAgentLabels(id: string, labels: Record<string, string>): Promise<AgentRecord> {
-    return this.run('set agent labels', async () => {
-      const res = await this.db.updateTable('agents').set({ labels: json(labels) }).where('id', '=', id).executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) throw new AgentNotFoundError(id);
-      return toAgent(await this.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
-    });
+    return this.run('set agent labels', () => setAgentLabels(this.db, id, labels));
   }
 
   setAgentStatus(id: string, status: 'online' | 'offline', at: number): Promise<boolean> {
-    return this.run('set agent status', async () => {
-      const set = status === 'online' ? { status, last_seen_at: at } : { status };
-      const res = await this.db
-        .updateTable('agents')
-        .set(set)
-        .where('id', '=', id)
-        .where('status', '!=', 'revoked')
-        .where('status', '!=', status)
-        .executeTakeFirst();
-      return Number(res.numUpdatedRows) > 0;
-    });
+    return this.run('set agent status', () => setAgentStatus(this.db, id, status, at));
   }
 
   touchAgents(touches: AgentTouch[]): Promise<string[]> {
     if (touches.length === 0) return Promise.resolve([]);
-    return this.run('touch agents', async () => {
-      const offline: string[] = [];
-      for (let i = 0; i < touches.length; i += TOUCH_CHUNK) {
-        const chunk = touches.slice(i, i + TOUCH_CHUNK);
-        if (this.kind === 'postgres') {
-          // One statement per chunk: UPDATE ... FROM (VALUES ...).
-          const rows = sql.join(chunk.map((t) => sql`(${t.id}::text, ${t.lastSeenAt}::bigint, ${t.lastSequenceNum}::bigint)`));
-          const res = await sql<{ id: string; status: string }>`update agents set last_seen_at = greatest(agents.last_seen_at, v.seen), last_sequence_num = v.seq
-                    from (values ${rows}) as v(id, seen, seq) where agents.id = v.id returning agents.id, agents.status`.execute(this.db);
-          for (const r of res.rows) if (r.status === 'offline') offline.push(r.id);
-        } else {
-          await this.db.transaction().execute(async (tx) => {
-            for (const t of chunk) {
-              const r = await tx
-                .updateTable('agents')
-                .set({ last_seen_at: sql`max(last_seen_at, ${t.lastSeenAt})`, last_sequence_num: t.lastSequenceNum })
-                .where('id', '=', t.id)
-                .returning(['id', 'status'])
-                .executeTakeFirst();
-              if (r?.status === 'offline') offline.push(r.id);
-            }
-          });
-        }
-      }
-      return offline;
-    });
+    return this.run('touch agents', () => touchAgents(this.db, this.kind, touches));
   }
 
   markStaleAgentsOffline(before: number): Promise<string[]> {
-    return this.run('mark stale agents offline', async () => {
-      const rows = await this.db
-        .updateTable('agents')
-        .set({ status: 'offline' })
-        .where('status', '=', 'online')
-        .where('last_seen_at', '<', before)
-        .returning('id')
-        .execute();
-      return rows.map((r) => r.id);
-    });
+    return this.run('mark stale agents offline', () => markStaleAgentsOffline(this.db, before));
   }
 
   revokeAgent(id: string, at: number): Promise<AgentRecord> {
-    return this.run('revoke agent', async () => {
-      await this.db
-        .updateTable('agents')
-        .set({ status: 'revoked', credential_hash: null, revoked_at: at })
-        .where('id', '=', id)
-        .where('status', '!=', 'revoked')
-        .execute();
-      const r = await this.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!r) throw new AgentNotFoundError(id);
-      return toAgent(r);
-    });
+    return this.run('revoke agent', () => revokeAgent(this.db, id, at));
   }
 
   deleteAgent(id: string): Promise<{ agent: AgentRecord; events: number }> {
-    return this.run('delete agent', () =>
-      this.db.transaction().execute(async (tx) => {
-        const r = await tx.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
-        if (!r) throw new AgentNotFoundError(id);
-        if (r.status !== 'revoked') throw new AgentNotRevokedError(id, r.name, r.status);
-        await tx.deleteFrom('agents').where('id', '=', id).where('status', '=', 'revoked').execute();
-        return { agent: toAgent(r), events: await deleteAgentRows(tx, [id]) };
-      }),
-    );
+    return this.run('delete agent', () => deleteRevokedAgentTx(this.db, id));
   }
 
   forgetOfflineAgents(before: number, limit: number): Promise<{ agents: ForgottenAgent[]; events: number }> {

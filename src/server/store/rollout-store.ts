@@ -1,4 +1,4 @@
-/** The RolloutStore over Kysely (see store.ts for the contract). */
+/** The RolloutStore over Kysely (see rollout-records.ts for the contract). */
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import type { AgentRevisionRecord, DeploymentRecord, RevisionRecord, RolloutAgentRecord, RolloutRecord, RolloutStore } from './store.js';

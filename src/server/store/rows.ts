@@ -1,4 +1,4 @@
-/** Rows to records and back: the mapping between the tables (schema.ts) and the Store's records (store.ts). */
+/** Rows to records and back: the mapping between the tables (schema.ts) and the Store's records (store.ts and the *-records.ts files it re-exports). */
 import type { Insertable, Selectable } from 'kysely';
 import type { AgentsTable, Database } from './schema.js';
 import type { AgentRecord, AgentReportPatch, ConfigRecord, DeploymentRecord, JobHostRecord, JobRecord, JobStatus, NewTokenRecord, PackageRecord, TokenKind, TokenRecord } from './store.js';

@@ -18,6 +18,14 @@ import type { AuditStore } from './audit-records.js';
 import type { RoleBinding } from '../auth/actor.js';
 import type { JobHostRecord, JobListPage, JobListQuery, JobRecord, JobStatus } from './job-records.js';
 import type { TokenStore } from './token-records.js';
+import type { DeploymentRecord, RolloutStore } from './rollout-records.js';
+import type { AgentApproval, AgentFacetBounds, AgentFacets, AgentFilter, AgentPage, AgentPageQuery, AgentRecord, AgentReportPatch, AgentTouch, EnrollmentOutcome, ForgottenAgent } from './agent-records.js';
+
+/** Agents as the store keeps them, and the agent list's query types (agent-records.ts). */
+export type * from './agent-records.js';
+export { AGENT_LIST_STATUSES, AGENT_SORT_KEYS, SEARCH_SEPARATOR } from './agent-records.js';
+/** Deployments, revisions and rollouts (rollout-records.ts). */
+export type * from './rollout-records.js';
 
 /**
  * admin: the first-start admin token (`corral server rotate-admin-token`),
@@ -143,96 +151,6 @@ export interface UserStore {
   findTokenByHash(hash: string): Promise<TokenRecord | null>;
 }
 
-/** Why `enrollAgent` did or did not create the agent. */
-export type EnrollmentOutcome = 'enrolled' | 'exists' | 'token-exhausted' | 'token-expired' | 'token-revoked';
-
-/** approved: served normally; pending: enrolled, waiting for an operator to approve it (nothing is offered). */
-export type AgentApproval = 'approved' | 'pending';
-
-export type AgentKind = 'corral' | 'opamp';
-/** online: connected or heartbeating; offline: gone; revoked: refused forever. */
-export type AgentStatus = 'online' | 'offline' | 'revoked';
-
-export interface HealthRecord {
-  healthy: boolean;
-  startTimeMs: number;
-  lastError: string;
-  status: string;
-  statusTimeMs: number;
-  components: Record<string, HealthRecord>;
-}
-
-export type RemoteConfigState = 'UNSET' | 'APPLIED' | 'APPLYING' | 'FAILED';
-
-export interface RemoteConfigStatusRecord {
-  /** hex of the hash the agent reports for its last remote config. */
-  hash: string;
-  status: RemoteConfigState;
-  errorMessage: string;
-}
-
-export interface EffectiveConfigRecord {
-  files: Record<string, { contentType: string; body: string }>;
-}
-
-export interface PackageStatusRecord {
-  name: string;
-  agentHasVersion: string;
-  agentHasHash: string;
-  serverOfferedVersion: string;
-  serverOfferedHash: string;
-  status: string;
-  errorMessage: string;
-  downloadPercent: number | null;
-}
-
-export interface AgentRecord {
-  id: string;
-  kind: AgentKind;
-  name: string;
-  status: AgentStatus;
-  /** Labels set by an operator (trusted); they win over every other source. */
-  labels: Record<string, string>;
-  /** Labels bound by the enrollment token the agent enrolled with (trusted); {} for none. */
-  boundLabels: Record<string, string>;
-  /** The enrollment token the agent enrolled with; null when unknown (enrolled before tokens were scoped). */
-  enrollmentTokenId: string | null;
-  approval: AgentApproval;
-  identifyingAttributes: Record<string, string>;
-  nonIdentifyingAttributes: Record<string, string>;
-  capabilities: number;
-  health: HealthRecord | null;
-  effectiveConfig: EffectiveConfigRecord | null;
-  remoteConfigStatus: RemoteConfigStatusRecord | null;
-  packageStatuses: PackageStatusRecord[] | null;
-  /** sha256 hex of the agent's own credential (corral agents after enrollment). */
-  credentialHash: string | null;
-  firstSeenAt: number;
-  lastSeenAt: number;
-  /** Last AgentToServer.sequence_num seen, for gap detection across replicas. */
-  lastSequenceNum: number;
-  revokedAt: number | null;
-}
-
-/** Fields an agent report may change; absent fields stay as they are. */
-export interface AgentReportPatch {
-  kind?: AgentKind;
-  name?: string;
-  identifyingAttributes?: Record<string, string>;
-  nonIdentifyingAttributes?: Record<string, string>;
-  capabilities?: number;
-  health?: HealthRecord | null;
-  effectiveConfig?: EffectiveConfigRecord | null;
-  remoteConfigStatus?: RemoteConfigStatusRecord | null;
-  packageStatuses?: PackageStatusRecord[] | null;
-}
-
-export interface AgentTouch {
-  id: string;
-  lastSeenAt: number;
-  lastSequenceNum: number;
-}
-
 export interface ConfigFile {
   contentType: string;
   /** UTF-8 text body; for a secret file as stored, the sealed body (see server/secrets). */
@@ -263,13 +181,6 @@ export interface EventRecord {
 
 export type NewEvent = Omit<EventRecord, 'id'>;
 
-/** An agent `forgetOfflineAgents` deleted. */
-export interface ForgottenAgent {
-  id: string;
-  name: string;
-  lastSeenAt: number;
-}
-
 export interface EventQuery {
   /** Only events with id greater than this. */
   afterId?: number;
@@ -288,71 +199,6 @@ export interface EventQuery {
    * `since`/`until` by time (at, then id), which an index serves wherever the window lies.
    */
   limit?: number;
-}
-
-/** A selector requirement, as fleet/selector.ts parses it; `claim.<key>` names what the agent reports. */
-export type LabelRequirement =
-  | { op: 'eq' | 'neq'; key: string; value: string }
-  | { op: 'in' | 'notin'; key: string; values: readonly string[] }
-  | { op: 'exists' | 'notexists'; key: string };
-
-/** An agent's status as lists and facets show it: pending is approved-not-yet (and not revoked). */
-export type AgentListStatus = 'online' | 'offline' | 'pending' | 'revoked';
-export const AGENT_LIST_STATUSES: readonly AgentListStatus[] = ['online', 'offline', 'pending', 'revoked'];
-export type AgentSortKey = 'name' | 'status' | 'lastSeen' | 'version' | 'os';
-export const AGENT_SORT_KEYS: readonly AgentSortKey[] = ['name', 'status', 'lastSeen', 'version', 'os'];
-
-/** Which agents: all of the selector's requirements, one of the statuses (none: any), and the free text (see agent-query.ts). */
-/** Separates the fields of an agent's search text (agent_facts): a search containing it would match across fields, so the API refuses it. */
-export const SEARCH_SEPARATOR = '\u001f';
-
-export interface AgentFilter {
-  requirements: readonly LabelRequirement[];
-  statuses?: readonly AgentListStatus[];
-  /** A part of the name, label value or host name (any case), or the start of the id; must not contain U+001F. */
-  q?: string;
-  /**
-   * A scoped reader's scopes: only agents that one of these selectors
-   * (each a list of requirements, all of which must hold) matches. Absent:
-   * no restriction; []: no agent.
-   */
-  scopes?: readonly (readonly LabelRequirement[])[];
-}
-
-export interface AgentPageQuery extends AgentFilter {
-  sort: AgentSortKey;
-  descending: boolean;
-  /** 1..1000. */
-  limit: number;
-  /** The sort key and id of the last agent of the previous page: this page starts after it. */
-  after?: { key: string | number; id: string };
-}
-
-export interface AgentPage {
-  agents: AgentRecord[];
-  /** The sort key of each agent, in order (the last one makes the next cursor). */
-  keys: (string | number)[];
-  /** Agents matching the filter (all pages). */
-  total: number;
-  /** Whether more agents follow this page. */
-  hasMore: boolean;
-}
-
-export interface AgentFacetBounds {
-  /** Label keys returned, those on most agents first. */
-  maxKeys: number;
-  /** Values per key (and per os / arch / version), most frequent first; at least 4. */
-  maxValues: number;
-}
-
-export interface AgentFacets {
-  total: number;
-  byStatus: Record<string, number>;
-  /** key → value → agents, bounded by AgentFacetBounds. */
-  labels: Record<string, Record<string, number>>;
-  os: Record<string, number>;
-  arch: Record<string, number>;
-  version: Record<string, number>;
 }
 
 /** One published package artifact for one platform. */
@@ -378,84 +224,6 @@ export interface PackageRecord {
   publisherSignature?: string | null;
 }
 
-/** A package version + config values + desired run state, on the agents a selector matches. */
-export interface DeploymentRecord {
-  name: string;
-  package: string;
-  version: string;
-  selector: string;
-  values: Record<string, string>;
-  /** Secret values, sealed (key → sealed text, see server/secrets); {} for none. Never plaintext. */
-  secretValues: Record<string, string>;
-  desiredState: 'running' | 'stopped';
-  /** The newest revision (package, version, values); rollouts take agents to it. */
-  revision: number;
-  /** The last revision that was fully rolled out and healthy (Nomad's "stable"); null before the first. */
-  stableRevision: number | null;
-  /** Rollout policy overrides for this deployment (validated by the rollouts module). */
-  policy: Record<string, unknown>;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** One immutable version of a deployment's content. */
-export interface RevisionRecord {
-  deployment: string;
-  revision: number;
-  package: string;
-  version: string;
-  values: Record<string, string>;
-  /** Secret values of this revision, sealed as on DeploymentRecord. */
-  secretValues: Record<string, string>;
-  createdAt: number;
-}
-
-export type RolloutKind = 'rollout' | 'rollback';
-
-export interface RolloutRecord {
-  id: string;
-  deployment: string;
-  kind: RolloutKind;
-  fromRevision: number | null;
-  toRevision: number;
-  /** The full policy in effect (validated by the rollouts module). */
-  policy: Record<string, unknown>;
-  state: string;
-  stage: number;
-  stageStartedAt: number;
-  promoted: boolean;
-  /** Failures an operator accepted by resuming past the error budget; they no longer count against it. */
-  forgiven: number;
-  reason: string;
-  createdBy: string;
-  createdAt: number;
-  updatedAt: number;
-  finishedAt: number | null;
-  /** The server process driving it, and until when its lease holds (null before the first tick). */
-  leaseOwner?: string | null;
-  leaseUntil?: number | null;
-}
-
-export interface RolloutAgentRecord {
-  rolloutId: string;
-  agentId: string;
-  agentName: string;
-  stage: number;
-  state: string;
-  startedAt: number | null;
-  healthySince: number | null;
-  finishedAt: number | null;
-  reason: string;
-}
-
-/** Which revision of a deployment one agent is offered. */
-export interface AgentRevisionRecord {
-  deployment: string;
-  agentId: string;
-  revision: number;
-}
-
-/** Rollouts, revisions and per-agent revisions (see src/server/rollouts). */
 /** An agent's credential rotation: requested (waiting to be offered) and/or a previous credential in its grace window. */
 export interface CredentialRotationRecord {
   agentId: string;
@@ -492,37 +260,6 @@ export interface CredentialStore {
   findAgentByPreviousCredentialHash(hash: string, now: number): Promise<string | null>;
 }
 
-export interface RolloutStore {
-  /**
-   * Writes a deployment change in one transaction: the deployment, its new
-   * revision (if any), and the rollout that takes agents to it (if any),
-   * after marking `supersede` rollouts finished as aborted.
-   */
-  commitChange(change: {
-    deployment: Omit<DeploymentRecord, 'createdAt'>;
-    revision?: RevisionRecord;
-    rollout?: RolloutRecord;
-    agents?: RolloutAgentRecord[];
-    supersede?: string[];
-  }): Promise<void>;
-  listRevisions(deployment?: string): Promise<RevisionRecord[]>;
-  getRollout(id: string): Promise<RolloutRecord | null>;
-  /** Newest first. */
-  listRollouts(deployment?: string, limit?: number): Promise<RolloutRecord[]>;
-  /** Rollouts not finished: running or paused. */
-  listActiveRollouts(): Promise<RolloutRecord[]>;
-  /** Applies the patch only when the rollout is in one of `fromStates`; returns whether it did. */
-  updateRollout(id: string, patch: Partial<Omit<RolloutRecord, 'id' | 'deployment' | 'createdAt'>>, fromStates: string[]): Promise<boolean>;
-  listRolloutAgents(rolloutId: string): Promise<RolloutAgentRecord[]>;
-  putRolloutAgents(rows: RolloutAgentRecord[]): Promise<void>;
-  deleteRolloutAgents(rolloutId: string, agentIds: string[]): Promise<void>;
-  /** Takes or renews the lease on a rollout: true when `owner` holds it until `until`. */
-  acquireRolloutLease(id: string, owner: string, now: number, until: number): Promise<boolean>;
-  setAgentRevisions(deployment: string, agentIds: string[], revision: number): Promise<void>;
-  /** Every agent's revisions, or only those of `agentIds`. */
-  listAgentRevisions(agentIds?: readonly string[]): Promise<AgentRevisionRecord[]>;
-  setStableRevision(deployment: string, revision: number): Promise<void>;
-}
 
 export type { DeletedToken, TokenPage, TokenPageQuery, TokenState, TokenStore } from './token-records.js';
 export type { JobHostCounts, JobHostRecord, JobHostStatus, JobListPage, JobListQuery, JobRecord, JobSpec, JobStatus } from './job-records.js';
@@ -601,10 +338,10 @@ export interface Store {
    * records one event per change). Never changes a revoked agent; returns false.
    */
   setAgentStatus(id: string, status: 'online' | 'offline', at: number): Promise<boolean>;
-  /** Batched heartbeat bookkeeping; unknown ids are ignored. */
   /**
-   * Returns the ids among `touches` whose status is offline: another replica
-   * (or a late close) marked them offline while this one still talks to them.
+   * Batched heartbeat bookkeeping; unknown ids are ignored. Returns the ids
+   * among `touches` whose status is offline: another replica (or a late
+   * close) marked them offline while this one still talks to them.
    */
   touchAgents(touches: AgentTouch[]): Promise<string[]>;
   /** Marks online agents last seen before `before` offline; returns their ids. */

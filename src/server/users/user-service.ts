@@ -172,13 +172,13 @@ function compileTokenRoles(roles: RoleBinding[], held: RoleBinding[], whose: str
 export function compileRoles(roles: RoleBinding[]): RoleBinding[] {
   if (roles.length > MAX_ROLES_PER_USER) throw new ValidationError(`at most ${MAX_ROLES_PER_USER} roles per user (MAX_ROLES_PER_USER)`, 'roles');
   return roles.map((b, i) => {
-    if (!ROLES.includes(b.role)) throw new ValidationError(`roles[${i}].role: "${String(b.role)}" is not one of ${ROLES.join(', ')}`, 'roles');
+    if (!ROLES.includes(b.role)) throw new ValidationError(`roles[${i}].role: "${String(b.role)}" is not one of ${ROLES.join(', ')}`, `roles.${i}.role`);
     const selector = b.selector.trim();
-    if (selector.length > MAX_SELECTOR_CHARS) throw new ValidationError(`roles[${i}].selector: over ${MAX_SELECTOR_CHARS} characters`, 'roles');
+    if (selector.length > MAX_SELECTOR_CHARS) throw new ValidationError(`roles[${i}].selector: over ${MAX_SELECTOR_CHARS} characters`, `roles.${i}.selector`);
     try {
       parseSelector(selector);
     } catch (e) {
-      if (e instanceof SelectorError) throw new ValidationError(`roles[${i}].selector: ${e.message}`, 'roles');
+      if (e instanceof SelectorError) throw new ValidationError(`roles[${i}].selector: ${e.message}`, `roles.${i}.selector`);
       throw e;
     }
     return { role: b.role as Role, selector };

@@ -4,7 +4,8 @@
  * `/api/v1/enrollment-tokens` take limit (1 to 1000, more refused), cursor
  * (a bad one is 400 naming it), sort and state, and walk every token once;
  * a cursor is only a position, so one taken from another user's list pages
- * through the caller's own tokens; the CLI follows pages with --all.
+ * through the caller's own tokens; the CLI follows pages with --all. The
+ * enrollment-token route revokes nothing but enrollment tokens.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -116,6 +117,17 @@ describe('token lists, a page at a time', { concurrency: false }, () => {
     assert.deepEqual((await fleet.api<Page>('GET', `/api/v1/whoami/tokens?cursor=${start}&state=all`, undefined, mal)).body.tokens.map((t) => t.name), ['mal given']);
     const other = await fleet.api<Page>('GET', '/api/v1/users/pia/tokens?limit=1', undefined, mal);
     assert.equal(other.status, 403, "a viewer may not list another user's tokens");
+  });
+
+  it('revokes only enrollment tokens through the enrollment-token route: an API token id there is 404 and stays as it is', async () => {
+    const given = (await fleet.api<Page>('GET', '/api/v1/whoami/tokens?state=active&limit=1', undefined, pia)).body.tokens[0]!;
+    assert.equal(given.name, 'given');
+    const r = await fleet.api<Page>('DELETE', `/api/v1/enrollment-tokens/${given.id}`);
+    assert.equal(r.status, 404, JSON.stringify(r.body));
+    assert.equal(r.body.error?.code, 'TOKEN_NOT_FOUND');
+    assert.equal((await fleet.api('GET', '/api/v1/whoami', undefined, pia)).status, 200, 'still accepted');
+    // So a live token never hangs under a revoked one that skipped the revocation down the tree.
+    assert.deepEqual((await walk('/api/v1/whoami/tokens', pia, 'state=active')).names, ['given', 'own 1', 'own 2', 'own 4', 'own 5']);
   });
 
   it('pages the enrollment tokens, and the CLI follows pages with --all and says when more exist', async () => {

@@ -52,6 +52,8 @@ export const MAX_TOKEN_DELETE_BATCH = 1000;
 export interface TokenStore {
   /** One page of tokens by creation, and how many match in all, reading only that page (and an index count). */
   query(q: TokenPageQuery): Promise<TokenPage>;
+  /** A token of any kind by id (revoked or expired too), or null. */
+  get(id: string): Promise<TokenRecord | null>;
   /** Which of `ids` are tokens that are not revoked (expired or not); at most 1000 ids per call. */
   unrevokedIds(ids: readonly string[]): Promise<Set<string>>;
   /**

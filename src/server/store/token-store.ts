@@ -8,7 +8,7 @@ import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool
 import type { Database } from './schema.js';
 import type { DeletedToken, TokenPage, TokenPageQuery, TokenState, TokenStore } from './token-records.js';
 import { MAX_TOKEN_DELETE_BATCH } from './token-records.js';
-import type { TokenKind } from './store.js';
+import type { TokenKind, TokenRecord } from './store.js';
 import { num, toToken } from './rows.js';
 
 type Run = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
@@ -50,6 +50,13 @@ export class KyselyTokenStore implements TokenStore {
         base.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirst(),
       ]);
       return { tokens: rows.slice(0, q.limit).map(toToken), total: num(count?.n ?? 0), hasMore: rows.length > q.limit };
+    });
+  }
+
+  get(id: string): Promise<TokenRecord | null> {
+    return this.run('get token', async () => {
+      const r = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+      return r ? toToken(r) : null;
     });
   }
 

@@ -9,8 +9,9 @@ import { agentListBench } from './agent-list.js';
 import { jobListBench } from './job-list.js';
 import { eventsBench } from './events.js';
 import { forgetOfflineBench } from './forget-offline.js';
+import { tokenCreateBench } from './token-create.js';
 
-const benches: Record<string, (argv: string[]) => Promise<void>> = { fleet: fleetBench, 'restart-latency': restartLatencyBench, 'agent-footprint': agentFootprintBench, rollout: rolloutBench, 'opamp-bodies': opampBodiesBench, 'agent-list': agentListBench, 'job-list': jobListBench, events: eventsBench, 'console-fleet': consoleFleetBench, 'forget-offline': forgetOfflineBench };
+const benches: Record<string, (argv: string[]) => Promise<void>> = { fleet: fleetBench, 'restart-latency': restartLatencyBench, 'agent-footprint': agentFootprintBench, rollout: rolloutBench, 'opamp-bodies': opampBodiesBench, 'agent-list': agentListBench, 'job-list': jobListBench, events: eventsBench, 'console-fleet': consoleFleetBench, 'forget-offline': forgetOfflineBench, 'token-create': tokenCreateBench };
 const [name, ...rest] = process.argv.slice(2);
 const run = name ? benches[name] : undefined;
 if (!run) {

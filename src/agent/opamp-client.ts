@@ -39,6 +39,8 @@ export type AgentToServerInit = MessageInitShape<typeof AgentToServerSchema>;
 /** A connection that lasted this long resets the backoff. */
 const STABLE_MS = 30_000;
 const REFUSED_STATUSES = new Set([401, 403]);
+/** How often an agent whose credential keeps being refused says so again. */
+const REFUSED_LOG_WINDOW_MS = 10 * 60_000;
 
 export interface OpampClientOptions {
   /** ws(s):// URL of the server's /v1/opamp, as configured. */
@@ -81,7 +83,7 @@ export interface OpampClientDeps {
   random?: () => number;
   /** Opens a WebSocket (on `socket`, a verified TLS connection, for wss://); tests substitute one that fails on demand. */
   openSocket?: (url: string, headers: Record<string, string>, socket: TLSSocket | null) => WebSocket;
-  /** Clock for the bound on new instance uids (tests); Date.now otherwise. */
+  /** Clock for the bound on new instance uids and for log windows (tests); Date.now otherwise. */
   now?: () => number;
   /** How many new instance uids the server may assign per window; REASSIGNMENT_LIMIT otherwise. */
   reassignmentLimit?: { max: number; windowMs: number };
@@ -92,6 +94,8 @@ interface SessionOutcome {
   retryAfterSeconds?: number;
   reconnectNow?: boolean;
   exchanged?: boolean;
+  /** A refusal already said in the log window: its reconnect is logged at debug. */
+  quiet?: boolean;
 }
 
 export class OpampClient {
@@ -100,6 +104,8 @@ export class OpampClient {
   private readonly reassignments: ReassignmentBudget;
   /** A refused new uid comes back with every message: its log lines, one per limit window (bad offers and over-limit ones apart). */
   private readonly refusedUidLog: { invalid: LogThrottle; overLimit: LogThrottle };
+  /** A refused credential is retried every backoff.maxMs, for good: one error line per REFUSED_LOG_WINDOW_MS, with a count. */
+  private readonly refusedLog = new LogThrottle(REFUSED_LOG_WINDOW_MS);
   private seq = 0n;
   private ws: WebSocket | null = null;
   private heartbeatMs: number;
@@ -175,7 +181,8 @@ export class OpampClient {
       const delay = refused
         ? this.opts.backoff.maxMs
         : nextDelayMs(attempt++, this.opts.backoff, this.deps.random ?? Math.random, (outcome.retryAfterSeconds ?? 0) * 1000);
-      this.deps.log.info({ delayMs: delay }, 'reconnecting after delay');
+      if (outcome.quiet) this.deps.log.debug({ delayMs: delay }, 'reconnecting after delay');
+      else this.deps.log.info({ delayMs: delay }, 'reconnecting after delay');
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, delay);
         this.wake = () => {
@@ -248,7 +255,14 @@ export class OpampClient {
           // Our old credential still works (the server's grace window): go back to it at once.
           result.reconnectNow = true;
         } else if (res.statusCode !== undefined && REFUSED_STATUSES.has(res.statusCode)) {
-          this.deps.log.error({ status: res.statusCode, usingCredential: this.identityValue.credential !== null }, 'server refused our credential (401): this agent was revoked, deleted or forgotten by the server, or the token is invalid');
+          const line = this.refusedLog.note((this.deps.now ?? Date.now)());
+          result.quiet = !line.log;
+          if (line.log) {
+            this.deps.log.error(
+              { status: res.statusCode, usingCredential: this.identityValue.credential !== null, refusedSinceLastLine: line.suppressed, retryEveryMs: this.opts.backoff.maxMs },
+              'server refused our credential (401): this agent was revoked, deleted or forgotten by the server, or the token is invalid; retrying, and saying so again every 10 minutes',
+            );
+          }
         } else {
           this.deps.log.warn({ status: res.statusCode, retryAfter: result.retryAfterSeconds }, 'server refused the connection');
         }

@@ -63,6 +63,7 @@ export interface ServerFlags {
   requireApproval?: boolean;
   auditRetention?: string;
   forgetOfflineAfter?: string;
+  tokenRetention?: string;
   logLevel: string;
 }
 
@@ -105,6 +106,7 @@ export function serverOptionsFrom(flags: ServerFlags) {
     requireApproval: flags.requireApproval ?? false,
     auditRetention: flags.auditRetention,
     forgetOfflineAfter: flags.forgetOfflineAfter,
+    tokenRetention: flags.tokenRetention,
   };
 }
 
@@ -160,6 +162,11 @@ export function serverCommand(): Command {
       '--forget-offline-after <duration>',
       'delete agents offline and unseen longer than this (30d, 720h), as corral agent delete does, with an agent.forgotten event and an audit record; revoked agents are kept; a forgotten agent that returns is refused until re-enrolled (env CORRAL_FORGET_OFFLINE_AFTER); default: never',
       process.env.CORRAL_FORGET_OFFLINE_AFTER,
+    )
+    .option(
+      '--token-retention <duration>',
+      'delete API tokens revoked or expired longer ago than this (30d, 720h; at least 1h), and enrollment tokens likewise once no agent enrolled with them, recording each deletion (a token.deleted event and an audit record); 0 or never keeps them (env CORRAL_TOKEN_RETENTION); default: 30d',
+      process.env.CORRAL_TOKEN_RETENTION,
     )
     .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.CORRAL_LOG_LEVEL ?? 'info')
     .addHelpText(

@@ -9,6 +9,7 @@ import { parseDurationMs } from './auth/enrollment-scope.js';
 import { DEFAULT_MAX_INFLIGHT_BODY_MIB, DEFAULT_WS_FIRST_MESSAGE_TIMEOUT_MS, MAX_MESSAGE_BYTES } from './opamp/limits.js';
 import type { SecretsKeyOption } from './secrets/secrets-key.js';
 import { FORGET_STARTUP_GRACE_MS, forgetSweepMs } from './fleet/offline-forgetter.js';
+import { DEFAULT_TOKEN_RETENTION, MIN_TOKEN_RETENTION_MS, tokenSweepMs } from './users/token-retention.js';
 import { DEFAULT_POLICY, mergePolicy, PolicyOverridesSchema, type RolloutPolicy } from './rollouts/policy.js';
 
 function rolloutDefaults(value: Record<string, unknown> | undefined): RolloutPolicy {
@@ -100,6 +101,13 @@ export interface ServerOptions {
    * 10 min). Revoked agents are kept. Default "never".
    */
   forgetOfflineAfter?: string;
+  /**
+   * Delete API tokens revoked, or expired, longer ago than this duration
+   * (30d, 720h; at least 1h), and enrollment tokens likewise once no agent
+   * names them; swept every tenth of it (1 min to 1 h). "0" or "never"
+   * keeps them for ever. Default "30d".
+   */
+  tokenRetention?: string;
 }
 
 export interface CompiledServerOptions {
@@ -135,6 +143,8 @@ export interface CompiledServerOptions {
   auditRetentionMs: number | null;
   /** null: offline agents are kept until deleted by hand. */
   forgetOffline: { afterMs: number; afterText: string; everyMs: number; graceMs: number } | null;
+  /** null: dead tokens are kept for ever. */
+  tokenRetention: { afterMs: number; afterText: string; everyMs: number } | null;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, { integer = true } = {}): number {
@@ -176,6 +186,15 @@ function forgetOffline(text: string | undefined, offlineAfterMs: number): Compil
     throw new ValidationError(`--forget-offline-after must be at least the time after which an agent is offline (--heartbeat × --offline-after = ${offlineAfterMs / 1000}s), got "${text}"`, 'forgetOfflineAfter');
   }
   return { afterMs, afterText: text, everyMs: forgetSweepMs(afterMs), graceMs: Math.min(afterMs, FORGET_STARTUP_GRACE_MS) };
+}
+
+function tokenRetention(text: string | undefined): CompiledServerOptions['tokenRetention'] {
+  const given = text === undefined || text === '' ? DEFAULT_TOKEN_RETENTION : text;
+  if (given === '0' || given === 'never') return null;
+  const afterMs = parseDurationMs(given);
+  if (afterMs === null) throw new ValidationError(`--token-retention must be a duration like 30d, 720h, or "0" / "never" to keep dead tokens, got "${given}"`, 'tokenRetention');
+  if (afterMs < MIN_TOKEN_RETENTION_MS) throw new ValidationError(`--token-retention must be at least 1h (or "never"), got "${given}"`, 'tokenRetention');
+  return { afterMs, afterText: given, everyMs: tokenSweepMs(afterMs) };
 }
 
 function inflightBytes(mib: number | undefined): number {
@@ -243,6 +262,7 @@ export function compileServerOptions(o: ServerOptions): CompiledServerOptions {
     metricsToken: metricsToken(o.metricsToken),
     auditRetentionMs: auditRetention(o.auditRetention),
     forgetOffline: forgetOffline(o.forgetOfflineAfter, heartbeatMs * missed),
+    tokenRetention: tokenRetention(o.tokenRetention),
     maxEnrollmentsPerSecond: positive('maxEnrollmentsPerSecond', o.maxEnrollmentsPerSecond, DEFAULT_ENROLLMENTS_PER_SECOND_PER_TOKEN, { integer: false }),
     wsFirstMessageTimeoutMs: positive('wsFirstMessageTimeoutSeconds', o.wsFirstMessageTimeoutSeconds, DEFAULT_WS_FIRST_MESSAGE_TIMEOUT_MS / 1000, { integer: false }) * 1000,
   };

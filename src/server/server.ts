@@ -49,6 +49,7 @@ import { leaseOwnerId, RolloutDriver } from './rollouts/rollout-driver.js';
 import { openSecretsKey } from './secrets/secrets-key.js';
 import { AuditService } from './audit/audit-service.js';
 import { OfflineForgetter } from './fleet/offline-forgetter.js';
+import { TokenRetention } from './users/token-retention.js';
 
 export interface RunningServer {
   /** http://host:port actually listened on. */
@@ -177,6 +178,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
         },
       })
     : null;
+  const tokenRetention = opts.tokenRetention ? new TokenRetention(opts.tokenRetention, { store, clock, log: log.child({ component: 'token-retention' }), events, audit }) : null;
   const users = new UserService({ store, clock });
   const apiApp = createApi({ fleet, deployments, rollouts, imperative, jobs, packages, store, users, feed, audit, clock, pollMs: opts.pollMs, log: log.child({ component: 'api' }) });
   const api = getRequestListener(apiApp.fetch);
@@ -265,6 +267,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
   driver.start();
   audit.start();
   forgetter?.start();
+  tokenRetention?.start();
   const consoleUrl = webConsole ? `${url}/` : null;
   log.info({ url, store: store.kind, console: consoleUrl }, 'server listening');
 
@@ -282,6 +285,7 @@ export async function startServer(opts: CompiledServerOptions, deps: ServerDeps)
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         await driver.close();
         await forgetter?.close();
+        await tokenRetention?.close();
         await audit.close();
         await ws.close();
         await hub.close();

@@ -58,9 +58,18 @@ function activeDescendants(tokens: ApiToken[], id: string, now: number): ApiToke
   return out;
 }
 
+/**
+ * Every active token (at most MAX_ACTIVE_TOKENS_PER_USER, so one page: the one in use and what a revocation
+ * reaches are always among them) and the newest page of all, revoked and expired ones too (the list is paged).
+ */
+async function readOwnTokens(): Promise<{ tokens: ApiToken[] }> {
+  const [active, newest] = await Promise.all([api<{ tokens: ApiToken[] }>('/api/v1/whoami/tokens?state=active&limit=1000'), api<{ tokens: ApiToken[] }>('/api/v1/whoami/tokens?sort=-createdAt&limit=100')]);
+  return { tokens: [...new Map([...newest.tokens, ...active.tokens].map((t) => [t.id, t])).values()] };
+}
+
 export function AccountPage() {
   const me = useMe();
-  const tokens = useQuery({ queryKey: TOKENS_KEY, queryFn: () => api<{ tokens: ApiToken[] }>('/api/v1/whoami/tokens') });
+  const tokens = useQuery({ queryKey: TOKENS_KEY, queryFn: readOwnTokens });
   return (
     <section className="page">
       <h1>Your account</h1>

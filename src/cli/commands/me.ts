@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { ApiUserToken, ApiWhoami } from '../api-types.js';
 import { formatTable } from '../table.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
+import { addTokenListOptions, moreTokensNote, readTokenPages, type TokenListFlags } from './token-pages.js';
 import type { ApiRoleBinding } from '../api-types.js';
 import { collectRole, NARROW_HELP, rolesText, tokenRolesText, tokenStatus } from './users.js';
 
@@ -61,16 +62,19 @@ Examples:
     );
   });
 
-  withConnection(token.command('list').description('List your API tokens, revoked and expired ones too (secrets are never shown again)').addHelpText('after', '\nExample:\n  corral me token list -o json')).action(
-    async (flags: ConnectionFlags) => {
-      const api = apiFor(flags, io);
-      const res = await api.request<{ tokens: ApiUserToken[] }>('GET', TOKENS);
-      if (flags.output === 'json') return printJson(io, res);
-      const current = (await api.request<ApiWhoami>('GET', '/api/v1/whoami')).tokenId;
-      const rows = res.tokens.map((t) => [t.id + (t.id === current ? ' (this one)' : ''), t.name, `${t.prefix}…`, tokenRolesText(t), t.expiresAt ?? 'never', t.createdAt, t.parentId ?? '-', tokenStatus(t)]);
-      io.stdout.write(formatTable(['ID', 'NAME', 'PREFIX', 'ROLES', 'EXPIRES', 'CREATED', 'CREATED WITH', 'STATUS'], rows));
-    },
-  );
+  withConnection(
+    addTokenListOptions(token.command('list').description('List your API tokens, oldest first, revoked and expired ones too unless --state says otherwise (secrets are never shown again)')).addHelpText(
+      'after',
+      '\nWith -o json, prints the API\'s { "tokens": [...], "total", "nextCursor" }.\n\nExamples:\n  corral me token list\n  corral me token list --state active --newest -o json',
+    ),
+  ).action(async (flags: TokenListFlags) => {
+    const res = await readTokenPages<ApiUserToken>(io, flags, TOKENS);
+    if (flags.output === 'json') return printJson(io, res);
+    const current = (await apiFor(flags, io).request<ApiWhoami>('GET', '/api/v1/whoami')).tokenId;
+    const rows = res.tokens.map((t) => [t.id + (t.id === current ? ' (this one)' : ''), t.name, `${t.prefix}…`, tokenRolesText(t), t.expiresAt ?? 'never', t.createdAt, t.parentId ?? '-', tokenStatus(t)]);
+    io.stdout.write(formatTable(['ID', 'NAME', 'PREFIX', 'ROLES', 'EXPIRES', 'CREATED', 'CREATED WITH', 'STATUS'], rows));
+    moreTokensNote(io, res.tokens.length, res);
+  });
 
   withConnection(
     token

@@ -4,6 +4,7 @@ import type { ApiToken } from '../api-types.js';
 import { formatTable } from '../table.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
+import { addTokenListOptions, moreTokensNote, readTokenPages, type TokenListFlags } from './token-pages.js';
 
 const labelsText = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',');
 
@@ -96,8 +97,13 @@ Examples:
     );
   });
 
-  withConnection(token.command('list').description('List enrollment tokens (secrets are never shown again)').addHelpText('after', '\nExample:\n  corral token list -o json')).action(async (flags: ConnectionFlags) => {
-    const res = await apiFor(flags, io).request<{ tokens: ApiToken[] }>('GET', '/api/v1/enrollment-tokens');
+  withConnection(
+    addTokenListOptions(token.command('list').description('List enrollment tokens, oldest first (secrets are never shown again)')).addHelpText(
+      'after',
+      '\nWith -o json, prints the API\'s { "tokens": [...], "total", "nextCursor" }.\n\nExamples:\n  corral token list\n  corral token list --state active --newest -o json',
+    ),
+  ).action(async (flags: TokenListFlags) => {
+    const res = await readTokenPages<ApiToken>(io, flags, '/api/v1/enrollment-tokens');
     if (flags.output === 'json') return printJson(io, res);
     io.stdout.write(
       formatTable(
@@ -114,6 +120,7 @@ Examples:
         ]),
       ),
     );
+    moreTokensNote(io, res.tokens.length, res);
   });
 
   withConnection(

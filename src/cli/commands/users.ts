@@ -4,6 +4,7 @@ import type { ApiRoleBinding, ApiUser, ApiUserToken, ApiWhoami } from '../api-ty
 import { formatTable } from '../table.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { apiFor, printJson, withConnection, type CliIo, type ConnectionFlags } from '../context.js';
+import { addTokenListOptions, moreTokensNote, readTokenPages, type TokenListFlags } from './token-pages.js';
 
 const ROLES = ['viewer', 'operator', 'admin'];
 
@@ -148,13 +149,17 @@ Examples:
     );
   });
 
-  withConnection(token.command('list').description("List a user's API tokens (secrets are never shown again)").argument('<user>', 'user name').addHelpText('after', '\nExample:\n  corral user token list alice')).action(
-    async (userName: string, flags: ConnectionFlags) => {
-      const res = await apiFor(flags, io).request<{ tokens: ApiUserToken[] }>('GET', `${path(userName)}/tokens`);
-      if (flags.output === 'json') return printJson(io, res);
-      io.stdout.write(formatTable(['ID', 'NAME', 'PREFIX', 'ROLES', 'EXPIRES', 'CREATED', 'STATUS'], res.tokens.map((t) => [t.id, t.name, `${t.prefix}…`, tokenRolesText(t), t.expiresAt ?? 'never', t.createdAt, tokenStatus(t)])));
-    },
-  );
+  withConnection(
+    addTokenListOptions(token.command('list').description("List a user's API tokens, oldest first (secrets are never shown again)").argument('<user>', 'user name')).addHelpText(
+      'after',
+      '\nWith -o json, prints the API\'s { "tokens": [...], "total", "nextCursor" }.\n\nExamples:\n  corral user token list alice\n  corral user token list alice --state active --newest',
+    ),
+  ).action(async (userName: string, flags: TokenListFlags) => {
+    const res = await readTokenPages<ApiUserToken>(io, flags, `${path(userName)}/tokens`);
+    if (flags.output === 'json') return printJson(io, res);
+    io.stdout.write(formatTable(['ID', 'NAME', 'PREFIX', 'ROLES', 'EXPIRES', 'CREATED', 'STATUS'], res.tokens.map((t) => [t.id, t.name, `${t.prefix}…`, tokenRolesText(t), t.expiresAt ?? 'never', t.createdAt, tokenStatus(t)])));
+    moreTokensNote(io, res.tokens.length, res);
+  });
 
   withConnection(
     token

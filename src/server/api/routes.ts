@@ -4,6 +4,7 @@
  * `/api/v1/openapi.json`.
  */
 import { bearerToken } from '../auth/tokens.js';
+import { TokenListQuery, tokenPageSchema } from './token-page.js';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import { Readable } from 'node:stream';
@@ -181,10 +182,14 @@ export function createApi(deps: ApiDeps): ApiApp {
     createRoute({
       method: 'get',
       path: '/api/v1/enrollment-tokens',
-      summary: 'List enrollment tokens (secrets are never shown again)',
-      responses: { 200: json(z.object({ tokens: z.array(EnrollmentToken) }), 'tokens'), 401: errors[401] },
+      summary: 'List enrollment tokens a page at a time (oldest first, or newest with sort=-createdAt), filtered by state (secrets are never shown again)',
+      request: { query: TokenListQuery },
+      responses: { 200: json(tokenPageSchema(EnrollmentToken, 'EnrollmentTokenPage'), 'one page of tokens'), 400: errors[400], 401: errors[401] },
     }),
-    async (c) => c.json({ tokens: (await fleet.listEnrollmentTokens()).map(tokenView) }, 200),
+    async (c) => {
+      const page = await fleet.listEnrollmentTokens(c.req.valid('query'));
+      return c.json({ ...page, tokens: page.tokens.map(tokenView) }, 200);
+    },
   );
 
   app.openapi(

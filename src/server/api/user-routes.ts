@@ -8,6 +8,7 @@ import type { TokenRecord, UserRecord } from '../store/index.js';
 import type { UserService } from '../users/user-service.js';
 import { BUILTIN_ADMIN } from '../auth/actor.js';
 import { errors, iso, json } from './openapi-helpers.js';
+import { TokenListQuery, tokenPageSchema } from './token-page.js';
 import { MAX_ROLES_PER_USER, MAX_ACTIVE_TOKENS_PER_USER, MAX_OWN_TOKENS_PER_DAY, OWN_TOKEN_DEFAULT_LIFETIME_DAYS, OWN_TOKEN_MAX_LIFETIME_DAYS } from '../users/limits.js';
 
 const RoleBindingSchema = z
@@ -43,6 +44,7 @@ const ApiToken = z
     }),
   })
   .openapi('ApiToken');
+const ApiTokenPage = tokenPageSchema(ApiToken, 'ApiTokenPage');
 const CreatedApiToken = ApiToken.extend({ token: z.string().openapi({ description: 'the secret, shown once' }) }).openapi('CreatedApiToken');
 const RevokedApiToken = ApiToken.extend({
   alsoRevoked: z.array(z.string()).openapi({ description: 'ids of the tokens created with this one (and with those) that this call revoked too' }),
@@ -160,11 +162,14 @@ export function addUserRoutes(app: ApiApp, users: UserService): void {
     createRoute({
       method: 'get',
       path: '/api/v1/users/{name}/tokens',
-      summary: "A user's API tokens (secrets are never shown again)",
-      request: { params: Name },
-      responses: { 200: json(z.object({ tokens: z.array(ApiToken) }), 'tokens'), ...errors },
+      summary: "A user's API tokens a page at a time (oldest first, or newest with sort=-createdAt), filtered by state (secrets are never shown again)",
+      request: { params: Name, query: TokenListQuery },
+      responses: { 200: json(ApiTokenPage, 'one page of tokens'), ...errors },
     }),
-    async (c) => c.json({ tokens: (await users.tokens(c.req.valid('param').name)).map(tokenView) }, 200),
+    async (c) => {
+      const page = await users.tokens(c.req.valid('param').name, c.req.valid('query'));
+      return c.json({ ...page, tokens: page.tokens.map(tokenView) }, 200);
+    },
   );
 
   app.openapi(
@@ -199,10 +204,14 @@ export function addUserRoutes(app: ApiApp, users: UserService): void {
     createRoute({
       method: 'get',
       path: '/api/v1/whoami/tokens',
-      summary: 'Your own API tokens, revoked and expired ones too (secrets are never shown again)',
-      responses: { 200: json(z.object({ tokens: z.array(ApiToken) }), 'your tokens'), ...errors },
+      summary: 'Your own API tokens a page at a time (oldest first, or newest with sort=-createdAt), revoked and expired ones too unless filtered by state (secrets are never shown again)',
+      request: { query: TokenListQuery },
+      responses: { 200: json(ApiTokenPage, 'one page of your tokens'), ...errors },
     }),
-    async (c) => c.json({ tokens: (await users.ownTokens(c.get('actor'))).map(tokenView) }, 200),
+    async (c) => {
+      const page = await users.ownTokens(c.get('actor'), c.req.valid('query'));
+      return c.json({ ...page, tokens: page.tokens.map(tokenView) }, 200);
+    },
   );
 
   app.openapi(

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { AgentListStatus, ConfigRecord, EventQuery, EventRecord, Store, TokenRecord } from '../store/index.js';
-import { AgentNotFoundError, ConfigNotFoundError, InvalidSelectorError, ValidationError } from '../errors.js';
+import { AgentNotFoundError, ConfigNotFoundError, InvalidSelectorError, TokenNotFoundError, ValidationError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { EventRecorder } from '../events.js';
 import { newTokenRecord } from '../auth/tokens.js';
@@ -24,6 +24,7 @@ import type { SecretBox } from '../secrets/secret-box.js';
 import { resolveConfigFiles, type ConfigFileInput } from '../secrets/secret-fields.js';
 import { registerSecretsKey } from '../secrets/secrets-key.js';
 import { scrubEffectiveConfig } from '../secrets/effective-config-scrub.js';
+import { listTokenPage, type TokenListInput, type TokenListPage } from '../users/token-list.js';
 
 export interface FleetServiceDeps {
   store: Store;
@@ -191,8 +192,9 @@ export class FleetService {
     return { id, name: agent.name, events };
   }
 
-  async listEnrollmentTokens(): Promise<TokenRecord[]> {
-    return this.deps.store.listTokens('enrollment');
+  /** One page of the enrollment tokens, oldest or newest first (users/token-list.ts). */
+  listEnrollmentTokens(page: TokenListInput = {}): Promise<TokenListPage> {
+    return listTokenPage(this.deps.store, { kind: 'enrollment' }, page, this.deps.clock.now());
   }
 
   /** Creates an enrollment token with the given scope (labels, expiry, agent cap, approval); throws ValidationError naming a bad field. */
@@ -206,7 +208,10 @@ export class FleetService {
     return { record, secret: token.secret };
   }
 
+  /** Revokes an enrollment token; any other id (an API token's too) is TokenNotFoundError, changing nothing. */
   async revokeEnrollmentToken(id: string, actor: string): Promise<TokenRecord> {
+    // An API token revoked here would skip the revocation of the tokens created with it (users/user-service.ts).
+    if ((await this.deps.store.tokens.get(id))?.kind !== 'enrollment') throw new TokenNotFoundError(id);
     const record = await this.deps.store.revokeToken(id, this.deps.clock.now());
     this.deps.events.record('token.revoked', null, { id, actor });
     // Every replica closes the sessions that hold only this token.

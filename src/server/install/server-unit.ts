@@ -26,6 +26,7 @@ const ENV_FILE_HELP: readonly (readonly [string, string])[] = [
   ['CORRAL_MAX_DOWNLOADS', 'artifact downloads streamed at once (default 32)'],
   ['CORRAL_AUDIT_RETENTION', 'keep audit records this long, e.g. 365d (default: forever)'],
   ['CORRAL_FORGET_OFFLINE_AFTER', 'delete agents offline and unseen this long, e.g. 30d (default: never)'],
+  ['CORRAL_TOKEN_RETENTION', 'delete tokens revoked or expired this long ago, e.g. 90d; never keeps them (default: 30d)'],
   ['CORRAL_LOG_LEVEL', 'trace, debug, info (default), warn, error'],
   ['CORRAL_ADMIN_TOKEN', 'first start only: the admin token to create instead of a random one'],
   ['CORRAL_ENROLLMENT_TOKEN', 'first start only: the enrollment token to create instead of a random one'],

@@ -11,13 +11,19 @@ import type { Session } from './session.js';
 /** WebSocket close code for a session whose enrollment token was revoked. */
 export const TOKEN_REVOKED_CLOSE_CODE = 4003;
 
+/** Token ids looked up per store query. */
+const HELD_CHUNK = 500;
+
 /** The enrollment tokens held by `principals` that are no longer active (revoked or gone). */
 export async function inactiveEnrollmentTokens(store: Store, principals: Iterable<Principal>): Promise<Set<string>> {
   const held = new Set<string>();
   for (const p of principals) if (p.kind === 'enrollment') held.add(p.tokenId);
   if (held.size === 0) return held;
-  const active = new Set((await store.listTokens('enrollment')).filter((t) => t.revokedAt === null).map((t) => t.id));
-  return new Set([...held].filter((id) => !active.has(id)));
+  // Only the tokens held, a chunk at a time: never every enrollment token ever made.
+  const ids = [...held];
+  const active = new Set<string>();
+  for (let i = 0; i < ids.length; i += HELD_CHUNK) for (const id of await store.tokens.unrevokedIds(ids.slice(i, i + HELD_CHUNK))) active.add(id);
+  return new Set(ids.filter((id) => !active.has(id)));
 }
 
 /** The sessions that hold only an enrollment token that is no longer active. */

@@ -10,6 +10,7 @@ import { KyselyCredentialStore } from './credential-store.js';
 import { KyselyAuditStore } from './audit-store.js';
 import type { AuditStore } from './audit-records.js';
 import { KyselyUserStore } from './user-store.js';
+import { KyselyTokenStore } from './token-store.js';
 import { ConfigNotFoundError, CorralError, DeploymentNotFoundError, PackageConflictError, StoreError, TokenNotFoundError } from '../errors.js';
 import { enrollAgentTx } from './enrollment-store.js';
 import { deleteRevokedAgentTx, forgetOfflineAgentsTx } from './agent-deletion.js';
@@ -33,6 +34,7 @@ export class KyselyStore implements Store {
   readonly credentials: CredentialStore;
   readonly audit: AuditStore;
   readonly users: UserStore;
+  readonly tokens: KyselyTokenStore;
 
   constructor(
     readonly kind: 'sqlite' | 'postgres',
@@ -42,6 +44,7 @@ export class KyselyStore implements Store {
     this.credentials = new KyselyCredentialStore(db, (what, fn) => this.run(what, fn));
     this.audit = new KyselyAuditStore(db, kind, (what, fn) => this.run(what, fn));
     this.users = new KyselyUserStore(kind, db, (what, fn) => this.run(what, fn));
+    this.tokens = new KyselyTokenStore(kind, db, (what, fn) => this.run(what, fn));
   }
 
   /** Runs a store operation, turning driver errors into StoreError. */

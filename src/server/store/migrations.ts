@@ -396,6 +396,24 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('tokens').addColumn('roles', 'text').execute();
       },
     },
+    '0023_token_lists': {
+      async up(db: Kysely<unknown>) {
+        // Token lists a page at a time, newest first (token-store.ts): a user's API tokens and the tokens of a kind,
+        // with the id as tie-break (bytewise on PostgreSQL, as the list compares); a user's active-token count
+        // and 24-hour count (user-store.ts createToken) read those index ranges, not every token ever made.
+        if (dialect === 'postgres') {
+          await sql`create index tokens_user_created on tokens (user_id, created_at, id collate "C")`.execute(db);
+          await sql`create index tokens_kind_created on tokens (kind, created_at, id collate "C")`.execute(db);
+        } else {
+          await db.schema.createIndex('tokens_user_created').on('tokens').columns(['user_id', 'created_at', 'id']).execute();
+          await db.schema.createIndex('tokens_kind_created').on('tokens').columns(['kind', 'created_at', 'id']).execute();
+        }
+        // No index on revoked_at or expires_at alone: the planner would take it for a user's active-token count
+        // (the user's own rows being most of the table when one user makes most tokens), and the retention sweep,
+        // once per interval, reads a table the sweep itself keeps small.
+        await db.schema.createIndex('tokens_user_live').on('tokens').columns(['user_id', 'revoked_at', 'expires_at']).execute();
+      },
+    },
   };
 }
 

@@ -17,6 +17,7 @@
 import type { AuditStore } from './audit-records.js';
 import type { RoleBinding } from '../auth/actor.js';
 import type { JobHostRecord, JobListPage, JobListQuery, JobRecord, JobStatus } from './job-records.js';
+import type { TokenStore } from './token-records.js';
 import type { DeploymentRecord, RolloutStore } from './rollout-records.js';
 import type { AgentApproval, AgentFacetBounds, AgentFacets, AgentFilter, AgentPage, AgentPageQuery, AgentRecord, AgentReportPatch, AgentTouch, EnrollmentOutcome, ForgottenAgent } from './agent-records.js';
 
@@ -118,8 +119,13 @@ export interface UserStore {
    * transaction; `keepAdmin` as for setDisabled. Throws UserNotFoundError.
    */
   delete(id: string, at: number, opts: { keepAdmin: boolean }): Promise<UserRecord>;
-  /** The user's API tokens (revoked ones too), oldest first. */
+  /**
+   * Every API token of the user (revoked ones too), oldest first: unbounded,
+   * for tests and tools; the API pages with `Store.tokens.query`.
+   */
   listTokens(userId: string): Promise<TokenRecord[]>;
+  /** The user's API token `id` (revoked or expired too), or null when the user has none such. */
+  getToken(userId: string, id: string): Promise<TokenRecord | null>;
   /**
    * Creates an API token for `token.userId` in one transaction (the user's
    * row locked on PostgreSQL, so racing creates cannot pass a bound
@@ -136,7 +142,8 @@ export interface UserStore {
   /**
    * Revokes the user's token `id` at `at`, and in the same transaction
    * every token created with it, and with those, down the tree. Returns the
-   * token and the ones this call revoked with it. Throws TokenNotFoundError
+   * token and the ones this call revoked with it. Reads only that tree (in
+   * one recursive query), not every token of the user. Throws TokenNotFoundError
    * when the user has no token `id`. Revoking twice is fine.
    */
   revokeToken(userId: string, id: string, at: number): Promise<{ token: TokenRecord; alsoRevoked: TokenRecord[] }>;
@@ -254,6 +261,7 @@ export interface CredentialStore {
 }
 
 
+export type { DeletedToken, TokenPage, TokenPageQuery, TokenState, TokenStore } from './token-records.js';
 export type { JobHostCounts, JobHostRecord, JobHostStatus, JobListPage, JobListQuery, JobRecord, JobSpec, JobStatus } from './job-records.js';
 
 /** Turns one sealed secret into another (opens with the old key, seals with the new). */
@@ -399,6 +407,8 @@ export interface Store {
   /** The audit log's hash chain (audit-records.ts). */
   readonly audit: AuditStore;
   readonly users: UserStore;
+  /** Token pages and the retention of dead tokens (token-records.ts). */
+  readonly tokens: TokenStore;
 
   createJob(job: JobRecord, hosts: JobHostRecord[]): Promise<void>;
   /** Sets a job's status (and finish time). */

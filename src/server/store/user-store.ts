@@ -1,5 +1,5 @@
 /** The UserStore over Kysely (see store.ts for the contract). */
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import type { NewTokenRecord, TokenLimits, TokenRecord, UserRecord, UserStore } from './store.js';
 import type { Role, RoleBinding } from '../auth/actor.js';
@@ -7,6 +7,8 @@ import { CorralError, LastAdminError, RateLimitedError, TokenLimitError, TokenNo
 import { num, toToken, tokenRow } from './rows.js';
 
 const DAY_MS = 24 * 3600_000;
+/** Parents looked up per query while walking a token tree. */
+const TREE_CHUNK = 500;
 
 type Run = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 type Db = Kysely<Database> | Transaction<Database>;
@@ -102,15 +104,30 @@ export class KyselyUserStore implements UserStore {
           if (parent.expires_at !== null && num(parent.expires_at) <= now) throw new CorralError('UNAUTHENTICATED', 'the token creating this one has expired');
           if (user.disabled_at !== null) throw new CorralError('UNAUTHENTICATED', `user ${user.name} is disabled`);
         }
-        const mine = (await tx.selectFrom('tokens').selectAll().where('user_id', '=', user.id).execute()).map(toToken);
-        const active = mine.filter((t) => t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now)).length;
+        // Bounded reads: the count of the user's active tokens (tokens_user_live) and their 24-hour window (tokens_user_created).
+        // Two index ranges of tokens_user_live (no expiry; expiry after now), so expired tokens are never counted through.
+        const live = await sql<{ n: number | string }>`
+          select (select count(*) from tokens where user_id = ${user.id} and revoked_at is null and expires_at is null)
+               + (select count(*) from tokens where user_id = ${user.id} and revoked_at is null and expires_at > ${now}) as n`.execute(tx);
+        const active = num(live.rows[0]?.n ?? 0);
         if (active >= limits.maxActive) {
           throw new TokenLimitError(`user ${user.name} has ${active} active API tokens, the most allowed (MAX_ACTIVE_TOKENS_PER_USER = ${limits.maxActive}); revoke one first`, 'MAX_ACTIVE_TOKENS_PER_USER');
         }
         if (token.parentId && limits.maxWithParentPerDay !== undefined) {
-          const recent = mine.filter((t) => t.parentId !== null && t.createdAt > now - DAY_MS).sort((a, b) => a.createdAt - b.createdAt);
+          // Revoked ones count too: each stays a row until the retention sweep.
+          const recent = (
+            await tx
+              .selectFrom('tokens')
+              .select('created_at')
+              .where('user_id', '=', user.id)
+              .where('created_at', '>', now - DAY_MS)
+              .where('parent_id', 'is not', null)
+              .orderBy('created_at', 'desc')
+              .execute()
+          ).map((r) => num(r.created_at));
           if (recent.length >= limits.maxWithParentPerDay) {
-            const retryMs = recent[recent.length - limits.maxWithParentPerDay]!.createdAt + DAY_MS - now;
+            // The window frees a place when the maxWithParentPerDay-th newest leaves it.
+            const retryMs = recent[limits.maxWithParentPerDay - 1]! + DAY_MS - now;
             throw new RateLimitedError(
               `user ${user.name} created ${recent.length} tokens in the last 24 hours, the most allowed (MAX_OWN_TOKENS_PER_DAY = ${limits.maxWithParentPerDay}); try again in ${Math.ceil(retryMs / 60_000)} minutes`,
               Math.max(1, Math.ceil(retryMs / 1000)),
@@ -127,27 +144,47 @@ export class KyselyUserStore implements UserStore {
     return this.run('revoke user token', () =>
       this.db.transaction().execute(async (tx) => {
         await this.lockUser(tx, userId);
-        const mine = (await tx.selectFrom('tokens').selectAll().where('user_id', '=', userId).execute()).map(toToken);
-        if (!mine.some((t) => t.id === id)) throw new TokenNotFoundError(id);
-        // The tree under `id`: only this user's tokens can be in it (a token only creates tokens for its own user).
-        const tree = new Set([id]);
-        // Each pass adds at least one token or ends the loop: at most one pass per token.
-        for (let grew = true; grew; ) {
-          grew = false;
-          for (const t of mine) {
-            if (t.parentId === null || !tree.has(t.parentId) || tree.has(t.id)) continue;
-            tree.add(t.id);
-            grew = true;
+        const target = await tx.selectFrom('tokens').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+        if (!target) throw new TokenNotFoundError(id);
+        // The tree under `id`, a level at a time by parent (tokens_parent), dead tokens too: a token still
+        // unrevoked under a revoked one (which a revocation down the tree never leaves, but an older store may
+        // hold) is reached all the same. Only this user's tokens can be in it (a token only creates tokens for
+        // its own user); the query names the parents only, so the planner picks tokens_parent for each level.
+        const unrevoked = target.revoked_at === null ? [id] : [];
+        const seen = new Set([id]);
+        for (let level = [id]; level.length > 0; ) {
+          const next: string[] = [];
+          for (let i = 0; i < level.length; i += TREE_CHUNK) {
+            const children = await tx.selectFrom('tokens').select(['id', 'user_id', 'revoked_at']).where('parent_id', 'in', level.slice(i, i + TREE_CHUNK)).execute();
+            for (const c of children) {
+              if (c.user_id !== userId || seen.has(c.id)) continue;
+              seen.add(c.id);
+              next.push(c.id);
+              if (c.revoked_at === null) unrevoked.push(c.id);
+            }
           }
+          level = next;
         }
-        const live = mine.filter((t) => tree.has(t.id) && t.revokedAt === null).map((t) => t.id);
-        if (live.length > 0) await tx.updateTable('tokens').set({ revoked_at: at }).where('id', 'in', live).execute();
-        const after = (await tx.selectFrom('tokens').selectAll().where('id', 'in', [...tree]).execute()).map(toToken);
+        const after: TokenRecord[] = [];
+        const ids = unrevoked.includes(id) ? unrevoked : [id, ...unrevoked];
+        for (let i = 0; i < ids.length; i += TREE_CHUNK) {
+          const chunk = ids.slice(i, i + TREE_CHUNK);
+          await tx.updateTable('tokens').set({ revoked_at: at }).where('id', 'in', chunk).where('revoked_at', 'is', null).execute();
+          after.push(...(await tx.selectFrom('tokens').selectAll().where('id', 'in', chunk).execute()).map(toToken));
+        }
+        const others = new Set(unrevoked.filter((t) => t !== id));
         const token = after.find((t) => t.id === id)!;
-        const alsoRevoked = after.filter((t) => t.id !== id && live.includes(t.id)).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+        const alsoRevoked = after.filter((t) => others.has(t.id)).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
         return { token, alsoRevoked };
       }),
     );
+  }
+
+  getToken(userId: string, id: string): Promise<TokenRecord | null> {
+    return this.run('get user token', async () => {
+      const r = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+      return r ? toToken(r) : null;
+    });
   }
 
   /** The user's row, locked until the transaction ends on PostgreSQL (SQLite runs one transaction at a time). */

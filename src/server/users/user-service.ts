@@ -20,6 +20,7 @@ import { CorralError, TokenNotFoundError, UserNotFoundError, ValidationError } f
 import { MAX_ACTIVE_TOKENS_PER_USER, MAX_OWN_TOKENS_PER_DAY, MAX_ROLES_PER_USER, MAX_SELECTOR_CHARS, MAX_USERS, TOKEN_NAME, USER_NAME } from './limits.js';
 import { ownTokenExpiry } from './own-token-expiry.js';
 import { uncoveredRoles } from './token-roles.js';
+import { listTokenPage, type TokenListInput, type TokenListPage } from './token-list.js';
 import { describeRoles } from '../api/scope.js';
 
 export interface UserServiceDeps {
@@ -73,8 +74,9 @@ export class UserService {
     return this.deps.store.users.delete(user.id, this.deps.clock.now(), { keepAdmin: true });
   }
 
-  async tokens(name: string): Promise<TokenRecord[]> {
-    return this.deps.store.users.listTokens((await this.get(name)).id);
+  /** One page of a user's API tokens, oldest or newest first (token-list.ts). */
+  async tokens(name: string, page: TokenListInput = {}): Promise<TokenListPage> {
+    return listTokenPage(this.deps.store, { userId: (await this.get(name)).id }, page, this.deps.clock.now());
   }
 
   /**
@@ -97,9 +99,9 @@ export class UserService {
     return this.revoke(user.id, `${tokenId} of user ${user.name}`, tokenId);
   }
 
-  /** The caller's own tokens (revoked ones too), oldest first. */
-  ownTokens(actor: Actor): Promise<TokenRecord[]> {
-    return this.deps.store.users.listTokens(actor.userId);
+  /** One page of the caller's own tokens, oldest or newest first (token-list.ts); never another user's, whatever the cursor. */
+  ownTokens(actor: Actor, page: TokenListInput = {}): Promise<TokenListPage> {
+    return listTokenPage(this.deps.store, { userId: actor.userId }, page, this.deps.clock.now());
   }
 
   /**
@@ -115,7 +117,7 @@ export class UserService {
     checkTokenName(input.name);
     const requested = input.roles === undefined ? undefined : compileTokenRoles(input.roles, actor.roles, 'yours (the roles of the token you call with)');
     const now = this.deps.clock.now();
-    const parent = (await this.deps.store.users.listTokens(actor.userId)).find((t) => t.id === actor.tokenId);
+    const parent = await this.deps.store.users.getToken(actor.userId, actor.tokenId);
     // Authentication has just found this token for this user: missing only if something removed it since.
     if (!parent) throw new CorralError('UNAUTHENTICATED', 'the token you are using no longer exists');
     return this.mint(actor.userId, input.name, now, ownTokenExpiry(input, parent.expiresAt, now), parent.id, requested ?? parent.roles);

@@ -411,25 +411,41 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List enrollment tokens (secrets are never shown again) */
+        /** List enrollment tokens a page at a time (oldest first, or newest with sort=-createdAt), filtered by state (secrets are never shown again) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description active (neither revoked nor expired), revoked, expired (not revoked, past its expiry) or all (the default) */
+                    state?: "active" | "revoked" | "expired" | "all";
+                    /** @description createdAt: oldest first (the default, as before paging); -createdAt: newest first. Ties by id */
+                    sort?: "createdAt" | "-createdAt";
+                    /** @description tokens per page, 1 to 1000 (default 100); more is refused (400) */
+                    limit?: number;
+                    /** @description nextCursor from the previous page (opaque; only with the same sort); a cursor that is not one is 400 naming it */
+                    cursor?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description tokens */
+                /** @description one page of tokens */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            tokens: components["schemas"]["EnrollmentToken"][];
-                        };
+                        "application/json": components["schemas"]["EnrollmentTokenPage"];
+                    };
+                };
+                /** @description invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
                     };
                 };
                 /** @description missing or invalid token */
@@ -3348,10 +3364,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A user's API tokens (secrets are never shown again) */
+        /** A user's API tokens a page at a time (oldest first, or newest with sort=-createdAt), filtered by state (secrets are never shown again) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description active (neither revoked nor expired), revoked, expired (not revoked, past its expiry) or all (the default) */
+                    state?: "active" | "revoked" | "expired" | "all";
+                    /** @description createdAt: oldest first (the default, as before paging); -createdAt: newest first. Ties by id */
+                    sort?: "createdAt" | "-createdAt";
+                    /** @description tokens per page, 1 to 1000 (default 100); more is refused (400) */
+                    limit?: number;
+                    /** @description nextCursor from the previous page (opaque; only with the same sort); a cursor that is not one is 400 naming it */
+                    cursor?: string;
+                };
                 header?: never;
                 path: {
                     name: string;
@@ -3360,15 +3385,13 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description tokens */
+                /** @description one page of tokens */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            tokens: components["schemas"]["ApiToken"][];
-                        };
+                        "application/json": components["schemas"]["ApiTokenPage"];
                     };
                 };
                 /** @description invalid request */
@@ -3561,25 +3584,32 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your own API tokens, revoked and expired ones too (secrets are never shown again) */
+        /** Your own API tokens a page at a time (oldest first, or newest with sort=-createdAt), revoked and expired ones too unless filtered by state (secrets are never shown again) */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description active (neither revoked nor expired), revoked, expired (not revoked, past its expiry) or all (the default) */
+                    state?: "active" | "revoked" | "expired" | "all";
+                    /** @description createdAt: oldest first (the default, as before paging); -createdAt: newest first. Ties by id */
+                    sort?: "createdAt" | "-createdAt";
+                    /** @description tokens per page, 1 to 1000 (default 100); more is refused (400) */
+                    limit?: number;
+                    /** @description nextCursor from the previous page (opaque; only with the same sort); a cursor that is not one is 400 naming it */
+                    cursor?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description your tokens */
+                /** @description one page of your tokens */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            tokens: components["schemas"]["ApiToken"][];
-                        };
+                        "application/json": components["schemas"]["ApiTokenPage"];
                     };
                 };
                 /** @description invalid request */
@@ -4514,6 +4544,14 @@ export interface components {
                 [key: string]: string | null;
             };
         };
+        EnrollmentTokenPage: {
+            /** @description in the order `sort` asks for (created, then id) */
+            tokens: components["schemas"]["EnrollmentToken"][];
+            /** @description tokens matching the state filter, on all pages */
+            total: number;
+            /** @description pass as `cursor` for the next page; null on the last page */
+            nextCursor: string | null;
+        };
         EnrollmentToken: {
             id: string;
             name: string;
@@ -5058,6 +5096,14 @@ export interface components {
             disabled?: boolean;
             /** @description replaces every role binding */
             roles?: components["schemas"]["RoleBinding"][];
+        };
+        ApiTokenPage: {
+            /** @description in the order `sort` asks for (created, then id) */
+            tokens: components["schemas"]["ApiToken"][];
+            /** @description tokens matching the state filter, on all pages */
+            total: number;
+            /** @description pass as `cursor` for the next page; null on the last page */
+            nextCursor: string | null;
         };
         ApiToken: {
             id: string;

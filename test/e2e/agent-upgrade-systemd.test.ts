@@ -198,7 +198,9 @@ describe('agent self-upgrade under a service manager (systemd unit, Restart=alwa
       'the agent reverted to 9.9.9-good',
     );
     assert.equal(a.agentPackage?.offeredVersion, '9.9.9-bad');
-    assert.match(a.agentPackage?.error ?? '', /upgrade to 9\.9\.9-bad reverted: the new agent exited 3 times within 60 s \(last: exit code 3\)/);
+    // More than 2 exits revert; the watcher reads the unit's restart counter when it polls, so on a loaded machine it may see a 4th.
+    const reverted = /upgrade to 9\.9\.9-bad reverted: the new agent exited (\d+) times within 60 s \(last: exit code 3\)/.exec(a.agentPackage?.error ?? '');
+    assert.ok(reverted && Number(reverted[1]) >= 3, `reverted after 3 or more exits: ${a.agentPackage?.error}`);
     await watchDone();
 
     assert.equal(readlinkSync(link()), join(dataDir, 'agent-versions', '9.9.9-good'), 'the launch link names the previous version again');
